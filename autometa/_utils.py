@@ -1,0 +1,64 @@
+"""Small shared helpers: device selection and seeding."""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+_DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or a ``torch.device`` into a device.
+
+    ``"auto"`` (or ``None``) picks CUDA when available, else CPU. Under ``torchrun`` the
+    ``LOCAL_RANK`` environment variable chooses the GPU index.
+
+    Raises
+    ------
+    ValueError
+        For an unknown device string, or ``"cuda"`` requested where CUDA is not available.
+    """
+    import torch
+
+    if isinstance(device, torch.device):
+        return device
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        return torch.device("cpu")
+    if not isinstance(device, str) or device.split(":")[0] not in _DEVICE_CHOICES:
+        raise ValueError(
+            f"device={device!r} is not understood; use one of 'auto', 'cpu', 'cuda', 'cuda:N', 'mps'."
+        )
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was requested but CUDA is not available here; use device='auto'.")
+    return dev
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed Python, NumPy and torch; return a fresh ``numpy.random.Generator`` for ``seed``."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def check_random_state_int(random_state: int | None) -> int:
+    """Return an int seed from ``None`` (0) or a non-negative int."""
+    if random_state is None:
+        return 0
+    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, (int, np.integer)):
+        raise TypeError(f"random_state must be an int or None, got {type(random_state).__name__}.")
+    if random_state < 0:
+        raise ValueError(f"random_state must be non-negative, got {random_state}.")
+    return int(random_state)
