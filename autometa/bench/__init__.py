@@ -1,0 +1,15 @@
+"""Benchmark harnesses behind ``autometa bench <name>``."""
+
+from autometa.bench._common import BenchResult, add_common_arguments, format_table, report
+
+__all__ = sorted(["BenchResult", "add_common_arguments", "format_table", "report"])
+
+#: benchmark name -> module (imported only when that benchmark runs)
+BENCHMARKS: dict[str, str] = {
+    "speed": "autometa.bench.speed",
+    "sinusoid": "autometa.bench.sinusoid",
+    "fewshot": "autometa.bench.fewshot",
+    "augment": "autometa.bench.augment",
+    "sampler": "autometa.bench.sampler",
+    "classifier": "autometa.bench.classifier",
+}

@@ -1,0 +1,179 @@
+"""The benchmark convention shared by every ``autometa bench <name>``.
+
+A benchmark module ``autometa/bench/<name>.py`` defines ``DESCRIPTION``,
+``add_arguments(parser)`` and ``compute(args) -> BenchResult``. :func:`report` then prints
+a readable table, logs the run to MLflow (parameters, one metric per numeric cell, the
+JSON and any figures as artifacts) and, with ``--json PATH``, writes the same results as
+JSON so people and scripts can compare runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["BenchResult", "add_common_arguments", "format_table", "report"]
+
+
+@dataclass
+class BenchResult:
+    """What a benchmark computed.
+
+    Attributes
+    ----------
+    name : str
+        Benchmark name (``"speed"``, ``"sampler"``...).
+    rows : list of dict
+        One dict per table row; keys are column names. Numeric cells become MLflow
+        metrics named ``<key_columns joined by '/'>/<column>``.
+    columns : list of str, optional
+        Column order for the printed table (default: keys of the first row).
+    key_columns : list of str, optional
+        Columns that identify a row (used to name metrics); default: the non-numeric ones.
+    params : dict
+        Settings of the run (logged as MLflow parameters and written to JSON).
+    summary : dict
+        Headline numbers (e.g. ``{"speedup@32": 3.4}``), printed under the table.
+    notes : list of str
+        Free-text remarks printed under the table.
+    figures : dict of str to matplotlib Figure
+        Saved next to ``--json`` (as PNG) and logged to MLflow.
+    """
+
+    name: str
+    rows: list[dict[str, Any]]
+    columns: list[str] | None = None
+    key_columns: list[str] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("figures")
+        d["environment"] = _environment()
+        return d
+
+
+def _environment() -> dict[str, Any]:
+    env: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    try:
+        import torch
+
+        env["torch"] = torch.__version__
+        env["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        env["threads"] = torch.get_num_threads()
+    except Exception:  # pragma: no cover
+        pass
+    from autometa._version import __version__
+
+    env["autometa"] = __version__
+    return env
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options every benchmark accepts."""
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (benchmark default if omitted)")
+    parser.add_argument("--quick", action="store_true", help="a tiny configuration for smoke tests")
+    parser.add_argument("--no-mlflow", action="store_true", help="do not log the run to MLflow")
+    parser.add_argument("--experiment", default="autometa-bench", help="MLflow experiment name")
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        a = abs(v)
+        if a != 0 and (a < 1e-3 or a >= 1e5):
+            return f"{v:.3g}"
+        return f"{v:.4f}" if a < 10 else f"{v:.2f}"
+    return str(v)
+
+
+def format_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    """Plain-text table (also valid GitHub markdown)."""
+    if not rows:
+        return "(no rows)"
+    cols = columns or list(rows[0])
+    cells = [[_fmt(r.get(c, "")) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    line = "| " + " | ".join(c.ljust(w) for c, w in zip(cols, widths)) + " |"
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |" for row in cells]
+    return "\n".join([line, sep, *body])
+
+
+def _metric_items(result: BenchResult) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if not result.rows:
+        return out
+    keys = result.key_columns or [
+        k for k, v in result.rows[0].items() if not isinstance(v, (int, float)) or isinstance(v, bool)
+    ]
+    for row in result.rows:
+        prefix = "/".join(str(row.get(k)) for k in keys)
+        for k, v in row.items():
+            if k in keys or isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            name = f"{prefix}/{k}" if prefix else k
+            out["".join(ch if ch.isalnum() or ch in "_-./ " else "_" for ch in name)] = float(v)
+    for k, v in result.summary.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out["summary/" + "".join(ch if ch.isalnum() or ch in "_-./ " else "_" for ch in k)] = float(v)
+    return out
+
+
+def report(result: BenchResult, args: argparse.Namespace) -> int:
+    """Print, write JSON (``args.json``) and log to MLflow (unless ``args.no_mlflow``)."""
+    print(f"\n== autometa bench {result.name} ==")
+    if result.params:
+        print("settings: " + ", ".join(f"{k}={v}" for k, v in result.params.items()))
+    print(format_table(result.rows, result.columns))
+    for k, v in result.summary.items():
+        print(f"{k}: {_fmt(v)}")
+    for note in result.notes:
+        print(f"note: {note}")
+    payload = result.to_json()
+    fig_paths: list[Path] = []
+    if getattr(args, "json", None):
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload, indent=2, default=str))
+        for fname, fig in result.figures.items():
+            p = path.with_name(f"{path.stem}_{fname}")
+            fig.savefig(p, dpi=120, bbox_inches="tight")
+            fig_paths.append(p)
+        print(f"wrote {path}" + "".join(f", {p}" for p in fig_paths))
+    if not getattr(args, "no_mlflow", False):
+        from autometa.tracking import start_run
+
+        with start_run(
+            experiment=getattr(args, "experiment", "autometa-bench"),
+            run_name=f"bench-{result.name}",
+            params=result.params,
+            tags={"autometa.bench": result.name},
+        ) as run:
+            run.log_metrics(_metric_items(result))
+            run.log_dict(payload, f"bench_{result.name}.json")
+            for fname, fig in result.figures.items():
+                run.log_figure(fig, fname)
+            if run.run_id:
+                print(f"logged to MLflow run {run.run_id} at {run.tracking_uri}")
+    return 0

@@ -1,0 +1,271 @@
+"""MLflow glue: the default local store and run helpers that never kill work.
+
+The default tracking URI is a SQLite database inside ``mlruns/`` under the current working
+directory, with artifacts next to it in ``mlruns/artifacts``, unless ``MLFLOW_TRACKING_URI``
+is set (then any MLflow server or store it names is used). Every call through
+:class:`TrackedRun` is guarded: if the backend is unreachable or fails, one warning is
+issued and training goes on untracked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "TrackedRun",
+    "TrackingWarning",
+    "default_artifact_location",
+    "default_tracking_uri",
+    "start_run",
+    "tracking_disabled_by_env",
+]
+
+_ENV_DISABLE = "AUTOMETA_TRACKING"
+
+
+class TrackingWarning(UserWarning):
+    """Issued once per run when MLflow tracking fails; the work itself continues."""
+
+
+def default_tracking_uri(cwd: str | os.PathLike[str] | None = None) -> str:
+    """``$MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<cwd>/mlruns/mlflow.db``."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    root = Path(cwd or os.getcwd()).resolve() / "mlruns"
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def default_artifact_location(cwd: str | os.PathLike[str] | None = None) -> str:
+    """Artifact root used for experiments created in the default local store."""
+    return (Path(cwd or os.getcwd()).resolve() / "mlruns" / "artifacts").as_uri()
+
+
+def tracking_disabled_by_env() -> bool:
+    """True when ``AUTOMETA_TRACKING`` is set to ``0``/``false``/``off``."""
+    return os.environ.get(_ENV_DISABLE, "1").strip().lower() in {"0", "false", "off", "no"}
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, f"{key}."))
+        else:
+            out[key] = v
+    return out
+
+
+class TrackedRun:
+    """A handle on one MLflow run whose methods warn instead of raising.
+
+    Obtain one with :func:`start_run`. When tracking is disabled or the backend failed,
+    ``run_id`` is ``None`` and every method is a no-op.
+    """
+
+    def __init__(self, client: Any | None, run_id: str | None, tracking_uri: str | None) -> None:
+        self._client = client
+        self.run_id = run_id
+        self.tracking_uri = tracking_uri
+        self._warned = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.run_id is not None
+
+    def _fail(self, what: str, exc: BaseException) -> None:
+        if not self._warned:
+            warnings.warn(
+                f"MLflow tracking failed while {what} ({type(exc).__name__}: {exc}); "
+                "continuing without tracking for this run.",
+                TrackingWarning,
+                stacklevel=3,
+            )
+            self._warned = True
+        self.run_id = None
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log (nested) parameters; values are stringified, long values truncated."""
+        if not self.enabled:
+            return
+        from mlflow.entities import Param
+
+        try:
+            items = [Param(k, str(v)[:6000]) for k, v in _flatten(params).items()]
+            for i in range(0, len(items), 100):
+                self._client.log_batch(self.run_id, params=items[i : i + 100])
+        except Exception as exc:  # noqa: BLE001 - tracking must never kill work
+            self._fail("logging parameters", exc)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        if not self.enabled:
+            return
+        from mlflow.entities import RunTag
+
+        try:
+            self._client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        except Exception as exc:  # noqa: BLE001
+            self._fail("setting tags", exc)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Log numeric metrics (non-finite and non-numeric values are skipped)."""
+        if not self.enabled:
+            return
+        import math
+        import time
+
+        from mlflow.entities import Metric
+
+        try:
+            ts = int(time.time() * 1000)
+            items = []
+            for k, v in metrics.items():
+                try:
+                    fv = float(v)
+                except (TypeError, ValueError):
+                    continue
+                if math.isfinite(fv):
+                    items.append(Metric(k.replace("@", "_at_"), fv, ts, int(step or 0)))
+            if items:
+                self._client.log_batch(self.run_id, metrics=items)
+        except Exception as exc:  # noqa: BLE001
+            self._fail("logging metrics", exc)
+
+    def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        if not self.enabled:
+            return
+        try:
+            self._client.log_artifact(self.run_id, str(path), artifact_path)
+        except Exception as exc:  # noqa: BLE001
+            self._fail("logging an artifact", exc)
+
+    def log_dict(self, data: Any, name: str) -> None:
+        """Log a JSON-serializable object as the artifact ``name`` (e.g. ``"results.json"``)."""
+        if not self.enabled:
+            return
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                p = Path(tmp) / Path(name).name
+                p.write_text(json.dumps(data, indent=2, default=str))
+                parent = str(Path(name).parent)
+                self._client.log_artifact(self.run_id, str(p), None if parent == "." else parent)
+        except Exception as exc:  # noqa: BLE001
+            self._fail("logging a dictionary", exc)
+
+    def log_text(self, text: str, name: str) -> None:
+        if not self.enabled:
+            return
+        try:
+            self._client.log_text(self.run_id, text, name)
+        except Exception as exc:  # noqa: BLE001
+            self._fail("logging text", exc)
+
+    def log_figure(self, figure: Any, name: str) -> None:
+        """Log a matplotlib figure as an image artifact ``name`` (e.g. ``"learning_curve.png"``)."""
+        if not self.enabled:
+            return
+        try:
+            self._client.log_figure(self.run_id, figure, name)
+        except Exception as exc:  # noqa: BLE001
+            self._fail("logging a figure", exc)
+
+
+def _get_or_create_experiment(client: Any, name: str, uri: str) -> str:
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    kwargs = {}
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        kwargs["artifact_location"] = default_artifact_location()
+    try:
+        return client.create_experiment(name, **kwargs)
+    except Exception:  # another process created it in between
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+@contextlib.contextmanager
+def start_run(
+    experiment: str = "autometa",
+    run_name: str | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    tracking_uri: str | None = None,
+    enabled: bool = True,
+) -> Iterator[TrackedRun]:
+    """Open an MLflow run in ``experiment`` and yield a :class:`TrackedRun`.
+
+    Parameters
+    ----------
+    experiment : str
+        Experiment name (created on first use).
+    run_name : str, optional
+        Display name of the run.
+    params, tags : mapping, optional
+        Logged at the start of the run.
+    tracking_uri : str, optional
+        Overrides :func:`default_tracking_uri`.
+    enabled : bool
+        ``False`` (or the environment variable ``AUTOMETA_TRACKING=0``) yields a disabled
+        run whose methods do nothing.
+
+    Notes
+    -----
+    The run is ended with status ``FINISHED``, or ``FAILED`` if the block raised (the
+    exception propagates: tracking never swallows the user's errors, only its own).
+    The default local store is created on first use: the ``mlruns/`` folder of the
+    current working directory.
+    """
+    if not enabled or tracking_disabled_by_env():
+        yield TrackedRun(None, None, None)
+        return
+    uri = tracking_uri or default_tracking_uri()
+    run = TrackedRun(None, None, uri)
+    client = None
+    try:
+        if uri.startswith("sqlite:///"):
+            Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        import logging
+
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=uri)
+        exp_id = _get_or_create_experiment(client, experiment, uri)
+        all_tags = {"autometa.version": _version()}
+        all_tags.update({k: str(v) for k, v in (tags or {}).items()})
+        info = client.create_run(exp_id, run_name=run_name, tags=all_tags).info
+        run = TrackedRun(client, info.run_id, uri)
+    except Exception as exc:  # noqa: BLE001
+        run._fail(f"starting a run at {uri}", exc)
+    if params:
+        run.log_params(params)
+    status = "FINISHED"
+    try:
+        yield run
+    except BaseException:
+        status = "FAILED"
+        raise
+    finally:
+        if run.enabled and client is not None:
+            try:
+                client.set_terminated(run.run_id, status=status)
+            except Exception as exc:  # noqa: BLE001
+                run._fail("ending the run", exc)
+
+
+def _version() -> str:
+    from autometa._version import __version__
+
+    return __version__

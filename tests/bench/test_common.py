@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import argparse
+import json
+
+from mlflow.tracking import MlflowClient
+
+from autometa.bench import BenchResult, format_table, report
+
+
+def test_format_table_aligns_columns():
+    out = format_table([{"a": "x", "b": 1.23456}, {"a": "longer", "b": 10.0}])
+    lines = out.splitlines()
+    assert lines[0].startswith("| a ")
+    assert len({len(line) for line in lines}) == 1
+    assert "1.2346" in out and "10.00" in out
+
+
+def test_report_prints_writes_json_and_logs(tracking_uri, tmp_path, capsys):
+    result = BenchResult(
+        name="unit",
+        rows=[{"algo": "maml", "tasks_per_s": 12.5}, {"algo": "reference", "tasks_per_s": 4.0}],
+        params={"batch": 8},
+        summary={"speedup": 3.125},
+    )
+    path = tmp_path / "out" / "r.json"
+    rc = report(result, argparse.Namespace(json=str(path), no_mlflow=False, experiment="bench-test"))
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "maml" in printed and "speedup: 3.1250" in printed
+    data = json.loads(path.read_text())
+    assert data["rows"][0]["tasks_per_s"] == 12.5
+    assert data["summary"]["speedup"] == 3.125
+    assert "torch" in data["environment"]
+    client = MlflowClient(tracking_uri)
+    exp = client.get_experiment_by_name("bench-test")
+    (run,) = client.search_runs([exp.experiment_id])
+    assert run.data.metrics["maml/tasks_per_s"] == 12.5
+    assert run.data.metrics["summary/speedup"] == 3.125

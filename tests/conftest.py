@@ -1,0 +1,26 @@
+"""Test-session settings shared by the whole suite.
+
+* MLflow: every test gets a tracking URI in a temporary folder, so nothing writes into the
+  repository's ``mlruns/`` (tests that check the default store ``chdir`` to ``tmp_path``).
+* Plots render off-screen.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+_SESSION_STORE = tempfile.mkdtemp(prefix="autometa-test-mlflow-")
+os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_SESSION_STORE}/mlflow.db"
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+
+@pytest.fixture
+def tracking_uri(tmp_path, monkeypatch) -> str:
+    """A fresh, empty MLflow store for one test."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
