@@ -1,8 +1,34 @@
 """Pure functional code (torch.func): base nets used statelessly, losses, inner loops."""
 
+from autometa.functional._adapt import (
+    SGD,
+    MetaSGDRule,
+    Support,
+    UpdateRule,
+    adapt,
+    adapt_loop,
+    batched_forward,
+    make_forward,
+    support_from_batch,
+)
 from autometa.functional._losses import mask_logits, masked_accuracy, masked_cross_entropy
 from autometa.functional._nets import NETS, Conv4, MaskedMLP, build_net
 
-__all__ = sorted(
-    ["NETS", "Conv4", "MaskedMLP", "build_net", "mask_logits", "masked_accuracy", "masked_cross_entropy"]
-)
+__all__ = [
+    "NETS",
+    "SGD",
+    "Conv4",
+    "MaskedMLP",
+    "MetaSGDRule",
+    "Support",
+    "UpdateRule",
+    "adapt",
+    "adapt_loop",
+    "batched_forward",
+    "build_net",
+    "make_forward",
+    "mask_logits",
+    "masked_accuracy",
+    "masked_cross_entropy",
+    "support_from_batch",
+]
