@@ -1,0 +1,469 @@
+"""Meta-learner checkpoints: one file format for saved learners and training snapshots.
+
+A checkpoint is a :func:`torch.save` archive holding a plain dictionary that
+``torch.load(..., weights_only=True)`` can read (no pickled classes)::
+
+    {
+        "format": "autometa.meta-learner",   # magic string: what this file is
+        "format_version": 1,                 # bumped on incompatible changes
+        "autometa_version": "0.1.0",
+        "algo": "maml",                      # key of autometa.meta.LEARNERS
+        "config": "<JSON>",                  # learner.get_config(), rebuilds the learner
+        "state_dict": {name: Tensor},        # learner.state_dict(), on CPU
+        "metadata": "<JSON>",                # free-form (model card, metrics, command...)
+        "training": {...},                   # only in MetaTrainer snapshots (optimizer, RNGs...)
+    }
+
+Files are written atomically (temporary file, ``fsync``, :func:`os.replace`), so a process
+killed while saving leaves either the previous checkpoint or the new one, never half a file.
+:func:`load_meta_learner` also accepts MLflow URIs (``models:/name/version``,
+``runs:/<run_id>/path``), and :func:`log_meta_learner` logs a learner as an MLflow
+``pyfunc`` model whose artifact is such a checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from autometa.meta._base import MetaLearner
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_VERSION",
+    "atomic_torch_save",
+    "learner_from_payload",
+    "load_checkpoint",
+    "load_meta_learner",
+    "log_meta_learner",
+    "make_payload",
+    "save_meta_learner",
+]
+
+CHECKPOINT_FORMAT = "autometa.meta-learner"
+CHECKPOINT_VERSION = 1
+_ARTIFACT_NAME = "meta_learner.pt"
+_MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
+    """``torch.save`` to ``path`` atomically: temporary file in the same folder, fsync, rename.
+
+    A reader (or a process restarted after ``kill -9``) sees either the old file or the
+    complete new one.
+    """
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".ckpt.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with _suppress_os_error():
+            os.unlink(tmp)
+        raise
+    # make the rename itself durable
+    if hasattr(os, "O_DIRECTORY"):
+        with _suppress_os_error():
+            dfd = os.open(path.parent, os.O_DIRECTORY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+    return path
+
+
+class _suppress_os_error:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        return exc_type is not None and issubclass(exc_type, OSError)
+
+
+def _jsonable(obj: Any, what: str) -> str:
+    try:
+        return json.dumps(obj, sort_keys=True, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"The {what} must be JSON-serializable to be stored in a checkpoint ({exc})."
+        ) from exc
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, (tuple, set)):
+        return list(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def make_payload(
+    learner: MetaLearner,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    training: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The dictionary stored in a checkpoint (tensors moved to CPU)."""
+    from autometa._version import __version__
+
+    algo = getattr(learner, "algo", None)
+    if not isinstance(algo, str) or algo == "abstract":
+        raise ValueError(
+            f"{type(learner).__name__} has no registered algorithm name; decorate its class "
+            "with @autometa.meta.register_learner('name') so that it can be rebuilt on load."
+        )
+    payload: dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_VERSION,
+        "autometa_version": __version__,
+        "algo": algo,
+        "config": _jsonable(learner.get_config(), f"config of {type(learner).__name__}"),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in learner.state_dict().items()},
+        "metadata": _jsonable(dict(metadata or {}), "metadata"),
+    }
+    if training is not None:
+        payload["training"] = dict(training)
+    return payload
+
+
+def save_meta_learner(
+    learner: MetaLearner,
+    path: str | os.PathLike[str],
+    *,
+    metadata: Mapping[str, Any] | None = None,
+) -> Path:
+    """Save a meta-learner (its algorithm, config and weights) to ``path`` atomically.
+
+    Parameters
+    ----------
+    learner : MetaLearner
+        A learner whose class is registered (``@register_learner``) and whose
+        ``get_config()`` is JSON-serializable.
+    path : path-like
+        Destination file (parent folders are created). The conventional suffix is ``.pt``.
+    metadata : mapping, optional
+        JSON-serializable information stored alongside (metrics, data, command...).
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Examples
+    --------
+    >>> from autometa.meta import save_meta_learner, load_meta_learner  # doctest: +SKIP
+    >>> save_meta_learner(learner, "maml.pt", metadata={"steps": 1000})  # doctest: +SKIP
+    >>> same = load_meta_learner("maml.pt")                              # doctest: +SKIP
+    """
+    return atomic_torch_save(make_payload(learner, metadata=metadata), path)
+
+
+def _is_mlflow_uri(uri: str) -> bool:
+    return uri.startswith(_MLFLOW_SCHEMES)
+
+
+def _download_mlflow(uri: str, dst: str) -> Path:
+    try:
+        import mlflow
+    except ImportError as exc:  # pragma: no cover - mlflow is a dependency
+        raise ValueError(f"Loading {uri!r} needs mlflow; pip install mlflow.") from exc
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=dst))
+    except Exception as exc:  # noqa: BLE001 - mlflow raises many types
+        raise ValueError(
+            f"Could not download {uri!r} from the MLflow tracking server "
+            f"{mlflow.get_tracking_uri()!r} ({type(exc).__name__}: {exc}). Check the URI and "
+            "that MLFLOW_TRACKING_URI points to the store that holds it."
+        ) from exc
+    if local.is_file():
+        return local
+    candidates = sorted(local.rglob(_ARTIFACT_NAME)) or sorted(local.rglob("*.pt"))
+    if not candidates:
+        raise ValueError(
+            f"{uri!r} holds no meta-learner checkpoint (looked for {_ARTIFACT_NAME} and *.pt under "
+            f"{local}); log one with autometa.meta.log_meta_learner."
+        )
+    return candidates[0]
+
+
+def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
+    """Read and validate a checkpoint file; return its payload dictionary.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is truncated or corrupt, is not an autometa meta-learner checkpoint, or
+        was written by a newer, incompatible format version.
+    """
+    import torch
+
+    path = Path(path)
+    if path.is_dir():
+        for name in ("best.pt", "last.pt", _ARTIFACT_NAME):
+            if (path / name).is_file():
+                path = path / name
+                break
+        else:
+            raise FileNotFoundError(
+                f"{path} is a folder without best.pt, last.pt or {_ARTIFACT_NAME}; pass a checkpoint file."
+            )
+    if not path.is_file():
+        raise FileNotFoundError(f"No checkpoint at {path}.")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError/EOFError/UnpicklingError...
+        raise ValueError(
+            f"{path} is not a readable checkpoint: the file is truncated, corrupt or not a torch "
+            f"archive ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+            "Use another checkpoint (a MetaTrainer keeps best.pt and last.pt) or save it again."
+        ) from exc
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        hint = ""
+        if isinstance(payload, dict) and payload and all(hasattr(v, "shape") for v in payload.values()):
+            hint = (
+                " It looks like a bare state_dict: build the learner yourself and call "
+                "learner.load_state_dict(torch.load(path)), or save it with save_meta_learner."
+            )
+        raise ValueError(
+            f"{path} is not an autometa meta-learner checkpoint (no format={CHECKPOINT_FORMAT!r} "
+            f"field).{hint}"
+        )
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > CHECKPOINT_VERSION:
+        raise ValueError(
+            f"{path} uses checkpoint format version {version!r}, but this autometa reads versions "
+            f"<= {CHECKPOINT_VERSION}; upgrade autometa (the file was written by autometa "
+            f"{payload.get('autometa_version', '?')})."
+        )
+    missing = [k for k in ("algo", "config", "state_dict") if k not in payload]
+    if missing:
+        raise ValueError(f"{path} is an incomplete autometa checkpoint: missing {missing}; save it again.")
+    return payload
+
+
+def learner_from_payload(payload: Mapping[str, Any], source: str = "checkpoint") -> MetaLearner:
+    """Rebuild the learner described by a checkpoint payload and load its weights."""
+    from autometa.meta._base import LEARNERS, build_learner
+
+    import autometa.meta  # noqa: F401  (registers the built-in learners)
+
+    algo = payload["algo"]
+    if algo not in LEARNERS:
+        raise ValueError(
+            f"{source} was saved by meta-learner {algo!r}, which is not registered here "
+            f"(known: {sorted(LEARNERS)}); import the module that defines it before loading."
+        )
+    try:
+        config = json.loads(payload["config"]) if isinstance(payload["config"], str) else dict(payload["config"])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{source} has an unreadable learner config ({exc}); save it again.") from exc
+    try:
+        learner = build_learner(algo, **config)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{source}: could not rebuild {algo!r} from its stored config {config} ({exc}). "
+            "The checkpoint may come from an incompatible autometa version."
+        ) from exc
+    try:
+        learner.load_state_dict(payload["state_dict"], strict=True)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"{source}: the stored weights do not match the stored config of {algo!r} "
+            f"({str(exc).splitlines()[0]} ...). The file was edited or written by an incompatible "
+            "version; use another checkpoint."
+        ) from exc
+    learner.eval()
+    return learner
+
+
+def load_meta_learner(path_or_uri: str | os.PathLike[str], map_location: Any = "cpu") -> MetaLearner:
+    """Load a meta-learner saved by :func:`save_meta_learner` or a :class:`MetaTrainer`.
+
+    Parameters
+    ----------
+    path_or_uri : path-like or str
+        A checkpoint file, a folder holding ``best.pt``/``last.pt`` (a MetaTrainer's
+        ``checkpoint_dir``), or an MLflow URI: ``models:/<name>/<version>`` or
+        ``runs:/<run_id>/<artifact path>`` (resolved against the current MLflow tracking URI).
+    map_location : str or torch.device
+        Where to put the weights (default CPU).
+
+    Returns
+    -------
+    MetaLearner
+        The learner, in eval mode.
+
+    Raises
+    ------
+    ValueError
+        For a truncated or corrupt file, a file of another format, an unknown algorithm or a
+        config/weights mismatch; the message says what to do.
+    FileNotFoundError
+        If a local path does not exist.
+    """
+    source = os.fspath(path_or_uri)
+    if _is_mlflow_uri(source):
+        with tempfile.TemporaryDirectory(prefix="autometa-mlflow-") as tmp:
+            local = _download_mlflow(source, tmp)
+            payload = load_checkpoint(local, map_location=map_location)
+    else:
+        payload = load_checkpoint(source, map_location=map_location)
+    learner = learner_from_payload(payload, source=source)
+    if map_location is not None and not callable(map_location):
+        import torch
+
+        learner.to(torch.device(map_location) if isinstance(map_location, str) else map_location)
+    return learner
+
+
+def _pyfunc_model_class() -> type:
+    cached = globals().get("MetaLearnerPyfunc")
+    if cached is not None:
+        return cached
+    import mlflow.pyfunc
+
+    class MetaLearnerPyfunc(mlflow.pyfunc.PythonModel):
+        """MLflow ``pyfunc`` wrapper: adapt to a support set, return query class probabilities.
+
+        ``predict`` takes a dict with ``x_support`` ``[n, d]``, ``y_support`` ``[n]`` (ints in
+        ``range(n_classes)``), ``x_query`` ``[m, d]`` (``d <= d_max``, already encoded) and
+        returns an ``[m, n_classes]`` array of probabilities.
+        """
+
+        def load_context(self, context: Any) -> None:
+            self.learner = load_meta_learner(context.artifacts["meta_learner"])
+
+        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+            return _predict_proba(self.learner, model_input)
+
+    MetaLearnerPyfunc.__module__ = __name__
+    MetaLearnerPyfunc.__qualname__ = "MetaLearnerPyfunc"
+    # a module attribute, so that cloudpickle stores a reference, not the class body
+    globals()["MetaLearnerPyfunc"] = MetaLearnerPyfunc
+    return MetaLearnerPyfunc
+
+
+def __getattr__(name: str) -> Any:
+    # created lazily: importing mlflow.pyfunc is slow and only needed for MLflow models
+    if name == "MetaLearnerPyfunc":
+        return _pyfunc_model_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _predict_proba(learner: MetaLearner, model_input: Mapping[str, Any]) -> Any:
+    import numpy as np
+    import torch
+
+    from autometa.tasks._task import Task, collate_tasks
+
+    d_max = int(learner_dims(learner)[0])
+    c_max = int(learner_dims(learner)[1])
+    xs = np.asarray(model_input["x_support"], dtype=np.float32)
+    ys = np.asarray(model_input["y_support"]).astype(np.int64)
+    xq = np.asarray(model_input["x_query"], dtype=np.float32)
+    d = xs.shape[1]
+    if d > d_max or xq.shape[1] != d:
+        raise ValueError(f"x_support and x_query need the same width <= d_max={d_max}; got {d}, {xq.shape[1]}.")
+    n_classes = int(ys.max()) + 1
+
+    def widen(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.concatenate([a, np.zeros((a.shape[0], d_max - d), np.float32)], axis=1))
+
+    mask = torch.zeros(d_max, dtype=torch.bool)
+    mask[:d] = True
+    task = Task(widen(xs), torch.from_numpy(ys), widen(xq), torch.zeros(len(xq), dtype=torch.long), mask, n_classes)
+    batch = collate_tasks([task], c_max=c_max)
+    with torch.enable_grad():
+        fast = learner.adapt(batch)
+    with torch.no_grad():
+        logits = learner.predict(fast, batch.x_query, batch)[0, :, :n_classes]
+    return torch.softmax(logits.float(), dim=-1).numpy()
+
+
+def learner_dims(learner: MetaLearner) -> tuple[int | None, int | None]:
+    """``(d_max, c_max)`` of a learner, read from its config (``net`` entry) or attributes."""
+    config = learner.get_config()
+    for source in (config.get("net") if isinstance(config.get("net"), Mapping) else None, config):
+        if isinstance(source, Mapping) and "c_max" in source:
+            d = source.get("d_max")
+            if d is None and "image_shape" in source:
+                c, h, w = source["image_shape"]
+                d = int(c) * int(h) * int(w)
+            return (int(d) if d is not None else None, int(source["c_max"]))
+    return (getattr(learner, "d_max", None), getattr(learner, "c_max", None))
+
+
+def log_meta_learner(
+    learner: MetaLearner,
+    name: str = "model",
+    *,
+    registered_model_name: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+) -> Any:
+    """Log ``learner`` as an MLflow ``pyfunc`` model (the checkpoint is its artifact).
+
+    Parameters
+    ----------
+    learner : MetaLearner
+    name : str
+        Name of the model inside the run; load it back with
+        ``load_meta_learner("runs:/<run_id>/<name>")`` or, when registered, with
+        ``load_meta_learner("models:/<registered_model_name>/<version>")``.
+    registered_model_name : str, optional
+        Also register the model in the MLflow model registry under this name.
+    metadata : mapping, optional
+        Stored in the checkpoint and as the model's metadata.
+    run_id : str, optional
+        Log into this (existing) run; by default the active run, or a new one.
+
+    Returns
+    -------
+    mlflow.models.model.ModelInfo
+    """
+    import mlflow
+
+    model_cls = _pyfunc_model_class()
+    own_run = None
+    if run_id is not None:
+        active = mlflow.active_run()
+        if active is None or active.info.run_id != run_id:
+            own_run = mlflow.start_run(run_id=run_id)
+    try:
+        with tempfile.TemporaryDirectory(prefix="autometa-model-") as tmp:
+            ckpt = save_meta_learner(learner, Path(tmp) / _ARTIFACT_NAME, metadata=metadata)
+            import torch
+
+            from autometa._version import __version__
+
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=model_cls(),
+                artifacts={"meta_learner": str(ckpt)},
+                registered_model_name=registered_model_name,
+                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"autometa=={__version__}"],
+                metadata={"algo": learner.algo, **{k: str(v) for k, v in (metadata or {}).items()}},
+            )
+    finally:
+        if own_run is not None:
+            mlflow.end_run()
+    return info

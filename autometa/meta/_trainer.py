@@ -1,0 +1,737 @@
+"""The one outer loop every meta-learner shares.
+
+:class:`MetaTrainer` samples batches of tasks from a :class:`~autometa.tasks.TaskPool` with a
+NumPy generator it owns, calls ``learner.meta_loss(batch)``, and steps an optimizer on
+``learner.parameters()``. Around that loop it provides what a long run needs:
+
+* ``device="auto"`` (CUDA when present), mixed precision on CUDA (bf16, or fp16 with a
+  gradient scaler);
+* data parallelism under ``torchrun``: every rank draws the same global batch from the
+  shared-seed generator, takes its shard, and the gradients are all-reduced with weights so
+  that the update equals the one-process update on the whole batch;
+* meta-validation on fixed held-out tasks, early stopping, ``best.pt`` and ``last.pt``;
+* atomic checkpoints holding everything needed to continue a killed run exactly (learner,
+  optimizer, scaler, step, history, NumPy/Python/torch RNG states);
+* MLflow logging through :mod:`autometa.tracking` and a tqdm progress bar.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import sys
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from autometa._utils import resolve_device
+from autometa.meta._checkpoint import (
+    _jsonable,
+    atomic_torch_save,
+    learner_dims,
+    load_checkpoint,
+    make_payload,
+)
+from autometa.tasks._task import TaskBatch, collate_tasks
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autometa.meta._base import MetaLearner
+    from autometa.tasks._task import TaskPool
+
+__all__ = ["MetaTrainer", "TrainResult"]
+
+_OPTIMIZERS = ("adam", "adamw", "sgd")
+_AMP_CHOICES = ("auto", "bf16", "fp16", "off")
+# the validation tasks come from their own stream of the seed, never the training stream
+_VAL_SPAWN_KEY = (0x7A1,)
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`MetaTrainer.fit` returns.
+
+    Attributes
+    ----------
+    learner : MetaLearner
+        The trained learner (its weights after the last step, not the best ones; load
+        ``best_checkpoint`` for those).
+    history : list of dict
+        One entry per outer step: ``{"step": k, "meta_train/loss": ..., ...}``; steps with a
+        meta-validation also hold ``meta_val/loss`` and ``meta_val/accuracy``.
+    steps : int
+        Outer steps completed in total (including steps before a resume).
+    best_step, best_val_loss : int or None, float or None
+        Step and value of the lowest meta-validation loss (None without a validation pool).
+    stopped_early : bool
+        True when ``patience`` evaluations passed without improvement.
+    last_checkpoint, best_checkpoint, learning_curve : pathlib.Path or None
+        Files written under ``checkpoint_dir``.
+    run_id : str or None
+        The MLflow run, when tracking was on and worked.
+    resumed_from : int or None
+        The step the run was resumed from.
+    """
+
+    learner: MetaLearner
+    history: list[dict[str, float]]
+    steps: int
+    best_step: int | None = None
+    best_val_loss: float | None = None
+    stopped_early: bool = False
+    last_checkpoint: Path | None = None
+    best_checkpoint: Path | None = None
+    learning_curve: Path | None = None
+    run_id: str | None = None
+    resumed_from: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def metric(self, name: str) -> list[tuple[int, float]]:
+        """``[(step, value), ...]`` of one metric, e.g. ``"meta_val/loss"``."""
+        return [(int(h["step"]), float(h[name])) for h in self.history if name in h]
+
+
+def _pool_spec(pool: Any) -> str | None:
+    if pool is None:
+        return None
+    spec = getattr(pool, "spec", None)
+    if isinstance(spec, str):
+        return spec
+    return str(getattr(pool, "name", type(pool).__name__))
+
+
+def _dist() -> Any:
+    import torch.distributed as dist
+
+    return dist
+
+
+class MetaTrainer:
+    """Meta-train a :class:`~autometa.meta.MetaLearner` on a task pool.
+
+    Parameters
+    ----------
+    learner : MetaLearner
+        Anything with ``meta_loss(batch) -> (loss, metrics)``, ``evaluate(batch)``,
+        ``parameters()``, ``get_config()`` and a registered ``algo``.
+    pool : TaskPool
+        Source of meta-training tasks (``pool.sample(rng) -> Task``, ``pool.c_max``).
+    val_pool : TaskPool, optional
+        Held-out pool for meta-validation. ``val_tasks`` tasks are drawn from it once, from
+        a stream of ``seed`` of their own, so every evaluation scores the same tasks.
+    meta_batch_size : int
+        Tasks per outer step (the global batch; split across ranks under ``torchrun``).
+    lr : float
+        Outer (meta) learning rate.
+    optimizer : {"adam", "adamw", "sgd"}
+        Outer optimizer.
+    device : str or torch.device
+        ``"auto"`` picks CUDA when available (the ``LOCAL_RANK`` GPU under torchrun), else CPU.
+    amp : {"auto", "bf16", "fp16", "off"} or bool
+        Mixed precision, CUDA only. ``"auto"`` uses bf16 where the GPU supports it, else fp16
+        with a gradient scaler; on CPU it means off. ``True`` equals ``"auto"``.
+    seed : int
+        Seeds the task stream (a :class:`numpy.random.Generator` the trainer owns), the
+        validation tasks and, at the start of a fresh run, torch's generator.
+    checkpoint_dir : path-like, optional
+        Where ``last.pt``, ``best.pt`` and ``learning_curve.png`` go. Without it nothing
+        is written and runs cannot be resumed.
+    checkpoint_every : int
+        Steps between checkpoints (one is also written at the end).
+    eval_every : int
+        Steps between meta-validations (at steps that are multiples of it, so that a run
+        stopped and continued evaluates where an uninterrupted run does).
+    val_tasks : int
+        Number of fixed validation tasks.
+    patience : int, optional
+        Stop after this many meta-validations without a lower meta-validation loss. Needs
+        ``val_pool``.
+    tracking : bool
+        Log parameters, metrics, checkpoints and the learning curve to MLflow
+        (see :func:`autometa.tracking.start_run`). Only rank 0 logs.
+    experiment, run_name : str
+        MLflow experiment and run names.
+    progress : bool
+        Show a tqdm bar (loss, tasks/s) on rank 0 when stderr is a terminal.
+    grad_clip : float, optional
+        Clip the global gradient norm to this value.
+    log_every : int
+        Steps between MLflow metric logs (the in-memory history has every step).
+    weight_decay : float
+        Outer weight decay.
+    tracking_uri : str, optional
+        MLflow tracking URI (default: :func:`autometa.tracking.default_tracking_uri`).
+
+    Examples
+    --------
+    >>> from autometa.meta import MAML, MetaTrainer                          # doctest: +SKIP
+    >>> from autometa.tasks import make_pool                                 # doctest: +SKIP
+    >>> pool = make_pool("synthetic", d_max=16, c_max=5, split="train")      # doctest: +SKIP
+    >>> val = make_pool("synthetic", d_max=16, c_max=5, split="val")         # doctest: +SKIP
+    >>> learner = MAML(net={"kind": "mlp", "d_max": 16, "c_max": 5, "hidden": [64, 64]})  # doctest: +SKIP
+    >>> result = MetaTrainer(learner, pool, val_pool=val, checkpoint_dir="runs/maml").fit(1000)  # doctest: +SKIP
+    >>> result = MetaTrainer(learner, pool, val_pool=val, checkpoint_dir="runs/maml").fit(2000, resume=True)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        learner: MetaLearner,
+        pool: TaskPool,
+        *,
+        val_pool: TaskPool | None = None,
+        meta_batch_size: int = 16,
+        lr: float = 1e-3,
+        optimizer: str = "adam",
+        device: str | torch.device = "auto",
+        amp: str | bool | None = "auto",
+        seed: int = 0,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        checkpoint_every: int = 100,
+        eval_every: int = 100,
+        val_tasks: int = 64,
+        patience: int | None = None,
+        tracking: bool = True,
+        experiment: str = "autometa-meta-train",
+        run_name: str | None = None,
+        progress: bool = True,
+        grad_clip: float | None = None,
+        log_every: int = 10,
+        weight_decay: float = 0.0,
+        tracking_uri: str | None = None,
+    ) -> None:
+        self.learner = learner
+        self.pool = pool
+        self.val_pool = val_pool
+        self.meta_batch_size = meta_batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.device = device
+        self.amp = amp
+        self.seed = seed
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.eval_every = eval_every
+        self.val_tasks = val_tasks
+        self.patience = patience
+        self.tracking = tracking
+        self.experiment = experiment
+        self.run_name = run_name
+        self.progress = progress
+        self.grad_clip = grad_clip
+        self.log_every = log_every
+        self.weight_decay = weight_decay
+        self.tracking_uri = tracking_uri
+        self._validate()
+        # run state (what a checkpoint stores)
+        self._step = 0
+        self._rng = np.random.default_rng(self.seed)
+        self._history: list[dict[str, float]] = []
+        self._best_val: float | None = None
+        self._best_step: int | None = None
+        self._bad_evals = 0
+        self._stopped_early = False
+        self._resumed_from: int | None = None
+        # built lazily in fit()
+        self._opt: torch.optim.Optimizer | None = None
+        self._scaler: Any = None
+        self._device: torch.device | None = None
+        self._amp_dtype: torch.dtype | None = None
+        self._val_cache: list[TaskBatch] | None = None
+        self._rank, self._world = 0, 1
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self) -> None:
+        def pos_int(name: str, allow_none: bool = False) -> None:
+            v = getattr(self, name)
+            if allow_none and v is None:
+                return
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer; got {v!r}.")
+
+        for name in ("meta_batch_size", "checkpoint_every", "eval_every", "val_tasks", "log_every"):
+            pos_int(name)
+        pos_int("patience", allow_none=True)
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive finite number; got {self.lr!r}.")
+        if self.optimizer not in _OPTIMIZERS:
+            raise ValueError(f"optimizer={self.optimizer!r} is not supported; use one of {_OPTIMIZERS}.")
+        if self.amp not in (*_AMP_CHOICES, True, False, None):
+            raise ValueError(f"amp={self.amp!r} is not understood; use one of {_AMP_CHOICES} or a bool.")
+        if self.grad_clip is not None and not (self.grad_clip > 0):
+            raise ValueError(f"grad_clip must be positive or None; got {self.grad_clip!r}.")
+        if self.patience is not None and self.val_pool is None:
+            raise ValueError("patience (early stopping) needs a val_pool to measure meta-validation loss.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative int; got {self.seed!r}.")
+        for attr in ("meta_loss", "parameters", "get_config", "state_dict"):
+            if not callable(getattr(self.learner, attr, None)):
+                raise TypeError(
+                    f"learner must be an autometa MetaLearner (missing {attr}()); got {type(self.learner).__name__}."
+                )
+        for name, pool in (("pool", self.pool), ("val_pool", self.val_pool)):
+            if pool is not None and not callable(getattr(pool, "sample", None)):
+                raise TypeError(f"{name} must be a TaskPool with sample(rng); got {type(pool).__name__}.")
+        _, c_learner = learner_dims(self.learner)
+        c_pool = getattr(self.pool, "c_max", None)
+        if c_learner is not None and c_pool is not None and int(c_pool) > int(c_learner):
+            raise ValueError(
+                f"The pool yields tasks with up to c_max={c_pool} classes but the learner's net has "
+                f"only c_max={c_learner} outputs; build the learner with c_max >= {c_pool}."
+            )
+        d_learner, _ = learner_dims(self.learner)
+        d_pool = getattr(self.pool, "d_max", None)
+        if d_learner is not None and d_pool is not None and int(d_pool) != int(d_learner):
+            raise ValueError(
+                f"The pool yields tasks of width d_max={d_pool} but the learner expects d_max={d_learner}."
+            )
+
+    @property
+    def c_max(self) -> int:
+        _, c = learner_dims(self.learner)
+        return int(c if c is not None else self.pool.c_max)
+
+    def config(self) -> dict[str, Any]:
+        """The trainer's settings (stored in checkpoints and logged as MLflow parameters)."""
+        return {
+            "meta_batch_size": int(self.meta_batch_size),
+            "lr": float(self.lr),
+            "optimizer": self.optimizer,
+            "amp": self.amp if isinstance(self.amp, (str, type(None))) else bool(self.amp),
+            "seed": int(self.seed),
+            "checkpoint_every": int(self.checkpoint_every),
+            "eval_every": int(self.eval_every),
+            "val_tasks": int(self.val_tasks),
+            "patience": self.patience,
+            "grad_clip": self.grad_clip,
+            "weight_decay": float(self.weight_decay),
+            "pool": _pool_spec(self.pool),
+            "val_pool": _pool_spec(self.val_pool),
+        }
+
+    # ------------------------------------------------------------------ setup
+    def _setup(self) -> None:
+        dist = _dist()
+        self._device = resolve_device(self.device)
+        world_env = int(os.environ.get("WORLD_SIZE", "1"))
+        if dist.is_available() and not dist.is_initialized() and world_env > 1:
+            if self._device.type == "cuda":
+                torch.cuda.set_device(self._device)
+            dist.init_process_group(backend="nccl" if self._device.type == "cuda" else "gloo")
+        if dist.is_available() and dist.is_initialized():
+            self._rank, self._world = dist.get_rank(), dist.get_world_size()
+        else:
+            self._rank, self._world = 0, 1
+        if self._world > self.meta_batch_size:
+            raise ValueError(
+                f"meta_batch_size={self.meta_batch_size} is smaller than the number of processes "
+                f"({self._world}); every rank needs at least one task per step."
+            )
+        # mixed precision
+        amp = "auto" if self.amp is True else ("off" if self.amp in (False, None) else self.amp)
+        if self._device.type != "cuda":
+            if amp in ("bf16", "fp16"):
+                raise ValueError(f"amp={amp!r} needs a CUDA device; on {self._device.type} use amp='off' or 'auto'.")
+            amp = "off"
+        elif amp == "auto":
+            amp = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        self._amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+        self.learner.to(self._device)
+        if self._opt is None:
+            params = [p for p in self.learner.parameters() if p.requires_grad]
+            if not params:
+                raise ValueError(f"{type(self.learner).__name__} has no trainable parameters.")
+            if self.optimizer == "adam":
+                self._opt = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+            elif self.optimizer == "adamw":
+                self._opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+            else:
+                self._opt = torch.optim.SGD(params, lr=self.lr, momentum=0.9, weight_decay=self.weight_decay)
+        if self._scaler is None and self._amp_dtype is torch.float16:
+            self._scaler = torch.amp.GradScaler("cuda")
+        if self._world > 1:
+            # identical starting weights on every rank
+            with torch.no_grad():
+                for t in self.learner.state_dict().values():
+                    dist.broadcast(t, src=0)
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self._amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type="cuda", dtype=self._amp_dtype)
+
+    def _shard(self, n: int) -> tuple[int, int]:
+        """Tasks ``[lo, hi)`` of a global batch of ``n`` handled by this rank."""
+        base, extra = divmod(n, self._world)
+        lo = self._rank * base + min(self._rank, extra)
+        return lo, lo + base + (1 if self._rank < extra else 0)
+
+    # ------------------------------------------------------------------ one step
+    def _sample_batch(self) -> TaskBatch:
+        tasks = [self.pool.sample(self._rng) for _ in range(self.meta_batch_size)]
+        return collate_tasks(tasks, c_max=self.c_max)
+
+    def _all_reduce_sum(self, values: list[torch.Tensor]) -> None:
+        if self._world == 1 or not values:
+            return
+        flat = torch.cat([v.reshape(-1) for v in values])
+        _dist().all_reduce(flat)
+        offset = 0
+        for v in values:
+            v.copy_(flat[offset : offset + v.numel()].view_as(v))
+            offset += v.numel()
+
+    def _train_step(self, batch: TaskBatch) -> dict[str, float]:
+        assert self._opt is not None
+        lo, hi = self._shard(batch.n_tasks)
+        weight = (hi - lo) / batch.n_tasks
+        shard = (batch.slice(lo, hi) if self._world > 1 else batch).to(self._device, non_blocking=True)
+        self.learner.train()
+        self._opt.zero_grad(set_to_none=True)
+        with self._autocast():
+            loss, metrics = self.learner.meta_loss(shard)
+        loss = loss.float()
+        if not torch.isfinite(loss.detach()):
+            raise FloatingPointError(
+                f"The meta-loss became {float(loss)} at step {self._step + 1}; lower lr, set grad_clip, "
+                "or (with amp) use amp='bf16' or 'off'."
+            )
+        if self._world > 1:
+            loss = loss * weight  # sum over ranks of weight * grad = gradient of the global mean
+        (self._scaler.scale(loss) if self._scaler is not None else loss).backward()
+        params = [p for g in self._opt.param_groups for p in g["params"]]
+        if self._world > 1:
+            grads = []
+            for p in params:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+                grads.append(p.grad)
+            self._all_reduce_sum(grads)
+        if self._scaler is not None:
+            self._scaler.unscale_(self._opt)
+        out: dict[str, float] = {}
+        if self.grad_clip is not None:
+            out["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, self.grad_clip))
+        if self._scaler is not None:
+            self._scaler.step(self._opt)
+            self._scaler.update()
+        else:
+            self._opt.step()
+        keys = sorted(k for k, v in metrics.items() if isinstance(v, (int, float)))
+        vals = torch.tensor([float(metrics[k]) * (weight if self._world > 1 else 1.0) for k in keys], dtype=torch.float64)
+        if self._world > 1:
+            vals = vals.to(self._device) if self._device.type == "cuda" else vals
+            self._all_reduce_sum([vals])
+            vals = vals.cpu()
+        out.update({k: float(v) for k, v in zip(keys, vals.tolist())})
+        return out
+
+    # ------------------------------------------------------------------ validation
+    def _val_batches(self) -> list[TaskBatch]:
+        if self._val_cache is None:
+            assert self.val_pool is not None
+            rng = np.random.default_rng(np.random.SeedSequence(int(self.seed), spawn_key=_VAL_SPAWN_KEY))
+            tasks = [self.val_pool.sample(rng) for _ in range(self.val_tasks)]
+            size = self.meta_batch_size
+            self._val_cache = [collate_tasks(tasks[i : i + size], c_max=self.c_max) for i in range(0, len(tasks), size)]
+        return self._val_cache
+
+    def validate(self) -> dict[str, float]:
+        """Mean query loss/accuracy on the fixed validation tasks (``meta_val/*`` metrics)."""
+        if self.val_pool is None:
+            raise ValueError("validate() needs a val_pool.")
+        if self._device is None:
+            self._setup()
+        was_training = self.learner.training
+        self.learner.eval()
+        sums: dict[str, float] = {}
+        try:
+            for batch in self._val_batches():
+                lo, hi = self._shard(batch.n_tasks)
+                if hi <= lo:
+                    continue
+                shard = (batch.slice(lo, hi) if self._world > 1 else batch).to(self._device)
+                with self._autocast():
+                    m = self.learner.evaluate(shard)
+                for k, v in m.items():
+                    sums[k] = sums.get(k, 0.0) + float(v) * (hi - lo)
+        finally:
+            self.learner.train(was_training)
+        keys = ["accuracy", "loss"] + sorted(set(sums) - {"accuracy", "loss"})
+        vals = torch.tensor([sums.get(k, 0.0) for k in keys], dtype=torch.float64)
+        if self._world > 1:
+            vals = vals.to(self._device) if self._device.type == "cuda" else vals
+            self._all_reduce_sum([vals])
+            vals = vals.cpu()
+        return {f"meta_val/{k}": v / self.val_tasks for k, v in zip(keys, vals.tolist())}
+
+    # ------------------------------------------------------------------ checkpoints
+    def _training_state(self) -> dict[str, Any]:
+        assert self._opt is not None
+        return {
+            "step": int(self._step),
+            "optimizer": self._opt.state_dict(),
+            "scaler": self._scaler.state_dict() if self._scaler is not None else None,
+            "history": json.dumps(self._history),
+            "best_val": self._best_val,
+            "best_step": self._best_step,
+            "bad_evals": int(self._bad_evals),
+            "stopped_early": bool(self._stopped_early),
+            "numpy_rng": json.dumps(self._rng.bit_generator.state),
+            "python_rng": json.dumps(random.getstate()),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "trainer_config": json.dumps(self.config(), sort_keys=True),
+            "world_size": int(self._world),
+        }
+
+    def _save(self, path: Path, kind: str) -> Path:
+        metadata = {"kind": kind, "step": int(self._step), "trainer": self.config()}
+        if self._best_val is not None:
+            metadata.update(best_val_loss=self._best_val, best_step=self._best_step)
+        payload = make_payload(self.learner, metadata=metadata, training=self._training_state())
+        return atomic_torch_save(payload, path)
+
+    def _resolve_resume(self, resume: bool | str | os.PathLike[str]) -> Path | None:
+        if resume is False or resume is None:
+            return None
+        if resume is True:
+            if self.checkpoint_dir is None:
+                raise ValueError("resume=True needs checkpoint_dir (or pass resume='path/to/last.pt').")
+            path = Path(self.checkpoint_dir) / "last.pt"
+            return path if path.is_file() else None
+        path = Path(resume)
+        if path.is_dir():
+            path = path / "last.pt"
+        if not path.is_file():
+            raise FileNotFoundError(f"Cannot resume: no checkpoint at {path}.")
+        return path
+
+    def load_state(self, path: str | os.PathLike[str]) -> int:
+        """Restore learner, optimizer, RNGs and history from a training checkpoint; return its step."""
+        payload = load_checkpoint(path, map_location="cpu")
+        training = payload.get("training")
+        if training is None:
+            raise ValueError(
+                f"{path} holds a meta-learner but no training state (it was written by "
+                "save_meta_learner); resume needs a MetaTrainer checkpoint such as last.pt."
+            )
+        if payload["algo"] != self.learner.algo:
+            raise ValueError(
+                f"{path} was written for algorithm {payload['algo']!r}, but this trainer's learner is "
+                f"{self.learner.algo!r}; resume with the same learner."
+            )
+        stored_cfg = json.loads(payload["config"])
+        own_cfg = json.loads(_jsonable(self.learner.get_config(), "learner config"))
+        if stored_cfg != own_cfg:
+            raise ValueError(
+                f"{path} was written for a learner configured as {stored_cfg}, but this trainer's "
+                f"learner is {own_cfg}; resume with the same configuration."
+            )
+        stored_trainer = json.loads(training["trainer_config"])
+        diff = {
+            k: (stored_trainer.get(k), v)
+            for k, v in self.config().items()
+            if k != "checkpoint_every" and stored_trainer.get(k) != v
+        }
+        if diff:
+            warnings.warn(
+                f"Resuming with trainer settings that differ from the checkpoint's (stored, now): {diff}; "
+                "the continued run will not equal an uninterrupted one.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        if self._device is None:
+            self._setup()
+        assert self._opt is not None
+        self.learner.load_state_dict(payload["state_dict"])
+        self._opt.load_state_dict(training["optimizer"])
+        if self._scaler is not None and training.get("scaler"):
+            self._scaler.load_state_dict(training["scaler"])
+        self._step = int(training["step"])
+        self._history = json.loads(training["history"])
+        self._best_val = training["best_val"]
+        self._best_step = training["best_step"]
+        self._bad_evals = int(training["bad_evals"])
+        self._stopped_early = bool(training.get("stopped_early", False))
+        self._rng.bit_generator.state = json.loads(training["numpy_rng"])
+        py_state = json.loads(training["python_rng"])
+        random.setstate((py_state[0], tuple(py_state[1]), py_state[2]))
+        torch.set_rng_state(training["torch_rng"])
+        cuda_states = training.get("cuda_rng") or []
+        if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)
+        self._resumed_from = self._step
+        return self._step
+
+    # ------------------------------------------------------------------ plots
+    def _plot(self, path: Path | None) -> Any:
+        import matplotlib
+
+        if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo") and "pyplot" not in sys.modules:
+            matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(6, 3.5))
+        ax = fig.add_subplot(1, 1, 1)
+        tr = [(h["step"], h["meta_train/loss"]) for h in self._history if "meta_train/loss" in h]
+        va = [(h["step"], h["meta_val/loss"]) for h in self._history if "meta_val/loss" in h]
+        if tr:
+            steps, losses = zip(*tr)
+            ax.plot(steps, losses, lw=0.8, alpha=0.5, label="meta-train loss")
+            if len(losses) >= 20:
+                k = max(len(losses) // 20, 2)
+                smooth = np.convolve(losses, np.ones(k) / k, mode="valid")
+                ax.plot(steps[k - 1 :], smooth, lw=1.5, label=f"meta-train loss ({k}-step mean)")
+        if va:
+            ax.plot(*zip(*va), "o-", lw=1.5, ms=3, label="meta-val loss")
+        if self._best_step is not None:
+            ax.axvline(self._best_step, color="grey", ls="--", lw=0.8, label=f"best step {self._best_step}")
+        ax.set_xlabel("outer step")
+        ax.set_ylabel("query cross-entropy")
+        ax.set_title(f"{self.learner.algo} on {_pool_spec(self.pool)}")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=120)
+        return fig
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, steps: int, *, resume: bool | str | os.PathLike[str] = False) -> TrainResult:
+        """Run outer steps until ``steps`` steps have been completed in total.
+
+        Parameters
+        ----------
+        steps : int
+            Total number of outer steps of the run (a resumed run continues up to it).
+        resume : bool or path-like
+            ``True``: continue from ``checkpoint_dir/last.pt`` when it exists (start fresh
+            otherwise). A path (file or checkpoint folder): continue from it. The continued
+            run equals an uninterrupted one (bitwise on CPU with a fixed thread count).
+
+        Returns
+        -------
+        TrainResult
+        """
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(f"steps must be a positive integer; got {steps!r}.")
+        self._setup()
+        ckpt_dir = Path(self.checkpoint_dir) if self.checkpoint_dir is not None else None
+        resume_path = self._resolve_resume(resume)
+        if resume_path is not None:
+            self.load_state(resume_path)
+        elif self._step == 0:
+            torch.manual_seed(int(self.seed))
+        is_main = self._rank == 0
+        if ckpt_dir is not None and is_main:
+            ckpt_dir.mkdir(parents=True, exist_ok=True)
+        last_path = ckpt_dir / "last.pt" if ckpt_dir is not None else None
+        best_path = ckpt_dir / "best.pt" if ckpt_dir is not None else None
+
+        from autometa.tracking import start_run
+
+        params = {
+            "algo": self.learner.algo,
+            "learner": self.learner.get_config(),
+            "trainer": self.config(),
+            "steps": int(steps),
+            "world_size": self._world,
+            "device": str(self._device),
+        }
+        tags = {"autometa.algo": self.learner.algo}
+        if resume_path is not None:
+            tags["autometa.resumed_from"] = f"{resume_path}@{self._step}"
+        run_name = self.run_name or f"{self.learner.algo}-{_pool_spec(self.pool)}"
+        with start_run(
+            experiment=self.experiment,
+            run_name=run_name,
+            params=params,
+            tags=tags,
+            tracking_uri=self.tracking_uri,
+            enabled=bool(self.tracking) and is_main,
+        ) as run:
+            with self._progress_bar(steps) as bar:
+                self._loop(steps, run, bar, last_path, best_path, is_main)
+            curve = None
+            if is_main and (ckpt_dir is not None or run.enabled):
+                curve = ckpt_dir / "learning_curve.png" if ckpt_dir is not None else None
+                fig = self._plot(curve)
+                run.log_figure(fig, "learning_curve.png")
+                for p in (last_path, best_path):
+                    if p is not None and p.is_file():
+                        run.log_artifact(p, artifact_path="checkpoints")
+            result = TrainResult(
+                learner=self.learner,
+                history=list(self._history),
+                steps=self._step,
+                best_step=self._best_step,
+                best_val_loss=self._best_val,
+                stopped_early=self._stopped_early,
+                last_checkpoint=last_path if last_path is not None and last_path.is_file() else None,
+                best_checkpoint=best_path if best_path is not None and best_path.is_file() else None,
+                learning_curve=curve,
+                run_id=run.run_id,
+                resumed_from=self._resumed_from,
+            )
+            if self._best_val is not None:
+                run.log_metrics({"best/meta_val_loss": self._best_val, "best/step": float(self._best_step or 0)})
+        self.result_ = result
+        return result
+
+    @contextlib.contextmanager
+    def _progress_bar(self, steps: int) -> Iterator[Any]:
+        disable = not self.progress or self._rank != 0 or not sys.stderr.isatty()
+        if disable:
+            yield None
+            return
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=int(steps), initial=self._step, desc=f"meta-train {self.learner.algo}", unit="step")
+        try:
+            yield bar
+        finally:
+            bar.close()
+
+    def _loop(self, steps: int, run: Any, bar: Any, last_path: Path | None, best_path: Path | None, is_main: bool) -> None:
+        pending: dict[str, float] = {}
+        while self._step < steps and not self._stopped_early:
+            t0 = time.perf_counter()
+            batch = self._sample_batch()
+            metrics = self._train_step(batch)
+            self._step += 1
+            elapsed = time.perf_counter() - t0
+            entry: dict[str, float] = {"step": self._step}
+            entry.update({f"meta_train/{k}": v for k, v in metrics.items()})
+            tasks_per_s = self.meta_batch_size / max(elapsed, 1e-9)
+            if self.val_pool is not None and self._step % self.eval_every == 0:
+                val = self.validate()
+                entry.update(val)
+                if self._best_val is None or val["meta_val/loss"] < self._best_val:
+                    self._best_val, self._best_step, self._bad_evals = val["meta_val/loss"], self._step, 0
+                    if best_path is not None and is_main:
+                        self._save(best_path, "best")
+                else:
+                    self._bad_evals += 1
+                    if self.patience is not None and self._bad_evals >= self.patience:
+                        self._stopped_early = True
+            self._history.append(entry)
+            pending = {**entry, "meta_train/tasks_per_s": tasks_per_s}
+            pending.pop("step")
+            if is_main and (self._step % self.log_every == 0 or "meta_val/loss" in entry):
+                run.log_metrics(pending, step=self._step)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{entry.get('meta_train/loss', float('nan')):.4f}", tasks_s=f"{tasks_per_s:.1f}")
+            if last_path is not None and is_main and (
+                self._step % self.checkpoint_every == 0 or self._step == steps or self._stopped_early
+            ):
+                self._save(last_path, "last")
+        if is_main and pending and self._step % self.log_every != 0:
+            run.log_metrics(pending, step=self._step)
