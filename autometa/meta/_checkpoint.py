@@ -400,16 +400,25 @@ def _predict_proba(learner: MetaLearner, model_input: Mapping[str, Any]) -> Any:
 
 
 def learner_dims(learner: MetaLearner) -> tuple[int | None, int | None]:
-    """``(d_max, c_max)`` of a learner, read from its config (``net`` entry) or attributes."""
-    config = learner.get_config()
-    for source in (config.get("net") if isinstance(config.get("net"), Mapping) else None, config):
-        if isinstance(source, Mapping) and "c_max" in source:
-            d = source.get("d_max")
-            if d is None and "image_shape" in source:
-                c, h, w = source["image_shape"]
-                d = int(c) * int(h) * int(w)
-            return (int(d) if d is not None else None, int(source["c_max"]))
-    return (getattr(learner, "d_max", None), getattr(learner, "c_max", None))
+    """``(d_max, c_max)`` of a learner, read from its (possibly nested) config or attributes.
+
+    The config is searched breadth-first for a mapping with ``c_max`` (a base-net config such
+    as ``{"kind": "mlp", "d_max": 32, "c_max": 10}``, also inside wrappers such as
+    ``{"base": {"config": {"net": ...}}}``).
+    """
+    queue: list[Any] = [learner.get_config()]
+    while queue:
+        node = queue.pop(0)
+        if isinstance(node, Mapping):
+            if "c_max" in node:
+                d = node.get("d_max")
+                if d is None and "image_shape" in node:
+                    c, h, w = node["image_shape"]
+                    d = int(c) * int(h) * int(w)
+                return (int(d) if d is not None else None, int(node["c_max"]))
+            queue.extend(v for v in node.values() if isinstance(v, Mapping))
+    d, c = getattr(learner, "d_max", None), getattr(learner, "c_max", None)
+    return (int(d) if d is not None else None, int(c) if c is not None else None)
 
 
 def log_meta_learner(
