@@ -2,20 +2,32 @@
 
 from autometa.meta._base import LEARNERS, MetaLearner, build_learner, register_learner
 from autometa.meta._checkpoint import load_meta_learner, log_meta_learner, save_meta_learner
+from autometa.meta._hypernet import HyperNet, HyperNetMAML, SetEncoder
 from autometa.meta._maml import ANIL, FOMAML, MAML, AdaptedTask, GradientLearner, MetaSGD, Reptile
+from autometa.meta._meta_lstm import MetaLSTM, MetaLSTMRule
+from autometa.meta._metric import MatchingNet, ProtoNet, RelationNet, SiameseNet
 from autometa.meta._trainer import MetaTrainer, TrainResult
 
 __all__ = [
     "ANIL",
+    "AdaptedTask",
     "FOMAML",
+    "GradientLearner",
+    "HyperNet",
+    "HyperNetMAML",
     "LEARNERS",
     "MAML",
-    "AdaptedTask",
-    "GradientLearner",
+    "MatchingNet",
+    "MetaLSTM",
+    "MetaLSTMRule",
     "MetaLearner",
     "MetaSGD",
     "MetaTrainer",
+    "ProtoNet",
+    "RelationNet",
     "Reptile",
+    "SetEncoder",
+    "SiameseNet",
     "TrainResult",
     "build_learner",
     "load_meta_learner",
