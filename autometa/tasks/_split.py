@@ -1,0 +1,75 @@
+"""Stratified row sampling shared by the task pools."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["allocate", "stratified_sample", "support_query_split"]
+
+
+def allocate(counts: np.ndarray, n: int) -> np.ndarray:
+    """Split ``n`` draws over classes with ``counts`` rows: one per class first, the rest proportionally.
+
+    Leftover draws after flooring go to the largest fractional shares (ties: lower class
+    index). The result never exceeds ``counts``. If ``n`` is smaller than the number of
+    non-empty classes, the ``n`` largest classes get one row each.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    n = int(min(n, counts.sum()))
+    out = np.zeros_like(counts)
+    present = np.flatnonzero(counts > 0)
+    if n <= present.size:
+        order = present[np.lexsort((present, -counts[present]))]
+        out[order[:n]] = 1
+        return out
+    out[present] = 1
+    rest = n - present.size
+    avail = counts - out
+    share = avail / avail.sum() * rest
+    base = np.minimum(np.floor(share).astype(np.int64), avail)
+    left = rest - int(base.sum())
+    frac = np.where(base < avail, share - base, -1.0)
+    order = np.lexsort((np.arange(len(counts)), -frac))
+    for k in order:
+        if left == 0:
+            break
+        if base[k] < avail[k]:
+            base[k] += 1
+            left -= 1
+    return out + base
+
+
+def stratified_sample(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``n`` rows of ``y`` drawn without replacement, class shares preserved.
+
+    Every class with rows gets at least one (when ``n`` allows). The indices are shuffled.
+    """
+    y = np.asarray(y)
+    classes, inverse = np.unique(y, return_inverse=True)
+    counts = np.bincount(inverse, minlength=len(classes))
+    take = allocate(counts, n)
+    picked = [
+        rng.choice(np.flatnonzero(inverse == k), size=int(t), replace=False)
+        for k, t in enumerate(take)
+        if t > 0
+    ]
+    idx = np.concatenate(picked) if picked else np.empty(0, dtype=np.int64)
+    return rng.permutation(idx)
+
+
+def support_query_split(
+    y: np.ndarray, n_support: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split rows into a stratified support set of ``n_support`` rows and a query set (the rest).
+
+    Every class of ``y`` has at least one support row when ``n_support`` is at least the
+    number of classes, so query labels always occur in the support set; query rows of a
+    class missing from the support (only possible when ``n_support`` is too small) are
+    dropped.
+    """
+    y = np.asarray(y)
+    support = stratified_sample(y, n_support, rng)
+    rest = np.setdiff1d(np.arange(len(y)), support)
+    in_support = np.isin(y[rest], y[support])
+    query = rng.permutation(rest[in_support])
+    return support, query
