@@ -33,13 +33,15 @@ the meta-gradient flows through the steps into the hypernetwork.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.func import vmap
+from torch.func import functional_call, vmap
 
-from autometa.functional._adapt import SGD, MetaSGDRule, Support, adapt, batched_forward
+from autometa.functional._adapt import SGD, MetaSGDRule, Support, adapt
 from autometa.functional._nets import Conv4, MaskedMLP
 from autometa.meta._base import MetaLearner, masked_predict, register_learner
 from autometa.meta._metric import (
@@ -178,6 +180,9 @@ class HyperNet(MetaLearner):
         self.net = build_net(self.net_config)
         self.c_max = int(self.net.c_max)
         self.embedding_dim = int(self.net.embedding_dim)
+        # the head is written per task by the generator: the net keeps only its body, so that
+        # every parameter of the learner receives a meta-gradient (DDP requires it)
+        self.net.head = nn.Identity()
         self.encoder_kind = _check_choice(encoder, "encoder", ("deepsets", "attention"), owner)
         self.width = _check_positive_int(width, "width", owner)
         self.depth = _check_positive_int(depth, "depth", owner)
@@ -212,7 +217,7 @@ class HyperNet(MetaLearner):
         _check_batch_width(batch, self.c_max, type(self).__name__)
         onehot = support_onehot(batch)
         emb = vmap(self.net.features)(batch.x_support, batch.feature_mask)
-        label = torch.nn.functional.pad(onehot, (0, self.c_max - onehot.shape[-1]))
+        label = F.pad(onehot, (0, self.c_max - onehot.shape[-1]))
         context, z = self.set_encoder(torch.cat([emb, label], dim=-1), batch.support_mask, onehot)
         return context, z, class_means(emb, onehot), onehot
 
@@ -237,8 +242,14 @@ class HyperNet(MetaLearner):
         fast["head.weight"], fast["head.bias"] = weight, bias
         return fast
 
+    def forward_one(self, params: Mapping[str, Tensor], x: Tensor, feature_mask: Tensor) -> Tensor:
+        """Logits ``[n, C]`` of one task's rows under its fast weights (body + generated head)."""
+        body = {k: v for k, v in params.items() if not k.startswith("head.")}
+        h = functional_call(self.net, body, (x, feature_mask))  # the body's features
+        return F.linear(h, params["head.weight"], params["head.bias"])
+
     def predict(self, fast: dict[str, Tensor], x: Tensor, batch: TaskBatch) -> Tensor:
-        logits = batched_forward(self.net, fast, x, batch.feature_mask)
+        logits = vmap(self.forward_one)(fast, x, batch.feature_mask)
         return masked_predict(logits, batch)
 
     def get_config(self) -> dict[str, Any]:
@@ -310,8 +321,9 @@ class HyperNetMAML(HyperNet):
         self.learn_inner_lr = bool(learn_inner_lr)
         self.first_order = bool(first_order)
         self.inner_params = _check_choice(inner_params, "inner_params", ("head", "all"), owner)
-        names = [k for k, _ in self.net.named_parameters()]
-        self._adapt_names = ["head.weight", "head.bias"] if self.inner_params == "head" else names
+        head = ["head.weight", "head.bias"]
+        body = [k for k, _ in self.net.named_parameters()]
+        self._adapt_names = head if self.inner_params == "head" else body + head
         if self.inner_rule == "sgd":
             log_lr = torch.tensor(float(self.inner_lr)).log()
             if self.learn_inner_lr:
@@ -353,7 +365,7 @@ class HyperNetMAML(HyperNet):
         """Hypernetwork weights, then ``inner_steps`` functional gradient steps per task."""
         start = super().adapt(batch)
         rule = self._update_rule(batch.class_mask.shape[1])
-        net, steps, first_order, names = self.net, self.inner_steps, self.first_order, self._adapt_names
+        net, steps, first_order, names = self.forward_one, self.inner_steps, self.first_order, self._adapt_names
 
         def one_task(params: dict[str, Tensor], x: Tensor, y: Tensor, rm: Tensor, fm: Tensor, cm: Tensor):
             support = Support(x[None], y[None], rm[None], fm[None], cm[None])
