@@ -1,0 +1,309 @@
+"""``autometa meta-train``: meta-train any registered learner on a task pool.
+
+The same command runs on one CPU, one GPU, or data-parallel under ``torchrun``
+(``torchrun --nproc_per_node N -m autometa meta-train ...``): each rank draws the same
+global batch of tasks and trains on its shard; only rank 0 prints, logs and checkpoints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+HELP = "Meta-train a learner on a task pool (resumable, tracked, torchrun-ready)."
+DESCRIPTION = """Meta-train a meta-learner on a pool of tasks.
+
+Checkpoints (last.pt, best.pt) and a learning-curve plot go to --checkpoint-dir; parameters,
+metrics and checkpoints are logged to MLflow ($MLFLOW_TRACKING_URI, else ./mlruns). A killed
+run continues exactly where it stopped with --resume."""
+EPILOG = """examples:
+  autometa meta-train --algo maml --pool synthetic --steps 1000
+  autometa meta-train --algo meta-lstm --pool synthetic@0.5,keel-dev@0.5 --val-pool keel-dev --steps 20000 --device auto
+  autometa meta-train --algo protonet --pool episodic:letter:5way1shot --steps 2000 --learner-kw net='{"kind": "mlp", "d_max": 16, "c_max": 5, "hidden": [64]}'
+  autometa meta-train --algo maml --steps 20000 --checkpoint-dir runs/maml --resume      # continue a killed run
+  torchrun --nproc_per_node 2 -m autometa meta-train --algo maml --pool synthetic --steps 1000
+"""
+
+_DEFAULT_CKPT_ROOT = Path("runs") / "meta-train"
+
+
+def _algo_choices() -> list[str]:
+    from autometa.meta import LEARNERS
+
+    return sorted(name for name in LEARNERS if name != "augmented")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def _hidden(text: str) -> list[int]:
+    try:
+        widths = [int(w) for w in text.replace(" ", "").split(",") if w]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer widths such as 64,64; got {text!r}") from None
+    if any(w < 1 for w in widths):
+        raise argparse.ArgumentTypeError(f"layer widths must be positive; got {text!r}")
+    return widths
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected key=value (value as JSON or text), got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip().replace("-", "_"), value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``autometa meta-train``."""
+    algos = _algo_choices()
+    g = parser.add_argument_group("what to train")
+    g.add_argument("--algo", required=True, metavar="ALGO", help=f"meta-learning algorithm: {', '.join(algos)}")
+    g.add_argument("--pool", default="synthetic", help="training pool spec (default: synthetic; see `autometa info`)")
+    g.add_argument(
+        "--val-pool",
+        default=None,
+        help="meta-validation pool spec; default: --pool with split=val; 'none' disables validation",
+    )
+    g.add_argument("--pool-seed", type=int, default=0, help="seed of the data-set train/val partition (default 0)")
+    g.add_argument("--d-max", type=_positive_int, default=32, help="encoded feature width (default 32)")
+    g.add_argument("--c-max", type=_positive_int, default=10, help="largest number of classes (default 10)")
+    g.add_argument("--hidden", type=_hidden, default=[64, 64], help="base MLP hidden widths (default 64,64)")
+    g.add_argument("--inner-steps", type=_positive_int, default=None, help="inner-loop steps (learners that have them)")
+    g.add_argument("--inner-lr", type=_positive_float, default=None, help="inner-loop step size (learners that have it)")
+    g.add_argument(
+        "--learner-kw",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra learner constructor argument, VALUE parsed as JSON (repeatable), e.g. first_order=true",
+    )
+    g.add_argument(
+        "--augment",
+        choices=("none", "learned"),
+        default="none",
+        help="'learned': adapt on support sets augmented by a meta-learned policy (autometa.augment)",
+    )
+    t = parser.add_argument_group("outer loop")
+    t.add_argument("--steps", type=int, required=True, help="total outer steps (a resumed run continues up to it)")
+    t.add_argument("--meta-batch-size", type=_positive_int, default=16, help="tasks per outer step, all ranks together")
+    t.add_argument("--lr", type=_positive_float, default=1e-3, help="outer learning rate (default 1e-3)")
+    t.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adam")
+    t.add_argument("--grad-clip", type=_positive_float, default=None, help="clip the gradient norm")
+    t.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
+    t.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), default="auto", help="mixed precision (CUDA only)")
+    t.add_argument("--seed", type=int, default=0, help="seed of the task stream and initialization (default 0)")
+    c = parser.add_argument_group("validation, checkpoints, tracking")
+    c.add_argument("--eval-every", type=_positive_int, default=100, help="steps between meta-validations")
+    c.add_argument("--val-tasks", type=_positive_int, default=64, help="fixed meta-validation tasks")
+    c.add_argument("--patience", type=_positive_int, default=None, help="early stopping: validations without improvement")
+    c.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        default=None,
+        help=f"where last.pt/best.pt go (default {_DEFAULT_CKPT_ROOT}/<run name>)",
+    )
+    c.add_argument("--checkpoint-every", type=_positive_int, default=100, help="steps between checkpoints")
+    c.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="PATH",
+        help="continue from --checkpoint-dir/last.pt (or from PATH) when it exists",
+    )
+    c.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    c.add_argument("--experiment", default="autometa-meta-train", help="MLflow experiment name")
+    c.add_argument("--run-name", default=None, help="MLflow run name (default: <algo>-<pool>)")
+    c.add_argument("--log-every", type=_positive_int, default=10, help="steps between MLflow metric logs")
+    c.add_argument("--no-progress", action="store_true", help="no progress bar")
+    c.add_argument("--save", type=Path, default=None, help="also save the final learner to this file")
+
+
+def build_learner_from_args(args: argparse.Namespace) -> Any:
+    """Instantiate ``--algo`` with the options its constructor accepts.
+
+    Raises
+    ------
+    ValueError
+        For an unknown algorithm, an option the learner does not take, or a bad value.
+    """
+    from autometa.meta import LEARNERS
+
+    algo = args.algo
+    if algo not in LEARNERS or algo == "augmented":
+        raise ValueError(f"Unknown meta-learning algorithm {algo!r}; choose one of {', '.join(_algo_choices())}.")
+    cls = LEARNERS[algo]
+    params = inspect.signature(cls.__init__).parameters
+    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    accepted = sorted(n for n in params if n != "self" and params[n].kind is not inspect.Parameter.VAR_KEYWORD)
+    kwargs: dict[str, Any] = {}
+    if "net" in params:
+        kwargs["net"] = {"kind": "mlp", "d_max": args.d_max, "c_max": args.c_max, "hidden": list(args.hidden)}
+    else:
+        for name in ("d_max", "c_max"):
+            if name in params:
+                kwargs[name] = getattr(args, name)
+    for name, value, flag in (
+        ("inner_steps", args.inner_steps, "--inner-steps"),
+        ("inner_lr", args.inner_lr, "--inner-lr"),
+    ):
+        if value is None:
+            continue
+        if name not in params and not accepts_any:
+            raise ValueError(f"{flag} does not apply to --algo {algo} (its options: {', '.join(accepted)}).")
+        kwargs[name] = value
+    for key, value in args.learner_kw:
+        if key not in params and not accepts_any:
+            raise ValueError(
+                f"--learner-kw {key}=...: {algo} has no option {key!r} (its options: {', '.join(accepted)})."
+            )
+        kwargs[key] = value
+    try:
+        learner = cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"Cannot build {algo} from {kwargs}: {exc}") from exc
+    if args.augment == "learned":
+        try:
+            from autometa.augment import AugmentedLearner
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(
+                f"--augment learned needs autometa.augment.AugmentedLearner, which is not available ({exc})."
+            ) from exc
+        learner = AugmentedLearner.from_learner(learner, seed=args.seed)
+    return learner
+
+
+def _make_pools(args: argparse.Namespace, d_max: int, c_max: int) -> tuple[Any, Any]:
+    from autometa.tasks import make_pool
+
+    def make(spec: str, split: str) -> Any:
+        try:
+            pool = make_pool(spec, d_max=d_max, c_max=c_max, split=split, seed=args.pool_seed)
+        except (ValueError, KeyError, FileNotFoundError) as exc:
+            raise ValueError(f"Bad pool spec {spec!r}: {exc}") from exc
+        if getattr(pool, "spec", None) is None:
+            try:
+                pool.spec = spec
+            except AttributeError:  # pragma: no cover - frozen pools keep their name
+                pass
+        return pool
+
+    pool = make(args.pool, "train")
+    val_spec = args.pool if args.val_pool is None else args.val_pool
+    val_pool = None if val_spec.strip().lower() == "none" else make(val_spec, "val")
+    return pool, val_pool
+
+
+def _is_main() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``autometa meta-train``; return the exit code."""
+    try:
+        return _run(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"autometa meta-train: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from autometa.meta import MetaTrainer, save_meta_learner
+    from autometa.meta._checkpoint import learner_dims
+
+    if args.steps < 1:
+        raise ValueError(f"--steps must be a positive integer; got {args.steps}.")
+    from autometa._utils import seed_everything
+
+    seed_everything(args.seed)  # the learner's initial weights depend on --seed only
+    learner = build_learner_from_args(args)
+    d_max, c_max = learner_dims(learner)
+    pool, val_pool = _make_pools(args, d_max or args.d_max, c_max or args.c_max)
+    pool_name = str(getattr(pool, "name", args.pool)).replace("/", "-").replace(":", "-")
+    run_name = args.run_name or f"{args.algo}{'-aug' if args.augment == 'learned' else ''}-{pool_name}"
+    ckpt_dir = args.checkpoint_dir or _DEFAULT_CKPT_ROOT / run_name
+    trainer = MetaTrainer(
+        learner,
+        pool,
+        val_pool=val_pool,
+        meta_batch_size=args.meta_batch_size,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        device=args.device,
+        amp=args.amp,
+        seed=args.seed,
+        checkpoint_dir=ckpt_dir,
+        checkpoint_every=args.checkpoint_every,
+        eval_every=args.eval_every,
+        val_tasks=args.val_tasks,
+        patience=args.patience,
+        tracking=not args.no_mlflow,
+        experiment=args.experiment,
+        run_name=run_name,
+        progress=not args.no_progress,
+        grad_clip=args.grad_clip,
+        log_every=args.log_every,
+    )
+    resume = args.resume if args.resume is True or args.resume is False else Path(args.resume)
+    try:
+        result = trainer.fit(args.steps, resume=resume)
+        if args.save is not None and _is_main():
+            save_meta_learner(
+                result.learner,
+                args.save,
+                metadata={"command": " ".join(["autometa", "meta-train", *sys.argv[2:]]), "steps": result.steps,
+                          "pool": args.pool, "best_val_loss": result.best_val_loss},
+            )
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+    if _is_main():
+        last = result.history[-1] if result.history else {}
+        summary = {
+            "algo": args.algo,
+            "steps": result.steps,
+            "resumed_from": result.resumed_from,
+            "stopped_early": result.stopped_early,
+            "meta_train_loss": last.get("meta_train/loss"),
+            "best_step": result.best_step,
+            "best_val_loss": result.best_val_loss,
+            "checkpoint_dir": str(ckpt_dir),
+            "best_checkpoint": str(result.best_checkpoint) if result.best_checkpoint else None,
+            "last_checkpoint": str(result.last_checkpoint) if result.last_checkpoint else None,
+            "mlflow_run_id": result.run_id,
+        }
+        width = max(len(k) for k in summary)
+        for key, value in summary.items():
+            if isinstance(value, float):
+                value = f"{value:.4f}"
+            print(f"{key:<{width}}  {value}")
+    return 0
