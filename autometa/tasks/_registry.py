@@ -104,10 +104,12 @@ def _make_one(spec: str, *, d_max: int, c_max: int, split: str, seed: int, **kwa
             if match is None:
                 raise ValueError(f"Episode shape {shape!r} is not of the form <N>way<K>shot, e.g. 5way1shot.")
             n_way, k_shot = int(match.group(1)), int(match.group(2))
-        from autometa.tasks._episodic import EpisodicPool
+        from autometa.tasks import datasets
+        from autometa.tasks._episodic import _IMAGES, EpisodicPool
 
+        width = None if datasets.resolve_name(dataset) in _IMAGES else d_max
         return EpisodicPool(
-            dataset, n_way=n_way, k_shot=k_shot, split=split, split_seed=seed, d_max=d_max, **kwargs
+            dataset, n_way=n_way, k_shot=k_shot, split=split, split_seed=seed, d_max=width, **kwargs
         )
     if head == "folder":
         from autometa.tasks._pools import DatasetPool
