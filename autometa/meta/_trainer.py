@@ -11,7 +11,8 @@ NumPy generator it owns, calls ``learner.meta_loss(batch)``, and steps an optimi
   that the update equals the one-process update on the whole batch;
 * meta-validation on fixed held-out tasks, early stopping, ``best.pt`` and ``last.pt``;
 * atomic checkpoints holding everything needed to continue a killed run exactly (learner,
-  optimizer, scaler, step, history, NumPy/Python/torch RNG states);
+  optimizer, scaler, step, history, NumPy/Python/torch RNG states, and the state of any
+  ``torch.Generator`` a learner's modules keep, such as an augmentation stream);
 * MLflow logging through :mod:`autometa.tracking` and a tqdm progress bar.
 """
 
@@ -488,9 +489,33 @@ class MetaTrainer:
             "python_rng": json.dumps(random.getstate()),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "module_generators": self._module_generator_states(),
             "trainer_config": json.dumps(self.config(), sort_keys=True),
             "world_size": int(self._world),
         }
+
+    def _module_generators(self) -> Iterator[tuple[str, Any, str, torch.Generator | None]]:
+        """``torch.Generator`` attributes of the learner's modules (e.g. an augmentation stream)."""
+        for mod_name, module in self.learner.named_modules():
+            for attr, value in vars(module).items():
+                if isinstance(value, torch.Generator) or (value is None and attr.endswith("generator")):
+                    yield mod_name, module, attr, value
+
+    def _module_generator_states(self) -> dict[str, torch.Tensor]:
+        return {
+            f"{mod}:{attr}": gen.get_state() for mod, _, attr, gen in self._module_generators() if gen is not None
+        }
+
+    def _restore_module_generators(self, states: Mapping[str, torch.Tensor]) -> None:
+        for mod, module, attr, gen in list(self._module_generators()):
+            state = states.get(f"{mod}:{attr}")
+            if state is None:
+                setattr(module, attr, None)  # not created yet when the checkpoint was written
+                continue
+            if gen is None:
+                gen = torch.Generator(device=self._device)
+                setattr(module, attr, gen)
+            gen.set_state(state)
 
     def _save(self, path: Path, kind: str) -> Path:
         metadata = {"kind": kind, "step": int(self._step), "trainer": self.config()}
@@ -568,6 +593,7 @@ class MetaTrainer:
         cuda_states = training.get("cuda_rng") or []
         if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(cuda_states)
+        self._restore_module_generators(training.get("module_generators") or {})
         self._resumed_from = self._step
         return self._step
 
