@@ -6,6 +6,7 @@ See ``docs/tasks.md``. The data-set registry lives in :mod:`autometa.tasks.datas
 from autometa.tasks import datasets
 from autometa.tasks._encoder import TabularEncoder, encode_task
 from autometa.tasks._episodic import EpisodicPool
+from autometa.tasks._images import ImageFolderPool, load_image_folder
 from autometa.tasks._pools import DatasetPool, MixturePool
 from autometa.tasks._registry import list_pools, make_pool
 from autometa.tasks._synthetic import SyntheticPrior
@@ -15,6 +16,7 @@ from autometa.tasks.datasets import duplicates_of, list_datasets, load_dataset
 __all__ = [
     "DatasetPool",
     "EpisodicPool",
+    "ImageFolderPool",
     "MixturePool",
     "SyntheticPrior",
     "TabularEncoder",
@@ -27,6 +29,7 @@ __all__ = [
     "encode_task",
     "list_datasets",
     "list_pools",
+    "load_image_folder",
     "load_dataset",
     "make_pool",
 ]

@@ -282,6 +282,20 @@ class TabularEncoder:
         self.subsample = subsample
         self.random_state = random_state
 
+    _PARAMS = ("d_max", "c_max", "categorical_features", "missing_indicators", "max_knots", "subsample", "random_state")
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor arguments (scikit-learn convention, so ``sklearn.base.clone`` works)."""
+        return {name: getattr(self, name) for name in self._PARAMS}
+
+    def set_params(self, **params: Any) -> TabularEncoder:
+        """Set constructor arguments (scikit-learn convention)."""
+        for name, value in params.items():
+            if name not in self._PARAMS:
+                raise ValueError(f"Invalid parameter {name!r} for TabularEncoder; valid: {list(self._PARAMS)}.")
+            setattr(self, name, value)
+        return self
+
     # ------------------------------------------------------------------ validation helpers
     def _check_params(self) -> None:
         for name in ("d_max", "c_max", "max_knots", "subsample"):

@@ -9,6 +9,7 @@ Grammar (whitespace ignored)::
                | "dataset:" name ("+" name)*          # registry names, e.g. dataset:letter+wine
                | "episodic:" dataset [":" N "way" K "shot"]   # e.g. episodic:letter:5way1shot
                | "folder:" path [":target=" column]   # CSV/Parquet files with a target column
+               | "images:" path [":" N "way" K "shot"]  # Omniglot-format image folder
 
 Examples: ``"synthetic"``, ``"synthetic:mlp+gmm"``, ``"synthetic@0.5,keel-dev@0.5"``,
 ``"episodic:digits:5way5shot"``, ``"folder:/data/my_tables:target=label"``.
@@ -43,6 +44,8 @@ _POOLS: dict[str, str] = {
     "episodic:<dataset>[:<N>way<K>shot]": "N-way K-shot episodes with class-disjoint train/val/test "
     "splits from letter, penbased, optdigits or digits (default 5way1shot)",
     "folder:<path>[:target=<column>]": "every CSV/Parquet file in a folder (target column default 'target')",
+    "images:<path>[:<N>way<K>shot]": "N-way K-shot episodes from an Omniglot-format image folder "
+    "(root/alphabet/character/*.png, 28x28), class-disjoint train/val/test characters",
 }
 
 _DATASET_GROUPS = {
@@ -72,6 +75,24 @@ def _parse_weight(component: str) -> tuple[str, float]:
     return body, w
 
 
+def _episode_shape(rest: str, head: str, example: str, any_suffix: bool) -> tuple[str, int, int]:
+    """Split ``"<source>[:<N>way<K>shot]"`` into the source, N and K (default 5-way 1-shot).
+
+    With ``any_suffix`` (data-set names never hold ``:``) every ``:suffix`` must be a shape;
+    otherwise (paths) only a suffix that mentions ``way`` or ``shot`` is read as one.
+    """
+    source, n_way, k_shot = rest, 5, 1
+    body, _, shape = rest.rpartition(":")
+    if body and (any_suffix or re.fullmatch(r"\w+", shape) and ("way" in shape or "shot" in shape)):
+        match = re.fullmatch(r"(\d+)way(\d+)shot", shape)
+        if match is None:
+            raise ValueError(f"Episode shape {shape!r} is not of the form <N>way<K>shot, e.g. 5way1shot.")
+        source, n_way, k_shot = body, int(match.group(1)), int(match.group(2))
+    if not source:
+        raise ValueError(f"Pool spec '{head}:' needs a source, e.g. {example}.")
+    return source, n_way, k_shot
+
+
 def _make_one(spec: str, *, d_max: int, c_max: int, split: str, seed: int, **kwargs: Any) -> TaskPool:
     head, _, rest = spec.partition(":")
     if head == "synthetic":
@@ -94,16 +115,13 @@ def _make_one(spec: str, *, d_max: int, c_max: int, split: str, seed: int, **kwa
         from autometa.tasks._pools import DatasetPool
 
         return DatasetPool(names, d_max=d_max, c_max=c_max, **kwargs)
+    if head == "images":
+        path, n_way, k_shot = _episode_shape(rest, "images", "images:/data/omniglot:5way1shot", False)
+        from autometa.tasks._images import ImageFolderPool
+
+        return ImageFolderPool(path, n_way=n_way, k_shot=k_shot, split=split, split_seed=seed, **kwargs)
     if head == "episodic":
-        dataset, _, shape = rest.partition(":")
-        if not dataset:
-            raise ValueError("Pool spec 'episodic:' needs a data set, e.g. episodic:letter:5way1shot.")
-        n_way, k_shot = 5, 1
-        if shape:
-            match = re.fullmatch(r"(\d+)way(\d+)shot", shape)
-            if match is None:
-                raise ValueError(f"Episode shape {shape!r} is not of the form <N>way<K>shot, e.g. 5way1shot.")
-            n_way, k_shot = int(match.group(1)), int(match.group(2))
+        dataset, n_way, k_shot = _episode_shape(rest, "episodic", "episodic:letter:5way1shot", True)
         from autometa.tasks import datasets
         from autometa.tasks._episodic import _IMAGES, EpisodicPool
 

@@ -266,3 +266,51 @@ def test_property_encoder_shapes_padding_finite_and_deterministic(frame, d_max):
     x2, mask2 = TabularEncoder(d_max=d_max, c_max=3).fit(X, y).transform(X)
     np.testing.assert_array_equal(x, x2)
     np.testing.assert_array_equal(mask, mask2)
+
+
+def test_nullable_datetime_and_object_numeric_columns():
+    X = pd.DataFrame(
+        {
+            "int_na": pd.array([1, None, 3, 4], dtype="Int64"),
+            "bool_na": pd.array([True, None, False, True], dtype="boolean"),
+            "when": pd.to_datetime(["2020-01-01", None, "2021-06-01", "2022-01-01"]),
+            "obj_num": pd.Series([1.5, None, 2, 7], dtype=object),
+        }
+    )
+    enc = TabularEncoder(d_max=8).fit(X, [0, 1, 0, 1])
+    assert not enc.categorical_.any()
+    x, mask = enc.transform(X)
+    assert np.isfinite(x).all() and x[1, :4].tolist() == [0.0, 0.0, 0.0, 0.0]
+    assert mask.sum() == 8 and x[1, 4:].tolist() == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_pickle_clone_and_params():
+    import pickle
+
+    from sklearn.base import clone
+
+    X, y = _mixed_frame()
+    enc = TabularEncoder(d_max=10, random_state=3).fit(X, y)
+    again = pickle.loads(pickle.dumps(enc))
+    np.testing.assert_array_equal(again.transform(X)[0], enc.transform(X)[0])
+    fresh = clone(enc)
+    assert fresh.get_params() == enc.get_params() and not hasattr(fresh, "classes_")
+    assert TabularEncoder().set_params(d_max=4).d_max == 4
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        TabularEncoder().set_params(width=3)
+
+
+def test_deterministic_in_another_process():
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np; from autometa.tasks import SyntheticPrior;"
+        "t = SyntheticPrior().sample(np.random.default_rng(11));"
+        "print(float(t.x_support.double().sum()), t.y_query.tolist()[:10])"
+    )
+    from autometa.tasks import SyntheticPrior
+
+    t = SyntheticPrior().sample(np.random.default_rng(11))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == f"{float(t.x_support.double().sum())} {t.y_query.tolist()[:10]}"
