@@ -474,23 +474,49 @@ class TabularEncoder:
         order = sorted(zip(counts.index.tolist(), counts.tolist(), strict=True), key=lambda kv: (-kv[1], _sort_key(kv[0])))
         return {value: code for code, (value, _) in enumerate(order)}
 
-    def _fit_knots(self, values: np.ndarray, codec: _ColumnCodec) -> None:
-        obs = values[~np.isnan(values)]
-        codec.had_missing = obs.size < values.size
-        if obs.size == 0:
-            codec.knots, codec.values = np.zeros(1), np.zeros(1)
-            return
-        uniq, counts = np.unique(obs, return_counts=True)
-        if uniq.size == 1:
-            codec.knots, codec.values = uniq, np.zeros(1)
-            return
-        cum = np.cumsum(counts)
-        cdf = (cum - 0.5 * counts) / obs.size
-        z = ndtri(cdf)
-        if uniq.size > self.max_knots:
-            keep = np.unique(np.linspace(0, uniq.size - 1, self.max_knots).round().astype(np.int64))
-            uniq, z = uniq[keep], z[keep]
-        codec.knots, codec.values = uniq, z
+    @staticmethod
+    def _any_categorical(codecs: list[_ColumnCodec]) -> bool:
+        return any(c.kind == _CATEGORICAL for c in codecs)
+
+    def _float_matrix(self, cols: _Columns, forced: np.ndarray) -> np.ndarray | None:
+        """The whole input as float64 when it is a plain numeric NumPy array (fast path), else None."""
+        if cols.array is None or cols.array.dtype.kind not in "fiub":
+            return None
+        V = cols.array.astype(np.float64)
+        if np.isinf(V).any():
+            j = int(np.flatnonzero(np.isinf(V).any(axis=0))[0])
+            self._check_finite(V[:, j], cols, j)
+        return None if forced.any() else V
+
+    def _fit_all_knots(self, V: np.ndarray, codecs: list[_ColumnCodec]) -> None:
+        """Rank-Gauss knots of every column at once (mid-ranks from one sort per column)."""
+        n, p = V.shape
+        S = np.sort(V, axis=0)  # NaN sort last
+        n_obs = (~np.isnan(V)).sum(axis=0)
+        idx = np.arange(n)[:, None]
+        valid = idx < n_obs[None, :]
+        start = np.ones((n, p), dtype=bool)
+        start[1:] = S[1:] != S[:-1]
+        stop = np.ones((n, p), dtype=bool)
+        stop[:-1] = S[:-1] != S[1:]
+        stop |= idx == (n_obs[None, :] - 1)
+        left = np.maximum.accumulate(np.where(start, idx, 0), axis=0)
+        right = np.minimum.accumulate(np.where(stop, idx, n)[::-1], axis=0)[::-1] + 1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = ndtri((left + right) / (2.0 * np.maximum(n_obs, 1)[None, :]))
+        keep = start & valid
+        for j, codec in enumerate(codecs):
+            codec.had_missing = bool(n_obs[j] < n)
+            if n_obs[j] == 0:
+                codec.knots, codec.values = np.zeros(1), np.zeros(1)
+                continue
+            knots, values = S[keep[:, j], j], z[keep[:, j], j]
+            if knots.size == 1:
+                values = np.zeros(1)
+            elif knots.size > self.max_knots:
+                sub = np.unique(np.linspace(0, knots.size - 1, self.max_knots).round().astype(np.int64))
+                knots, values = knots[sub], values[sub]
+            codec.knots, codec.values = knots, values
 
     @staticmethod
     def _normalize(values: np.ndarray, codec: _ColumnCodec) -> np.ndarray:
@@ -531,18 +557,21 @@ class TabularEncoder:
             rng = np.random.default_rng(0 if self.random_state is None else self.random_state)
             rows = np.sort(rng.choice(cols.n_samples, self.subsample, replace=False))
         codecs = []
-        normalized = np.zeros((cols.n_samples, cols.n_features))
-        is_nan = np.zeros((cols.n_samples, cols.n_features), dtype=bool)
+        V = self._float_matrix(cols, forced)
         for j in range(cols.n_features):
-            kind = _CATEGORICAL if forced[j] else cols.infer_kind(j)
-            codec = _ColumnCodec(kind)
-            if kind == _CATEGORICAL:
-                codec.categories = self._fit_categories(cols, j, rows)
-            values = self._column_values(cols, j, codec)
-            self._fit_knots(values if rows is None else values[rows], codec)
-            is_nan[:, j] = np.isnan(values)
-            normalized[:, j] = self._normalize(values, codec)
-            codecs.append(codec)
+            kind = _CATEGORICAL if forced[j] else (_NUMERIC if V is not None else cols.infer_kind(j))
+            codecs.append(_ColumnCodec(kind))
+        if V is None or self._any_categorical(codecs):
+            V = np.empty((cols.n_samples, cols.n_features))
+            for j, codec in enumerate(codecs):
+                if codec.kind == _CATEGORICAL:
+                    codec.categories = self._fit_categories(cols, j, rows)
+                V[:, j] = self._column_values(cols, j, codec)
+        self._fit_all_knots(V if rows is None else V[rows], codecs)
+        is_nan = np.isnan(V)
+        normalized = np.zeros(V.shape)
+        for j, codec in enumerate(codecs):
+            normalized[:, j] = self._normalize(V[:, j], codec)
         self._codecs = codecs
         self.categorical_ = np.array([c.kind == _CATEGORICAL for c in codecs], dtype=bool)
         # feature selection
