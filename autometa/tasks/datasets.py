@@ -222,8 +222,11 @@ def dev_split(
     """A deterministic meta-train / meta-validation partition of the dev data sets.
 
     Whole *families* are assigned to one side (a permutation of the sorted family names drawn
-    with ``seed``; the first ``round(val_fraction * n_families)`` are validation), so rows of
-    one table never appear on both sides, and scikit-learn copies follow their KEEL originals.
+    with ``seed``; the first ``round(val_fraction * n_families)`` are validation; then each
+    source with two or more families gets at least one family on each side: the first of its
+    families in the permutation joins validation if none has, the last leaves it if all
+    have), so rows of one table never appear on both sides, and scikit-learn copies follow
+    their KEEL originals.
 
     Parameters
     ----------
@@ -247,9 +250,18 @@ def dev_split(
     if split == "all":
         return names
     families = sorted({reg[n].family for n in dev_all})
-    order = np.random.default_rng(seed).permutation(len(families))
+    order = [families[i] for i in np.random.default_rng(seed).permutation(len(families))]
     n_val = max(1, int(round(val_fraction * len(families))))
-    val_families = {families[i] for i in order[:n_val]}
+    val_families = set(order[:n_val])
+    # every source with at least two families gets families on both sides
+    for src in _SOURCES:
+        group = [f for f in order if any(reg[n].family == f and reg[n].source == src for n in dev_all)]
+        if len(group) < 2:
+            continue
+        if not val_families & set(group):
+            val_families.add(group[0])
+        if set(group) <= val_families:
+            val_families.discard(group[-1])
     chosen = [n for n in names if (reg[n].family in val_families) == (split == "val")]
     if not chosen:
         raise ValueError(

@@ -87,6 +87,12 @@ def test_dev_split_partitions_whole_families():
     assert datasets.dev_split("val", seed=0) == val
     assert datasets.dev_split("val", seed=1) != val
     assert datasets.dev_split("all", source="sklearn") == datasets.list_datasets("dev", "sklearn")
+    for source in ("keel-balanced", "keel-imbalanced", "sklearn"):
+        assert datasets.dev_split("train", source=source) and datasets.dev_split("val", source=source)
+    # copies follow each other: scikit-learn iris is on the side of KEEL iris
+    side = {n: s for s in ("train", "val") for n in datasets.dev_split(s)}
+    for name in datasets.list_datasets("dev", "sklearn"):
+        assert all(side[d] == side[name] for d in datasets.duplicates_of(name))
 
 
 def test_read_keel_with_attribute_header(tmp_path):
