@@ -262,9 +262,8 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
 
 def learner_from_payload(payload: Mapping[str, Any], source: str = "checkpoint") -> MetaLearner:
     """Rebuild the learner described by a checkpoint payload and load its weights."""
-    from autometa.meta._base import LEARNERS, build_learner
-
     import autometa.meta  # noqa: F401  (registers the built-in learners)
+    from autometa.meta._base import LEARNERS, build_learner
 
     algo = payload["algo"]
     if algo not in LEARNERS:

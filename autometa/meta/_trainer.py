@@ -431,7 +431,7 @@ class MetaTrainer:
             vals = vals.to(self._device) if self._device.type == "cuda" else vals
             self._all_reduce_sum([vals])
             vals = vals.cpu()
-        out.update({k: float(v) for k, v in zip(keys, vals.tolist())})
+        out.update({k: float(v) for k, v in zip(keys, vals.tolist(), strict=True)})
         return out
 
     # ------------------------------------------------------------------ validation
@@ -471,7 +471,7 @@ class MetaTrainer:
             vals = vals.to(self._device) if self._device.type == "cuda" else vals
             self._all_reduce_sum([vals])
             vals = vals.cpu()
-        return {f"meta_val/{k}": v / self.val_tasks for k, v in zip(keys, vals.tolist())}
+        return {f"meta_val/{k}": v / self.val_tasks for k, v in zip(keys, vals.tolist(), strict=True)}
 
     # ------------------------------------------------------------------ checkpoints
     def _training_state(self) -> dict[str, Any]:
@@ -610,14 +610,14 @@ class MetaTrainer:
         tr = [(h["step"], h["meta_train/loss"]) for h in self._history if "meta_train/loss" in h]
         va = [(h["step"], h["meta_val/loss"]) for h in self._history if "meta_val/loss" in h]
         if tr:
-            steps, losses = zip(*tr)
+            steps, losses = zip(*tr, strict=True)
             ax.plot(steps, losses, lw=0.8, alpha=0.5, label="meta-train loss")
             if len(losses) >= 20:
                 k = max(len(losses) // 20, 2)
                 smooth = np.convolve(losses, np.ones(k) / k, mode="valid")
                 ax.plot(steps[k - 1 :], smooth, lw=1.5, label=f"meta-train loss ({k}-step mean)")
         if va:
-            ax.plot(*zip(*va), "o-", lw=1.5, ms=3, label="meta-val loss")
+            ax.plot(*zip(*va, strict=True), "o-", lw=1.5, ms=3, label="meta-val loss")
         if self._best_step is not None:
             ax.axvline(self._best_step, color="grey", ls="--", lw=0.8, label=f"best step {self._best_step}")
         ax.set_xlabel("outer step")

@@ -145,7 +145,7 @@ def test_meta_train_logs_to_mlflow(tmp_path, tracking_uri, capsys):
     # the logged checkpoint loads straight from MLflow
     learner = load_meta_learner(f"runs:/{run_id}/checkpoints/last.pt")
     local = load_meta_learner(tmp_path / "ckpt" / "last.pt")
-    for a, b in zip(learner.state_dict().values(), local.state_dict().values()):
+    for a, b in zip(learner.state_dict().values(), local.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
 

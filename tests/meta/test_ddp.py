@@ -71,7 +71,7 @@ def test_two_gloo_processes_equal_one_process(tmp_path):
     assert h1["world"] == 1 and h2[0]["world"] == h2[1]["world"] == 2
     # metrics are reduced over ranks: the global batch's loss, accuracy and validation loss
     assert h2[0]["history"] == h2[1]["history"]
-    for a, b in zip(h1["history"], h2[0]["history"]):
+    for a, b in zip(h1["history"], h2[0]["history"], strict=True):
         assert a.keys() == b.keys()
         np.testing.assert_allclose([a[k] for k in sorted(a)], [b[k] for k in sorted(b)], rtol=1e-5)
     # only rank 0 writes checkpoints
@@ -92,5 +92,5 @@ def test_shards_cover_the_batch_exactly():
             trainer._rank = rank
             shards.append(trainer._shard(7))
         assert shards[0][0] == 0 and shards[-1][1] == 7
-        assert all(a[1] == b[0] for a, b in zip(shards, shards[1:]))
+        assert all(a[1] == b[0] for a, b in zip(shards, shards[1:], strict=False))
         assert max(h - lo for lo, h in shards) - min(h - lo for lo, h in shards) <= 1

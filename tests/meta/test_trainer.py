@@ -173,7 +173,7 @@ def test_in_process_resume_equals_uninterrupted(tmp_path):
     resumed = make_trainer(tmp_path, seed=1).fit(8, resume=True)
     assert resumed.resumed_from == 4
     assert resumed.history == full.history
-    for (k, a), b in zip(full.learner.state_dict().items(), resumed.learner.state_dict().values()):
+    for (k, a), b in zip(full.learner.state_dict().items(), resumed.learner.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
 
 
@@ -304,5 +304,5 @@ def test_real_learners_resume_exactly(tmp_path, algo):
     resumed = _real_trainer(algo, tmp_path).fit(4, resume=True)
     assert resumed.resumed_from == 2
     assert resumed.history == full.history
-    for (k, a), b in zip(full.learner.state_dict().items(), resumed.learner.state_dict().values()):
+    for (k, a), b in zip(full.learner.state_dict().items(), resumed.learner.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
