@@ -362,7 +362,7 @@ class RelationNet(_EmbeddingLearner):
         self.loss = _check_choice(loss, "loss", ("ce", "mse"), "RelationNet")
         widths = [2 * self.embedding_dim, *hidden]
         layers: list[nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:]):
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Linear(a, b), nn.ReLU()]
         layers.append(nn.Linear(widths[-1], 1))
         self.relation = nn.Sequential(*layers)
@@ -435,7 +435,7 @@ class SiameseNet(_EmbeddingLearner):
         self.loss = _check_choice(loss, "loss", ("pairwise", "ce"), "SiameseNet")
         widths = [self.embedding_dim, *hidden]
         layers: list[nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:]):
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
             layers += [nn.Linear(a, b), nn.ReLU()]
         layers.append(nn.Linear(widths[-1], 1))
         self.verifier = nn.Sequential(*layers)

@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from autometa.functional import masked_cross_entropy
-from autometa.meta import HyperNet, HyperNetMAML, MetaTrainer, build_learner, load_meta_learner, save_meta_learner
+from autometa.meta import (
+    HyperNet,
+    HyperNetMAML,
+    MetaTrainer,
+    build_learner,
+    load_meta_learner,
+    save_meta_learner,
+)
 from autometa.tasks import Task, collate_tasks
 
 MLP = {"kind": "mlp", "d_max": 8, "c_max": 5, "hidden": [32, 32]}

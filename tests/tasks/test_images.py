@@ -108,7 +108,7 @@ def test_episodes_have_the_right_shapes_labels_and_images(omniglot_dir):
     assert task.n_classes == 3 and bool(task.feature_mask.all())
     # support and query rows of a class are different images of the same character
     folder = load_image_folder(omniglot_dir, image_size=8)
-    rows = {tuple(np.round(r, 5)): folder.classes[c] for r, c in zip(folder.x, folder.y)}
+    rows = {tuple(np.round(r, 5)): folder.classes[c] for r, c in zip(folder.x, folder.y, strict=True)}
     for k in range(3):
         names = {rows[tuple(np.round(r.numpy(), 5))] for r in torch.cat([task.x_support[task.y_support == k], task.x_query[task.y_query == k]])}
         assert len(names) == 1
