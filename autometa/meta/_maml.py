@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.func import functional_call, vmap
 
 from autometa.functional._adapt import (
     SGD,
@@ -346,6 +347,34 @@ class ANIL(GradientLearner):
 
     def params_to_adapt(self) -> list[str]:
         return list(self._head_names)
+
+    def adapt(self, batch: TaskBatch, steps: int | None = None) -> dict[str, Tensor]:
+        """Head-only adaptation on body features computed once per task.
+
+        Equal to ``adapt(net, ..., params_to_adapt=head)`` (tested), but the body runs once
+        instead of at every inner step, and the second-order backward only unrolls the head.
+        """
+        self._check_batch(batch)
+        support = support_from_batch(batch)._replace(class_mask=self._class_mask(batch))
+        feats = vmap(self.net.features)(support.x, support.feature_mask)
+        head = self.net.head
+
+        def head_forward(p: Mapping[str, Tensor], h: Tensor, fm: Tensor) -> Tensor:
+            return functional_call(head, dict(p), (h,))
+
+        head_params = dict(head.named_parameters())
+        fast_head = adapt(
+            head_forward,
+            head_params,
+            support._replace(x=feats),
+            steps=self.inner_steps if steps is None else int(steps),
+            update_rule=self.update_rule(),
+            first_order=self.first_order,
+        )
+        n_tasks = batch.x_support.shape[0]
+        fast = {k: v.unsqueeze(0).expand(n_tasks, *v.shape) for k, v in self.init_params().items()}
+        fast.update({f"head.{k}": v for k, v in fast_head.items()})
+        return fast
 
 
 @register_learner("reptile")

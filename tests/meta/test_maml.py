@@ -216,3 +216,20 @@ def test_conv4_maml_with_matching_d_max():
     loss, _ = learner.meta_loss(collate_tasks(tasks))
     loss.backward()
     assert torch.isfinite(loss)
+
+
+def test_anil_feature_path_equals_generic_head_only_adapt():
+    from autometa.functional import SGD, adapt, support_from_batch
+
+    torch.manual_seed(0)
+    learner = ANIL(net=NET, inner_steps=3, inner_lr=0.3)
+    batch = blob_tasks(4, 3)
+    params = dict(learner.net.named_parameters())
+    fast = learner.adapt(batch)
+    ref = adapt(learner.net, params, support_from_batch(batch), steps=3, update_rule=SGD(0.3), params_to_adapt=["head.weight", "head.bias"])
+    for k in params:
+        torch.testing.assert_close(fast[k], ref[k], rtol=1e-5, atol=1e-6)
+    g1 = torch.autograd.grad(fast["head.weight"].sum(), list(params.values()))
+    g2 = torch.autograd.grad(ref["head.weight"].sum(), list(params.values()))
+    for a, b in zip(g1, g2, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
