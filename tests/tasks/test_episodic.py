@@ -40,7 +40,10 @@ def test_property_episode_shapes_labels_and_determinism(n_way, k_shot, n_query, 
 
 def test_class_disjoint_splits_and_documented_partition():
     X, y = _arrays(n_classes=10)
-    pools = {s: EpisodicPool((X, y), n_way=2, split=s, split_seed=4) for s in ("train", "val", "test")}
+    pools = {
+        s: EpisodicPool((X, y), n_way=2, split=s, split_seed=4, image_shape=(1, 1, 5))  # unencoded rows
+        for s in ("train", "val", "test")
+    }
     parts = pools["train"].classes_by_split
     assert [len(parts[s]) for s in ("train", "val", "test")] == [6, 2, 2]
     assert set(parts["train"]).isdisjoint(parts["val"]) and set(parts["val"]).isdisjoint(parts["test"])
@@ -49,7 +52,7 @@ def test_class_disjoint_splits_and_documented_partition():
     # each split only ever yields rows of its own classes (X encodes the class in its mean)
     for split, pool in pools.items():
         own = {int(c[1:]) for c in parts[split]}
-        raw = pool._x  # encoded rows; map back through row identity
+        raw = pool._x  # the rows as given; map back through row identity
         for seed in range(5):
             task = pool.sample(np.random.default_rng(seed))
             idx = [int(np.flatnonzero((raw == r.numpy()).all(1))[0]) for r in task.x_support]
@@ -114,3 +117,23 @@ def test_bad_arguments(kwargs, match):
 def test_image_d_max_mismatch():
     with pytest.raises(ValueError, match="d_max must be 64"):
         EpisodicPool("optdigits", d_max=32, n_way=2, split_fractions=(0.5, 0.0, 0.5))
+
+
+@settings(max_examples=20, deadline=None)
+@given(split_seed=st.integers(0, 2**32 - 1), seed=st.integers(0, 2**32 - 1))
+def test_property_splits_are_class_disjoint_for_any_seed(split_seed, seed):
+    X, y = _arrays(n_classes=15, per_class=4, d=2)
+    seen = {}
+    for split in ("train", "val", "test"):
+        # image_shape: values pass through unencoded, so every row can be traced back to its class
+        pool = EpisodicPool(
+            (X, y), n_way=2, k_shot=1, n_query=1, split=split, split_seed=split_seed, image_shape=(1, 1, 2)
+        )
+        task = pool.sample(np.random.default_rng(seed))
+        rows = torch.cat([task.x_support, task.x_query]).numpy()
+        hits = [np.flatnonzero((pool._x == r).all(1)) for r in rows]
+        seen[split] = {y[h[0]] for h in hits}
+        assert seen[split] <= set(pool.classes_by_split[split])
+    parts = pool.classes_by_split
+    assert sorted(parts["train"] + parts["val"] + parts["test"]) == sorted(set(y))
+    assert not seen["train"] & seen["val"] and not seen["train"] & seen["test"] and not seen["val"] & seen["test"]
