@@ -12,6 +12,7 @@ the support rows only. Class indices are randomly permuted per task.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -84,6 +85,15 @@ def _read_table(path: Path) -> pd.DataFrame:
     if path.suffix.lower() == ".csv":
         return pd.read_csv(path)
     return pd.read_parquet(path)
+
+
+def _load_file(path: Path, target: str) -> tuple[pd.DataFrame, pd.Series]:
+    df = _read_table(path)
+    return df.drop(columns=[target]), df[target]
+
+
+def _in_memory(X: pd.DataFrame, y: Any) -> tuple[pd.DataFrame, pd.Series]:
+    return X, pd.Series(np.asarray(y))
 
 
 def _table_columns(path: Path) -> list[str]:
@@ -190,7 +200,7 @@ class DatasetPool:
         elif isinstance(datasets, Mapping):
             for key, (X, y) in datasets.items():
                 frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
-                self._add(str(key), lambda f=frame, t=y: (f, pd.Series(np.asarray(t))), str(key))
+                self._add(str(key), functools.partial(_in_memory, frame, y), str(key))
             default_name = "datasets"
         else:
             if datasets is None:
@@ -225,11 +235,8 @@ class DatasetPool:
             info = _datasets.dataset_info(canonical)
             if info.split == "reserved":
                 reserved.append(canonical)
-            self._add(
-                canonical,
-                lambda c=canonical: _datasets.load_dataset(c, evaluation_only=self.evaluation_only),
-                info.family,
-            )
+            loader = functools.partial(_datasets.load_dataset, canonical, evaluation_only=self.evaluation_only)
+            self._add(canonical, loader, info.family)
         if reserved and not self.evaluation_only:
             raise ValueError(
                 f"Reserved data sets {reserved} may not be in a training pool; they are for "
@@ -249,12 +256,7 @@ class DatasetPool:
                     f"File {path.name!r} has no target column {target!r}; its columns are "
                     f"{columns[:10]}. Pass target=<label column>."
                 )
-
-            def load(p: Path = path) -> tuple[pd.DataFrame, pd.Series]:
-                df = _read_table(p)
-                return df.drop(columns=[target]), df[target]
-
-            self._add(path.stem, load, path.stem)
+            self._add(path.stem, functools.partial(_load_file, path, target), path.stem)
 
     @classmethod
     def from_folder(

@@ -314,3 +314,14 @@ def test_deterministic_in_another_process():
     t = SyntheticPrior().sample(np.random.default_rng(11))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == f"{float(t.x_support.double().sum())} {t.y_query.tolist()[:10]}"
+
+
+def test_subsample_uses_random_state():
+    X = np.random.default_rng(0).normal(size=(60, 2))
+    a = TabularEncoder(subsample=20, random_state=0).fit_transform(X)[0]
+    b = TabularEncoder(subsample=20, random_state=0).fit_transform(X)[0]
+    c = TabularEncoder(subsample=20, random_state=1).fit_transform(X)[0]
+    full = TabularEncoder().fit_transform(X)[0]
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c) and not np.array_equal(a, full)
+    assert np.isfinite(a).all()

@@ -139,3 +139,20 @@ def test_mixture_pool():
         MixturePool([synth, real], weights=[1, -1])
     spec = make_pool("synthetic@0.7,dataset:tae+wine@0.3", d_max=8, c_max=3)
     assert isinstance(spec, MixturePool) and np.allclose(spec.probabilities, [0.7, 0.3])
+
+
+def test_pools_pickle_and_resume_identically(tmp_path):
+    import pickle
+
+    pd.DataFrame({"a": np.arange(30.0), "target": [0, 1, 2] * 10}).to_csv(tmp_path / "t.csv", index=False)
+    pools = [
+        DatasetPool(["tae"], d_max=8, n_support_range=(10, 10), n_query=5),
+        DatasetPool.from_folder(tmp_path, d_max=8, n_support_range=(10, 10), n_query=5),
+        DatasetPool({"m": (np.arange(40.0).reshape(20, 2), np.arange(20) % 2)}, d_max=8, n_support_range=(6, 6)),
+        make_pool("synthetic@1,dataset:tae@1", d_max=8),
+    ]
+    for pool in pools:
+        pool.sample(np.random.default_rng(0))  # fill the cache, then pickle
+        copy = pickle.loads(pickle.dumps(pool))
+        a, b = pool.sample(np.random.default_rng(5)), copy.sample(np.random.default_rng(5))
+        assert torch.equal(a.x_support, b.x_support) and a.name == b.name
