@@ -39,7 +39,8 @@ _POOLS: dict[str, str] = {
     "keel-imbalanced-dev": "the KEEL imbalanced dev data sets; split=train|val|all",
     "sklearn": "scikit-learn's iris, wine, breast_cancer, digits (same data as KEEL iris, wine, wdbc, "
     "optdigits: do not mix with keel-dev); split=train|val|all",
-    "dev": "every dev data set (KEEL and scikit-learn, one copy per duplicate group); split=train|val|all",
+    "dev": "every dev data set (KEEL and scikit-learn; copies share a family and are drawn as one); "
+    "split=train|val|all",
     "dataset:<name>[+<name>...]": "the named registry data sets, e.g. dataset:letter+wine",
     "episodic:<dataset>[:<N>way<K>shot]": "N-way K-shot episodes with class-disjoint train/val/test "
     "splits from letter, penbased, optdigits or digits (default 5way1shot)",
