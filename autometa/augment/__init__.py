@@ -16,7 +16,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from autometa.augment._ops import IMAGE_OPS, OPS, TABULAR_OPS, AugmentOp, apply_op, check_magnitude, get_op
+from autometa.augment._ops import (
+    IMAGE_OPS,
+    OPS,
+    TABULAR_OPS,
+    AugmentOp,
+    apply_op,
+    check_magnitude,
+    get_op,
+)
 from autometa.augment._policy import (
     DEFAULT_IMAGE_OPS,
     DEFAULT_TABULAR_OPS,
@@ -37,27 +45,29 @@ _LAZY = {
     "DEFAULT_POLICY_PATH": "autometa.augment._resampler",
 }
 
-__all__ = sorted(
-    [
-        "DEFAULT_IMAGE_OPS",
-        "DEFAULT_TABULAR_OPS",
-        "IMAGE_OPS",
-        "OPS",
-        "TABULAR_OPS",
-        "AugmentOp",
-        "AugmentationPolicy",
-        "AugmentedSupport",
-        "UniformPolicy",
-        "apply_op",
-        "build_policy",
-        "check_magnitude",
-        "get_op",
-        "load_policy",
-        "save_policy",
-        "task_statistics",
-        *_LAZY,
-    ]
-)
+__all__ = [
+    "AugmentOp",
+    "AugmentationPolicy",
+    "AugmentedLearner",
+    "AugmentedSupport",
+    "DEFAULT_IMAGE_OPS",
+    "DEFAULT_POLICY_PATH",
+    "DEFAULT_TABULAR_OPS",
+    "IMAGE_OPS",
+    "MetaAugmenter",
+    "OPS",
+    "TABULAR_OPS",
+    "UniformPolicy",
+    "apply_op",
+    "build_policy",
+    "check_magnitude",
+    "get_op",
+    "load_policy",
+    "save_policy",
+    "soft_cross_entropy",
+    "task_statistics",
+    "train_policy",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -162,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     from autometa.tracking import start_run
 
     torch.manual_seed(args.seed)
+    git_commit = _git_commit()  # the code version that runs (recorded before training)
     train_sets = tuple(s for s in META_TRAIN_SETS if s not in META_VAL_SETS)
     synth_kwargs = {"d_max": args.d_max, "c_max": args.c_max, "n_range": tuple(args.n_range), "n_query": 128}
     pool = MixedPool(
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         metadata = {
             "command": command,
             "autometa_version": __version__,
-            "git_commit": _git_commit(),
+            "git_commit": git_commit,
             "learner_file": learner_out.name,
         }
         save_policy(policy, out, metadata)

@@ -1,0 +1,162 @@
+"""MetaAugmenter: keeps rows, round-trips types, validates, works in an imblearn pipeline."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from autometa.augment import AugmentationPolicy, MetaAugmenter, save_policy
+from autometa.augment._resampler import DEFAULT_POLICY_PATH
+
+
+def _frame(n: int = 40, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "num": rng.normal(size=n),
+            "count": rng.integers(0, 7, n),
+            "f32": rng.normal(size=n).astype("float32"),
+            "cat": pd.Categorical(rng.choice(["a", "b", "c"], n)),
+            "text": pd.Series(rng.choice(["lo", "hi"], n), dtype="str"),
+            "flag": rng.random(n) > 0.5,
+        },
+        index=np.arange(100, 100 + n),
+    )
+    y = pd.Series(rng.choice(["no", "yes"], n, p=[0.7, 0.3]), name="label", index=X.index)
+    return X, y
+
+
+def test_default_policy_ships_with_model_card():
+    assert DEFAULT_POLICY_PATH.is_file()
+    card = json.loads(DEFAULT_POLICY_PATH.with_name("augment_model_card.json").read_text())
+    for key in ("sha256", "command", "data", "metrics", "git_commit", "autometa_version"):
+        assert key in card
+    import hashlib
+
+    assert hashlib.sha256(DEFAULT_POLICY_PATH.read_bytes()).hexdigest() == card["sha256"]
+    assert not set(card["data"]["reserved_never_used"]) & set(card["data"]["keel_meta_train"])
+
+
+def test_dataframe_round_trip_keeps_originals_and_dtypes():
+    X, y = _frame()
+    X_res, y_res = MetaAugmenter(random_state=0).fit_resample(X, y)
+    assert isinstance(X_res, pd.DataFrame) and isinstance(y_res, pd.Series)
+    assert list(X_res.columns) == list(X.columns)
+    assert X_res.dtypes.to_dict() == X.dtypes.to_dict()
+    assert y_res.name == "label" and y_res.dtype == y.dtype
+    assert len(X_res) == 3 * len(X) and len(y_res) == len(X_res)
+    # every original row is kept, unchanged, first
+    pd.testing.assert_frame_equal(X_res.iloc[: len(X)], X.reset_index(drop=True))
+    assert (y_res.iloc[: len(y)].to_numpy() == y.to_numpy()).all()
+    # categorical/string/bool values of new rows come from the data; label set preserved
+    new = X_res.iloc[len(X) :]
+    assert set(new["cat"]) <= set(X["cat"]) and set(new["text"]) <= set(X["text"])
+    assert set(y_res) == set(y)
+    # integers stay within their observed range
+    assert new["count"].between(X["count"].min(), X["count"].max()).all()
+
+
+def test_numpy_round_trip_and_seed():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(30, 4))
+    y = np.array([0, 1, 2] * 10)
+    a = MetaAugmenter(n_augment=1, random_state=3)
+    X1, y1 = a.fit_resample(X, y)
+    X2, y2 = clone(a).fit_resample(X, y)
+    X3, _ = MetaAugmenter(n_augment=1, random_state=4).fit_resample(X, y)
+    assert isinstance(X1, np.ndarray) and X1.dtype == X.dtype and X1.shape == (60, 4)
+    assert np.array_equal(X1[:30], X) and np.array_equal(y1[:30], y)
+    assert np.array_equal(X1, X2) and np.array_equal(y1, y2)
+    assert not np.array_equal(X1, X3)
+    # labels of augmented rows are their parents' labels
+    assert np.array_equal(y1[30:], y[a.parents_[30:]])
+    assert set(a.ops_[30:]) <= set(AugmentationPolicy().ops)
+
+
+@pytest.mark.slow
+def test_same_output_in_another_process():
+    code = (
+        "import numpy as np;from autometa.augment import MetaAugmenter;"
+        "X=np.arange(60.0).reshape(20,3);y=np.array([0,1]*10);"
+        "print(MetaAugmenter(random_state=0).fit_resample(X,y)[0].sum().round(8))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    X = np.arange(60.0).reshape(20, 3)
+    y = np.array([0, 1] * 10)
+    assert float(out) == MetaAugmenter(random_state=0).fit_resample(X, y)[0].sum().round(8)
+
+
+def test_hand_policy_checkpoint_and_n_augment_zero(tmp_path):
+    X, y = _frame(20)
+    Xr, _ = MetaAugmenter(policy={"gaussian_noise": 0.2, "swap_noise": 0.3}, n_augment=1, random_state=0).fit_resample(X, y)
+    assert len(Xr) == 40
+    path = save_policy(AugmentationPolicy(n_augment=1), tmp_path / "p.pt")
+    Xr, _ = MetaAugmenter(policy=str(path), random_state=0).fit_resample(X, y)
+    assert len(Xr) == 40
+    Xr, yr = MetaAugmenter(n_augment=0).fit_resample(X, y)
+    assert Xr is X and yr is y
+
+
+def test_large_data_is_chunked():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(700, 3))
+    y = rng.integers(0, 2, 700)
+    Xr, yr = MetaAugmenter(n_augment=1, chunk_size=128, random_state=0).fit_resample(X, y)
+    assert Xr.shape == (1400, 3) and np.array_equal(Xr[:700], X)
+
+
+def test_in_imblearn_pipeline():
+    imblearn = pytest.importorskip("imblearn")
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _frame(60)
+    X = X[["num", "count", "f32"]]
+    pipe = imblearn.pipeline.make_pipeline(MetaAugmenter(random_state=0), LogisticRegression())
+    pipe.fit(X, y)
+    assert pipe.predict_proba(X).shape == (60, 2)
+    assert pipe.score(X, y) > 0.5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"policy": {"blur": 0.1}}, "Unknown augmentation op 'blur'"),
+        ({"policy": {"affine": 0.1}}, "Unknown augmentation op 'affine' for tables"),
+        ({"policy": {"smote": -0.2}}, "must be >= 0"),
+        ({"policy": {"smote": float("inf")}}, "must be finite"),
+        ({"policy": {}}, "at least one"),
+        ({"policy": "/no/such/policy.pt"}, "No augmentation policy file"),
+        ({"policy": 3}, "policy must be 'default'"),
+        ({"n_augment": -1}, "n_augment must be"),
+        ({"chunk_size": 1}, "chunk_size must be"),
+        ({"random_state": -3}, "random_state must be"),
+    ],
+)
+def test_bad_parameters_raise(kwargs, match):
+    X, y = _frame(10)
+    with pytest.raises(ValueError, match=match):
+        MetaAugmenter(**kwargs).fit_resample(X, y)
+
+
+def test_bad_data_raise():
+    X = np.ones((4, 2))
+    y = np.array([0, 1, 0, 1])
+    aug = MetaAugmenter()
+    with pytest.raises(ValueError, match="contains infinity"):
+        aug.fit_resample(np.array([[1.0, np.inf]] * 4), y)
+    with pytest.raises(ValueError, match="missing values"):
+        aug.fit_resample(np.array([[1.0, np.nan]] * 4), y)
+    with pytest.raises(ValueError, match="2-dimensional"):
+        aug.fit_resample(np.ones(4), y)
+    with pytest.raises(ValueError, match="4 rows but y has 3"):
+        aug.fit_resample(X, y[:3])
+    with pytest.raises(ValueError, match="empty"):
+        aug.fit_resample(np.ones((0, 2)), np.array([]))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        aug.fit_resample(X, np.array([0.1, 0.2, 0.3, 0.4]))
