@@ -179,18 +179,26 @@ def _is_mlflow_uri(uri: str) -> bool:
     return uri.startswith(_MLFLOW_SCHEMES)
 
 
-def _download_mlflow(uri: str, dst: str) -> Path:
+def _download_mlflow(uri: str, dst: str, tracking_uri: str | None = None) -> Path:
     try:
         import mlflow
     except ImportError as exc:  # pragma: no cover - mlflow is a dependency
         raise ValueError(f"Loading {uri!r} needs mlflow; pip install mlflow.") from exc
+    if tracking_uri is None:
+        from autometa.tracking import default_tracking_uri
+
+        tracking_uri = default_tracking_uri()
     try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=dst))
+        local = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=uri, dst_path=dst, tracking_uri=tracking_uri, registry_uri=tracking_uri
+            )
+        )
     except Exception as exc:  # noqa: BLE001 - mlflow raises many types
         raise ValueError(
-            f"Could not download {uri!r} from the MLflow tracking server "
-            f"{mlflow.get_tracking_uri()!r} ({type(exc).__name__}: {exc}). Check the URI and "
-            "that MLFLOW_TRACKING_URI points to the store that holds it."
+            f"Could not download {uri!r} from the MLflow tracking store {tracking_uri!r} "
+            f"({type(exc).__name__}: {exc}). Check the URI, and pass tracking_uri= or set "
+            "MLFLOW_TRACKING_URI to the store that holds it."
         ) from exc
     if local.is_file():
         return local
@@ -294,7 +302,12 @@ def learner_from_payload(payload: Mapping[str, Any], source: str = "checkpoint")
     return learner
 
 
-def load_meta_learner(path_or_uri: str | os.PathLike[str], map_location: Any = "cpu") -> MetaLearner:
+def load_meta_learner(
+    path_or_uri: str | os.PathLike[str],
+    map_location: Any = "cpu",
+    *,
+    tracking_uri: str | None = None,
+) -> MetaLearner:
     """Load a meta-learner saved by :func:`save_meta_learner` or a :class:`MetaTrainer`.
 
     Parameters
@@ -302,9 +315,12 @@ def load_meta_learner(path_or_uri: str | os.PathLike[str], map_location: Any = "
     path_or_uri : path-like or str
         A checkpoint file, a folder holding ``best.pt``/``last.pt`` (a MetaTrainer's
         ``checkpoint_dir``), or an MLflow URI: ``models:/<name>/<version>`` or
-        ``runs:/<run_id>/<artifact path>`` (resolved against the current MLflow tracking URI).
+        ``runs:/<run_id>/<artifact path>``.
     map_location : str or torch.device
         Where to put the weights (default CPU).
+    tracking_uri : str, optional
+        MLflow store that MLflow URIs refer to; default ``$MLFLOW_TRACKING_URI``, else the
+        local store autometa logs to (:func:`autometa.tracking.default_tracking_uri`).
 
     Returns
     -------
@@ -322,7 +338,7 @@ def load_meta_learner(path_or_uri: str | os.PathLike[str], map_location: Any = "
     source = os.fspath(path_or_uri)
     if _is_mlflow_uri(source):
         with tempfile.TemporaryDirectory(prefix="autometa-mlflow-") as tmp:
-            local = _download_mlflow(source, tmp)
+            local = _download_mlflow(source, tmp, tracking_uri)
             payload = load_checkpoint(local, map_location=map_location)
     else:
         payload = load_checkpoint(source, map_location=map_location)

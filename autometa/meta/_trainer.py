@@ -27,7 +27,7 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,7 +93,6 @@ class TrainResult:
     learning_curve: Path | None = None
     run_id: str | None = None
     resumed_from: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def metric(self, name: str) -> list[tuple[int, float]]:
         """``[(step, value), ...]`` of one metric, e.g. ``"meta_val/loss"``."""
@@ -599,10 +598,7 @@ class MetaTrainer:
 
     # ------------------------------------------------------------------ plots
     def _plot(self, path: Path | None) -> Any:
-        import matplotlib
-
-        if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo") and "pyplot" not in sys.modules:
-            matplotlib.use("Agg")
+        # a bare Figure renders with Agg and never touches pyplot or the user's GUI backend
         from matplotlib.figure import Figure
 
         fig = Figure(figsize=(6, 3.5))

@@ -149,11 +149,13 @@ def test_top_level_lazy_export():
 
 
 @pytest.mark.slow
-def test_mlflow_model_round_trip(tracking_uri, tmp_path):
+def test_mlflow_model_round_trip(tracking_uri, tmp_path, monkeypatch):
     import mlflow
+    import mlflow.tracking._tracking_service.utils as tracking_utils
 
     learner = trained_learner()
-    mlflow.set_tracking_uri(tracking_uri)
+    # the fluent API's global URI, restored after the test (it would override the env var)
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", tracking_uri)
     mlflow.set_experiment("checkpoint-test")
     with mlflow.start_run() as run:
         info = log_meta_learner(learner, name="meta", registered_model_name="autometa-test", metadata={"note": "x"})
@@ -170,3 +172,8 @@ def test_mlflow_model_round_trip(tracking_uri, tmp_path):
     assert proba.shape == (6, 3) and np.allclose(proba.sum(1), 1.0, atol=1e-5)
     with pytest.raises(ValueError, match="Could not download 'models:/autometa-test/7'"):
         load_meta_learner("models:/autometa-test/7")
+    # an explicit store wins over the environment
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/other.db")
+    with pytest.raises(ValueError, match="other.db"):
+        load_meta_learner(f"runs:/{run.info.run_id}/meta")
+    assert torch.equal(predictions(load_meta_learner(f"runs:/{run.info.run_id}/meta", tracking_uri=tracking_uri), b), expected)
