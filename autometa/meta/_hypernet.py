@@ -19,6 +19,10 @@ pass and returns fast weights for the base net (a
    head ``w_k = mu_k, b_k = -|mu_k|^2 / 2`` (Snell et al. 2017, section 2.4), so training starts
    from a sensible classifier and the generator learns the correction.
 
+With a batch-norm base net (conv-4), support and query rows of a task go through the net
+together, so they share the episode's batch statistics (transductive batch norm, as in the
+ProtoNet and MAML reference code; query labels are never used).
+
 Because the pooling is a masked mean and attention uses no positions, the output does not
 depend on the order of support rows nor on padded rows; rows, feature columns (the MLP's
 input mask) and classes (the head is written per class, absent classes are masked) may all
@@ -50,6 +54,7 @@ from autometa.meta._metric import (
     _check_positive_int,
     check_net_config,
     class_means,
+    has_batch_norm,
     support_onehot,
 )
 from autometa.tasks._task import TaskBatch
@@ -183,6 +188,7 @@ class HyperNet(MetaLearner):
         # the head is written per task by the generator: the net keeps only its body, so that
         # every parameter of the learner receives a meta-gradient (DDP requires it)
         self.net.head = nn.Identity()
+        self.transductive = has_batch_norm(self.net)
         self.encoder_kind = _check_choice(encoder, "encoder", ("deepsets", "attention"), owner)
         self.width = _check_positive_int(width, "width", owner)
         self.depth = _check_positive_int(depth, "depth", owner)
@@ -216,7 +222,12 @@ class HyperNet(MetaLearner):
         embeddings [T, C, E], one-hot labels [T, S, C])``."""
         _check_batch_width(batch, self.c_max, type(self).__name__)
         onehot = support_onehot(batch)
-        emb = vmap(self.net.features)(batch.x_support, batch.feature_mask)
+        if self.transductive:  # batch-norm statistics of the whole episode (see predict)
+            s = batch.x_support.shape[1]
+            both = torch.cat([batch.x_support, batch.x_query], dim=1)
+            emb = vmap(self.net.features)(both, batch.feature_mask)[:, :s]
+        else:
+            emb = vmap(self.net.features)(batch.x_support, batch.feature_mask)
         label = F.pad(onehot, (0, self.c_max - onehot.shape[-1]))
         context, z = self.set_encoder(torch.cat([emb, label], dim=-1), batch.support_mask, onehot)
         return context, z, class_means(emb, onehot), onehot
@@ -249,7 +260,14 @@ class HyperNet(MetaLearner):
         return F.linear(h, params["head.weight"], params["head.bias"])
 
     def predict(self, fast: dict[str, Tensor], x: Tensor, batch: TaskBatch) -> Tensor:
-        logits = vmap(self.forward_one)(fast, x, batch.feature_mask)
+        if self.transductive:
+            # a batch-norm net sees each task's support rows with the rows to classify, so the
+            # statistics are the episode's (as in encode) rather than those of a 1-shot support set
+            s = batch.x_support.shape[1]
+            both = torch.cat([batch.x_support, x], dim=1)
+            logits = vmap(self.forward_one)(fast, both, batch.feature_mask)[:, s:]
+        else:
+            logits = vmap(self.forward_one)(fast, x, batch.feature_mask)
         return masked_predict(logits, batch)
 
     def get_config(self) -> dict[str, Any]:
@@ -292,7 +310,9 @@ class HyperNetMAML(HyperNet):
         First-order meta-gradient through the inner steps.
     inner_params : {"head", "all"}, default="head"
         Which base-net parameters the inner steps update: the generated head only (fast,
-        ANIL-like) or every parameter.
+        ANIL-like: the support set is embedded once and the steps adapt the linear head on
+        the embeddings) or every parameter (MAML-style; a batch-norm net then uses the
+        support set's statistics inside the loop).
     """
 
     def __init__(
@@ -365,18 +385,36 @@ class HyperNetMAML(HyperNet):
         """Hypernetwork weights, then ``inner_steps`` functional gradient steps per task."""
         start = super().adapt(batch)
         rule = self._update_rule(batch.class_mask.shape[1])
-        net, steps, first_order, names = self.forward_one, self.inner_steps, self.first_order, self._adapt_names
+        steps, first_order = self.inner_steps, self.first_order
+        if self.inner_params == "head":
+            # the body is fixed during the inner loop: embed the support once and adapt the
+            # linear head on the embeddings (episode batch statistics for batch-norm nets)
+            body = {k: v for k, v in start.items() if not k.startswith("head.")}
+            rows = batch.x_support
+            if self.transductive:
+                rows = torch.cat([batch.x_support, batch.x_query], dim=1)
+            feats = vmap(lambda p, x, fm: functional_call(self.net, p, (x, fm)))(body, rows, batch.feature_mask)
+            feats = feats[:, : batch.x_support.shape[1]]
+            params = {"head.weight": start["head.weight"], "head.bias": start["head.bias"]}
 
-        def one_task(params: dict[str, Tensor], x: Tensor, y: Tensor, rm: Tensor, fm: Tensor, cm: Tensor):
+            def forward(p: Mapping[str, Tensor], h: Tensor, fm: Tensor) -> Tensor:
+                return F.linear(h, p["head.weight"], p["head.bias"])
+
+            inputs = feats
+        else:
+            # every parameter moves: MAML-style inner loop on the support set alone (batch-norm
+            # statistics of the support set inside the loop)
+            params, forward, inputs = start, self.forward_one, batch.x_support
+
+        def one_task(p: dict[str, Tensor], x: Tensor, y: Tensor, rm: Tensor, fm: Tensor, cm: Tensor):
             support = Support(x[None], y[None], rm[None], fm[None], cm[None])
-            out = adapt(
-                net, params, support, steps=steps, update_rule=rule, first_order=first_order, params_to_adapt=names
-            )
+            out = adapt(forward, p, support, steps=steps, update_rule=rule, first_order=first_order)
             return {k: v[0] for k, v in out.items()}
 
-        return vmap(one_task)(
-            start, batch.x_support, batch.y_support, batch.support_mask, batch.feature_mask, batch.class_mask
+        adapted = vmap(one_task)(
+            params, inputs, batch.y_support, batch.support_mask, batch.feature_mask, batch.class_mask
         )
+        return {**start, **adapted}
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -22,9 +22,11 @@ siamese    the support embeddings; logit of a class = mean verification logit of
            same/different pairs
 ========== =================================================================================
 
-Embeddings are computed per task (``vmap`` over the task axis), so the batch-norm statistics
-of :class:`~autometa.functional.Conv4` come from one task's support (or query) set, as in
-the MAML and ProtoNet reference code. Classes a task lacks get ``-1e9`` logits
+Embeddings are computed per task (``vmap`` over the task axis). With a batch-norm net
+(:class:`~autometa.functional.Conv4`) a task's support and query rows are embedded in one
+pass, so they share the episode's batch statistics, as in the ProtoNet reference code
+(transductive batch norm; query *labels* are never used). Row-wise nets (the MLP) embed
+every row independently. Classes a task lacks get ``-1e9`` logits
 (:func:`~autometa.functional.mask_logits`): their softmax probability is zero and the
 probabilities of the present classes sum to one.
 
@@ -108,6 +110,11 @@ def class_means(values: Tensor, onehot: Tensor) -> Tensor:
     return torch.einsum("tsc,tse->tce", onehot, values) / counts.unsqueeze(-1)
 
 
+def has_batch_norm(net: nn.Module) -> bool:
+    """Whether ``net`` normalizes with batch statistics (its embeddings depend on the batch)."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
+
+
 def _check_batch_width(batch: TaskBatch, c_max: int, owner: str) -> None:
     if batch.class_mask.shape[1] > c_max:
         raise ValueError(
@@ -127,10 +134,36 @@ class _EmbeddingLearner(MetaLearner):
         self.c_max = int(self.net.c_max)
         self.embedding_dim = int(self.net.embedding_dim)
         self.net.head = nn.Identity()  # metric learners score embeddings, not logits
+        self.transductive = has_batch_norm(self.net)
 
     def embed(self, x: Tensor, feature_mask: Tensor) -> Tensor:
         """Embeddings ``[T, n, E]`` of rows ``x: [T, n, D]``, computed task by task."""
         return vmap(self.net.features)(x, feature_mask)
+
+    def episode_embeddings(self, batch: TaskBatch) -> tuple[Tensor, Tensor | None]:
+        """Support embeddings ``[T, S, E]`` and, for batch-norm nets, query embeddings.
+
+        A net with batch norm (conv-4) embeds each task's support and query rows in one pass,
+        so both share the episode's statistics (as the ProtoNet reference code does); a
+        1-shot support set alone would give batch statistics over ``n_way`` images only.
+        Row-wise nets (the MLP) embed the support set alone and return ``None``.
+        """
+        if not self.transductive:
+            return self.embed(batch.x_support, batch.feature_mask), None
+        s = batch.x_support.shape[1]
+        both = self.embed(torch.cat([batch.x_support, batch.x_query], dim=1), batch.feature_mask)
+        return both[:, :s], both[:, s:]
+
+    def row_embeddings(self, fast: dict[str, Tensor], x: Tensor, batch: TaskBatch) -> Tensor:
+        """Embeddings of the rows to classify (reusing the query embeddings ``adapt`` made)."""
+        cached = fast.get("query_embedding")
+        if cached is not None and x is batch.x_query:
+            return cached
+        if not self.transductive:
+            return self.embed(x, batch.feature_mask)
+        s = batch.x_support.shape[1]
+        return self.embed(torch.cat([batch.x_support, x], dim=1), batch.feature_mask)[:, s:]
+
 
     def _masked(self, logits: Tensor, batch: TaskBatch) -> Tensor:
         return vmap(mask_logits)(logits, batch.class_mask)
@@ -166,15 +199,19 @@ class ProtoNet(_EmbeddingLearner):
     def __init__(self, net: dict[str, Any]) -> None:
         super().__init__(net)
 
-    def adapt(self, batch: TaskBatch) -> Tensor:
-        """Class prototypes ``[T, C, E]`` (zero for classes a task lacks)."""
+    def adapt(self, batch: TaskBatch) -> dict[str, Tensor]:
+        """``{"prototypes": [T, C, E]}`` (zero for classes a task lacks)."""
         _check_batch_width(batch, self.c_max, "ProtoNet")
-        emb = self.embed(batch.x_support, batch.feature_mask)
-        return class_means(emb, support_onehot(batch))
+        emb, query = self.episode_embeddings(batch)
+        fast = {"prototypes": class_means(emb, support_onehot(batch))}
+        if query is not None:
+            fast["query_embedding"] = query
+        return fast
 
-    def predict(self, fast: Tensor, x: Tensor, batch: TaskBatch) -> Tensor:
-        q = self.embed(x, batch.feature_mask)  # [T, n, E]
-        d2 = ((q.unsqueeze(2) - fast.unsqueeze(1)) ** 2).sum(-1)  # [T, n, C]
+    def predict(self, fast: dict[str, Tensor], x: Tensor, batch: TaskBatch) -> Tensor:
+        q = self.row_embeddings(fast, x, batch)  # [T, n, E]
+        protos = fast["prototypes"]
+        d2 = ((q.unsqueeze(2) - protos.unsqueeze(1)) ** 2).sum(-1)  # [T, n, C]
         return self._masked(-d2, batch)
 
     def get_config(self) -> dict[str, Any]:
@@ -300,13 +337,16 @@ class MatchingNet(_EmbeddingLearner):
     def adapt(self, batch: TaskBatch) -> dict[str, Tensor]:
         """Support embeddings (full-context when enabled), one-hot labels and row mask."""
         _check_batch_width(batch, self.c_max, "MatchingNet")
-        g = self.embed(batch.x_support, batch.feature_mask)
+        g, query = self.episode_embeddings(batch)
         if self.context is not None:
             g = self.context.support(g, batch.support_mask)
-        return {"support": g, "onehot": support_onehot(batch), "mask": batch.support_mask}
+        fast = {"support": g, "onehot": support_onehot(batch), "mask": batch.support_mask}
+        if query is not None:
+            fast["query_embedding"] = query
+        return fast
 
     def predict(self, fast: dict[str, Tensor], x: Tensor, batch: TaskBatch) -> Tensor:
-        f = self.embed(x, batch.feature_mask)
+        f = self.row_embeddings(fast, x, batch)
         g, onehot, mask = fast["support"], fast["onehot"], fast["mask"]
         if self.context is not None:
             f = self.context.query(f, g, mask)
@@ -367,21 +407,25 @@ class RelationNet(_EmbeddingLearner):
         layers.append(nn.Linear(widths[-1], 1))
         self.relation = nn.Sequential(*layers)
 
-    def adapt(self, batch: TaskBatch) -> Tensor:
-        """Class prototypes ``[T, C, E]``."""
+    def adapt(self, batch: TaskBatch) -> dict[str, Tensor]:
+        """``{"prototypes": [T, C, E]}``."""
         _check_batch_width(batch, self.c_max, "RelationNet")
-        emb = self.embed(batch.x_support, batch.feature_mask)
-        return class_means(emb, support_onehot(batch))
+        emb, query = self.episode_embeddings(batch)
+        fast = {"prototypes": class_means(emb, support_onehot(batch))}
+        if query is not None:
+            fast["query_embedding"] = query
+        return fast
 
-    def relation_scores(self, fast: Tensor, x: Tensor, batch: TaskBatch) -> Tensor:
+    def relation_scores(self, fast: dict[str, Tensor], x: Tensor, batch: TaskBatch) -> Tensor:
         """Raw relation scores ``[T, n, C]`` of every (row, class prototype) pair."""
-        q = self.embed(x, batch.feature_mask)
+        q = self.row_embeddings(fast, x, batch)
+        protos = fast["prototypes"]
         t, n, e = q.shape
-        c = fast.shape[1]
-        pairs = torch.cat([q.unsqueeze(2).expand(t, n, c, e), fast.unsqueeze(1).expand(t, n, c, e)], dim=-1)
+        c = protos.shape[1]
+        pairs = torch.cat([q.unsqueeze(2).expand(t, n, c, e), protos.unsqueeze(1).expand(t, n, c, e)], dim=-1)
         return self.relation(pairs).squeeze(-1)
 
-    def predict(self, fast: Tensor, x: Tensor, batch: TaskBatch) -> Tensor:
+    def predict(self, fast: dict[str, Tensor], x: Tensor, batch: TaskBatch) -> Tensor:
         return self._masked(self.relation_scores(fast, x, batch), batch)
 
     def meta_loss(self, batch: TaskBatch) -> tuple[Tensor, dict[str, float]]:
@@ -443,12 +487,15 @@ class SiameseNet(_EmbeddingLearner):
     def adapt(self, batch: TaskBatch) -> dict[str, Tensor]:
         """Support embeddings, one-hot labels and row mask."""
         _check_batch_width(batch, self.c_max, "SiameseNet")
-        emb = self.embed(batch.x_support, batch.feature_mask)
-        return {"support": emb, "onehot": support_onehot(batch), "mask": batch.support_mask}
+        emb, query = self.episode_embeddings(batch)
+        fast = {"support": emb, "onehot": support_onehot(batch), "mask": batch.support_mask}
+        if query is not None:
+            fast["query_embedding"] = query
+        return fast
 
     def verification_logits(self, fast: dict[str, Tensor], x: Tensor, batch: TaskBatch) -> Tensor:
         """Same-class logits ``[T, n, S]`` of every (row, support row) pair."""
-        q = self.embed(x, batch.feature_mask)
+        q = self.row_embeddings(fast, x, batch)
         diff = (q.unsqueeze(2) - fast["support"].unsqueeze(1)).abs()
         return self.verifier(diff).squeeze(-1)
 

@@ -172,6 +172,22 @@ def test_hypernet_maml_steps_start_from_the_hypernet_and_train_everything(kw):
     assert not missing, f"no meta-gradient for {missing}"
 
 
+def test_conv4_hypernet_uses_episode_statistics():
+    torch.manual_seed(0)
+    learner = HyperNet(net=CONV, width=16)
+    rng = np.random.default_rng(1)
+    xs, xq = (torch.from_numpy(rng.random((n, 64), dtype=np.float32)) for n in (5, 10))
+    task = Task(xs, torch.arange(5), xq, torch.arange(5).repeat(2), torch.ones(64, dtype=torch.bool), 5)
+    batch = collate_tasks([task], c_max=5)
+    with torch.no_grad():
+        fast = learner.adapt(batch)
+        both = learner.net.features(torch.cat([xs, xq]), None)
+        torch.testing.assert_close(fast["head.weight"][0], both[:5])  # 1-shot: prototypes are the rows
+        logits = learner.predict(fast, batch.x_query, batch)[0]
+    expected = both[5:] @ both[:5].T - 0.5 * (both[:5] ** 2).sum(-1)
+    torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("algo", ["hypernet", "hypernet-maml"])
 def test_conv4_base_net(algo):
     torch.manual_seed(0)

@@ -76,18 +76,37 @@ def test_prototypes_equal_class_means_of_embeddings():
     torch.manual_seed(0)
     learner = ProtoNet(net=MLP)
     batch = _batch(n_tasks=3)
-    protos = learner.adapt(batch)
-    assert protos.shape == (3, 5, 32)
+    fast = learner.adapt(batch)
+    protos = fast["prototypes"]
+    assert protos.shape == (3, 5, 32) and "query_embedding" not in fast  # the MLP embeds rows independently
     for t in range(3):
         emb = learner.net.features(batch.x_support[t], batch.feature_mask[t])
         for k in range(int(batch.n_classes[t])):
             rows = batch.support_mask[t] & (batch.y_support[t] == k)
             torch.testing.assert_close(protos[t, k], emb[rows].mean(0))
-    logits = learner.predict(protos, batch.x_query, batch)
+    logits = learner.predict(fast, batch.x_query, batch)
     q = learner.net.features(batch.x_query[0], batch.feature_mask[0])
     expected = -torch.cdist(q, protos[0]) ** 2
     c0 = int(batch.n_classes[0])
     torch.testing.assert_close(logits[0, :, :c0], expected[:, :c0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("algo", ["protonet", "matching", "relation", "siamese"])
+def test_conv4_embeds_support_and_query_with_shared_episode_statistics(algo):
+    torch.manual_seed(0)
+    learner = build_learner(algo, net=CONV)
+    batch = _image_batch(n_tasks=2)
+    with torch.no_grad():
+        fast = learner.adapt(batch)
+        s = batch.x_support.shape[1]
+        both = learner.net.features(torch.cat([batch.x_support[1], batch.x_query[1]]), None)
+        torch.testing.assert_close(fast["query_embedding"][1], both[s:])
+        if algo == "protonet":
+            onehot = F.one_hot(batch.y_support[1], 5).float()
+            torch.testing.assert_close(fast["prototypes"][1], (onehot.T @ both[:s]) / onehot.sum(0)[:, None])
+        cached = learner.predict(fast, batch.x_query, batch)
+        recomputed = learner.predict(fast, batch.x_query.clone(), batch)  # not the cached tensor
+    torch.testing.assert_close(cached, recomputed, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize(("algo", "kw"), ALL, ids=IDS)
