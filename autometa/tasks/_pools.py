@@ -280,6 +280,12 @@ class DatasetPool:
             self._cache[name] = _prepare(X, y, name)
         return self._cache[name]
 
+    def preload(self) -> DatasetPool:
+        """Load and cache every data set now (instead of on first use); returns ``self``."""
+        for name in self._loaders:
+            self.prepared(name)
+        return self
+
     def sample(self, rng: np.random.Generator) -> Task:
         """Draw one task; consumes exactly one integer from ``rng``."""
         return self.task_from_seed(int(rng.integers(_MAX_SEED)))

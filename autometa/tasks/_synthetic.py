@@ -13,6 +13,10 @@ Three generator families, each a cheap NumPy program:
 ``"gmm"``
     A Gaussian mixture: one randomly placed, randomly shaped Gaussian per class (some
     features are irrelevant: equal means across classes); exact class counts.
+``"tree"`` (opt-in)
+    Axis-aligned structure: a random decision tree (depth 2-6, splits on random features at
+    random quantiles) whose leaves carry random classes drawn with the class proportions; the
+    kind of task where tree ensembles shine.
 
 Then, for every task: label noise (a share ``noise`` of the rows gets a uniformly random
 label), optional discretization of features into nominal categories (``categorical_prob``),
@@ -32,7 +36,8 @@ from autometa.tasks._task import Task
 
 __all__ = ["SyntheticPrior"]
 
-_KINDS = ("mlp", "scm", "gmm")
+_KINDS = ("mlp", "scm", "gmm", "tree")
+_DEFAULT_KINDS = ("mlp", "scm", "gmm")
 _MAX_SEED = 2**63 - 1
 
 
@@ -122,8 +127,8 @@ class SyntheticPrior:
     imbalance_range : (float, float), default=(0.0, 1.0)
         Range of the imbalance ``a`` in [0, 1]: class shares decay geometrically so the largest
         over the smallest is ``exp(3 a)`` (1 at ``a = 0``, about 20 at ``a = 1``).
-    kinds : sequence of {"mlp", "scm", "gmm"}, default=("mlp", "scm", "gmm")
-        Generator families, drawn uniformly.
+    kinds : sequence of {"mlp", "scm", "gmm", "tree"}, default=("mlp", "scm", "gmm")
+        Generator families, drawn uniformly (``"tree"`` is opt-in).
     categorical_prob : float, default=0.2
         Probability that a feature is discretized into 2-8 nominal categories (passed to the
         encoder as categorical).
@@ -156,7 +161,7 @@ class SyntheticPrior:
         class_range: tuple[int, int] = (2, 10),
         noise_range: tuple[float, float] = (0.0, 0.2),
         imbalance_range: tuple[float, float] = (0.0, 1.0),
-        kinds: Sequence[str] = _KINDS,
+        kinds: Sequence[str] = _DEFAULT_KINDS,
         categorical_prob: float = 0.2,
         missing_prob: float = 0.1,
         query_fraction: float = 0.5,
@@ -336,3 +341,23 @@ class SyntheticPrior:
         rot = rng.standard_normal((d, d)) * rng.uniform(0.0, 1.0) / np.sqrt(d) + np.eye(d)
         X = (means[y] + rng.standard_normal((n, d)) * scales[y]) @ rot
         return X, y
+
+    def _gen_tree(self, rng: np.random.Generator, n: int, d: int, c: int, p: np.ndarray):
+        X = self._inputs(rng, n, d)
+        depth = int(rng.integers(2, 7))
+        n_leaves = 2**depth
+        # complete binary tree in array layout: node i has children 2i+1, 2i+2
+        S = np.sort(X, axis=0)
+        node = np.zeros(n, dtype=np.int64)
+        rows = np.arange(n)
+        for level in range(depth):
+            width = 2 ** (level + 1) - 1  # nodes 0 .. width-1 cover this level and the ones above
+            feats = rng.integers(0, d, size=width)
+            ranks = (rng.uniform(0.2, 0.8, size=width) * (n - 1)).astype(np.int64)
+            thresholds = S[ranks, feats]
+            node = 2 * node + 1 + (X[rows, feats[node]] > thresholds[node])
+        leaf = node - (n_leaves - 1)
+        leaf_class = rng.choice(c, size=n_leaves, p=p)
+        leaf_class[rng.permutation(n_leaves)[: min(c, n_leaves)]] = np.arange(min(c, n_leaves))
+        return X, leaf_class[leaf]
+

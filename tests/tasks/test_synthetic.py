@@ -37,7 +37,7 @@ def test_deterministic_given_the_rng_and_regenerable_from_seed():
     assert not torch.equal(a[0].x_support[:16], c[0].x_support[:16])
 
 
-@pytest.mark.parametrize("kind", ["mlp", "scm", "gmm"])
+@pytest.mark.parametrize("kind", ["mlp", "scm", "gmm", "tree"])
 def test_range_control(kind):
     pool = SyntheticPrior(
         d_max=16, c_max=10, n_range=(40, 40), d_range=(5, 5), class_range=(3, 3), kinds=(kind,),
@@ -119,3 +119,25 @@ def test_speed_is_a_few_milliseconds_per_task():
     for _ in range(20):
         pool.sample(rng)
     assert (time.perf_counter() - start) / 20 < 0.1  # generous: shared 2-core CI machines
+
+
+def test_default_kinds_and_opt_in_tree():
+    from sklearn.tree import DecisionTreeClassifier
+
+    assert SyntheticPrior().kinds == ("mlp", "scm", "gmm")
+    pool = SyntheticPrior(
+        d_max=6, c_max=4, kinds="tree", n_range=(300, 300), noise_range=(0.0, 0.0),
+        categorical_prob=0.0, missing_prob=0.0,
+    )
+    scores = {}
+    for kind in ("tree", "mlp"):
+        pool.kinds = (kind,)
+        accs = []
+        for seed in range(4):
+            X, y, _, got, n_support = pool.generate(seed)
+            assert got == kind
+            tree = DecisionTreeClassifier(max_depth=6, random_state=0).fit(X[:n_support], y[:n_support])
+            accs.append(tree.score(X[n_support:], y[n_support:]))
+        scores[kind] = np.mean(accs)
+    # labels of "tree" tasks are an axis-aligned tree of depth <= 6: CART recovers them
+    assert scores["tree"] > 0.95 > scores["mlp"]
