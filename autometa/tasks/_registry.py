@@ -23,6 +23,7 @@ pools take ``"train"``, ``"val"`` or ``"test"`` (class-disjoint). The synthetic 
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any
 
@@ -32,7 +33,7 @@ __all__ = ["list_pools", "make_pool"]
 
 _POOLS: dict[str, str] = {
     "synthetic": "random classification tasks from random MLP, SCM and Gaussian-mixture generators "
-    "(variants: synthetic:mlp, synthetic:scm+gmm, ...)",
+    "(variants: synthetic:mlp, synthetic:scm+gmm, synthetic:mlp+scm+gmm+tree, ...)",
     "keel-dev": "KEEL dev data sets, balanced and imbalanced (reserved sets excluded); "
     "split=train|val|all over whole data-set families",
     "keel-balanced-dev": "the 29 KEEL balanced dev data sets; split=train|val|all",
@@ -94,6 +95,17 @@ def _episode_shape(rest: str, head: str, example: str, any_suffix: bool) -> tupl
     return source, n_way, k_shot
 
 
+def _accepted(cls: type) -> set[str]:
+    params = inspect.signature(cls.__init__).parameters
+    return {n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)} - {"self"}
+
+
+def _build(cls: type, extra: dict[str, Any], *args: Any, **fixed: Any) -> TaskPool:
+    """``cls(*args, **fixed, **extra)`` keeping only the ``extra`` options ``cls`` accepts."""
+    accepted = _accepted(cls)
+    return cls(*args, **fixed, **{k: v for k, v in extra.items() if k in accepted and k not in fixed})
+
+
 def _make_one(spec: str, *, d_max: int, c_max: int, split: str, seed: int, **kwargs: Any) -> TaskPool:
     head, _, rest = spec.partition(":")
     if head == "synthetic":
@@ -102,33 +114,33 @@ def _make_one(spec: str, *, d_max: int, c_max: int, split: str, seed: int, **kwa
         options: dict[str, Any] = {}
         if rest:
             options["kinds"] = tuple(k for k in rest.split("+") if k)
-        return SyntheticPrior(d_max=d_max, c_max=c_max, **options, **kwargs)
+        return _build(SyntheticPrior, kwargs, d_max=d_max, c_max=c_max, **options)
     if head in _DATASET_GROUPS and not rest:
         from autometa.tasks import datasets
         from autometa.tasks._pools import DatasetPool
 
         names = datasets.dev_split(split, source=_DATASET_GROUPS[head]["source"], seed=seed)
-        return DatasetPool(names, d_max=d_max, c_max=c_max, name=f"{head}/{split}", **kwargs)
+        return _build(DatasetPool, kwargs, names, d_max=d_max, c_max=c_max, name=f"{head}/{split}")
     if head == "dataset":
         names = [n for n in rest.split("+") if n]
         if not names:
             raise ValueError("Pool spec 'dataset:' needs at least one data-set name, e.g. dataset:letter+wine.")
         from autometa.tasks._pools import DatasetPool
 
-        return DatasetPool(names, d_max=d_max, c_max=c_max, **kwargs)
+        return _build(DatasetPool, kwargs, names, d_max=d_max, c_max=c_max)
     if head == "images":
         path, n_way, k_shot = _episode_shape(rest, "images", "images:/data/omniglot:5way1shot", False)
         from autometa.tasks._images import ImageFolderPool
 
-        return ImageFolderPool(path, n_way=n_way, k_shot=k_shot, split=split, split_seed=seed, **kwargs)
+        return _build(ImageFolderPool, kwargs, path, n_way=n_way, k_shot=k_shot, split=split, split_seed=seed)
     if head == "episodic":
         dataset, n_way, k_shot = _episode_shape(rest, "episodic", "episodic:letter:5way1shot", True)
         from autometa.tasks import datasets
         from autometa.tasks._episodic import _IMAGES, EpisodicPool
 
         width = None if datasets.resolve_name(dataset) in _IMAGES else d_max
-        return EpisodicPool(
-            dataset, n_way=n_way, k_shot=k_shot, split=split, split_seed=seed, d_max=width, **kwargs
+        return _build(
+            EpisodicPool, kwargs, dataset, n_way=n_way, k_shot=k_shot, split=split, split_seed=seed, d_max=width
         )
     if head == "folder":
         from autometa.tasks._pools import DatasetPool
@@ -138,7 +150,7 @@ def _make_one(spec: str, *, d_max: int, c_max: int, split: str, seed: int, **kwa
             path, _, target = rest.rpartition(":target=")
         if not path:
             raise ValueError("Pool spec 'folder:' needs a path, e.g. folder:/data/tables:target=label.")
-        return DatasetPool.from_folder(path, target=target, d_max=d_max, c_max=c_max, **kwargs)
+        return _build(DatasetPool, kwargs, None, folder=path, target=target, d_max=d_max, c_max=c_max)
     raise ValueError(f"Unknown pool {spec!r}. Known pools: {', '.join(_POOLS)}.")
 
 
@@ -166,7 +178,9 @@ def make_pool(
     seed : int
         Seed of the partitions (data-set families for data-set pools, classes for episodic pools).
     **kwargs
-        Passed to every pool constructor (for example ``n_query=32``).
+        Options for the pool constructors (for example ``n_query=32``); each pool of a mixture
+        receives the options its constructor accepts (``n_range`` reaches ``SyntheticPrior``,
+        ``n_support_range`` reaches ``DatasetPool``), and an option no pool accepts is an error.
 
     Returns
     -------
@@ -182,6 +196,16 @@ def make_pool(
         raise ValueError(f"A pool spec must be a non-empty string; got {spec!r}. Known pools: {', '.join(_POOLS)}.")
     components = [c.strip() for c in spec.split(",") if c.strip()]
     parsed = [_parse_weight(c) for c in components]
+    if kwargs:
+        from autometa.tasks._episodic import EpisodicPool
+        from autometa.tasks._images import ImageFolderPool
+        from autometa.tasks._pools import DatasetPool
+        from autometa.tasks._synthetic import SyntheticPrior
+
+        known = set().union(*(_accepted(c) for c in (SyntheticPrior, DatasetPool, EpisodicPool, ImageFolderPool)))
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise ValueError(f"make_pool got options no pool accepts: {unknown}.")
     pools = [_make_one(body, d_max=d_max, c_max=c_max, split=split, seed=seed, **kwargs) for body, _ in parsed]
     if len(pools) == 1:
         return pools[0]

@@ -78,3 +78,12 @@ def test_images_spec_builds_an_image_folder_pool(tmp_path):
     assert pool.image_shape == (1, 6, 6) and pool.c_max == 2
     task = pool.sample(np.random.default_rng(0))
     assert task.x_support.shape == (2, 36) and task.x_query.shape == (4, 36)
+
+
+def test_options_reach_the_pools_that_accept_them():
+    mix = make_pool("synthetic,dataset:tae", d_max=8, c_max=3, n_range=(16, 20), n_support_range=(10, 12), n_query=7)
+    synth, real = mix.pools
+    assert synth.n_range == (16, 20) and synth.n_query == 7
+    assert real.n_support_range == (10, 12) and real.n_query == 7
+    with pytest.raises(ValueError, match="no pool accepts: \\['n_rows'\\]"):
+        make_pool("synthetic", n_rows=3)
