@@ -169,3 +169,16 @@ def test_python_m_and_torchrun(tmp_path):
     assert multi.stdout.count("best_val_loss") == 1  # only rank 0 prints
     one, two = summary(single.stdout), summary(multi.stdout)
     assert float(two["best_val_loss"]) == pytest.approx(float(one["best_val_loss"]), rel=1e-4)
+
+
+def test_seed_fixes_initial_weights_and_run(tmp_path, capsys):
+    from autometa.meta._checkpoint import load_checkpoint
+
+    def weights(name: str, seed: str) -> dict[str, torch.Tensor]:
+        args = meta_train(tmp_path / name, "--no-mlflow", "--val-pool", "none", "--seed", seed, "--inner-steps", "1", steps=2)
+        assert main(args) == 0
+        return load_checkpoint(tmp_path / name / "ckpt" / "last.pt")["state_dict"]
+
+    a, b, c = weights("a", "3"), weights("b", "3"), weights("c", "4")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
