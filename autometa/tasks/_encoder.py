@@ -443,7 +443,7 @@ class TabularEncoder:
         raw = cols.raw(j)
         assert codec.categories is not None
         numeric = _numeric_array(raw)
-        if numeric is not None:
+        if numeric is not None and all(isinstance(k, numbers.Real) for k in codec.categories):
             self._check_finite(numeric, cols, j)
             keys = np.fromiter(codec.categories.keys(), dtype=np.float64, count=len(codec.categories))
             codes = np.fromiter(codec.categories.values(), dtype=np.float64, count=len(codec.categories))

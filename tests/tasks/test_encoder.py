@@ -325,3 +325,9 @@ def test_subsample_uses_random_state():
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c) and not np.array_equal(a, full)
     assert np.isfinite(a).all()
+
+
+def test_categories_fitted_on_strings_accept_numbers_at_transform():
+    enc = TabularEncoder(d_max=2, missing_indicators=False).fit(pd.DataFrame({"c": ["a", "b", "a"]}))
+    x, _ = enc.transform(np.array([[1.0], [2.0]]))
+    assert np.all(x == 0.0)  # unseen categories
