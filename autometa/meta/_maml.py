@@ -37,10 +37,10 @@ from autometa.functional._adapt import (
     batched_forward,
     support_from_batch,
 )
+from autometa.functional._losses import mask_logits
 from autometa.functional._nets import build_net
 from autometa.meta._base import (
     MetaLearner,
-    masked_predict,
     query_loss_and_accuracy,
     register_learner,
 )
@@ -199,7 +199,7 @@ class GradientLearner(MetaLearner):
     def predict(self, fast: Mapping[str, Tensor], x: Tensor, batch: TaskBatch) -> Tensor:
         """Masked logits ``[T, n, c_max]`` of the adapted nets on rows ``x: [T, n, D]``."""
         logits = batched_forward(self.net, fast, x, batch.feature_mask)
-        return masked_predict(logits, _WithMask(self._class_mask(batch)))
+        return vmap(mask_logits)(logits, self._class_mask(batch))
 
     # --- one task at a time (used by the scikit-learn estimator) ---------------------
     def adapt_task(
@@ -265,13 +265,6 @@ class GradientLearner(MetaLearner):
             raise ValueError(f"x must have shape (n, d_max={self.d_max}); got {tuple(x.shape)}.")
         logits = batched_forward(self.net, adapted.params, x[None], adapted.feature_mask[None])[0]
         return logits[:, : adapted.n_classes]
-
-
-class _WithMask:
-    """Minimal stand-in carrying only ``class_mask`` for :func:`masked_predict`."""
-
-    def __init__(self, class_mask: Tensor) -> None:
-        self.class_mask = class_mask
 
 
 @register_learner("maml")
