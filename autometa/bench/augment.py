@@ -59,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-train", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--max-test", type=int, default=2000)
     parser.add_argument("--n-augment", type=int, default=None, help="augmented rows per row (default: the policy's)")
+    parser.add_argument(
+        "--inner-steps", type=int, default=None, help="inner SGD steps at adaptation (default: the learner's own, 5)"
+    )
     parser.add_argument("--skip-estimators", action="store_true", help="only the meta-learner experiment")
 
 
@@ -183,6 +186,10 @@ def compute(args: argparse.Namespace) -> BenchResult:
     learner_path = Path(args.learner) if args.learner else policy_path.with_name(meta.get("learner_file", "augment_learner.pt"))
     learner = load_companion_learner(learner_path)
     learner.requires_grad_(False)
+    if args.inner_steps is not None:
+        if args.inner_steps < 1:
+            raise ValueError(f"--inner-steps must be >= 1; got {args.inner_steps}.")
+        learner.inner_steps = int(args.inner_steps)
     n_aug = learned.n_augment if args.n_augment is None else int(args.n_augment)
     if args.n_augment is not None:
         learned.n_augment = n_aug
@@ -253,6 +260,7 @@ def compute(args: argparse.Namespace) -> BenchResult:
             "n_train": ",".join(map(str, n_trains)),
             "seeds": seeds,
             "n_augment": n_aug,
+            "inner_steps": int(learner.inner_steps),
             "hand_policy": str(HAND_POLICY),
             "policy": str(policy_path),
         },
