@@ -27,6 +27,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "CHECKPOINT_FORMAT",
     "CHECKPOINT_VERSION",
+    "LoggedMetaLearner",
     "atomic_torch_save",
     "learner_from_payload",
     "load_checkpoint",
@@ -436,6 +438,32 @@ def learner_dims(learner: MetaLearner) -> tuple[int | None, int | None]:
     return (int(d) if d is not None else None, int(c) if c is not None else None)
 
 
+@dataclass(frozen=True)
+class LoggedMetaLearner:
+    """Where :func:`log_meta_learner` put a learner.
+
+    Attributes
+    ----------
+    model_uri : str
+        ``runs:/<run_id>/<name>``: loads with :func:`load_meta_learner` or ``mlflow.pyfunc.load_model``.
+    run_id : str
+    registered_model_name : str or None
+    version : str or None
+        The registry version (``models:/<registered_model_name>/<version>``), when registered.
+    """
+
+    model_uri: str
+    run_id: str
+    registered_model_name: str | None = None
+    version: str | None = None
+
+    @property
+    def registered_model_uri(self) -> str | None:
+        if self.registered_model_name is None or self.version is None:
+            return None
+        return f"models:/{self.registered_model_name}/{self.version}"
+
+
 def log_meta_learner(
     learner: MetaLearner,
     name: str = "model",
@@ -443,51 +471,74 @@ def log_meta_learner(
     registered_model_name: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     run_id: str | None = None,
-) -> Any:
+    tracking_uri: str | None = None,
+) -> LoggedMetaLearner:
     """Log ``learner`` as an MLflow ``pyfunc`` model (the checkpoint is its artifact).
 
     Parameters
     ----------
     learner : MetaLearner
     name : str
-        Name of the model inside the run; load it back with
+        Artifact folder of the model inside the run; load it back with
         ``load_meta_learner("runs:/<run_id>/<name>")`` or, when registered, with
         ``load_meta_learner("models:/<registered_model_name>/<version>")``.
     registered_model_name : str, optional
-        Also register the model in the MLflow model registry under this name.
+        Also register the model in the MLflow model registry under this name (a new version
+        of it when the name exists).
     metadata : mapping, optional
         Stored in the checkpoint and as the model's metadata.
     run_id : str, optional
-        Log into this (existing) run; by default the active run, or a new one.
+        Log into this existing run; by default the active MLflow run, else a new run.
+    tracking_uri : str, optional
+        The store of ``run_id``; by default the MLflow client's current tracking URI.
 
     Returns
     -------
-    mlflow.models.model.ModelInfo
+    LoggedMetaLearner
+        The model URI, and the registry version when registered.
+
+    Notes
+    -----
+    The pyfunc flavour's ``predict`` takes ``{"x_support", "y_support", "x_query"}`` (already
+    encoded features, width at most ``d_max``) and returns query class probabilities.
     """
     import mlflow
+    import torch
+    from mlflow.tracking import MlflowClient
 
-    model_cls = _pyfunc_model_class()
-    own_run = None
-    if run_id is not None:
+    from autometa._version import __version__
+
+    own_run = False
+    if run_id is None:
         active = mlflow.active_run()
-        if active is None or active.info.run_id != run_id:
-            own_run = mlflow.start_run(run_id=run_id)
+        if active is None:
+            active, own_run = mlflow.start_run(), True
+        run_id = active.info.run_id
+        tracking_uri = tracking_uri or mlflow.get_tracking_uri()
+    tracking_uri = tracking_uri or mlflow.get_tracking_uri()
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     try:
         with tempfile.TemporaryDirectory(prefix="autometa-model-") as tmp:
             ckpt = save_meta_learner(learner, Path(tmp) / _ARTIFACT_NAME, metadata=metadata)
-            import torch
-
-            from autometa._version import __version__
-
-            info = mlflow.pyfunc.log_model(
-                name=name,
-                python_model=model_cls(),
+            model_dir = Path(tmp) / "model"
+            mlflow.pyfunc.save_model(
+                path=str(model_dir),
+                python_model=_pyfunc_model_class()(),
                 artifacts={"meta_learner": str(ckpt)},
-                registered_model_name=registered_model_name,
                 pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"autometa=={__version__}"],
                 metadata={"algo": learner.algo, **{k: str(v) for k, v in (metadata or {}).items()}},
             )
+            client.log_artifacts(run_id, str(model_dir), name)
+        version = None
+        if registered_model_name is not None:
+            try:
+                client.get_registered_model(registered_model_name)
+            except Exception:  # noqa: BLE001 - "does not exist" is an MlflowException
+                client.create_registered_model(registered_model_name)
+            source = f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{name}"
+            mv = client.create_model_version(registered_model_name, source=source, run_id=run_id)
+            version = str(mv.version)
     finally:
-        if own_run is not None:
+        if own_run:
             mlflow.end_run()
-    return info
+    return LoggedMetaLearner(f"runs:/{run_id}/{name}", run_id, registered_model_name, version)

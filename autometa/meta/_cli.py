@@ -141,6 +141,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     c.add_argument("--experiment", default="autometa-meta-train", help="MLflow experiment name")
     c.add_argument("--run-name", default=None, help="MLflow run name (default: <algo>-<pool>)")
+    c.add_argument("--log-model", action="store_true", help="log the best learner as an MLflow pyfunc model")
+    c.add_argument("--register-model", default=None, metavar="NAME", help="also register it in the MLflow model registry")
     c.add_argument("--log-every", type=_positive_int, default=10, help="steps between MLflow metric logs")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
     c.add_argument("--save", type=Path, default=None, help="also save the final learner to this file")
@@ -270,6 +272,8 @@ def _run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         grad_clip=args.grad_clip,
         log_every=args.log_every,
+        log_model=args.log_model,
+        registered_model_name=args.register_model,
     )
     resume = args.resume if args.resume is True or args.resume is False else Path(args.resume)
     try:
@@ -300,6 +304,7 @@ def _run(args: argparse.Namespace) -> int:
             "best_checkpoint": str(result.best_checkpoint) if result.best_checkpoint else None,
             "last_checkpoint": str(result.last_checkpoint) if result.last_checkpoint else None,
             "mlflow_run_id": result.run_id,
+            "model_uri": result.model_uri,
         }
         width = max(len(k) for k in summary)
         for key, value in summary.items():

@@ -80,6 +80,9 @@ class TrainResult:
         The MLflow run, when tracking was on and worked.
     resumed_from : int or None
         The step the run was resumed from.
+    model_uri : str or None
+        Where the learner was logged as an MLflow model (``log_model=True``): the registry
+        URI ``models:/<name>/<version>`` when registered, else ``runs:/<run_id>/model``.
     """
 
     learner: MetaLearner
@@ -93,6 +96,7 @@ class TrainResult:
     learning_curve: Path | None = None
     run_id: str | None = None
     resumed_from: int | None = None
+    model_uri: str | None = None
 
     def metric(self, name: str) -> list[tuple[int, float]]:
         """``[(step, value), ...]`` of one metric, e.g. ``"meta_val/loss"``."""
@@ -169,6 +173,13 @@ class MetaTrainer:
         Outer weight decay.
     tracking_uri : str, optional
         MLflow tracking URI (default: :func:`autometa.tracking.default_tracking_uri`).
+    log_model : bool
+        At the end, log the learner (the best checkpoint when there is one, else the last
+        weights) as an MLflow pyfunc model ``model`` of the run (see
+        :func:`~autometa.meta.log_meta_learner`).
+    registered_model_name : str, optional
+        Also register that model under this name in the MLflow model registry (implies
+        ``log_model``).
 
     Examples
     --------
@@ -206,6 +217,8 @@ class MetaTrainer:
         log_every: int = 10,
         weight_decay: float = 0.0,
         tracking_uri: str | None = None,
+        log_model: bool = False,
+        registered_model_name: str | None = None,
     ) -> None:
         self.learner = learner
         self.pool = pool
@@ -229,6 +242,8 @@ class MetaTrainer:
         self.log_every = log_every
         self.weight_decay = weight_decay
         self.tracking_uri = tracking_uri
+        self.log_model = log_model
+        self.registered_model_name = registered_model_name
         self._validate()
         # run state (what a checkpoint stores)
         self._step = 0
@@ -704,8 +719,29 @@ class MetaTrainer:
             )
             if self._best_val is not None:
                 run.log_metrics({"best/meta_val_loss": self._best_val, "best/step": float(self._best_step or 0)})
+            if is_main and run.enabled and (self.log_model or self.registered_model_name):
+                result.model_uri = self._log_model(run, result.best_checkpoint)
         self.result_ = result
         return result
+
+    def _log_model(self, run: Any, best: Path | None) -> str | None:
+        from autometa.meta._checkpoint import load_meta_learner, log_meta_learner
+        from autometa.tracking import TrackingWarning
+
+        try:
+            learner = load_meta_learner(best) if best is not None else self.learner
+            info = log_meta_learner(
+                learner,
+                "model",
+                registered_model_name=self.registered_model_name,
+                run_id=run.run_id,
+                tracking_uri=run.tracking_uri,
+                metadata={"step": self._best_step if best is not None else self._step, "trainer": self.config()},
+            )
+        except Exception as exc:  # noqa: BLE001 - tracking never kills a finished run
+            warnings.warn(f"Logging the meta-learner as an MLflow model failed ({exc}).", TrackingWarning, stacklevel=3)
+            return None
+        return info.registered_model_uri or info.model_uri
 
     @contextlib.contextmanager
     def _progress_bar(self, steps: int) -> Iterator[Any]:

@@ -161,6 +161,7 @@ def test_mlflow_model_round_trip(tracking_uri, tmp_path, monkeypatch):
         info = log_meta_learner(learner, name="meta", registered_model_name="autometa-test", metadata={"note": "x"})
     b = batch(1)
     expected = predictions(learner, b)
+    assert info.version == "1" and info.registered_model_uri == "models:/autometa-test/1"
     for uri in (f"runs:/{run.info.run_id}/meta", "models:/autometa-test/1", info.model_uri):
         loaded = load_meta_learner(uri)
         assert torch.equal(predictions(loaded, b), expected), uri

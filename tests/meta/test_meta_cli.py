@@ -131,9 +131,11 @@ def test_evaluate_errors(tmp_path, capsys):
 def test_meta_train_logs_to_mlflow(tmp_path, tracking_uri, capsys):
     from mlflow.tracking import MlflowClient
 
-    args = meta_train(tmp_path, "--experiment", "cli-test", "--run-name", "tiny", "--log-every", "1")
+    args = meta_train(tmp_path, "--experiment", "cli-test", "--run-name", "tiny", "--log-every", "1", "--register-model", "cli-model")
     assert main(args) == 0
-    run_id = summary(capsys.readouterr().out)["mlflow_run_id"]
+    out = summary(capsys.readouterr().out)
+    run_id = out["mlflow_run_id"]
+    assert out["model_uri"] == "models:/cli-model/1"
     client = MlflowClient(tracking_uri)
     run = client.get_run(run_id)
     assert run.info.run_name == "tiny" and run.info.status == "FINISHED"
@@ -146,6 +148,11 @@ def test_meta_train_logs_to_mlflow(tmp_path, tracking_uri, capsys):
     learner = load_meta_learner(f"runs:/{run_id}/checkpoints/last.pt")
     local = load_meta_learner(tmp_path / "ckpt" / "last.pt")
     for a, b in zip(learner.state_dict().values(), local.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    # the registered model is the best checkpoint
+    registered = load_meta_learner("models:/cli-model/1")
+    best = load_meta_learner(tmp_path / "ckpt" / "best.pt")
+    for a, b in zip(registered.state_dict().values(), best.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
 
