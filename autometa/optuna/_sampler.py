@@ -1,0 +1,678 @@
+"""``MetaSampler``: the Optuna adapter around the meta-learned proposal logic."""
+
+from __future__ import annotations
+
+import math
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.samplers import BaseSampler
+from optuna.samplers._lazy_random_state import LazyRandomState
+from optuna.search_space import intersection_search_space
+from optuna.study import StudyDirection
+from optuna.trial import TrialState
+
+from autometa.optuna._gp import GP, expected_improvement, gaussianize, kendall_tau
+from autometa.optuna._knowledge import MetaKnowledge, TuningTask, task_from_study
+from autometa.optuna._space import NormalizedSpace
+
+if TYPE_CHECKING:
+    from optuna.study import Study
+    from optuna.trial import FrozenTrial
+
+__all__ = ["MetaSampler"]
+
+_MAX_TASK_POINTS = 256  # points per task surrogate (best third + a random rest)
+_N_FIXED_RANDOM = 384  # fixed space-filling candidates per space
+_N_FRESH_RANDOM = 64  # fresh random candidates per proposal
+_N_LOCAL = 64  # perturbations around the best observed configurations
+_MIN_TASK_POINTS = 4
+_SIMILARITY_TEMPERATURE = 4.0
+_EVIDENCE_POINTS = 200.0  # a task with n configurations gets prior weight n / (n + this)
+_MAX_PLANS = 256
+
+
+@dataclass
+class _TaskModel:
+    """A GP mean fitted to one task on the columns of the current space it shares."""
+
+    name: str
+    columns: np.ndarray  # indices into the space's parameters
+    subspace: NormalizedSpace
+    gp: GP
+    n_points: int  # configurations the task evaluated in this space
+
+    def predict(self, internal: np.ndarray) -> np.ndarray:
+        feats = self.subspace.features_from_internal(internal[:, self.columns])
+        mean, _ = self.gp.predict(feats, return_std=False)
+        return mean
+
+
+@dataclass
+class _SpaceState:
+    """Everything cached for one search space: task surrogates and fixed candidates."""
+
+    space: NormalizedSpace
+    tasks: list[_TaskModel]
+    cand_internal: np.ndarray
+    cand_features: np.ndarray
+    cand_task_means: np.ndarray  # [n_tasks, n_candidates]
+    cand_task_ranks: np.ndarray  # [n_tasks, n_candidates], percentile in [0, 1)
+    cand_from_tasks: np.ndarray  # [n_candidates] bool: an evaluated configuration of some task
+    cand_index: dict[bytes, int]  # feature key -> candidate index
+    extra: OrderedDict[bytes, np.ndarray] = field(default_factory=OrderedDict)  # other points
+
+    def task_means(self, internal: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+        """Task means ``[n_tasks, n]`` at ``internal`` points; cached for candidates.
+
+        Tasks where ``active`` is False are skipped (left at zero).
+        """
+        out = np.zeros((len(self.tasks), internal.shape[0]))
+        if internal.shape[0] == 0 or not self.tasks:
+            return out
+        keys = _row_keys(self.space.features_from_internal(internal), as_list=True)
+        idx = np.array([self.cand_index.get(k, -1) for k in keys])
+        hit = idx >= 0
+        out[:, hit] = self.cand_task_means[:, idx[hit]]
+        for j in np.flatnonzero(~hit):
+            if keys[j] in self.extra:
+                out[:, j] = self.extra[keys[j]]
+                hit[j] = True
+        if (~hit).any():
+            for t, model in enumerate(self.tasks):
+                if active is None or active[t]:
+                    out[t, ~hit] = model.predict(internal[~hit])
+            if active is None:  # complete columns only
+                for j in np.flatnonzero(~hit):
+                    self.extra[keys[j]] = out[:, j].copy()
+                while len(self.extra) > 4096:
+                    self.extra.popitem(last=False)
+        return out
+
+
+class MetaSampler(BaseSampler):
+    """A meta-learned sampler that warm-starts new studies.
+
+    The first ``n_startup_trials`` configurations come from a *meta-learned initial design*:
+
+    * when past tasks share parameters with the study (``source_studies``, or tasks archived
+      in the meta-knowledge whose parameters match by name), a greedy portfolio over those
+      tasks: each new point minimizes the similarity-weighted regret, across tasks, of the set
+      proposed so far (tasks are re-weighted by the rank correlation between their surrogate
+      and the study's results as trials complete);
+    * otherwise, the meta-learned design for the space's dimension (a portfolio of points in
+      the unit cube built to minimize regret across synthetic GP-prior tasks).
+
+    Later trials maximize expected improvement under a Gaussian process whose prior mean is
+    the similarity-weighted combination of the task surrogates and whose length scale and
+    noise are meta-learned (refined on the study by marginal likelihood).
+
+    Parameters
+    ----------
+    source_studies : sequence of optuna.Study, optional
+        Past studies (from any storage) to transfer from. Their finished trials are read once,
+        when the sampler is created. Parameters are matched by name; values outside the new
+        study's ranges or choices are ignored.
+    knowledge : MetaKnowledge, path, ``"default"`` or None, default="default"
+        The meta-knowledge: ``"default"`` is the one shipped with autometa (trained with
+        ``python -m autometa.optuna.train``), a path loads a file written by that command,
+        ``None`` uses none (uniform design, plain GP).
+    n_startup_trials : int, default=10
+        Number of configurations taken from the initial design.
+    independent_sampler : optuna.samplers.BaseSampler, optional
+        Sampler for parameters outside the relative search space (conditional parameters,
+        parameters whose range changed, the first trial of a study without matching past
+        tasks). By default such parameters are drawn uniformly in the normalized space (log
+        scale for ``log=True``) from a generator keyed by ``seed``, the trial number and the
+        parameter name, so that parallel workers sharing a seed still draw different values.
+    constant_liar : bool, default=True
+        Treat running trials as finished with the worst observed value, and reserve one
+        proposal for each running trial whose parameters are not yet known, so that parallel
+        workers on one storage do not propose the same configuration.
+    seed : int, optional
+        Seed for every random choice. Same seed and same history give the same proposals.
+
+    Notes
+    -----
+    Failed, pruned and NaN-valued trials are ignored; ``inf`` values are kept (ranked last
+    or first). Multi-objective studies are not supported (a ``ValueError`` is raised).
+
+    Examples
+    --------
+    >>> import optuna
+    >>> from autometa.optuna import MetaSampler
+    >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+    >>> study = optuna.create_study(sampler=MetaSampler(seed=0))
+    >>> study.optimize(lambda t: (t.suggest_float("x", -5, 5) - 1) ** 2, n_trials=15)
+    >>> study.best_value < 0.5
+    True
+    """
+
+    def __init__(
+        self,
+        source_studies: Sequence[optuna.Study] | None = None,
+        *,
+        knowledge: MetaKnowledge | str | Path | None = "default",
+        n_startup_trials: int = 10,
+        independent_sampler: BaseSampler | None = None,
+        constant_liar: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        if isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int) or n_startup_trials < 1:
+            raise ValueError(f"n_startup_trials must be a positive int, got {n_startup_trials!r}.")
+        if isinstance(knowledge, MetaKnowledge) or knowledge is None:
+            self._knowledge = knowledge
+        elif isinstance(knowledge, str) and knowledge == "default":
+            self._knowledge = MetaKnowledge.default()
+        elif isinstance(knowledge, (str, Path)):
+            self._knowledge = MetaKnowledge.load(knowledge)
+        else:
+            raise TypeError(
+                "knowledge must be a MetaKnowledge, a path, 'default' or None; "
+                f"got {type(knowledge).__name__}."
+            )
+        if source_studies is not None and isinstance(source_studies, optuna.Study):
+            source_studies = [source_studies]
+        self._source_tasks: list[TuningTask] = []
+        for s in source_studies or []:
+            if not isinstance(s, optuna.Study):
+                raise TypeError(
+                    f"source_studies must contain optuna.Study objects, got {type(s).__name__}; "
+                    "load past studies with optuna.load_study(study_name=..., storage=...)."
+                )
+            task = task_from_study(s)
+            if task.losses:
+                self._source_tasks.append(task)
+        self._n_startup_trials = n_startup_trials
+        self._independent_sampler = independent_sampler
+        self._constant_liar = constant_liar
+        self._seed = seed
+        self._rng = LazyRandomState(seed)
+        self._base_seed: int | None = None
+        self._init_caches()
+
+    # -- Optuna plumbing ------------------------------------------------------------------
+    def _init_caches(self) -> None:
+        self._lock = threading.Lock()
+        self._states: OrderedDict[tuple[Any, ...], _SpaceState] = OrderedDict()
+        self._plans: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for key in ("_lock", "_states", "_plans"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_caches()
+
+    def reseed_rng(self) -> None:
+        self._rng.rng.seed()
+        self._base_seed = None
+        if self._independent_sampler is not None:
+            self._independent_sampler.reseed_rng()
+
+    def _trial_rng(self, trial: FrozenTrial, salt: int = 0) -> np.random.Generator:
+        with self._lock:
+            if self._base_seed is None:
+                self._base_seed = int(self._rng.rng.randint(0, 2**31 - 1))
+            base = self._base_seed
+        return np.random.default_rng([base, trial.number, salt])
+
+    @staticmethod
+    def _check_single_objective(study: Study) -> None:
+        if len(study.directions) != 1:
+            raise ValueError(
+                "MetaSampler supports single-objective studies only; use "
+                "optuna.samplers.TPESampler or NSGAIISampler for multi-objective optimization."
+            )
+
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        self._check_single_objective(study)
+        space = intersection_search_space(study.get_trials(deepcopy=False), include_pruned=True)
+        return {name: dist for name, dist in space.items() if not dist.single()}
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        self._check_single_objective(study)
+        if not search_space:
+            return {}
+        return self._propose(study, trial, NormalizedSpace(search_space))
+
+    def sample_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        self._check_single_objective(study)
+        plan = self._plan(study, trial)
+        if param_name in plan:
+            value = plan[param_name]
+            try:
+                internal = param_distribution.to_internal_repr(value)
+                if param_distribution._contains(internal):
+                    return value
+            except (ValueError, TypeError):
+                pass
+        if self._independent_sampler is not None:
+            return self._independent_sampler.sample_independent(
+                study, trial, param_name, param_distribution
+            )
+        # Uniform in the normalized space, keyed by (seed, trial number, parameter name): two
+        # workers sharing a seed still draw different values for different trials.
+        salt = 1 + zlib.crc32(param_name.encode())
+        u = self._trial_rng(trial, salt=salt).random((1, 1))
+        space = NormalizedSpace({param_name: param_distribution})
+        return space.params_from_internal(space.internal_from_unit(u)[0])[param_name]
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        if self._independent_sampler is not None:
+            self._independent_sampler.before_trial(study, trial)
+
+    def after_trial(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        with self._lock:
+            self._plans.pop((study._study_id, trial.number), None)
+        if self._independent_sampler is not None:
+            self._independent_sampler.after_trial(study, trial, state, values)
+
+    # -- the plan for parameters outside the relative space --------------------------------
+    def _all_tasks(self) -> list[TuningTask]:
+        archived = self._knowledge.tasks if self._knowledge is not None else []
+        return [*self._source_tasks, *archived]
+
+    def _plan(self, study: Study, trial: FrozenTrial) -> dict[str, Any]:
+        """Initial-design values for parameters that the relative space does not cover yet.
+
+        Only for early trials (before ``n_startup_trials`` have completed) and only for
+        parameters that past tasks know about; other parameters go to the independent sampler.
+        """
+        key = (study._study_id, trial.number)
+        with self._lock:
+            if key in self._plans:
+                return self._plans[key]
+        plan: dict[str, Any] = {}
+        tasks = self._all_tasks()
+        if tasks and trial.number < 4 * self._n_startup_trials:
+            n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+            if n_complete < self._n_startup_trials:
+                dists: dict[str, BaseDistribution] = {}
+                for t in tasks:
+                    for name, dist in t.distributions.items():
+                        dists.setdefault(name, dist)
+                dists = {n: d for n, d in dists.items() if not d.single()}
+                if dists:
+                    plan = self._propose(study, trial, NormalizedSpace(dists))
+        with self._lock:
+            self._plans[key] = plan
+            while len(self._plans) > _MAX_PLANS:
+                self._plans.popitem(last=False)
+        return plan
+
+    # -- proposals --------------------------------------------------------------------------
+    def _space_state(self, space: NormalizedSpace) -> _SpaceState:
+        key = space.signature
+        with self._lock:
+            if key in self._states:
+                self._states.move_to_end(key)
+                return self._states[key]
+        state = self._build_space_state(space)
+        with self._lock:
+            self._states[key] = state
+            while len(self._states) > 8:
+                self._states.popitem(last=False)
+        return state
+
+    def _lengthscale(self, space: NormalizedSpace) -> float:
+        base = self._knowledge.gp_lengthscale if self._knowledge is not None else 0.25
+        return base * math.sqrt(max(space.n_features, 1))
+
+    def _noise(self) -> float:
+        return self._knowledge.gp_noise if self._knowledge is not None else 1e-3
+
+    def _build_space_state(self, space: NormalizedSpace) -> _SpaceState:
+        with self._lock:
+            if self._base_seed is None:
+                self._base_seed = int(self._rng.rng.randint(0, 2**31 - 1))
+            base = self._base_seed
+        rng = np.random.default_rng([base, 7919, space.dim])
+        models: list[_TaskModel] = []
+        task_points: list[np.ndarray] = []
+        exact: list[dict[bytes, float]] = []
+        for task in self._all_tasks():
+            fitted = self._fit_task(task, space, rng)
+            if fitted is not None:
+                model, pts, values = fitted
+                models.append(model)
+                task_points.append(pts)
+                exact.append(values)
+        rand = space.internal_from_unit(rng.random((_N_FIXED_RANDOM, space.dim)))
+        n_task_pts = sum(len(p) for p in task_points)
+        cand = np.concatenate([*task_points, rand], axis=0) if task_points else rand
+        feats = space.features_from_internal(cand)
+        _, keep = np.unique(np.round(feats, 9), axis=0, return_index=True)
+        keep.sort()
+        cand, feats = cand[keep], feats[keep]
+        from_tasks = keep < n_task_pts
+        if models:
+            means = np.stack([m.predict(cand) for m in models])
+            # Where a task evaluated a candidate, trust the evaluation over the surrogate.
+            for t, model in enumerate(models):
+                keys = _row_keys(model.subspace.features_from_internal(cand[:, model.columns]), as_list=True)
+                for c, key in enumerate(keys):
+                    if key in exact[t]:
+                        means[t, c] = exact[t][key]
+            ranks = np.argsort(np.argsort(means, axis=1, kind="stable"), axis=1) / means.shape[1]
+        else:
+            means = np.zeros((0, cand.shape[0]))
+            ranks = np.zeros((0, cand.shape[0]))
+        index = {k: i for i, k in enumerate(_row_keys(feats, as_list=True))}
+        return _SpaceState(space, models, cand, feats, means, ranks, from_tasks, index)
+
+    def _fit_task(
+        self, task: TuningTask, space: NormalizedSpace, rng: np.random.Generator
+    ) -> tuple[_TaskModel, np.ndarray, dict[bytes, float]] | None:
+        cols = [
+            j
+            for j, name in enumerate(space.names)
+            if name in task.distributions
+            and isinstance(task.distributions[name], CategoricalDistribution)
+            == isinstance(space.distributions[name], CategoricalDistribution)
+        ]
+        if not cols:
+            return None
+        sub = space.subspace([space.names[j] for j in cols])
+        rows, losses = [], []
+        for p, loss in zip(task.params, task.losses, strict=True):
+            if math.isnan(loss):
+                continue
+            x = sub.internal_from_params(p)
+            if x is not None:
+                rows.append(x)
+                losses.append(loss)
+        if len(rows) < _MIN_TASK_POINTS:
+            return None
+        x_all = np.asarray(rows)
+        y_all = np.asarray(losses, dtype=float)
+        feats_all = sub.features_from_internal(x_all)
+        _, uniq = np.unique(np.round(feats_all, 9), axis=0, return_index=True)
+        x_all, y_all, feats_all = x_all[uniq], y_all[uniq], feats_all[uniq]
+        n_total = len(y_all)
+        if n_total < _MIN_TASK_POINTS:
+            return None
+        yg_all = gaussianize(y_all)
+        values = dict(zip(_row_keys(feats_all, as_list=True), yg_all.tolist(), strict=True))
+        idx = np.arange(n_total)
+        if n_total > _MAX_TASK_POINTS:
+            # The surrogate sees the best third and a random rest; exact values cover all.
+            order = np.argsort(y_all, kind="stable")
+            n_top = _MAX_TASK_POINTS // 3
+            rest = rng.choice(order[n_top:], size=_MAX_TASK_POINTS - n_top, replace=False)
+            idx = np.sort(np.concatenate([order[:n_top], rest]))
+        feats, yg = feats_all[idx], yg_all[idx]
+        gp = self._fit_gp(sub, feats, yg, noise=self._noise() + 1e-2, mults=(0.25, 0.5, 1.0, 2.0))
+        # Candidate points for the full space: the task's configurations, other columns random.
+        full = space.internal_from_unit(rng.random((n_total, space.dim)))
+        full[:, cols] = x_all
+        return _TaskModel(task.name, np.asarray(cols), sub, gp, n_total), full, values
+
+    def _history(
+        self, study: Study, trial: FrozenTrial, space: NormalizedSpace
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Observed configurations and losses, running configurations, pending count."""
+        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
+        obs_x, obs_y, run_x = [], [], []
+        pending = 0
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
+            if t.number == trial.number:
+                continue
+            x = space.internal_from_params(t.params)
+            if t.state == TrialState.COMPLETE:
+                if x is None or t.value is None or math.isnan(t.value):
+                    continue
+                obs_x.append(x)
+                obs_y.append(sign * float(t.value))
+            elif self._constant_liar:
+                if x is not None:
+                    run_x.append(x)
+                elif t.number < trial.number:
+                    # Created before this trial, parameters not (all) written yet: its sampler
+                    # is probably deciding right now; leave it the proposal we would make.
+                    pending += 1
+        d = space.dim
+        return (
+            np.asarray(obs_x).reshape(-1, d),
+            np.asarray(obs_y, dtype=float),
+            np.asarray(run_x).reshape(-1, d),
+            pending,
+        )
+
+    def _propose(self, study: Study, trial: FrozenTrial, space: NormalizedSpace) -> dict[str, Any]:
+        # The matrices are tiny: multi-threaded BLAS only adds contention (10x slower on 2 cores).
+        with _single_threaded_blas():
+            return self._propose_impl(study, trial, space)
+
+    def _propose_impl(
+        self, study: Study, trial: FrozenTrial, space: NormalizedSpace
+    ) -> dict[str, Any]:
+        obs_x, obs_y, run_x, pending = self._history(study, trial, space)
+        rng = self._trial_rng(trial)
+        n_seen = len(obs_y) + len(run_x) + pending
+        if len(obs_y) < self._n_startup_trials and n_seen < 4 * self._n_startup_trials:
+            state = self._space_state(space)
+            if state.tasks:
+                x = self._portfolio_step(state, obs_x, obs_y, run_x, pending)
+            else:
+                x = self._design_step(space, obs_x, run_x, pending, rng)
+        else:
+            x = self._bo_step(space, obs_x, obs_y, run_x, pending, rng)
+        return space.params_from_internal(x)
+
+    # -- initial design ---------------------------------------------------------------------
+    @staticmethod
+    def _similarity(
+        tasks: Sequence[_TaskModel], task_means_obs: np.ndarray, obs_y: np.ndarray
+    ) -> np.ndarray:
+        """Task weights: evidence prior times ``exp(T * Kendall tau)`` with the study's results."""
+        prior = np.array([t.n_points / (t.n_points + _EVIDENCE_POINTS) for t in tasks])
+        finite = np.isfinite(obs_y)
+        if finite.sum() >= 3:
+            taus = np.array([kendall_tau(m[finite], obs_y[finite]) for m in task_means_obs])
+            prior = prior * np.exp(_SIMILARITY_TEMPERATURE * taus)
+        return prior / prior.sum()
+
+    def _portfolio_step(
+        self,
+        state: _SpaceState,
+        obs_x: np.ndarray,
+        obs_y: np.ndarray,
+        run_x: np.ndarray,
+        pending: int,
+    ) -> np.ndarray:
+        chosen = np.concatenate([obs_x, run_x], axis=0)
+        n_cand = state.cand_internal.shape[0]
+        if chosen.shape[0]:
+            means_chosen = state.task_means(chosen)
+            # Percentile of each chosen point among the candidates, per task.
+            pct = np.stack(
+                [
+                    np.searchsorted(np.sort(state.cand_task_means[t]), means_chosen[t]) / n_cand
+                    for t in range(len(state.tasks))
+                ]
+            )
+            best = pct.min(axis=1)
+            weights = self._similarity(state.tasks, means_chosen[:, : obs_x.shape[0]], obs_y)
+        else:
+            best = np.ones(len(state.tasks))
+            weights = self._similarity(state.tasks, np.zeros((len(state.tasks), 0)), obs_y[:0])
+        taken = _row_keys(state.space.features_from_internal(chosen)) if chosen.shape[0] else set()
+        available = np.array([k not in taken for k in _row_keys(state.cand_features, as_list=True)])
+        if (available & state.cand_from_tasks).any():
+            available &= state.cand_from_tasks  # propose configurations some task has evaluated
+        ranks = state.cand_task_ranks
+        pick = 0
+        for _ in range(pending + 1):
+            if not available.any():
+                available[:] = True
+            score = weights @ np.minimum(best[:, None], ranks) + 1e-3 * (weights @ ranks)
+            score[~available] = np.inf
+            pick = int(np.argmin(score))
+            best = np.minimum(best, ranks[:, pick])
+            available[pick] = False
+        return state.cand_internal[pick]
+
+    def _design_step(
+        self,
+        space: NormalizedSpace,
+        obs_x: np.ndarray,
+        run_x: np.ndarray,
+        pending: int,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        design = self._knowledge.design(space.dim) if self._knowledge is not None else None
+        if design is None:
+            from scipy.stats import qmc
+
+            with self._lock:
+                base = self._base_seed or 0
+            m = int(math.ceil(math.log2(4 * self._n_startup_trials)))
+            design = qmc.Sobol(space.dim, scramble=True, seed=base).random_base2(m)
+        pts = space.internal_from_unit(design)
+        chosen = np.concatenate([obs_x, run_x], axis=0)
+        taken = _row_keys(space.features_from_internal(chosen)) if chosen.shape[0] else set()
+        skip = pending
+        for key, x in zip(_row_keys(space.features_from_internal(pts), as_list=True), pts, strict=True):
+            if key in taken:
+                continue
+            if skip == 0:
+                return x
+            skip -= 1
+            taken.add(key)
+        return space.internal_from_unit(rng.random((1, space.dim)))[0]
+
+    # -- Bayesian optimization ------------------------------------------------------------------
+    def _bo_step(
+        self,
+        space: NormalizedSpace,
+        obs_x: np.ndarray,
+        obs_y: np.ndarray,
+        run_x: np.ndarray,
+        pending: int,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        state = self._space_state(space)
+        if obs_y.size == 0:
+            return space.internal_from_unit(rng.random((1, space.dim)))[0]
+        z = gaussianize(obs_y)
+        # Candidates: fixed ones, fresh random ones, perturbations of the best.
+        fresh = space.internal_from_unit(rng.random((_N_FRESH_RANDOM, space.dim)))
+        top = obs_x[np.argsort(z, kind="stable")[:5]]
+        top_u = space.unit_from_internal(top)
+        scales = rng.choice([0.03, 0.1, 0.25], size=(_N_LOCAL, 1))
+        local_u = top_u[rng.integers(0, len(top_u), _N_LOCAL)] + scales * rng.standard_normal(
+            (_N_LOCAL, space.dim)
+        )
+        local = space.internal_from_unit(local_u)
+        new = np.concatenate([fresh, local], axis=0)
+        cand = np.concatenate([state.cand_internal, new], axis=0)
+        feats = np.concatenate([state.cand_features, space.features_from_internal(new)], axis=0)
+        # Prior mean from similarity-weighted task surrogates.
+        if state.tasks:
+            obs_means = state.task_means(obs_x)
+            w = self._similarity(state.tasks, obs_means, obs_y)
+            active = w > 1e-3 / len(w)
+            new_means = state.task_means(new, active)
+            prior_c = w @ np.concatenate([state.cand_task_means, new_means], axis=1)
+            prior_o = w @ obs_means
+            prior_r = w @ state.task_means(run_x, active)
+            vo = prior_o.var()
+            a = float(np.clip(np.cov(prior_o, z, bias=True)[0, 1] / vo, 0.0, 2.0)) if vo > 1e-12 else 0.0
+            b = float(np.mean(z - a * prior_o))
+        else:
+            prior_c = np.zeros(cand.shape[0])
+            prior_o = np.zeros(obs_x.shape[0])
+            prior_r = np.zeros(run_x.shape[0])
+            a, b = 0.0, float(np.mean(z))
+        resid = z - (a * prior_o + b)
+        x_feat = space.features_from_internal(obs_x)
+        gp = self._fit_gp(space, x_feat, resid)
+        if run_x.size:
+            lie = float(z.max()) - (a * prior_r + b)
+            x_feat = np.concatenate([x_feat, space.features_from_internal(run_x)], axis=0)
+            resid = np.concatenate([resid, lie])
+            gp = GP(gp.lengthscale, gp.noise).fit(x_feat, resid)
+        taken = _row_keys(x_feat)
+        available = np.array([k not in taken for k in _row_keys(feats, as_list=True)])
+        if not available.any():
+            available[:] = True
+        best = float(z.min())
+        base_mean = a * prior_c + b
+        pick = 0
+        for i in range(pending + 1):
+            mean, std = gp.predict(feats)
+            ei = expected_improvement(base_mean + mean, std, best)
+            ei[~available] = -np.inf
+            pick = int(np.argmax(ei))
+            if i < pending:  # kriging believer for trials whose parameters are not known yet
+                available[pick] = False
+                x_feat = np.concatenate([x_feat, feats[pick : pick + 1]], axis=0)
+                resid = np.concatenate([resid, mean[pick : pick + 1]])
+                gp = GP(gp.lengthscale, gp.noise).fit(x_feat, resid)
+        return cand[pick]
+
+    def _fit_gp(
+        self,
+        space: NormalizedSpace,
+        x: np.ndarray,
+        y: np.ndarray,
+        noise: float | None = None,
+        mults: Sequence[float] = (0.5, 1.0, 2.0),
+    ) -> GP:
+        """Fit with the meta-learned length scale times the multiplier of highest evidence."""
+        base = self._lengthscale(space)
+        noise = self._noise() if noise is None else noise
+        best_gp, best_lml = None, -np.inf
+        for mult in mults:
+            gp = GP(base * mult, noise).fit(x, y)
+            lml = gp.log_marginal_likelihood()
+            if lml > best_lml:
+                best_gp, best_lml = gp, lml
+        assert best_gp is not None
+        return best_gp
+
+
+_CONTROLLER: Any = None
+
+
+def _single_threaded_blas() -> Any:
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def _row_keys(a: np.ndarray, as_list: bool = False) -> Any:
+    rounded = np.round(np.asarray(a, dtype=float), 9) + 0.0  # +0.0 turns -0.0 into 0.0
+    keys = [row.tobytes() for row in rounded]
+    return keys if as_list else set(keys)

@@ -1,0 +1,73 @@
+"""Several worker processes optimize one study through a shared storage."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+N_WORKERS = 3
+TRIALS_PER_WORKER = 6
+
+
+def _objective(trial: optuna.Trial) -> float:
+    import time
+
+    x = trial.suggest_float("x", -5.0, 5.0)
+    k = trial.suggest_int("k", 0, 8)
+    c = trial.suggest_categorical("c", ["a", "b"])
+    time.sleep(0.02)  # let workers overlap
+    return (x - 1.0) ** 2 + 0.1 * (k - 3) ** 2 + (c == "a")
+
+
+def _storage(kind: str, path: str) -> optuna.storages.BaseStorage | str:
+    if kind == "rdb":
+        return optuna.storages.RDBStorage(
+            f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": 60}}
+        )
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(path))
+
+
+def _worker(kind: str, path: str, out: str) -> None:
+    from autometa.optuna import MetaSampler
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Same seed in every worker: the hardest case for "workers must not collide".
+    study = optuna.load_study(study_name="shared", storage=_storage(kind, path), sampler=MetaSampler(seed=0))
+    done: list[int] = []
+    study.optimize(_objective, n_trials=TRIALS_PER_WORKER, callbacks=[lambda s, t: done.append(t.number)])
+    Path(out).write_text(",".join(map(str, done)))
+
+
+@pytest.mark.parametrize("kind", ["rdb", "journal"])
+def test_workers_share_one_study(kind: str, tmp_path: Path) -> None:
+    path = str(tmp_path / ("study.db" if kind == "rdb" else "journal.log"))
+    optuna.create_study(study_name="shared", storage=_storage(kind, path))
+    ctx = mp.get_context("fork")
+    outs = [str(tmp_path / f"w{i}.txt") for i in range(N_WORKERS)]
+    procs = [ctx.Process(target=_worker, args=(kind, path, o)) for o in outs]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+        assert p.exitcode == 0
+
+    reported = [int(n) for o in outs for n in Path(o).read_text().split(",")]
+    study = optuna.load_study(study_name="shared", storage=_storage(kind, path))
+    trials = study.get_trials(deepcopy=False)
+    n = N_WORKERS * TRIALS_PER_WORKER
+    # Every trial recorded exactly once, none lost, all finished.
+    assert len(trials) == n
+    assert sorted(reported) == sorted(t.number for t in trials) == list(range(n))
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    for t in trials:
+        expected = (t.params["x"] - 1.0) ** 2 + 0.1 * (t.params["k"] - 3) ** 2 + (t.params["c"] == "a")
+        assert t.value == pytest.approx(expected)
+    # Workers with the same seed still propose different configurations.
+    configs = {(round(t.params["x"], 9), t.params["k"], t.params["c"]) for t in trials}
+    assert len(configs) == n
