@@ -1,0 +1,324 @@
+"""``autometa bench classifier``: AutoMetaClassifier against the small-data peers.
+
+Protocol (BENCHMARKS.md): for each evaluation data set (dev sets held out of everything the
+classifier's shipped parts were trained on, see :mod:`autometa.estimators._dev_data`) and
+each ``n_train`` in {32, 128, 512} (when the set has at least ``n_train + 100`` rows), 5
+seeds of a stratified subsample; the rest (at most 2,000 rows) is the test set. Metrics:
+ROC-AUC (macro one-vs-rest), log-loss, accuracy, fit+predict wall time. Each row of the table
+is one estimator at one size: mean metrics, median time and the mean rank by ROC-AUC among
+the estimators of the run (rank 1 is best, averaged over data sets and seeds).
+
+Peers: LogisticRegression, RandomForest(300), HistGradientBoosting (defaults), kNN(7),
+SVC(probability=True) (one-hot + standardized inputs for the linear/distance/kernel models,
+ordinal codes for the trees) and FLAML's zero-shot ``flaml.default.LGBMClassifier``.
+
+``--ablation`` adds AutoMetaClassifier variants (classical members only, neural member only,
+meta-learned vs random initialization, no view ensemble, uniform vs learned combination).
+``--raw PATH`` writes every per-cell result as JSON lines; ``--reuse PATH`` loads such a file
+and skips the (estimator, data set, size, seed) cells it already holds, so peers and
+variants can run in separate processes and be reported together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autometa.bench._common import BenchResult
+
+DESCRIPTION = __doc__
+
+PEERS = ("logreg", "rf300", "hgb", "knn7", "svc", "flaml_lgbm")
+MAIN = ("autometa", *PEERS)
+ABLATION = (
+    "autometa",
+    "am_classical",
+    "am_uniform",
+    "am_neural_only",
+    "am_neural_random_init",
+    "am_no_view_ensemble",
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", default="32,128,512", help="comma-separated n_train values")
+    parser.add_argument("--datasets", default=None, help="comma-separated dev data sets (default: the held-out evaluation sets)")
+    parser.add_argument("--estimators", default=None, help=f"comma-separated subset of {list(MAIN) + list(ABLATION[1:])}")
+    parser.add_argument("--ablation", action="store_true", help="run the AutoMetaClassifier ablation variants instead of the peers")
+    parser.add_argument("--max-test", type=int, default=2000, help="largest test set")
+    parser.add_argument("--raw", metavar="PATH", help="write per-cell results as JSON lines")
+    parser.add_argument("--reuse", metavar="PATH", action="append", default=[], help="per-cell results to reuse (repeatable)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core CPU)")
+
+
+# ----------------------------------------------------------------------------- estimators
+def _split_columns(X: Any) -> tuple[list[str], list[str]]:
+    import pandas as pd
+
+    cat = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))]
+    return [c for c in X.columns if c not in cat], cat
+
+
+def _linear_pre(X: Any) -> Any:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    num, cat = _split_columns(X)
+    return ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num),
+            ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")), cat),
+        ],
+        sparse_threshold=0.0,
+    )
+
+
+def _tree_pre(X: Any) -> Any:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OrdinalEncoder
+
+    num, cat = _split_columns(X)
+    return ColumnTransformer(
+        [
+            ("num", "passthrough", num),
+            ("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan), cat),
+        ]
+    )
+
+
+def _random_init_checkpoint() -> str:
+    """A checkpoint with the shipped learner's architecture but no meta-training (same seed)."""
+    import tempfile
+
+    import torch
+
+    from autometa.estimators import load_classifier_meta_learner
+    from autometa.meta import build_learner, save_meta_learner
+
+    shipped = load_classifier_meta_learner("default")
+    torch.manual_seed(0)
+    learner = build_learner(shipped.algo, **shipped.get_config())
+    path = Path(tempfile.gettempdir()) / "autometa_bench_random_init.pt"
+    save_meta_learner(learner, path, metadata={"note": "untrained, for the ablation"})
+    return str(path)
+
+
+def make_estimator(name: str, X: Any, seed: int) -> Any:
+    """A fresh estimator (with its preprocessing) for one benchmark cell."""
+    from sklearn.pipeline import make_pipeline
+
+    from autometa.estimators import AutoMetaClassifier
+
+    if name == "autometa":
+        return AutoMetaClassifier(random_state=seed)
+    if name == "am_classical":
+        return AutoMetaClassifier(members=["et", "gbm", "knn", "lr", "rf"], random_state=seed)
+    if name == "am_uniform":
+        return AutoMetaClassifier(combination="uniform", random_state=seed)
+    if name == "am_neural_only":
+        return AutoMetaClassifier(members=["neural"], random_state=seed)
+    if name == "am_neural_random_init":
+        return AutoMetaClassifier(members=["neural"], meta_learner=_random_init_checkpoint(), random_state=seed)
+    if name == "am_no_view_ensemble":
+        return AutoMetaClassifier(n_ensemble=1, random_state=seed)
+    if name == "logreg":
+        from sklearn.linear_model import LogisticRegression
+
+        return make_pipeline(_linear_pre(X), LogisticRegression(max_iter=1000))
+    if name == "rf300":
+        from sklearn.ensemble import RandomForestClassifier
+
+        return make_pipeline(_tree_pre(X), RandomForestClassifier(n_estimators=300, n_jobs=1, random_state=seed))
+    if name == "hgb":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        return make_pipeline(_tree_pre(X), HistGradientBoostingClassifier(random_state=seed))
+    if name == "knn7":
+        from sklearn.neighbors import KNeighborsClassifier
+
+        return make_pipeline(_linear_pre(X), KNeighborsClassifier(n_neighbors=7))
+    if name == "svc":
+        from sklearn.svm import SVC
+
+        return make_pipeline(_linear_pre(X), SVC(probability=True, random_state=seed))
+    if name == "flaml_lgbm":
+        from flaml.default import LGBMClassifier
+
+        return make_pipeline(_tree_pre(X), LGBMClassifier(random_state=seed, n_jobs=1, verbose=-1))
+    raise ValueError(f"Unknown estimator {name!r}; known: {list(MAIN) + list(ABLATION[1:])}.")
+
+
+# ----------------------------------------------------------------------------- metrics
+def _metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    idx = np.searchsorted(classes, y_true)
+    proba = np.clip(proba, 1e-15, 1.0)
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    aucs = []
+    for k in range(len(classes)):
+        pos = idx == k
+        if pos.any() and (~pos).any():
+            aucs.append(roc_auc_score(pos, proba[:, k]))
+    return {
+        "roc_auc": float(np.mean(aucs)) if aucs else float("nan"),
+        "log_loss": float(log_loss(idx, proba, labels=range(len(classes)))),
+        "accuracy": float(np.mean(np.argmax(proba, axis=1) == idx)),
+    }
+
+
+def _cells(datasets: list[str], sizes: list[int], n_seeds: int, max_test: int):
+    from autometa.estimators._dev_data import load_dev_dataset
+    from autometa.tasks._split import support_query_split
+
+    for name in datasets:
+        X, y = load_dev_dataset(name)
+        for n in sizes:
+            if len(y) < n + 100:
+                continue
+            for seed in range(n_seeds):
+                rng = np.random.default_rng([seed, n, sum(map(ord, name))])
+                train, test = support_query_split(y, n, rng)
+                test = test[:max_test]
+                test = test[np.isin(y[test], np.unique(y[train]))]
+                yield name, n, seed, X.iloc[train], y[train], X.iloc[test], y[test]
+
+
+def run_cells(
+    estimators: list[str],
+    datasets: list[str],
+    sizes: list[int],
+    n_seeds: int,
+    max_test: int,
+    done: set[tuple[str, str, int, int]],
+    sink: Callable[[dict[str, Any]], None],
+) -> None:
+    for name, n, seed, Xtr, ytr, Xte, yte in _cells(datasets, sizes, n_seeds, max_test):
+        classes = np.unique(ytr)
+        for est_name in estimators:
+            if (est_name, name, n, seed) in done:
+                continue
+            est = make_estimator(est_name, Xtr, seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t0 = time.perf_counter()
+                est.fit(Xtr, ytr)
+                proba = est.predict_proba(Xte)
+                elapsed = time.perf_counter() - t0
+            est_classes = np.asarray(getattr(est, "classes_", classes))
+            full = np.zeros((len(yte), len(classes)))
+            full[:, np.searchsorted(classes, est_classes)] = proba
+            rec = {"estimator": est_name, "dataset": name, "n_train": n, "seed": seed,
+                   "n_test": int(len(yte)), "time_s": elapsed, **_metrics(yte, full, classes)}  # fmt: skip
+            sink(rec)
+
+
+def summarize(records: list[dict[str, Any]], estimators: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Mean metrics, median time and mean AUC rank per (estimator, n_train)."""
+    from scipy.stats import rankdata
+
+    by_cell: dict[tuple[str, int, int], dict[str, dict[str, Any]]] = {}
+    for r in records:
+        if r["estimator"] in estimators:
+            by_cell.setdefault((r["dataset"], r["n_train"], r["seed"]), {})[r["estimator"]] = r
+    ranks: dict[tuple[str, int], list[float]] = {}
+    for (_, n, _), cell in by_cell.items():
+        if set(cell) != set(estimators):
+            continue  # only cells where every estimator ran
+        names = list(cell)
+        rk = rankdata([-cell[e]["roc_auc"] for e in names])
+        for e, v in zip(names, rk):
+            ranks.setdefault((e, n), []).append(float(v))
+    rows = []
+    sizes = sorted({r["n_train"] for r in records})
+    for n in sizes:
+        for e in estimators:
+            rs = [c[e] for (_, nn, _), c in by_cell.items() if nn == n and set(c) == set(estimators)]
+            if not rs:
+                continue
+            rows.append(
+                {
+                    "n_train": n,
+                    "estimator": e,
+                    "roc_auc": float(np.mean([r["roc_auc"] for r in rs])),
+                    "log_loss": float(np.mean([r["log_loss"] for r in rs])),
+                    "accuracy": float(np.mean([r["accuracy"] for r in rs])),
+                    "median_time_s": float(np.median([r["time_s"] for r in rs])),
+                    "mean_rank": float(np.mean(ranks[(e, n)])),
+                    "cells": len(rs),
+                }
+            )
+    summary: dict[str, Any] = {}
+    for n in sizes:
+        at = {r["estimator"]: r for r in rows if r["n_train"] == n}
+        if "autometa" in at:
+            others = {e: r for e, r in at.items() if e != "autometa"}
+            if others:
+                best_auc = max(r["roc_auc"] for r in others.values())
+                summary[f"auc_margin_vs_best_other@{n}"] = at["autometa"]["roc_auc"] - best_auc
+                summary[f"best_mean_rank@{n}"] = min(at, key=lambda e: at[e]["mean_rank"])
+            if "hgb" in at:
+                summary[f"time_ratio_to_hgb@{n}"] = at["autometa"]["median_time_s"] / max(at["hgb"]["median_time_s"], 1e-9)
+    return rows, summary
+
+
+def compute(args: argparse.Namespace) -> BenchResult:
+    import torch
+
+    from autometa.estimators._dev_data import EVALUATION
+
+    torch.set_num_threads(int(args.threads))  # a long benchmark script, not library code
+    sizes = [int(s) for s in str(args.sizes).split(",") if s]
+    datasets = str(args.datasets).split(",") if args.datasets else list(EVALUATION)
+    n_seeds = int(args.seeds or 5)
+    if args.estimators:
+        estimators = [e.strip() for e in args.estimators.split(",") if e.strip()]
+    else:
+        estimators = list(ABLATION if args.ablation else MAIN)
+    if args.quick:
+        sizes, datasets, n_seeds = sizes[:1], datasets[:2], 1
+    records: list[dict[str, Any]] = []
+    for path in args.reuse:
+        for line in Path(path).read_text().splitlines():
+            if line.strip():
+                records.append(json.loads(line))
+    done = {(r["estimator"], r["dataset"], r["n_train"], r["seed"]) for r in records}
+    raw = open(args.raw, "a") if args.raw else None  # noqa: SIM115 - appended as cells finish
+
+    def sink(rec: dict[str, Any]) -> None:
+        records.append(rec)
+        print(f"{rec['estimator']:>22} {rec['dataset']:>20} n={rec['n_train']:<4} seed={rec['seed']} "
+              f"auc={rec['roc_auc']:.4f} t={rec['time_s']:.2f}s", flush=True)  # fmt: skip
+        if raw is not None:
+            raw.write(json.dumps(rec) + "\n")
+            raw.flush()
+
+    try:
+        run_cells(estimators, datasets, sizes, n_seeds, int(args.max_test), done, sink)
+    finally:
+        if raw is not None:
+            raw.close()
+    all_estimators = list(dict.fromkeys([*estimators, *(r["estimator"] for r in records)]))
+    rows, summary = summarize(records, all_estimators)
+    return BenchResult(
+        name="classifier",
+        rows=rows,
+        columns=["n_train", "estimator", "roc_auc", "log_loss", "accuracy", "median_time_s", "mean_rank", "cells"],
+        key_columns=["n_train", "estimator"],
+        params={"sizes": sizes, "datasets": datasets, "seeds": n_seeds, "max_test": args.max_test,
+                "estimators": all_estimators, "threads": args.threads},  # fmt: skip
+        summary=summary,
+        notes=[
+            "evaluation data sets are dev sets held out of the checkpoint's meta-training and of the portfolio",
+            "mean_rank: rank by ROC-AUC among the estimators of this table per (data set, n_train, seed), averaged",
+        ],
+    )

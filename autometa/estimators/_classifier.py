@@ -1,0 +1,397 @@
+"""AutoMetaClassifier: a scikit-learn classifier that starts every task from what it meta-learned.
+
+See :class:`AutoMetaClassifier` and ``docs/classifier.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from numbers import Integral
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
+    check_is_fitted,
+    check_random_state,
+    column_or_1d,
+    validate_data,
+)
+
+from autometa.estimators._members import CLASSICAL_MEMBERS, ClassicalMember
+from autometa.estimators._neural import NeuralMember
+from autometa.estimators._portfolio import Portfolio, meta_features
+from autometa.estimators._table import TableSpec, to_frame
+
+__all__ = ["AutoMetaClassifier", "DEFAULT_CHECKPOINT", "DEFAULT_PORTFOLIO", "load_classifier_meta_learner"]
+
+_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+#: the shipped meta-learned initialization of the neural member
+DEFAULT_CHECKPOINT = _CHECKPOINTS / "classifier_default.pt"
+#: the shipped meta-learned combination weights
+DEFAULT_PORTFOLIO = _CHECKPOINTS / "classifier_portfolio.json"
+
+_ALL_MEMBERS = ("neural", *sorted(CLASSICAL_MEMBERS))
+_CACHE: dict[tuple[str, float], Any] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_classifier_meta_learner(meta_learner: str | os.PathLike[str]) -> Any:
+    """Load (and cache per process) the meta-learner behind the neural member.
+
+    Parameters
+    ----------
+    meta_learner : str or path-like
+        ``"default"`` (the shipped checkpoint), a checkpoint file or folder, or an MLflow URI
+        (``models:/name/version``, ``runs:/<run_id>/<path>``).
+
+    Raises
+    ------
+    ValueError
+        If the checkpoint is corrupt, of another format, or its learner cannot serve as the
+        classifier's neural member (it must be a tabular gradient-based learner with
+        ``d_max`` inputs and ``c_max`` outputs).
+    """
+    from autometa.meta._checkpoint import load_meta_learner
+
+    source = str(DEFAULT_CHECKPOINT) if str(meta_learner) == "default" else os.fspath(meta_learner)
+    if str(meta_learner) == "default" and not DEFAULT_CHECKPOINT.is_file():
+        raise FileNotFoundError(
+            f"The shipped checkpoint {DEFAULT_CHECKPOINT} is missing from this installation; reinstall "
+            "autometa or rebuild it with `python -m autometa.estimators.train_default`."
+        )
+    key_time = Path(source).stat().st_mtime if Path(source).exists() else 0.0
+    key = (source, key_time)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+    learner = load_meta_learner(source, map_location="cpu")
+    net_kind = getattr(getattr(learner, "net", None), "get_config", lambda: {})().get("kind")
+    if not all(hasattr(learner, a) for a in ("d_max", "c_max", "adapt", "predict")) or net_kind != "mlp":
+        raise ValueError(
+            f"The meta-learner in {source} ({type(learner).__name__}, base net {net_kind!r}) cannot drive "
+            "AutoMetaClassifier's neural member: it needs a gradient-based learner over the tabular "
+            "'mlp' base net (MAML, FOMAML, Meta-SGD, ANIL, Reptile, Meta-LSTM). Pass another checkpoint "
+            "or members=[...] without 'neural'."
+        )
+    learner.requires_grad_(False)
+    with _CACHE_LOCK:
+        _CACHE[key] = learner
+    return learner
+
+
+class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
+    """Small-data classifier that warm-starts from a shipped, meta-trained checkpoint.
+
+    ``fit`` encodes the table, computes the task's meta-features and asks the meta-learned
+    *portfolio* how much weight each model family deserves on a task like this one. It then
+    fits the chosen members:
+
+    * ``"neural"``: a small MLP whose initialization (and inner-loop step sizes) were
+      meta-trained across many dev tasks; it is adapted to the training rows in a few
+      gradient steps, on ``n_ensemble`` views of the task (random column placements, feature
+      subsets and label permutations), all adapted at once;
+    * classical members: ``"rf"`` (random forest), ``"et"`` (extra trees), ``"gbm"``
+      (histogram gradient boosting with small-data settings), ``"lr"`` (logistic
+      regression), ``"knn"`` (distance-weighted k-NN).
+
+    and returns the weighted average of their probabilities.
+
+    Parameters
+    ----------
+    meta_learner : str or path-like, default="default"
+        Where the neural member's meta-learner comes from: ``"default"`` (shipped with the
+        package, see ``autometa/checkpoints/model_card.json``), a checkpoint path, or an
+        MLflow URI ``"models:/<name>/<version>"`` / ``"runs:/<run_id>/<path>"``.
+    members : "auto" or list of str, default="auto"
+        Model families allowed into the blend (``"auto"``: all of ``neural, et, gbm, knn, lr,
+        rf``). The portfolio still decides their weights.
+    combination : {"learned", "uniform"}, default="learned"
+        ``"learned"`` uses the meta-learned portfolio weights; ``"uniform"`` averages the
+        allowed members equally (an ablation baseline).
+    n_ensemble : int, default=8
+        Number of adapted views of the neural member.
+    adapt_steps : int or None, default=None
+        Inner gradient steps of the neural member (``None``: the number it was
+        meta-trained with).
+    max_samples : int, default=10000
+        Training sets larger than this are stratified-subsampled to ``max_samples`` rows
+        (with a warning). The neural member adapts on at most 1,024 of them.
+    device : str, default="auto"
+        Where the neural member adapts (``"auto"``: CUDA when available). The fitted model
+        always lives on the CPU, so it pickles and predicts anywhere.
+    random_state : int, RandomState instance or None, default=None
+        Seed of every random choice (views, subsamples, forests). An int gives identical
+        probabilities on CPU, also across processes.
+    verbose : int, default=0
+        Print the chosen weights and timings when > 0.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, as given (strings round-trip).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when ``X`` had string column names.
+    weights_ : dict of str to float
+        The combination weight of each fitted member.
+    members_ : dict of str to object
+        The fitted members.
+    meta_features_ : dict of str to float
+        The task's meta-features the portfolio saw.
+
+    See Also
+    --------
+    autometa.meta.MetaTrainer : meta-trains learners such as the shipped one.
+
+    Notes
+    -----
+    The neural member handles at most ``c_max`` classes (10 in the shipped checkpoint); with
+    more classes the classical members carry the whole blend. Columns beyond the net's
+    ``d_max`` inputs (32) are covered by giving each view a different random subset.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_wine
+    >>> from autometa import AutoMetaClassifier
+    >>> X, y = load_wine(return_X_y=True, as_frame=True)
+    >>> clf = AutoMetaClassifier(random_state=0).fit(X[:40], y[:40])
+    >>> clf.predict_proba(X[40:42]).sum(axis=1).round(6).tolist()
+    [1.0, 1.0]
+    """
+
+    _parameter_constraints: dict = {
+        "meta_learner": [str, os.PathLike],
+        "members": [StrOptions({"auto"}), list, tuple],
+        "combination": [StrOptions({"learned", "uniform"})],
+        "n_ensemble": [Interval(Integral, 1, None, closed="left")],
+        "adapt_steps": [Interval(Integral, 1, None, closed="left"), None],
+        "max_samples": [Interval(Integral, 2, None, closed="left")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        meta_learner: str | os.PathLike[str] = "default",
+        members: str | list[str] = "auto",
+        combination: str = "learned",
+        n_ensemble: int = 8,
+        adapt_steps: int | None = None,
+        max_samples: int = 10_000,
+        device: str = "auto",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+    ) -> None:
+        self.meta_learner = meta_learner
+        self.members = members
+        self.combination = combination
+        self.n_ensemble = n_ensemble
+        self.adapt_steps = adapt_steps
+        self.max_samples = max_samples
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ scikit-learn API
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any) -> AutoMetaClassifier:
+        """Fit the portfolio's members on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like or pandas DataFrame of shape (n_samples, n_features)
+            Numeric, boolean, categorical or string columns; NaN marks missing values.
+        y : array-like of shape (n_samples,)
+            Class labels (strings, integers, booleans).
+
+        Returns
+        -------
+        self : AutoMetaClassifier
+        """
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        df = self._validate_X(X, reset=True)
+        y = column_or_1d(np.asarray(y) if not isinstance(y, pd.Series) else y.to_numpy(), warn=True)
+        if len(y) != len(df):
+            raise ValueError(
+                f"X and y have inconsistent numbers of samples: X has {len(df)} rows, y has {len(y)}."
+            )
+        check_classification_targets(y)
+        if pd.isna(pd.Series(y, dtype=object)).any():
+            raise ValueError("y contains missing values (NaN/None); drop those rows or give them a label.")
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least two classes in y; got one class "
+                f"({self.classes_[0]!r}). A classifier cannot learn from one class."
+            )
+        members = self._allowed_members()
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        rng = np.random.default_rng(seed)
+        if len(df) > self.max_samples:
+            warnings.warn(
+                f"{len(df)} training rows exceed max_samples={self.max_samples}; fitting on a stratified "
+                f"subsample of {self.max_samples} rows.",
+                UserWarning,
+                stacklevel=2,
+            )
+            from autometa.estimators._neural import stratified_subsample
+
+            keep = stratified_subsample(y_idx, self.max_samples, rng)
+            df, y_idx = df.iloc[keep].reset_index(drop=True), y_idx[keep]
+        n_classes = len(self.classes_)
+        spec = TableSpec().fit(df)
+        matrices = {"tree": spec.tree_matrix(df), "linear": spec.linear_matrix(df)}
+        missing = float(np.isnan(matrices["tree"]).mean()) if matrices["tree"].size else 0.0
+        z = meta_features(
+            len(df), spec.n_columns, n_classes, len(spec.categorical), np.bincount(y_idx, minlength=n_classes), missing
+        )
+        learner = None
+        if "neural" in members:
+            learner = load_classifier_meta_learner(self.meta_learner)
+            if n_classes > int(learner.c_max):
+                members = [m for m in members if m != "neural"]
+        portfolio = self._portfolio(members)
+        weights = portfolio.weights(z, members)
+        fitted: dict[str, Any] = {}
+        for name in sorted(weights):
+            member_seed = int(rng.integers(np.iinfo(np.int32).max))
+            if name == "neural":
+                from autometa._utils import resolve_device
+
+                member = NeuralMember(learner, n_views=self.n_ensemble, steps=self.adapt_steps)
+                member.fit(df, y_idx, n_classes, member_seed, device=resolve_device(self.device))
+            else:
+                member = ClassicalMember(CLASSICAL_MEMBERS[name]).fit(matrices, y_idx, n_classes, member_seed)
+            fitted[name] = member
+        self.table_spec_ = spec
+        self.members_ = fitted
+        self.weights_ = weights
+        self.meta_features_ = dict(zip(_meta_feature_names(), map(float, z)))
+        if self.verbose:
+            print(f"[AutoMetaClassifier] weights: " + ", ".join(f"{k}={v:.3f}" for k, v in weights.items()))
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``; rows sum to one."""
+        check_is_fitted(self)
+        df = self._validate_X(X, reset=False)
+        spec = self.table_spec_
+        matrices = {"tree": spec.tree_matrix(df), "linear": spec.linear_matrix(df)}
+        proba = np.zeros((len(df), len(self.classes_)))
+        for name, w in self.weights_.items():
+            member = self.members_[name]
+            p = member.predict_proba(df) if name == "neural" else member.predict_proba(matrices)
+            proba += w * p
+        proba = np.clip(proba, 0.0, None)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class label for each row (labels from ``classes_``)."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    # ------------------------------------------------------------------ helpers
+    def _allowed_members(self) -> list[str]:
+        if isinstance(self.members, str):  # "auto" (other strings are rejected by validation)
+            return list(_ALL_MEMBERS)
+        members = list(self.members)
+        unknown = sorted(set(members) - set(_ALL_MEMBERS))
+        if unknown or not members:
+            raise ValueError(
+                f"members must be 'auto' or a non-empty list drawn from {list(_ALL_MEMBERS)}; got {self.members!r}."
+            )
+        return sorted(set(members), key=_ALL_MEMBERS.index)
+
+    def _portfolio(self, members: list[str]) -> Portfolio:
+        if self.combination == "uniform" or len(members) == 1 or not DEFAULT_PORTFOLIO.is_file():
+            if self.combination == "learned" and len(members) > 1:
+                warnings.warn(
+                    f"The shipped portfolio {DEFAULT_PORTFOLIO} is missing; combining members uniformly.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            return Portfolio.uniform(members)
+        return _load_portfolio()
+
+    def _validate_X(self, X: Any, *, reset: bool) -> pd.DataFrame:
+        """Validate ``X`` the scikit-learn way and return it as a DataFrame with positional columns."""
+        if isinstance(X, pd.DataFrame):
+            _check_feature_names(self, X, reset=reset)
+            _check_n_features(self, X, reset=reset)
+            if X.shape[0] == 0:
+                raise ValueError(
+                    f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
+                )
+            if X.shape[1] == 0:
+                raise ValueError(
+                    f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
+                )
+            df = X.reset_index(drop=True)
+        else:
+            arr = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=reset)
+            if arr.dtype.kind in "fiub":
+                arr = arr.astype(np.float64, copy=False)
+                if np.isinf(arr).any():
+                    raise ValueError(
+                        "Input X contains infinity. Replace infinite values by finite ones or by NaN "
+                        "(missing values are supported)."
+                    )
+            df = pd.DataFrame(arr)
+        df = to_frame(df, columns=[str(i) for i in range(df.shape[1])])
+        if not reset and hasattr(self, "table_spec_"):
+            return df
+        return df
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        # members already keep their tensors on the CPU; make sure of it for foreign learners
+        member = state.get("members_", {}).get("neural")
+        if member is not None:
+            from autometa.estimators._neural import _detach_cpu
+
+            member.fast_ = _detach_cpu(member.fast_)
+            member.learner.to("cpu")
+        return state
+
+
+def _meta_feature_names() -> tuple[str, ...]:
+    from autometa.estimators._portfolio import META_FEATURES
+
+    return META_FEATURES
+
+
+_PORTFOLIO_CACHE: dict[float, Portfolio] = {}
+
+
+def _load_portfolio() -> Portfolio:
+    mtime = DEFAULT_PORTFOLIO.stat().st_mtime
+    if mtime not in _PORTFOLIO_CACHE:
+        _PORTFOLIO_CACHE.clear()
+        _PORTFOLIO_CACHE[mtime] = Portfolio.load(DEFAULT_PORTFOLIO)
+    return _PORTFOLIO_CACHE[mtime]

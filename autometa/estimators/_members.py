@@ -1,0 +1,129 @@
+"""The classical members of :class:`~autometa.estimators.AutoMetaClassifier`'s portfolio.
+
+Each member is a small recipe: which design matrix it reads (``"tree"`` or ``"linear"``, see
+:class:`~autometa.estimators._table.TableSpec`) and a factory that builds a scikit-learn
+estimator with settings that behave at 32 rows as well as at 10,000 (for example gradient
+boosting with small leaves, k-NN with ``k`` capped by the class sizes). Members always return
+probabilities for *every* class of the task, in class-index order, even when a bootstrap or
+a tiny class made an inner estimator miss one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["CLASSICAL_MEMBERS", "ClassicalMember", "MemberRecipe", "full_proba"]
+
+
+def full_proba(estimator: object, X: np.ndarray, n_classes: int) -> np.ndarray:
+    """``estimator.predict_proba(X)`` scattered into ``n_classes`` columns (missing classes get 0)."""
+    p = estimator.predict_proba(X)  # type: ignore[attr-defined]
+    classes = np.asarray(estimator.classes_, dtype=np.int64)  # type: ignore[attr-defined]
+    out = np.zeros((X.shape[0], n_classes))
+    out[:, classes] = p
+    return out
+
+
+def _rf(n: int, n_classes: int, seed: int):
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=150, max_features="sqrt", n_jobs=1, random_state=seed)
+
+
+def _et(n: int, n_classes: int, seed: int):
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    return ExtraTreesClassifier(n_estimators=150, max_features="sqrt", n_jobs=1, random_state=seed)
+
+
+def _lr(n: int, n_classes: int, seed: int):
+    from sklearn.linear_model import LogisticRegression
+
+    # stronger regularization when rows are scarce
+    c = 0.1 if n < 64 else (0.3 if n < 256 else 1.0)
+    return LogisticRegression(C=c, max_iter=300, random_state=seed)
+
+
+def _knn(n: int, n_classes: int, seed: int):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return KNeighborsClassifier(n_neighbors=int(np.clip(round(np.sqrt(n)), 3, 15)), weights="distance")
+
+
+def _gbm(n: int, n_classes: int, seed: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    # HistGradientBoosting's defaults (min_samples_leaf=20) cannot split at 32 rows.
+    return HistGradientBoostingClassifier(
+        learning_rate=0.08,
+        max_iter=100,
+        max_leaf_nodes=15,
+        min_samples_leaf=max(3, min(20, n // 25)),
+        l2_regularization=1.0,
+        early_stopping=False,
+        random_state=seed,
+    )
+
+
+@dataclass(frozen=True)
+class MemberRecipe:
+    """How to build one classical member.
+
+    Attributes
+    ----------
+    name : str
+    matrix : {"tree", "linear"}
+        Which design matrix the member reads.
+    factory : callable
+        ``factory(n_rows, n_classes, seed) -> estimator``.
+    """
+
+    name: str
+    matrix: str
+    factory: Callable[[int, int, int], object]
+
+
+CLASSICAL_MEMBERS: dict[str, MemberRecipe] = {
+    "et": MemberRecipe("et", "tree", _et),
+    "gbm": MemberRecipe("gbm", "tree", _gbm),
+    "knn": MemberRecipe("knn", "linear", _knn),
+    "lr": MemberRecipe("lr", "linear", _lr),
+    "rf": MemberRecipe("rf", "tree", _rf),
+}
+
+
+class ClassicalMember:
+    """A fitted classical member (its recipe and the fitted scikit-learn estimator)."""
+
+    def __init__(self, recipe: MemberRecipe) -> None:
+        self.recipe = recipe
+        self.name = recipe.name
+        self.estimator_: object | None = None
+        self.n_classes_ = 0
+
+    def fit(self, matrices: dict[str, np.ndarray], y: np.ndarray, n_classes: int, seed: int) -> ClassicalMember:
+        X = matrices[self.recipe.matrix]
+        counts = np.bincount(y, minlength=n_classes)
+        est = self.recipe.factory(X.shape[0], n_classes, seed)
+        if self.name == "knn":
+            est.set_params(n_neighbors=int(min(est.get_params()["n_neighbors"], X.shape[0])))
+        if X.shape[1] == 0:  # e.g. only constant columns: predict the class prior
+            from sklearn.dummy import DummyClassifier
+
+            est = DummyClassifier(strategy="prior")
+            X = np.zeros((X.shape[0], 1))
+        est.fit(X, y)
+        self.estimator_ = est
+        self.n_classes_ = n_classes
+        self._constant_X = matrices[self.recipe.matrix].shape[1] == 0
+        del counts
+        return self
+
+    def predict_proba(self, matrices: dict[str, np.ndarray]) -> np.ndarray:
+        X = matrices[self.recipe.matrix]
+        if self._constant_X:
+            X = np.zeros((X.shape[0], 1))
+        return full_proba(self.estimator_, X, self.n_classes_)

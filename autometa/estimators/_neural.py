@@ -1,0 +1,224 @@
+"""The meta-learned neural member: a shipped initialization adapted to the task, ensembled.
+
+:class:`NeuralMember` encodes the training rows with :class:`~autometa.tasks.TabularEncoder`
+(the same encoder, with the same ``d_max``/``c_max``, that built every meta-training task),
+then builds ``n_ensemble`` *views* of the task: each view puts the encoded columns at random
+positions of the ``d_max``-wide input and relabels the classes with a random permutation,
+exactly as :func:`random_view` does for meta-training tasks. All views are adapted at once,
+as one :class:`~autometa.tasks.TaskBatch` of ``n_ensemble`` tasks, by the meta-learner's own
+inner loop (MAML / Meta-SGD steps, or the Meta-LSTM learned optimizer) starting from the
+meta-learned initialization. Predictions undo each view's label permutation and average the
+probabilities.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["MAX_ADAPT_ROWS", "NeuralMember", "random_view", "stratified_subsample"]
+
+#: rows used for adaptation; larger training sets are stratified-subsampled for the net
+MAX_ADAPT_ROWS = 1024
+
+
+def random_view(d_max: int, n_classes: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random placement of the ``d_max`` encoded columns and a random class relabeling.
+
+    Returns
+    -------
+    slots : ndarray (d_max,)
+        Encoded column ``j`` goes to input position ``slots[j]``.
+    label_perm : ndarray (n_classes,)
+        Class ``c`` becomes output ``label_perm[c]``.
+    """
+    return rng.permutation(d_max), rng.permutation(n_classes)
+
+
+def place(x: np.ndarray, mask: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Move encoded columns ``x[:, j]`` (and the mask) to positions ``slots[j]``."""
+    out = np.zeros_like(x)
+    out[..., slots] = x
+    m = np.zeros_like(mask)
+    m[slots] = mask
+    return out, m
+
+
+def stratified_subsample(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of a stratified subsample of size about ``n`` (every class keeps a row)."""
+    if len(y) <= n:
+        return np.arange(len(y))
+    classes, counts = np.unique(y, return_counts=True)
+    take = np.maximum(1, np.floor(counts / len(y) * n).astype(int))
+    idx = []
+    for c, t in zip(classes, take):
+        rows = np.flatnonzero(y == c)
+        idx.append(rng.choice(rows, size=min(t, len(rows)), replace=False))
+    return np.sort(np.concatenate(idx))
+
+
+class NeuralMember:
+    """Adapt a meta-learned net to the task over several views; average their probabilities.
+
+    Parameters
+    ----------
+    learner : MetaLearner
+        A gradient-based meta-learner with ``d_max``, ``c_max``, ``adapt(batch, steps=...)``
+        and ``predict(fast, x, batch)`` (MAML, Meta-SGD, ANIL, Meta-LSTM...).
+    n_views : int
+        Ensemble size.
+    steps : int or None
+        Inner steps (``None``: the learner's own ``inner_steps``).
+    augmenter : callable or None
+        ``augmenter(x, y, feature_mask, rng) -> (x, y)`` applied to each view's encoded
+        support rows (e.g. the meta-learned augmentation policy).
+    """
+
+    name = "neural"
+
+    def __init__(self, learner: Any, n_views: int = 8, steps: int | None = None, augmenter: Any = None) -> None:
+        self.learner = learner
+        self.n_views = int(n_views)
+        self.steps = steps
+        self.augmenter = augmenter
+
+    def _encode(self, df: Any) -> np.ndarray:
+        x, _ = self.encoder_.transform(df)
+        return x
+
+    def fit(self, df: Any, y: np.ndarray, n_classes: int, seed: int, device: Any = "cpu") -> NeuralMember:
+        """Encode ``df`` (a DataFrame), adapt ``n_views`` views of the task to labels ``y``."""
+        import torch
+
+        from autometa.tasks import TabularEncoder
+        from autometa.tasks._task import TaskBatch
+
+        rng = np.random.default_rng(seed)
+        d_max, c_max = int(self.learner.d_max), int(self.learner.c_max)
+        if n_classes > c_max:
+            raise ValueError(f"The neural member supports at most c_max={c_max} classes; got {n_classes}.")
+        rows = stratified_subsample(y, MAX_ADAPT_ROWS, rng)
+        df, y = df.iloc[rows], y[rows]
+        self.encoder_ = TabularEncoder(d_max, c_max, random_state=0).fit(df, y)
+        x, mask = self.encoder_.transform(df)
+        views = [random_view(d_max, n_classes, rng) for _ in range(self.n_views)]
+        self.slots_ = np.stack([v[0] for v in views])
+        self.label_perm_ = np.stack([v[1] for v in views])
+        xs, ms, ys = [], [], []
+        for slots, perm in views:
+            xv, mv = place(x, mask, slots)
+            yv = perm[y]
+            if self.augmenter is not None:
+                xv, yv = self.augmenter(xv, yv, mv, rng)
+                xv = np.asarray(xv, dtype=np.float32) * mv
+            xs.append(np.asarray(xv, dtype=np.float32))
+            ys.append(np.asarray(yv, dtype=np.int64))
+            ms.append(mv)
+        n_rows = max(len(v) for v in ys)
+        xb = np.zeros((self.n_views, n_rows, d_max), dtype=np.float32)
+        yb = np.zeros((self.n_views, n_rows), dtype=np.int64)
+        rb = np.zeros((self.n_views, n_rows), dtype=bool)
+        for v in range(self.n_views):
+            k = len(ys[v])
+            xb[v, :k], yb[v, :k], rb[v, :k] = xs[v], ys[v], True
+        self.feature_mask_ = np.stack(ms)
+        self.n_classes_ = int(n_classes)
+        dev = torch.device(device)
+        self.learner.to(dev)
+        try:
+            cm = torch.zeros(self.n_views, c_max, dtype=torch.bool)
+            cm[:, :n_classes] = True
+            batch = TaskBatch(
+                x_support=torch.from_numpy(xb).to(dev),
+                y_support=torch.from_numpy(yb).to(dev),
+                support_mask=torch.from_numpy(rb).to(dev),
+                x_query=torch.zeros(self.n_views, 0, d_max, device=dev),
+                y_query=torch.zeros(self.n_views, 0, dtype=torch.long, device=dev),
+                query_mask=torch.zeros(self.n_views, 0, dtype=torch.bool, device=dev),
+                feature_mask=torch.from_numpy(self.feature_mask_).to(dev),
+                class_mask=cm.to(dev),
+                n_classes=torch.full((self.n_views,), n_classes, dtype=torch.long, device=dev),
+            )
+            self.fast_ = _detach_cpu(_adapt(self.learner, batch, self.steps))
+        finally:
+            self.learner.to("cpu")
+        return self
+
+    def predict_proba(self, df: Any) -> np.ndarray:
+        """Probabilities ``[n, n_classes]`` averaged over the adapted views."""
+        import torch
+
+        from autometa.tasks._task import TaskBatch
+
+        x, mask = self.encoder_.transform(df)
+        d_max, c_max = int(self.learner.d_max), int(self.learner.c_max)
+        xq = np.stack([place(x, mask, s)[0] for s in self.slots_])
+        cm = torch.zeros(self.n_views, c_max, dtype=torch.bool)
+        cm[:, : self.n_classes_] = True
+        batch = TaskBatch(
+            x_support=torch.zeros(self.n_views, 0, d_max),
+            y_support=torch.zeros(self.n_views, 0, dtype=torch.long),
+            support_mask=torch.zeros(self.n_views, 0, dtype=torch.bool),
+            x_query=torch.from_numpy(xq),
+            y_query=torch.zeros(self.n_views, xq.shape[1], dtype=torch.long),
+            query_mask=torch.ones(self.n_views, xq.shape[1], dtype=torch.bool),
+            feature_mask=torch.from_numpy(self.feature_mask_),
+            class_mask=cm,
+            n_classes=torch.full((self.n_views,), self.n_classes_, dtype=torch.long),
+        )
+        with torch.no_grad():
+            logits = self.learner.predict(self.fast_, batch.x_query, batch)[..., : self.n_classes_]
+            p = torch.softmax(logits.double(), dim=-1).numpy()  # [V, n, K], permuted class slots
+        out = np.zeros((x.shape[0], self.n_classes_))
+        for v in range(self.n_views):
+            out += p[v][:, self.label_perm_[v]]
+        return out / self.n_views
+
+
+def _adapt(learner: Any, batch: Any, steps: int | None) -> Any:
+    """The learner's inner loop on every view of ``batch``.
+
+    For gradient learners whose update rule is elementwise (MAML's SGD, Meta-SGD, ANIL...)
+    the views are adapted with one batched autograd call per step: the gradient of the summed
+    per-view losses with respect to per-view parameters *is* each view's own gradient, so this
+    computes exactly what the learner's vmapped ``adapt`` computes, without the cost of
+    vectorizing ``grad`` (no meta-gradient is needed at ``fit`` time). Other learners use their
+    own ``adapt``.
+    """
+    import torch
+
+    from autometa.functional._adapt import SGD, MetaSGDRule, batched_forward
+    from autometa.functional._losses import masked_cross_entropy
+
+    n_steps = int(getattr(learner, "inner_steps", 1) if steps is None else steps)
+    rule = learner.update_rule() if hasattr(learner, "update_rule") else None
+    if not isinstance(rule, (SGD, MetaSGDRule)) or not hasattr(learner, "init_params"):
+        with torch.enable_grad():
+            return learner.adapt(batch, steps=n_steps)
+    names = learner.params_to_adapt() or list(learner.init_params())
+    init = learner.init_params()
+    n_views = batch.x_support.shape[0]
+    cm = learner._class_mask(batch) if hasattr(learner, "_class_mask") else batch.class_mask
+    fast = {k: v.detach().unsqueeze(0).expand(n_views, *v.shape).clone() for k, v in init.items()}
+    with torch.enable_grad():
+        for _ in range(n_steps):
+            leaves = {k: fast[k].detach().requires_grad_(True) for k in names}
+            logits = batched_forward(learner.net, {**fast, **leaves}, batch.x_support, batch.feature_mask)
+            losses = torch.vmap(masked_cross_entropy)(logits, batch.y_support, batch.support_mask, cm)
+            grads = torch.autograd.grad(losses.sum(), [leaves[k] for k in names])
+            new, _ = rule(leaves, dict(zip(names, grads)), losses.detach(), None)
+            fast.update({k: v.detach() for k, v in new.items()})
+    return fast
+
+
+def _detach_cpu(tree: Any) -> Any:
+    import torch
+
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().cpu().contiguous()
+    if isinstance(tree, dict):
+        return {k: _detach_cpu(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_detach_cpu(v) for v in tree)
+    return tree

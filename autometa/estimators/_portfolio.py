@@ -1,0 +1,226 @@
+"""The meta-learned decision over model families: combination weights from task meta-features.
+
+A :class:`Portfolio` maps a task's meta-features ``z`` (size, width, classes, categorical share,
+class imbalance, missing share) to convex weights over the members::
+
+    w(z) = softmax(intercept + coef @ standardize(z))     # over the members available
+
+It is *learned across a pool of tasks* (dev meta-train data sets only, see
+:mod:`autometa.estimators.train_default`): every member is fitted on many subsampled tasks,
+its held-out probabilities are stored, and ``coef``/``intercept`` minimize the mean held-out
+log-loss of the weighted average, with an L2 penalty (the spirit of auto-sklearn's
+meta-learned warm start and FLAML's zero-shot portfolios, but for a blend instead of one
+configuration). Members whose weight falls under ``min_weight`` are not fitted at all, so the
+decision also saves time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["META_FEATURES", "Portfolio", "fit_portfolio", "meta_features"]
+
+META_FEATURES: tuple[str, ...] = (
+    "log_rows",
+    "log_columns",
+    "log_classes",
+    "categorical_share",
+    "min_class_share",
+    "missing_share",
+    "log_rows_per_column",
+)
+
+
+def meta_features(
+    n_rows: int, n_columns: int, n_classes: int, n_categorical: int, class_counts: np.ndarray, missing_share: float
+) -> np.ndarray:
+    """The meta-features :data:`META_FEATURES` of a training set, as a float vector."""
+    d = max(n_columns, 1)
+    counts = np.asarray(class_counts, dtype=float)
+    return np.array(
+        [
+            math.log(max(n_rows, 1)),
+            math.log(d),
+            math.log(max(n_classes, 2)),
+            n_categorical / d,
+            float(counts.min() / counts.sum()) if counts.sum() else 0.0,
+            float(missing_share),
+            math.log(max(n_rows, 1) / d),
+        ]
+    )
+
+
+@dataclass
+class Portfolio:
+    """Learned combination weights (see the module docstring).
+
+    Attributes
+    ----------
+    members : list of str
+    coef : ndarray (n_members, n_meta_features)
+    intercept : ndarray (n_members,)
+    mean, scale : ndarray (n_meta_features,)
+        Standardization of the meta-features, learned with the weights.
+    min_weight : float
+        Members under this weight are skipped (weights renormalized).
+    info : dict
+        Provenance: data sets, number of tasks, validation scores.
+    """
+
+    members: list[str]
+    coef: np.ndarray
+    intercept: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    min_weight: float = 0.03
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def uniform(cls, members: list[str]) -> Portfolio:
+        """Equal weights for every member (the ablation baseline)."""
+        f = len(META_FEATURES)
+        m = len(members)
+        return cls(list(members), np.zeros((m, f)), np.zeros(m), np.zeros(f), np.ones(f), 0.0, {"kind": "uniform"})
+
+    def weights(self, z: np.ndarray, available: list[str]) -> dict[str, float]:
+        """Weights of the ``available`` members for meta-features ``z`` (sum to one)."""
+        idx = [i for i, m in enumerate(self.members) if m in available]
+        if not idx:
+            raise ValueError(f"None of the members {available} is in this portfolio ({self.members}).")
+        zs = (np.asarray(z, dtype=float) - self.mean) / self.scale
+        logits = self.intercept[idx] + self.coef[idx] @ zs
+        w = np.exp(logits - logits.max())
+        w /= w.sum()
+        keep = w >= self.min_weight
+        if not keep.any():
+            keep[np.argmax(w)] = True
+        w = np.where(keep, w, 0.0)
+        w /= w.sum()
+        return {self.members[i]: float(wi) for i, wi in zip(idx, w) if wi > 0}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "autometa.classifier-portfolio",
+            "format_version": 1,
+            "meta_features": list(META_FEATURES),
+            "members": list(self.members),
+            "coef": np.asarray(self.coef).tolist(),
+            "intercept": np.asarray(self.intercept).tolist(),
+            "mean": np.asarray(self.mean).tolist(),
+            "scale": np.asarray(self.scale).tolist(),
+            "min_weight": self.min_weight,
+            "info": self.info,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "portfolio") -> Portfolio:
+        if not isinstance(d, dict) or d.get("format") != "autometa.classifier-portfolio":
+            raise ValueError(f"{source} is not an autometa classifier portfolio (no format field).")
+        if list(d.get("meta_features", [])) != list(META_FEATURES):
+            raise ValueError(
+                f"{source} was learned with meta-features {d.get('meta_features')}, but this autometa "
+                f"computes {list(META_FEATURES)}; re-run `python -m autometa.estimators.train_default`."
+            )
+        try:
+            p = cls(
+                members=list(d["members"]),
+                coef=np.asarray(d["coef"], dtype=float),
+                intercept=np.asarray(d["intercept"], dtype=float),
+                mean=np.asarray(d["mean"], dtype=float),
+                scale=np.asarray(d["scale"], dtype=float),
+                min_weight=float(d.get("min_weight", 0.03)),
+                info=dict(d.get("info", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{source} is a damaged portfolio file ({exc}).") from exc
+        m, f = len(p.members), len(META_FEATURES)
+        if p.coef.shape != (m, f) or p.intercept.shape != (m,) or p.mean.shape != (f,) or p.scale.shape != (f,):
+            raise ValueError(f"{source} has arrays of the wrong shape for {m} members and {f} meta-features.")
+        return p
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Portfolio:
+        path = Path(path)
+        try:
+            d = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"Could not read the portfolio file {path} ({exc}).") from exc
+        return cls.from_dict(d, source=str(path))
+
+
+def fit_portfolio(
+    records: list[dict[str, Any]],
+    members: list[str],
+    *,
+    l2: float = 0.02,
+    steps: int = 400,
+    seed: int = 0,
+    min_weight: float = 0.03,
+) -> Portfolio:
+    """Learn combination weights from held-out member predictions on many tasks.
+
+    Parameters
+    ----------
+    records : list of dict
+        One per task: ``{"z": meta-features, "y": int labels (m,), "proba": {member: (m, K)}}``.
+        A member missing from ``proba`` was unavailable on that task.
+    members : list of str
+    l2 : float
+        Penalty on ``coef`` (keeps the weights smooth in the meta-features).
+
+    Returns
+    -------
+    Portfolio
+    """
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    Z = np.stack([r["z"] for r in records])
+    mean, scale = Z.mean(axis=0), Z.std(axis=0)
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    Zs = torch.tensor((Z - mean) / scale, dtype=torch.float64)
+    m, f = len(members), Z.shape[1]
+    coef = (0.01 * torch.randn(m, f, generator=g, dtype=torch.float64)).requires_grad_(True)
+    intercept = torch.zeros(m, dtype=torch.float64, requires_grad=True)
+    # the blend's log-loss only needs each member's probability of the true class
+    n_max = max(len(r["y"]) for r in records)
+    Q = torch.ones(len(records), m, n_max, dtype=torch.float64)
+    rows = torch.zeros(len(records), n_max, dtype=torch.float64)
+    avail = torch.zeros(len(records), m, dtype=torch.bool)
+    for t, r in enumerate(records):
+        y = np.asarray(r["y"], dtype=np.int64)
+        rows[t, : len(y)] = 1.0 / max(len(y), 1)
+        for i, mb in enumerate(members):
+            if mb in r["proba"]:
+                avail[t, i] = True
+                p = np.clip(np.asarray(r["proba"][mb])[np.arange(len(y)), y], 1e-6, 1.0)
+                Q[t, i, : len(y)] = torch.as_tensor(p, dtype=torch.float64)
+    opt = torch.optim.Adam([coef, intercept], lr=0.05)
+    for _ in range(steps):
+        opt.zero_grad()
+        logits = (intercept + Zs @ coef.T).masked_fill(~avail, -1e9)  # [T, m]
+        w = torch.softmax(logits, dim=1)
+        p_true = torch.einsum("tm,tmn->tn", w, Q)
+        loss = -(rows * torch.log(p_true.clamp_min(1e-9))).sum(dim=1).mean() + l2 * (coef**2).sum()
+        loss.backward()
+        opt.step()
+    return Portfolio(
+        members=list(members),
+        coef=coef.detach().numpy(),
+        intercept=intercept.detach().numpy(),
+        mean=mean,
+        scale=scale,
+        min_weight=min_weight,
+        info={"n_tasks": len(records), "train_loss": float(loss.detach()), "l2": l2},
+    )

@@ -1,0 +1,201 @@
+"""Turn what users pass (arrays, DataFrames with mixed columns, NaN) into design matrices.
+
+:class:`TableSpec` records, at ``fit`` time, which input columns are numeric and which are
+categorical (object, string, ``category`` and boolean-with-missing columns), and learns what the
+members need from the training rows only:
+
+* ``tree_matrix``: numeric columns as floats (NaN kept: scikit-learn's forests route missing
+  values natively) and categorical columns as ordinal codes ordered by training frequency
+  (unseen or missing categories become NaN);
+* ``linear_matrix``: numeric columns median-imputed and standardized, with a missing-value
+  indicator for every column that had NaN in training, plus one-hot codes of the categorical
+  columns (at most ``max_onehot`` most frequent levels each; the rest share an "other" column).
+
+Everything here is NumPy/pandas only (no torch), so it is cheap to import and to pickle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["TableSpec", "to_frame"]
+
+
+def to_frame(X: Any, columns: list[str] | None = None) -> pd.DataFrame:
+    """A DataFrame view of ``X`` (2-D array-like or DataFrame) with string column names."""
+    if isinstance(X, pd.DataFrame):
+        df = X.copy(deep=False)
+    else:
+        arr = np.asarray(X)
+        if arr.ndim != 2:
+            raise ValueError(f"Expected a 2-D array; got shape {arr.shape}.")
+        df = pd.DataFrame(arr)
+    df.columns = columns if columns is not None else [str(c) for c in df.columns]
+    return df
+
+
+def _is_numeric(s: pd.Series) -> bool:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return False
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return True
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return True
+    if s.dtype == object:
+        # numbers stored as objects (e.g. after np.asarray of a mixed frame): numeric if every
+        # non-missing value converts to float
+        vals = s.dropna()
+        if len(vals) == 0:
+            return True
+        if vals.map(lambda v: isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating))).all():
+            return True
+    return False
+
+
+def _as_float(s: pd.Series) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.to_numpy(dtype=np.float64)
+    return pd.to_numeric(s, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _as_str(s: pd.Series) -> np.ndarray:
+    """Categorical values as an object array of strings, missing values as None."""
+    out = np.empty(len(s), dtype=object)
+    missing = s.isna().to_numpy()
+    vals = s.astype(object).to_numpy()
+    for i, (v, m) in enumerate(zip(vals, missing)):
+        out[i] = None if m else str(v)
+    return out
+
+
+@dataclass
+class TableSpec:
+    """Column kinds and the per-column statistics learned from the training rows.
+
+    Build it with :meth:`fit`; then :meth:`tree_matrix` and :meth:`linear_matrix` transform
+    any frame with the same columns.
+
+    Attributes
+    ----------
+    numeric : list of int
+        Positions of numeric (including boolean) columns.
+    categorical : list of int
+        Positions of categorical columns.
+    """
+
+    max_onehot: int = 12
+    numeric: list[int] = field(default_factory=list)
+    categorical: list[int] = field(default_factory=list)
+    medians: np.ndarray | None = None
+    means: np.ndarray | None = None
+    scales: np.ndarray | None = None
+    nan_columns: list[int] = field(default_factory=list)
+    levels: list[list[str]] = field(default_factory=list)
+
+    def fit(self, df: pd.DataFrame) -> TableSpec:
+        """Learn column kinds and statistics from the training frame ``df``.
+
+        Raises
+        ------
+        ValueError
+            If a numeric column contains an infinite value.
+        """
+        self.numeric, self.categorical = [], []
+        for j in range(df.shape[1]):
+            (self.numeric if _is_numeric(df.iloc[:, j]) else self.categorical).append(j)
+        num = self._numeric_block(df)
+        with np.errstate(all="ignore"), _quiet_nanwarnings():
+            med = np.nanmedian(num, axis=0) if num.shape[1] else np.zeros(0)
+        med = np.where(np.isfinite(med), med, 0.0)
+        filled = np.where(np.isnan(num), med, num)
+        self.medians = med
+        self.means = filled.mean(axis=0) if num.shape[1] else np.zeros(0)
+        sd = filled.std(axis=0) if num.shape[1] else np.zeros(0)
+        self.scales = np.where(sd > 1e-12, sd, 1.0)
+        self.nan_columns = [i for i in range(num.shape[1]) if np.isnan(num[:, i]).any()]
+        self.levels = []
+        for j in self.categorical:
+            vals = _as_str(df.iloc[:, j])
+            present = pd.Series([v for v in vals if v is not None], dtype=object)
+            counts = present.value_counts(sort=False)
+            # most frequent first, ties broken by the string itself: deterministic
+            order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            self.levels.append([k for k, _ in order])
+        return self
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.numeric) + len(self.categorical)
+
+    def _numeric_block(self, df: pd.DataFrame) -> np.ndarray:
+        if not self.numeric:
+            return np.zeros((len(df), 0))
+        cols = []
+        for j in self.numeric:
+            s = df.iloc[:, j]
+            try:
+                cols.append(_as_float(s))
+            except (ValueError, TypeError) as exc:
+                raise ValueError(
+                    f"Column {df.columns[j]!r} was numeric during fit but now holds non-numeric values ({exc})."
+                ) from exc
+        num = np.column_stack(cols)
+        if np.isinf(num).any():
+            bad = [str(df.columns[self.numeric[i]]) for i in np.where(np.isinf(num).any(axis=0))[0]]
+            raise ValueError(
+                f"Input X contains infinity in column(s) {bad}. Replace infinite values by finite ones "
+                "or by NaN (missing values are supported)."
+            )
+        return num
+
+    def _codes(self, df: pd.DataFrame) -> list[np.ndarray]:
+        out = []
+        for j, levels in zip(self.categorical, self.levels):
+            index = {v: i for i, v in enumerate(levels)}
+            vals = _as_str(df.iloc[:, j])
+            out.append(np.array([index.get(v, -1) if v is not None else -1 for v in vals], dtype=np.int64))
+        return out
+
+    def tree_matrix(self, df: pd.DataFrame) -> np.ndarray:
+        """Numeric columns with NaN kept and categorical columns as frequency-ordered codes."""
+        num = self._numeric_block(df)
+        codes = [np.where(c >= 0, c, np.nan).astype(np.float64) for c in self._codes(df)]
+        return np.column_stack([num, *codes]) if codes else num
+
+    def linear_matrix(self, df: pd.DataFrame) -> np.ndarray:
+        """Standardized, imputed numeric columns, missing indicators and one-hot categories."""
+        num = self._numeric_block(df)
+        parts = []
+        if num.shape[1]:
+            nan = np.isnan(num)
+            filled = np.where(nan, self.medians, num)
+            parts.append((filled - self.means) / self.scales)
+            if self.nan_columns:
+                parts.append(nan[:, self.nan_columns].astype(np.float64))
+        for codes, levels in zip(self._codes(df), self.levels):
+            k = min(len(levels), self.max_onehot)
+            onehot = np.zeros((len(df), k + 1))
+            rows = np.arange(len(df))
+            kept = (codes >= 0) & (codes < k)
+            onehot[rows[kept], codes[kept]] = 1.0
+            onehot[rows[~kept & (codes >= 0)], k] = 1.0  # rare levels; unseen/missing stay all-zero
+            parts.append(onehot)
+        if not parts:
+            return np.zeros((len(df), 0))
+        return np.column_stack(parts)
+
+
+class _quiet_nanwarnings:
+    def __enter__(self) -> None:
+        import warnings
+
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._ctx.__exit__(*exc)

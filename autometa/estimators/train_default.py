@@ -1,0 +1,336 @@
+"""Rebuild the classifier's shipped checkpoint: ``python -m autometa.estimators.train_default``.
+
+Two stages, both on dev data only (see :mod:`autometa.estimators._dev_data`):
+
+1. ``neural``: meta-train the neural member's learner (Meta-SGD over the masked MLP) with
+   :class:`~autometa.meta.MetaTrainer` on a 50/50 mixture of the synthetic task prior and
+   tasks cut from the ``NEURAL_TRAIN`` data sets, meta-validated on ``PORTFOLIO_TRAIN``
+   data sets (which the learner never trains on). Every task is built the way
+   :class:`~autometa.estimators.AutoMetaClassifier` builds its views at ``fit`` time: a
+   :class:`~autometa.tasks.TabularEncoder` fitted on the support rows, a random placement of
+   the encoded columns, a random class relabeling. The best meta-validation checkpoint is
+   copied to ``autometa/checkpoints/classifier_default.pt``.
+2. ``portfolio``: on many tasks subsampled from ``PORTFOLIO_TRAIN`` (n_train from 16 to
+   1,024), fit every member, keep its held-out probabilities, and learn the combination
+   weights (:func:`~autometa.estimators.fit_portfolio`); written to
+   ``autometa/checkpoints/classifier_portfolio.json``.
+
+Finally ``autometa/checkpoints/model_card.json`` records data sets, algorithm, command, code
+version, metrics and SHA-256 hashes. Everything is logged to MLflow. The default budget fits
+a 2-core CPU in well under two hours; a GPU only makes stage 1 faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autometa.estimators._dev_data import EVALUATION, NEURAL_TRAIN, PORTFOLIO_TRAIN, load_dev_dataset
+
+CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+D_MAX, C_MAX, HIDDEN = 32, 10, (64, 64)
+
+
+# ----------------------------------------------------------------------------- task pools
+class ViewPool:
+    """Wrap a pool: put each task's encoded columns at random input positions."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool, self.d_max, self.c_max = pool, pool.d_max, pool.c_max
+        self.name = f"view({pool.name})"
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        import torch
+
+        task = self.pool.sample(rng)
+        slots = torch.from_numpy(rng.permutation(self.d_max))
+
+        def moved(x: torch.Tensor) -> torch.Tensor:
+            out = torch.zeros_like(x)
+            out[..., slots] = x
+            return out
+
+        return replace(
+            task, x_support=moved(task.x_support), x_query=moved(task.x_query), feature_mask=moved(task.feature_mask)
+        )
+
+
+class DevDatasetPool:
+    """Tasks cut from whole dev data sets: stratified support/query split, encoder fit on support.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Dev data set names (:func:`~autometa.estimators._dev_data.load_dev_dataset`).
+    n_range : (int, int)
+        Support size, drawn log-uniformly.
+    n_query : int
+        Query rows (at most; fewer when the data set is small).
+    """
+
+    def __init__(self, names: tuple[str, ...], d_max: int = D_MAX, c_max: int = C_MAX,
+                 n_range: tuple[int, int] = (16, 512), n_query: int = 128, name: str = "dev") -> None:  # fmt: skip
+        self.names, self.d_max, self.c_max = tuple(names), d_max, c_max
+        self.n_range, self.n_query, self.name = n_range, n_query, name
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        from autometa.tasks._encoder import encode_task
+        from autometa.tasks._split import support_query_split
+
+        name = self.names[int(rng.integers(len(self.names)))]
+        X, y = load_dev_dataset(name)
+        classes = np.unique(y)
+        if len(classes) > self.c_max:
+            keep = rng.choice(classes, size=self.c_max, replace=False)
+            rows = np.isin(y, keep)
+            X, y = X[rows].reset_index(drop=True), y[rows]
+        lo, hi = self.n_range
+        n_support = int(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+        n_support = max(2 * len(np.unique(y)), min(n_support, len(y) - 16))
+        s, q = support_query_split(y, n_support, rng)
+        q = q[: self.n_query]
+        k = len(np.unique(y[s]))
+        return encode_task(
+            X.iloc[s], y[s], X.iloc[q], y[q], d_max=self.d_max, c_max=self.c_max,
+            class_permutation=rng.permutation(k), name=name,
+        )  # fmt: skip
+
+
+class MixturePool:
+    """Draw from one of several pools with fixed probabilities."""
+
+    def __init__(self, pools: list[Any], weights: list[float], name: str = "mixture") -> None:
+        self.pools, self.weights = pools, np.asarray(weights, dtype=float) / np.sum(weights)
+        self.d_max, self.c_max, self.name = pools[0].d_max, pools[0].c_max, name
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        return self.pools[int(rng.choice(len(self.pools), p=self.weights))].sample(rng)
+
+
+def make_pools() -> tuple[Any, Any]:
+    """The meta-training pool (synthetic + NEURAL_TRAIN) and the meta-validation pool (PORTFOLIO_TRAIN)."""
+    from autometa.tasks._synthetic import SyntheticPrior
+
+    synthetic = SyntheticPrior(D_MAX, C_MAX, n_range=(16, 256), n_query=64, d_range=(2, D_MAX))
+    train = ViewPool(MixturePool([synthetic, DevDatasetPool(NEURAL_TRAIN, n_range=(16, 256), n_query=64, name="dev-neural")], [0.5, 0.5]))
+    val = ViewPool(DevDatasetPool(PORTFOLIO_TRAIN, n_range=(16, 256), n_query=64, name="dev-portfolio"))
+    return train, val
+
+
+# ----------------------------------------------------------------------------- stage 1
+def train_neural(steps: int, seed: int, out_dir: Path, tracking: bool, resume: bool = False) -> dict[str, Any]:
+    """Meta-train the neural member; return facts for the model card."""
+    import torch
+
+    from autometa.meta import MetaSGD, MetaTrainer
+
+    torch.manual_seed(seed)
+    learner = MetaSGD(net={"kind": "mlp", "d_max": D_MAX, "c_max": C_MAX, "hidden": list(HIDDEN)},
+                      inner_steps=5, inner_lr=0.1, first_order=True)  # fmt: skip
+    train, val = make_pools()
+    trainer = MetaTrainer(
+        learner, train, val_pool=val, meta_batch_size=8, lr=1e-3, device="auto", seed=seed,
+        checkpoint_dir=out_dir, checkpoint_every=100, eval_every=100, val_tasks=32, tracking=tracking,
+        run_name="classifier-default-neural", progress=False, grad_clip=5.0,
+    )  # fmt: skip
+    t0 = time.monotonic()
+    result = trainer.fit(steps, resume=resume)
+    done = result.steps
+    print(f"[neural] {done} steps in {time.monotonic() - t0:.0f} s; best meta-val loss "
+          f"{result.best_val_loss} at step {result.best_step}", flush=True)  # fmt: skip
+    best = result.best_checkpoint or result.last_checkpoint
+    shutil.copyfile(best, CHECKPOINT_DIR / "classifier_default.pt")
+    return {
+        "algorithm": "Meta-SGD (learned initialization and per-parameter inner step sizes; first-order meta-gradient), 5 inner steps, masked MLP 32-64-64-10",
+        "learner_config": learner.get_config(),
+        "steps": done,
+        "meta_batch_size": 8,
+        "wall_seconds": round(time.monotonic() - t0),
+        "best_step": result.best_step,
+        "meta_val_loss": result.best_val_loss,
+        "meta_val_history": [
+            {"step": int(h["step"]), "loss": float(h["meta_val/loss"]), "accuracy": float(h.get("meta_val/accuracy", float("nan")))}
+            for h in result.history if "meta_val/loss" in h
+        ],
+        "mlflow_run_id": result.run_id,
+    }  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- stage 2
+MEMBERS = ("neural", "et", "gbm", "knn", "lr", "rf")
+
+
+def member_predictions(
+    X: Any, y: np.ndarray, train: np.ndarray, test: np.ndarray, seed: int, members: tuple[str, ...] = MEMBERS
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Fit each member alone on ``train`` rows; return meta-features, held-out probabilities, labels."""
+    from autometa.estimators import AutoMetaClassifier
+
+    probs = {}
+    z = None
+    classes = np.unique(y[train])
+    keep = np.isin(y[test], classes)
+    test = test[keep]
+    for m in members:
+        clf = AutoMetaClassifier(members=[m], random_state=seed)
+        try:
+            clf.fit(X.iloc[train], y[train])
+        except ValueError:
+            continue
+        if m not in clf.weights_:  # e.g. the neural member with more than c_max classes
+            continue
+        probs[m] = clf.predict_proba(X.iloc[test])
+        z = np.array(list(clf.meta_features_.values()))
+    y_idx = np.searchsorted(classes, y[test])
+    return z, probs, y_idx
+
+
+def portfolio_records(n_tasks: int, seed: int, minutes: float) -> list[dict[str, Any]]:
+    from autometa.tasks._split import support_query_split
+
+    rng = np.random.default_rng(seed)
+    records = []
+    deadline = time.monotonic() + 60 * minutes
+    sizes = (16, 32, 64, 128, 256, 512)
+    for t in range(n_tasks):
+        if time.monotonic() > deadline:
+            break
+        name = PORTFOLIO_TRAIN[t % len(PORTFOLIO_TRAIN)] if t < len(PORTFOLIO_TRAIN) else PORTFOLIO_TRAIN[int(rng.integers(len(PORTFOLIO_TRAIN)))]
+        X, y = load_dev_dataset(name)
+        n = int(sizes[int(rng.integers(len(sizes)))])
+        if len(y) < n + 50:
+            n = max(16, (len(y) - 50) // 2)
+        s, q = support_query_split(y, n, rng)
+        q = q[:500]
+        if len(np.unique(y[s])) < 2:
+            continue
+        z, probs, y_idx = member_predictions(X, y, s, q, int(rng.integers(2**31)))
+        if z is None or len(y_idx) == 0:
+            continue
+        records.append({"z": z, "proba": probs, "y": y_idx, "name": name, "n": n})
+        print(f"[portfolio] task {t}: {name} n={n} members={sorted(probs)}", flush=True)
+    return records
+
+
+def _score_blends(records: list[dict[str, Any]], portfolio: Any) -> dict[str, float]:
+    from sklearn.metrics import log_loss
+
+    from autometa.estimators import Portfolio
+
+    uniform = Portfolio.uniform(list(MEMBERS))
+    out: dict[str, list[float]] = {"learned": [], "uniform": [], **{m: [] for m in MEMBERS}}
+    for r in records:
+        k = next(iter(r["proba"].values())).shape[1]
+        for label, pf in (("learned", portfolio), ("uniform", uniform)):
+            w = pf.weights(r["z"], list(r["proba"]))
+            p = sum(w[m] * r["proba"][m] for m in w)
+            out[label].append(log_loss(r["y"], np.clip(p, 1e-9, 1), labels=range(k)))
+        for m, p in r["proba"].items():
+            out[m].append(log_loss(r["y"], np.clip(p, 1e-9, 1), labels=range(k)))
+    return {f"logloss/{k}": float(np.mean(v)) for k, v in out.items() if v}
+
+
+def train_portfolio(n_tasks: int, seed: int, minutes: float) -> dict[str, Any]:
+    from autometa.estimators import fit_portfolio
+
+    records = portfolio_records(n_tasks, seed, minutes)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(records))
+    n_val = max(1, len(records) // 5)
+    val, fit = [records[i] for i in order[:n_val]], [records[i] for i in order[n_val:]]
+    check = fit_portfolio(fit, list(MEMBERS), seed=seed)
+    val_scores = _score_blends(val, check)
+    portfolio = fit_portfolio(records, list(MEMBERS), seed=seed)
+    portfolio.info.update(
+        {"data_sets": sorted({r["name"] for r in records}), "validation_20pct_tasks": val_scores}
+    )
+    portfolio.save(CHECKPOINT_DIR / "classifier_portfolio.json")
+    return {"n_tasks": len(records), "held_out_task_logloss": val_scores}
+
+
+# ----------------------------------------------------------------------------- model card
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).resolve().parent).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def write_model_card(neural: dict[str, Any] | None, portfolio: dict[str, Any] | None, command: str, stage: str = "all") -> Path:
+    """Update ``autometa/checkpoints/model_card.json`` (keeps what other stages wrote)."""
+    path = CHECKPOINT_DIR / "model_card.json"
+    card = json.loads(path.read_text()) if path.is_file() else {}
+    commands = dict(card.get("commands", {}))
+    for st in (("neural", "portfolio") if stage == "all" else (stage,)):
+        commands[st] = command
+    card.update(
+        {
+            "name": "autometa classifier default",
+            "files": {
+                "classifier_default.pt": "meta-learned initialization + inner step sizes of the neural member",
+                "classifier_portfolio.json": "meta-learned combination weights over model families",
+            },
+            "data": {
+                "neural_meta_train": ["synthetic (SyntheticPrior: mlp/scm/gmm, 50% of tasks)", *NEURAL_TRAIN],
+                "neural_meta_val_and_portfolio_train": list(PORTFOLIO_TRAIN),
+                "held_out_for_evaluation": list(EVALUATION),
+                "excluded": "all reserved sets of BENCHMARKS.md; sklearn breast_cancer (= keel wdbc)",
+            },
+            "commands": commands,
+            "code_version": {"git_commit": _git_commit()},
+        }
+    )
+    if neural is not None:
+        card["neural"] = neural
+    if portfolio is not None:
+        card["portfolio"] = portfolio
+    card["sha256"] = {
+        p.name: _sha256(p) for p in (CHECKPOINT_DIR / "classifier_default.pt", CHECKPOINT_DIR / "classifier_portfolio.json") if p.is_file()
+    }  # fmt: skip
+    path.write_text(json.dumps(card, indent=1, default=str))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autometa.estimators.train_default", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--stage", choices=["all", "neural", "portfolio"], default="all")
+    parser.add_argument("--steps", type=int, default=1500, help="meta-training steps (stage 1)")
+    parser.add_argument("--portfolio-tasks", type=int, default=400)
+    parser.add_argument("--portfolio-minutes", type=float, default=30.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help="continue stage 1 from --out/last.pt (bit-exact)")
+    parser.add_argument("--out", default="runs/classifier-default", help="MetaTrainer checkpoint folder")
+    parser.add_argument("--no-mlflow", action="store_true")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)  # a long script on a shared CPU: one thread is faster than two contended
+    command = "python -m autometa.estimators.train_default " + " ".join(argv if argv is not None else sys.argv[1:])
+    neural = portfolio = None
+    if args.stage in ("all", "neural"):
+        neural = train_neural(args.steps, args.seed, Path(args.out), not args.no_mlflow, resume=args.resume)
+        write_model_card(neural, None, command, "neural")
+    if args.stage in ("all", "portfolio"):
+        portfolio = train_portfolio(args.portfolio_tasks, args.seed, args.portfolio_minutes)
+    print(write_model_card(neural, portfolio, command, args.stage))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
