@@ -19,9 +19,10 @@ pass and returns fast weights for the base net (a
    head ``w_k = mu_k, b_k = -|mu_k|^2 / 2`` (Snell et al. 2017, section 2.4), so training starts
    from a sensible classifier and the generator learns the correction.
 
-With a batch-norm base net (conv-4), support and query rows of a task go through the net
-together, so they share the episode's batch statistics (transductive batch norm, as in the
-ProtoNet and MAML reference code; query labels are never used).
+A batch-norm base net (conv-4) normalizes the support set and the rows to classify each with
+their own statistics, as in the MAML reference code; ``episode_batch_norm=True`` passes a
+task's support and query rows through the net together instead (transductive batch norm;
+query labels are never used).
 
 Because the pooling is a masked mean and attention uses no positions, the output does not
 depend on the order of support rows nor on padded rows; rows, feature columns (the MLP's
@@ -158,13 +159,16 @@ class HyperNet(MetaLearner):
         layer (an MLP with ``hidden=[]`` has none).
     proto_residual : bool, default=True
         Add the generated head to the ProtoNet-equivalent linear head.
+    episode_batch_norm : bool, default=False
+        With a batch-norm base net, pass each task's support and query rows through the net
+        together (shared episode statistics) instead of normalizing each set by itself.
 
     Examples
     --------
     >>> from autometa.meta import build_learner
     >>> hn = build_learner("hypernet", net={"kind": "mlp", "d_max": 4, "c_max": 3, "hidden": [8]}, width=16)
     >>> sorted(hn.get_config())
-    ['depth', 'encoder', 'film', 'heads', 'net', 'proto_residual', 'width']
+    ['depth', 'encoder', 'episode_batch_norm', 'film', 'heads', 'net', 'proto_residual', 'width']
     """
 
     def __init__(
@@ -176,6 +180,7 @@ class HyperNet(MetaLearner):
         heads: int = 4,
         film: bool = True,
         proto_residual: bool = True,
+        episode_batch_norm: bool = False,
     ) -> None:
         super().__init__()
         owner = type(self).__name__
@@ -188,7 +193,8 @@ class HyperNet(MetaLearner):
         # the head is written per task by the generator: the net keeps only its body, so that
         # every parameter of the learner receives a meta-gradient (DDP requires it)
         self.net.head = nn.Identity()
-        self.transductive = has_batch_norm(self.net)
+        self.episode_batch_norm = bool(episode_batch_norm)
+        self.transductive = self.episode_batch_norm and has_batch_norm(self.net)
         self.encoder_kind = _check_choice(encoder, "encoder", ("deepsets", "attention"), owner)
         self.width = _check_positive_int(width, "width", owner)
         self.depth = _check_positive_int(depth, "depth", owner)
@@ -279,6 +285,7 @@ class HyperNet(MetaLearner):
             "heads": self.heads,
             "film": self.film,
             "proto_residual": self.proto_residual,
+            "episode_batch_norm": self.episode_batch_norm,
         }
 
 
@@ -293,7 +300,7 @@ class HyperNetMAML(HyperNet):
 
     Parameters
     ----------
-    net, encoder, width, depth, heads, film, proto_residual
+    net, encoder, width, depth, heads, film, proto_residual, episode_batch_norm
         As in :class:`HyperNet`.
     inner_steps : int, default=3
         Gradient steps after the hypernetwork (>= 1).
@@ -324,6 +331,7 @@ class HyperNetMAML(HyperNet):
         heads: int = 4,
         film: bool = True,
         proto_residual: bool = True,
+        episode_batch_norm: bool = False,
         inner_steps: int = 3,
         inner_lr: float = 0.1,
         inner_rule: str = "sgd",
@@ -331,7 +339,7 @@ class HyperNetMAML(HyperNet):
         first_order: bool = False,
         inner_params: str = "head",
     ) -> None:
-        super().__init__(net, encoder, width, depth, heads, film, proto_residual)
+        super().__init__(net, encoder, width, depth, heads, film, proto_residual, episode_batch_norm)
         owner = type(self).__name__
         self.inner_steps = _check_positive_int(inner_steps, "inner_steps", owner)
         if isinstance(inner_lr, bool) or not isinstance(inner_lr, (int, float)) or not inner_lr > 0:

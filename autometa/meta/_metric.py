@@ -22,11 +22,13 @@ siamese    the support embeddings; logit of a class = mean verification logit of
            same/different pairs
 ========== =================================================================================
 
-Embeddings are computed per task (``vmap`` over the task axis). With a batch-norm net
-(:class:`~autometa.functional.Conv4`) a task's support and query rows are embedded in one
-pass, so they share the episode's batch statistics, as in the ProtoNet reference code
-(transductive batch norm; query *labels* are never used). Row-wise nets (the MLP) embed
-every row independently. Classes a task lacks get ``-1e9`` logits
+Embeddings are computed per task (``vmap`` over the task axis). A batch-norm net
+(:class:`~autometa.functional.Conv4`) normalizes the support set with its own statistics
+and the rows to classify with theirs (as in the MAML reference code). Every learner takes
+``episode_batch_norm=True`` to embed a task's support and query rows in one pass instead,
+so that they share the episode's statistics (transductive batch norm as in the ProtoNet
+reference code; query *labels* are never used). Row-wise nets (the MLP) embed every row
+independently either way. Classes a task lacks get ``-1e9`` logits
 (:func:`~autometa.functional.mask_logits`): their softmax probability is zero and the
 probabilities of the present classes sum to one.
 
@@ -126,7 +128,7 @@ def _check_batch_width(batch: TaskBatch, c_max: int, owner: str) -> None:
 class _EmbeddingLearner(MetaLearner):
     """Shared plumbing: base-net config, the embedding net and per-task embedding."""
 
-    def __init__(self, net: dict[str, Any]) -> None:
+    def __init__(self, net: dict[str, Any], episode_batch_norm: bool = False) -> None:
         super().__init__()
         owner = type(self).__name__
         self.net_config = check_net_config(net, owner)
@@ -134,19 +136,20 @@ class _EmbeddingLearner(MetaLearner):
         self.c_max = int(self.net.c_max)
         self.embedding_dim = int(self.net.embedding_dim)
         self.net.head = nn.Identity()  # metric learners score embeddings, not logits
-        self.transductive = has_batch_norm(self.net)
+        self.episode_batch_norm = bool(episode_batch_norm)
+        self.transductive = self.episode_batch_norm and has_batch_norm(self.net)
 
     def embed(self, x: Tensor, feature_mask: Tensor) -> Tensor:
         """Embeddings ``[T, n, E]`` of rows ``x: [T, n, D]``, computed task by task."""
         return vmap(self.net.features)(x, feature_mask)
 
     def episode_embeddings(self, batch: TaskBatch) -> tuple[Tensor, Tensor | None]:
-        """Support embeddings ``[T, S, E]`` and, for batch-norm nets, query embeddings.
+        """Support embeddings ``[T, S, E]`` and, with episode batch norm, query embeddings.
 
-        A net with batch norm (conv-4) embeds each task's support and query rows in one pass,
-        so both share the episode's statistics (as the ProtoNet reference code does); a
-        1-shot support set alone would give batch statistics over ``n_way`` images only.
-        Row-wise nets (the MLP) embed the support set alone and return ``None``.
+        With ``episode_batch_norm=True`` a batch-norm net (conv-4) embeds each task's support
+        and query rows in one pass, so both share the episode's statistics (as the ProtoNet
+        reference code does). Otherwise (and always for row-wise nets such as the MLP) the
+        support set is embedded alone and ``None`` is returned for the query.
         """
         if not self.transductive:
             return self.embed(batch.x_support, batch.feature_mask), None
@@ -169,7 +172,7 @@ class _EmbeddingLearner(MetaLearner):
         return vmap(mask_logits)(logits, batch.class_mask)
 
     def _base_config(self) -> dict[str, Any]:
-        return {"net": dict(self.net_config)}
+        return {"net": dict(self.net_config), "episode_batch_norm": self.episode_batch_norm}
 
 
 # ----------------------------------------------------------------------------- ProtoNet
@@ -187,6 +190,9 @@ class ProtoNet(_EmbeddingLearner):
     net : dict
         Base-net config (``{"kind": "mlp", ...}`` or ``{"kind": "conv4", ...}``); its
         ``.features`` is the embedding.
+    episode_batch_norm : bool, default=False
+        Embed a task's support and query rows in one pass, sharing batch-norm statistics
+        (conv-4 only; see the module docstring).
 
     Examples
     --------
@@ -196,8 +202,8 @@ class ProtoNet(_EmbeddingLearner):
     'mlp'
     """
 
-    def __init__(self, net: dict[str, Any]) -> None:
-        super().__init__(net)
+    def __init__(self, net: dict[str, Any], episode_batch_norm: bool = False) -> None:
+        super().__init__(net, episode_batch_norm)
 
     def adapt(self, batch: TaskBatch) -> dict[str, Tensor]:
         """``{"prototypes": [T, C, E]}`` (zero for classes a task lacks)."""
@@ -294,6 +300,9 @@ class MatchingNet(_EmbeddingLearner):
     ----------
     net : dict
         Base-net config; its ``.features`` is the embedding.
+    episode_batch_norm : bool, default=False
+        Embed a task's support and query rows in one pass, sharing batch-norm statistics
+        (conv-4 only; see the module docstring).
     fce : {"none", "attention", "lstm"}, default="none"
         Full-context embeddings. ``"lstm"``: the paper's bidirectional LSTM over the support
         set and attention-LSTM for queries (depends on support order); ``"attention"``: a
@@ -314,8 +323,9 @@ class MatchingNet(_EmbeddingLearner):
         process_steps: int = 2,
         heads: int = 1,
         learn_scale: bool = True,
+        episode_batch_norm: bool = False,
     ) -> None:
-        super().__init__(net)
+        super().__init__(net, episode_batch_norm)
         self.fce = _check_choice(fce, "fce", ("none", "attention", "lstm"), "MatchingNet")
         self.process_steps = _check_positive_int(process_steps, "process_steps", "MatchingNet")
         self.heads = _check_positive_int(heads, "heads", "MatchingNet")
@@ -387,6 +397,9 @@ class RelationNet(_EmbeddingLearner):
     ----------
     net : dict
         Base-net config; its ``.features`` is the embedding.
+    episode_batch_norm : bool, default=False
+        Embed a task's support and query rows in one pass, sharing batch-norm statistics
+        (conv-4 only; see the module docstring).
     relation_hidden : list of int, default=[64]
         Hidden widths of the relation module.
     loss : {"ce", "mse"}, default="ce"
@@ -395,8 +408,14 @@ class RelationNet(_EmbeddingLearner):
         label of every (query, class) pair.
     """
 
-    def __init__(self, net: dict[str, Any], relation_hidden: list[int] | tuple[int, ...] = (64,), loss: str = "ce") -> None:
-        super().__init__(net)
+    def __init__(
+        self,
+        net: dict[str, Any],
+        relation_hidden: list[int] | tuple[int, ...] = (64,),
+        loss: str = "ce",
+        episode_batch_norm: bool = False,
+    ) -> None:
+        super().__init__(net, episode_batch_norm)
         hidden = [_check_positive_int(h, "relation_hidden entries", "RelationNet") for h in relation_hidden]
         self.relation_hidden = hidden
         self.loss = _check_choice(loss, "loss", ("ce", "mse"), "RelationNet")
@@ -460,6 +479,9 @@ class SiameseNet(_EmbeddingLearner):
     ----------
     net : dict
         Base-net config; its ``.features`` is the embedding.
+    episode_batch_norm : bool, default=False
+        Embed a task's support and query rows in one pass, sharing batch-norm statistics
+        (conv-4 only; see the module docstring).
     verifier_hidden : list of int, default=[]
         Hidden widths of the verification head (empty: the paper's weighted L1 distance).
     loss : {"pairwise", "ce"}, default="pairwise"
@@ -471,9 +493,13 @@ class SiameseNet(_EmbeddingLearner):
     """
 
     def __init__(
-        self, net: dict[str, Any], verifier_hidden: list[int] | tuple[int, ...] = (), loss: str = "pairwise"
+        self,
+        net: dict[str, Any],
+        verifier_hidden: list[int] | tuple[int, ...] = (),
+        loss: str = "pairwise",
+        episode_batch_norm: bool = False,
     ) -> None:
-        super().__init__(net)
+        super().__init__(net, episode_batch_norm)
         hidden = [_check_positive_int(h, "verifier_hidden entries", "SiameseNet") for h in verifier_hidden]
         self.verifier_hidden = hidden
         self.loss = _check_choice(loss, "loss", ("pairwise", "ce"), "SiameseNet")

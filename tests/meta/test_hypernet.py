@@ -172,9 +172,9 @@ def test_hypernet_maml_steps_start_from_the_hypernet_and_train_everything(kw):
     assert not missing, f"no meta-gradient for {missing}"
 
 
-def test_conv4_hypernet_uses_episode_statistics():
+def test_conv4_hypernet_with_episode_batch_norm():
     torch.manual_seed(0)
-    learner = HyperNet(net=CONV, width=16)
+    learner = HyperNet(net=CONV, width=16, episode_batch_norm=True)
     rng = np.random.default_rng(1)
     xs, xq = (torch.from_numpy(rng.random((n, 64), dtype=np.float32)) for n in (5, 10))
     task = Task(xs, torch.arange(5), xq, torch.arange(5).repeat(2), torch.ones(64, dtype=torch.bool), 5)
@@ -186,6 +186,21 @@ def test_conv4_hypernet_uses_episode_statistics():
         logits = learner.predict(fast, batch.x_query, batch)[0]
     expected = both[5:] @ both[:5].T - 0.5 * (both[:5] ** 2).sum(-1)
     torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_conv4_hypernet_normalizes_each_set_by_default():
+    torch.manual_seed(0)
+    learner = HyperNet(net=CONV, width=16)
+    rng = np.random.default_rng(1)
+    xs, xq = (torch.from_numpy(rng.random((n, 64), dtype=np.float32)) for n in (5, 10))
+    task = Task(xs, torch.arange(5), xq, torch.arange(5).repeat(2), torch.ones(64, dtype=torch.bool), 5)
+    batch = collate_tasks([task], c_max=5)
+    with torch.no_grad():
+        fast = learner.adapt(batch)
+        fs, fq = learner.net.features(xs, None), learner.net.features(xq, None)
+        torch.testing.assert_close(fast["head.weight"][0], fs)
+        logits = learner.predict(fast, batch.x_query, batch)[0]
+    torch.testing.assert_close(logits, fq @ fs.T - 0.5 * (fs**2).sum(-1), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("algo", ["hypernet", "hypernet-maml"])

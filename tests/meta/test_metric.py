@@ -92,9 +92,10 @@ def test_prototypes_equal_class_means_of_embeddings():
 
 
 @pytest.mark.parametrize("algo", ["protonet", "matching", "relation", "siamese"])
-def test_conv4_embeds_support_and_query_with_shared_episode_statistics(algo):
+def test_episode_batch_norm_embeds_support_and_query_together(algo):
     torch.manual_seed(0)
-    learner = build_learner(algo, net=CONV)
+    assert "query_embedding" not in build_learner(algo, net=CONV).adapt(_image_batch(n_tasks=1))
+    learner = build_learner(algo, net=CONV, episode_batch_norm=True)
     batch = _image_batch(n_tasks=2)
     with torch.no_grad():
         fast = learner.adapt(batch)
