@@ -94,6 +94,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--d-max", type=_positive_int, default=32, help="encoded feature width (default 32)")
     g.add_argument("--c-max", type=_positive_int, default=10, help="largest number of classes (default 10)")
     g.add_argument("--hidden", type=_hidden, default=[64, 64], help="base MLP hidden widths (default 64,64)")
+    g.add_argument(
+        "--net",
+        choices=("auto", "mlp", "conv4"),
+        default="auto",
+        help="base net: auto = conv-4 for image pools (episodic:digits, images:...), else MLP",
+    )
     g.add_argument("--inner-steps", type=_positive_int, default=None, help="inner-loop steps (learners that have them)")
     g.add_argument("--inner-lr", type=_positive_float, default=None, help="inner-loop step size (learners that have it)")
     g.add_argument(
@@ -148,8 +154,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--save", type=Path, default=None, help="also save the final learner to this file")
 
 
-def build_learner_from_args(args: argparse.Namespace) -> Any:
+def build_learner_from_args(args: argparse.Namespace, image_shape: tuple[int, int, int] | None = None) -> Any:
     """Instantiate ``--algo`` with the options its constructor accepts.
+
+    The base net is an MLP of width ``--d-max``, or, with ``image_shape`` (image pools), a
+    conv-4 net for images of that shape; ``--learner-kw net=...`` overrides both.
 
     Raises
     ------
@@ -166,7 +175,9 @@ def build_learner_from_args(args: argparse.Namespace) -> Any:
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     accepted = sorted(n for n in params if n != "self" and params[n].kind is not inspect.Parameter.VAR_KEYWORD)
     kwargs: dict[str, Any] = {}
-    if "net" in params:
+    if "net" in params and image_shape is not None:
+        kwargs["net"] = {"kind": "conv4", "image_shape": [int(v) for v in image_shape], "c_max": args.c_max}
+    elif "net" in params:
         kwargs["net"] = {"kind": "mlp", "d_max": args.d_max, "c_max": args.c_max, "hidden": list(args.hidden)}
     else:
         for name in ("d_max", "c_max"):
@@ -248,6 +259,18 @@ def _run(args: argparse.Namespace) -> int:
     learner = build_learner_from_args(args)
     d_max, c_max = learner_dims(learner)
     pool, val_pool = _make_pools(args, d_max or args.d_max, c_max or args.c_max)
+    explicit_net = any(key == "net" for key, _ in args.learner_kw)
+    image_shape = getattr(pool, "image_shape", None)
+    if args.net == "conv4" and image_shape is None and not explicit_net:
+        raise ValueError(f"--net conv4 needs an image pool (episodic:digits, images:<folder>); {args.pool!r} is tabular.")
+    if not explicit_net and image_shape is not None and args.net in ("auto", "conv4"):
+        seed_everything(args.seed)
+        learner = build_learner_from_args(args, image_shape=tuple(image_shape))
+    elif not explicit_net and getattr(pool, "d_max", d_max) != d_max:
+        # image pools fix their width (C*H*W): an MLP on the flattened pixels
+        args.d_max = int(pool.d_max)
+        seed_everything(args.seed)
+        learner = build_learner_from_args(args)
     pool_name = str(getattr(pool, "name", args.pool)).replace("/", "-").replace(":", "-")
     run_name = args.run_name or f"{args.algo}{'-aug' if args.augment == 'learned' else ''}-{pool_name}"
     ckpt_dir = args.checkpoint_dir or _DEFAULT_CKPT_ROOT / run_name

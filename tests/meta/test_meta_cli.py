@@ -189,3 +189,16 @@ def test_seed_fixes_initial_weights_and_run(tmp_path, capsys):
     a, b, c = weights("a", "3"), weights("b", "3"), weights("c", "4")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_image_pools_get_a_conv4_net(tmp_path, capsys):
+    common = ["meta-train", "--algo", "protonet", "--pool", "episodic:digits:2way1shot", "--steps", "1",
+              "--meta-batch-size", "2", "--val-pool", "none", "--no-mlflow", "--no-progress"]  # fmt: skip
+    assert main([*common, "--checkpoint-dir", str(tmp_path / "auto")]) == 0
+    net = load_meta_learner(tmp_path / "auto").get_config()["net"]
+    assert net == {"kind": "conv4", "image_shape": [1, 8, 8], "c_max": 10}
+    assert main([*common, "--net", "mlp", "--checkpoint-dir", str(tmp_path / "mlp")]) == 0
+    assert load_meta_learner(tmp_path / "mlp").get_config()["net"]["d_max"] == 64  # flattened pixels
+    capsys.readouterr()
+    assert main(["meta-train", "--algo", "maml", "--steps", "1", "--net", "conv4", "--no-mlflow"]) == 2
+    assert "--net conv4 needs an image pool" in capsys.readouterr().err
