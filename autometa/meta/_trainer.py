@@ -403,6 +403,13 @@ class MetaTrainer:
             v.copy_(flat[offset : offset + v.numel()].view_as(v))
             offset += v.numel()
 
+    def _raise_non_finite(self, value: float, ranks: int = 1) -> None:
+        where = f" on {ranks} of {self._world} ranks" if self._world > 1 else ""
+        raise FloatingPointError(
+            f"The meta-loss became {value}{where} at step {self._step + 1}; lower lr, set grad_clip, "
+            "or (with amp) use amp='bf16' or 'off'. Resume from the last checkpoint after the change."
+        )
+
     def _train_step(self, batch: TaskBatch) -> dict[str, float]:
         assert self._opt is not None
         lo, hi = self._shard(batch.n_tasks)
@@ -413,11 +420,9 @@ class MetaTrainer:
         with self._autocast():
             loss, metrics = self.learner.meta_loss(shard)
         loss = loss.float()
-        if not torch.isfinite(loss.detach()):
-            raise FloatingPointError(
-                f"The meta-loss became {float(loss)} at step {self._step + 1}; lower lr, set grad_clip, "
-                "or (with amp) use amp='bf16' or 'off'."
-            )
+        finite = bool(torch.isfinite(loss.detach()))
+        if self._world == 1 and not finite:
+            self._raise_non_finite(float(loss))
         if self._world > 1:
             loss = loss * weight  # sum over ranks of weight * grad = gradient of the global mean
         (self._scaler.scale(loss) if self._scaler is not None else loss).backward()
@@ -428,7 +433,12 @@ class MetaTrainer:
                 if p.grad is None:
                     p.grad = torch.zeros_like(p)
                 grads.append(p.grad)
-            self._all_reduce_sum(grads)
+            # one collective: the gradients plus a count of ranks whose loss was not finite, so
+            # that every rank stops together instead of leaving the others waiting
+            bad = torch.tensor([0.0 if finite else 1.0], device=grads[0].device, dtype=grads[0].dtype)
+            self._all_reduce_sum([*grads, bad])
+            if float(bad) > 0:
+                self._raise_non_finite(float("nan"), ranks=int(round(float(bad))))
         if self._scaler is not None:
             self._scaler.unscale_(self._opt)
         out: dict[str, float] = {}

@@ -94,3 +94,47 @@ def test_shards_cover_the_batch_exactly():
         assert shards[0][0] == 0 and shards[-1][1] == 7
         assert all(a[1] == b[0] for a, b in zip(shards, shards[1:], strict=False))
         assert max(h - lo for lo, h in shards) - min(h - lo for lo, h in shards) <= 1
+
+
+_NAN_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import torch
+    torch.set_num_threads(1)
+    sys.path.insert(0, {helpers!r})
+    from _trainer_helpers import BlobPool, LinearMAML
+    from autometa.meta import MetaTrainer
+
+    class PoisonedPool(BlobPool):
+        # the last task of the 2nd batch (rank 1's shard) has NaN features
+        calls = 0
+
+        def sample(self, rng):
+            task = super().sample(rng)
+            PoisonedPool.calls += 1
+            if PoisonedPool.calls == 4:
+                task.x_query.fill_(float("nan"))
+            return task
+
+    trainer = MetaTrainer(LinearMAML(), PoisonedPool(), meta_batch_size=2, tracking=False, progress=False)
+    try:
+        trainer.fit(3)
+    except FloatingPointError as exc:
+        print("STOPPED", exc, flush=True)
+        raise SystemExit(3)
+    """
+)
+
+
+@pytest.mark.slow
+def test_non_finite_loss_on_one_rank_stops_every_rank(tmp_path):
+    script = tmp_path / "nan_script.py"
+    script.write_text(_NAN_SCRIPT.format(helpers=str(HERE)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "AUTOMETA_TRACKING": "0"}
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(key, None)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode != 0
+    # both ranks raise (none is left waiting in a collective), naming the step and the rank count
+    assert proc.stdout.count("STOPPED The meta-loss became nan on 1 of 2 ranks at step 2") == 2, proc.stdout + proc.stderr[-2000:]

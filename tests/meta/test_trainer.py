@@ -306,3 +306,9 @@ def test_real_learners_resume_exactly(tmp_path, algo):
     assert resumed.history == full.history
     for (k, a), b in zip(full.learner.state_dict().items(), resumed.learner.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
+
+
+def test_non_finite_loss_stops_with_a_clear_error():
+    trainer = MetaTrainer(LinearMAML(inner_lr=float("inf")), BlobPool(), tracking=False, progress=False)
+    with pytest.raises(FloatingPointError, match="meta-loss became nan at step 1; lower lr"):
+        trainer.fit(3)
