@@ -121,6 +121,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--meta-batch-size", type=_positive_int, default=16, help="tasks per outer step, all ranks together")
     t.add_argument("--lr", type=_positive_float, default=1e-3, help="outer learning rate (default 1e-3)")
     t.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adam")
+    t.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant", help="outer learning-rate schedule")
+    t.add_argument("--warmup-steps", type=int, default=0, help="linear learning-rate warm-up steps (default 0)")
     t.add_argument("--grad-clip", type=_positive_float, default=None, help="clip the gradient norm")
     t.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     t.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), default="auto", help="mixed precision (CUDA only)")
@@ -294,6 +296,8 @@ def _run(args: argparse.Namespace) -> int:
         run_name=run_name,
         progress=not args.no_progress,
         grad_clip=args.grad_clip,
+        lr_schedule=args.lr_schedule,
+        warmup_steps=args.warmup_steps,
         log_every=args.log_every,
         log_model=args.log_model,
         registered_model_name=args.register_model,

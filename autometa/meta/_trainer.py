@@ -165,6 +165,11 @@ class MetaTrainer:
         MLflow experiment and run names.
     progress : bool
         Show a tqdm bar (loss, tasks/s) on rank 0 when stderr is a terminal.
+    lr_schedule : {"constant", "cosine"}
+        Outer learning rate over the run: constant, or cosine decay from ``lr`` to 0 over the
+        ``steps`` of :meth:`fit` (resume with the same ``steps`` to continue the same curve).
+    warmup_steps : int
+        Linear warm-up from ``lr / warmup_steps`` to ``lr`` over the first steps.
     grad_clip : float, optional
         Clip the global gradient norm to this value.
     log_every : int
@@ -214,6 +219,8 @@ class MetaTrainer:
         run_name: str | None = None,
         progress: bool = True,
         grad_clip: float | None = None,
+        lr_schedule: str = "constant",
+        warmup_steps: int = 0,
         log_every: int = 10,
         weight_decay: float = 0.0,
         tracking_uri: str | None = None,
@@ -239,6 +246,8 @@ class MetaTrainer:
         self.run_name = run_name
         self.progress = progress
         self.grad_clip = grad_clip
+        self.lr_schedule = lr_schedule
+        self.warmup_steps = warmup_steps
         self.log_every = log_every
         self.weight_decay = weight_decay
         self.tracking_uri = tracking_uri
@@ -254,6 +263,8 @@ class MetaTrainer:
         self._bad_evals = 0
         self._stopped_early = False
         self._resumed_from: int | None = None
+        self._horizon = 0  # the `steps` of the current fit (the cosine schedule's length)
+        self._stored_horizon = 0
         # built lazily in fit()
         self._opt: torch.optim.Optimizer | None = None
         self._scaler: Any = None
@@ -280,6 +291,10 @@ class MetaTrainer:
             raise ValueError(f"optimizer={self.optimizer!r} is not supported; use one of {_OPTIMIZERS}.")
         if self.amp not in (*_AMP_CHOICES, True, False, None):
             raise ValueError(f"amp={self.amp!r} is not understood; use one of {_AMP_CHOICES} or a bool.")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule={self.lr_schedule!r} is not supported; use 'constant' or 'cosine'.")
+        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, (int, np.integer)) or self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be a non-negative integer; got {self.warmup_steps!r}.")
         if self.grad_clip is not None and not (self.grad_clip > 0):
             raise ValueError(f"grad_clip must be positive or None; got {self.grad_clip!r}.")
         if self.patience is not None and self.val_pool is None:
@@ -326,6 +341,8 @@ class MetaTrainer:
             "val_tasks": int(self.val_tasks),
             "patience": self.patience,
             "grad_clip": self.grad_clip,
+            "lr_schedule": self.lr_schedule,
+            "warmup_steps": int(self.warmup_steps),
             "weight_decay": float(self.weight_decay),
             "pool": _pool_spec(self.pool),
             "val_pool": _pool_spec(self.val_pool),
@@ -403,6 +420,16 @@ class MetaTrainer:
             v.copy_(flat[offset : offset + v.numel()].view_as(v))
             offset += v.numel()
 
+    def lr_at(self, step: int) -> float:
+        """Outer learning rate of the update that follows ``step`` completed steps."""
+        factor = 1.0
+        if self.warmup_steps and step < self.warmup_steps:
+            factor = (step + 1) / self.warmup_steps
+        elif self.lr_schedule == "cosine" and self._horizon > self.warmup_steps:
+            progress = min(1.0, (step - self.warmup_steps) / (self._horizon - self.warmup_steps))
+            factor = 0.5 * (1.0 + math.cos(math.pi * progress))
+        return float(self.lr) * factor
+
     def _raise_non_finite(self, value: float, ranks: int = 1) -> None:
         where = f" on {ranks} of {self._world} ranks" if self._world > 1 else ""
         raise FloatingPointError(
@@ -416,6 +443,8 @@ class MetaTrainer:
         weight = (hi - lo) / batch.n_tasks
         shard = (batch.slice(lo, hi) if self._world > 1 else batch).to(self._device, non_blocking=True)
         self.learner.train()
+        for group in self._opt.param_groups:
+            group["lr"] = self.lr_at(self._step)
         self._opt.zero_grad(set_to_none=True)
         with self._autocast():
             loss, metrics = self.learner.meta_loss(shard)
@@ -516,6 +545,7 @@ class MetaTrainer:
             "module_generators": self._module_generator_states(),
             "trainer_config": json.dumps(self.config(), sort_keys=True),
             "world_size": int(self._world),
+            "horizon": int(self._horizon),
         }
 
     def _module_generators(self) -> Iterator[tuple[str, Any, str, torch.Generator | None]]:
@@ -610,6 +640,7 @@ class MetaTrainer:
         self._best_step = training["best_step"]
         self._bad_evals = int(training["bad_evals"])
         self._stopped_early = bool(training.get("stopped_early", False))
+        self._stored_horizon = int(training.get("horizon", 0))
         self._rng.bit_generator.state = json.loads(training["numpy_rng"])
         py_state = json.loads(training["python_rng"])
         random.setstate((py_state[0], tuple(py_state[1]), py_state[2]))
@@ -672,8 +703,16 @@ class MetaTrainer:
         self._setup()
         ckpt_dir = Path(self.checkpoint_dir) if self.checkpoint_dir is not None else None
         resume_path = self._resolve_resume(resume)
+        self._horizon = int(steps)
         if resume_path is not None:
             self.load_state(resume_path)
+            if self.lr_schedule == "cosine" and self._stored_horizon not in (0, self._horizon):
+                warnings.warn(
+                    f"The checkpoint's cosine schedule spans {self._stored_horizon} steps, this fit "
+                    f"{self._horizon}: the learning-rate curve changes from here on.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
         elif self._step == 0:
             torch.manual_seed(int(self.seed))
         is_main = self._rank == 0
@@ -790,7 +829,7 @@ class MetaTrainer:
                     if self.patience is not None and self._bad_evals >= self.patience:
                         self._stopped_early = True
             self._history.append(entry)
-            pending = {**entry, "meta_train/tasks_per_s": tasks_per_s}
+            pending = {**entry, "meta_train/tasks_per_s": tasks_per_s, "meta_train/lr": self.lr_at(self._step - 1)}
             pending.pop("step")
             if is_main and (self._step % self.log_every == 0 or "meta_val/loss" in entry):
                 run.log_metrics(pending, step=self._step)

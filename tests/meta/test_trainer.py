@@ -312,3 +312,49 @@ def test_non_finite_loss_stops_with_a_clear_error():
     trainer = MetaTrainer(LinearMAML(inner_lr=float("inf")), BlobPool(), tracking=False, progress=False)
     with pytest.raises(FloatingPointError, match="meta-loss became nan at step 1; lower lr"):
         trainer.fit(3)
+
+
+def test_lr_schedule_warmup_and_cosine(tmp_path):
+    trainer = make_trainer(lr=0.1, lr_schedule="cosine", warmup_steps=2)
+    trainer._horizon = 10
+    lrs = [trainer.lr_at(k) for k in range(10)]
+    assert lrs[:3] == pytest.approx([0.05, 0.1, 0.1])
+    assert all(a >= b for a, b in zip(lrs[1:], lrs[2:], strict=False)) and lrs[-1] < 0.01
+    constant = make_trainer(lr=0.1)
+    assert {constant.lr_at(k) for k in range(5)} == {0.1}
+    with pytest.raises(ValueError, match="lr_schedule='step' is not supported"):
+        make_trainer(lr_schedule="step")
+    with pytest.raises(ValueError, match="warmup_steps must be a non-negative integer"):
+        make_trainer(warmup_steps=-1)
+
+
+class CrashingPool(BlobPool):
+    """Raises after ``crash_after`` tasks: a run that dies mid-way, in-process."""
+
+    def __init__(self, crash_after: int) -> None:
+        super().__init__()
+        self.crash_after, self.calls = crash_after, 0
+
+    def sample(self, rng):
+        self.calls += 1
+        if self.calls > self.crash_after:
+            raise RuntimeError("simulated crash")
+        return super().sample(rng)
+
+
+def test_crash_and_resume_with_cosine_schedule(tmp_path):
+    kw = {"seed": 2, "lr_schedule": "cosine", "warmup_steps": 2, "checkpoint_every": 3}
+    full = make_trainer(**kw).fit(8)
+    crashing = MetaTrainer(
+        LinearMAML(), CrashingPool(crash_after=4 * 5), val_pool=BlobPool(name="val"), meta_batch_size=4, lr=0.05,
+        eval_every=5, val_tasks=8, tracking=False, progress=False, checkpoint_dir=tmp_path / "ckpt", **kw,
+    )  # fmt: skip
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        crashing.fit(8)  # dies during step 6; the last checkpoint is step 3
+    assert load_checkpoint(tmp_path / "ckpt" / "last.pt")["training"]["step"] == 3
+    resumed = make_trainer(tmp_path, **kw).fit(8, resume=True)
+    assert resumed.resumed_from == 3 and resumed.history == full.history
+    for (k, a), b in zip(full.learner.state_dict().items(), resumed.learner.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+    with pytest.warns(RuntimeWarning, match="cosine schedule spans 8 steps, this fit 9"):
+        make_trainer(tmp_path, **kw).fit(9, resume=True)
