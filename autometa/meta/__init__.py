@@ -1,7 +1,12 @@
 """Meta-learners (one interface: adapt / predict / meta_loss) and the MetaTrainer."""
 
 from autometa.meta._base import LEARNERS, MetaLearner, build_learner, register_learner
-from autometa.meta._checkpoint import load_meta_learner, log_meta_learner, save_meta_learner
+from autometa.meta._checkpoint import (
+    LoggedMetaLearner,
+    load_meta_learner,
+    log_meta_learner,
+    save_meta_learner,
+)
 from autometa.meta._hypernet import HyperNet, HyperNetMAML, SetEncoder
 from autometa.meta._maml import ANIL, FOMAML, MAML, AdaptedTask, GradientLearner, MetaSGD, Reptile
 from autometa.meta._meta_lstm import MetaLSTM, MetaLSTMRule
@@ -16,6 +21,7 @@ __all__ = [
     "HyperNet",
     "HyperNetMAML",
     "LEARNERS",
+    "LoggedMetaLearner",
     "MAML",
     "MatchingNet",
     "MetaLSTM",
