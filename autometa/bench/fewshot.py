@@ -68,7 +68,7 @@ def evaluate_episodes(learner: Any, pool: Any, n_episodes: int, seed: int, chunk
     learner.eval()
     for start in range(0, n_episodes, chunk):
         batch = collate_tasks(tasks[start : start + chunk], c_max=pool.c_max).to(device)
-        with torch.enable_grad():
+        with torch.enable_grad():  # learners that adapt with torch.autograd need it
             fast = learner.adapt(batch)
         with torch.no_grad():
             logits = learner.predict(fast, batch.x_query, batch).detach()

@@ -252,7 +252,9 @@ class GradientLearner(MetaLearner):
             class_mask=cm[None],
             n_classes=torch.tensor([k], device=dev),
         )
-        with torch.enable_grad():
+        # torch.func.grad computes the inner gradients even under no_grad, while the outer
+        # graph (only needed for meta-training) is not recorded: cheaper, same numbers
+        with torch.no_grad():
             fast = self.adapt(batch, steps=steps)
         return AdaptedTask({name: p.detach() for name, p in fast.items()}, fm, k)
 
