@@ -8,12 +8,15 @@ the held-out meta-test classes (mean accuracy with a 95% confidence interval,
 * ``letter``: KEEL letter (26 classes, 16 features), ``EpisodicPool("letter")`` with the
   default class split (16 / 5 / 5 classes), a masked MLP ``[64, 64]``.
 * ``digits``: scikit-learn digits (10 classes, 8x8 images), ``EpisodicPool("digits")`` with
-  5 meta-train and 5 meta-test classes, a conv-4 backbone (32 channels).
+  5 meta-train and 5 meta-test classes, the conv-4 backbone cut to its first two blocks
+  (32 channels, a 2x2x32 embedding): with all four blocks the 2x2 poolings shrink an 8x8
+  image to a single pixel after the third block (pass ``--net`` to try it).
 
 Usage (CPU, a few minutes per learner; results are appended to ``--out`` as JSON lines)::
 
     python examples/fewshot_metric.py --dataset letter --steps 1000 --out fewshot_letter.jsonl
     python examples/fewshot_metric.py --dataset digits --steps 250 --out fewshot_digits.jsonl
+    python examples/fewshot_metric.py --dataset letter --algos raw-centroid --out fewshot_letter.jsonl
     python examples/fewshot_metric.py --table fewshot_letter.jsonl fewshot_digits.jsonl
 """
 
@@ -45,7 +48,7 @@ NAMES = {
 }
 DATASETS = {
     "letter": ({}, {"kind": "mlp", "d_max": 16, "c_max": 5, "hidden": [64, 64]}),
-    "digits": ({"split_fractions": (0.5, 0.0, 0.5)}, {"kind": "conv4", "image_shape": [1, 8, 8], "c_max": 5}),
+    "digits": ({"split_fractions": (0.5, 0.0, 0.5)}, {"kind": "conv4", "image_shape": [1, 8, 8], "c_max": 5, "n_blocks": 2}),
 }
 
 
