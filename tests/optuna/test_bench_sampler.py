@@ -1,0 +1,52 @@
+"""The sampler benchmark's aggregation (fast) and a tiny end-to-end run (slow)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from autometa.bench.sampler import summarize, summarize_records_file
+
+
+def _records() -> list[dict]:
+    rng = np.random.default_rng(0)
+    out = []
+    for ds in ("a", "b"):
+        for seed in (0, 1):
+            for s, scale in (("meta", 0.1), ("random", 1.0)):
+                curve = np.minimum.accumulate(scale * rng.random(12))
+                out.append({"dataset": ds, "seed": seed, "sampler": s, "regret": curve.tolist(), "seconds": [0.01] * 12})
+    return out
+
+
+def test_summarize_ranks_and_regret(tmp_path) -> None:
+    recs = _records()
+    res = summarize(recs, ["meta", "random"], [10], params={})
+    rows = {r["sampler"]: r for r in res.rows}
+    assert rows["meta"]["regret@10"] < rows["random"]["regret@10"]
+    assert rows["meta"]["rank@10"] + rows["random"]["rank@10"] == pytest.approx(3.0)
+    assert rows["meta"]["ms/trial@10"] == pytest.approx(10.0)
+    assert "regret_curve.png" in res.figures
+    path = tmp_path / "r.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in recs))
+    again = summarize_records_file(path)
+    assert again.rows[0]["regret@10"] == pytest.approx(rows["meta"]["regret@10"])
+
+
+@pytest.mark.slow
+def test_quick_benchmark_runs(tmp_path) -> None:
+    from autometa.bench.sampler import add_arguments, compute
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument("--quick", action="store_true")
+    add_arguments(parser)
+    args = parser.parse_args(
+        ["--quick", "--datasets", "car", "--samplers", "meta,random", "--n-trials", "10", "--source-trials", "10"]
+    )
+    res = compute(args)
+    assert {r["sampler"] for r in res.rows} == {"meta", "random"}
+    assert all(0.0 <= r["regret@10"] <= 1.0 for r in res.rows)
