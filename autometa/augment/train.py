@@ -129,6 +129,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--learner-out", default=None, help="companion learner path (default: next to --out)")
     p.add_argument("--card", default=None, help="model card path (default: next to --out)")
     p.add_argument("--learner-steps", type=int, default=1500, help="MAML meta-training steps (phase 1)")
+    p.add_argument(
+        "--learner", default=None, help="start from this companion learner checkpoint and skip phase 1"
+    )
+    p.add_argument(
+        "--adapt-steps", type=int, default=None,
+        help="inner steps the policy is trained for and the saved learner adapts with (default: --inner-steps)",
+    )
     p.add_argument("--policy-steps", type=int, default=1500, help="policy meta-training steps (phase 2)")
     p.add_argument("--tasks-per-batch", type=int, default=8)
     p.add_argument("--learner-lr", type=float, default=1e-3)
@@ -140,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--c-max", type=int, default=10)
     p.add_argument("--hidden", type=int, nargs="+", default=[64, 64])
     p.add_argument("--n-range", type=int, nargs=2, default=[16, 128], help="support rows per task")
-    p.add_argument("--time-budget-min", type=float, default=None, help="split evenly between the phases")
+    p.add_argument("--time-budget-min", type=float, default=None, help="split evenly between the phases (all of it for phase 2 with --learner)")
     p.add_argument("--val-batches", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -174,29 +181,39 @@ def main(argv: list[str] | None = None) -> int:
 
     net = {"kind": "mlp", "d_max": args.d_max, "c_max": args.c_max, "hidden": list(args.hidden)}
     learner = build_learner("maml", net=net, inner_steps=args.inner_steps, inner_lr=args.inner_lr)
-    budget = None if args.time_budget_min is None else args.time_budget_min * 60.0 / 2
+    budget = None if args.time_budget_min is None else args.time_budget_min * 60.0 / (1 if args.learner else 2)
     params = {k: v for k, v in vars(args).items() if k not in ("no_mlflow",)}
     history: dict[str, list] = {"learner": [], "policy": []}
 
     with start_run("autometa-augment", run_name="augment-policy", params=params, enabled=not args.no_mlflow) as run:
-        # ---- phase 1: MAML without augmentation
-        opt = torch.optim.Adam(learner.parameters(), lr=args.learner_lr)
-        rng = np.random.default_rng(args.seed)
-        t0, ema = time.monotonic(), None
-        for step in range(args.learner_steps):
-            loss, metrics = learner.meta_loss(pool.batch(rng, args.tasks_per_batch))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            ema = metrics["loss"] if ema is None else 0.98 * ema + 0.02 * metrics["loss"]
-            if step % 50 == 0:
-                history["learner"].append((step, ema))
-                run.log_metrics({"learner/loss_ema": ema}, step=step)
-                print(f"[learner] step {step} loss(ema) {ema:.4f} {time.monotonic() - t0:.0f}s", flush=True)
-            if budget is not None and time.monotonic() - t0 > budget:
-                break
-        learner_steps_done = step + 1
+        # ---- phase 1: MAML without augmentation (or a given learner)
+        t0 = time.monotonic()
+        if args.learner:
+            learner = load_companion_learner(args.learner)
+            learner_steps_done = int(
+                torch.load(args.learner, map_location="cpu", weights_only=True)["metadata"].get("steps", 0)
+            )
+            print(f"[learner] loaded {args.learner} ({learner_steps_done} steps); phase 1 skipped", flush=True)
+        else:
+            opt = torch.optim.Adam(learner.parameters(), lr=args.learner_lr)
+            rng = np.random.default_rng(args.seed)
+            ema = None
+            for step in range(args.learner_steps):
+                loss, metrics = learner.meta_loss(pool.batch(rng, args.tasks_per_batch))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                ema = metrics["loss"] if ema is None else 0.98 * ema + 0.02 * metrics["loss"]
+                if step % 50 == 0:
+                    history["learner"].append((step, ema))
+                    run.log_metrics({"learner/loss_ema": ema}, step=step)
+                    print(f"[learner] step {step} loss(ema) {ema:.4f} {time.monotonic() - t0:.0f}s", flush=True)
+                if budget is not None and time.monotonic() - t0 > budget:
+                    break
+            learner_steps_done = step + 1
         learner_time = time.monotonic() - t0
+        if args.adapt_steps is not None:
+            learner.inner_steps = int(args.adapt_steps)
         save_companion_learner(learner, learner_out, {"steps": learner_steps_done, "command": command})
 
         # ---- phase 2: the policy alone, learner frozen
