@@ -40,7 +40,11 @@ from autometa.augment._policy import (
     build_policy,
 )
 from autometa.functional._losses import mask_logits
-from autometa.meta._base import MetaLearner, build_learner, query_loss_and_accuracy, register_learner
+from autometa.meta._base import (
+    MetaLearner,
+    build_learner,
+    register_learner,
+)
 from autometa.tasks._task import TaskBatch
 
 __all__ = ["AugmentedLearner", "soft_cross_entropy", "train_policy"]

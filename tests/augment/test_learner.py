@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from autometa.augment import AugmentationPolicy, AugmentedLearner, UniformPolicy, soft_cross_entropy, train_policy
+from autometa.augment import (
+    AugmentationPolicy,
+    AugmentedLearner,
+    UniformPolicy,
+    soft_cross_entropy,
+    train_policy,
+)
 from autometa.meta._base import LEARNERS, build_learner
 from autometa.tasks._task import Task, collate_tasks
 
@@ -118,7 +124,13 @@ def test_bad_arguments_raise():
 
 
 def test_keel_task_source_is_dev_only():
-    from autometa.augment._data import EVAL_SETS, META_TRAIN_SETS, RESERVED_SETS, KeelTaskSource, load_keel
+    from autometa.augment._data import (
+        EVAL_SETS,
+        META_TRAIN_SETS,
+        RESERVED_SETS,
+        KeelTaskSource,
+        load_keel,
+    )
 
     assert not set(RESERVED_SETS) & (set(EVAL_SETS) | set(META_TRAIN_SETS))
     with pytest.raises(ValueError, match="reserved KEEL set"):
