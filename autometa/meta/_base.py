@@ -49,6 +49,20 @@ def register_learner(name: str):
     return deco
 
 
+#: packages outside ``autometa.meta`` that register built-in learners when imported
+_PLUGIN_MODULES: dict[str, str] = {"augmented": "autometa.augment._learner"}
+
+
+def ensure_registered(algo: str) -> None:
+    """Import the package that registers the built-in learner ``algo`` (if it is not loaded yet)."""
+    import importlib
+
+    import autometa.meta  # noqa: F401  (registers the learners of autometa.meta)
+
+    if algo not in LEARNERS and algo in _PLUGIN_MODULES:
+        importlib.import_module(_PLUGIN_MODULES[algo])
+
+
 def build_learner(algo: str, **config: Any) -> MetaLearner:
     """Instantiate a registered learner by name.
 
@@ -57,9 +71,7 @@ def build_learner(algo: str, **config: Any) -> MetaLearner:
     ValueError
         For an unknown algorithm name (the message lists the known ones).
     """
-    # importing the package registers every built-in learner
-    import autometa.meta  # noqa: F401
-
+    ensure_registered(algo)
     if algo not in LEARNERS:
         raise ValueError(f"Unknown meta-learning algorithm {algo!r}; choose one of {sorted(LEARNERS)}.")
     return LEARNERS[algo](**config)

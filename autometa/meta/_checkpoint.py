@@ -272,10 +272,10 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
 
 def learner_from_payload(payload: Mapping[str, Any], source: str = "checkpoint") -> MetaLearner:
     """Rebuild the learner described by a checkpoint payload and load its weights."""
-    import autometa.meta  # noqa: F401  (registers the built-in learners)
-    from autometa.meta._base import LEARNERS, build_learner
+    from autometa.meta._base import LEARNERS, build_learner, ensure_registered
 
     algo = payload["algo"]
+    ensure_registered(algo)
     if algo not in LEARNERS:
         raise ValueError(
             f"{source} was saved by meta-learner {algo!r}, which is not registered here "

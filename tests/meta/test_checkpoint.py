@@ -178,3 +178,21 @@ def test_mlflow_model_round_trip(tracking_uri, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="other.db"):
         load_meta_learner(f"runs:/{run.info.run_id}/meta")
     assert torch.equal(predictions(load_meta_learner(f"runs:/{run.info.run_id}/meta", tracking_uri=tracking_uri), b), expected)
+
+
+def test_augmented_checkpoint_loads_in_a_fresh_process(tmp_path):
+    """An ``--augment learned`` checkpoint loads without importing autometa.augment first."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "aug.pt"
+    save = (
+        "from autometa.meta import build_learner, save_meta_learner\n"
+        "from autometa.augment import AugmentedLearner\n"
+        "l = AugmentedLearner.from_learner(build_learner('maml', net={'kind': 'mlp', 'd_max': 8, 'c_max': 3, 'hidden': [8]}))\n"
+        f"save_meta_learner(l, {str(path)!r})\n"
+    )
+    subprocess.run([sys.executable, "-c", save], check=True)
+    load = f"from autometa.meta import load_meta_learner; print(load_meta_learner({str(path)!r}).algo)"
+    out = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "augmented"
