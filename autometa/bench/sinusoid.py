@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 from typing import Any
 
@@ -172,6 +173,7 @@ def compute(args: argparse.Namespace) -> BenchResult:
             train_s = time.perf_counter() - t0
             m1, c1 = _evaluate(reg, k, args, 1)
             m10, c10 = _evaluate(reg, k, args, 10)
+            print(f"[sinusoid] K={k} {method}: mse@1 {m1:.3f}, mse@10 {m10:.3f} ({train_s:.0f} s)", file=sys.stderr, flush=True)
             rows.append(
                 {"K": k, "method": method, "mse_1_step": m1, "ci95_1": c1, "mse_10_steps": m10, "ci95_10": c10, "train_s": train_s}
             )
