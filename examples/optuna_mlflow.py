@@ -29,7 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-trials", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--experiment", default="autometa-optuna-example")
+    parser.add_argument("--experiment", default="autometa-optuna-example", help="study and MLflow experiment name")
     args = parser.parse_args()
 
     X, y = load_wine(return_X_y=True)
@@ -46,14 +46,11 @@ def main() -> None:
         return float(cross_val_score(model, X, y, cv=3, scoring="accuracy").mean())
 
     uri = default_tracking_uri()
-    callback = MLflowCallback(
-        tracking_uri=uri,
-        metric_name="cv_accuracy",
-        mlflow_kwargs={"experiment_name": args.experiment},
-    )
+    # MLflowCallback logs into the MLflow experiment named after the study.
+    callback = MLflowCallback(tracking_uri=uri, metric_name="cv_accuracy")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
-        study_name="wine-hgb", direction="maximize", sampler=MetaSampler(seed=args.seed)
+        study_name=args.experiment, direction="maximize", sampler=MetaSampler(seed=args.seed)
     )
     study.optimize(objective, n_trials=args.n_trials, callbacks=[callback])
     print(f"best cv accuracy {study.best_value:.4f} with {study.best_params}")

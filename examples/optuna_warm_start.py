@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import optuna
-from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -42,11 +42,11 @@ def make_objective(X, y):
 def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = f"sqlite:///{Path(tempfile.mkdtemp()) / 'past.db'}"
-    for name, loader in (("wine", load_wine), ("digits", load_digits)):
+    for name, loader in (("wine", load_wine), ("iris", load_iris)):
         X, y = loader(return_X_y=True)
         past = optuna.create_study(study_name=name, storage=storage, direction="maximize")
         past.optimize(make_objective(X, y), n_trials=20)
-    sources = [optuna.load_study(study_name=n, storage=storage) for n in ("wine", "digits")]
+    sources = [optuna.load_study(study_name=n, storage=storage) for n in ("wine", "iris")]
 
     X, y = load_breast_cancer(return_X_y=True)
     study = optuna.create_study(direction="maximize", sampler=MetaSampler(source_studies=sources, seed=0))
