@@ -180,12 +180,13 @@ def _cells(datasets: list[str], sizes: list[int], n_seeds: int, max_test: int):
     from autometa.estimators._dev_data import load_dev_dataset
     from autometa.tasks._split import support_query_split
 
-    for name in datasets:
-        X, y = load_dev_dataset(name)
-        for n in sizes:
-            if len(y) < n + 100:
-                continue
-            for seed in range(n_seeds):
+    # seeds outermost: a run stopped early still covers every data set and size
+    for seed in range(n_seeds):
+        for name in datasets:
+            X, y = load_dev_dataset(name)
+            for n in sizes:
+                if len(y) < n + 100:
+                    continue
                 rng = np.random.default_rng([seed, n, sum(map(ord, name))])
                 train, test = support_query_split(y, n, rng)
                 test = test[:max_test]

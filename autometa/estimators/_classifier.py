@@ -74,8 +74,14 @@ def load_classifier_meta_learner(meta_learner: str | os.PathLike[str]) -> Any:
         if key in _CACHE:
             return _CACHE[key]
     learner = load_meta_learner(source, map_location="cpu")
+    from autometa.estimators._neural import learner_dims
+
     net_kind = getattr(getattr(learner, "net", None), "get_config", lambda: {})().get("kind")
-    if not all(hasattr(learner, a) for a in ("d_max", "c_max", "adapt", "predict")) or net_kind != "mlp":
+    try:
+        learner_dims(learner)
+    except ValueError:
+        net_kind = None
+    if not all(hasattr(learner, a) for a in ("adapt", "predict")) or net_kind != "mlp":
         raise ValueError(
             f"The meta-learner in {source} ({type(learner).__name__}, base net {net_kind!r}) cannot drive "
             "AutoMetaClassifier's neural member: it needs a gradient-based learner over the tabular "
@@ -269,7 +275,9 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         learner = None
         if "neural" in members:
             learner = load_classifier_meta_learner(self.meta_learner)
-            if n_classes > int(learner.c_max):
+            from autometa.estimators._neural import learner_dims
+
+            if n_classes > learner_dims(learner)[1]:
                 members = [m for m in members if m != "neural"]
         portfolio = self._portfolio(members)
         weights = portfolio.weights(z, members)

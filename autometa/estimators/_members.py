@@ -30,13 +30,13 @@ def full_proba(estimator: object, X: np.ndarray, n_classes: int) -> np.ndarray:
 def _rf(n: int, n_classes: int, seed: int):
     from sklearn.ensemble import RandomForestClassifier
 
-    return RandomForestClassifier(n_estimators=150, max_features="sqrt", n_jobs=1, random_state=seed)
+    return RandomForestClassifier(n_estimators=100, max_features="sqrt", n_jobs=1, random_state=seed)
 
 
 def _et(n: int, n_classes: int, seed: int):
     from sklearn.ensemble import ExtraTreesClassifier
 
-    return ExtraTreesClassifier(n_estimators=150, max_features="sqrt", n_jobs=1, random_state=seed)
+    return ExtraTreesClassifier(n_estimators=100, max_features="sqrt", n_jobs=1, random_state=seed)
 
 
 def _lr(n: int, n_classes: int, seed: int):
@@ -58,8 +58,8 @@ def _gbm(n: int, n_classes: int, seed: int):
 
     # HistGradientBoosting's defaults (min_samples_leaf=20) cannot split at 32 rows.
     return HistGradientBoostingClassifier(
-        learning_rate=0.08,
-        max_iter=100,
+        learning_rate=0.1,
+        max_iter=60,
         max_leaf_nodes=15,
         min_samples_leaf=max(3, min(20, n // 25)),
         l2_regularization=1.0,

@@ -23,6 +23,16 @@ __all__ = ["MAX_ADAPT_ROWS", "NeuralMember", "random_view", "stratified_subsampl
 MAX_ADAPT_ROWS = 1024
 
 
+def learner_dims(learner: Any) -> tuple[int, int]:
+    """``(d_max, c_max)`` of a learner (from the learner, else from its base net)."""
+    net = getattr(learner, "net", None)
+    d_max = getattr(learner, "d_max", getattr(net, "d_max", None))
+    c_max = getattr(learner, "c_max", getattr(net, "c_max", None))
+    if d_max is None or c_max is None:
+        raise ValueError(f"{type(learner).__name__} exposes no d_max/c_max (neither itself nor its base net).")
+    return int(d_max), int(c_max)
+
+
 def random_view(d_max: int, n_classes: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A random placement of the ``d_max`` encoded columns and a random class relabeling.
 
@@ -95,7 +105,7 @@ class NeuralMember:
         from autometa.tasks._task import TaskBatch
 
         rng = np.random.default_rng(seed)
-        d_max, c_max = int(self.learner.d_max), int(self.learner.c_max)
+        d_max, c_max = learner_dims(self.learner)
         if n_classes > c_max:
             raise ValueError(f"The neural member supports at most c_max={c_max} classes; got {n_classes}.")
         rows = stratified_subsample(y, MAX_ADAPT_ROWS, rng)
@@ -152,7 +162,7 @@ class NeuralMember:
         from autometa.tasks._task import TaskBatch
 
         x, mask = self.encoder_.transform(df)
-        d_max, c_max = int(self.learner.d_max), int(self.learner.c_max)
+        d_max, c_max = learner_dims(self.learner)
         xq = np.stack([place(x, mask, s)[0] for s in self.slots_])
         cm = torch.zeros(self.n_views, c_max, dtype=torch.bool)
         cm[:, : self.n_classes_] = True
@@ -194,8 +204,11 @@ def _adapt(learner: Any, batch: Any, steps: int | None) -> Any:
     n_steps = int(getattr(learner, "inner_steps", 1) if steps is None else steps)
     rule = learner.update_rule() if hasattr(learner, "update_rule") else None
     if not isinstance(rule, (SGD, MetaSGDRule)) or not hasattr(learner, "init_params"):
+        import inspect
+
+        kwargs = {"steps": n_steps} if "steps" in inspect.signature(learner.adapt).parameters else {}
         with torch.enable_grad():
-            return learner.adapt(batch, steps=n_steps)
+            return learner.adapt(batch, **kwargs)
     names = learner.params_to_adapt() or list(learner.init_params())
     init = learner.init_params()
     n_views = batch.x_support.shape[0]

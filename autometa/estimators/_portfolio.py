@@ -167,6 +167,8 @@ def fit_portfolio(
     steps: int = 400,
     seed: int = 0,
     min_weight: float = 0.03,
+    objective: str = "logloss",
+    temperature: float = 0.05,
 ) -> Portfolio:
     """Learn combination weights from held-out member predictions on many tasks.
 
@@ -177,7 +179,12 @@ def fit_portfolio(
         A member missing from ``proba`` was unavailable on that task.
     members : list of str
     l2 : float
-        Penalty on ``coef`` (keeps the weights smooth in the meta-features).
+        Penalty on ``coef`` and on the intercepts' spread (keeps the weights smooth in the
+        meta-features and close to uniform unless the data say otherwise).
+    objective : {"logloss", "auc"}
+        ``"logloss"``: mean held-out log-loss of the blend. ``"auc"``: one minus a smooth
+        (sigmoid, ``temperature``) one-vs-rest ROC-AUC of the blend, averaged over tasks: what
+        the classifier is judged on.
 
     Returns
     -------
@@ -206,13 +213,43 @@ def fit_portfolio(
                 avail[t, i] = True
                 p = np.clip(np.asarray(r["proba"][mb])[np.arange(len(y)), y], 1e-6, 1.0)
                 Q[t, i, : len(y)] = torch.as_tensor(p, dtype=torch.float64)
+    if objective not in ("logloss", "auc"):
+        raise ValueError(f"objective must be 'logloss' or 'auc'; got {objective!r}.")
+    pairs = []  # per task: member scores of positive and negative rows for each class (one-vs-rest)
+    if objective == "auc":
+        for r in records:
+            y = np.asarray(r["y"], dtype=np.int64)
+            k = next(iter(r["proba"].values())).shape[1]
+            P = np.stack([np.asarray(r["proba"][mb]) if mb in r["proba"] else np.full((len(y), k), 1.0 / k) for mb in members])
+            task = []
+            for c in range(k):
+                pos, neg = y == c, y != c
+                if pos.any() and neg.any():
+                    task.append((torch.as_tensor(P[:, pos, c]), torch.as_tensor(P[:, neg, c])))
+                if k == 2:
+                    break  # binary: one class determines the AUC
+            pairs.append(task)
     opt = torch.optim.Adam([coef, intercept], lr=0.05)
     for _ in range(steps):
         opt.zero_grad()
         logits = (intercept + Zs @ coef.T).masked_fill(~avail, -1e9)  # [T, m]
         w = torch.softmax(logits, dim=1)
-        p_true = torch.einsum("tm,tmn->tn", w, Q)
-        loss = -(rows * torch.log(p_true.clamp_min(1e-9))).sum(dim=1).mean() + l2 * (coef**2).sum()
+        penalty = l2 * ((coef**2).sum() + ((intercept - intercept.mean()) ** 2).sum())
+        if objective == "logloss":
+            p_true = torch.einsum("tm,tmn->tn", w, Q)
+            fit = -(rows * torch.log(p_true.clamp_min(1e-9))).sum(dim=1).mean()
+        else:
+            per_task = []
+            for t, task in enumerate(pairs):
+                if not task:
+                    continue
+                aucs = [
+                    torch.sigmoid(((w[t] @ sp)[:, None] - (w[t] @ sn)[None, :]) / temperature).mean()
+                    for sp, sn in task
+                ]
+                per_task.append(1.0 - torch.stack(aucs).mean())
+            fit = torch.stack(per_task).mean()
+        loss = fit + penalty
         loss.backward()
         opt.step()
     return Portfolio(
@@ -222,5 +259,5 @@ def fit_portfolio(
         mean=mean,
         scale=scale,
         min_weight=min_weight,
-        info={"n_tasks": len(records), "train_loss": float(loss.detach()), "l2": l2},
+        info={"n_tasks": len(records), "objective": objective, "train_loss": float(loss.detach()), "l2": l2},
     )

@@ -64,11 +64,9 @@ def _as_float(s: pd.Series) -> np.ndarray:
 
 def _as_str(s: pd.Series) -> np.ndarray:
     """Categorical values as an object array of strings, missing values as None."""
-    out = np.empty(len(s), dtype=object)
     missing = s.isna().to_numpy()
-    vals = s.astype(object).to_numpy()
-    for i, (v, m) in enumerate(zip(vals, missing)):
-        out[i] = None if m else str(v)
+    out = s.astype(object).map(str).to_numpy(dtype=object)
+    out[missing] = None
     return out
 
 
@@ -119,9 +117,7 @@ class TableSpec:
         self.nan_columns = [i for i in range(num.shape[1]) if np.isnan(num[:, i]).any()]
         self.levels = []
         for j in self.categorical:
-            vals = _as_str(df.iloc[:, j])
-            present = pd.Series([v for v in vals if v is not None], dtype=object)
-            counts = present.value_counts(sort=False)
+            counts = pd.Series(_as_str(df.iloc[:, j]), dtype=object).dropna().value_counts(sort=False)
             # most frequent first, ties broken by the string itself: deterministic
             order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
             self.levels.append([k for k, _ in order])
@@ -155,9 +151,9 @@ class TableSpec:
     def _codes(self, df: pd.DataFrame) -> list[np.ndarray]:
         out = []
         for j, levels in zip(self.categorical, self.levels):
-            index = {v: i for i, v in enumerate(levels)}
-            vals = _as_str(df.iloc[:, j])
-            out.append(np.array([index.get(v, -1) if v is not None else -1 for v in vals], dtype=np.int64))
+            vals = pd.Series(_as_str(df.iloc[:, j]), dtype=object)
+            codes = vals.map({v: i for i, v in enumerate(levels)})
+            out.append(codes.fillna(-1).to_numpy(dtype=np.int64))
         return out
 
     def tree_matrix(self, df: pd.DataFrame) -> np.ndarray:

@@ -176,21 +176,20 @@ def member_predictions(
     """Fit each member alone on ``train`` rows; return meta-features, held-out probabilities, labels."""
     from autometa.estimators import AutoMetaClassifier
 
-    probs = {}
-    z = None
     classes = np.unique(y[train])
-    keep = np.isin(y[test], classes)
-    test = test[keep]
-    for m in members:
-        clf = AutoMetaClassifier(members=[m], random_state=seed)
-        try:
-            clf.fit(X.iloc[train], y[train])
-        except ValueError:
-            continue
-        if m not in clf.weights_:  # e.g. the neural member with more than c_max classes
-            continue
-        probs[m] = clf.predict_proba(X.iloc[test])
-        z = np.array(list(clf.meta_features_.values()))
+    test = test[np.isin(y[test], classes)]
+    # one fit with every member (uniform weights) shares the preprocessing; each member's own
+    # probabilities are then read off the fitted members
+    clf = AutoMetaClassifier(members=list(members), combination="uniform", random_state=seed)
+    clf.fit(X.iloc[train], y[train])
+    df = clf._validate_X(X.iloc[test], reset=False)
+    spec = clf.table_spec_
+    matrices = {"tree": spec.tree_matrix(df), "linear": spec.linear_matrix(df)}
+    probs = {
+        m: (member.predict_proba(df) if m == "neural" else member.predict_proba(matrices))
+        for m, member in clf.members_.items()
+    }
+    z = np.array(list(clf.meta_features_.values()))
     y_idx = np.searchsorted(classes, y[test])
     return z, probs, y_idx
 
@@ -211,7 +210,7 @@ def portfolio_records(n_tasks: int, seed: int, minutes: float) -> list[dict[str,
         if len(y) < n + 50:
             n = max(16, (len(y) - 50) // 2)
         s, q = support_query_split(y, n, rng)
-        q = q[:500]
+        q = q[:300]
         if len(np.unique(y[s])) < 2:
             continue
         z, probs, y_idx = member_predictions(X, y, s, q, int(rng.integers(2**31)))
@@ -223,39 +222,54 @@ def portfolio_records(n_tasks: int, seed: int, minutes: float) -> list[dict[str,
 
 
 def _score_blends(records: list[dict[str, Any]], portfolio: Any) -> dict[str, float]:
-    from sklearn.metrics import log_loss
+    """Mean log-loss and one-vs-rest ROC-AUC of the learned blend, the uniform blend and each member."""
+    from sklearn.metrics import log_loss, roc_auc_score
 
     from autometa.estimators import Portfolio
 
+    def auc(y: np.ndarray, p: np.ndarray) -> float:
+        vals = [roc_auc_score(y == c, p[:, c]) for c in range(p.shape[1]) if 0 < (y == c).sum() < len(y)]
+        return float(np.mean(vals)) if vals else float("nan")
+
     uniform = Portfolio.uniform(list(MEMBERS))
-    out: dict[str, list[float]] = {"learned": [], "uniform": [], **{m: [] for m in MEMBERS}}
+    out: dict[str, list[float]] = {}
     for r in records:
         k = next(iter(r["proba"].values())).shape[1]
+        blends = {}
         for label, pf in (("learned", portfolio), ("uniform", uniform)):
             w = pf.weights(r["z"], list(r["proba"]))
-            p = sum(w[m] * r["proba"][m] for m in w)
-            out[label].append(log_loss(r["y"], np.clip(p, 1e-9, 1), labels=range(k)))
-        for m, p in r["proba"].items():
-            out[m].append(log_loss(r["y"], np.clip(p, 1e-9, 1), labels=range(k)))
-    return {f"logloss/{k}": float(np.mean(v)) for k, v in out.items() if v}
+            blends[label] = sum(w[m] * r["proba"][m] for m in w)
+        for label, p in {**blends, **r["proba"]}.items():
+            out.setdefault(f"logloss/{label}", []).append(log_loss(r["y"], np.clip(p, 1e-9, 1), labels=range(k)))
+            out.setdefault(f"auc/{label}", []).append(auc(np.asarray(r["y"]), p))
+    return {k: float(np.nanmean(v)) for k, v in out.items()}
 
 
-def train_portfolio(n_tasks: int, seed: int, minutes: float) -> dict[str, Any]:
+def train_portfolio(n_tasks: int, seed: int, minutes: float, records_path: Path, refit_only: bool = False) -> dict[str, Any]:
+    """Gather held-out member predictions (or reuse ``records_path``) and learn the weights."""
+    import pickle
+
     from autometa.estimators import fit_portfolio
 
-    records = portfolio_records(n_tasks, seed, minutes)
+    if refit_only:
+        records = pickle.loads(records_path.read_bytes())
+    else:
+        records = portfolio_records(n_tasks, seed, minutes)
+        records_path.parent.mkdir(parents=True, exist_ok=True)
+        records_path.write_bytes(pickle.dumps(records))
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(records))
     n_val = max(1, len(records) // 5)
     val, fit = [records[i] for i in order[:n_val]], [records[i] for i in order[n_val:]]
-    check = fit_portfolio(fit, list(MEMBERS), seed=seed)
+    settings = {"objective": "auc", "l2": 0.05, "seed": seed}
+    check = fit_portfolio(fit, list(MEMBERS), **settings)
     val_scores = _score_blends(val, check)
-    portfolio = fit_portfolio(records, list(MEMBERS), seed=seed)
+    portfolio = fit_portfolio(records, list(MEMBERS), **settings)
     portfolio.info.update(
         {"data_sets": sorted({r["name"] for r in records}), "validation_20pct_tasks": val_scores}
     )
     portfolio.save(CHECKPOINT_DIR / "classifier_portfolio.json")
-    return {"n_tasks": len(records), "held_out_task_logloss": val_scores}
+    return {"n_tasks": len(records), "settings": settings, "held_out_tasks": val_scores}
 
 
 # ----------------------------------------------------------------------------- model card
@@ -313,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=1500, help="meta-training steps (stage 1)")
     parser.add_argument("--portfolio-tasks", type=int, default=400)
     parser.add_argument("--portfolio-minutes", type=float, default=30.0)
+    parser.add_argument("--refit-only", action="store_true",
+                        help="stage 2: refit the weights from the saved held-out predictions in --out")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue stage 1 from --out/last.pt (bit-exact)")
     parser.add_argument("--out", default="runs/classifier-default", help="MetaTrainer checkpoint folder")
@@ -327,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         neural = train_neural(args.steps, args.seed, Path(args.out), not args.no_mlflow, resume=args.resume)
         write_model_card(neural, None, command, "neural")
     if args.stage in ("all", "portfolio"):
-        portfolio = train_portfolio(args.portfolio_tasks, args.seed, args.portfolio_minutes)
+        portfolio = train_portfolio(args.portfolio_tasks, args.seed, args.portfolio_minutes,
+                                    Path(args.out) / "portfolio_records.pkl", refit_only=args.refit_only)  # fmt: skip
     print(write_model_card(neural, portfolio, command, args.stage))
     return 0
 

@@ -183,3 +183,15 @@ def test_numpy_object_array_with_strings():
     assert not hasattr(clf, "feature_names_in_")
     assert clf.predict(X).shape == (32,)
     assert isinstance(pd.DataFrame(X).iloc[0, 0], str)
+
+
+@pytest.mark.parametrize("algo", ["meta-lstm", "hypernet-maml", "anil"])
+def test_other_tabular_meta_learners_drive_the_neural_member(tmp_path, algo):
+    from autometa.meta import build_learner, save_meta_learner
+
+    learner = build_learner(algo, net={"kind": "mlp", "d_max": 8, "c_max": 3, "hidden": [16]})
+    save_meta_learner(learner, tmp_path / f"{algo}.pt")
+    X, y = make_classification(40, 4, n_informative=2, n_redundant=0, random_state=0)
+    clf = AutoMetaClassifier(meta_learner=tmp_path / f"{algo}.pt", members=["neural"], n_ensemble=2, random_state=0)
+    proba = clf.fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)

@@ -63,3 +63,11 @@ def test_shipped_portfolio_loads_and_covers_every_member():
         pytest.skip("the shipped portfolio is built by python -m autometa.estimators.train_default")
     p = Portfolio.load(DEFAULT_PORTFOLIO)
     assert set(p.members) == {"neural", "et", "gbm", "knn", "lr", "rf"}
+
+
+def test_auc_objective_prefers_the_member_that_ranks_well():
+    p = fit_portfolio(_records(12, seed=1), ["good", "big", "noise"], steps=60, objective="auc")
+    small = p.weights(meta_features(20, 5, 2, 0, np.array([10, 10]), 0.0), ["good", "big", "noise"])
+    assert small["good"] == max(small.values())
+    with pytest.raises(ValueError, match="objective"):
+        fit_portfolio(_records(2), ["good"], steps=1, objective="brier")

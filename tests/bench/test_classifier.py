@@ -1,0 +1,65 @@
+"""``autometa bench classifier``: protocol pieces and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from autometa.bench import classifier as bench
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_metrics_macro_auc_logloss_accuracy():
+    classes = np.array(["a", "b", "c"])
+    y = np.array(["a", "b", "c", "a"])
+    perfect = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.7, 0.2, 0.1]])
+    m = bench._metrics(y, perfect, classes)
+    assert m["roc_auc"] == 1.0 and m["accuracy"] == 1.0
+    assert m["log_loss"] == pytest.approx(-np.mean(np.log([0.8, 0.8, 0.8, 0.7])))
+
+
+def test_summarize_ranks_only_cells_every_estimator_ran():
+    recs = [
+        {"estimator": e, "dataset": "d", "n_train": 32, "seed": s, "roc_auc": auc, "log_loss": 0.5, "accuracy": 0.7, "time_s": 0.1}
+        for s in range(2)
+        for e, auc in (("autometa", 0.9), ("hgb", 0.5))
+    ] + [{"estimator": "hgb", "dataset": "e", "n_train": 32, "seed": 0, "roc_auc": 0.99, "log_loss": 0.1, "accuracy": 1.0, "time_s": 0.1}]
+    rows, summary = bench.summarize(recs, ["autometa", "hgb"])
+    by = {r["estimator"]: r for r in rows}
+    assert by["autometa"]["mean_rank"] == 1.0 and by["hgb"]["mean_rank"] == 2.0
+    assert by["hgb"]["cells"] == 2  # the cell only hgb ran is left out
+    assert summary["auc_margin_vs_best_other@32"] == pytest.approx(0.4)
+    assert summary["time_ratio_to_hgb@32"] == pytest.approx(1.0)
+
+
+def test_evaluation_sets_are_held_out_of_training():
+    from autometa.estimators._dev_data import EVALUATION, NEURAL_TRAIN, PORTFOLIO_TRAIN, RESERVED
+
+    names = {n.split("/", 1)[1] for n in (*NEURAL_TRAIN, *PORTFOLIO_TRAIN)}
+    assert not names & {n.split("/", 1)[1] for n in EVALUATION}
+    assert not names & RESERVED
+    assert not set(NEURAL_TRAIN) & set(PORTFOLIO_TRAIN)
+    card = json.loads((bench.Path(bench.__file__).parent.parent / "checkpoints" / "model_card.json").read_text())
+    assert set(card["data"]["held_out_for_evaluation"]) == set(EVALUATION)
+
+
+def test_quick_run_reports_and_reuses_cells(tmp_path):
+    raw = tmp_path / "raw.jsonl"
+    args = argparse.Namespace(sizes="32", datasets="keel/hayes-roth", estimators="logreg,knn7", ablation=False,
+                              max_test=200, raw=str(raw), reuse=[], threads=1, seeds=1, quick=False)  # fmt: skip
+    result = bench.compute(args)
+    assert {r["estimator"] for r in result.rows} == {"logreg", "knn7"}
+    assert all(0.0 <= r["roc_auc"] <= 1.0 for r in result.rows)
+    assert len(raw.read_text().splitlines()) == 2
+    again = bench.compute(argparse.Namespace(**{**vars(args), "raw": None, "reuse": [str(raw)]}))
+    assert [r["roc_auc"] for r in again.rows] == [r["roc_auc"] for r in result.rows]
