@@ -469,12 +469,26 @@ class MetaSampler(BaseSampler):
     def _propose(self, study: Study, trial: FrozenTrial, space: NormalizedSpace) -> dict[str, Any]:
         # The matrices are tiny: multi-threaded BLAS only adds contention (10x slower on 2 cores).
         with _single_threaded_blas():
-            return self._propose_impl(study, trial, space)
+            params = self._propose_impl(study, trial, space, 0)
+            if not self._constant_liar:
+                return params
+            # Another worker may have written the same configuration while we were deciding
+            # (its trial was invisible or had no parameters when we read the study): re-check.
+            for extra in (1, 2, 3):
+                clash = any(
+                    t.number != trial.number and t.params == params
+                    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                )
+                if not clash:
+                    break
+                params = self._propose_impl(study, trial, space, extra)
+            return params
 
     def _propose_impl(
-        self, study: Study, trial: FrozenTrial, space: NormalizedSpace
+        self, study: Study, trial: FrozenTrial, space: NormalizedSpace, extra_skip: int
     ) -> dict[str, Any]:
         obs_x, obs_y, run_x, pending = self._history(study, trial, space)
+        pending += extra_skip
         rng = self._trial_rng(trial)
         n_seen = len(obs_y) + len(run_x) + pending
         if len(obs_y) < self._n_startup_trials and n_seen < 4 * self._n_startup_trials:
