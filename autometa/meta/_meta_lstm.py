@@ -124,11 +124,11 @@ class MetaLSTMRule(nn.Module):
             [preprocess_gradient(grad, self.p), preprocess_gradient(loss.reshape(1), self.p).expand(n, 2)], dim=-1
         )
         hs = self.hidden_size
-        z = torch.addmm(self.bias, x, self.weight_ih.T) + state["h"] @ self.weight_hh.T
-        # gate order (input, forget, output | cell): one sigmoid over 3H columns, one tanh over H
-        s = torch.sigmoid(z[..., : 3 * hs])
-        c = s[..., hs : 2 * hs] * state["c"] + s[..., :hs] * torch.tanh(z[..., 3 * hs :])
-        h = s[..., 2 * hs :] * torch.tanh(c)
+        z = x @ self.weight_ih.T + state["h"] @ self.weight_hh.T + self.bias
+        # chunk (not slicing): its backward is one concatenation instead of zero-fill + copy per slice
+        zi, zf, zo, zg = z.chunk(4, dim=-1)
+        c = torch.sigmoid(zf) * state["c"] + torch.sigmoid(zi) * torch.tanh(zg)
+        h = torch.sigmoid(zo) * torch.tanh(c)
         # w . [h, theta, gate_prev] without materializing the concatenation
         f = torch.sigmoid(h @ self.w_f[:hs] + theta * self.w_f[hs] + state["f"] * self.w_f[hs + 1] + self.b_f)
         i = torch.sigmoid(h @ self.w_i[:hs] + theta * self.w_i[hs] + state["i"] * self.w_i[hs + 1] + self.b_i)
