@@ -55,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-test", type=int, default=2000, help="largest test set")
     parser.add_argument("--raw", metavar="PATH", help="write per-cell results as JSON lines")
     parser.add_argument("--reuse", metavar="PATH", action="append", default=[], help="per-cell results to reuse (repeatable)")
+    parser.add_argument("--report-only", action="store_true", help="only summarize the --reuse results (run nothing)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core CPU)")
 
 
@@ -304,11 +305,15 @@ def compute(args: argparse.Namespace) -> BenchResult:
             raw.flush()
 
     try:
-        run_cells(estimators, datasets, sizes, n_seeds, int(args.max_test), done, sink)
+        if not getattr(args, "report_only", False):
+            run_cells(estimators, datasets, sizes, n_seeds, int(args.max_test), done, sink)
     finally:
         if raw is not None:
             raw.close()
     all_estimators = list(dict.fromkeys([*estimators, *(r["estimator"] for r in records)]))
+    if args.estimators:  # report exactly the requested estimators (reused files may hold more)
+        all_estimators = estimators
+    records = [r for r in records if r["n_train"] in sizes and r["dataset"] in datasets and r["seed"] < n_seeds]
     rows, summary = summarize(records, all_estimators)
     return BenchResult(
         name="classifier",
