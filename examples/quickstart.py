@@ -16,7 +16,7 @@ from autometa.estimators._dev_data import load_dev_dataset
 
 
 def main() -> None:
-    X, y = load_dev_dataset("keel/crx")  # pandas DataFrame with str columns, labels '+'/'-'
+    X, y = load_dev_dataset("keel/crx")  # pandas DataFrame with str columns, labels 'negative'/'positive'
     X_train, X_test, y_train, y_test = train_test_split(X, y, train_size=64, stratify=y, random_state=0)
 
     clf = AutoMetaClassifier(random_state=0).fit(X_train, y_train)

@@ -238,7 +238,7 @@ def summarize(records: list[dict[str, Any]], estimators: list[str]) -> tuple[lis
             continue  # only cells where every estimator ran
         names = list(cell)
         rk = rankdata([-cell[e]["roc_auc"] for e in names])
-        for e, v in zip(names, rk):
+        for e, v in zip(names, rk, strict=True):
             ranks.setdefault((e, n), []).append(float(v))
     rows = []
     sizes = sorted({r["n_train"] for r in records})

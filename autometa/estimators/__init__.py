@@ -8,15 +8,13 @@ from autometa.estimators._classifier import (
 )
 from autometa.estimators._portfolio import META_FEATURES, Portfolio, fit_portfolio, meta_features
 
-__all__ = sorted(
-    [
-        "AutoMetaClassifier",
-        "DEFAULT_CHECKPOINT",
-        "DEFAULT_PORTFOLIO",
-        "META_FEATURES",
-        "Portfolio",
-        "fit_portfolio",
-        "load_classifier_meta_learner",
-        "meta_features",
-    ]
-)
+__all__ = [
+    "DEFAULT_CHECKPOINT",
+    "DEFAULT_PORTFOLIO",
+    "META_FEATURES",
+    "AutoMetaClassifier",
+    "Portfolio",
+    "fit_portfolio",
+    "load_classifier_meta_learner",
+    "meta_features",
+]

@@ -295,9 +295,9 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         self.table_spec_ = spec
         self.members_ = fitted
         self.weights_ = weights
-        self.meta_features_ = dict(zip(_meta_feature_names(), map(float, z)))
+        self.meta_features_ = dict(zip(_meta_feature_names(), map(float, z), strict=True))
         if self.verbose:
-            print(f"[AutoMetaClassifier] weights: " + ", ".join(f"{k}={v:.3f}" for k, v in weights.items()))
+            print("[AutoMetaClassifier] weights: " + ", ".join(f"{k}={v:.3f}" for k, v in weights.items()))
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:

@@ -86,7 +86,7 @@ NEURAL_TRAIN: tuple[str, ...] = _neural_train()
 PORTFOLIO_TRAIN: tuple[str, ...] = _portfolio_train()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(name: str) -> tuple[pd.DataFrame, np.ndarray]:
     source, _, base = name.partition("/")
     if base in RESERVED and source in ("keel", "keel-imb"):

@@ -62,7 +62,7 @@ def stratified_subsample(y: np.ndarray, n: int, rng: np.random.Generator) -> np.
     classes, counts = np.unique(y, return_counts=True)
     take = np.maximum(1, np.floor(counts / len(y) * n).astype(int))
     idx = []
-    for c, t in zip(classes, take):
+    for c, t in zip(classes, take, strict=True):
         rows = np.flatnonzero(y == c)
         idx.append(rng.choice(rows, size=min(t, len(rows)), replace=False))
     return np.sort(np.concatenate(idx))
@@ -220,7 +220,7 @@ def _adapt(learner: Any, batch: Any, steps: int | None) -> Any:
             logits = batched_forward(learner.net, {**fast, **leaves}, batch.x_support, batch.feature_mask)
             losses = torch.vmap(masked_cross_entropy)(logits, batch.y_support, batch.support_mask, cm)
             grads = torch.autograd.grad(losses.sum(), [leaves[k] for k in names])
-            new, _ = rule(leaves, dict(zip(names, grads)), losses.detach(), None)
+            new, _ = rule(leaves, dict(zip(names, grads, strict=True)), losses.detach(), None)
             fast.update({k: v.detach() for k, v in new.items()})
     return fast
 

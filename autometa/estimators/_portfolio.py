@@ -102,7 +102,7 @@ class Portfolio:
             keep[np.argmax(w)] = True
         w = np.where(keep, w, 0.0)
         w /= w.sum()
-        return {self.members[i]: float(wi) for i, wi in zip(idx, w) if wi > 0}
+        return {self.members[i]: float(wi) for i, wi in zip(idx, w, strict=True) if wi > 0}
 
     def to_dict(self) -> dict[str, Any]:
         return {

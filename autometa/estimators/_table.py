@@ -150,7 +150,7 @@ class TableSpec:
 
     def _codes(self, df: pd.DataFrame) -> list[np.ndarray]:
         out = []
-        for j, levels in zip(self.categorical, self.levels):
+        for j, levels in zip(self.categorical, self.levels, strict=True):
             vals = pd.Series(_as_str(df.iloc[:, j]), dtype=object)
             codes = vals.map({v: i for i, v in enumerate(levels)})
             out.append(codes.fillna(-1).to_numpy(dtype=np.int64))
@@ -172,7 +172,7 @@ class TableSpec:
             parts.append((filled - self.means) / self.scales)
             if self.nan_columns:
                 parts.append(nan[:, self.nan_columns].astype(np.float64))
-        for codes, levels in zip(self._codes(df), self.levels):
+        for codes, levels in zip(self._codes(df), self.levels, strict=True):
             k = min(len(levels), self.max_onehot)
             onehot = np.zeros((len(df), k + 1))
             rows = np.arange(len(df))

@@ -35,7 +35,12 @@ from typing import Any
 
 import numpy as np
 
-from autometa.estimators._dev_data import EVALUATION, NEURAL_TRAIN, PORTFOLIO_TRAIN, load_dev_dataset
+from autometa.estimators._dev_data import (
+    EVALUATION,
+    NEURAL_TRAIN,
+    PORTFOLIO_TRAIN,
+    load_dev_dataset,
+)
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 D_MAX, C_MAX, HIDDEN = 32, 10, (64, 64)

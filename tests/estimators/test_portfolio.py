@@ -7,14 +7,20 @@ import json
 import numpy as np
 import pytest
 
-from autometa.estimators import DEFAULT_PORTFOLIO, META_FEATURES, Portfolio, fit_portfolio, meta_features
+from autometa.estimators import (
+    DEFAULT_PORTFOLIO,
+    META_FEATURES,
+    Portfolio,
+    fit_portfolio,
+    meta_features,
+)
 
 
 def _records(n_tasks: int, seed: int = 0) -> list[dict]:
     """Member "good" is right on small tasks, member "big" on large ones, "noise" never."""
     rng = np.random.default_rng(seed)
     out = []
-    for t in range(n_tasks):
+    for _ in range(n_tasks):
         n_rows = int(rng.choice([20, 2000]))
         y = rng.integers(0, 2, size=50)
         right = np.eye(2)[y] * 0.8 + 0.1
