@@ -21,7 +21,15 @@ _LAZY: dict[str, str] = {
     "TabularEncoder": "autometa.tasks",
 }
 
-__all__ = sorted(["__version__", *_LAZY])
+__all__ = [
+    "AutoMetaClassifier",
+    "MetaAugmenter",
+    "MetaTrainer",
+    "TabularEncoder",
+    "Task",
+    "__version__",
+    "load_meta_learner",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from autometa.augment import MetaAugmenter

@@ -2,7 +2,7 @@
 
 from autometa.bench._common import BenchResult, add_common_arguments, format_table, report
 
-__all__ = sorted(["BenchResult", "add_common_arguments", "format_table", "report"])
+__all__ = ["BENCHMARKS", "BenchResult", "add_common_arguments", "format_table", "report"]
 
 #: benchmark name -> module (imported only when that benchmark runs)
 BENCHMARKS: dict[str, str] = {

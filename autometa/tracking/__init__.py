@@ -20,18 +20,16 @@ from autometa.tracking._store import (
 
 _LAZY = {"log_classifier": "autometa.tracking._pyfunc", "load_classifier": "autometa.tracking._pyfunc"}
 
-__all__ = sorted(
-    [
-        "TrackedRun",
-        "TrackingWarning",
-        "default_artifact_location",
-        "default_tracking_uri",
-        "load_classifier",
-        "log_classifier",
-        "start_run",
-        "tracking_disabled_by_env",
-    ]
-)
+__all__ = [
+    "TrackedRun",
+    "TrackingWarning",
+    "default_artifact_location",
+    "default_tracking_uri",
+    "load_classifier",
+    "log_classifier",
+    "start_run",
+    "tracking_disabled_by_env",
+]
 
 
 def __getattr__(name: str) -> Any:
