@@ -10,6 +10,11 @@ configurations whose mean accuracy over the table's 5 seeds is strictly better),
 
 The objective is the table's mean validation accuracy over its 5 seeds (``--noisy``: one seed
 drawn at random per evaluation, the same draws for every sampler of a seed).
+
+Optional peer ``metalearn-tpe``: OptunaHub's ``samplers/meta_learn_tpe`` (``MetaLearnTPESampler``,
+task-similarity-weighted TPE, Watanabe et al. 2023) with the same 7 source studies and seed. It
+needs ``optuna<5`` and ``--metalearn-tpe-root PATH``, a local OptunaHub registry root (the
+folder holding ``samplers/meta_learn_tpe``); nothing is downloaded at run time.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ from autometa.bench._common import BenchResult
 DESCRIPTION = __doc__
 _CHECKPOINTS = (10, 25, 50)
 _SAMPLERS = ("meta", "random", "tpe", "gp", "cmaes")
+_OPTIONAL_SAMPLERS = ("metalearn-tpe",)
+_ALL_SAMPLERS = _SAMPLERS + _OPTIONAL_SAMPLERS
+_NEEDS_SOURCES = ("meta", "cmaes", "metalearn-tpe")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=",".join(HPOBENCH_DATASETS),
         help="comma-separated held-out HPOBench data sets (default: all 8)",
     )
-    parser.add_argument("--samplers", default=",".join(_SAMPLERS), help=f"subset of {','.join(_SAMPLERS)}")
+    parser.add_argument("--samplers", default=",".join(_SAMPLERS), help=f"subset of {','.join(_ALL_SAMPLERS)}")
     parser.add_argument("--n-trials", type=int, default=50, help="trials per study (default 50)")
     parser.add_argument("--source-trials", type=int, default=50, help="trials per TPE source study (default 50)")
     parser.add_argument("--records", metavar="PATH", help="append one JSON line per finished study to PATH")
@@ -48,17 +56,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated --records files of earlier (e.g. parallel) runs: summarize them, run nothing",
     )
     parser.add_argument(
+        "--metalearn-tpe-root",
+        metavar="PATH",
+        help="local OptunaHub registry root holding samplers/meta_learn_tpe; enables the metalearn-tpe "
+        "sampler (needs optuna<5)",
+    )
+    parser.add_argument(
         "--noisy",
         action="store_true",
         help="evaluate one of the table's 5 seeds at random (default: the mean over the 5 seeds)",
     )
 
 
-def _make_sampler(name: str, seed: int, sources: list[Any], knowledge: Any) -> Any:
+def _load_metalearn_tpe(root: str | Path | None) -> Any:
+    """Return OptunaHub's ``MetaLearnTPESampler`` class from a local registry root.
+
+    Parameters
+    ----------
+    root : str or Path or None
+        Folder that holds ``samplers/meta_learn_tpe`` (e.g. ``package/`` of a checkout of
+        ``optuna/optunahub-registry``).
+
+    Raises
+    ------
+    SystemExit
+        If ``root`` is missing or lacks the package, or if the installed Optuna is 5 or newer.
+    """
+    import optuna
+
+    if root is None:
+        raise SystemExit(
+            "sampler 'metalearn-tpe' needs --metalearn-tpe-root PATH: a local OptunaHub registry root "
+            "holding samplers/meta_learn_tpe (e.g. the package/ folder of optuna/optunahub-registry)."
+        )
+    package = Path(root) / "samplers" / "meta_learn_tpe"
+    if not (package / "__init__.py").is_file():
+        raise SystemExit(f"--metalearn-tpe-root {root}: {package}/__init__.py not found.")
+    if int(optuna.__version__.split(".")[0]) >= 5:
+        raise SystemExit(
+            f"sampler 'metalearn-tpe' needs optuna<5 (installed: {optuna.__version__}); run the benchmark "
+            "in a separate environment with 'optuna>=4.8,<5' and merge the --records files with --from-records."
+        )
+    import optunahub
+
+    return optunahub.load_local_module(package="samplers/meta_learn_tpe", registry_root=str(root)).MetaLearnTPESampler
+
+
+def _make_sampler(name: str, seed: int, sources: list[Any], knowledge: Any, metalearn_tpe: Any = None) -> Any:
     import optuna
 
     from autometa.optuna import MetaSampler
 
+    if name == "metalearn-tpe":
+        return metalearn_tpe(source_studies=sources, seed=seed)
     if name == "meta":
         return MetaSampler(source_studies=sources, knowledge=knowledge, seed=seed)
     if name == "random":
@@ -72,7 +122,7 @@ def _make_sampler(name: str, seed: int, sources: list[Any], knowledge: Any) -> A
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return optuna.samplers.CmaEsSampler(seed=seed, source_trials=source_trials or None)
-    raise ValueError(f"unknown sampler {name!r}; choose from {_SAMPLERS}.")
+    raise ValueError(f"unknown sampler {name!r}; choose from {_ALL_SAMPLERS}.")
 
 
 def _run_study(
@@ -115,8 +165,11 @@ def compute(args: argparse.Namespace) -> BenchResult:
     datasets = [d for d in args.datasets.split(",") if d]
     samplers = [s for s in args.samplers.split(",") if s]
     for s in samplers:
-        if s not in _SAMPLERS:
-            raise SystemExit(f"unknown sampler {s!r}; choose from {','.join(_SAMPLERS)}")
+        if s not in _ALL_SAMPLERS:
+            raise SystemExit(f"unknown sampler {s!r}; choose from {','.join(_ALL_SAMPLERS)}")
+    metalearn_tpe = None
+    if "metalearn-tpe" in samplers:
+        metalearn_tpe = _load_metalearn_tpe(getattr(args, "metalearn_tpe_root", None))
     n_trials, source_trials = args.n_trials, args.source_trials
     n_seeds = args.seeds if args.seeds is not None else 5
     if args.quick:
@@ -139,7 +192,7 @@ def compute(args: argparse.Namespace) -> BenchResult:
     records: list[dict[str, Any]] = []
     for seed in range(n_seeds):
         sources: dict[str, Any] = {}
-        need_sources = "meta" in samplers or "cmaes" in samplers
+        need_sources = any(s in samplers for s in _NEEDS_SOURCES)
         for name in HPOBENCH_DATASETS if need_sources else []:
             src = optuna.create_study(
                 study_name=f"tpe-{name}-seed{seed}", direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed)
@@ -150,7 +203,7 @@ def compute(args: argparse.Namespace) -> BenchResult:
         for held in datasets:
             fold_sources = [sources[n] for n in HPOBENCH_DATASETS if n != held and n in sources]
             for sname in samplers:
-                sampler = _make_sampler(sname, seed, fold_sources, fold_knowledge.get(held))
+                sampler = _make_sampler(sname, seed, fold_sources, fold_knowledge.get(held), metalearn_tpe)
                 regrets, times, cpu = _run_study(sampler, tables[held], n_trials, noise_seed=seed * 100 + HPOBENCH_DATASETS.index(held) if args.noisy else None)
                 rec = {"dataset": held, "seed": seed, "sampler": sname, "regret": regrets, "seconds": times, "cpu_seconds": cpu}
                 records.append(rec)

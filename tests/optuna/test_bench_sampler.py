@@ -50,3 +50,36 @@ def test_quick_benchmark_runs(tmp_path) -> None:
     res = compute(args)
     assert {r["sampler"] for r in res.rows} == {"meta", "random"}
     assert all(0.0 <= r["regret@10"] <= 1.0 for r in res.rows)
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    from autometa.bench.sampler import add_arguments
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument("--quick", action="store_true")
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_metalearn_tpe_needs_registry_root() -> None:
+    from autometa.bench.sampler import compute
+
+    with pytest.raises(SystemExit, match="--metalearn-tpe-root"):
+        compute(_parse(["--samplers", "metalearn-tpe", "--datasets", "car"]))
+
+
+def test_metalearn_tpe_checks_package_and_optuna_version(tmp_path) -> None:
+    import optuna
+
+    from autometa.bench.sampler import compute
+
+    argv = ["--samplers", "metalearn-tpe", "--datasets", "car", "--metalearn-tpe-root", str(tmp_path)]
+    with pytest.raises(SystemExit, match="meta_learn_tpe/__init__.py not found"):
+        compute(_parse(argv))
+    if int(optuna.__version__.split(".")[0]) < 5:
+        pytest.skip("the version check only fires under optuna>=5")
+    (tmp_path / "samplers" / "meta_learn_tpe").mkdir(parents=True)
+    (tmp_path / "samplers" / "meta_learn_tpe" / "__init__.py").write_text("")
+    with pytest.raises(SystemExit, match="optuna<5"):
+        compute(_parse(argv))
