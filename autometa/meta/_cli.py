@@ -83,7 +83,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``autometa meta-train``."""
     algos = _algo_choices()
     g = parser.add_argument_group("what to train")
-    g.add_argument("--algo", required=True, metavar="ALGO", help=f"meta-learning algorithm: {', '.join(algos)}")
+    g.add_argument("--algo", metavar="ALGO", help=f"meta-learning algorithm: {', '.join(algos)}")
+    g.add_argument(
+        "--preset",
+        choices=("default",),
+        default=None,
+        help="'default' reproduces the classifier's shipped checkpoint (autometa/checkpoints/model_card.json): "
+        "meta-training on the dev pool, then the model-family portfolio; --steps, --seed, "
+        "--checkpoint-dir, --resume and --no-mlflow apply",
+    )
     g.add_argument("--pool", default="synthetic", help="training pool spec (default: synthetic; see `autometa info`)")
     g.add_argument(
         "--val-pool",
@@ -249,9 +257,29 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
+def _run_preset(args: argparse.Namespace) -> int:
+    """``--preset default``: the two-stage recipe of the classifier's shipped checkpoint."""
+    from autometa.estimators import train_default
+
+    argv = ["--stage", "all", "--steps", str(args.steps), "--seed", str(args.seed)]
+    argv += ["--out", args.checkpoint_dir or "runs/classifier-default"]
+    if args.resume:
+        argv.append("--resume")
+    if args.no_mlflow:
+        argv.append("--no-mlflow")
+    return train_default.main(argv)
+
+
 def _run(args: argparse.Namespace) -> int:
     from autometa.meta import MetaTrainer, save_meta_learner
     from autometa.meta._checkpoint import learner_dims
+
+    if args.preset is not None:
+        if args.steps < 1:
+            raise ValueError(f"--steps must be a positive integer; got {args.steps}.")
+        return _run_preset(args)
+    if not args.algo:
+        raise ValueError("choose what to train: --algo ALGO (see --help) or --preset default.")
 
     if args.steps < 1:
         raise ValueError(f"--steps must be a positive integer; got {args.steps}.")

@@ -202,3 +202,23 @@ def test_image_pools_get_a_conv4_net(tmp_path, capsys):
     capsys.readouterr()
     assert main(["meta-train", "--algo", "maml", "--steps", "1", "--net", "conv4", "--no-mlflow"]) == 2
     assert "--net conv4 needs an image pool" in capsys.readouterr().err
+
+
+def test_meta_train_needs_algo_or_preset(capsys):
+    from autometa.cli import main
+
+    assert main(["meta-train", "--steps", "3", "--no-mlflow"]) == 2
+    assert "--algo ALGO" in capsys.readouterr().err
+
+
+def test_meta_train_preset_default_is_offered(capsys):
+    import pytest
+
+    from autometa.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["meta-train", "--help"])
+    out = capsys.readouterr().out
+    assert "--preset {default}" in out
+    with pytest.raises(SystemExit):
+        main(["meta-train", "--preset", "fancy", "--steps", "3"])
