@@ -18,6 +18,18 @@ os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_SESSION_STORE}/mlflow.db"
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 
+@pytest.fixture(autouse=True)
+def _restore_mlflow_global_uri():
+    """Tests that call ``mlflow.set_tracking_uri`` must not leak it into later tests."""
+    yield
+    import sys
+
+    if "mlflow" in sys.modules:
+        import mlflow
+
+        mlflow.set_tracking_uri(f"sqlite:///{_SESSION_STORE}/mlflow.db")
+
+
 @pytest.fixture
 def tracking_uri(tmp_path, monkeypatch) -> str:
     """A fresh, empty MLflow store for one test."""

@@ -181,6 +181,35 @@ def _is_mlflow_uri(uri: str) -> bool:
     return uri.startswith(_MLFLOW_SCHEMES)
 
 
+def _resolve_registry_uri(uri: str, registry_uri: str) -> str:
+    """``models:/name/version`` (or ``/latest``, ``@alias``) -> the version's artifact location.
+
+    Resolved with an explicit client: mlflow's own ``models:/`` download follows the
+    process-wide registry URI (``mlflow.set_tracking_uri``), not the store asked for here.
+    """
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=registry_uri, registry_uri=registry_uri)
+    ref = uri[len("models:/"):].strip("/")
+    if "@" in ref.split("/", 1)[0]:
+        name, _, alias = ref.split("/", 1)[0].partition("@")
+        version = client.get_model_version_by_alias(name, alias).version
+    else:
+        parts = ref.split("/")
+        if len(parts) < 2 or not parts[0]:
+            raise ValueError(f"{uri!r} is not a models:/ URI of the form models:/NAME/VERSION or models:/NAME@ALIAS.")
+        name, version = parts[0], parts[1]
+        if version.lower() == "latest":
+            versions = client.search_model_versions(f"name='{name}'")
+            if not versions:
+                raise ValueError(f"Registered model {name!r} has no versions in {registry_uri!r}.")
+            version = str(max(int(v.version) for v in versions))
+        elif not version.isdigit():
+            (mv,) = client.get_latest_versions(name, stages=[version])
+            version = mv.version
+    return client.get_model_version_download_uri(name, str(version))
+
+
 def _download_mlflow(uri: str, dst: str, tracking_uri: str | None = None) -> Path:
     try:
         import mlflow
@@ -191,9 +220,10 @@ def _download_mlflow(uri: str, dst: str, tracking_uri: str | None = None) -> Pat
 
         tracking_uri = default_tracking_uri()
     try:
+        artifact_uri = _resolve_registry_uri(uri, tracking_uri) if uri.startswith("models:/") else uri
         local = Path(
             mlflow.artifacts.download_artifacts(
-                artifact_uri=uri, dst_path=dst, tracking_uri=tracking_uri, registry_uri=tracking_uri
+                artifact_uri=artifact_uri, dst_path=dst, tracking_uri=tracking_uri, registry_uri=tracking_uri
             )
         )
     except Exception as exc:  # noqa: BLE001 - mlflow raises many types

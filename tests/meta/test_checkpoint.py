@@ -196,3 +196,27 @@ def test_augmented_checkpoint_loads_in_a_fresh_process(tmp_path):
     load = f"from autometa.meta import load_meta_learner; print(load_meta_learner({str(path)!r}).algo)"
     out = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "augmented"
+
+
+def test_models_uri_uses_the_store_asked_for_not_mlflows_global(tmp_path, tracking_uri, monkeypatch):
+    """``models:/`` loads follow $MLFLOW_TRACKING_URI even when mlflow's process-wide URI points elsewhere.
+
+    (``mlflow.set_tracking_uri`` earlier in a process leaves a global behind that mlflow's own
+    ``models:/`` download follows.)
+    """
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from autometa.meta import build_learner, load_meta_learner, log_meta_learner
+
+    learner = build_learner("maml", net={"kind": "mlp", "d_max": 4, "c_max": 2, "hidden": [4]})
+    client = MlflowClient(tracking_uri)
+    run = client.create_run(client.create_experiment("reg"))
+    info = log_meta_learner(learner, "model", registered_model_name="reg", run_id=run.info.run_id, tracking_uri=tracking_uri)
+    assert info.registered_model_uri == "models:/reg/1"
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/elsewhere.db")  # also rewrites the env var...
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)  # ...which the user then points back
+    for uri in ("models:/reg/1", "models:/reg/latest"):
+        loaded = load_meta_learner(uri)
+        for a, b in zip(loaded.state_dict().values(), learner.state_dict().values(), strict=True):
+            assert torch.equal(a, b)
