@@ -24,6 +24,7 @@ second-order learner and reuse it.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -181,17 +182,8 @@ class AugmentedLearner(MetaLearner):
                 params_to_adapt=base.params_to_adapt(),
                 loss_fn=soft_cross_entropy,
             )
-        augmented = TaskBatch(
-            x_support=aug.x,
-            y_support=aug.hard_labels,
-            support_mask=aug.row_mask,
-            x_query=batch.x_query,
-            y_query=batch.y_query,
-            query_mask=batch.query_mask,
-            feature_mask=batch.feature_mask,
-            class_mask=batch.class_mask,
-            n_classes=batch.n_classes,
-            names=list(batch.names),
+        augmented = dataclasses.replace(
+            batch, x_support=aug.x, y_support=aug.hard_labels, support_mask=aug.row_mask
         )
         return self.base.adapt(augmented)
 

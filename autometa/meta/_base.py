@@ -49,18 +49,19 @@ def register_learner(name: str):
     return deco
 
 
-#: packages outside ``autometa.meta`` that register built-in learners when imported
-_PLUGIN_MODULES: dict[str, str] = {"augmented": "autometa.augment._learner"}
+def ensure_registered(algo: str, module: str | None = None) -> None:
+    """Make sure ``algo`` is registered, importing the module that defines it if needed.
 
-
-def ensure_registered(algo: str) -> None:
-    """Import the package that registers the built-in learner ``algo`` (if it is not loaded yet)."""
+    ``module`` is the defining module recorded in a checkpoint (``type(learner).__module__``).
+    Only modules of the ``autometa`` package are imported automatically: a checkpoint must not
+    be able to run arbitrary code on load; for your own learners, import their module first.
+    """
     import importlib
 
     import autometa.meta  # noqa: F401  (registers the learners of autometa.meta)
 
-    if algo not in LEARNERS and algo in _PLUGIN_MODULES:
-        importlib.import_module(_PLUGIN_MODULES[algo])
+    if algo not in LEARNERS and module and module.split(".", 1)[0] == "autometa":
+        importlib.import_module(module)
 
 
 def build_learner(algo: str, **config: Any) -> MetaLearner:

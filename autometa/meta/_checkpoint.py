@@ -136,6 +136,7 @@ def make_payload(
         "format_version": CHECKPOINT_VERSION,
         "autometa_version": __version__,
         "algo": algo,
+        "module": type(learner).__module__,
         "config": _jsonable(learner.get_config(), f"config of {type(learner).__name__}"),
         "state_dict": {k: v.detach().cpu().clone() for k, v in learner.state_dict().items()},
         "metadata": _jsonable(dict(metadata or {}), "metadata"),
@@ -305,11 +306,13 @@ def learner_from_payload(payload: Mapping[str, Any], source: str = "checkpoint")
     from autometa.meta._base import LEARNERS, build_learner, ensure_registered
 
     algo = payload["algo"]
-    ensure_registered(algo)
+    module = payload.get("module")
+    ensure_registered(algo, module if isinstance(module, str) else None)
     if algo not in LEARNERS:
+        where = f" ({module})" if isinstance(module, str) else ""
         raise ValueError(
             f"{source} was saved by meta-learner {algo!r}, which is not registered here "
-            f"(known: {sorted(LEARNERS)}); import the module that defines it before loading."
+            f"(known: {sorted(LEARNERS)}); import the module that defines it{where} before loading."
         )
     try:
         config = json.loads(payload["config"]) if isinstance(payload["config"], str) else dict(payload["config"])

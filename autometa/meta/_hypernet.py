@@ -48,14 +48,13 @@ from torch.func import functional_call, vmap
 
 from autometa.functional._adapt import SGD, MetaSGDRule, Support, adapt
 from autometa.functional._nets import Conv4, MaskedMLP
-from autometa.meta._base import MetaLearner, masked_predict, register_learner
+from autometa.meta._base import masked_predict, register_learner
 from autometa.meta._metric import (
     _check_batch_width,
     _check_choice,
     _check_positive_int,
-    check_net_config,
+    _EmbeddingLearner,
     class_means,
-    has_batch_norm,
     support_onehot,
 )
 from autometa.tasks._task import TaskBatch
@@ -137,7 +136,7 @@ def _film_targets(net: nn.Module) -> tuple[str, str] | None:
 
 
 @register_learner("hypernet")
-class HyperNet(MetaLearner):
+class HyperNet(_EmbeddingLearner):
     """Support set -> base-net weights in one forward pass (see the module docstring).
 
     Parameters
@@ -182,19 +181,10 @@ class HyperNet(MetaLearner):
         proto_residual: bool = True,
         episode_batch_norm: bool = False,
     ) -> None:
-        super().__init__()
+        # the embedding net without its head: the head is written per task by the generator,
+        # so every parameter of the learner receives a meta-gradient (DDP requires it)
+        super().__init__(net, episode_batch_norm)
         owner = type(self).__name__
-        self.net_config = check_net_config(net, owner)
-        from autometa.functional._nets import build_net
-
-        self.net = build_net(self.net_config)
-        self.c_max = int(self.net.c_max)
-        self.embedding_dim = int(self.net.embedding_dim)
-        # the head is written per task by the generator: the net keeps only its body, so that
-        # every parameter of the learner receives a meta-gradient (DDP requires it)
-        self.net.head = nn.Identity()
-        self.episode_batch_norm = bool(episode_batch_norm)
-        self.transductive = self.episode_batch_norm and has_batch_norm(self.net)
         self.encoder_kind = _check_choice(encoder, "encoder", ("deepsets", "attention"), owner)
         self.width = _check_positive_int(width, "width", owner)
         self.depth = _check_positive_int(depth, "depth", owner)
@@ -228,12 +218,7 @@ class HyperNet(MetaLearner):
         embeddings [T, C, E], one-hot labels [T, S, C])``."""
         _check_batch_width(batch, self.c_max, type(self).__name__)
         onehot = support_onehot(batch)
-        if self.transductive:  # batch-norm statistics of the whole episode (see predict)
-            s = batch.x_support.shape[1]
-            both = torch.cat([batch.x_support, batch.x_query], dim=1)
-            emb = vmap(self.net.features)(both, batch.feature_mask)[:, :s]
-        else:
-            emb = vmap(self.net.features)(batch.x_support, batch.feature_mask)
+        emb, _ = self.episode_embeddings(batch)  # batch-norm statistics of the whole episode when transductive
         label = F.pad(onehot, (0, self.c_max - onehot.shape[-1]))
         context, z = self.set_encoder(torch.cat([emb, label], dim=-1), batch.support_mask, onehot)
         return context, z, class_means(emb, onehot), onehot

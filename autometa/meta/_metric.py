@@ -168,6 +168,16 @@ class _EmbeddingLearner(MetaLearner):
         return self.embed(torch.cat([batch.x_support, x], dim=1), batch.feature_mask)[:, s:]
 
 
+    def prototype_state(self, batch: TaskBatch) -> dict[str, Tensor]:
+        """``{"prototypes": [T, C, E]}`` (zero for classes a task lacks), plus the query
+        embeddings when the episode is embedded together (``episode_batch_norm``)."""
+        _check_batch_width(batch, self.c_max, type(self).__name__)
+        emb, query = self.episode_embeddings(batch)
+        fast = {"prototypes": class_means(emb, support_onehot(batch))}
+        if query is not None:
+            fast["query_embedding"] = query
+        return fast
+
     def _masked(self, logits: Tensor, batch: TaskBatch) -> Tensor:
         return vmap(mask_logits)(logits, batch.class_mask)
 
@@ -207,12 +217,7 @@ class ProtoNet(_EmbeddingLearner):
 
     def adapt(self, batch: TaskBatch) -> dict[str, Tensor]:
         """``{"prototypes": [T, C, E]}`` (zero for classes a task lacks)."""
-        _check_batch_width(batch, self.c_max, "ProtoNet")
-        emb, query = self.episode_embeddings(batch)
-        fast = {"prototypes": class_means(emb, support_onehot(batch))}
-        if query is not None:
-            fast["query_embedding"] = query
-        return fast
+        return self.prototype_state(batch)
 
     def predict(self, fast: dict[str, Tensor], x: Tensor, batch: TaskBatch) -> Tensor:
         q = self.row_embeddings(fast, x, batch)  # [T, n, E]
@@ -428,12 +433,7 @@ class RelationNet(_EmbeddingLearner):
 
     def adapt(self, batch: TaskBatch) -> dict[str, Tensor]:
         """``{"prototypes": [T, C, E]}``."""
-        _check_batch_width(batch, self.c_max, "RelationNet")
-        emb, query = self.episode_embeddings(batch)
-        fast = {"prototypes": class_means(emb, support_onehot(batch))}
-        if query is not None:
-            fast["query_embedding"] = query
-        return fast
+        return self.prototype_state(batch)
 
     def relation_scores(self, fast: dict[str, Tensor], x: Tensor, batch: TaskBatch) -> Tensor:
         """Raw relation scores ``[T, n, C]`` of every (row, class prototype) pair."""

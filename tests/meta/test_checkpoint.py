@@ -52,7 +52,8 @@ def test_round_trip_same_predictions_and_metadata(tmp_path):
 
 def test_loads_with_weights_only(tmp_path):
     path = save_meta_learner(trained_learner(), tmp_path / "m.pt")
-    torch.load(path, weights_only=True)  # no pickled classes inside
+    payload = torch.load(path, weights_only=True)  # raises if pickled classes were inside
+    assert payload["algo"] == "test-linear-maml" and set(payload["state_dict"]) == set(trained_learner().state_dict())
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -220,3 +221,15 @@ def test_models_uri_uses_the_store_asked_for_not_mlflows_global(tmp_path, tracki
         loaded = load_meta_learner(uri)
         for a, b in zip(loaded.state_dict().values(), learner.state_dict().values(), strict=True):
             assert torch.equal(a, b)
+
+
+def test_checkpoint_never_imports_modules_outside_autometa(tmp_path):
+    """The recorded defining module is imported only inside the autometa package."""
+    payload = make_payload(trained_learner())
+    assert payload["module"] == "_trainer_helpers"
+    payload["algo"] = "not-registered-anywhere"
+    payload["module"] = "antigravity"  # importing it would open a web browser
+    torch.save(payload, tmp_path / "foreign.pt")
+    with pytest.raises(ValueError, match=r"import the module that defines it \(antigravity\)"):
+        load_meta_learner(tmp_path / "foreign.pt")
+    assert "antigravity" not in sys.modules
