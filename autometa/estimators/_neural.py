@@ -24,10 +24,10 @@ MAX_ADAPT_ROWS = 1024
 
 
 def learner_dims(learner: Any) -> tuple[int, int]:
-    """``(d_max, c_max)`` of a learner (from the learner, else from its base net)."""
-    net = getattr(learner, "net", None)
-    d_max = getattr(learner, "d_max", getattr(net, "d_max", None))
-    c_max = getattr(learner, "c_max", getattr(net, "c_max", None))
+    """``(d_max, c_max)`` of a learner (:func:`autometa.meta._checkpoint.learner_dims`), required here."""
+    from autometa.meta._checkpoint import learner_dims as _dims
+
+    d_max, c_max = _dims(learner)
     if d_max is None or c_max is None:
         raise ValueError(f"{type(learner).__name__} exposes no d_max/c_max (neither itself nor its base net).")
     return int(d_max), int(c_max)

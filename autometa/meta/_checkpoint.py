@@ -425,8 +425,8 @@ def _predict_proba(learner: MetaLearner, model_input: Mapping[str, Any]) -> Any:
 
     from autometa.tasks._task import Task, collate_tasks
 
-    d_max = int(learner_dims(learner)[0])
-    c_max = int(learner_dims(learner)[1])
+    d, c = learner_dims(learner)
+    d_max, c_max = int(d), int(c)
     xs = np.asarray(model_input["x_support"], dtype=np.float32)
     ys = np.asarray(model_input["y_support"]).astype(np.int64)
     xq = np.asarray(model_input["x_query"], dtype=np.float32)
