@@ -120,7 +120,10 @@ _NAN_SCRIPT = textwrap.dedent(
     try:
         trainer.fit(3)
     except FloatingPointError as exc:
-        print("STOPPED", exc, flush=True)
+        # one file per rank: the ranks' stdout streams interleave under torchrun
+        rank = trainer._rank
+        with open(f"stopped_{{rank}}.txt", "w") as fh:
+            fh.write(f"STOPPED {{exc}}")
         raise SystemExit(3)
     """
 )
@@ -137,4 +140,7 @@ def test_non_finite_loss_on_one_rank_stops_every_rank(tmp_path):
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode != 0
     # both ranks raise (none is left waiting in a collective), naming the step and the rank count
-    assert proc.stdout.count("STOPPED The meta-loss became nan on 1 of 2 ranks at step 2") == 2, proc.stdout + proc.stderr[-2000:]
+    reports = [p.read_text() for p in sorted(tmp_path.glob("stopped_*.txt"))]
+    assert len(reports) == 2, proc.stdout + proc.stderr[-2000:]
+    for report in reports:
+        assert report.startswith("STOPPED The meta-loss became nan on 1 of 2 ranks at step 2"), report
