@@ -154,12 +154,27 @@ class AugmentedLearner(MetaLearner):
             self.seed = int(seed)
         self._generator = None
 
-    def augment(self, batch: TaskBatch) -> AugmentedSupport:
-        """The policy-augmented support sets of ``batch``."""
-        return self.policy.augment_batch(batch, generator=self.generator(batch.x_support.device))
+    def augment(self, batch: TaskBatch, generator: torch.Generator | None = None) -> AugmentedSupport:
+        """The policy-augmented support sets of ``batch``.
 
-    def adapt(self, batch: TaskBatch) -> Any:
-        aug = self.augment(batch)
+        ``generator`` replaces the learner's own random stream (e.g. a per-``fit`` seeded one,
+        so that results do not depend on how often the learner was used before).
+        """
+        gen = generator if generator is not None else self.generator(batch.x_support.device)
+        return self.policy.augment_batch(batch, generator=gen)
+
+    def adapt(self, batch: TaskBatch, *, steps: int | None = None, generator: torch.Generator | None = None) -> Any:
+        """Augment the support sets, then adapt the base learner on them.
+
+        Parameters
+        ----------
+        batch : TaskBatch
+        steps : int, optional
+            Inner steps (functional gradient base learners only; default: the base's own).
+        generator : torch.Generator, optional
+            Augmentation randomness (default: the learner's own stream).
+        """
+        aug = self.augment(batch, generator)
         base = self.base
         if _is_functional_gradient_learner(base):
             from autometa.functional._adapt import Support, adapt
@@ -176,7 +191,7 @@ class AugmentedLearner(MetaLearner):
                 base.net,
                 base.init_params(),
                 Support(aug.x, y, aug.row_mask, aug.feature_mask, cm),
-                steps=int(base.inner_steps),
+                steps=int(base.inner_steps if steps is None else steps),
                 update_rule=base.update_rule(),
                 first_order=bool(base.first_order),
                 params_to_adapt=base.params_to_adapt(),

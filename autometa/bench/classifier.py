@@ -40,10 +40,20 @@ MAIN = ("autometa", *PEERS)
 ABLATION = (
     "autometa",
     "am_classical",
+    "am_plus_metalstm",
+    "am_plus_augment",
+    "am_no_view_ensemble",
     "am_uniform",
     "am_neural_only",
+    "am_hypernet_only",
     "am_neural_random_init",
-    "am_no_view_ensemble",
+)
+CLASSICAL = ["et", "gbm", "knn", "lr", "rf"]
+#: the Meta-LSTM learner meta-trained WITHOUT augmentation, for the "+ Meta-LSTM member" row
+ABLATION_CHECKPOINT = "runs/ablation-meta-lstm/neural/best.pt"
+ABLATION_COMMAND = (
+    "python -m autometa.estimators.train_default --stage neural --learner meta-lstm --ship none "
+    "--steps 1500 --out runs/ablation-meta-lstm"
 )
 
 
@@ -57,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reuse", metavar="PATH", action="append", default=[], help="per-cell results to reuse (repeatable)")
     parser.add_argument("--report-only", action="store_true", help="only summarize the --reuse results (run nothing)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core CPU)")
+    parser.add_argument("--ablation-checkpoint", default=ABLATION_CHECKPOINT,
+                        help=f"Meta-LSTM learner trained without augmentation, for am_plus_metalstm "
+                             f"(made by `{ABLATION_COMMAND}`)")  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- estimators
@@ -106,6 +119,7 @@ def _random_init_checkpoint() -> str:
     from autometa.meta import build_learner, save_meta_learner
 
     shipped = load_classifier_meta_learner("default")
+    shipped = getattr(shipped, "base", shipped)  # the bare learner, without an augmentation policy
     torch.manual_seed(0)
     learner = build_learner(shipped.algo, **shipped.get_config())
     path = Path(tempfile.gettempdir()) / "autometa_bench_random_init.pt"
@@ -113,8 +127,25 @@ def _random_init_checkpoint() -> str:
     return str(path)
 
 
-def make_estimator(name: str, X: Any, seed: int) -> Any:
-    """A fresh estimator (with its preprocessing) for one benchmark cell."""
+def _ablation_checkpoint(path: str) -> str:
+    if not Path(path).is_file():
+        raise FileNotFoundError(
+            f"am_plus_metalstm needs the Meta-LSTM learner meta-trained without augmentation at {path}; "
+            f"make it with `{ABLATION_COMMAND}` or pass --ablation-checkpoint PATH."
+        )
+    return path
+
+
+def make_estimator(name: str, X: Any, seed: int, ablation_checkpoint: str = ABLATION_CHECKPOINT) -> Any:
+    """A fresh estimator (with its preprocessing) for one benchmark cell.
+
+    The ablation variants, cumulative: ``am_classical`` (classical members only),
+    ``am_plus_metalstm`` (+ a Meta-LSTM member meta-trained without augmentation),
+    ``am_plus_augment`` (+ the shipped Meta-LSTM member, meta-trained with and adapted on
+    policy-augmented rows), ``autometa`` (+ the hypernetwork member), then
+    ``am_no_view_ensemble`` (one view per neural member instead of 8) and ``am_uniform``
+    (equal instead of learned weights).
+    """
     from sklearn.pipeline import make_pipeline
 
     from autometa.estimators import AutoMetaClassifier
@@ -122,7 +153,14 @@ def make_estimator(name: str, X: Any, seed: int) -> Any:
     if name == "autometa":
         return AutoMetaClassifier(random_state=seed)
     if name == "am_classical":
-        return AutoMetaClassifier(members=["et", "gbm", "knn", "lr", "rf"], random_state=seed)
+        return AutoMetaClassifier(members=CLASSICAL, random_state=seed)
+    if name == "am_plus_metalstm":
+        path = _ablation_checkpoint(ablation_checkpoint)
+        return AutoMetaClassifier(members=["neural", *CLASSICAL], meta_learner=path, random_state=seed)
+    if name == "am_plus_augment":
+        return AutoMetaClassifier(members=["neural", *CLASSICAL], random_state=seed)
+    if name == "am_hypernet_only":
+        return AutoMetaClassifier(members=["hypernet"], random_state=seed)
     if name == "am_uniform":
         return AutoMetaClassifier(combination="uniform", random_state=seed)
     if name == "am_neural_only":
@@ -203,13 +241,14 @@ def run_cells(
     max_test: int,
     done: set[tuple[str, str, int, int]],
     sink: Callable[[dict[str, Any]], None],
+    ablation_checkpoint: str = ABLATION_CHECKPOINT,
 ) -> None:
     for name, n, seed, Xtr, ytr, Xte, yte in _cells(datasets, sizes, n_seeds, max_test):
         classes = np.unique(ytr)
         for est_name in estimators:
             if (est_name, name, n, seed) in done:
                 continue
-            est = make_estimator(est_name, Xtr, seed)
+            est = make_estimator(est_name, Xtr, seed, ablation_checkpoint)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 t0 = time.perf_counter()
@@ -306,7 +345,8 @@ def compute(args: argparse.Namespace) -> BenchResult:
 
     try:
         if not getattr(args, "report_only", False):
-            run_cells(estimators, datasets, sizes, n_seeds, int(args.max_test), done, sink)
+            run_cells(estimators, datasets, sizes, n_seeds, int(args.max_test), done, sink,
+                      getattr(args, "ablation_checkpoint", ABLATION_CHECKPOINT))  # fmt: skip
     finally:
         if raw is not None:
             raw.close()

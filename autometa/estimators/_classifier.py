@@ -28,30 +28,43 @@ from sklearn.utils.validation import (
 
 from autometa.estimators._members import CLASSICAL_MEMBERS, ClassicalMember
 from autometa.estimators._neural import NeuralMember
-from autometa.estimators._portfolio import Portfolio, meta_features
+from autometa.estimators._portfolio import Portfolio, landmarkers, meta_features
 from autometa.estimators._table import TableSpec, to_frame
 
-__all__ = ["AutoMetaClassifier", "DEFAULT_CHECKPOINT", "DEFAULT_PORTFOLIO", "load_classifier_meta_learner"]
+__all__ = [
+    "DEFAULT_CHECKPOINT",
+    "DEFAULT_PORTFOLIO",
+    "HYPERNET_CHECKPOINT",
+    "NEURAL_MEMBERS",
+    "AutoMetaClassifier",
+    "load_classifier_meta_learner",
+]
 
 _CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 #: the shipped meta-learned initialization of the neural member
 DEFAULT_CHECKPOINT = _CHECKPOINTS / "classifier_default.pt"
 #: the shipped meta-learned combination weights
 DEFAULT_PORTFOLIO = _CHECKPOINTS / "classifier_portfolio.json"
+#: the shipped hypernetwork learner of the hypernet member
+HYPERNET_CHECKPOINT = _CHECKPOINTS / "classifier_hypernet.pt"
+#: the meta-learned members and the shipped checkpoint each one loads for ``"default"``
+NEURAL_MEMBERS = {"neural": DEFAULT_CHECKPOINT, "hypernet": HYPERNET_CHECKPOINT}
 
-_ALL_MEMBERS = ("neural", *sorted(CLASSICAL_MEMBERS))
+_ALL_MEMBERS = (*NEURAL_MEMBERS, *sorted(CLASSICAL_MEMBERS))
 _CACHE: dict[tuple[str, float], Any] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load_classifier_meta_learner(meta_learner: str | os.PathLike[str]) -> Any:
-    """Load (and cache per process) the meta-learner behind the neural member.
+def load_classifier_meta_learner(meta_learner: str | os.PathLike[str], default: Path = DEFAULT_CHECKPOINT) -> Any:
+    """Load (and cache per process) the meta-learner behind a neural member.
 
     Parameters
     ----------
     meta_learner : str or path-like
-        ``"default"`` (the shipped checkpoint), a checkpoint file or folder, or an MLflow URI
-        (``models:/name/version``, ``runs:/<run_id>/<path>``).
+        ``"default"`` (the shipped checkpoint ``default``), a checkpoint file or folder, or an
+        MLflow URI (``models:/name/version``, ``runs:/<run_id>/<path>``).
+    default : Path
+        The shipped checkpoint that ``"default"`` means.
 
     Raises
     ------
@@ -62,10 +75,10 @@ def load_classifier_meta_learner(meta_learner: str | os.PathLike[str]) -> Any:
     """
     from autometa.meta._checkpoint import load_meta_learner
 
-    source = str(DEFAULT_CHECKPOINT) if str(meta_learner) == "default" else os.fspath(meta_learner)
-    if str(meta_learner) == "default" and not DEFAULT_CHECKPOINT.is_file():
+    source = str(default) if str(meta_learner) == "default" else os.fspath(meta_learner)
+    if str(meta_learner) == "default" and not default.is_file():
         raise FileNotFoundError(
-            f"The shipped checkpoint {DEFAULT_CHECKPOINT} is missing from this installation; reinstall "
+            f"The shipped checkpoint {default} is missing from this installation; reinstall "
             "autometa or rebuild it with `python -m autometa.estimators.train_default`."
         )
     key_time = Path(source).stat().st_mtime if Path(source).exists() else 0.0
@@ -76,7 +89,8 @@ def load_classifier_meta_learner(meta_learner: str | os.PathLike[str]) -> Any:
     learner = load_meta_learner(source, map_location="cpu")
     from autometa.estimators._neural import learner_dims
 
-    net_kind = getattr(getattr(learner, "net", None), "get_config", lambda: {})().get("kind")
+    net = getattr(learner, "net", None) or getattr(getattr(learner, "base", None), "net", None)
+    net_kind = getattr(net, "get_config", lambda: {})().get("kind")
     try:
         learner_dims(learner)
     except ValueError:
@@ -84,9 +98,9 @@ def load_classifier_meta_learner(meta_learner: str | os.PathLike[str]) -> Any:
     if not all(hasattr(learner, a) for a in ("adapt", "predict")) or net_kind != "mlp":
         raise ValueError(
             f"The meta-learner in {source} ({type(learner).__name__}, base net {net_kind!r}) cannot drive "
-            "AutoMetaClassifier's neural member: it needs a gradient-based learner over the tabular "
-            "'mlp' base net (MAML, FOMAML, Meta-SGD, ANIL, Reptile, Meta-LSTM). Pass another checkpoint "
-            "or members=[...] without 'neural'."
+            "AutoMetaClassifier's neural members: it needs a learner over the tabular 'mlp' base net "
+            "(MAML, FOMAML, Meta-SGD, ANIL, Reptile, Meta-LSTM, HyperNet-MAML, or one of them wrapped "
+            "in an AugmentedLearner). Pass another checkpoint or members=[...] without it."
         )
     learner.requires_grad_(False)
     with _CACHE_LOCK:
@@ -101,10 +115,13 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
     *portfolio* how much weight each model family deserves on a task like this one. It then
     fits the chosen members:
 
-    * ``"neural"``: a small MLP whose initialization (and inner-loop step sizes) were
-      meta-trained across many dev tasks; it is adapted to the training rows in a few
-      gradient steps, on ``n_ensemble`` views of the task (random column placements, feature
-      subsets and label permutations), all adapted at once;
+    * ``"neural"``: a small MLP whose initialization, learned optimizer (a coordinate-wise
+      Meta-LSTM) and data-augmentation policy were meta-trained together across many dev
+      tasks; the optimizer adapts it to the (policy-augmented) training rows in a few steps,
+      on ``n_ensemble`` views of the task (random column placements, label permutations and
+      augmentation draws), all adapted at once;
+    * ``"hypernet"``: the same, but a hypernetwork reads the training rows first and sets the
+      starting point (it modulates the learned initialization and writes the output layer);
     * classical members: ``"rf"`` (random forest), ``"et"`` (extra trees), ``"gbm"``
       (histogram gradient boosting with small-data settings), ``"lr"`` (logistic
       regression), ``"knn"`` (distance-weighted k-NN).
@@ -117,20 +134,27 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         Where the neural member's meta-learner comes from: ``"default"`` (shipped with the
         package, see ``autometa/checkpoints/model_card.json``), a checkpoint path, or an
         MLflow URI ``"models:/<name>/<version>"`` / ``"runs:/<run_id>/<path>"``.
+    hypernet_learner : str or path-like, default="default"
+        The same for the ``"hypernet"`` member (shipped: ``classifier_hypernet.pt``).
     members : "auto" or list of str, default="auto"
-        Model families allowed into the blend (``"auto"``: all of ``neural, et, gbm, knn, lr,
-        rf``). The portfolio still decides their weights.
+        Model families allowed into the blend (``"auto"``: all of ``neural, hypernet, et, gbm,
+        knn, lr, rf``). The portfolio still decides their weights.
     combination : {"learned", "uniform"}, default="learned"
         ``"learned"`` uses the meta-learned portfolio weights; ``"uniform"`` averages the
         allowed members equally (an ablation baseline).
-    n_ensemble : int, default=8
-        Number of adapted views of the neural member.
+    n_ensemble : int, default=4
+        Number of adapted views of each neural member (each with its own column placement,
+        label permutation, augmentation draw and, above 256 rows, row subsample). The
+        Meta-LSTM's cost grows with it: it updates every weight of every view.
+    augment : bool, default=True
+        Adapt the neural members on rows augmented by their meta-learned policy (when their
+        checkpoint has one). ``False`` adapts on the real rows only (an ablation).
     adapt_steps : int or None, default=None
         Inner gradient steps of the neural member (``None``: the number it was
         meta-trained with).
     max_samples : int, default=10000
         Training sets larger than this are stratified-subsampled to ``max_samples`` rows
-        (with a warning). The neural member adapts on at most 1,024 of them.
+        (with a warning). Each view of a neural member adapts on at most 256 of them.
     device : str, default="auto"
         Where the neural member adapts (``"auto"``: CUDA when available). The fitted model
         always lives on the CPU, so it pickles and predicts anywhere.
@@ -176,6 +200,8 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "meta_learner": [str, os.PathLike],
+        "hypernet_learner": [str, os.PathLike],
+        "augment": ["boolean"],
         "members": [StrOptions({"auto"}), list, tuple],
         "combination": [StrOptions({"learned", "uniform"})],
         "n_ensemble": [Interval(Integral, 1, None, closed="left")],
@@ -190,9 +216,11 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         self,
         *,
         meta_learner: str | os.PathLike[str] = "default",
+        hypernet_learner: str | os.PathLike[str] = "default",
         members: str | list[str] = "auto",
         combination: str = "learned",
-        n_ensemble: int = 8,
+        n_ensemble: int = 4,
+        augment: bool = True,
         adapt_steps: int | None = None,
         max_samples: int = 10_000,
         device: str = "auto",
@@ -200,9 +228,11 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         verbose: int = 0,
     ) -> None:
         self.meta_learner = meta_learner
+        self.hypernet_learner = hypernet_learner
         self.members = members
         self.combination = combination
         self.n_ensemble = n_ensemble
+        self.augment = augment
         self.adapt_steps = adapt_steps
         self.max_samples = max_samples
         self.device = device
@@ -269,25 +299,29 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         spec = TableSpec().fit(df)
         matrices = {"tree": spec.tree_matrix(df), "linear": spec.linear_matrix(df)}
         missing = float(np.isnan(matrices["tree"]).mean()) if matrices["tree"].size else 0.0
+        landmarks = landmarkers(matrices["tree"], matrices["linear"], y_idx, seed=seed % (2**31))
         z = meta_features(
-            len(df), spec.n_columns, n_classes, len(spec.categorical), np.bincount(y_idx, minlength=n_classes), missing
-        )
-        learner = None
-        if "neural" in members:
-            learner = load_classifier_meta_learner(self.meta_learner)
-            from autometa.estimators._neural import learner_dims
+            len(df), spec.n_columns, n_classes, len(spec.categorical), np.bincount(y_idx, minlength=n_classes),
+            missing, landmarks,
+        )  # fmt: skip
+        from autometa.estimators._neural import learner_dims
 
-            if n_classes > learner_dims(learner)[1]:
-                members = [m for m in members if m != "neural"]
+        learners = {}
+        sources = {"neural": self.meta_learner, "hypernet": self.hypernet_learner}
+        for name in [m for m in members if m in NEURAL_MEMBERS]:
+            learners[name] = load_classifier_meta_learner(sources[name], NEURAL_MEMBERS[name])
+            if n_classes > learner_dims(learners[name])[1]:
+                members = [m for m in members if m != name]
         portfolio = self._portfolio(members)
         weights = portfolio.weights(z, members)
         fitted: dict[str, Any] = {}
         for name in sorted(weights):
             member_seed = int(rng.integers(np.iinfo(np.int32).max))
-            if name == "neural":
+            if name in NEURAL_MEMBERS:
                 from autometa._utils import resolve_device
 
-                member = NeuralMember(learner, n_views=self.n_ensemble, steps=self.adapt_steps)
+                member = NeuralMember(learners[name], n_views=self.n_ensemble, steps=self.adapt_steps,
+                                      augment=self.augment, name=name)  # fmt: skip
                 member.fit(df, y_idx, n_classes, member_seed, device=resolve_device(self.device))
             else:
                 member = ClassicalMember(CLASSICAL_MEMBERS[name]).fit(matrices, y_idx, n_classes, member_seed)
@@ -309,7 +343,7 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         proba = np.zeros((len(df), len(self.classes_)))
         for name, w in self.weights_.items():
             member = self.members_[name]
-            p = member.predict_proba(df) if name == "neural" else member.predict_proba(matrices)
+            p = member.predict_proba(df) if name in NEURAL_MEMBERS else member.predict_proba(matrices)
             proba += w * p
         proba = np.clip(proba, 0.0, None)
         return proba / proba.sum(axis=1, keepdims=True)
@@ -379,12 +413,12 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         # members already keep their tensors on the CPU; make sure of it for foreign learners
-        member = state.get("members_", {}).get("neural")
-        if member is not None:
-            from autometa.estimators._neural import _detach_cpu
+        from autometa.estimators._neural import _detach_cpu
 
-            member.fast_ = _detach_cpu(member.fast_)
-            member.learner.to("cpu")
+        for name, member in state.get("members_", {}).items():
+            if name in NEURAL_MEMBERS:
+                member.fast_ = _detach_cpu(member.fast_)
+                member.learner.to("cpu")
         return state
 
 

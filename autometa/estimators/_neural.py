@@ -17,10 +17,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_ADAPT_ROWS", "NeuralMember", "random_view", "stratified_subsample"]
+__all__ = ["MAX_ADAPT_ROWS", "VIEW_ROWS", "NeuralMember", "random_view", "stratified_subsample"]
 
-#: rows used for adaptation; larger training sets are stratified-subsampled for the net
+#: rows the encoder is fitted on; larger training sets are stratified-subsampled for the net
 MAX_ADAPT_ROWS = 1024
+#: support rows of one view: the largest support set the shipped learners were meta-trained on
+#: (16 to 256 rows); above it every view adapts on its own stratified subsample, so the views
+#: together still see the rows
+VIEW_ROWS = 256
 
 
 def learner_dims(learner: Any) -> tuple[int, int]:
@@ -80,18 +84,23 @@ class NeuralMember:
         Ensemble size.
     steps : int or None
         Inner steps (``None``: the learner's own ``inner_steps``).
-    augmenter : callable or None
-        ``augmenter(x, y, feature_mask, rng) -> (x, y)`` applied to each view's encoded
-        support rows (e.g. the meta-learned augmentation policy).
+    augment : bool, default=True
+        When ``learner`` is an :class:`~autometa.augment.AugmentedLearner`, adapt each view
+        on its support rows augmented by the learner's meta-learned policy (every view gets
+        its own augmentation draw, from a generator seeded by ``fit``'s ``seed``). ``False``
+        adapts the policy's base learner on the real rows only.
+    name : str, default="neural"
+        The member's name in the blend.
     """
 
-    name = "neural"
-
-    def __init__(self, learner: Any, n_views: int = 8, steps: int | None = None, augmenter: Any = None) -> None:
+    def __init__(
+        self, learner: Any, n_views: int = 8, steps: int | None = None, augment: bool = True, name: str = "neural"
+    ) -> None:
         self.learner = learner
         self.n_views = int(n_views)
         self.steps = steps
-        self.augmenter = augmenter
+        self.augment = bool(augment)
+        self.name = name
 
     def _encode(self, df: Any) -> np.ndarray:
         x, _ = self.encoder_.transform(df)
@@ -117,11 +126,9 @@ class NeuralMember:
         self.label_perm_ = np.stack([v[1] for v in views])
         xs, ms, ys = [], [], []
         for slots, perm in views:
-            xv, mv = place(x, mask, slots)
-            yv = perm[y]
-            if self.augmenter is not None:
-                xv, yv = self.augmenter(xv, yv, mv, rng)
-                xv = np.asarray(xv, dtype=np.float32) * mv
+            sub = stratified_subsample(y, VIEW_ROWS, rng)
+            xv, mv = place(x[sub], mask, slots)
+            yv = perm[y[sub]]
             xs.append(np.asarray(xv, dtype=np.float32))
             ys.append(np.asarray(yv, dtype=np.int64))
             ms.append(mv)
@@ -150,10 +157,25 @@ class NeuralMember:
                 class_mask=cm.to(dev),
                 n_classes=torch.full((self.n_views,), n_classes, dtype=torch.long, device=dev),
             )
-            self.fast_ = _detach_cpu(_adapt(self.learner, batch, self.steps))
+            self.fast_ = _detach_cpu(self._adapt_views(batch, seed, dev))
         finally:
             self.learner.to("cpu")
         return self
+
+    def _adapt_views(self, batch: Any, seed: int, device: Any) -> Any:
+        import torch
+
+        from autometa.augment import AugmentedLearner
+
+        learner = self.learner
+        if isinstance(learner, AugmentedLearner):
+            if not self.augment:
+                return _adapt(learner.base, batch, self.steps)
+            generator = torch.Generator(device=device).manual_seed(int(seed))
+            with torch.no_grad():
+                support = learner.augment(batch, generator)
+            return _adapt(learner.base, batch, self.steps, support=support)
+        return _adapt(learner, batch, self.steps)
 
     def predict_proba(self, df: Any) -> np.ndarray:
         """Probabilities ``[n, n_classes]`` averaged over the adapted views."""
@@ -186,43 +208,90 @@ class NeuralMember:
         return out / self.n_views
 
 
-def _adapt(learner: Any, batch: Any, steps: int | None) -> Any:
-    """The learner's inner loop on every view of ``batch``.
+def _adapt(learner: Any, batch: Any, steps: int | None, support: Any = None) -> Any:
+    """The learner's inner loop on every view of ``batch``, at inference time.
 
-    For gradient learners whose update rule is elementwise (MAML's SGD, Meta-SGD, ANIL...)
-    the views are adapted with one batched autograd call per step: the gradient of the summed
-    per-view losses with respect to per-view parameters *is* each view's own gradient, so this
-    computes exactly what the learner's vmapped ``adapt`` computes, without the cost of
-    vectorizing ``grad`` (no meta-gradient is needed at ``fit`` time). Other learners use their
-    own ``adapt``.
+    For gradient learners with an SGD, Meta-SGD or Meta-LSTM update rule, the views are
+    adapted with one batched autograd call per step: the gradient of the summed per-view
+    losses with respect to per-view parameters *is* each view's own gradient, and the three
+    rules act coordinate by coordinate (the Meta-LSTM receives each view's loss at each of its
+    coordinates), so this computes exactly what the learner's vmapped ``adapt`` computes,
+    without the cost of vectorizing ``grad`` (no meta-gradient is needed at ``fit`` time).
+    Other learners use their own ``adapt``.
+
+    ``support`` (an :class:`~autometa.augment.AugmentedSupport`) replaces the batch's support
+    rows with augmented ones whose soft labels are fitted with the soft cross-entropy.
     """
     import torch
 
     from autometa.functional._adapt import SGD, MetaSGDRule, batched_forward
     from autometa.functional._losses import masked_cross_entropy
+    from autometa.meta._meta_lstm import MetaLSTMRule
 
     n_steps = int(getattr(learner, "inner_steps", 1) if steps is None else steps)
     rule = learner.update_rule() if hasattr(learner, "update_rule") else None
-    if not isinstance(rule, (SGD, MetaSGDRule)) or not hasattr(learner, "init_params"):
+    if not isinstance(rule, (SGD, MetaSGDRule, MetaLSTMRule)) or not hasattr(learner, "init_params"):
         import inspect
 
         kwargs = {"steps": n_steps} if "steps" in inspect.signature(learner.adapt).parameters else {}
+        if support is not None:
+            import dataclasses
+
+            batch = dataclasses.replace(batch, x_support=support.x, y_support=support.hard_labels,
+                                        support_mask=support.row_mask)  # fmt: skip
         with torch.enable_grad():
             return learner.adapt(batch, **kwargs)
     names = learner.params_to_adapt() or list(learner.init_params())
     init = learner.init_params()
     n_views = batch.x_support.shape[0]
     cm = learner._class_mask(batch) if hasattr(learner, "_class_mask") else batch.class_mask
+    if support is None:
+        x, y, rows, loss_fn = batch.x_support, batch.y_support, batch.support_mask, masked_cross_entropy
+    else:
+        from autometa.augment._learner import soft_cross_entropy
+
+        x, rows, loss_fn = support.x, support.row_mask, soft_cross_entropy
+        y = support.y
+        if y.shape[-1] < cm.shape[-1]:
+            y = torch.cat([y, y.new_zeros(*y.shape[:-1], cm.shape[-1] - y.shape[-1])], -1)
     fast = {k: v.detach().unsqueeze(0).expand(n_views, *v.shape).clone() for k, v in init.items()}
+    state = None
     with torch.enable_grad():
         for _ in range(n_steps):
             leaves = {k: fast[k].detach().requires_grad_(True) for k in names}
-            logits = batched_forward(learner.net, {**fast, **leaves}, batch.x_support, batch.feature_mask)
-            losses = torch.vmap(masked_cross_entropy)(logits, batch.y_support, batch.support_mask, cm)
-            grads = torch.autograd.grad(losses.sum(), [leaves[k] for k in names])
-            new, _ = rule(leaves, dict(zip(names, grads, strict=True)), losses.detach(), None)
+            logits = batched_forward(learner.net, {**fast, **leaves}, x, batch.feature_mask)
+            losses = torch.vmap(loss_fn)(logits, y, rows, cm)
+            grads = dict(zip(names, torch.autograd.grad(losses.sum(), [leaves[k] for k in names]), strict=True))
+            if isinstance(rule, MetaLSTMRule):
+                new, state = _lstm_views_step(rule, leaves, grads, losses.detach(), state)
+            else:
+                new, _ = rule(leaves, grads, losses.detach(), None)
             fast.update({k: v.detach() for k, v in new.items()})
     return fast
+
+
+def _lstm_views_step(rule: Any, params: dict, grads: dict, losses: Any, state: Any) -> tuple[dict, Any]:
+    """One Meta-LSTM step on every view at once (parameters ``[V, ...]``, losses ``[V]``)."""
+    import torch
+
+    names = list(params)
+    n_views = losses.shape[0]
+    theta = torch.cat([params[k].reshape(n_views, -1) for k in names], dim=1)
+    grad = torch.cat([grads[k].reshape(n_views, -1) for k in names], dim=1)
+    n = theta.shape[1]
+    loss = losses[:, None].expand(n_views, n).reshape(-1)
+    flat_theta = theta.reshape(-1).detach()
+    if state is None:
+        state = rule.init_state({"theta": flat_theta})
+    with torch.no_grad():
+        f, i, state = rule.gates(flat_theta, grad.reshape(-1), loss, state)
+        new = (f * flat_theta - i * grad.reshape(-1)).reshape(n_views, n)
+    out, start = {}, 0
+    for k in names:
+        size = params[k][0].numel()
+        out[k] = new[:, start : start + size].reshape(params[k].shape)
+        start += size
+    return out, state
 
 
 def _detach_cpu(tree: Any) -> Any:

@@ -133,30 +133,71 @@ def make_pools() -> tuple[Any, Any]:
 
 
 # ----------------------------------------------------------------------------- stage 1
-def train_neural(steps: int, seed: int, out_dir: Path, tracking: bool, resume: bool = False) -> dict[str, Any]:
-    """Meta-train the neural member; return facts for the model card."""
+#: the neural learners this script can meta-train: ``(description, builder)``; the shipped
+#: members are ``meta-lstm+augment`` (``neural``) and ``hypernet+augment`` (``hypernet``)
+NET = {"kind": "mlp", "d_max": D_MAX, "c_max": C_MAX, "hidden": list(HIDDEN)}
+LEARNERS: dict[str, str] = {
+    "metasgd": "Meta-SGD (learned initialization and per-parameter inner step sizes; first-order "
+    "meta-gradient), 5 inner steps, masked MLP 32-64-64-10",
+    "meta-lstm": "Meta-LSTM (Ravi & Larochelle 2017): learned (MAML) initialization as the LSTM's initial "
+    "cell state + coordinate-wise LSTM optimizer, 5 inner steps, masked MLP 32-64-64-10",
+    "meta-lstm+augment": "Meta-LSTM as above, its support sets augmented by a learned AugmentationPolicy "
+    "meta-trained jointly (Gumbel-softmax op choice, 2 augmented rows per real row, conditioned on task statistics)",
+    "hypernet+augment": "HyperNet + Meta-LSTM steps: a DeepSets encoder of the support set FiLM-modulates the "
+    "learned initialization of the masked MLP body and writes the head, then 5 Meta-LSTM steps adapt the head; "
+    "support sets augmented by a jointly meta-learned AugmentationPolicy",
+}
+#: where each stage ships its learner
+SHIPPED = {"neural": "classifier_default.pt", "hypernet": "classifier_hypernet.pt"}
+
+
+def build_neural_learner(kind: str) -> Any:
+    """A fresh learner of one of the :data:`LEARNERS` kinds (torch's global RNG seeds it)."""
+    from autometa.augment import AugmentedLearner
+    from autometa.meta import build_learner
+
+    if kind == "metasgd":
+        return build_learner("metasgd", net=NET, inner_steps=5, inner_lr=0.1, first_order=True)
+    if kind == "meta-lstm":
+        return build_learner("meta-lstm", net=NET, inner_steps=5, init_lr=0.1)
+    if kind == "meta-lstm+augment":
+        return AugmentedLearner(build_learner("meta-lstm", net=NET, inner_steps=5, init_lr=0.1))
+    if kind == "hypernet+augment":
+        hyper = build_learner("hypernet-maml", net=NET, inner_rule="meta-lstm", inner_steps=5, inner_lr=0.1,
+                              first_order=True)  # fmt: skip
+        return AugmentedLearner(hyper)
+    raise ValueError(f"unknown learner {kind!r}; choose one of {sorted(LEARNERS)}.")
+
+
+def train_neural(
+    steps: int, seed: int, out_dir: Path, tracking: bool, resume: bool = False,
+    kind: str = "meta-lstm+augment", ship: str | None = "classifier_default.pt",
+) -> dict[str, Any]:  # fmt: skip
+    """Meta-train a neural member's learner; copy the best checkpoint to ``ship``; return model-card facts."""
     import torch
 
-    from autometa.meta import MetaSGD, MetaTrainer
+    from autometa.meta import MetaTrainer
 
     torch.manual_seed(seed)
-    learner = MetaSGD(net={"kind": "mlp", "d_max": D_MAX, "c_max": C_MAX, "hidden": list(HIDDEN)},
-                      inner_steps=5, inner_lr=0.1, first_order=True)  # fmt: skip
+    learner = build_neural_learner(kind)
     train, val = make_pools()
     trainer = MetaTrainer(
         learner, train, val_pool=val, meta_batch_size=8, lr=1e-3, device="auto", seed=seed,
         checkpoint_dir=out_dir, checkpoint_every=100, eval_every=100, val_tasks=32, tracking=tracking,
-        run_name="classifier-default-neural", progress=False, grad_clip=5.0,
+        run_name=f"classifier-default-{kind}", progress=False, grad_clip=5.0,
     )  # fmt: skip
     t0 = time.monotonic()
     result = trainer.fit(steps, resume=resume)
     done = result.steps
-    print(f"[neural] {done} steps in {time.monotonic() - t0:.0f} s; best meta-val loss "
+    print(f"[{kind}] {done} steps in {time.monotonic() - t0:.0f} s; best meta-val loss "
           f"{result.best_val_loss} at step {result.best_step}", flush=True)  # fmt: skip
     best = result.best_checkpoint or result.last_checkpoint
-    shutil.copyfile(best, CHECKPOINT_DIR / "classifier_default.pt")
+    if ship:
+        shutil.copyfile(best, CHECKPOINT_DIR / ship)
     return {
-        "algorithm": "Meta-SGD (learned initialization and per-parameter inner step sizes; first-order meta-gradient), 5 inner steps, masked MLP 32-64-64-10",
+        "file": ship,
+        "learner": kind,
+        "algorithm": LEARNERS[kind],
         "learner_config": learner.get_config(),
         "steps": done,
         "meta_batch_size": 8,
@@ -172,7 +213,7 @@ def train_neural(steps: int, seed: int, out_dir: Path, tracking: bool, resume: b
 
 
 # ----------------------------------------------------------------------------- stage 2
-MEMBERS = ("neural", "et", "gbm", "knn", "lr", "rf")
+MEMBERS = ("neural", "hypernet", "et", "gbm", "knn", "lr", "rf")
 
 
 def member_predictions(
@@ -180,6 +221,7 @@ def member_predictions(
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """Fit each member alone on ``train`` rows; return meta-features, held-out probabilities, labels."""
     from autometa.estimators import AutoMetaClassifier
+    from autometa.estimators._classifier import NEURAL_MEMBERS
 
     classes = np.unique(y[train])
     test = test[np.isin(y[test], classes)]
@@ -191,7 +233,7 @@ def member_predictions(
     spec = clf.table_spec_
     matrices = {"tree": spec.tree_matrix(df), "linear": spec.linear_matrix(df)}
     probs = {
-        m: (member.predict_proba(df) if m == "neural" else member.predict_proba(matrices))
+        m: (member.predict_proba(df) if m in NEURAL_MEMBERS else member.predict_proba(matrices))
         for m, member in clf.members_.items()
     }
     z = np.array(list(clf.meta_features_.values()))
@@ -199,31 +241,49 @@ def member_predictions(
     return z, probs, y_idx
 
 
-def portfolio_records(n_tasks: int, seed: int, minutes: float) -> list[dict[str, Any]]:
+def _portfolio_task(spec: tuple[int, str, int, int], deadline: float) -> dict[str, Any] | None:
+    """Held-out member predictions on one subsampled task ``(index, data set, n_train, seed)``."""
+    import torch
+
     from autometa.tasks._split import support_query_split
 
+    torch.set_num_threads(1)
+    t, name, n, seed = spec
+    if time.time() > deadline:
+        return None
     rng = np.random.default_rng(seed)
-    records = []
-    deadline = time.monotonic() + 60 * minutes
+    X, y = load_dev_dataset(name)
+    if len(y) < n + 50:
+        n = max(16, (len(y) - 50) // 2)
+    s, q = support_query_split(y, n, rng)
+    q = q[:300]
+    if len(np.unique(y[s])) < 2:
+        return None
+    z, probs, y_idx = member_predictions(X, y, s, q, int(rng.integers(2**31)))
+    if len(y_idx) == 0:
+        return None
+    print(f"[portfolio] task {t}: {name} n={n} members={sorted(probs)}", flush=True)
+    return {"z": z, "proba": probs, "y": y_idx, "name": name, "n": n}
+
+
+def portfolio_records(n_tasks: int, seed: int, minutes: float, workers: int = 1) -> list[dict[str, Any]]:
+    """Held-out predictions of every member on up to ``n_tasks`` tasks cut from ``PORTFOLIO_TRAIN``.
+
+    The task list is drawn up front from ``seed`` (every data set once, then at random;
+    n_train from 16 to 512), so ``workers`` processes compute the same records as one;
+    tasks not started within ``minutes`` are skipped.
+    """
+    from joblib import Parallel, delayed
+
+    rng = np.random.default_rng(seed)
     sizes = (16, 32, 64, 128, 256, 512)
+    specs = []
     for t in range(n_tasks):
-        if time.monotonic() > deadline:
-            break
         name = PORTFOLIO_TRAIN[t % len(PORTFOLIO_TRAIN)] if t < len(PORTFOLIO_TRAIN) else PORTFOLIO_TRAIN[int(rng.integers(len(PORTFOLIO_TRAIN)))]
-        X, y = load_dev_dataset(name)
-        n = int(sizes[int(rng.integers(len(sizes)))])
-        if len(y) < n + 50:
-            n = max(16, (len(y) - 50) // 2)
-        s, q = support_query_split(y, n, rng)
-        q = q[:300]
-        if len(np.unique(y[s])) < 2:
-            continue
-        z, probs, y_idx = member_predictions(X, y, s, q, int(rng.integers(2**31)))
-        if z is None or len(y_idx) == 0:
-            continue
-        records.append({"z": z, "proba": probs, "y": y_idx, "name": name, "n": n})
-        print(f"[portfolio] task {t}: {name} n={n} members={sorted(probs)}", flush=True)
-    return records
+        specs.append((t, name, int(sizes[int(rng.integers(len(sizes)))]), int(rng.integers(2**31))))
+    deadline = time.time() + 60 * minutes
+    out = Parallel(n_jobs=workers)(delayed(_portfolio_task)(spec, deadline) for spec in specs)
+    return [r for r in out if r is not None]
 
 
 def _score_blends(records: list[dict[str, Any]], portfolio: Any) -> dict[str, float]:
@@ -250,7 +310,9 @@ def _score_blends(records: list[dict[str, Any]], portfolio: Any) -> dict[str, fl
     return {k: float(np.nanmean(v)) for k, v in out.items()}
 
 
-def train_portfolio(n_tasks: int, seed: int, minutes: float, records_path: Path, refit_only: bool = False) -> dict[str, Any]:
+def train_portfolio(
+    n_tasks: int, seed: int, minutes: float, records_path: Path, refit_only: bool = False, workers: int = 1
+) -> dict[str, Any]:
     """Gather held-out member predictions (or reuse ``records_path``) and learn the weights."""
     import pickle
 
@@ -259,7 +321,7 @@ def train_portfolio(n_tasks: int, seed: int, minutes: float, records_path: Path,
     if refit_only:
         records = pickle.loads(records_path.read_bytes())
     else:
-        records = portfolio_records(n_tasks, seed, minutes)
+        records = portfolio_records(n_tasks, seed, minutes, workers)
         records_path.parent.mkdir(parents=True, exist_ok=True)
         records_path.write_bytes(pickle.dumps(records))
     rng = np.random.default_rng(seed)
@@ -290,18 +352,23 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def write_model_card(neural: dict[str, Any] | None, portfolio: dict[str, Any] | None, command: str, stage: str = "all") -> Path:
-    """Update ``autometa/checkpoints/model_card.json`` (keeps what other stages wrote)."""
+def write_model_card(parts: dict[str, dict[str, Any] | None], command: str, stages: tuple[str, ...]) -> Path:
+    """Update ``autometa/checkpoints/model_card.json`` (keeps what other stages wrote).
+
+    ``parts`` maps a stage (``neural``, ``hypernet``, ``portfolio``) to its facts (``None``:
+    not run now).
+    """
     path = CHECKPOINT_DIR / "model_card.json"
     card = json.loads(path.read_text()) if path.is_file() else {}
     commands = dict(card.get("commands", {}))
-    for st in (("neural", "portfolio") if stage == "all" else (stage,)):
+    for st in stages:
         commands[st] = command
     card.update(
         {
             "name": "autometa classifier default",
             "files": {
-                "classifier_default.pt": "meta-learned initialization + inner step sizes of the neural member",
+                "classifier_default.pt": "neural member: meta-learned initialization + Meta-LSTM optimizer + augmentation policy",
+                "classifier_hypernet.pt": "hypernet member: set encoder that modulates the learned initialization, Meta-LSTM steps, augmentation policy",
                 "classifier_portfolio.json": "meta-learned combination weights over model families",
             },
             "data": {
@@ -314,13 +381,11 @@ def write_model_card(neural: dict[str, Any] | None, portfolio: dict[str, Any] | 
             "code_version": {"git_commit": _git_commit()},
         }
     )
-    if neural is not None:
-        card["neural"] = neural
-    if portfolio is not None:
-        card["portfolio"] = portfolio
-    card["sha256"] = {
-        p.name: _sha256(p) for p in (CHECKPOINT_DIR / "classifier_default.pt", CHECKPOINT_DIR / "classifier_portfolio.json") if p.is_file()
-    }  # fmt: skip
+    for stage, facts in parts.items():
+        if facts is not None:
+            card[stage] = facts
+    files = [CHECKPOINT_DIR / f for f in ("classifier_default.pt", "classifier_hypernet.pt", "classifier_portfolio.json")]
+    card["sha256"] = {p.name: _sha256(p) for p in files if p.is_file()}
     path.write_text(json.dumps(card, indent=1, default=str))
     return path
 
@@ -328,29 +393,49 @@ def write_model_card(neural: dict[str, Any] | None, portfolio: dict[str, Any] | 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autometa.estimators.train_default", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--stage", choices=["all", "neural", "portfolio"], default="all")
-    parser.add_argument("--steps", type=int, default=1500, help="meta-training steps (stage 1)")
+    parser.add_argument("--stage", choices=["all", "neural", "hypernet", "portfolio"], default="all",
+                        help="all = neural, hypernet, then portfolio")  # fmt: skip
+    parser.add_argument("--steps", type=int, default=1500, help="meta-training steps (neural/hypernet stages)")
+    parser.add_argument("--learner", choices=sorted(LEARNERS), default=None,
+                        help="override the stage's learner (ablations; default: meta-lstm+augment for "
+                             "neural, hypernet+augment for hypernet)")  # fmt: skip
+    parser.add_argument("--ship", default=None,
+                        help="file name under autometa/checkpoints for the best checkpoint, or 'none' "
+                             "(default: the stage's shipped file)")  # fmt: skip
     parser.add_argument("--portfolio-tasks", type=int, default=400)
     parser.add_argument("--portfolio-minutes", type=float, default=30.0)
+    parser.add_argument("--portfolio-workers", type=int, default=1, help="processes gathering the portfolio's records")
     parser.add_argument("--refit-only", action="store_true",
                         help="stage 2: refit the weights from the saved held-out predictions in --out")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--resume", action="store_true", help="continue stage 1 from --out/last.pt (bit-exact)")
-    parser.add_argument("--out", default="runs/classifier-default", help="MetaTrainer checkpoint folder")
+    parser.add_argument("--resume", action="store_true", help="continue a stage from --out/<stage>/last.pt (bit-exact)")
+    parser.add_argument("--out", default="runs/classifier-default", help="checkpoint folder (one sub-folder per stage)")
     parser.add_argument("--no-mlflow", action="store_true")
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)  # a long script on a shared CPU: one thread is faster than two contended
     command = "python -m autometa.estimators.train_default " + " ".join(argv if argv is not None else sys.argv[1:])
-    neural = portfolio = None
-    if args.stage in ("all", "neural"):
-        neural = train_neural(args.steps, args.seed, Path(args.out), not args.no_mlflow, resume=args.resume)
-        write_model_card(neural, None, command, "neural")
-    if args.stage in ("all", "portfolio"):
-        portfolio = train_portfolio(args.portfolio_tasks, args.seed, args.portfolio_minutes,
-                                    Path(args.out) / "portfolio_records.pkl", refit_only=args.refit_only)  # fmt: skip
-    print(write_model_card(neural, portfolio, command, args.stage))
+    stages = ("neural", "hypernet", "portfolio") if args.stage == "all" else (args.stage,)
+    defaults = {"neural": "meta-lstm+augment", "hypernet": "hypernet+augment"}
+    parts: dict[str, dict[str, Any] | None] = {}
+    out = Path(args.out)
+    for stage in stages:
+        if stage == "portfolio":
+            parts[stage] = train_portfolio(args.portfolio_tasks, args.seed, args.portfolio_minutes,
+                                           out / "portfolio_records.pkl", refit_only=args.refit_only,
+                                           workers=args.portfolio_workers)  # fmt: skip
+            continue
+        ship = SHIPPED[stage] if args.ship is None else (None if args.ship == "none" else args.ship)
+        facts = train_neural(args.steps, args.seed, out / stage, not args.no_mlflow, resume=args.resume,
+                             kind=args.learner or defaults[stage], ship=ship)  # fmt: skip
+        if ship is None:  # an ablation learner: reported, not shipped
+            print(json.dumps(facts, indent=1, default=str))
+            continue
+        parts[stage] = facts
+        write_model_card({stage: facts}, command, (stage,))
+    if parts:
+        print(write_model_card(parts, command, tuple(parts)))
     return 0
 
 

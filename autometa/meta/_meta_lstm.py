@@ -120,8 +120,9 @@ class MetaLSTMRule(nn.Module):
     ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
         """Forget and input gates ``[N]`` for flat weights/gradients ``[N]``, and the new state."""
         n = theta.shape[0]
+        # ``loss`` is the task's scalar loss, or one loss per coordinate (several tasks flattened together)
         x = torch.cat(
-            [preprocess_gradient(grad, self.p), preprocess_gradient(loss.reshape(1), self.p).expand(n, 2)], dim=-1
+            [preprocess_gradient(grad, self.p), preprocess_gradient(loss.reshape(-1), self.p).expand(n, 2)], dim=-1
         )
         hs = self.hidden_size
         z = x @ self.weight_ih.T + state["h"] @ self.weight_hh.T + self.bias

@@ -34,11 +34,24 @@ def test_dataframe_mixed_columns_nan_and_string_labels(mixed_frame):
     assert set(clf.weights_) <= {"neural", "lr", "knn"} and abs(sum(clf.weights_.values()) - 1) < 1e-9
 
 
-def test_default_members_use_the_shipped_neural_member(mixed_frame):
+def test_default_members_use_the_shipped_neural_members(mixed_frame):
     X, y = mixed_frame
     clf = AutoMetaClassifier(random_state=0, n_ensemble=2).fit(X, y)
-    assert "neural" in clf.members_ and clf.weights_["neural"] > 0
-    assert clf.members_["neural"].learner.algo in {"metasgd", "maml", "fomaml", "anil", "reptile", "meta-lstm"}
+    for name, base in (("neural", "meta-lstm"), ("hypernet", "hypernet-maml")):
+        assert name in clf.members_ and clf.weights_[name] > 0
+        learner = clf.members_[name].learner
+        # the shipped learners carry their meta-learned augmentation policy
+        assert learner.algo == "augmented" and learner.base.algo == base
+    assert clf.members_["hypernet"].learner.base.inner_rule == "meta-lstm"
+
+
+def test_augment_false_adapts_on_the_real_rows_only(mixed_frame):
+    X, y = mixed_frame
+    kw = {"members": ["neural"], "n_ensemble": 2, "random_state": 0}
+    a = AutoMetaClassifier(**kw).fit(X, y).predict_proba(X)
+    b = AutoMetaClassifier(augment=False, **kw).fit(X, y).predict_proba(X)
+    assert not np.allclose(a, b)
+    np.testing.assert_allclose(b.sum(axis=1), 1.0)
 
 
 @pytest.mark.parametrize("labels", [np.array([True, False]), np.array([3, 7]), np.array(["b", "a"], dtype=object)])

@@ -68,7 +68,9 @@ def test_shipped_portfolio_loads_and_covers_every_member():
     if not DEFAULT_PORTFOLIO.is_file():
         pytest.skip("the shipped portfolio is built by python -m autometa.estimators.train_default")
     p = Portfolio.load(DEFAULT_PORTFOLIO)
-    assert set(p.members) == {"neural", "et", "gbm", "knn", "lr", "rf"}
+    from autometa.estimators._classifier import _ALL_MEMBERS
+
+    assert set(p.members) == set(_ALL_MEMBERS) == {"neural", "hypernet", "et", "gbm", "knn", "lr", "rf"}
 
 
 def test_auc_objective_prefers_the_member_that_ranks_well():
@@ -77,3 +79,27 @@ def test_auc_objective_prefers_the_member_that_ranks_well():
     assert small["good"] == max(small.values())
     with pytest.raises(ValueError, match="objective"):
         fit_portfolio(_records(2), ["good"], steps=1, objective="brier")
+
+
+def test_landmarkers_tell_axis_aligned_from_local_structure():
+    from autometa.estimators import landmarkers
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 4))
+    axis = (x[:, 0] > 0).astype(int)  # one threshold on one column: the stump's task
+    ring = (np.hypot(x[:, 0], x[:, 1]) > 1.2).astype(int)  # no single threshold works
+    a, r = landmarkers(x, x, axis), landmarkers(x, x, ring)
+    assert a.shape == (3,) and a[0] > 0.4 and r[0] < 0.15 and r[1] > r[0]
+    np.testing.assert_array_equal(landmarkers(x, x, axis, seed=0), a)  # seeded
+    x[::7, 2] = np.nan  # the stump takes NaN
+    assert np.isfinite(landmarkers(x, np.nan_to_num(x), axis)).all()
+
+
+def test_missing_meta_features_count_as_the_average_task():
+    records = _records(20)
+    for r in records[:5]:
+        r["z"][-1] = np.nan
+    p = fit_portfolio(records, ["good", "big", "noise"], steps=20)
+    assert np.isfinite(p.mean).all() and np.isfinite(p.coef).all()
+    w = p.weights(meta_features(20, 5, 2, 0, np.array([10, 10]), 0.0), ["good", "big"])
+    assert sum(w.values()) == pytest.approx(1.0)
