@@ -312,6 +312,11 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
             learners[name] = load_classifier_meta_learner(sources[name], NEURAL_MEMBERS[name])
             if n_classes > learner_dims(learners[name])[1]:
                 members = [m for m in members if m != name]
+        if not members:
+            raise ValueError(
+                f"y has {n_classes} classes, more than the neural members handle (c_max); allow a classical "
+                f"member too, e.g. members=['neural', 'rf'], or members='auto'."
+            )
         portfolio = self._portfolio(members)
         weights = portfolio.weights(z, members)
         fitted: dict[str, Any] = {}

@@ -132,7 +132,8 @@ class NeuralMember:
             xs.append(np.asarray(xv, dtype=np.float32))
             ys.append(np.asarray(yv, dtype=np.int64))
             ms.append(mv)
-        n_rows = max(len(v) for v in ys)
+        self.view_rows_ = [len(v) for v in ys]
+        n_rows = max(self.view_rows_)
         xb = np.zeros((self.n_views, n_rows, d_max), dtype=np.float32)
         yb = np.zeros((self.n_views, n_rows), dtype=np.int64)
         rb = np.zeros((self.n_views, n_rows), dtype=bool)

@@ -214,6 +214,12 @@ def train_neural(
 
 # ----------------------------------------------------------------------------- stage 2
 MEMBERS = ("neural", "hypernet", "et", "gbm", "knn", "lr", "rf")
+#: L2 pull toward uniform weights, chosen by leave-data-set-family-out validation on the portfolio
+#: pool (3 folds; AUC of the learned minus the uniform blend: l2=0.2 +0.0000, 0.05 +0.0003,
+#: 0.005 +0.0006, 0.0005 -0.0031; a split by *task* had preferred 0.0005, which then lost to
+#: uniform weights on other data sets). The evaluation sets of ``autometa bench classifier``
+#: played no part in the choice.
+PORTFOLIO_L2 = 0.005
 
 
 def member_predictions(
@@ -311,7 +317,8 @@ def _score_blends(records: list[dict[str, Any]], portfolio: Any) -> dict[str, fl
 
 
 def train_portfolio(
-    n_tasks: int, seed: int, minutes: float, records_path: Path, refit_only: bool = False, workers: int = 1
+    n_tasks: int, seed: int, minutes: float, records_path: Path, refit_only: bool = False, workers: int = 1,
+    l2: float = PORTFOLIO_L2,
 ) -> dict[str, Any]:
     """Gather held-out member predictions (or reuse ``records_path``) and learn the weights."""
     import pickle
@@ -324,19 +331,31 @@ def train_portfolio(
         records = portfolio_records(n_tasks, seed, minutes, workers)
         records_path.parent.mkdir(parents=True, exist_ok=True)
         records_path.write_bytes(pickle.dumps(records))
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(records))
-    n_val = max(1, len(records) // 5)
-    val, fit = [records[i] for i in order[:n_val]], [records[i] for i in order[n_val:]]
-    settings = {"objective": "auc", "l2": 0.05, "seed": seed}
+    # held out: every task of a third of the data-set families (tasks of one data set, or of one
+    # KEEL imbalanced family, are alike: a split by task would reward memorizing data sets)
+    families = sorted({family(r["name"]) for r in records})
+    held = set(np.random.default_rng(seed).permutation(families)[: max(1, len(families) // 3)])
+    val = [r for r in records if family(r["name"]) in held]
+    fit = [r for r in records if family(r["name"]) not in held]
+    settings = {"objective": "auc", "l2": l2, "seed": seed}
     check = fit_portfolio(fit, list(MEMBERS), **settings)
     val_scores = _score_blends(val, check)
     portfolio = fit_portfolio(records, list(MEMBERS), **settings)
     portfolio.info.update(
-        {"data_sets": sorted({r["name"] for r in records}), "validation_20pct_tasks": val_scores}
-    )
+        {"data_sets": sorted({r["name"] for r in records}), "held_out_families": sorted(held),
+         "held_out_scores": val_scores}
+    )  # fmt: skip
     portfolio.save(CHECKPOINT_DIR / "classifier_portfolio.json")
-    return {"n_tasks": len(records), "settings": settings, "held_out_tasks": val_scores}
+    return {"n_tasks": len(records), "settings": settings, "held_out_families": sorted(held), "held_out_scores": val_scores}
+
+
+def family(name: str) -> str:
+    """The data-set family of a dev data set (KEEL imbalanced relabelings of one set share one)."""
+    base = name.split("/", 1)[-1]
+    for prefix in ("yeast", "winequality", "abalone", "led7digit", "ecoli", "glass", "vowel", "page-blocks", "shuttle"):
+        if base.startswith(prefix):
+            return prefix
+    return base
 
 
 # ----------------------------------------------------------------------------- model card
@@ -405,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--portfolio-tasks", type=int, default=400)
     parser.add_argument("--portfolio-minutes", type=float, default=30.0)
     parser.add_argument("--portfolio-workers", type=int, default=1, help="processes gathering the portfolio's records")
+    parser.add_argument("--portfolio-l2", type=float, default=PORTFOLIO_L2,
+                        help="L2 pull of the portfolio's weights toward uniform")  # fmt: skip
     parser.add_argument("--refit-only", action="store_true",
                         help="stage 2: refit the weights from the saved held-out predictions in --out")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
@@ -424,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         if stage == "portfolio":
             parts[stage] = train_portfolio(args.portfolio_tasks, args.seed, args.portfolio_minutes,
                                            out / "portfolio_records.pkl", refit_only=args.refit_only,
-                                           workers=args.portfolio_workers)  # fmt: skip
+                                           workers=args.portfolio_workers, l2=args.portfolio_l2)  # fmt: skip
             continue
         ship = SHIPPED[stage] if args.ship is None else (None if args.ship == "none" else args.ship)
         facts = train_neural(args.steps, args.seed, out / stage, not args.no_mlflow, resume=args.resume,

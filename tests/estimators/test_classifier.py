@@ -69,6 +69,8 @@ def test_multiclass_more_than_c_max_skips_the_neural_member():
     clf = AutoMetaClassifier(random_state=0, **FAST).fit(X, y)
     assert "neural" not in clf.weights_
     assert clf.predict_proba(X).shape == (120, 12)
+    with pytest.raises(ValueError, match="allow a classical member"):
+        AutoMetaClassifier(members=["neural", "hypernet"]).fit(X, y)
 
 
 def test_more_columns_than_d_max():

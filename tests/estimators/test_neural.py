@@ -80,3 +80,15 @@ def _task_of(df, y):
     from autometa.tasks._encoder import encode_task
 
     return encode_task(df, y, df, y, d_max=8, c_max=3)
+
+
+def test_views_above_256_rows_adapt_on_their_own_stratified_subsamples():
+    from autometa.estimators._neural import VIEW_ROWS
+
+    torch.manual_seed(0)
+    learner = build_learner("maml", net=NET, inner_steps=1, inner_lr=0.1)
+    df, y = _frame(n=700)
+    member = NeuralMember(learner, n_views=3).fit(df, y, 2, seed=0)
+    assert all(VIEW_ROWS - 2 <= n <= VIEW_ROWS for n in member.view_rows_)
+    small = NeuralMember(learner, n_views=3).fit(df.iloc[:100], y[:100], 2, seed=0)
+    assert small.view_rows_ == [100, 100, 100]
