@@ -1,8 +1,9 @@
-"""Rebuild the classifier's shipped checkpoint: ``python -m autometa.estimators.train_default``.
+"""Rebuild the classifier's shipped checkpoints: ``python -m autometa.estimators.train_default``.
 
-Two stages, both on dev data only (see :mod:`autometa.estimators._dev_data`):
+Three stages, all on dev data only (see :mod:`autometa.estimators._dev_data`):
 
-1. ``neural``: meta-train the neural member's learner (Meta-SGD over the masked MLP) with
+1. ``neural``: meta-train the ``neural`` member's learner (a Meta-LSTM over the masked MLP,
+   wrapped with a jointly meta-learned augmentation policy) with
    :class:`~autometa.meta.MetaTrainer` on a 50/50 mixture of the synthetic task prior and
    tasks cut from the ``NEURAL_TRAIN`` data sets, meta-validated on ``PORTFOLIO_TRAIN``
    data sets (which the learner never trains on). Every task is built the way
@@ -10,14 +11,18 @@ Two stages, both on dev data only (see :mod:`autometa.estimators._dev_data`):
    :class:`~autometa.tasks.TabularEncoder` fitted on the support rows, a random placement of
    the encoded columns, a random class relabeling. The best meta-validation checkpoint is
    copied to ``autometa/checkpoints/classifier_default.pt``.
-2. ``portfolio``: on many tasks subsampled from ``PORTFOLIO_TRAIN`` (n_train from 16 to
-   1,024), fit every member, keep its held-out probabilities, and learn the combination
+2. ``hypernet``: the same for the ``hypernet`` member (hypernetwork + Meta-LSTM steps +
+   augmentation policy), copied to ``autometa/checkpoints/classifier_hypernet.pt``.
+3. ``portfolio``: on many tasks subsampled from ``PORTFOLIO_TRAIN`` (n_train from 16 to
+   512), fit every member, keep its held-out probabilities, and learn the combination
    weights (:func:`~autometa.estimators.fit_portfolio`); written to
    ``autometa/checkpoints/classifier_portfolio.json``.
 
-Finally ``autometa/checkpoints/model_card.json`` records data sets, algorithm, command, code
+``--learner`` and ``--ship none`` train the ablation learners (e.g. the Meta-LSTM without
+augmentation) without touching the shipped files. Finally
+``autometa/checkpoints/model_card.json`` records data sets, algorithms, commands, code
 version, metrics and SHA-256 hashes. Everything is logged to MLflow. The default budget fits
-a 2-core CPU in well under two hours; a GPU only makes stage 1 faster.
+a 2-core CPU in about an hour; a GPU only makes stages 1 and 2 faster.
 """
 
 from __future__ import annotations
