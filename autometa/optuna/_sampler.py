@@ -477,7 +477,7 @@ class MetaSampler(BaseSampler):
             for extra in (1, 2, 3):
                 clash = any(
                     t.number != trial.number and t.params == params
-                    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE))
                 )
                 if not clash:
                     break
