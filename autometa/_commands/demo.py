@@ -63,7 +63,7 @@ def _baselines(X: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from autometa.bench._common import format_table
-    from autometa.bench.classifier import _metrics
+    from autometa.bench.classifier import _metrics, fit_predict_timed
     from autometa.estimators import AutoMetaClassifier
     from autometa.tasks._split import support_query_split
 
@@ -82,12 +82,7 @@ def run(args: argparse.Namespace) -> int:
     models = {"AutoMetaClassifier": clf, **_baselines(Xtr)}
     rows = []
     for label, model in models.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            t0 = time.perf_counter()
-            model.fit(Xtr, ytr)
-            proba = model.predict_proba(Xte)
-            elapsed = time.perf_counter() - t0
+        proba, elapsed = fit_predict_timed(model, Xtr, ytr, Xte)
         rows.append({"model": label, **_metrics(yte, proba, classes), "fit_predict_s": elapsed})
     print()
     print(format_table(rows, ["model", "roc_auc", "log_loss", "accuracy", "fit_predict_s"]))

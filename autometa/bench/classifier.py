@@ -233,6 +233,16 @@ def _cells(datasets: list[str], sizes: list[int], n_seeds: int, max_test: int):
                 yield name, n, seed, X.iloc[train], y[train], X.iloc[test], y[test]
 
 
+def fit_predict_timed(est: Any, X_train: Any, y_train: Any, X_test: Any) -> tuple[np.ndarray, float]:
+    """``est.fit`` then ``est.predict_proba`` (warnings silenced); the probabilities and the seconds taken."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        est.fit(X_train, y_train)
+        proba = est.predict_proba(X_test)
+        return proba, time.perf_counter() - t0
+
+
 def run_cells(
     estimators: list[str],
     datasets: list[str],
@@ -249,12 +259,7 @@ def run_cells(
             if (est_name, name, n, seed) in done:
                 continue
             est = make_estimator(est_name, Xtr, seed, ablation_checkpoint)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                t0 = time.perf_counter()
-                est.fit(Xtr, ytr)
-                proba = est.predict_proba(Xte)
-                elapsed = time.perf_counter() - t0
+            proba, elapsed = fit_predict_timed(est, Xtr, ytr, Xte)
             est_classes = np.asarray(getattr(est, "classes_", classes))
             full = np.zeros((len(yte), len(classes)))
             full[:, np.searchsorted(classes, est_classes)] = proba

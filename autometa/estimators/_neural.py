@@ -173,6 +173,9 @@ class NeuralMember:
             if not self.augment:
                 return _adapt(learner.base, batch, self.steps)
             generator = torch.Generator(device=device).manual_seed(int(seed))
+            if not _has_batched_rule(learner.base):  # e.g. a hypernetwork: its own adapt
+                with torch.enable_grad():
+                    return learner.adapt(batch, steps=self.steps, generator=generator)
             with torch.no_grad():
                 support = learner.augment(batch, generator)
             return _adapt(learner.base, batch, self.steps, support=support)
@@ -225,23 +228,20 @@ def _adapt(learner: Any, batch: Any, steps: int | None, support: Any = None) -> 
     """
     import torch
 
-    from autometa.functional._adapt import SGD, MetaSGDRule, batched_forward
+    from autometa.functional._adapt import batched_forward
     from autometa.functional._losses import masked_cross_entropy
     from autometa.meta._meta_lstm import MetaLSTMRule
 
     n_steps = int(getattr(learner, "inner_steps", 1) if steps is None else steps)
-    rule = learner.update_rule() if hasattr(learner, "update_rule") else None
-    if not isinstance(rule, (SGD, MetaSGDRule, MetaLSTMRule)) or not hasattr(learner, "init_params"):
+    if not _has_batched_rule(learner):
+        if support is not None:
+            raise ValueError(f"{type(learner).__name__} adapts itself; pass the AugmentedLearner instead.")
         import inspect
 
         kwargs = {"steps": n_steps} if "steps" in inspect.signature(learner.adapt).parameters else {}
-        if support is not None:
-            import dataclasses
-
-            batch = dataclasses.replace(batch, x_support=support.x, y_support=support.hard_labels,
-                                        support_mask=support.row_mask)  # fmt: skip
         with torch.enable_grad():
             return learner.adapt(batch, **kwargs)
+    rule = learner.update_rule()
     names = learner.params_to_adapt() or list(learner.init_params())
     init = learner.init_params()
     n_views = batch.x_support.shape[0]
@@ -269,6 +269,16 @@ def _adapt(learner: Any, batch: Any, steps: int | None, support: Any = None) -> 
                 new, _ = rule(leaves, grads, losses.detach(), None)
             fast.update({k: v.detach() for k, v in new.items()})
     return fast
+
+
+def _has_batched_rule(learner: Any) -> bool:
+    """Whether :func:`_adapt` can run ``learner``'s inner loop batched (SGD, Meta-SGD, Meta-LSTM)."""
+    from autometa.functional._adapt import SGD, MetaSGDRule
+    from autometa.meta._meta_lstm import MetaLSTMRule
+
+    if not (hasattr(learner, "update_rule") and hasattr(learner, "init_params")):
+        return False
+    return isinstance(learner.update_rule(), (SGD, MetaSGDRule, MetaLSTMRule))
 
 
 def _lstm_views_step(rule: Any, params: dict, grads: dict, losses: Any, state: Any) -> tuple[dict, Any]:

@@ -321,11 +321,57 @@ def _score_blends(records: list[dict[str, Any]], portfolio: Any) -> dict[str, fl
     return {k: float(np.nanmean(v)) for k, v in out.items()}
 
 
+def family_folds(records: list[dict[str, Any]], n_folds: int, seed: int) -> list[set[str]]:
+    """Split the records' data-set families (:func:`autometa.tasks.datasets.family_of`) into folds.
+
+    Tasks of one data set (or of one KEEL imbalanced family) are alike: validating on held-out
+    *tasks* of the same data sets rewards memorizing data sets, so every fold holds out whole
+    families.
+    """
+    from autometa.tasks.datasets import family_of
+
+    families = np.random.default_rng(seed).permutation(sorted({family_of(r["name"]) for r in records}))
+    return [set(families[k::n_folds]) for k in range(n_folds)]
+
+
+def _held_out_scores(records: list[dict[str, Any]], held: set[str], l2: float, seed: int) -> dict[str, float]:
+    """Fit the weights without the ``held`` families; score blends and members on them."""
+    from autometa.estimators import fit_portfolio
+    from autometa.tasks.datasets import family_of
+
+    val = [r for r in records if family_of(r["name"]) in held]
+    fit = [r for r in records if family_of(r["name"]) not in held]
+    scores = _score_blends(val, fit_portfolio(fit, list(MEMBERS), objective="auc", l2=l2, seed=seed))
+    return {**scores, "n_tasks": float(len(val))}
+
+
+def select_l2(
+    records: list[dict[str, Any]], candidates: list[float], seed: int, n_folds: int = 3, workers: int = 1
+) -> dict[float, float]:
+    """Leave-family-out AUC of the learned minus the uniform blend, for each candidate L2."""
+    from joblib import Parallel, delayed
+
+    folds = family_folds(records, n_folds, seed)
+    runs = Parallel(n_jobs=workers)(
+        delayed(_held_out_scores)(records, held, l2, seed) for l2 in candidates for held in folds
+    )
+    out = {}
+    for i, l2 in enumerate(candidates):
+        per_fold = runs[i * n_folds : (i + 1) * n_folds]
+        gains = [r["auc/learned"] - r["auc/uniform"] for r in per_fold]
+        out[l2] = float(np.average(gains, weights=[r["n_tasks"] for r in per_fold]))
+        print(f"[portfolio] l2={l2:g}: learned - uniform AUC on held-out families {out[l2]:+.4f}", flush=True)
+    return out
+
+
 def train_portfolio(
     n_tasks: int, seed: int, minutes: float, records_path: Path, refit_only: bool = False, workers: int = 1,
-    l2: float = PORTFOLIO_L2,
-) -> dict[str, Any]:
-    """Gather held-out member predictions (or reuse ``records_path``) and learn the weights."""
+    l2: float = PORTFOLIO_L2, l2_candidates: list[float] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Gather held-out member predictions (or reuse ``records_path``) and learn the weights.
+
+    With ``l2_candidates``, the L2 strength is chosen by :func:`select_l2` first.
+    """
     import pickle
 
     from autometa.estimators import fit_portfolio
@@ -336,31 +382,19 @@ def train_portfolio(
         records = portfolio_records(n_tasks, seed, minutes, workers)
         records_path.parent.mkdir(parents=True, exist_ok=True)
         records_path.write_bytes(pickle.dumps(records))
-    # held out: every task of a third of the data-set families (tasks of one data set, or of one
-    # KEEL imbalanced family, are alike: a split by task would reward memorizing data sets)
-    families = sorted({family(r["name"]) for r in records})
-    held = set(np.random.default_rng(seed).permutation(families)[: max(1, len(families) // 3)])
-    val = [r for r in records if family(r["name"]) in held]
-    fit = [r for r in records if family(r["name"]) not in held]
+    selection = None
+    if l2_candidates:
+        selection = select_l2(records, l2_candidates, seed, workers=workers)
+        l2 = max(selection, key=selection.get)
+    held = family_folds(records, 3, seed)[0]
+    val_scores = _held_out_scores(records, held, l2, seed)
     settings = {"objective": "auc", "l2": l2, "seed": seed}
-    check = fit_portfolio(fit, list(MEMBERS), **settings)
-    val_scores = _score_blends(val, check)
     portfolio = fit_portfolio(records, list(MEMBERS), **settings)
-    portfolio.info.update(
-        {"data_sets": sorted({r["name"] for r in records}), "held_out_families": sorted(held),
-         "held_out_scores": val_scores}
-    )  # fmt: skip
+    facts = {"n_tasks": len(records), "settings": settings, "held_out_families": sorted(held),
+             "held_out_scores": val_scores, "l2_selection": selection}  # fmt: skip
+    portfolio.info.update({"data_sets": sorted({r["name"] for r in records}), **facts})
     portfolio.save(CHECKPOINT_DIR / "classifier_portfolio.json")
-    return {"n_tasks": len(records), "settings": settings, "held_out_families": sorted(held), "held_out_scores": val_scores}
-
-
-def family(name: str) -> str:
-    """The data-set family of a dev data set (KEEL imbalanced relabelings of one set share one)."""
-    base = name.split("/", 1)[-1]
-    for prefix in ("yeast", "winequality", "abalone", "led7digit", "ecoli", "glass", "vowel", "page-blocks", "shuttle"):
-        if base.startswith(prefix):
-            return prefix
-    return base
+    return facts
 
 
 # ----------------------------------------------------------------------------- model card
@@ -430,7 +464,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--portfolio-minutes", type=float, default=30.0)
     parser.add_argument("--portfolio-workers", type=int, default=1, help="processes gathering the portfolio's records")
     parser.add_argument("--portfolio-l2", type=float, default=PORTFOLIO_L2,
-                        help="L2 pull of the portfolio's weights toward uniform")  # fmt: skip
+                        help="L2 pull of the portfolio's weights toward uniform")
+    parser.add_argument("--select-l2", default=None, metavar="L2,L2,...",
+                        help="choose the L2 among these by leave-data-set-family-out validation")  # fmt: skip
     parser.add_argument("--refit-only", action="store_true",
                         help="stage 2: refit the weights from the saved held-out predictions in --out")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
@@ -450,7 +486,8 @@ def main(argv: list[str] | None = None) -> int:
         if stage == "portfolio":
             parts[stage] = train_portfolio(args.portfolio_tasks, args.seed, args.portfolio_minutes,
                                            out / "portfolio_records.pkl", refit_only=args.refit_only,
-                                           workers=args.portfolio_workers, l2=args.portfolio_l2)  # fmt: skip
+                                           workers=args.portfolio_workers, l2=args.portfolio_l2,
+                                           l2_candidates=[float(v) for v in args.select_l2.split(",")] if args.select_l2 else None)  # fmt: skip
             continue
         ship = SHIPPED[stage] if args.ship is None else (None if args.ship == "none" else args.ship)
         facts = train_neural(args.steps, args.seed, out / stage, not args.no_mlflow, resume=args.resume,

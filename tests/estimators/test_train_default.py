@@ -32,3 +32,30 @@ def test_a_short_unshipped_run_reports_its_facts(tmp_path):
     assert (tmp_path / "last.pt").is_file()
     # nothing shipped changed
     assert {p.name: p.stat().st_mtime for p in train_default.CHECKPOINT_DIR.iterdir()} == before
+
+
+def _records(names, seed=0):
+    import numpy as np
+
+    from autometa.estimators import meta_features
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, name in enumerate(names * 3):
+        y = rng.integers(0, 2, size=40)
+        good = np.eye(2)[y] * 0.7 + 0.15
+        out.append({"name": name, "y": y, "z": meta_features(20 + 10 * i, 5, 2, 0, np.array([10, 10]), 0.0),
+                    "proba": {"rf": good, "lr": rng.dirichlet([1, 1], size=40)}})  # fmt: skip
+    return out
+
+
+def test_validation_holds_out_whole_data_set_families():
+    names = ["keel-imb/yeast3", "keel-imb/yeast4", "keel/banana", "keel/ring", "keel/titanic", "keel/chess"]
+    records = _records(names)
+    folds = train_default.family_folds(records, 3, seed=0)
+    assert set().union(*folds) == {"yeast", "banana", "ring", "titanic", "chess"}
+    assert sum(len(f) for f in folds) == 5  # disjoint; yeast3 and yeast4 are one family
+    gains = train_default.select_l2(records, [1.0, 0.001], seed=0)
+    # the blend that learns to trust the informative member beats uniform weights more when
+    # it is allowed to move away from them
+    assert gains[0.001] > gains[1.0] > -1e-3
