@@ -219,11 +219,10 @@ def train_neural(
 
 # ----------------------------------------------------------------------------- stage 2
 MEMBERS = ("neural", "hypernet", "et", "gbm", "knn", "lr", "rf")
-#: L2 pull toward uniform weights, chosen by leave-data-set-family-out validation on the portfolio
-#: pool (3 folds; AUC of the learned minus the uniform blend: l2=0.2 +0.0000, 0.05 +0.0003,
-#: 0.005 +0.0006, 0.0005 -0.0031; a split by *task* had preferred 0.0005, which then lost to
-#: uniform weights on other data sets). The evaluation sets of ``autometa bench classifier``
-#: played no part in the choice.
+#: L2 pull toward uniform weights, chosen by ``--select-l2 0.2,0.05,0.005,0.0005`` (3-fold
+#: leave-data-set-family-out validation on the portfolio pool; AUC of the learned minus the
+#: uniform blend: +0.0000, +0.0002, +0.0007, -0.0028; ``model_card.json``, portfolio.l2_selection).
+#: The evaluation sets of ``autometa bench classifier`` played no part in the choice.
 PORTFOLIO_L2 = 0.005
 
 
