@@ -8,6 +8,7 @@ from autometa.meta._checkpoint import (
     save_meta_learner,
 )
 from autometa.meta._hypernet import HyperNet, HyperNetMAML, SetEncoder
+from autometa.meta._in_context import InContextLearner, InContextState
 from autometa.meta._maml import ANIL, FOMAML, MAML, AdaptedTask, GradientLearner, MetaSGD, Reptile
 from autometa.meta._meta_lstm import MetaLSTM, MetaLSTMRule
 from autometa.meta._metric import MatchingNet, ProtoNet, RelationNet, SiameseNet
@@ -20,6 +21,8 @@ __all__ = [
     "GradientLearner",
     "HyperNet",
     "HyperNetMAML",
+    "InContextLearner",
+    "InContextState",
     "LEARNERS",
     "LoggedMetaLearner",
     "MAML",

@@ -86,11 +86,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--algo", metavar="ALGO", help=f"meta-learning algorithm: {', '.join(algos)}")
     g.add_argument(
         "--preset",
-        choices=("default",),
+        choices=("default", "in-context"),
         default=None,
         help="'default' reproduces the classifier's shipped checkpoint (autometa/checkpoints/model_card.json): "
         "meta-training on the dev pool, then the model-family portfolio; --steps, --seed, "
-        "--checkpoint-dir, --resume and --no-mlflow apply",
+        "--checkpoint-dir, --resume and --no-mlflow apply. 'in-context' runs (or continues) the in-context "
+        "learner's long campaign (autometa/meta/_campaign.py) in --checkpoint-dir (default "
+        "campaigns/in-context) for --steps total steps or --hours more hours; it always resumes",
+    )
+    g.add_argument(
+        "--hours",
+        type=_positive_float,
+        default=None,
+        help="--preset in-context: wall-clock budget of this session in hours (instead of, or with, --steps)",
     )
     g.add_argument("--pool", default="synthetic", help="training pool spec (default: synthetic; see `autometa info`)")
     g.add_argument(
@@ -125,7 +133,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="'learned': adapt on support sets augmented by a meta-learned policy (autometa.augment)",
     )
     t = parser.add_argument_group("outer loop")
-    t.add_argument("--steps", type=int, required=True, help="total outer steps (a resumed run continues up to it)")
+    t.add_argument(
+        "--steps", type=int, default=None, help="total outer steps (a resumed run continues up to it); required except with --hours"
+    )
     t.add_argument("--meta-batch-size", type=_positive_int, default=16, help="tasks per outer step, all ranks together")
     t.add_argument("--lr", type=_positive_float, default=1e-3, help="outer learning rate (default 1e-3)")
     t.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adam")
@@ -270,10 +280,29 @@ def _run_preset(args: argparse.Namespace) -> int:
     return train_default.main(argv)
 
 
+def _run_campaign(args: argparse.Namespace) -> int:
+    """``--preset in-context``: run or continue the in-context learner's campaign."""
+    from autometa.meta._campaign import InContextCampaign
+
+    if args.steps is None and args.hours is None:
+        raise ValueError("--preset in-context needs --steps (total outer steps) or --hours (this session's budget).")
+    if args.steps is not None and args.steps < 1:
+        raise ValueError(f"--steps must be a positive integer; got {args.steps}.")
+    campaign = InContextCampaign(
+        args.checkpoint_dir or Path("campaigns/in-context"), seed=args.seed, tracking=not args.no_mlflow
+    )
+    campaign.run(steps=args.steps, hours=args.hours)
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from autometa.meta import MetaTrainer, save_meta_learner
     from autometa.meta._checkpoint import learner_dims
 
+    if args.preset == "in-context":
+        return _run_campaign(args)
+    if args.steps is None:
+        raise ValueError("--steps is required (total outer steps of the run).")
     if args.preset is not None:
         if args.steps < 1:
             raise ValueError(f"--steps must be a positive integer; got {args.steps}.")

@@ -407,7 +407,12 @@ class MetaTrainer:
 
     # ------------------------------------------------------------------ one step
     def _sample_batch(self) -> TaskBatch:
-        tasks = [self.pool.sample(self._rng) for _ in range(self.meta_batch_size)]
+        # a pool that draws a whole batch at once (one shape per batch, no padding) says so
+        sample_batch = getattr(self.pool, "sample_batch", None)
+        if callable(sample_batch):
+            tasks = list(sample_batch(self._rng, self.meta_batch_size))
+        else:
+            tasks = [self.pool.sample(self._rng) for _ in range(self.meta_batch_size)]
         return collate_tasks(tasks, c_max=self.c_max)
 
     def _all_reduce_sum(self, values: list[torch.Tensor]) -> None:

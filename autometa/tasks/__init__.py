@@ -7,6 +7,7 @@ from autometa.tasks import datasets
 from autometa.tasks._encoder import TabularEncoder, encode_task
 from autometa.tasks._episodic import EpisodicPool
 from autometa.tasks._images import ImageFolderPool, load_image_folder
+from autometa.tasks._in_context_prior import InContextPrior
 from autometa.tasks._pools import DatasetPool, MixturePool
 from autometa.tasks._registry import list_pools, make_pool
 from autometa.tasks._synthetic import SyntheticPrior
@@ -18,6 +19,7 @@ __all__ = [
     "EpisodicPool",
     "ImageFolderPool",
     "MixturePool",
+    "InContextPrior",
     "SyntheticPrior",
     "TabularEncoder",
     "Task",

@@ -134,6 +134,9 @@ class SyntheticPrior:
         encoder as categorical).
     missing_prob : float, default=0.1
         Probability that a task gets missing values (MCAR, rate uniform in [0, 0.2]).
+    irrelevant_prob : float, default=0.0
+        Probability that a task gets irrelevant features: a uniform share in (0, 0.5] of its
+        columns (at least one, never all) is replaced by noise independent of the label.
     query_fraction : float, default=0.5
         Share of the generated rows that go to the query set (when ``n_query`` is None).
     n_query : int, optional
@@ -164,6 +167,7 @@ class SyntheticPrior:
         kinds: Sequence[str] = _DEFAULT_KINDS,
         categorical_prob: float = 0.2,
         missing_prob: float = 0.1,
+        irrelevant_prob: float = 0.0,
         query_fraction: float = 0.5,
         n_query: int | None = None,
         name: str = "synthetic",
@@ -181,7 +185,11 @@ class SyntheticPrior:
         if not kinds or unknown:
             raise ValueError(f"kinds must be a non-empty subset of {_KINDS}; got {kinds!r}.")
         self.kinds = kinds
-        for pname, value in (("categorical_prob", categorical_prob), ("missing_prob", missing_prob)):
+        for pname, value in (
+            ("categorical_prob", categorical_prob),
+            ("missing_prob", missing_prob),
+            ("irrelevant_prob", irrelevant_prob),
+        ):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{pname} must be in [0, 1]; got {value!r}.")
         if not 0.0 < query_fraction < 1.0:
@@ -190,6 +198,7 @@ class SyntheticPrior:
             raise ValueError(f"n_query must be a positive int or None; got {n_query!r}.")
         self.categorical_prob = float(categorical_prob)
         self.missing_prob = float(missing_prob)
+        self.irrelevant_prob = float(irrelevant_prob)
         self.query_fraction = float(query_fraction)
         self.n_query = None if n_query is None else int(n_query)
         self.name = name
@@ -243,6 +252,10 @@ class SyntheticPrior:
         if noise > 0:
             flip = rng.random(n) < noise
             y = np.where(flip, rng.integers(0, c, n), y)
+        # drawn only when enabled, so the default stream (and every shipped task) is unchanged
+        if self.irrelevant_prob > 0 and d > 1 and rng.random() < self.irrelevant_prob:
+            k = int(np.clip(round(d * rng.uniform(0.0, 0.5)), 1, d - 1))
+            X[:, rng.choice(d, size=k, replace=False)] = rng.standard_normal((n, k))
         categorical = rng.random(d) < self.categorical_prob
         for j in np.flatnonzero(categorical):
             k = int(rng.integers(2, 9))

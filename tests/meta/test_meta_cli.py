@@ -101,7 +101,6 @@ def test_bad_configs_exit_nonzero(args, message, capsys):
 @pytest.mark.parametrize(
     "args",
     [
-        ["--algo", "maml"],  # --steps missing
         ["--algo", "maml", "--steps", "2", "--lr", "-1"],
         ["--algo", "maml", "--steps", "2", "--learner-kw", "novalue"],
         ["--algo", "maml", "--steps", "2", "--hidden", "a,b"],
@@ -111,6 +110,13 @@ def test_malformed_options_are_usage_errors(args, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["meta-train", *args])
     assert exc.value.code == 2
+
+
+def test_missing_steps_is_a_clear_error(capsys):
+    assert main(["meta-train", "--algo", "maml"]) == 2
+    assert "--steps is required" in capsys.readouterr().err
+    assert main(["meta-train", "--preset", "in-context"]) == 2
+    assert "--steps" in capsys.readouterr().err
 
 
 def test_evaluate_errors(tmp_path, capsys):
@@ -219,6 +225,6 @@ def test_meta_train_preset_default_is_offered(capsys):
     with pytest.raises(SystemExit):
         main(["meta-train", "--help"])
     out = capsys.readouterr().out
-    assert "--preset {default}" in out
+    assert "--preset {default,in-context}" in out
     with pytest.raises(SystemExit):
         main(["meta-train", "--preset", "fancy", "--steps", "3"])

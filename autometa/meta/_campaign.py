@@ -1,0 +1,320 @@
+"""A meta-training campaign that outlives one machine: the in-context learner's long CPU run.
+
+:class:`InContextCampaign` drives one :class:`~autometa.meta.MetaTrainer` in chunks of
+``chunk_steps`` outer steps on an :class:`~autometa.tasks.InContextPrior`. After every chunk it
+
+* scores the learner on held-out dev tables (mean ROC-AUC at 32/128/512 training rows on data
+  sets the learner never trains on, the classifier's ``PORTFOLIO_TRAIN`` group), and appends
+  ``(step, cpu_hours, wall_hours, auc...)`` to ``curve.json`` (and to MLflow);
+* writes the trainer's full checkpoint ``last.pt`` (exact resume on this machine) and a compact
+  ``resume.pt`` (fp16 weights, bf16 Adam moments, the RNG states and the step: about a third of
+  ``last.pt``; small enough to commit, so the next machine continues the same run).
+
+Resuming from ``last.pt`` equals an uninterrupted run bit for bit (CPU, fixed thread count);
+resuming from ``resume.pt`` continues the same task stream with the weights and moments
+rounded to 16 bits. ``CPU-hours`` are the process CPU time spent in training and evaluation,
+summed over every session of the campaign.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["InContextCampaign", "held_out_auc"]
+
+#: the held-out tables the campaign scores on (dev sets that no in-context training task comes from)
+EVAL_DATASETS: tuple[str, ...] = (
+    "keel/banana",
+    "keel/chess",
+    "keel/led7digit",
+    "keel/marketing",
+    "keel/monk-2",
+    "keel/ring",
+    "keel/titanic",
+    "keel/twonorm",
+)
+EVAL_SIZES: tuple[int, ...] = (32, 128, 512)
+_COMPACT_KEYS = ("exp_avg", "exp_avg_sq")
+
+
+def held_out_auc(
+    learner: Any,
+    datasets: Sequence[str] = EVAL_DATASETS,
+    sizes: Sequence[int] = EVAL_SIZES,
+    *,
+    seeds: Sequence[int] = (0,),
+    n_test: int = 500,
+    n_members: int = 4,
+) -> dict[str, float]:
+    """Mean ROC-AUC (macro one-vs-rest) of ``learner`` on stratified samples of dev tables.
+
+    For each data set, size ``n`` and seed: a stratified training sample of ``n`` rows, the
+    test set ``n_test`` other rows, the rows encoded by a
+    :class:`~autometa.tasks.TabularEncoder` fitted on the training rows, probabilities from
+    :func:`~autometa.meta._in_context.in_context_proba`. Returns ``{"auc@n": mean}`` per size.
+    """
+    from sklearn.model_selection import train_test_split
+
+    from autometa.estimators._dev_data import load_dev_dataset
+    from autometa.meta._in_context import in_context_proba
+    from autometa.tasks import TabularEncoder
+
+    scores: dict[int, list[float]] = {int(n): [] for n in sizes}
+    for name in datasets:
+        X, y = load_dev_dataset(name)
+        for n in sizes:
+            if len(y) < n + 50:
+                continue
+            for seed in seeds:
+                idx = np.arange(len(y))
+                train, rest = train_test_split(idx, train_size=int(n), stratify=y, random_state=int(seed))
+                test = rest[: int(n_test)]
+                enc = TabularEncoder(d_max=learner.d_max, c_max=learner.c_max).fit(X.iloc[train], y[train])
+                xs, fm = enc.transform(X.iloc[train])
+                xq, _ = enc.transform(X.iloc[test])
+                ys = enc.encode_labels(y[train])
+                k = len(enc.classes_)
+                known = np.isin(y[test], enc.classes_)
+                if k > learner.c_max or known.sum() < 2:
+                    continue
+                proba = in_context_proba(
+                    learner, torch.from_numpy(xs), torch.from_numpy(ys), torch.from_numpy(xq),
+                    torch.from_numpy(fm), k, n_members=n_members, seed=int(seed),
+                ).numpy()  # fmt: skip
+                yt = enc.encode_labels(y[test][known])
+                if np.unique(yt).size < 2:
+                    continue
+                scores[int(n)].append(_auc(yt, proba[known]))
+    return {f"auc@{n}": float(np.mean(v)) for n, v in scores.items() if v}
+
+
+def _auc(y: np.ndarray, proba: np.ndarray) -> float:
+    """ROC-AUC; macro one-vs-rest over the classes present in ``y`` for more than two."""
+    from sklearn.metrics import roc_auc_score
+
+    present = np.unique(y)
+    if present.size == 2:
+        return float(roc_auc_score(y == present[1], proba[:, present[1]]))
+    p = proba[:, present] / np.clip(proba[:, present].sum(1, keepdims=True), 1e-12, None)
+    return float(roc_auc_score(np.searchsorted(present, y), p, multi_class="ovr", average="macro"))
+
+
+class InContextCampaign:
+    """Meta-train the in-context learner in resumable chunks, recording its learning curve.
+
+    Parameters
+    ----------
+    directory : path-like
+        Holds ``last.pt``, ``resume.pt``, ``curve.json`` and ``learning_curve.png``.
+    learner_config : dict, optional
+        :class:`~autometa.meta.InContextLearner` arguments (default: its defaults).
+    prior_config : dict, optional
+        :class:`~autometa.tasks.InContextPrior` arguments.
+    meta_batch_size, lr, warmup_steps, grad_clip, weight_decay, seed
+        Passed to :class:`~autometa.meta.MetaTrainer` (AdamW).
+    chunk_steps : int, default=500
+        Steps between evaluations and checkpoints.
+    eval_seeds : sequence of int, default=(0,)
+        Seeds of the held-out evaluation samples.
+    eval_datasets, eval_sizes : sequences, optional
+        Held-out tables and training-sample sizes of the evaluation (default
+        :data:`EVAL_DATASETS`, :data:`EVAL_SIZES`).
+    tracking : bool, default=True
+        Log the curve to MLflow (experiment ``autometa-campaign``).
+    tracking_uri : str, optional
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        learner_config: dict[str, Any] | None = None,
+        prior_config: dict[str, Any] | None = None,
+        meta_batch_size: int = 8,
+        lr: float = 5e-4,
+        warmup_steps: int = 500,
+        grad_clip: float = 1.0,
+        weight_decay: float = 0.01,
+        seed: int = 0,
+        chunk_steps: int = 500,
+        eval_seeds: Sequence[int] = (0,),
+        eval_datasets: Sequence[str] = EVAL_DATASETS,
+        eval_sizes: Sequence[int] = EVAL_SIZES,
+        tracking: bool = True,
+        tracking_uri: str | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        self.learner_config = dict(learner_config or {})
+        self.prior_config = dict(prior_config or {})
+        self.meta_batch_size = int(meta_batch_size)
+        self.lr = float(lr)
+        self.warmup_steps = int(warmup_steps)
+        self.grad_clip = float(grad_clip)
+        self.weight_decay = float(weight_decay)
+        self.seed = int(seed)
+        self.chunk_steps = int(chunk_steps)
+        self.eval_seeds = tuple(int(s) for s in eval_seeds)
+        self.eval_datasets = tuple(eval_datasets)
+        self.eval_sizes = tuple(int(n) for n in eval_sizes)
+        self.tracking = bool(tracking)
+        self.tracking_uri = tracking_uri
+        if self.chunk_steps < 1:
+            raise ValueError(f"chunk_steps must be a positive int; got {chunk_steps!r}.")
+
+    # ------------------------------------------------------------------ pieces
+    def build_trainer(self) -> Any:
+        """The learner, prior and trainer of this campaign (fresh weights)."""
+        from autometa.meta._in_context import InContextLearner
+        from autometa.meta._trainer import MetaTrainer
+        from autometa.tasks import InContextPrior
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)  # the initial weights depend on the seed only
+            learner = InContextLearner(**self.learner_config)
+        prior = InContextPrior(d_max=learner.d_max, c_max=learner.c_max, **self.prior_config)
+        return MetaTrainer(
+            learner,
+            prior,
+            meta_batch_size=self.meta_batch_size,
+            lr=self.lr,
+            optimizer="adamw",
+            weight_decay=self.weight_decay,
+            warmup_steps=self.warmup_steps,
+            grad_clip=self.grad_clip,
+            seed=self.seed,
+            device="cpu",
+            checkpoint_dir=self.directory,
+            checkpoint_every=self.chunk_steps,
+            tracking=False,
+            progress=False,
+        )
+
+    @property
+    def curve_path(self) -> Path:
+        return self.directory / "curve.json"
+
+    def curve(self) -> list[dict[str, float]]:
+        """The learning curve so far (one entry per evaluation)."""
+        if not self.curve_path.is_file():
+            return []
+        return json.loads(self.curve_path.read_text())["curve"]
+
+    def _write_curve(self, curve: list[dict[str, float]]) -> None:
+        meta = {
+            "learner_config": self.learner_config,
+            "prior_config": self.prior_config,
+            "trainer": {
+                "meta_batch_size": self.meta_batch_size, "lr": self.lr, "warmup_steps": self.warmup_steps,
+                "grad_clip": self.grad_clip, "weight_decay": self.weight_decay, "seed": self.seed,
+            },
+            "eval_datasets": list(self.eval_datasets),
+            "curve": curve,
+        }  # fmt: skip
+        tmp = self.curve_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(meta, indent=1))
+        os.replace(tmp, self.curve_path)
+
+    def write_compact(self, last: Path) -> Path:
+        """``resume.pt``: ``last.pt`` with fp16 weights and bf16 Adam moments (committable)."""
+        from autometa.meta._checkpoint import atomic_torch_save, load_checkpoint
+
+        payload = load_checkpoint(last)
+        payload["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+        opt = payload["training"]["optimizer"]
+        for st in opt["state"].values():
+            for key in _COMPACT_KEYS:
+                if key in st:
+                    st[key] = st[key].to(torch.bfloat16)
+        hist = json.loads(payload["training"]["history"])
+        payload["training"]["history"] = json.dumps(hist[-200:])
+        return atomic_torch_save(payload, self.directory / "resume.pt")
+
+    def _expand_compact(self, compact: Path) -> Path:
+        from autometa.meta._checkpoint import atomic_torch_save, load_checkpoint
+
+        payload = load_checkpoint(compact)
+        payload["state_dict"] = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+        for st in payload["training"]["optimizer"]["state"].values():
+            for key in _COMPACT_KEYS:
+                if key in st:
+                    st[key] = st[key].float()
+        return atomic_torch_save(payload, self.directory / "last.pt")
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, *, hours: float | None = None, steps: int | None = None, log: Any = None) -> list[dict[str, float]]:
+        """Train until ``steps`` total steps or ``hours`` more wall-clock hours, whichever first.
+
+        Continues from ``last.pt`` (exact) or else ``resume.pt`` (compact) when present.
+
+        Returns
+        -------
+        list of dict
+            The whole learning curve.
+        """
+        if hours is None and steps is None:
+            raise ValueError("Give steps= (total outer steps) or hours= (wall-clock budget of this session).")
+        log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self.directory.mkdir(parents=True, exist_ok=True)
+        trainer = self.build_trainer()
+        last, compact = self.directory / "last.pt", self.directory / "resume.pt"
+        resume: Any = False
+        if last.is_file():
+            resume = last
+        elif compact.is_file():
+            resume = self._expand_compact(compact)
+            log(f"campaign: continuing from the compact state {compact} (16-bit weights and moments)")
+        curve = self.curve()
+        cpu_base = curve[-1]["cpu_hours"] if curve else 0.0
+        wall_base = curve[-1]["wall_hours"] if curve else 0.0
+        deadline = None if hours is None else time.monotonic() + float(hours) * 3600.0
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        from autometa.tracking import start_run
+
+        done = trainer.load_state(resume) if resume else 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            with start_run(
+                experiment="autometa-campaign",
+                run_name="in-context",
+                params={"learner": self.learner_config, "prior": self.prior_config, "resumed_from_step": done},
+                tags={"autometa.campaign": "in-context"},
+                tracking_uri=self.tracking_uri,
+                enabled=self.tracking,
+            ) as run:
+                while True:
+                    target = trainer._step + self.chunk_steps
+                    if steps is not None:
+                        target = min(target, int(steps))
+                    if target <= trainer._step:
+                        break
+                    trainer.fit(target)
+                    hist = [h for h in trainer._history[-self.chunk_steps :] if "meta_train/loss" in h]
+                    entry: dict[str, float] = {
+                        "step": int(trainer._step),
+                        "train_loss": float(np.mean([h["meta_train/loss"] for h in hist])) if hist else math.nan,
+                    }
+                    entry.update(
+                        held_out_auc(trainer.learner, self.eval_datasets, self.eval_sizes, seeds=self.eval_seeds)
+                    )
+                    entry["cpu_hours"] = cpu_base + (time.process_time() - cpu0) / 3600.0
+                    entry["wall_hours"] = wall_base + (time.monotonic() - wall0) / 3600.0
+                    curve.append(entry)
+                    self._write_curve(curve)
+                    self.write_compact(last)
+                    run.log_metrics({k: v for k, v in entry.items() if k != "step"}, step=int(entry["step"]))
+                    log("campaign: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in entry.items()))
+                    if (steps is not None and trainer._step >= int(steps)) or (deadline is not None and time.monotonic() >= deadline):
+                        break
+                run.log_dict({"curve": curve}, "curve.json")
+        return curve

@@ -1,0 +1,349 @@
+"""An in-context learner: a transformer reads a task's labelled support rows and classifies query rows.
+
+:class:`InContextLearner` (``algo="in-context"``) is model-based meta-learning in the sense of
+TabPFN (Hollmann et al. 2023/2025) and TabICL (Qu et al. 2025): nothing is fitted per task;
+one forward pass over the support set (with labels) conditions the network, and query rows are
+classified by attending to it. Its weights are meta-trained on a prior of tasks
+(:class:`~autometa.tasks.InContextPrior`).
+
+Architecture (a *row-token* transformer)
+
+1. Each row ``x in R^D`` (the :class:`~autometa.tasks.TabularEncoder` output: rank-Gauss
+   features, missing values at 0 plus missing-indicator columns, padding columns masked) is
+   embedded by one linear map of ``[x, feature_mask]`` and a layer norm. Support rows add a
+   learned embedding of their label.
+2. ``depth`` pre-norm blocks of multi-head attention and an MLP. **Keys and values come from
+   the support rows only**: support rows attend to each other, query rows attend to the
+   support rows and never to each other. So a query row's prediction does not depend on the
+   other query rows, and the cost is linear in the number of query rows.
+3. A layer norm and a linear head give ``c_max`` logits; classes the task lacks are masked.
+
+``adapt(batch)`` runs the support rows through the blocks and returns, per block, the keys and
+values of the support rows (the task's *in-context state*); ``predict(state, x, batch)`` pushes
+any number of rows through the blocks against that state. ``meta_loss`` is the query
+cross-entropy, as for every learner, so :class:`~autometa.meta.MetaTrainer`, checkpoints,
+``autometa evaluate`` and MLflow model logging work unchanged.
+
+Why row tokens rather than one token per cell (TabPFN v2's alternating feature/row attention):
+measured on this project's 2-core CPU (``../shared/FINDINGS.md``), a row-token model reached
+the same held-out AUC per CPU-minute as a per-cell model (0.813 vs 0.811 at 32 rows after
+about an hour) while one step costs about a third, and at ``fit`` time its cost is
+``O(rows x width^2)`` instead of ``O(rows x features x width^2)``, which is what keeps
+``AutoMetaClassifier`` within its one-second budget. Feature order is handled by training on
+random placements of the features among the ``D`` input slots (``slot_shuffle``) and by
+ensembling placements at inference, which makes the model invariant to feature order in
+expectation; label order likewise (random class permutations in training and at inference).
+
+Invariances and limits
+    Support-row order: exactly invariant (attention has no positions). Feature order and
+    label permutation: invariant in expectation (see above). Up to ``c_max`` classes; more
+    are refused by the encoder (``AutoMetaClassifier`` then leaves the member out).
+    More features than ``D``: the encoder keeps the ``D`` most informative columns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from autometa.meta._base import MetaLearner, masked_predict, register_learner
+from autometa.tasks._task import TaskBatch
+
+__all__ = ["InContextLearner", "InContextState", "in_context_proba", "permute_slots"]
+
+
+class InContextState(NamedTuple):
+    """What :meth:`InContextLearner.adapt` returns: per block, the support rows' keys and values.
+
+    Attributes
+    ----------
+    keys, values : list of Tensor, each (T, heads, S, width // heads)
+    support_mask : Tensor (T, S), bool
+    """
+
+    keys: list[Tensor]
+    values: list[Tensor]
+    support_mask: Tensor
+
+
+class _Block(nn.Module):
+    """Pre-norm attention + MLP block whose keys/values come from the support rows only."""
+
+    def __init__(self, width: int, heads: int, mlp_ratio: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(width)
+        self.q = nn.Linear(width, width)
+        self.kv = nn.Linear(width, 2 * width)
+        self.out = nn.Linear(width, width)
+        self.norm2 = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(nn.Linear(width, mlp_ratio * width), nn.GELU(), nn.Linear(mlp_ratio * width, width))
+
+    def _split(self, t: Tensor) -> Tensor:
+        T, n, w = t.shape
+        return t.view(T, n, self.heads, w // self.heads).transpose(1, 2)
+
+    def keys_values(self, h_support: Tensor) -> tuple[Tensor, Tensor]:
+        k, v = self.kv(self.norm1(h_support)).chunk(2, dim=-1)
+        return self._split(k), self._split(v)
+
+    def forward(self, h: Tensor, k: Tensor, v: Tensor, key_mask: Tensor) -> Tensor:
+        T, n, w = h.shape
+        q = self._split(self.q(self.norm1(h)))
+        att = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask[:, None, None, :])
+        h = h + self.out(att.transpose(1, 2).reshape(T, n, w))
+        return h + self.mlp(self.norm2(h))
+
+
+def permute_slots(batch: TaskBatch, generator: torch.Generator | None = None) -> TaskBatch:
+    """Place each task's feature columns in random input slots (one permutation per task).
+
+    Support rows, query rows and the feature mask are permuted together, so the batch holds
+    the same tasks with their columns in other slots.
+
+    Parameters
+    ----------
+    batch : TaskBatch
+    generator : torch.Generator, optional
+        Source of the permutations (CPU generator); torch's global one when None.
+
+    Returns
+    -------
+    TaskBatch
+    """
+    T, D = batch.feature_mask.shape
+    perm = torch.argsort(torch.rand(T, D, generator=generator), dim=1).to(batch.x_support.device)
+
+    def cols(x: Tensor) -> Tensor:
+        return torch.gather(x, 2, perm[:, None, :].expand_as(x))
+
+    return replace(
+        batch,
+        x_support=cols(batch.x_support),
+        x_query=cols(batch.x_query),
+        feature_mask=torch.gather(batch.feature_mask, 1, perm),
+    )
+
+
+@register_learner("in-context")
+class InContextLearner(MetaLearner):
+    """A transformer that classifies query rows from a labelled support set in one forward pass.
+
+    See the module docstring for the architecture and its invariances.
+
+    Parameters
+    ----------
+    d_max : int, default=64
+        Width of the encoded feature axis (the :class:`~autometa.tasks.TabularEncoder`'s
+        ``d_max``).
+    c_max : int, default=10
+        Largest number of classes.
+    width : int, default=128
+        Token width.
+    depth : int, default=4
+        Number of attention blocks.
+    heads : int, default=4
+        Attention heads (must divide ``width``).
+    mlp_ratio : int, default=2
+        Hidden width of each block's MLP, in multiples of ``width``.
+    slot_shuffle : bool, default=True
+        In training mode, place each task's features in random input slots (see the module
+        docstring). Inference callers ensemble placements themselves.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from autometa.meta import InContextLearner
+    >>> from autometa.tasks import SyntheticPrior, collate_tasks
+    >>> learner = InContextLearner(d_max=8, c_max=3, width=32, depth=1)
+    >>> batch = collate_tasks([SyntheticPrior(d_max=8, c_max=3).sample(np.random.default_rng(0))], c_max=3)
+    >>> learner.predict(learner.adapt(batch), batch.x_query, batch).shape[-1]
+    3
+    """
+
+    def __init__(
+        self,
+        d_max: int = 64,
+        c_max: int = 10,
+        width: int = 128,
+        depth: int = 4,
+        heads: int = 4,
+        mlp_ratio: int = 2,
+        slot_shuffle: bool = True,
+    ) -> None:
+        super().__init__()
+        for name, value in (("d_max", d_max), ("c_max", c_max), ("width", width), ("depth", depth),
+                            ("heads", heads), ("mlp_ratio", mlp_ratio)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int; got {value!r}.")
+        if c_max < 2:
+            raise ValueError(f"c_max must be at least 2; got {c_max}.")
+        if width % heads:
+            raise ValueError(f"heads={heads} must divide width={width}.")
+        self.d_max, self.c_max, self.width, self.depth = d_max, c_max, width, depth
+        self.heads, self.mlp_ratio, self.slot_shuffle = heads, mlp_ratio, bool(slot_shuffle)
+        self.embed = nn.Linear(2 * d_max, width)
+        self.embed_norm = nn.LayerNorm(width)
+        self.label = nn.Embedding(c_max, width)
+        self.blocks = nn.ModuleList(_Block(width, heads, mlp_ratio) for _ in range(depth))
+        self.head_norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, c_max)
+        nn.init.normal_(self.label.weight, std=1.0 / math.sqrt(width))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "d_max": self.d_max,
+            "c_max": self.c_max,
+            "width": self.width,
+            "depth": self.depth,
+            "heads": self.heads,
+            "mlp_ratio": self.mlp_ratio,
+            "slot_shuffle": self.slot_shuffle,
+        }
+
+    def _check(self, batch: TaskBatch) -> None:
+        if batch.x_support.shape[-1] != self.d_max:
+            raise ValueError(
+                f"This in-context learner reads d_max={self.d_max} encoded features; the batch has "
+                f"{batch.x_support.shape[-1]}. Encode tasks with d_max={self.d_max}."
+            )
+        if batch.c_max > self.c_max:
+            raise ValueError(f"This in-context learner handles at most c_max={self.c_max} classes; the batch has {batch.c_max}.")
+
+    def _embed(self, x: Tensor, feature_mask: Tensor) -> Tensor:
+        mask = feature_mask.to(x.dtype)[:, None, :].expand_as(x)
+        return self.embed_norm(self.embed(torch.cat([x * mask, mask], dim=-1)))
+
+    def adapt(self, batch: TaskBatch) -> InContextState:
+        """Run the support rows through the blocks; return their keys/values per block."""
+        self._check(batch)
+        h = self._embed(batch.x_support, batch.feature_mask) + self.label(batch.y_support)
+        mask = batch.support_mask
+        keys, values = [], []
+        for block in self.blocks:
+            k, v = block.keys_values(h)
+            keys.append(k)
+            values.append(v)
+            h = block(h, k, v, mask)
+        return InContextState(keys, values, mask)
+
+    def predict(self, fast: InContextState, x: Tensor, batch: TaskBatch) -> Tensor:
+        """Masked logits ``[T, n, c_max]`` for rows ``x`` given the support state."""
+        h = self._embed(x, batch.feature_mask)
+        for block, k, v in zip(self.blocks, fast.keys, fast.values, strict=True):
+            h = block(h, k, v, fast.support_mask)
+        logits = self.head(self.head_norm(h))
+        if logits.shape[-1] != batch.c_max:
+            logits = logits[..., : batch.c_max]
+        return masked_predict(logits, batch)
+
+    def meta_loss(self, batch: TaskBatch) -> tuple[Tensor, dict[str, float]]:
+        """Query cross-entropy; in training mode with features in random input slots."""
+        if self.training and self.slot_shuffle:
+            batch = permute_slots(batch)
+        return super().meta_loss(batch)
+
+
+def _stratified_rows(y: Tensor, k: int, generator: torch.Generator) -> Tensor:
+    """``k`` row indices of ``y`` keeping every class and (roughly) its share."""
+    classes = torch.unique(y)
+    picked = []
+    for c in classes.tolist():
+        rows = torch.nonzero(y == c).squeeze(1)
+        take = max(1, round(k * rows.numel() / y.numel()))
+        picked.append(rows[torch.randperm(rows.numel(), generator=generator)[:take]])
+    out = torch.cat(picked)
+    return out[torch.randperm(out.numel(), generator=generator)[:k]].sort().values
+
+
+@torch.no_grad()
+def in_context_proba(
+    learner: InContextLearner,
+    x_support: Tensor,
+    y_support: Tensor,
+    x_query: Tensor,
+    feature_mask: Tensor,
+    n_classes: int,
+    *,
+    n_members: int = 4,
+    seed: int = 0,
+    max_support: int = 1024,
+    query_chunk: int = 4096,
+) -> Tensor:
+    """Class probabilities of query rows: an ensemble over feature placements and label orders.
+
+    Member ``m`` places the features in random input slots and relabels the classes by a
+    random permutation (both drawn from ``seed`` and ``m``), classifies the query rows, and
+    maps the probabilities back to the original classes; the members' probabilities are
+    averaged. All members run as one batch of tasks.
+
+    Parameters
+    ----------
+    learner : InContextLearner
+    x_support : Tensor (S, D); y_support : Tensor (S,), int64 in ``range(n_classes)``
+    x_query : Tensor (Q, D); feature_mask : Tensor (D,), bool
+    n_classes : int
+        At most ``learner.c_max``.
+    n_members : int, default=4
+    seed : int, default=0
+    max_support : int, default=1024
+        Larger support sets are subsampled (stratified, per member) to this many rows; the
+        attention cost grows with its square.
+    query_chunk : int, default=4096
+        Query rows per forward pass (bounds memory; predictions do not depend on it).
+
+    Returns
+    -------
+    Tensor (Q, n_classes), float32; rows sum to one.
+    """
+    if n_classes > learner.c_max:
+        raise ValueError(f"The in-context learner handles at most {learner.c_max} classes; this task has {n_classes}.")
+    D = learner.d_max
+    if x_support.shape[-1] != D:
+        raise ValueError(f"Rows must be encoded with d_max={D}; got width {x_support.shape[-1]}.")
+    was_training = learner.training
+    learner.eval()
+    gen = torch.Generator().manual_seed(int(seed))
+    xs, ys, masks, perms = [], [], [], []
+    for _ in range(int(n_members)):
+        rows = (
+            _stratified_rows(y_support, max_support, gen)
+            if y_support.numel() > max_support
+            else torch.arange(y_support.numel())
+        )
+        slots = torch.argsort(torch.rand(D, generator=gen))
+        labels = torch.randperm(n_classes, generator=gen)
+        xs.append(x_support[rows][:, slots])
+        ys.append(labels[y_support[rows]])
+        masks.append(feature_mask[slots])
+        perms.append((slots, labels))
+    n_s = min(x.shape[0] for x in xs)  # equal unless subsampling rounded differently
+    c_max = learner.c_max
+    batch = TaskBatch(
+        x_support=torch.stack([x[:n_s] for x in xs]),
+        y_support=torch.stack([y[:n_s] for y in ys]),
+        support_mask=torch.ones(len(xs), n_s, dtype=torch.bool),
+        x_query=torch.zeros(len(xs), 0, D),
+        y_query=torch.zeros(len(xs), 0, dtype=torch.long),
+        query_mask=torch.zeros(len(xs), 0, dtype=torch.bool),
+        feature_mask=torch.stack(masks),
+        class_mask=(torch.arange(c_max) < n_classes).expand(len(xs), c_max),
+        n_classes=torch.full((len(xs),), n_classes, dtype=torch.long),
+    )
+    try:
+        state = learner.adapt(batch)
+        out = torch.zeros(x_query.shape[0], n_classes)
+        for lo in range(0, x_query.shape[0], int(query_chunk)):
+            xq = x_query[lo : lo + int(query_chunk)]
+            xq = torch.stack([xq[:, slots] for slots, _ in perms])
+            proba = torch.softmax(learner.predict(state, xq, batch).float(), dim=-1)
+            for m, (_, labels) in enumerate(perms):
+                out[lo : lo + xq.shape[1]] += proba[m][:, labels]
+    finally:
+        learner.train(was_training)
+    return out / len(perms)
