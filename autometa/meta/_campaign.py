@@ -24,7 +24,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,27 @@ EVAL_SIZES: tuple[int, ...] = (32, 128, 512)
 _COMPACT_KEYS = ("exp_avg", "exp_avg_sq")
 
 
+def _splits(
+    datasets: Sequence[str], sizes: Sequence[int], seeds: Sequence[int], n_test: int
+) -> Iterator[tuple[int, Any, np.ndarray, Any, np.ndarray]]:
+    """``(n, X_train, y_train, X_test, y_test)``: stratified samples of dev tables (one fixed recipe)."""
+    from sklearn.model_selection import train_test_split
+
+    from autometa.estimators._dev_data import load_dev_dataset
+
+    for name in datasets:
+        X, y = load_dev_dataset(name)
+        for n in sizes:
+            if len(y) < n + 50:
+                continue
+            for seed in seeds:
+                train, rest = train_test_split(np.arange(len(y)), train_size=int(n), stratify=y, random_state=int(seed))
+                test = rest[: int(n_test)]
+                test = test[np.isin(y[test], y[train])]
+                if np.unique(y[test]).size >= 2:
+                    yield int(n), X.iloc[train], y[train], X.iloc[test], y[test]
+
+
 def held_out_auc(
     learner: Any,
     datasets: Sequence[str] = EVAL_DATASETS,
@@ -63,39 +84,32 @@ def held_out_auc(
     test set ``n_test`` other rows, the rows encoded by a
     :class:`~autometa.tasks.TabularEncoder` fitted on the training rows, probabilities from
     :func:`~autometa.meta._in_context.in_context_proba`. Returns ``{"auc@n": mean}`` per size.
+    ``learner`` may also be a callable ``make() -> scikit-learn classifier`` (a peer on the
+    same splits, fitted on the same encoded rows).
     """
-    from sklearn.model_selection import train_test_split
-
-    from autometa.estimators._dev_data import load_dev_dataset
     from autometa.meta._in_context import in_context_proba
     from autometa.tasks import TabularEncoder
 
+    d_max, c_max = (64, 10) if callable(learner) and not hasattr(learner, "d_max") else (learner.d_max, learner.c_max)
     scores: dict[int, list[float]] = {int(n): [] for n in sizes}
-    for name in datasets:
-        X, y = load_dev_dataset(name)
-        for n in sizes:
-            if len(y) < n + 50:
-                continue
-            for seed in seeds:
-                idx = np.arange(len(y))
-                train, rest = train_test_split(idx, train_size=int(n), stratify=y, random_state=int(seed))
-                test = rest[: int(n_test)]
-                enc = TabularEncoder(d_max=learner.d_max, c_max=learner.c_max).fit(X.iloc[train], y[train])
-                xs, fm = enc.transform(X.iloc[train])
-                xq, _ = enc.transform(X.iloc[test])
-                ys = enc.encode_labels(y[train])
-                k = len(enc.classes_)
-                known = np.isin(y[test], enc.classes_)
-                if k > learner.c_max or known.sum() < 2:
-                    continue
-                proba = in_context_proba(
-                    learner, torch.from_numpy(xs), torch.from_numpy(ys), torch.from_numpy(xq),
-                    torch.from_numpy(fm), k, n_members=n_members, seed=int(seed),
-                ).numpy()  # fmt: skip
-                yt = enc.encode_labels(y[test][known])
-                if np.unique(yt).size < 2:
-                    continue
-                scores[int(n)].append(_auc(yt, proba[known]))
+    for n, X_train, y_train, X_test, y_test in _splits(datasets, sizes, seeds, n_test):
+        enc = TabularEncoder(d_max=d_max, c_max=c_max).fit(X_train, y_train)
+        k = len(enc.classes_)
+        if k > c_max:
+            continue
+        xs, fm = enc.transform(X_train)
+        xq, _ = enc.transform(X_test)
+        ys = enc.encode_labels(y_train)
+        if hasattr(learner, "d_max"):
+            proba = in_context_proba(
+                learner, torch.from_numpy(xs), torch.from_numpy(ys), torch.from_numpy(xq),
+                torch.from_numpy(fm), k, n_members=n_members, seed=0,
+            ).numpy()  # fmt: skip
+        else:
+            est = learner().fit(xs[:, fm], ys)
+            proba = np.zeros((len(xq), k))
+            proba[:, est.classes_] = est.predict_proba(xq[:, fm])
+        scores[n].append(_auc(enc.encode_labels(y_test), proba))
     return {f"auc@{n}": float(np.mean(v)) for n, v in scores.items() if v}
 
 
