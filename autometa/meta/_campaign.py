@@ -332,3 +332,71 @@ class InContextCampaign:
                         break
                 run.log_dict({"curve": curve}, "curve.json")
         return curve
+
+
+def export_in_context(
+    campaign: InContextCampaign,
+    checkpoint: str | os.PathLike[str],
+    card: str | os.PathLike[str],
+    *,
+    command: str,
+    machine: str,
+    references: dict[str, dict[str, float]] | None = None,
+) -> dict[str, Any]:
+    """Ship the campaign's current learner: a checkpoint plus its model card.
+
+    The card lists every data source (the synthetic generator families and each dev table the
+    prior mixes in), the held-out tables of the learning curve, the compute spent (steps,
+    CPU-hours, wall-hours, the machine), the command, the whole learning curve and, when
+    given, peers' AUC on the same held-out splits.
+    """
+    import hashlib
+
+    from autometa.meta._checkpoint import load_checkpoint, save_meta_learner
+    from autometa.meta._in_context import InContextLearner
+
+    curve = campaign.curve()
+    if not curve:
+        raise ValueError(f"The campaign in {campaign.directory} has no evaluated steps yet; run it first.")
+    payload = load_checkpoint(campaign.directory / "last.pt")
+    learner = InContextLearner(**json.loads(payload["config"]))
+    learner.load_state_dict(payload["state_dict"])
+    trainer = campaign.build_trainer()
+    prior = trainer.pool
+    path = save_meta_learner(
+        learner, checkpoint, metadata={"campaign_step": int(curve[-1]["step"]), "source": "in-context campaign"}
+    )
+    info = {
+        "file": Path(checkpoint).name,
+        "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+        "algo": learner.algo,
+        "config": learner.get_config(),
+        "parameters": int(sum(p.numel() for p in learner.parameters())),
+        "data": {
+            "synthetic": {"generator": "autometa.tasks.SyntheticPrior", "kinds": ["mlp", "scm", "gmm", "tree"],
+                          **{k: list(v) if isinstance(v, tuple) else v for k, v in prior.synthetic_options.items()}},
+            "dev_tables": list(prior.datasets),
+            "dev_table_share": prior.dataset_weight,
+            "n_support_range": list(prior.n_support_range),
+            "n_query": prior.n_query,
+            "held_out_for_the_learning_curve": list(campaign.eval_datasets),
+            "reserved_data_sets_used": [],
+        },  # fmt: skip
+        "training": {
+            "steps": int(curve[-1]["step"]),
+            "meta_batch_size": campaign.meta_batch_size,
+            "optimizer": f"AdamW lr={campaign.lr} weight_decay={campaign.weight_decay} warmup={campaign.warmup_steps} "
+            f"grad_clip={campaign.grad_clip}",
+            "seed": campaign.seed,
+            "cpu_hours": round(float(curve[-1]["cpu_hours"]), 3),
+            "wall_hours": round(float(curve[-1]["wall_hours"]), 3),
+            "machine": machine,
+            "command": command,
+        },
+        "learning_curve": [
+            {k: (round(v, 4) if isinstance(v, float) else v) for k, v in entry.items()} for entry in curve
+        ],
+        "peers_on_the_same_splits": references or {},
+    }
+    Path(card).write_text(json.dumps(info, indent=1) + "\n")
+    return info

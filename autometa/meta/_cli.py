@@ -95,6 +95,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "campaigns/in-context) for --steps total steps or --hours more hours; it always resumes",
     )
     g.add_argument(
+        "--ship",
+        action="store_true",
+        help="--preset in-context: afterwards write the campaign's learner to autometa/checkpoints/"
+        "classifier_in_context.pt with its model card (learning curve, data, compute, peers on the same splits)",
+    )
+    g.add_argument(
         "--hours",
         type=_positive_float,
         default=None,
@@ -284,15 +290,45 @@ def _run_campaign(args: argparse.Namespace) -> int:
     """``--preset in-context``: run or continue the in-context learner's campaign."""
     from autometa.meta._campaign import InContextCampaign
 
-    if args.steps is None and args.hours is None:
+    if args.steps is None and args.hours is None and not args.ship:
         raise ValueError("--preset in-context needs --steps (total outer steps) or --hours (this session's budget).")
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps must be a positive integer; got {args.steps}.")
     campaign = InContextCampaign(
         args.checkpoint_dir or Path("campaigns/in-context"), seed=args.seed, tracking=not args.no_mlflow
     )
-    campaign.run(steps=args.steps, hours=args.hours)
+    if args.steps is not None or args.hours is not None:
+        campaign.run(steps=args.steps, hours=args.hours)
+    if args.ship:
+        _ship_campaign(campaign)
     return 0
+
+
+def _ship_campaign(campaign: Any) -> None:
+    """Write the campaign's learner and model card into the package's checkpoints folder."""
+    import platform
+
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    from autometa.estimators._in_context_member import IN_CONTEXT_CHECKPOINT
+    from autometa.meta._campaign import export_in_context, held_out_auc
+
+    seeds = campaign.eval_seeds
+    references = {
+        "rf300": held_out_auc(lambda: RandomForestClassifier(300, n_jobs=1, random_state=0), seeds=seeds),
+        "logreg": held_out_auc(lambda: LogisticRegression(max_iter=1000), seeds=seeds),
+    }
+    info = export_in_context(
+        campaign,
+        IN_CONTEXT_CHECKPOINT,
+        IN_CONTEXT_CHECKPOINT.with_name("in_context_model_card.json"),
+        command=f"autometa meta-train --preset in-context --hours H --checkpoint-dir {campaign.directory} "
+        "(resumed across sessions), then --ship",
+        machine=f"{os.cpu_count()}-core CPU ({platform.machine()}), one torch thread, shared with other jobs; no GPU",
+        references=references,
+    )
+    print(f"shipped {info['file']} (step {info['training']['steps']}, {info['training']['cpu_hours']} CPU-hours)")
 
 
 def _run(args: argparse.Namespace) -> int:

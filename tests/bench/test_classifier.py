@@ -42,6 +42,22 @@ def test_summarize_ranks_only_cells_every_estimator_ran():
     assert summary["time_ratio_to_hgb@32"] == pytest.approx(1.0)
 
 
+def test_hindsight_row_picks_the_best_peer_per_data_set():
+    def rec(e, d, s, auc):
+        return {"estimator": e, "dataset": d, "n_train": 32, "seed": s, "roc_auc": auc, "log_loss": 0.5,
+                "accuracy": 0.7, "time_s": 0.1}  # fmt: skip
+
+    # rf300 wins on d1 (mean 0.8 vs 0.7), logreg on d2 (0.9 vs 0.6); autometa is 0.84 everywhere
+    recs = [rec("rf300", "d1", 0, 0.9), rec("rf300", "d1", 1, 0.7), rec("logreg", "d1", 0, 0.7), rec("logreg", "d1", 1, 0.7),
+            rec("rf300", "d2", 0, 0.6), rec("rf300", "d2", 1, 0.6), rec("logreg", "d2", 0, 0.9), rec("logreg", "d2", 1, 0.9)]
+    recs += [rec("autometa", d, s, 0.84) for d in ("d1", "d2") for s in (0, 1)]
+    rows, summary = bench.summarize(recs, ["autometa", "rf300", "logreg"])
+    hind = [r for r in rows if r["estimator"] == bench.HINDSIGHT]
+    assert len(hind) == 1 and hind[0]["roc_auc"] == pytest.approx(0.85)  # mean of 0.8 and 0.9
+    assert summary["auc_margin_vs_hindsight_peer@32"] == pytest.approx(-0.01)
+    assert summary["auc_margin_vs_best_other@32"] == pytest.approx(0.84 - 0.8)  # the hindsight row is not a peer
+
+
 def test_evaluation_sets_are_held_out_of_training():
     from autometa.estimators._dev_data import EVALUATION, NEURAL_TRAIN, PORTFOLIO_TRAIN, RESERVED
 
