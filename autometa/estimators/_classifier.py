@@ -26,6 +26,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from autometa._threads import limit_threads
 from autometa.estimators._members import CLASSICAL_MEMBERS, ClassicalMember
 from autometa.estimators._neural import NeuralMember
 from autometa.estimators._portfolio import Portfolio, landmarkers, meta_features
@@ -161,6 +162,12 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seed of every random choice (views, subsamples, forests). An int gives identical
         probabilities on CPU, also across processes.
+    n_jobs : int or None, default=None
+        Threads used by ``fit`` and ``predict*``: torch, the BLAS/OpenMP pools (through
+        threadpoolctl) and the classical members all get this many. ``None`` means 1 (safe
+        on a shared machine, and usually fastest at small data), ``-1`` all CPUs (the
+        scikit-learn convention). The caller's thread settings are restored afterwards.
+        Results do not depend on it beyond floating-point rounding.
     verbose : int, default=0
         Print the chosen weights and timings when > 0.
 
@@ -209,6 +216,7 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         "max_samples": [Interval(Integral, 2, None, closed="left")],
         "device": [str],
         "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
         "verbose": ["verbose"],
     }
 
@@ -225,6 +233,7 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         max_samples: int = 10_000,
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
+        n_jobs: int | None = None,
         verbose: int = 0,
     ) -> None:
         self.meta_learner = meta_learner
@@ -237,6 +246,7 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         self.max_samples = max_samples
         self.device = device
         self.random_state = random_state
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     # ------------------------------------------------------------------ scikit-learn API
@@ -262,6 +272,10 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : AutoMetaClassifier
         """
+        with limit_threads(self.n_jobs) as n_threads:
+            return self._fit(X, y, n_threads)
+
+    def _fit(self, X: Any, y: Any, n_threads: int) -> AutoMetaClassifier:
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
@@ -329,7 +343,9 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
                                       augment=self.augment, name=name)  # fmt: skip
                 member.fit(df, y_idx, n_classes, member_seed, device=resolve_device(self.device))
             else:
-                member = ClassicalMember(CLASSICAL_MEMBERS[name]).fit(matrices, y_idx, n_classes, member_seed)
+                member = ClassicalMember(CLASSICAL_MEMBERS[name]).fit(
+                    matrices, y_idx, n_classes, member_seed, n_jobs=n_threads
+                )
             fitted[name] = member
         self.table_spec_ = spec
         self.members_ = fitted
@@ -342,6 +358,10 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``; rows sum to one."""
         check_is_fitted(self)
+        with limit_threads(self.n_jobs):
+            return self._predict_proba(X)
+
+    def _predict_proba(self, X: Any) -> np.ndarray:
         df = self._validate_X(X, reset=False)
         spec = self.table_spec_
         matrices = {"tree": spec.tree_matrix(df), "linear": spec.linear_matrix(df)}
