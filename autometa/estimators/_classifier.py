@@ -18,8 +18,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    _check_feature_names,
-    _check_n_features,
     check_is_fitted,
     check_random_state,
     column_or_1d,
@@ -286,9 +284,8 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"X and y have inconsistent numbers of samples: X has {len(df)} rows, y has {len(y)}."
             )
+        _check_labels(y)
         check_classification_targets(y)
-        if pd.isna(pd.Series(y, dtype=object)).any():
-            raise ValueError("y contains missing values (NaN/None); drop those rows or give them a label.")
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
@@ -310,6 +307,8 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
             keep = stratified_subsample(y_idx, self.max_samples, rng)
             df, y_idx = df.iloc[keep].reset_index(drop=True), y_idx[keep]
         n_classes = len(self.classes_)
+        self._informative = _informative_columns(df)
+        df = df.iloc[:, self._informative]
         spec = TableSpec().fit(df)
         matrices = {"tree": spec.tree_matrix(df), "linear": spec.linear_matrix(df)}
         missing = float(np.isnan(matrices["tree"]).mean()) if matrices["tree"].size else 0.0
@@ -363,6 +362,8 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
 
     def _predict_proba(self, X: Any) -> np.ndarray:
         df = self._validate_X(X, reset=False)
+        if hasattr(self, "_informative"):
+            df = df.iloc[:, self._informative]
         spec = self.table_spec_
         matrices = {"tree": spec.tree_matrix(df), "linear": spec.linear_matrix(df)}
         proba = np.zeros((len(df), len(self.classes_)))
@@ -407,10 +408,20 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         return _load_portfolio()
 
     def _validate_X(self, X: Any, *, reset: bool) -> pd.DataFrame:
-        """Validate ``X`` the scikit-learn way and return it as a DataFrame with positional columns."""
+        """Validate ``X`` the scikit-learn way and return it as a DataFrame.
+
+        Columns keep the user's names (as strings) so that every error names the user's
+        column; arrays get positional names ``"0"``, ``"1"``, ...
+        """
         if isinstance(X, pd.DataFrame):
-            _check_feature_names(self, X, reset=reset)
-            _check_n_features(self, X, reset=reset)
+            names = [str(c) for c in X.columns]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(
+                    f"X has duplicate column names {dup}; every column needs its own name "
+                    "(rename them, e.g. X.columns = [...])."
+                )
+            validate_data(self, X, reset=reset, skip_check_array=True)
             if X.shape[0] == 0:
                 raise ValueError(
                     f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
@@ -422,18 +433,21 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
             df = X.reset_index(drop=True)
         else:
             arr = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=reset)
+            names = [str(i) for i in range(arr.shape[1])]
             if arr.dtype.kind in "fiub":
                 arr = arr.astype(np.float64, copy=False)
                 if np.isinf(arr).any():
+                    bad = np.flatnonzero(np.isinf(arr).any(axis=0)).tolist()
                     raise ValueError(
-                        "Input X contains infinity. Replace infinite values by finite ones or by NaN "
-                        "(missing values are supported)."
+                        f"Input X contains infinity in column(s) {bad}. Replace infinite values by finite "
+                        "ones or by NaN (missing values are supported)."
                     )
             df = pd.DataFrame(arr)
-        df = to_frame(df, columns=[str(i) for i in range(df.shape[1])])
-        if not reset and hasattr(self, "table_spec_"):
-            return df
-        return df
+        if reset:
+            self._columns = names
+        else:  # fitted names: the feature-name check above already compared them
+            names = getattr(self, "_columns", [str(i) for i in range(df.shape[1])])
+        return to_frame(df, columns=names)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -445,6 +459,53 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
                 member.fast_ = _detach_cpu(member.fast_)
                 member.learner.to("cpu")
         return state
+
+
+def _label_kind(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return "number"
+    if isinstance(value, (str, np.str_)):
+        return "str"
+    return type(value).__name__
+
+
+def _check_labels(y: np.ndarray) -> None:
+    """Clear errors for missing labels and for labels of mixed types (numpy cannot sort those)."""
+    missing = np.flatnonzero(pd.isna(pd.Series(y, dtype=object)).to_numpy())
+    if len(missing):
+        raise ValueError(
+            f"y contains {len(missing)} missing label(s) (NaN/None), e.g. at row(s) {missing[:5].tolist()}; "
+            "drop those rows or give them a label."
+        )
+    if y.dtype == object:
+        kinds: dict[str, Any] = {}
+        for v in y:
+            kinds.setdefault(_label_kind(v), v)
+        if len(kinds) > 1:
+            examples = ", ".join(f"{k} {v!r}" for k, v in sorted(kinds.items()))
+            raise ValueError(
+                f"y mixes label types ({examples}); use one type for every label, "
+                "e.g. y.astype(str)."
+            )
+
+
+def _informative_columns(df: pd.DataFrame) -> np.ndarray:
+    """Positions of the columns with at least one observed value (an all-missing column is
+    uninformative and is left out of every member).
+
+    Raises
+    ------
+    ValueError
+        When every column is entirely missing.
+    """
+    empty = df.isna().all(axis=0).to_numpy()
+    if empty.all():
+        raise ValueError(
+            f"Every column of X is entirely missing (NaN): {list(df.columns)[:10]}; there is nothing to learn from."
+        )
+    return np.flatnonzero(~empty)
 
 
 def _meta_feature_names() -> tuple[str, ...]:
