@@ -1,4 +1,4 @@
-"""Small shared helpers: device selection and seeding."""
+"""Small shared helpers: device selection, seeding and date-time columns as numbers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import random
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 if TYPE_CHECKING:
     import torch
@@ -62,3 +63,14 @@ def check_random_state_int(random_state: int | None) -> int:
     if random_state < 0:
         raise ValueError(f"random_state must be non-negative, got {random_state}.")
     return int(random_state)
+
+
+def time_seconds(values: object) -> np.ndarray:
+    """Date-times as seconds since the Unix epoch (UTC for time-zone aware ones), durations as
+    seconds; missing values (``NaT``) as NaN. Independent of the unit (ns, us, ms, s)."""
+    s = pd.Series(values)
+    if pd.api.types.is_timedelta64_dtype(s.dtype):
+        out = s / pd.Timedelta(1, "s")
+    else:
+        out = (s - pd.Timestamp(0, tz=getattr(s.dt, "tz", None))) / pd.Timedelta(1, "s")
+    return out.to_numpy(dtype=np.float64, na_value=np.nan)

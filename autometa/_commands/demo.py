@@ -116,11 +116,12 @@ def _log_model(clf: Any, example: Any, run_id: str, tracking_uri: str | None) ->
     try:
         import mlflow
 
+        from autometa.tracking._probe import bounded_http
         from autometa.tracking._pyfunc import log_classifier
 
         if tracking_uri:
             mlflow.set_tracking_uri(tracking_uri)
-        with mlflow.start_run(run_id=run_id):
+        with bounded_http(), mlflow.start_run(run_id=run_id):
             log_classifier(clf, name="classifier", input_example=example)
         print(f"fitted classifier logged as runs:/{run_id}/classifier")
     except Exception as exc:  # noqa: BLE001 - the demo's model logging must never fail the demo

@@ -11,6 +11,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.multiclass import check_classification_targets
 
+from autometa._threads import limit_threads
+
 __all__ = ["DEFAULT_POLICY_PATH", "MetaAugmenter"]
 
 #: the shipped default policy (meta-trained on the dev pool; see its model card)
@@ -97,6 +99,9 @@ class MetaAugmenter(BaseEstimator):
         Rows are split (stratified, at random) into chunks of about this many rows; partners
         for mixup, SMOTE and swap noise come from the same chunk. This bounds memory for
         large data sets (the cost is quadratic in the chunk size).
+    n_jobs : int or None, default=None
+        Threads for torch and the BLAS/OpenMP pools during :meth:`fit_resample` (``None``:
+        1, ``-1``: all CPUs); the caller's settings are restored afterwards.
 
     Attributes
     ----------
@@ -133,11 +138,13 @@ class MetaAugmenter(BaseEstimator):
         n_augment: int | None = None,
         random_state: int | None = None,
         chunk_size: int = 256,
+        n_jobs: int | None = None,
     ) -> None:
         self.policy = policy
         self.n_augment = n_augment
         self.random_state = random_state
         self.chunk_size = chunk_size
+        self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> None:
@@ -198,6 +205,10 @@ class MetaAugmenter(BaseEstimator):
             For a bad policy (unknown op, negative magnitude, missing file), missing or
             infinite values in numeric columns, mismatched or empty inputs.
         """
+        with limit_threads(self.n_jobs):
+            return self._fit_resample(X, y)
+
+    def _fit_resample(self, X: Any, y: Any) -> tuple[Any, Any]:
         import torch
 
         from autometa.augment._ops import OPS

@@ -18,14 +18,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    _check_feature_names,
-    _check_n_features,
     check_is_fitted,
     check_random_state,
     column_or_1d,
     validate_data,
 )
 
+from autometa._threads import limit_threads
 from autometa.estimators._members import CLASSICAL_MEMBERS, ClassicalMember
 from autometa.estimators._neural import NeuralMember
 from autometa.estimators._portfolio import Portfolio, landmarkers, meta_features
@@ -161,6 +160,12 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seed of every random choice (views, subsamples, forests). An int gives identical
         probabilities on CPU, also across processes.
+    n_jobs : int or None, default=None
+        Threads used by ``fit`` and ``predict*``: torch, the BLAS/OpenMP pools (through
+        threadpoolctl) and the classical members all get this many. ``None`` means 1 (safe
+        on a shared machine, and usually fastest at small data), ``-1`` all CPUs (the
+        scikit-learn convention). The caller's thread settings are restored afterwards.
+        Results do not depend on it beyond floating-point rounding.
     verbose : int, default=0
         Print the chosen weights and timings when > 0.
 
@@ -209,6 +214,7 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         "max_samples": [Interval(Integral, 2, None, closed="left")],
         "device": [str],
         "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
         "verbose": ["verbose"],
     }
 
@@ -225,6 +231,7 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         max_samples: int = 10_000,
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
+        n_jobs: int | None = None,
         verbose: int = 0,
     ) -> None:
         self.meta_learner = meta_learner
@@ -237,6 +244,7 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         self.max_samples = max_samples
         self.device = device
         self.random_state = random_state
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     # ------------------------------------------------------------------ scikit-learn API
@@ -262,6 +270,10 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : AutoMetaClassifier
         """
+        with limit_threads(self.n_jobs) as n_threads:
+            return self._fit(X, y, n_threads)
+
+    def _fit(self, X: Any, y: Any, n_threads: int) -> AutoMetaClassifier:
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
@@ -272,9 +284,8 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"X and y have inconsistent numbers of samples: X has {len(df)} rows, y has {len(y)}."
             )
+        _check_labels(y)
         check_classification_targets(y)
-        if pd.isna(pd.Series(y, dtype=object)).any():
-            raise ValueError("y contains missing values (NaN/None); drop those rows or give them a label.")
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
@@ -296,6 +307,8 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
             keep = stratified_subsample(y_idx, self.max_samples, rng)
             df, y_idx = df.iloc[keep].reset_index(drop=True), y_idx[keep]
         n_classes = len(self.classes_)
+        self._informative = _informative_columns(df)
+        df = df.iloc[:, self._informative]
         spec = TableSpec().fit(df)
         matrices = {"tree": spec.tree_matrix(df), "linear": spec.linear_matrix(df)}
         missing = float(np.isnan(matrices["tree"]).mean()) if matrices["tree"].size else 0.0
@@ -329,7 +342,9 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
                                       augment=self.augment, name=name)  # fmt: skip
                 member.fit(df, y_idx, n_classes, member_seed, device=resolve_device(self.device))
             else:
-                member = ClassicalMember(CLASSICAL_MEMBERS[name]).fit(matrices, y_idx, n_classes, member_seed)
+                member = ClassicalMember(CLASSICAL_MEMBERS[name]).fit(
+                    matrices, y_idx, n_classes, member_seed, n_jobs=n_threads
+                )
             fitted[name] = member
         self.table_spec_ = spec
         self.members_ = fitted
@@ -342,7 +357,13 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``; rows sum to one."""
         check_is_fitted(self)
+        with limit_threads(self.n_jobs):
+            return self._predict_proba(X)
+
+    def _predict_proba(self, X: Any) -> np.ndarray:
         df = self._validate_X(X, reset=False)
+        if hasattr(self, "_informative"):
+            df = df.iloc[:, self._informative]
         spec = self.table_spec_
         matrices = {"tree": spec.tree_matrix(df), "linear": spec.linear_matrix(df)}
         proba = np.zeros((len(df), len(self.classes_)))
@@ -387,10 +408,20 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         return _load_portfolio()
 
     def _validate_X(self, X: Any, *, reset: bool) -> pd.DataFrame:
-        """Validate ``X`` the scikit-learn way and return it as a DataFrame with positional columns."""
+        """Validate ``X`` the scikit-learn way and return it as a DataFrame.
+
+        Columns keep the user's names (as strings) so that every error names the user's
+        column; arrays get positional names ``"0"``, ``"1"``, ...
+        """
         if isinstance(X, pd.DataFrame):
-            _check_feature_names(self, X, reset=reset)
-            _check_n_features(self, X, reset=reset)
+            names = [str(c) for c in X.columns]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(
+                    f"X has duplicate column names {dup}; every column needs its own name "
+                    "(rename them, e.g. X.columns = [...])."
+                )
+            validate_data(self, X, reset=reset, skip_check_array=True)
             if X.shape[0] == 0:
                 raise ValueError(
                     f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
@@ -402,18 +433,21 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
             df = X.reset_index(drop=True)
         else:
             arr = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=reset)
+            names = [str(i) for i in range(arr.shape[1])]
             if arr.dtype.kind in "fiub":
                 arr = arr.astype(np.float64, copy=False)
                 if np.isinf(arr).any():
+                    bad = np.flatnonzero(np.isinf(arr).any(axis=0)).tolist()
                     raise ValueError(
-                        "Input X contains infinity. Replace infinite values by finite ones or by NaN "
-                        "(missing values are supported)."
+                        f"Input X contains infinity in column(s) {bad}. Replace infinite values by finite "
+                        "ones or by NaN (missing values are supported)."
                     )
             df = pd.DataFrame(arr)
-        df = to_frame(df, columns=[str(i) for i in range(df.shape[1])])
-        if not reset and hasattr(self, "table_spec_"):
-            return df
-        return df
+        if reset:
+            self._columns = names
+        else:  # fitted names: the feature-name check above already compared them
+            names = getattr(self, "_columns", [str(i) for i in range(df.shape[1])])
+        return to_frame(df, columns=names)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -425,6 +459,53 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
                 member.fast_ = _detach_cpu(member.fast_)
                 member.learner.to("cpu")
         return state
+
+
+def _label_kind(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return "number"
+    if isinstance(value, (str, np.str_)):
+        return "str"
+    return type(value).__name__
+
+
+def _check_labels(y: np.ndarray) -> None:
+    """Clear errors for missing labels and for labels of mixed types (numpy cannot sort those)."""
+    missing = np.flatnonzero(pd.isna(pd.Series(y, dtype=object)).to_numpy())
+    if len(missing):
+        raise ValueError(
+            f"y contains {len(missing)} missing label(s) (NaN/None), e.g. at row(s) {missing[:5].tolist()}; "
+            "drop those rows or give them a label."
+        )
+    if y.dtype == object:
+        kinds: dict[str, Any] = {}
+        for v in y:
+            kinds.setdefault(_label_kind(v), v)
+        if len(kinds) > 1:
+            examples = ", ".join(f"{k} {v!r}" for k, v in sorted(kinds.items()))
+            raise ValueError(
+                f"y mixes label types ({examples}); use one type for every label, "
+                "e.g. y.astype(str)."
+            )
+
+
+def _informative_columns(df: pd.DataFrame) -> np.ndarray:
+    """Positions of the columns with at least one observed value (an all-missing column is
+    uninformative and is left out of every member).
+
+    Raises
+    ------
+    ValueError
+        When every column is entirely missing.
+    """
+    empty = df.isna().all(axis=0).to_numpy()
+    if empty.all():
+        raise ValueError(
+            f"Every column of X is entirely missing (NaN): {list(df.columns)[:10]}; there is nothing to learn from."
+        )
+    return np.flatnonzero(~empty)
 
 
 def _meta_feature_names() -> tuple[str, ...]:

@@ -97,6 +97,10 @@ CLASSICAL_MEMBERS: dict[str, MemberRecipe] = {
 }
 
 
+#: members whose estimator takes ``n_jobs`` (LogisticRegression's is deprecated and ignored)
+_THREADED = frozenset({"et", "knn", "rf"})
+
+
 class ClassicalMember:
     """A fitted classical member (its recipe and the fitted scikit-learn estimator)."""
 
@@ -106,9 +110,15 @@ class ClassicalMember:
         self.estimator_: object | None = None
         self.n_classes_ = 0
 
-    def fit(self, matrices: dict[str, np.ndarray], y: np.ndarray, n_classes: int, seed: int) -> ClassicalMember:
+    def fit(
+        self, matrices: dict[str, np.ndarray], y: np.ndarray, n_classes: int, seed: int, *, n_jobs: int = 1
+    ) -> ClassicalMember:
+        """Fit on ``matrices[recipe.matrix]``; forests and k-NN get ``n_jobs`` threads (the
+        other members' threads come from the OpenMP/BLAS limit set by the caller)."""
         X = matrices[self.recipe.matrix]
         est = self.recipe.factory(X.shape[0], n_classes, seed)
+        if self.name in _THREADED:
+            est.set_params(n_jobs=n_jobs)
         if self.name == "knn":
             est.set_params(n_neighbors=int(min(est.get_params()["n_neighbors"], X.shape[0])))
         if X.shape[1] == 0:  # e.g. only constant columns: predict the class prior

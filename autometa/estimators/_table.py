@@ -4,6 +4,9 @@
 categorical (object, string, ``category`` and boolean-with-missing columns), and learns what the
 members need from the training rows only:
 
+Date-time and time-delta columns count as numeric (seconds since the epoch / seconds), as in
+the neural member's :class:`~autometa.tasks.TabularEncoder`.
+
 * ``tree_matrix``: numeric columns as floats (NaN kept: scikit-learn's forests route missing
   values natively) and categorical columns as ordinal codes ordered by training frequency
   (unseen or missing categories become NaN);
@@ -22,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from autometa._utils import time_seconds
+
 __all__ = ["TableSpec", "to_frame"]
 
 
@@ -38,9 +43,15 @@ def to_frame(X: Any, columns: list[str] | None = None) -> pd.DataFrame:
     return df
 
 
+def _is_time(s: pd.Series) -> bool:
+    return pd.api.types.is_datetime64_any_dtype(s.dtype) or pd.api.types.is_timedelta64_dtype(s.dtype)
+
+
 def _is_numeric(s: pd.Series) -> bool:
     if isinstance(s.dtype, pd.CategoricalDtype):
         return False
+    if _is_time(s):  # dates and durations: seconds, as the neural member's encoder reads them
+        return True
     if pd.api.types.is_bool_dtype(s.dtype):
         return True
     if pd.api.types.is_numeric_dtype(s.dtype):
@@ -57,6 +68,8 @@ def _is_numeric(s: pd.Series) -> bool:
 
 
 def _as_float(s: pd.Series) -> np.ndarray:
+    if _is_time(s):
+        return time_seconds(s)
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.to_numpy(dtype=np.float64)
     return pd.to_numeric(s, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)

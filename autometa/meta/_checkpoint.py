@@ -220,13 +220,23 @@ def _download_mlflow(uri: str, dst: str, tracking_uri: str | None = None) -> Pat
         from autometa.tracking import default_tracking_uri
 
         tracking_uri = default_tracking_uri()
-    try:
-        artifact_uri = _resolve_registry_uri(uri, tracking_uri) if uri.startswith("models:/") else uri
-        local = Path(
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=artifact_uri, dst_path=dst, tracking_uri=tracking_uri, registry_uri=tracking_uri
-            )
+    from autometa.tracking._probe import bounded_http, probe
+
+    unreachable = probe(tracking_uri)
+    if unreachable:
+        raise ValueError(
+            f"Could not download {uri!r}: the MLflow tracking server {tracking_uri!r} is unreachable "
+            f"({unreachable}). Start the server, or pass tracking_uri= / set MLFLOW_TRACKING_URI to "
+            "the store that holds it."
         )
+    try:
+        with bounded_http():
+            artifact_uri = _resolve_registry_uri(uri, tracking_uri) if uri.startswith("models:/") else uri
+            local = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=artifact_uri, dst_path=dst, tracking_uri=tracking_uri, registry_uri=tracking_uri
+                )
+            )
     except Exception as exc:  # noqa: BLE001 - mlflow raises many types
         raise ValueError(
             f"Could not download {uri!r} from the MLflow tracking store {tracking_uri!r} "
@@ -535,6 +545,25 @@ def log_meta_learner(
     The pyfunc flavour's ``predict`` takes ``{"x_support", "y_support", "x_query"}`` (already
     encoded features, width at most ``d_max``) and returns query class probabilities.
     """
+    import mlflow
+
+    from autometa.tracking._probe import bounded_http, probe
+
+    unreachable = probe(tracking_uri or mlflow.get_tracking_uri())
+    if unreachable:
+        raise ValueError(f"Cannot log the meta-learner: the MLflow tracking server is unreachable ({unreachable}).")
+    with bounded_http():
+        return _log_meta_learner(learner, name, registered_model_name, metadata, run_id, tracking_uri)
+
+
+def _log_meta_learner(
+    learner: Any,
+    name: str,
+    registered_model_name: str | None,
+    metadata: Mapping[str, Any] | None,
+    run_id: str | None,
+    tracking_uri: str | None,
+) -> LoggedMetaLearner:
     import mlflow
     import torch
     from mlflow.tracking import MlflowClient

@@ -38,6 +38,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
+from autometa._utils import time_seconds
+
 if TYPE_CHECKING:
     from autometa.tasks._task import Task
 
@@ -169,10 +171,7 @@ class _Columns:
         dtype = col.dtype
         try:
             if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
-                s = pd.Series(col)
-                out = s.to_numpy(dtype="int64", na_value=0).astype(np.float64) / 1e9
-                out[s.isna().to_numpy()] = np.nan
-                return out
+                return time_seconds(col)
             if isinstance(col, pd.Series):
                 return col.to_numpy(dtype=np.float64, na_value=np.nan)
             if col.dtype.kind in "fiub":
