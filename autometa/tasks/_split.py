@@ -7,23 +7,32 @@ import numpy as np
 __all__ = ["allocate", "stratified_sample", "support_query_split"]
 
 
-def allocate(counts: np.ndarray, n: int) -> np.ndarray:
-    """Split ``n`` draws over classes with ``counts`` rows: one per class first, the rest proportionally.
+def allocate(counts: np.ndarray, n: int, min_per_class: int = 1) -> np.ndarray:
+    """Split ``n`` draws over classes with ``counts`` rows: ``min_per_class`` per class first, the rest proportionally.
 
     Leftover draws after flooring go to the largest fractional shares (ties: lower class
-    index). The result never exceeds ``counts``. If ``n`` is smaller than the number of
+    index). The result never exceeds ``counts`` (a class with fewer than ``min_per_class``
+    rows gives all of them). With ``min_per_class=1``, if ``n`` is smaller than the number of
     non-empty classes, the ``n`` largest classes get one row each.
+
+    Raises
+    ------
+    ValueError
+        If ``min_per_class > 1`` and ``n`` cannot give every class its minimum.
     """
     counts = np.asarray(counts, dtype=np.int64)
     n = int(min(n, counts.sum()))
     out = np.zeros_like(counts)
     present = np.flatnonzero(counts > 0)
+    first = np.minimum(counts, int(min_per_class))
+    if min_per_class > 1 and n < first.sum():
+        raise ValueError(f"Cannot draw {n} rows with {min_per_class} per class from {present.size} classes.")
     if n <= present.size:
         order = present[np.lexsort((present, -counts[present]))]
         out[order[:n]] = 1
         return out
-    out[present] = 1
-    rest = n - present.size
+    out[present] = first[present]
+    rest = n - int(out.sum())
     avail = counts - out
     share = avail / avail.sum() * rest
     base = np.minimum(np.floor(share).astype(np.int64), avail)
@@ -39,15 +48,16 @@ def allocate(counts: np.ndarray, n: int) -> np.ndarray:
     return out + base
 
 
-def stratified_sample(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+def stratified_sample(y: np.ndarray, n: int, rng: np.random.Generator, min_per_class: int = 1) -> np.ndarray:
     """Indices of ``n`` rows of ``y`` drawn without replacement, class shares preserved.
 
-    Every class with rows gets at least one (when ``n`` allows). The indices are shuffled.
+    Every class with rows gets at least ``min_per_class`` (when ``n`` allows; see
+    :func:`allocate`). The indices are shuffled.
     """
     y = np.asarray(y)
     classes, inverse = np.unique(y, return_inverse=True)
     counts = np.bincount(inverse, minlength=len(classes))
-    take = allocate(counts, n)
+    take = allocate(counts, n, min_per_class)
     picked = [
         rng.choice(np.flatnonzero(inverse == k), size=int(t), replace=False)
         for k, t in enumerate(take)

@@ -314,7 +314,11 @@ def _load_cached(name: str) -> tuple[pd.DataFrame, pd.Series]:
     y = df.iloc[:, -1]
     if y.dtype.kind not in "iub":
         y = y.astype(str).str.strip()
-    return df.iloc[:, :-1], y.rename("target")
+    X = df.iloc[:, :-1].copy()
+    for c in X.columns:  # string cells lose surrounding blanks; a missing cell stays NaN
+        if X[c].dtype == object or pd.api.types.is_string_dtype(X[c].dtype):
+            X[c] = X[c].astype(str).str.strip().replace({"nan": np.nan})
+    return X, y.rename("target")
 
 
 def load_dataset(name: str, *, evaluation_only: bool = False) -> tuple[pd.DataFrame, pd.Series]:

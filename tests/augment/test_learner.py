@@ -140,3 +140,43 @@ def test_keel_task_source_is_dev_only():
     task = KeelTaskSource(["iris"], d_max=8, c_max=3, n_range=(12, 12), n_query=20).sample(np.random.default_rng(0))
     assert task.x_support.shape == (12, 8) and task.n_features == 4 and task.n_classes == 3
     assert set(task.y_query.tolist()) <= set(task.y_support.tolist())
+
+
+@pytest.mark.parametrize(("algo", "extra"), [("fomaml", {}), ("reptile", {}), ("meta-lstm", {}), ("maml", {"first_order": True})])
+def test_learned_policy_with_a_first_order_learner_raises(algo, extra):
+    # a first-order learner detaches the inner gradients: the policy would get no gradient at all
+    torch.manual_seed(0)
+    base = build_learner(algo, net=NET, inner_steps=1, **extra)
+    with pytest.raises(ValueError, match="first-order .* no gradient"):
+        AugmentedLearner.from_learner(base)
+    wrapped = AugmentedLearner(base)  # loading a checkpoint still works; training it does not
+    with pytest.raises(ValueError, match="first-order"):
+        wrapped.meta_loss(_batch())
+    with pytest.raises(ValueError, match="first-order"):
+        train_policy(base, lambda rng: _batch(), steps=1)
+    # what the message promises: without the check the policy really gets nothing
+    with torch.no_grad():
+        wrapped.meta_loss(_batch())  # evaluation is allowed
+    loss, _ = super(AugmentedLearner, wrapped).meta_loss(_batch())
+    loss.backward()
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in wrapped.policy.parameters())
+
+
+def test_frozen_policy_with_a_first_order_learner_is_a_fixed_augmentation():
+    torch.manual_seed(0)
+    wrapped = AugmentedLearner(build_learner("meta-lstm", net=NET, inner_steps=1))
+    wrapped.policy.requires_grad_(False)
+    loss, _ = wrapped.meta_loss(_batch())
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in wrapped.base.parameters())
+
+
+def test_cli_augment_learned_with_a_first_order_learner_exits_with_the_reason(tmp_path, capsys):
+    from autometa.cli import main
+
+    args = ["meta-train", "--algo", "fomaml", "--steps", "2", "--pool", "synthetic", "--d-max", "6", "--c-max", "3",
+            "--hidden", "8", "--meta-batch-size", "2", "--no-progress", "--no-mlflow", "--augment", "learned",
+            "--checkpoint-dir", str(tmp_path)]  # fmt: skip
+    assert main(args) == 2
+    assert "first-order" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.pt"))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import gc
 import json
 import warnings
@@ -44,13 +45,17 @@ def _train(learner, steps=25, lr=3e-3, seed=0):
 
 
 @pytest.mark.parametrize("algo", ALGOS)
-def test_each_learner_meta_trains_and_beats_chance_on_held_out_tasks(algo):
+def test_each_learner_meta_trains_and_beats_the_untrained_learner_on_held_out_tasks(algo):
     torch.manual_seed(0)
     learner = build_learner(algo, net=NET, inner_steps=3, inner_lr=0.3)
+    untrained = copy.deepcopy(learner)
     _train(learner, steps=20, lr=3e-2 if algo == "reptile" else 3e-3)
-    metrics = learner.evaluate(blob_tasks(12345, 32))
-    assert metrics["accuracy"] > 0.6  # chance is 1/3
-    assert set(metrics) >= {"loss", "accuracy"}
+    episodes = blob_tasks(12345, 32)
+    before, after = untrained.evaluate(episodes), learner.evaluate(episodes)
+    # the same init adapted the same way scores 0.69-0.84 here: compare with it, not with chance
+    assert after["loss"] < 0.75 * before["loss"]
+    assert after["accuracy"] > before["accuracy"]
+    assert set(after) >= {"loss", "accuracy"}
 
 
 @pytest.mark.parametrize("algo", ALGOS)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -91,9 +92,10 @@ def test_vmap_path_equals_per_task_loop_including_lstm_gradients(first_order):
         torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5)
 
 
-def test_meta_lstm_meta_trains_and_beats_chance():
+def test_meta_lstm_meta_trains_and_beats_the_untrained_learner():
     torch.manual_seed(0)
     learner = MetaLSTM(net=NET, inner_steps=3, hidden_size=8, init_lr=0.3)
+    untrained = copy.deepcopy(learner)
     opt = torch.optim.Adam(learner.parameters(), lr=3e-3)
     w_before = learner.rule.w_i.detach().clone()
     for step in range(15):
@@ -102,7 +104,11 @@ def test_meta_lstm_meta_trains_and_beats_chance():
         loss.backward()
         opt.step()
     assert not torch.equal(learner.rule.w_i.detach(), w_before)  # the optimizer itself is learned
-    assert learner.evaluate(blob_tasks(999, 16))["accuracy"] > 0.6
+    episodes = blob_tasks(999, 16)
+    before, after = untrained.evaluate(episodes), learner.evaluate(episodes)
+    # the untrained learner already scores 0.90 here: compare with it on the same episodes
+    assert after["loss"] < 0.75 * before["loss"]
+    assert after["accuracy"] > before["accuracy"]
 
 
 def test_second_order_flag_changes_the_meta_gradient_and_config_roundtrip():
