@@ -17,10 +17,10 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.samplers import BaseSampler
 from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.search_space import intersection_search_space
-from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from autometa.optuna._gp import GP, expected_improvement, gaussianize, kendall_tau
+from autometa.optuna._history import history_ranks
 from autometa.optuna._knowledge import MetaKnowledge, TuningTask, task_from_study
 from autometa.optuna._space import NormalizedSpace
 
@@ -142,8 +142,10 @@ class MetaSampler(BaseSampler):
 
     Notes
     -----
-    Failed, pruned and NaN-valued trials are ignored; ``inf`` values are kept (ranked last
-    or first). Multi-objective studies are not supported (a ``ValueError`` is raised).
+    Pruned trials are information, as in Optuna's TPE: they rank below every completed trial,
+    among themselves by their last reported step (later is better) and the value reported there,
+    so the sampler moves away from pruned regions and never re-proposes a pruned configuration.
+    Failed and NaN-valued trials are ignored; ``inf`` values are kept (ranked last or first). Multi-objective studies are not supported (a ``ValueError`` is raised).
 
     Examples
     --------
@@ -313,7 +315,7 @@ class MetaSampler(BaseSampler):
         plan: dict[str, Any] = {}
         tasks = self._all_tasks()
         if tasks and trial.number < 4 * self._n_startup_trials:
-            n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+            n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
             if n_complete < self._n_startup_trials:
                 dists: dict[str, BaseDistribution] = {}
                 for t in tasks:
@@ -438,33 +440,16 @@ class MetaSampler(BaseSampler):
     def _history(
         self, study: Study, trial: FrozenTrial, space: NormalizedSpace
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """Observed configurations and losses, running configurations, pending count."""
-        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
-        obs_x, obs_y, run_x = [], [], []
-        pending = 0
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
-            if t.number == trial.number:
-                continue
-            x = space.internal_from_params(t.params)
-            if t.state == TrialState.COMPLETE:
-                if x is None or t.value is None or math.isnan(t.value):
-                    continue
-                obs_x.append(x)
-                obs_y.append(sign * float(t.value))
-            elif self._constant_liar:
-                if x is not None:
-                    run_x.append(x)
-                elif t.number < trial.number:
-                    # Created before this trial, parameters not (all) written yet: its sampler
-                    # is probably deciding right now; leave it the proposal we would make.
-                    pending += 1
-        d = space.dim
-        return (
-            np.asarray(obs_x).reshape(-1, d),
-            np.asarray(obs_y, dtype=float),
-            np.asarray(run_x).reshape(-1, d),
-            pending,
-        )
+        """Observed configurations and their loss ranks, running configurations, pending count.
+
+        Completed and pruned trials are observations. As in Optuna's TPE, a pruned trial ranks
+        below every completed one; pruned trials rank among themselves by their last reported
+        step (later is better), then by the value reported there, and pruned trials without an
+        intermediate value come last. The returned "losses" are these ranks (ties share the
+        mean rank); everything downstream uses ranks only.
+        """
+        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+        return history_ranks(study, trial, space, states, self._constant_liar)
 
     def _propose(self, study: Study, trial: FrozenTrial, space: NormalizedSpace) -> dict[str, Any]:
         # The matrices are tiny: multi-threaded BLAS only adds contention (10x slower on 2 cores).
@@ -477,7 +462,7 @@ class MetaSampler(BaseSampler):
             for extra in (1, 2, 3):
                 clash = any(
                     t.number != trial.number and t.params == params
-                    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE))
+                    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED))
                 )
                 if not clash:
                     break
