@@ -33,7 +33,8 @@ from autometa.bench._common import BenchResult
 DESCRIPTION = __doc__
 _CHECKPOINTS = (10, 25, 50)
 _SAMPLERS = ("meta", "random", "tpe", "gp", "cmaes")
-_OPTIONAL_SAMPLERS = ("metalearn-tpe",)
+_NO_SOURCE_SAMPLERS = ("meta", "meta-bare", "random", "tpe")
+_OPTIONAL_SAMPLERS = ("metalearn-tpe", "meta-bare")
 _ALL_SAMPLERS = _SAMPLERS + _OPTIONAL_SAMPLERS
 _NEEDS_SOURCES = ("meta", "cmaes", "metalearn-tpe")
 
@@ -60,6 +61,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="local OptunaHub registry root holding samplers/meta_learn_tpe; enables the metalearn-tpe "
         "sampler (needs optuna<5)",
+    )
+    parser.add_argument(
+        "--overhead",
+        action="store_true",
+        help="overhead mode: per-trial sampler time (ms) with 50, 200 and 1000 trials in the history, "
+        "MetaSampler vs TPESampler and GPSampler in the same run (--sizes to change the sizes)",
+    )
+    parser.add_argument("--sizes", default="50,200,1000", help="overhead mode: history sizes (default 50,200,1000)")
+    parser.add_argument(
+        "--no-source",
+        action="store_true",
+        help="no-source mode: no source studies; MetaSampler uses only its meta-knowledge (re-trained "
+        "without the held-out HPOBench table; the shipped one on synthetic families). Samplers default "
+        "to meta,meta-bare,random,tpe; 25 trials",
+    )
+    parser.add_argument(
+        "--families",
+        default=None,
+        help="no-source mode: comma-separated synthetic families (default: all of "
+        "plateaus,log_optima,categorical,conditional,noisy; 'none' for none)",
     )
     parser.add_argument(
         "--noisy",
@@ -111,6 +132,8 @@ def _make_sampler(name: str, seed: int, sources: list[Any], knowledge: Any, meta
         return metalearn_tpe(source_studies=sources, seed=seed)
     if name == "meta":
         return MetaSampler(source_studies=sources, knowledge=knowledge, seed=seed)
+    if name == "meta-bare":
+        return MetaSampler(source_studies=sources, knowledge=None, seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "tpe":
@@ -162,6 +185,10 @@ def compute(args: argparse.Namespace) -> BenchResult:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if getattr(args, "from_records", None):
         return summarize_records_file(*args.from_records.split(","))
+    if getattr(args, "no_source", False):
+        return compute_no_source(args)
+    if getattr(args, "overhead", False):
+        return compute_overhead(args)
     datasets = [d for d in args.datasets.split(",") if d]
     samplers = [s for s in args.samplers.split(",") if s]
     for s in samplers:
@@ -323,3 +350,215 @@ def summarize_records_file(*paths: str | Path) -> BenchResult:
         "n_trials": n,
     }
     return summarize(records, samplers, checkpoints, params=params)
+
+
+def _run_synthetic(sampler: Any, instance: Any, n_trials: int, noise_seed: int) -> tuple[list[float], list[float]]:
+    """Run one minimization study on a synthetic instance; incumbent regret and wall time per trial."""
+    import optuna
+
+    study = optuna.create_study(sampler=sampler)
+    regrets: list[float] = []
+    times: list[float] = []
+    last = [time.perf_counter()]
+
+    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        times.append(time.perf_counter() - last[0])
+        regrets.append(instance.percentile_regret(study.best_trial.params))
+        last[0] = time.perf_counter()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study.optimize(instance.objective(np.random.default_rng(noise_seed)), n_trials=n_trials, callbacks=[callback])
+    return regrets, times
+
+
+def compute_no_source(args: argparse.Namespace) -> BenchResult:
+    """No source studies: MetaSampler on its meta-knowledge alone, against random search and TPE.
+
+    Held-out problems: each HPOBench data set of ``--datasets`` (MetaSampler's knowledge re-trained
+    on the 7 other tables plus synthetic functions) and random instances of each synthetic family
+    of ``--families`` (the shipped knowledge, which never saw any of these families). One instance
+    per family and seed; the incumbent is the best observed (noisy) trial, its regret is measured
+    noise-free.
+    """
+    from autometa.optuna import MetaKnowledge
+    from autometa.optuna._families import FAMILIES, make_instance
+    from autometa.optuna._pool import HPOBENCH_DATASETS, HPOBenchTable
+    from autometa.optuna._train import learn_designs, train_meta_knowledge
+
+    samplers = [s for s in args.samplers.split(",") if s]
+    if args.samplers == ",".join(_SAMPLERS):
+        samplers = list(_NO_SOURCE_SAMPLERS)
+    for s in samplers:
+        if s not in _ALL_SAMPLERS or s in ("cmaes", "metalearn-tpe"):
+            raise SystemExit(f"sampler {s!r} is not available in --no-source mode; choose from meta,meta-bare,random,tpe,gp")
+    datasets = [d for d in args.datasets.split(",") if d and d != "none"]
+    families = list(FAMILIES) if args.families is None else [f for f in args.families.split(",") if f and f != "none"]
+    n_trials = args.n_trials if args.n_trials != 50 else 25
+    n_seeds = args.seeds if args.seeds is not None else 5
+    if args.quick:
+        n_trials = min(n_trials, 12)
+        n_seeds = 1 if args.seeds is None else n_seeds
+        if args.datasets == ",".join(HPOBENCH_DATASETS):
+            datasets = ["car"]
+    checkpoints = [c for c in (10, 25, 50) if c <= n_trials] or [n_trials]
+    start = time.perf_counter()
+    fold_knowledge: dict[str, Any] = {}
+    if datasets and "meta" in samplers:
+        tables = {name: HPOBenchTable(name) for name in HPOBENCH_DATASETS}
+        designs = learn_designs(3 if args.quick else 8, 10, 16 if args.quick else 96, 64 if args.quick else 256, seed=1)
+        for held in datasets:
+            others = [n for n in HPOBENCH_DATASETS if n != held]
+            fold_knowledge[held], _ = train_meta_knowledge(others, seed=0, quick=args.quick, tables=tables, designs=designs)
+    shipped = MetaKnowledge.default() if families else None
+    records: list[dict[str, Any]] = []
+    for seed in range(n_seeds):
+        problems: list[tuple[str, Any]] = [(f"hpobench/{d}", d) for d in datasets]
+        problems += [(f"synthetic/{f}", f) for f in families]
+        for label, key in problems:
+            for sname in samplers:
+                if label.startswith("hpobench/"):
+                    sampler = _make_sampler(sname, seed, [], fold_knowledge.get(key))
+                    table = HPOBenchTable(key)
+                    regrets, times, _ = _run_study(sampler, table, n_trials, noise_seed=None)
+                else:
+                    sampler = _make_sampler(sname, seed, [], shipped)
+                    instance = make_instance(key, seed)
+                    regrets, times = _run_synthetic(sampler, instance, n_trials, noise_seed=1000 + seed)
+                rec = {"dataset": label, "seed": seed, "sampler": sname, "regret": regrets, "seconds": times}
+                records.append(rec)
+                if args.records:
+                    with open(args.records, "a") as fh:
+                        fh.write(json.dumps(rec) + "\n")
+                print(
+                    f"[{time.perf_counter() - start:7.1f}s] seed={seed} {label:22s} {sname:9s} "
+                    + " ".join(f"@{c}={regrets[c - 1]:.4f}" for c in checkpoints),
+                    flush=True,
+                )
+    result = summarize(records, samplers, checkpoints, params={
+        "mode": "no-source",
+        "datasets": ",".join(datasets),
+        "families": ",".join(families),
+        "samplers": ",".join(samplers),
+        "n_trials": n_trials,
+        "seeds": n_seeds,
+        "quick": bool(args.quick),
+        "wall_seconds": round(time.perf_counter() - start, 1),
+    })
+    result.summary.update(per_problem_summary(records, samplers, checkpoints))
+    return result
+
+
+def per_problem_summary(records: list[dict[str, Any]], samplers: list[str], checkpoints: list[int]) -> dict[str, Any]:
+    """Mean regret per held-out problem and sampler, and whether MetaSampler is <= random and TPE."""
+    out: dict[str, Any] = {}
+    problems = sorted({r["dataset"] for r in records})
+    for c in checkpoints:
+        for prob in problems:
+            means = {
+                s: float(np.mean([r["regret"][c - 1] for r in records if r["dataset"] == prob and r["sampler"] == s]))
+                for s in samplers
+                if any(r["dataset"] == prob and r["sampler"] == s for r in records)
+            }
+            out[f"regret@{c}/{prob}"] = {s: round(v, 4) for s, v in means.items()}
+        if "meta" in samplers:
+            peers = [p for p in ("random", "tpe") if p in samplers]
+            wins = 0
+            for prob in problems:
+                m = out[f"regret@{c}/{prob}"]
+                wins += all(m["meta"] <= m[p] + 1e-12 for p in peers)
+            out[f"meta<=({'&'.join(peers)})@{c}"] = f"{wins}/{len(problems)} problems"
+    return out
+
+
+_OVERHEAD_SAMPLERS = ("meta", "tpe", "gp")
+_OVERHEAD_TIMED = 10
+
+
+def _overhead_objective(trial: Any) -> float:
+    import math
+
+    x = trial.suggest_float("x", -5.0, 5.0)
+    lr = trial.suggest_float("lr", 1e-5, 1.0, log=True)
+    k = trial.suggest_int("k", 1, 64, log=True)
+    d = trial.suggest_int("d", 1, 4)
+    c = trial.suggest_categorical("c", ["a", "b", "c"])
+    return (x - 1.0) ** 2 + (math.log10(lr) + 3.0) ** 2 + 0.1 * math.log2(k) + 0.2 * d + (c != "b")
+
+
+def time_per_trial(sampler_name: str, n_history: int, seed: int = 0, n_timed: int = _OVERHEAD_TIMED) -> float:
+    """Median wall milliseconds of one ask-evaluate-tell cycle with ``n_history`` trials done.
+
+    The history is ``n_history`` random configurations added with ``study.add_trials`` (so the
+    measurement does not depend on how long each sampler takes to get there); two untimed trials
+    warm up caches, then ``n_timed`` trials are timed one by one.
+    """
+    import optuna
+
+    warm = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    warm.optimize(_overhead_objective, n_trials=n_history)
+    sampler = _make_sampler(sampler_name, seed, [], None) if sampler_name != "meta" else None
+    if sampler is None:
+        from autometa.optuna import MetaSampler
+
+        sampler = MetaSampler(seed=seed)
+    study = optuna.create_study(sampler=sampler)
+    study.add_trials(warm.get_trials(deepcopy=False))
+    times = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in range(2 + n_timed):
+            t0 = time.perf_counter()
+            trial = study.ask()
+            study.tell(trial, _overhead_objective(trial))
+            if i >= 2:
+                times.append(time.perf_counter() - t0)
+    return 1000.0 * float(np.median(times))
+
+
+def compute_overhead(args: argparse.Namespace) -> BenchResult:
+    """Per-trial sampler overhead at several history sizes, MetaSampler vs TPE and GP, one run."""
+    import optuna
+
+    sizes = [int(v) for v in args.sizes.split(",") if v]
+    samplers = [s for s in args.samplers.split(",") if s]
+    if args.samplers == ",".join(_SAMPLERS):
+        samplers = list(_OVERHEAD_SAMPLERS)
+    if args.quick:
+        sizes = [min(s, 60) for s in sizes[:2]]
+    start = time.perf_counter()
+    rows = []
+    for sname in samplers:
+        row: dict[str, Any] = {"sampler": sname}
+        for n in sizes:
+            row[f"ms/trial@{n}"] = time_per_trial(sname, n)
+            print(f"[{time.perf_counter() - start:7.1f}s] {sname:6s} n={n:5d} {row[f'ms/trial@{n}']:.2f} ms/trial", flush=True)
+        rows.append(row)
+    summary: dict[str, Any] = {}
+    rmap = {r["sampler"]: r for r in rows}
+    for peer in ("tpe", "gp"):
+        if "meta" in rmap and peer in rmap:
+            for n in sizes:
+                summary[f"meta/{peer}@{n}"] = round(rmap["meta"][f"ms/trial@{n}"] / rmap[peer][f"ms/trial@{n}"], 3)
+    if "meta" in rmap and len(sizes) >= 2:
+        a, b = sizes[-2], sizes[-1]
+        growth = rmap["meta"][f"ms/trial@{b}"] / rmap["meta"][f"ms/trial@{a}"]
+        summary[f"meta growth {a}->{b} (x{b / a:g} trials)"] = round(growth, 2)
+    return BenchResult(
+        name="sampler-overhead",
+        rows=rows,
+        key_columns=["sampler"],
+        params={
+            "sizes": ",".join(map(str, sizes)),
+            "samplers": ",".join(samplers),
+            "timed_trials": _OVERHEAD_TIMED,
+            "space": "5 parameters: float, log float, log int, int, categorical",
+            "optuna": optuna.__version__,
+            "wall_seconds": round(time.perf_counter() - start, 1),
+        },
+        summary=summary,
+        notes=[
+            "ms/trial@n: median wall time of ask + objective + tell over 10 trials after n random trials "
+            "(in-memory storage; the objective is arithmetic), so it is the sampler's cost plus Optuna's",
+        ],
+    )

@@ -13,7 +13,7 @@ import numpy as np
 from scipy.linalg import cho_solve, cholesky
 from scipy.special import ndtr, ndtri
 
-__all__ = ["GP", "expected_improvement", "gaussianize", "kendall_tau", "matern52"]
+__all__ = ["GP", "expected_improvement", "gaussianize", "gp_window", "kendall_tau", "matern52"]
 
 _SQRT5 = math.sqrt(5.0)
 
@@ -51,6 +51,22 @@ def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
     da = np.sign(a[:, None] - a[None, :])
     db = np.sign(b[:, None] - b[None, :])
     return float(np.sum(np.triu(da * db, 1)) / (n * (n - 1) / 2))
+
+
+def gp_window(z: np.ndarray, max_points: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of the points a GP is fitted to once there are more than ``max_points``.
+
+    The best half (lowest ``z``) and a random sample of the rest, so that the fit costs at most
+    ``O(max_points ** 3)`` however long the study runs, while the region around the incumbent
+    stays fully resolved. Returns all indices (in order) when ``z`` is short enough.
+    """
+    n = z.shape[0]
+    if n <= max_points:
+        return np.arange(n)
+    order = np.argsort(z, kind="stable")
+    n_top = max_points // 2
+    rest = rng.choice(order[n_top:], size=max_points - n_top, replace=False)
+    return np.sort(np.concatenate([order[:n_top], rest]))
 
 
 def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:

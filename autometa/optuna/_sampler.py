@@ -6,7 +6,7 @@ import math
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,10 +17,10 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.samplers import BaseSampler
 from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.search_space import intersection_search_space
-from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
-from autometa.optuna._gp import GP, expected_improvement, gaussianize, kendall_tau
+from autometa.optuna._gp import GP, expected_improvement, gaussianize, gp_window, kendall_tau
+from autometa.optuna._history import history_ranks
 from autometa.optuna._knowledge import MetaKnowledge, TuningTask, task_from_study
 from autometa.optuna._space import NormalizedSpace
 
@@ -38,6 +38,12 @@ _MIN_TASK_POINTS = 4
 _SIMILARITY_TEMPERATURE = 4.0
 _EVIDENCE_POINTS = 200.0  # a task with n configurations gets prior weight n / (n + this)
 _MAX_PLANS = 256
+_MIN_ARCHIVE_COVERAGE = 0.5  # an archived task must share this share of the study's parameters
+_MAX_GP_POINTS = 192  # the study GP sees at most this many trials (best half + a random rest)
+_MIN_CHECK_POINTS = 5  # observations before the archive's prediction is checked against the study
+_LENGTHSCALE_MULTS = (0.5, 1.0, 2.0)  # study GP: around the meta-learned length scale
+_NOISE_LEVELS = ()  # study GP: noise levels tried besides the meta-learned one
+_LOG_PRIOR_SD = 0.7  # log-normal prior width on the length-scale multiplier
 
 
 @dataclass
@@ -130,9 +136,11 @@ class MetaSampler(BaseSampler):
     independent_sampler : optuna.samplers.BaseSampler, optional
         Sampler for parameters outside the relative search space (conditional parameters,
         parameters whose range changed, the first trial of a study without matching past
-        tasks). By default such parameters are drawn uniformly in the normalized space (log
-        scale for ``log=True``) from a generator keyed by ``seed``, the trial number and the
-        parameter name, so that parallel workers sharing a seed still draw different values.
+        tasks). By default such a parameter is drawn uniformly in the normalized space (log
+        scale for ``log=True``) until the study has ``n_startup_trials`` finished trials, then
+        by Optuna's univariate TPE; both draw from a generator keyed by ``seed``, the trial number
+        and the parameter name, so that parallel workers sharing a seed still draw different
+        values.
     constant_liar : bool, default=True
         Treat running trials as finished with the worst observed value, and reserve one
         proposal for each running trial whose parameters are not yet known, so that parallel
@@ -142,8 +150,10 @@ class MetaSampler(BaseSampler):
 
     Notes
     -----
-    Failed, pruned and NaN-valued trials are ignored; ``inf`` values are kept (ranked last
-    or first). Multi-objective studies are not supported (a ``ValueError`` is raised).
+    Pruned trials are information, as in Optuna's TPE: they rank below every completed trial,
+    among themselves by their last reported step (later is better) and the value reported there,
+    so the sampler moves away from pruned regions and never re-proposes a pruned configuration.
+    Failed and NaN-valued trials are ignored; ``inf`` values are kept (ranked last or first). Multi-objective studies are not supported (a ``ValueError`` is raised).
 
     Examples
     --------
@@ -199,15 +209,63 @@ class MetaSampler(BaseSampler):
         self._base_seed: int | None = None
         self._init_caches()
 
+    @classmethod
+    def from_storage(
+        cls,
+        storage: str | optuna.storages.BaseStorage,
+        study_names: Sequence[str] | None = None,
+        *,
+        search_space: Mapping[str, BaseDistribution] | None = None,
+        exclude: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> MetaSampler:
+        """A sampler whose source studies are the compatible past studies of an Optuna storage.
+
+        Parameters
+        ----------
+        storage : str or optuna.storages.BaseStorage
+            An RDB URL (``"sqlite:///past.db"``, ``"postgresql://..."``) or a storage object
+            (``RDBStorage``, ``JournalStorage``...).
+        study_names : sequence of str, optional
+            Studies to read; by default every study of the storage.
+        search_space : mapping of str to BaseDistribution, optional
+            The new study's space. When given, a study is compatible only if it shares at least
+            one parameter with it by name and kind (categorical or numerical).
+        exclude : sequence of str
+            Study names to leave out (for example the study about to run in the same storage).
+        **kwargs
+            Passed to :class:`MetaSampler` (``seed``, ``knowledge``, ``n_startup_trials``...).
+
+        Returns
+        -------
+        MetaSampler
+
+        Warns
+        -----
+        UserWarning
+            Once per skipped study, naming it and the reason: several objectives, fewer than
+            4 finished trials with a finite value, no parameter shared with ``search_space``.
+
+        Raises
+        ------
+        ValueError
+            If a name in ``study_names`` is not in the storage.
+        """
+        from autometa.optuna._storage import compatible_studies
+
+        sources = compatible_studies(storage, study_names, search_space, exclude, _MIN_TASK_POINTS)
+        return cls(source_studies=sources, **kwargs)
+
     # -- Optuna plumbing ------------------------------------------------------------------
     def _init_caches(self) -> None:
         self._lock = threading.Lock()
         self._states: OrderedDict[tuple[Any, ...], _SpaceState] = OrderedDict()
         self._plans: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
+        self._tpe: optuna.samplers.TPESampler | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for key in ("_lock", "_states", "_plans"):
+        for key in ("_lock", "_states", "_plans", "_tpe"):
             state.pop(key, None)
         return state
 
@@ -272,12 +330,41 @@ class MetaSampler(BaseSampler):
             return self._independent_sampler.sample_independent(
                 study, trial, param_name, param_distribution
             )
-        # Uniform in the normalized space, keyed by (seed, trial number, parameter name): two
-        # workers sharing a seed still draw different values for different trials.
+        # Keyed by (seed, trial number, parameter name): two workers sharing a seed still draw
+        # different values for different trials.
         salt = 1 + zlib.crc32(param_name.encode())
-        u = self._trial_rng(trial, salt=salt).random((1, 1))
+        rng = self._trial_rng(trial, salt=salt)
+        if self._n_finished(study) >= self._n_startup_trials:
+            return self._tpe_independent(study, trial, param_name, param_distribution, rng)
+        u = rng.random((1, 1))
         space = NormalizedSpace({param_name: param_distribution})
         return space.params_from_internal(space.internal_from_unit(u)[0])[param_name]
+
+    @staticmethod
+    def _n_finished(study: Study) -> int:
+        states = (TrialState.COMPLETE, TrialState.PRUNED)
+        return len(study.get_trials(deepcopy=False, states=states))
+
+    def _tpe_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+        rng: np.random.Generator,
+    ) -> Any:
+        """Univariate TPE for a parameter outside the relative space (conditional parameters).
+
+        Optuna's TPE draws from its own random state; it is re-seeded from the per-trial key
+        before each draw so that proposals depend on (seed, trial number, parameter) only.
+        """
+        with self._lock:
+            if self._tpe is None:
+                self._tpe = optuna.samplers.TPESampler(
+                    n_startup_trials=self._n_startup_trials, constant_liar=self._constant_liar, seed=0
+                )
+            self._tpe._rng.rng.seed(int(rng.integers(0, 2**31 - 1)))  # private: see docstring
+            return self._tpe.sample_independent(study, trial, param_name, param_distribution)
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         if self._independent_sampler is not None:
@@ -313,7 +400,7 @@ class MetaSampler(BaseSampler):
         plan: dict[str, Any] = {}
         tasks = self._all_tasks()
         if tasks and trial.number < 4 * self._n_startup_trials:
-            n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+            n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
             if n_complete < self._n_startup_trials:
                 dists: dict[str, BaseDistribution] = {}
                 for t in tasks:
@@ -358,8 +445,12 @@ class MetaSampler(BaseSampler):
         models: list[_TaskModel] = []
         task_points: list[np.ndarray] = []
         exact: list[dict[bytes, float]] = []
-        for task in self._all_tasks():
-            fitted = self._fit_task(task, space, rng)
+        n_sources = len(self._source_tasks)
+        for i, task in enumerate(self._all_tasks()):
+            # An archived task must share at least half of the study's parameters: a name that
+            # happens to match (say ``batch_size``) says little about a different model.
+            min_cols = 1 if i < n_sources else math.ceil(_MIN_ARCHIVE_COVERAGE * space.dim)
+            fitted = self._fit_task(task, space, rng, min_cols)
             if fitted is not None:
                 model, pts, values = fitted
                 models.append(model)
@@ -389,7 +480,7 @@ class MetaSampler(BaseSampler):
         return _SpaceState(space, models, cand, feats, means, ranks, from_tasks, index)
 
     def _fit_task(
-        self, task: TuningTask, space: NormalizedSpace, rng: np.random.Generator
+        self, task: TuningTask, space: NormalizedSpace, rng: np.random.Generator, min_cols: int = 1
     ) -> tuple[_TaskModel, np.ndarray, dict[bytes, float]] | None:
         cols = [
             j
@@ -398,7 +489,7 @@ class MetaSampler(BaseSampler):
             and isinstance(task.distributions[name], CategoricalDistribution)
             == isinstance(space.distributions[name], CategoricalDistribution)
         ]
-        if not cols:
+        if not cols or len(cols) < min_cols:
             return None
         sub = space.subspace([space.names[j] for j in cols])
         rows, losses = [], []
@@ -438,33 +529,16 @@ class MetaSampler(BaseSampler):
     def _history(
         self, study: Study, trial: FrozenTrial, space: NormalizedSpace
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """Observed configurations and losses, running configurations, pending count."""
-        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
-        obs_x, obs_y, run_x = [], [], []
-        pending = 0
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
-            if t.number == trial.number:
-                continue
-            x = space.internal_from_params(t.params)
-            if t.state == TrialState.COMPLETE:
-                if x is None or t.value is None or math.isnan(t.value):
-                    continue
-                obs_x.append(x)
-                obs_y.append(sign * float(t.value))
-            elif self._constant_liar:
-                if x is not None:
-                    run_x.append(x)
-                elif t.number < trial.number:
-                    # Created before this trial, parameters not (all) written yet: its sampler
-                    # is probably deciding right now; leave it the proposal we would make.
-                    pending += 1
-        d = space.dim
-        return (
-            np.asarray(obs_x).reshape(-1, d),
-            np.asarray(obs_y, dtype=float),
-            np.asarray(run_x).reshape(-1, d),
-            pending,
-        )
+        """Observed configurations and their loss ranks, running configurations, pending count.
+
+        Completed and pruned trials are observations. As in Optuna's TPE, a pruned trial ranks
+        below every completed one; pruned trials rank among themselves by their last reported
+        step (later is better), then by the value reported there, and pruned trials without an
+        intermediate value come last. The returned "losses" are these ranks (ties share the
+        mean rank); everything downstream uses ranks only.
+        """
+        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+        return history_ranks(study, trial, space, states, self._constant_liar)
 
     def _propose(self, study: Study, trial: FrozenTrial, space: NormalizedSpace) -> dict[str, Any]:
         # The matrices are tiny: multi-threaded BLAS only adds contention (10x slower on 2 cores).
@@ -477,7 +551,7 @@ class MetaSampler(BaseSampler):
             for extra in (1, 2, 3):
                 clash = any(
                     t.number != trial.number and t.params == params
-                    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE))
+                    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED))
                 )
                 if not clash:
                     break
@@ -493,13 +567,28 @@ class MetaSampler(BaseSampler):
         n_seen = len(obs_y) + len(run_x) + pending
         if len(obs_y) < self._n_startup_trials and n_seen < 4 * self._n_startup_trials:
             state = self._space_state(space)
-            if state.tasks:
+            if state.tasks and not self._prior_disagrees(state, obs_x, obs_y):
                 x = self._portfolio_step(state, obs_x, obs_y, run_x, pending)
             else:
                 x = self._design_step(space, obs_x, run_x, pending, rng)
         else:
             x = self._bo_step(space, obs_x, obs_y, run_x, pending, rng)
         return space.params_from_internal(x)
+
+    def _prior_disagrees(self, state: _SpaceState, obs_x: np.ndarray, obs_y: np.ndarray) -> bool:
+        """Whether the archived tasks' prediction contradicts the study (no source studies only).
+
+        With only the shipped archive (no ``source_studies``), once ``_MIN_CHECK_POINTS`` trials
+        are observed the similarity-weighted prediction of the archived tasks is compared with the
+        study's ranks; a Kendall tau at or below zero means the study does not behave like the
+        archive, and the initial design falls back to space filling (the BO step's prior mean is
+        already scaled by its least-squares fit, which drops a contradicting prior).
+        """
+        if self._source_tasks or obs_y.size < _MIN_CHECK_POINTS:
+            return False
+        means = state.task_means(obs_x)
+        weights = self._similarity(state.tasks, means, obs_y)
+        return kendall_tau(weights @ means, obs_y) <= 0.0
 
     # -- initial design ---------------------------------------------------------------------
     @staticmethod
@@ -628,13 +717,17 @@ class MetaSampler(BaseSampler):
             a, b = 0.0, float(np.mean(z))
         resid = z - (a * prior_o + b)
         x_feat = space.features_from_internal(obs_x)
-        gp = self._fit_gp(space, x_feat, resid)
+        taken = _row_keys(x_feat)
+        win = gp_window(z, _MAX_GP_POINTS, rng)
+        x_feat, resid = x_feat[win], resid[win]
+        gp = self._fit_study_gp(space, x_feat, resid)
         if run_x.size:
             lie = float(z.max()) - (a * prior_r + b)
-            x_feat = np.concatenate([x_feat, space.features_from_internal(run_x)], axis=0)
+            run_feat = space.features_from_internal(run_x)
+            taken |= _row_keys(run_feat)
+            x_feat = np.concatenate([x_feat, run_feat], axis=0)
             resid = np.concatenate([resid, lie])
             gp = GP(gp.lengthscale, gp.noise).fit(x_feat, resid)
-        taken = _row_keys(x_feat)
         available = np.array([k not in taken for k in _row_keys(feats, as_list=True)])
         if not available.any():
             available[:] = True
@@ -652,6 +745,30 @@ class MetaSampler(BaseSampler):
                 resid = np.concatenate([resid, mean[pick : pick + 1]])
                 gp = GP(gp.lengthscale, gp.noise).fit(x_feat, resid)
         return cand[pick]
+
+    def _fit_study_gp(self, space: NormalizedSpace, x: np.ndarray, y: np.ndarray) -> GP:
+        """GP on the study: meta-learned hyperparameters as a prior, the study's evidence decides.
+
+        Length-scale multipliers 0.25x-4x and noise levels from the meta-learned one to 0.3 are
+        scored by log marginal likelihood plus a log-normal prior centred on the meta-learned
+        values, so a study that does not behave like the meta-training pool (plateaus, heavy
+        noise, short length scales) moves the GP away from the prior as its evidence grows.
+        """
+        base = self._lengthscale(space)
+        noise0 = self._noise()
+        n = max(len(y), 1)
+        best_gp, best_score = None, -np.inf
+        for mult in _LENGTHSCALE_MULTS:
+            for noise in sorted({noise0, *_NOISE_LEVELS}):
+                gp = GP(base * mult, noise).fit(x, y)
+                prior = -0.5 * (math.log(mult) / _LOG_PRIOR_SD) ** 2 - 0.5 * (
+                    math.log(noise / noise0) / (2.0 * _LOG_PRIOR_SD)
+                ) ** 2
+                score = n * gp.log_marginal_likelihood() + prior
+                if score > best_score:
+                    best_gp, best_score = gp, score
+        assert best_gp is not None
+        return best_gp
 
     def _fit_gp(
         self,
