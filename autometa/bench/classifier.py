@@ -39,6 +39,8 @@ PEERS = ("logreg", "rf300", "hgb", "knn7", "svc", "flaml_lgbm")
 MAIN = ("autometa", *PEERS)
 ABLATION = (
     "autometa",
+    "am_icl_only",
+    "am_with_neural",
     "am_classical",
     "am_plus_metalstm",
     "am_plus_augment",
@@ -141,7 +143,10 @@ def _ablation_checkpoint(path: str) -> str:
 def make_estimator(name: str, X: Any, seed: int, ablation_checkpoint: str = ABLATION_CHECKPOINT) -> Any:
     """A fresh estimator (with its preprocessing) for one benchmark cell.
 
-    The ablation variants, cumulative: ``am_classical`` (classical members only),
+    ``am_icl_only`` is the in-context member alone; ``am_with_neural`` the default members plus
+    the opt-in Meta-LSTM and hypernetwork members (the shipped portfolio has no weights for
+    them, so that blend is uniform; compare it with ``am_uniform``).
+    The older ablation variants, cumulative: ``am_classical`` (classical members only),
     ``am_plus_metalstm`` (+ a Meta-LSTM member meta-trained without augmentation),
     ``am_plus_augment`` (+ the shipped Meta-LSTM member, meta-trained with and adapted on
     policy-augmented rows), ``autometa`` (+ the hypernetwork member), then
@@ -154,6 +159,11 @@ def make_estimator(name: str, X: Any, seed: int, ablation_checkpoint: str = ABLA
 
     if name == "autometa":
         return AutoMetaClassifier(random_state=seed)
+    if name == "am_icl_only":
+        return AutoMetaClassifier(members=["icl"], random_state=seed)
+    if name == "am_with_neural":
+        return AutoMetaClassifier(members=["icl", "neural", "hypernet", *CLASSICAL], combination="uniform",
+                                  random_state=seed)  # fmt: skip
     if name == "am_classical":
         return AutoMetaClassifier(members=CLASSICAL, random_state=seed)
     if name == "am_plus_metalstm":

@@ -25,6 +25,11 @@ from sklearn.utils.validation import (
 )
 
 from autometa._threads import limit_threads
+from autometa.estimators._in_context_member import (
+    IN_CONTEXT_CHECKPOINT,
+    InContextMember,
+    load_in_context_learner,
+)
 from autometa.estimators._members import CLASSICAL_MEMBERS, ClassicalMember
 from autometa.estimators._neural import NeuralMember
 from autometa.estimators._portfolio import Portfolio, landmarkers, meta_features
@@ -33,7 +38,9 @@ from autometa.estimators._table import TableSpec, to_frame
 __all__ = [
     "DEFAULT_CHECKPOINT",
     "DEFAULT_PORTFOLIO",
+    "DEFAULT_MEMBERS",
     "HYPERNET_CHECKPOINT",
+    "IN_CONTEXT_CHECKPOINT",
     "NEURAL_MEMBERS",
     "AutoMetaClassifier",
     "load_classifier_meta_learner",
@@ -49,7 +56,14 @@ HYPERNET_CHECKPOINT = _CHECKPOINTS / "classifier_hypernet.pt"
 #: the meta-learned members and the shipped checkpoint each one loads for ``"default"``
 NEURAL_MEMBERS = {"neural": DEFAULT_CHECKPOINT, "hypernet": HYPERNET_CHECKPOINT}
 
-_ALL_MEMBERS = (*NEURAL_MEMBERS, *sorted(CLASSICAL_MEMBERS))
+#: every member a user may allow; ``"icl"`` is the in-context learner (``classifier_in_context.pt``)
+_ALL_MEMBERS = ("icl", *NEURAL_MEMBERS, *sorted(CLASSICAL_MEMBERS))
+#: ``members="auto"``: the in-context learner and the classical families. The Meta-LSTM
+#: ("neural") and hypernetwork members are opt-in: in the ablation (docs/classifier.md) they
+#: added no measurable AUC beside the others and cost most of the fit time.
+DEFAULT_MEMBERS = ("icl", *sorted(CLASSICAL_MEMBERS))
+#: members that read the user's table (the others read TableSpec's design matrices)
+_FRAME_MEMBERS = frozenset({"icl", *NEURAL_MEMBERS})
 _CACHE: dict[tuple[str, float], Any] = {}
 _CACHE_LOCK = threading.Lock()
 
@@ -114,13 +128,17 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
     *portfolio* how much weight each model family deserves on a task like this one. It then
     fits the chosen members:
 
-    * ``"neural"``: a small MLP whose initialization, learned optimizer (a coordinate-wise
-      Meta-LSTM) and data-augmentation policy were meta-trained together across many dev
-      tasks; the optimizer adapts it to the (policy-augmented) training rows in a few steps,
-      on ``n_ensemble`` views of the task (random column placements, label permutations and
-      augmentation draws), all adapted at once;
-    * ``"hypernet"``: the same, but a hypernetwork reads the training rows first and sets the
-      starting point (it modulates the learned initialization and writes the output layer);
+    * ``"icl"``: the in-context learner, a transformer meta-trained on a prior of synthetic
+      and dev tasks that reads the training rows with their labels and classifies new rows in
+      one forward pass (nothing is fitted per task), as an ensemble of ``n_ensemble`` feature
+      placements and label orders;
+    * ``"neural"`` (opt-in): a small MLP whose initialization and learned optimizer (a
+      coordinate-wise Meta-LSTM) were meta-trained together across many dev tasks; the
+      optimizer adapts it to the training rows in a few steps, on ``n_ensemble`` views of the
+      task (random column placements, label permutations), all adapted at once;
+    * ``"hypernet"`` (opt-in): the same, but a hypernetwork reads the training rows first and
+      sets the starting point (it modulates the learned initialization and writes the output
+      layer);
     * classical members: ``"rf"`` (random forest), ``"et"`` (extra trees), ``"gbm"``
       (histogram gradient boosting with small-data settings), ``"lr"`` (logistic
       regression), ``"knn"`` (distance-weighted k-NN).
@@ -135,16 +153,21 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         MLflow URI ``"models:/<name>/<version>"`` / ``"runs:/<run_id>/<path>"``.
     hypernet_learner : str or path-like, default="default"
         The same for the ``"hypernet"`` member (shipped: ``classifier_hypernet.pt``).
+    in_context_learner : str or path-like, default="default"
+        The in-context learner of the ``"icl"`` member: ``"default"`` (shipped:
+        ``classifier_in_context.pt``, model card ``in_context_model_card.json``) or a
+        checkpoint path written for algo ``in-context``.
     members : "auto" or list of str, default="auto"
-        Model families allowed into the blend (``"auto"``: all of ``neural, hypernet, et, gbm,
-        knn, lr, rf``). The portfolio still decides their weights.
+        Model families allowed into the blend (``"auto"``: ``icl, et, gbm, knn, lr, rf``;
+        ``neural`` and ``hypernet`` may be added by listing them). The portfolio still decides
+        their weights.
     combination : {"learned", "uniform"}, default="learned"
         ``"learned"`` uses the meta-learned portfolio weights; ``"uniform"`` averages the
         allowed members equally (an ablation baseline).
     n_ensemble : int, default=4
-        Number of adapted views of each neural member (each with its own column placement,
-        label permutation, augmentation draw and, above 256 rows, row subsample). The
-        Meta-LSTM's cost grows with it: it updates every weight of every view.
+        Number of views of each meta-learned member (each with its own column placement,
+        label permutation and, for the neural members, augmentation draw and, above 256 rows,
+        row subsample). The in-context member's predict time grows linearly with it.
     augment : bool, default=True
         Adapt the neural members on rows augmented by their meta-learned policy (when their
         checkpoint has one). ``False`` adapts on the real rows only (an ablation).
@@ -206,6 +229,7 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "meta_learner": [str, os.PathLike],
         "hypernet_learner": [str, os.PathLike],
+        "in_context_learner": [str, os.PathLike],
         "augment": ["boolean"],
         "members": [StrOptions({"auto"}), list, tuple],
         "combination": [StrOptions({"learned", "uniform"})],
@@ -223,6 +247,7 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         *,
         meta_learner: str | os.PathLike[str] = "default",
         hypernet_learner: str | os.PathLike[str] = "default",
+        in_context_learner: str | os.PathLike[str] = "default",
         members: str | list[str] = "auto",
         combination: str = "learned",
         n_ensemble: int = 4,
@@ -236,6 +261,7 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
     ) -> None:
         self.meta_learner = meta_learner
         self.hypernet_learner = hypernet_learner
+        self.in_context_learner = in_context_learner
         self.members = members
         self.combination = combination
         self.n_ensemble = n_ensemble
@@ -325,17 +351,23 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
             learners[name] = load_classifier_meta_learner(sources[name], NEURAL_MEMBERS[name])
             if n_classes > learner_dims(learners[name])[1]:
                 members = [m for m in members if m != name]
+        if "icl" in members:
+            learners["icl"] = load_in_context_learner(self.in_context_learner)
+            if n_classes > learners["icl"].c_max:
+                members = [m for m in members if m != "icl"]
         if not members:
             raise ValueError(
-                f"y has {n_classes} classes, more than the neural members handle (c_max); allow a classical "
-                f"member too, e.g. members=['neural', 'rf'], or members='auto'."
+                f"y has {n_classes} classes, more than the meta-learned members handle (c_max); allow a "
+                f"classical member too, e.g. members=['icl', 'rf'], or members='auto'."
             )
         portfolio = self._portfolio(members)
         weights = portfolio.weights(z, members)
         fitted: dict[str, Any] = {}
         for name in sorted(weights):
             member_seed = int(rng.integers(np.iinfo(np.int32).max))
-            if name in NEURAL_MEMBERS:
+            if name == "icl":
+                member = InContextMember(learners[name], n_members=self.n_ensemble).fit(df, y_idx, n_classes, member_seed)
+            elif name in NEURAL_MEMBERS:
                 from autometa._utils import resolve_device
 
                 member = NeuralMember(learners[name], n_views=self.n_ensemble, steps=self.adapt_steps,
@@ -369,7 +401,7 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         proba = np.zeros((len(df), len(self.classes_)))
         for name, w in self.weights_.items():
             member = self.members_[name]
-            p = member.predict_proba(df) if name in NEURAL_MEMBERS else member.predict_proba(matrices)
+            p = member.predict_proba(df) if name in _FRAME_MEMBERS else member.predict_proba(matrices)
             proba += w * p
         proba = np.clip(proba, 0.0, None)
         return proba / proba.sum(axis=1, keepdims=True)
@@ -387,7 +419,7 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ helpers
     def _allowed_members(self) -> list[str]:
         if isinstance(self.members, str):  # "auto" (other strings are rejected by validation)
-            return list(_ALL_MEMBERS)
+            return list(DEFAULT_MEMBERS)
         members = list(self.members)
         unknown = sorted(set(members) - set(_ALL_MEMBERS))
         if unknown or not members:
@@ -405,7 +437,17 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
                     stacklevel=3,
                 )
             return Portfolio.uniform(members)
-        return _load_portfolio()
+        portfolio = _load_portfolio()
+        outside = [m for m in members if m not in portfolio.members]
+        if outside:
+            warnings.warn(
+                f"The shipped portfolio weighs {list(portfolio.members)}; the allowed members {outside} are "
+                "outside it, so the members are combined uniformly. Pass combination='uniform' to silence this.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return Portfolio.uniform(members)
+        return portfolio
 
     def _validate_X(self, X: Any, *, reset: bool) -> pd.DataFrame:
         """Validate ``X`` the scikit-learn way and return it as a DataFrame.

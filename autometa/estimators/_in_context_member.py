@@ -99,4 +99,5 @@ class InContextMember:
             n_members=self.n_members,
             seed=self.seed_,
         )
-        return proba.double().numpy()
+        out = proba.double().numpy()
+        return out / out.sum(axis=1, keepdims=True)  # exact in float64 (the net computes in float32)

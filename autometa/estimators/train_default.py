@@ -247,7 +247,9 @@ def strip_policy(src: Path, dst: Path) -> Path:
 
 
 # ----------------------------------------------------------------------------- stage 2
-MEMBERS = ("neural", "hypernet", "et", "gbm", "knn", "lr", "rf")
+#: the members the portfolio weighs: the classifier's default members (the in-context learner and
+#: the classical families; see ``DEFAULT_MEMBERS`` in :mod:`autometa.estimators._classifier`)
+MEMBERS = ("icl", "et", "gbm", "knn", "lr", "rf")
 #: L2 pull toward uniform weights, chosen by ``--select-l2 0.2,0.05,0.005,0.0005`` (3-fold
 #: leave-data-set-family-out validation on the portfolio pool; AUC of the learned minus the
 #: uniform blend: +0.0000, +0.0002, +0.0007, -0.0028; ``model_card.json``, portfolio.l2_selection).
@@ -260,7 +262,7 @@ def member_predictions(
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """Fit each member alone on ``train`` rows; return meta-features, held-out probabilities, labels."""
     from autometa.estimators import AutoMetaClassifier
-    from autometa.estimators._classifier import NEURAL_MEMBERS
+    from autometa.estimators._classifier import _FRAME_MEMBERS
 
     classes = np.unique(y[train])
     test = test[np.isin(y[test], classes)]
@@ -272,7 +274,7 @@ def member_predictions(
     spec = clf.table_spec_
     matrices = {"tree": spec.tree_matrix(df), "linear": spec.linear_matrix(df)}
     probs = {
-        m: (member.predict_proba(df) if m in NEURAL_MEMBERS else member.predict_proba(matrices))
+        m: (member.predict_proba(df) if m in _FRAME_MEMBERS else member.predict_proba(matrices))
         for m, member in clf.members_.items()
     }
     z = np.array(list(clf.meta_features_.values()))
@@ -455,7 +457,10 @@ def write_model_card(parts: dict[str, dict[str, Any] | None], command: str, stag
             "files": {
                 "classifier_default.pt": "neural member: meta-learned initialization + Meta-LSTM optimizer (no augmentation policy)",
                 "classifier_hypernet.pt": "hypernet member: set encoder that modulates the learned initialization, Meta-LSTM steps, augmentation policy",
-                "classifier_portfolio.json": "meta-learned combination weights over model families",
+                "classifier_portfolio.json": "meta-learned combination weights over model families "
+                "(the default members: icl and the classical families)",
+                "classifier_in_context.pt": "icl member: the in-context learner; its own card is "
+                "in_context_model_card.json (data, compute, learning curve)",
             },
             "data": {
                 "neural_meta_train": ["synthetic (SyntheticPrior: mlp/scm/gmm, 50% of tasks)", *NEURAL_TRAIN],
@@ -470,7 +475,8 @@ def write_model_card(parts: dict[str, dict[str, Any] | None], command: str, stag
     for stage, facts in parts.items():
         if facts is not None:
             card[stage] = facts
-    files = [CHECKPOINT_DIR / f for f in ("classifier_default.pt", "classifier_hypernet.pt", "classifier_portfolio.json")]
+    names = ("classifier_default.pt", "classifier_hypernet.pt", "classifier_portfolio.json", "classifier_in_context.pt")
+    files = [CHECKPOINT_DIR / f for f in names]
     card["sha256"] = {p.name: _sha256(p) for p in files if p.is_file()}
     path.write_text(json.dumps(card, indent=1, default=str))
     return path

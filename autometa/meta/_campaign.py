@@ -400,3 +400,29 @@ def export_in_context(
     }
     Path(card).write_text(json.dumps(info, indent=1) + "\n")
     return info
+
+
+def plot_curve(
+    curve: list[dict[str, float]], references: dict[str, dict[str, float]] | None, path: str | os.PathLike[str]
+) -> Path:
+    """Held-out AUC against CPU-hours, one line per training size, peers as dashed levels."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4))
+    ax = fig.add_subplot()
+    hours = [c["cpu_hours"] for c in curve]
+    keys = sorted({k for c in curve for k in c if k.startswith("auc@")}, key=lambda k: int(k[4:]))
+    colors = dict(zip(keys, ("tab:blue", "tab:orange", "tab:green", "tab:red"), strict=False))
+    for k in keys:
+        ax.plot(hours, [c.get(k, math.nan) for c in curve], color=colors[k], label=f"in-context, n={k[4:]}")
+        for peer, style in zip(sorted(references or {}), ("--", ":"), strict=False):
+            if k in references[peer]:
+                ax.axhline(references[peer][k], color=colors[k], linestyle=style, linewidth=1,
+                           label=f"{peer}, n={k[4:]}")  # fmt: skip
+    ax.set_xlabel("CPU-hours of meta-training (one core)")
+    ax.set_ylabel("mean ROC-AUC, held-out dev tables")
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return Path(path)

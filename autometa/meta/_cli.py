@@ -312,7 +312,7 @@ def _ship_campaign(campaign: Any) -> None:
     from sklearn.linear_model import LogisticRegression
 
     from autometa.estimators._in_context_member import IN_CONTEXT_CHECKPOINT
-    from autometa.meta._campaign import export_in_context, held_out_auc
+    from autometa.meta._campaign import export_in_context, held_out_auc, plot_curve
 
     seeds = campaign.eval_seeds
     references = {
@@ -328,6 +328,7 @@ def _ship_campaign(campaign: Any) -> None:
         machine=f"{os.cpu_count()}-core CPU ({platform.machine()}), one torch thread, shared with other jobs; no GPU",
         references=references,
     )
+    plot_curve(campaign.curve(), references, campaign.directory / "auc_curve.png")
     print(f"shipped {info['file']} (step {info['training']['steps']}, {info['training']['cpu_hours']} CPU-hours)")
 
 

@@ -74,8 +74,10 @@ def test_quick_run_reports_and_reuses_cells(tmp_path):
     args = argparse.Namespace(sizes="32", datasets="keel/hayes-roth", estimators="logreg,knn7", ablation=False,
                               max_test=200, raw=str(raw), reuse=[], threads=1, seeds=1, quick=False)  # fmt: skip
     result = bench.compute(args)
-    assert {r["estimator"] for r in result.rows} == {"logreg", "knn7"}
+    assert {r["estimator"] for r in result.rows} == {"logreg", "knn7", bench.HINDSIGHT}
     assert all(0.0 <= r["roc_auc"] <= 1.0 for r in result.rows)
+    best = max(r["roc_auc"] for r in result.rows if r["estimator"] != bench.HINDSIGHT)
+    assert [r["roc_auc"] for r in result.rows if r["estimator"] == bench.HINDSIGHT] == [best]  # one data set, one seed
     assert len(raw.read_text().splitlines()) == 2
     again = bench.compute(argparse.Namespace(**{**vars(args), "raw": None, "reuse": [str(raw)]}))
     assert [r["roc_auc"] for r in again.rows] == [r["roc_auc"] for r in result.rows]

@@ -68,9 +68,9 @@ def test_shipped_portfolio_loads_and_covers_every_member():
     if not DEFAULT_PORTFOLIO.is_file():
         pytest.skip("the shipped portfolio is built by python -m autometa.estimators.train_default")
     p = Portfolio.load(DEFAULT_PORTFOLIO)
-    from autometa.estimators._classifier import _ALL_MEMBERS
+    from autometa.estimators._classifier import DEFAULT_MEMBERS
 
-    assert set(p.members) == set(_ALL_MEMBERS) == {"neural", "hypernet", "et", "gbm", "knn", "lr", "rf"}
+    assert set(p.members) == set(DEFAULT_MEMBERS) == {"icl", "et", "gbm", "knn", "lr", "rf"}
 
 
 def test_auc_objective_prefers_the_member_that_ranks_well():

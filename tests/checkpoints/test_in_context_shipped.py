@@ -1,0 +1,88 @@
+"""The shipped in-context learner: loads offline, is trained, beats its untrained self, and its card is honest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from autometa.estimators._in_context_member import IN_CONTEXT_CHECKPOINT, load_in_context_learner
+from autometa.meta import InContextLearner, save_meta_learner
+from autometa.tasks.datasets import is_reserved
+
+CARD = IN_CONTEXT_CHECKPOINT.with_name("in_context_model_card.json")
+
+
+def card() -> dict:
+    return json.loads(CARD.read_text())
+
+
+def test_loads_offline_and_matches_its_card(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing is fetched from anywhere
+    learner = load_in_context_learner("default")
+    info = card()
+    assert isinstance(learner, InContextLearner)
+    assert learner.get_config() == info["config"]
+    assert info["sha256"] == hashlib.sha256(IN_CONTEXT_CHECKPOINT.read_bytes()).hexdigest()
+    assert IN_CONTEXT_CHECKPOINT.stat().st_size <= 25 * 2**20
+    assert info["parameters"] == sum(p.numel() for p in learner.parameters())
+
+
+def test_card_lists_no_reserved_or_evaluation_data():
+    from autometa.estimators._dev_data import EVALUATION, PORTFOLIO_TRAIN
+
+    data = card()["data"]
+    assert data["reserved_data_sets_used"] == []
+    tables = set(data["dev_tables"])
+    assert tables, "the card must list every dev table the prior mixes in"
+    assert not any(is_reserved(t.split("/", 1)[1]) for t in tables)
+    # what the classifier is judged on, and what the portfolio learns from, never trained it
+    assert not tables & set(EVALUATION)
+    assert not tables & set(PORTFOLIO_TRAIN)
+    assert not tables & set(data["held_out_for_the_learning_curve"])
+
+
+def test_card_records_compute_and_curve():
+    info = card()
+    curve = info["learning_curve"]
+    assert curve and curve[-1]["step"] == info["training"]["steps"]
+    assert info["training"]["cpu_hours"] > 0 and "command" in info["training"]
+    assert all(c["cpu_hours"] <= d["cpu_hours"] for c, d in zip(curve, curve[1:], strict=False))
+
+
+def test_every_tensor_was_trained():
+    trained = load_in_context_learner("default")
+    torch.manual_seed(0)  # the campaign's seed: its initial weights
+    init = InContextLearner(**trained.get_config())
+    same = [k for k, p in trained.named_parameters() if torch.equal(p.detach(), dict(init.named_parameters())[k])]
+    assert not same
+
+
+def _auc(clf_factory, X, y, seeds=(0, 1)) -> float:
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import train_test_split
+
+    out = []
+    for seed in seeds:
+        tr, te = train_test_split(np.arange(len(y)), train_size=64, stratify=y, random_state=seed)
+        te = te[:400]
+        clf = clf_factory(seed).fit(X.iloc[tr], y[tr])
+        out.append(roc_auc_score(y[te] == clf.classes_[1], clf.predict_proba(X.iloc[te])[:, 1]))
+    return float(np.mean(out))
+
+
+@pytest.mark.parametrize("name", ["keel/twonorm", "keel/titanic"])
+def test_meta_training_is_what_makes_it_work(name, tmp_path):
+    """The shipped learner beats the same network untrained on a dev table it never trained on."""
+    from autometa import AutoMetaClassifier
+    from autometa.estimators._dev_data import load_dev_dataset
+
+    X, y = load_dev_dataset(name)
+    torch.manual_seed(0)
+    untrained = save_meta_learner(InContextLearner(**load_in_context_learner().get_config()), tmp_path / "u.pt")
+    shipped = _auc(lambda s: AutoMetaClassifier(members=["icl"], random_state=s), X, y)
+    raw = _auc(lambda s: AutoMetaClassifier(members=["icl"], in_context_learner=untrained, random_state=s), X, y)
+    assert shipped > raw + 0.05, (shipped, raw)

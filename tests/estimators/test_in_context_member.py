@@ -1,0 +1,73 @@
+"""The in-context member inside AutoMetaClassifier: default, opt-out, limits, determinism, pickling."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autometa import AutoMetaClassifier
+from autometa.estimators._classifier import DEFAULT_MEMBERS
+
+
+def table(n: int = 60, classes: int = 2, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.choice(["x", "y", "z"], n)})
+    X.loc[rng.random(n) < 0.1, "a"] = np.nan
+    y = np.array([f"k{i}" for i in (np.arange(n) % classes)])
+    return X, y
+
+
+def test_icl_is_a_default_member_and_neural_ones_are_opt_in():
+    assert "icl" in DEFAULT_MEMBERS and "neural" not in DEFAULT_MEMBERS and "hypernet" not in DEFAULT_MEMBERS
+    X, y = table()
+    clf = AutoMetaClassifier(random_state=0).fit(X, y)
+    assert set(clf.members_) <= set(DEFAULT_MEMBERS)
+    assert clf.weights_.get("icl", 0.0) > 0.0
+
+
+def test_icl_alone_predicts_the_users_labels_deterministically():
+    X, y = table(classes=3)
+    a = AutoMetaClassifier(members=["icl"], random_state=0).fit(X, y)
+    b = AutoMetaClassifier(members=["icl"], random_state=0).fit(X, y)
+    pa, pb = a.predict_proba(X), b.predict_proba(X)
+    assert np.array_equal(pa, pb)
+    np.testing.assert_allclose(pa.sum(1), 1.0)
+    assert set(a.predict(X)) <= set(y)
+    again = pickle.loads(pickle.dumps(a))
+    assert np.array_equal(again.predict_proba(X), pa)
+
+
+def test_more_classes_than_icl_handles():
+    X, y = table(n=120, classes=12)
+    with pytest.raises(ValueError, match="classical member"):
+        AutoMetaClassifier(members=["icl"], random_state=0).fit(X, y)
+    clf = AutoMetaClassifier(members=["icl", "lr"], random_state=0).fit(X, y)
+    assert set(clf.members_) == {"lr"}
+
+
+def test_a_checkpoint_of_another_learner_is_refused(tmp_path):
+    from autometa.estimators._classifier import DEFAULT_CHECKPOINT
+
+    X, y = table()
+    with pytest.raises(ValueError, match="not an InContextLearner"):
+        AutoMetaClassifier(members=["icl"], in_context_learner=DEFAULT_CHECKPOINT).fit(X, y)
+    with pytest.raises(FileNotFoundError, match="No in-context checkpoint"):
+        AutoMetaClassifier(members=["icl"], in_context_learner=tmp_path / "nope.pt").fit(X, y)
+
+
+def test_predict_scales_with_query_rows_not_support():
+    """Query rows are classified independently: a row's probabilities do not depend on its batch."""
+    X, y = table(n=80)
+    clf = AutoMetaClassifier(members=["icl"], random_state=0).fit(X, y)
+    whole = clf.predict_proba(X)
+    np.testing.assert_allclose(clf.predict_proba(X.iloc[:5]), whole[:5], atol=1e-6)
+
+
+def test_members_outside_the_learned_portfolio_are_not_silently_dropped():
+    X, y = table()
+    with pytest.warns(UserWarning, match="outside it"):
+        clf = AutoMetaClassifier(members=["neural", "rf"], random_state=0).fit(X, y)
+    assert set(clf.weights_) == {"neural", "rf"}
