@@ -9,6 +9,7 @@ from autometa.meta._checkpoint import (
 )
 from autometa.meta._hypernet import HyperNet, HyperNetMAML, SetEncoder
 from autometa.meta._in_context import InContextLearner, InContextState
+from autometa.meta._in_context_tta import InContextTTA
 from autometa.meta._maml import ANIL, FOMAML, MAML, AdaptedTask, GradientLearner, MetaSGD, Reptile
 from autometa.meta._meta_lstm import MetaLSTM, MetaLSTMRule
 from autometa.meta._metric import MatchingNet, ProtoNet, RelationNet, SiameseNet
@@ -23,6 +24,7 @@ __all__ = [
     "HyperNetMAML",
     "InContextLearner",
     "InContextState",
+    "InContextTTA",
     "LEARNERS",
     "LoggedMetaLearner",
     "MAML",

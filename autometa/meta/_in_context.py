@@ -232,12 +232,16 @@ class InContextLearner(MetaLearner):
             h = block(h, k, v, mask)
         return InContextState(keys, values, mask)
 
-    def predict(self, fast: InContextState, x: Tensor, batch: TaskBatch) -> Tensor:
-        """Masked logits ``[T, n, c_max]`` for rows ``x`` given the support state."""
+    def features(self, fast: InContextState, x: Tensor, batch: TaskBatch) -> Tensor:
+        """The head's input ``[T, n, width]`` for rows ``x`` given the support state."""
         h = self._embed(x, batch.feature_mask)
         for block, k, v in zip(self.blocks, fast.keys, fast.values, strict=True):
             h = block(h, k, v, fast.support_mask)
-        logits = self.head(self.head_norm(h))
+        return self.head_norm(h)
+
+    def predict(self, fast: InContextState, x: Tensor, batch: TaskBatch) -> Tensor:
+        """Masked logits ``[T, n, c_max]`` for rows ``x`` given the support state."""
+        logits = self.head(self.features(fast, x, batch))
         if logits.shape[-1] != batch.c_max:
             logits = logits[..., : batch.c_max]
         return masked_predict(logits, batch)
