@@ -172,8 +172,9 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         Adapt the neural members on rows augmented by their meta-learned policy (when their
         checkpoint has one). ``False`` adapts on the real rows only (an ablation).
     adapt_steps : int or None, default=None
-        Inner gradient steps of the neural member (``None``: the number it was
-        meta-trained with).
+        Test-time steps of the meta-learned members: the neural members' inner gradient steps
+        and, when the shipped in-context learner carries them, its Meta-LSTM steps on the head
+        (``None``: as meta-trained; ``0``: no adaptation).
     max_samples : int, default=10000
         Training sets larger than this are stratified-subsampled to ``max_samples`` rows
         (with a warning). Each view of a neural member adapts on at most 256 of them.
@@ -234,7 +235,7 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         "members": [StrOptions({"auto"}), list, tuple],
         "combination": [StrOptions({"learned", "uniform"})],
         "n_ensemble": [Interval(Integral, 1, None, closed="left")],
-        "adapt_steps": [Interval(Integral, 1, None, closed="left"), None],
+        "adapt_steps": [Interval(Integral, 0, None, closed="left"), None],
         "max_samples": [Interval(Integral, 2, None, closed="left")],
         "device": [str],
         "random_state": ["random_state"],
@@ -366,7 +367,8 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         for name in sorted(weights):
             member_seed = int(rng.integers(np.iinfo(np.int32).max))
             if name == "icl":
-                member = InContextMember(learners[name], n_members=self.n_ensemble).fit(df, y_idx, n_classes, member_seed)
+                member = InContextMember(learners[name], n_members=self.n_ensemble, steps=self.adapt_steps)
+                member.fit(df, y_idx, n_classes, member_seed)
             elif name in NEURAL_MEMBERS:
                 from autometa._utils import resolve_device
 

@@ -10,6 +10,7 @@ ensemble over feature placements and label orders
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 from pathlib import Path
@@ -26,14 +27,15 @@ IN_CONTEXT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" /
 
 @functools.lru_cache(maxsize=4)
 def _load(path: str, mtime: float) -> Any:
-    from autometa.meta import InContextLearner, load_meta_learner
+    from autometa.meta import InContextLearner, InContextTTA, load_meta_learner
 
     learner = load_meta_learner(path)
-    if not isinstance(learner, InContextLearner):
+    if not isinstance(learner, (InContextLearner, InContextTTA)):
         raise ValueError(
             f"{path} holds a {type(learner).__name__}, not an InContextLearner; the in-context member "
-            "needs a checkpoint written for algo 'in-context'."
+            "needs a checkpoint written for algo 'in-context' or 'in-context-tta'."
         )
+    learner.requires_grad_(False)
     return learner.eval()
 
 
@@ -56,14 +58,21 @@ class InContextMember:
 
     Parameters
     ----------
-    learner : InContextLearner
+    learner : InContextLearner or InContextTTA
     n_members : int
         Ensemble size (feature placements x label orders).
+    steps : int or None
+        Test-time Meta-LSTM steps of an :class:`~autometa.meta.InContextTTA` learner (None: as
+        meta-trained; 0: none, i.e. the in-context learner alone). Ignored for a plain
+        in-context learner.
     """
 
     name = "icl"
 
-    def __init__(self, learner: Any, n_members: int = 4) -> None:
+    def __init__(self, learner: Any, n_members: int = 4, steps: int | None = None) -> None:
+        if steps is not None and hasattr(learner, "steps") and steps != learner.steps:
+            learner = copy.copy(learner)  # the cached learner is shared: change a shallow copy
+            learner.steps = int(steps)
         self.learner = learner
         self.n_members = int(n_members)
 

@@ -342,6 +342,8 @@ def export_in_context(
     command: str,
     machine: str,
     references: dict[str, dict[str, float]] | None = None,
+    learner: Any = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Ship the campaign's current learner: a checkpoint plus its model card.
 
@@ -358,9 +360,10 @@ def export_in_context(
     curve = campaign.curve()
     if not curve:
         raise ValueError(f"The campaign in {campaign.directory} has no evaluated steps yet; run it first.")
-    payload = load_checkpoint(campaign.directory / "last.pt")
-    learner = InContextLearner(**json.loads(payload["config"]))
-    learner.load_state_dict(payload["state_dict"])
+    if learner is None:
+        payload = load_checkpoint(campaign.directory / "last.pt")
+        learner = InContextLearner(**json.loads(payload["config"]))
+        learner.load_state_dict(payload["state_dict"])
     trainer = campaign.build_trainer()
     prior = trainer.pool
     path = save_meta_learner(
@@ -397,6 +400,7 @@ def export_in_context(
             {k: (round(v, 4) if isinstance(v, float) else v) for k, v in entry.items()} for entry in curve
         ],
         "peers_on_the_same_splits": references or {},
+        **(extra or {}),
     }
     Path(card).write_text(json.dumps(info, indent=1) + "\n")
     return info
@@ -426,3 +430,39 @@ def plot_curve(
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return Path(path)
+
+
+def train_tta(
+    learner: Any,
+    directory: str | os.PathLike[str],
+    *,
+    steps: int = 300,
+    inner_steps: int = 3,
+    seed: int = 0,
+    prior_config: dict[str, Any] | None = None,
+    datasets: Sequence[str] = EVAL_DATASETS,
+    sizes: Sequence[int] = EVAL_SIZES,
+) -> tuple[Any, dict[str, dict[str, float]]]:
+    """Meta-train test-time Meta-LSTM steps on ``learner``'s head and measure what they add.
+
+    Returns the trained :class:`~autometa.meta.InContextTTA` and the held-out AUC of the
+    in-context learner alone, with untrained steps and with the meta-trained steps, on the
+    campaign's held-out splits (same splits, same ensemble).
+    """
+    from autometa.meta._in_context_tta import InContextTTA
+    from autometa.meta._trainer import MetaTrainer
+    from autometa.tasks import InContextPrior
+
+    learner = learner.eval()
+    tta = InContextTTA.from_learner(learner, steps=inner_steps)
+    scores = {
+        "in_context": held_out_auc(learner, datasets, sizes),
+        "untrained_steps": held_out_auc(tta, datasets, sizes),
+    }
+    prior = InContextPrior(d_max=learner.d_max, c_max=learner.c_max, **(prior_config or {}))
+    MetaTrainer(
+        tta, prior, meta_batch_size=8, lr=1e-3, optimizer="adamw", grad_clip=1.0, seed=seed, device="cpu",
+        checkpoint_dir=directory, checkpoint_every=100, tracking=False, progress=False,
+    ).fit(int(steps), resume=True)  # fmt: skip
+    scores["meta_trained_steps"] = held_out_auc(tta.eval(), datasets, sizes)
+    return tta, scores

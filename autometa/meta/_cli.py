@@ -101,6 +101,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "classifier_in_context.pt with its model card (learning curve, data, compute, peers on the same splits)",
     )
     g.add_argument(
+        "--tta-steps",
+        type=int,
+        default=0,
+        help="with --ship: meta-train test-time Meta-LSTM steps on the learner's head for this many outer "
+        "steps, measure them on the held-out tables, and ship them only if they add at every size",
+    )
+    g.add_argument(
         "--hours",
         type=_positive_float,
         default=None,
@@ -300,11 +307,11 @@ def _run_campaign(args: argparse.Namespace) -> int:
     if args.steps is not None or args.hours is not None:
         campaign.run(steps=args.steps, hours=args.hours)
     if args.ship:
-        _ship_campaign(campaign)
+        _ship_campaign(campaign, tta_steps=args.tta_steps)
     return 0
 
 
-def _ship_campaign(campaign: Any) -> None:
+def _ship_campaign(campaign: Any, tta_steps: int = 0) -> None:
     """Write the campaign's learner and model card into the package's checkpoints folder."""
     import platform
 
@@ -312,19 +319,36 @@ def _ship_campaign(campaign: Any) -> None:
     from sklearn.linear_model import LogisticRegression
 
     from autometa.estimators._in_context_member import IN_CONTEXT_CHECKPOINT
-    from autometa.meta._campaign import export_in_context, held_out_auc, plot_curve
+    from autometa.meta import load_meta_learner
+    from autometa.meta._campaign import export_in_context, held_out_auc, plot_curve, train_tta
 
     seeds = campaign.eval_seeds
     references = {
         "rf300": held_out_auc(lambda: RandomForestClassifier(300, n_jobs=1, random_state=0), seeds=seeds),
         "logreg": held_out_auc(lambda: LogisticRegression(max_iter=1000), seeds=seeds),
     }
+    learner = load_meta_learner(campaign.directory / "last.pt")
+    extra: dict[str, Any] = {}
+    if tta_steps > 0:
+        import shutil
+
+        shutil.rmtree(campaign.directory / "tta", ignore_errors=True)  # steps for this snapshot only
+        tta, scores = train_tta(learner, campaign.directory / "tta", steps=tta_steps, seed=campaign.seed)
+        adds = all(scores["meta_trained_steps"][k] > scores["in_context"][k] for k in scores["in_context"])
+        extra["test_time_adaptation"] = {
+            "what": "Meta-LSTM steps on the head from a meta-learned head init, 2-fold cross-fitted support loss",
+            "inner_steps": tta.steps, "outer_steps": tta_steps, "held_out_auc": scores, "shipped": adds,
+        }  # fmt: skip
+        if adds:
+            learner = tta
     info = export_in_context(
         campaign,
         IN_CONTEXT_CHECKPOINT,
         IN_CONTEXT_CHECKPOINT.with_name("in_context_model_card.json"),
+        learner=learner,
+        extra=extra,
         command=f"autometa meta-train --preset in-context --hours H --checkpoint-dir {campaign.directory} "
-        "(resumed across sessions), then --ship",
+        f"(resumed across sessions), then --ship --tta-steps {tta_steps}",
         machine=f"{os.cpu_count()}-core CPU ({platform.machine()}), one torch thread, shared with other jobs; no GPU",
         references=references,
     )

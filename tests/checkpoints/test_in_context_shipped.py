@@ -24,7 +24,7 @@ def test_loads_offline_and_matches_its_card(monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing is fetched from anywhere
     learner = load_in_context_learner("default")
     info = card()
-    assert isinstance(learner, InContextLearner)
+    assert isinstance(_base(learner), InContextLearner)
     assert learner.get_config() == info["config"]
     assert info["sha256"] == hashlib.sha256(IN_CONTEXT_CHECKPOINT.read_bytes()).hexdigest()
     assert IN_CONTEXT_CHECKPOINT.stat().st_size <= 25 * 2**20
@@ -53,12 +53,28 @@ def test_card_records_compute_and_curve():
     assert all(c["cpu_hours"] <= d["cpu_hours"] for c, d in zip(curve, curve[1:], strict=False))
 
 
+def _base(learner):
+    return getattr(learner, "base", learner)
+
+
 def test_every_tensor_was_trained():
+    from autometa.meta import InContextTTA
+
     trained = load_in_context_learner("default")
     torch.manual_seed(0)  # the campaign's seed: its initial weights
-    init = InContextLearner(**trained.get_config())
-    same = [k for k, p in trained.named_parameters() if torch.equal(p.detach(), dict(init.named_parameters())[k])]
+    init = InContextLearner(**_base(trained).get_config())
+    inits = dict(init.named_parameters())
+    same = [k for k, p in _base(trained).named_parameters() if torch.equal(p.detach(), inits[k])]
     assert not same
+    if isinstance(trained, InContextTTA):  # the head init and the LSTM were meta-trained too
+        fresh = InContextTTA.from_learner(_base(trained), steps=trained.steps)
+        moved = dict(fresh.named_parameters())
+        assert not [k for k, p in trained.named_parameters() if not k.startswith("base.") and torch.equal(p, moved[k])]
+        tta = card()["test_time_adaptation"]
+        assert tta["shipped"] and all(
+            tta["held_out_auc"]["meta_trained_steps"][k] > tta["held_out_auc"]["in_context"][k]
+            for k in tta["held_out_auc"]["in_context"]
+        )
 
 
 def _auc(clf_factory, X, y, seeds=(0, 1)) -> float:
@@ -82,7 +98,7 @@ def test_meta_training_is_what_makes_it_work(name, tmp_path):
 
     X, y = load_dev_dataset(name)
     torch.manual_seed(0)
-    untrained = save_meta_learner(InContextLearner(**load_in_context_learner().get_config()), tmp_path / "u.pt")
+    untrained = save_meta_learner(InContextLearner(**_base(load_in_context_learner()).get_config()), tmp_path / "u.pt")
     shipped = _auc(lambda s: AutoMetaClassifier(members=["icl"], random_state=s), X, y)
     raw = _auc(lambda s: AutoMetaClassifier(members=["icl"], in_context_learner=untrained, random_state=s), X, y)
     assert shipped > raw + 0.05, (shipped, raw)

@@ -71,3 +71,23 @@ def test_members_outside_the_learned_portfolio_are_not_silently_dropped():
     with pytest.warns(UserWarning, match="outside it"):
         clf = AutoMetaClassifier(members=["neural", "rf"], random_state=0).fit(X, y)
     assert set(clf.weights_) == {"neural", "rf"}
+
+
+def test_adapt_steps_zero_turns_test_time_adaptation_off(tmp_path):
+    import torch
+
+    from autometa.meta import InContextLearner, InContextTTA, save_meta_learner
+
+    torch.manual_seed(0)
+    base = InContextLearner(d_max=8, c_max=4, width=16, depth=1)
+    tta = InContextTTA.from_learner(base, steps=2)  # head init = the base's head, as before meta-training
+    base_path = save_meta_learner(base, tmp_path / "base.pt")
+    tta_path = save_meta_learner(tta, tmp_path / "tta.pt")
+    X, y = table()
+    plain = AutoMetaClassifier(members=["icl"], in_context_learner=base_path, random_state=0).fit(X, y).predict_proba(X)
+    off = AutoMetaClassifier(members=["icl"], in_context_learner=tta_path, adapt_steps=0, random_state=0)
+    on = AutoMetaClassifier(members=["icl"], in_context_learner=tta_path, random_state=0)
+    p_off, p_on = off.fit(X, y).predict_proba(X), on.fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(p_off, plain, atol=1e-6)  # no steps: the in-context learner alone
+    assert not np.allclose(p_on, plain, atol=1e-4)  # two Meta-LSTM steps move the head
+    assert off.members_["icl"].learner.steps == 0 and on.members_["icl"].learner.steps == 2
