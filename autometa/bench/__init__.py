@@ -12,4 +12,5 @@ BENCHMARKS: dict[str, str] = {
     "augment": "autometa.bench.augment",
     "sampler": "autometa.bench.sampler",
     "classifier": "autometa.bench.classifier",
+    "in-context": "autometa.bench.in_context",
 }
