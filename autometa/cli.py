@@ -1,7 +1,8 @@
 """The ``autometa`` command line.
 
-Each subcommand lives in its own module that defines ``HELP`` (one line),
-``add_arguments(parser)`` and ``run(args) -> int``; the module is imported only when its
+Each subcommand lives in its own module of :mod:`autometa._commands` that defines
+``add_arguments(parser)`` and ``run(args) -> int`` (a ``ValueError`` or ``FileNotFoundError``
+it raises is reported here as ``autometa <command>: error: ...`` with exit code 2); the module is imported only when its
 subcommand runs, so ``autometa --help`` and ``autometa info`` stay fast. The same entry point
 serves ``python -m autometa`` and ``torchrun ... -m autometa meta-train ...``.
 """
@@ -19,9 +20,9 @@ from autometa._version import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("autometa._commands.info", "Print version, device, tracking URI, shipped checkpoints and task pools."),
     "demo": ("autometa._commands.demo", "Run the main job on the embedded defaults (what `make demo` runs)."),
-    "meta-train": ("autometa.meta._cli", "Meta-train a learner on a task pool (resumable, tracked, torchrun-ready)."),
-    "evaluate": ("autometa.meta._cli_evaluate", "Evaluate a meta-learner checkpoint on held-out episodes."),
-    "bench": ("autometa.bench._cli", "Run a benchmark: prints a table, logs to MLflow, --json PATH writes JSON."),
+    "meta-train": ("autometa._commands.meta_train", "Meta-train a learner on a task pool (resumable, tracked, torchrun-ready)."),
+    "evaluate": ("autometa._commands.evaluate", "Evaluate a meta-learner checkpoint on held-out episodes."),
+    "bench": ("autometa._commands.bench", "Run a benchmark: prints a table, logs to MLflow, --json PATH writes JSON."),
 }
 
 _EPILOG = """examples:
@@ -71,7 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     module.add_arguments(parser)
     args = parser.parse_args(rest)
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except (ValueError, FileNotFoundError) as exc:
+        # the one error wrapper: autometa's own errors say what to do; no traceback for them
+        print(f"autometa {name}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -132,15 +131,7 @@ def evaluate_learner(
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``autometa evaluate``; return the exit code."""
-    try:
-        return _run(args)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"autometa evaluate: error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _run(args: argparse.Namespace) -> int:
+    """Run ``autometa evaluate``; return the exit code (``autometa.cli`` reports errors)."""
     from autometa.meta import load_meta_learner
     from autometa.meta._checkpoint import learner_dims
     from autometa.tasks import make_pool

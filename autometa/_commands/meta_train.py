@@ -271,15 +271,6 @@ def _is_main() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``autometa meta-train``; return the exit code."""
-    try:
-        return _run(args)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"autometa meta-train: error: {exc}", file=sys.stderr)
-        return 2
-
-
 def _run_preset(args: argparse.Namespace) -> int:
     """``--preset default``: the two-stage recipe of the classifier's shipped checkpoint."""
     from autometa.estimators import train_default
@@ -356,7 +347,8 @@ def _ship_campaign(campaign: Any, tta_steps: int = 0) -> None:
     print(f"shipped {info['file']} (step {info['training']['steps']}, {info['training']['cpu_hours']} CPU-hours)")
 
 
-def _run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Run ``autometa meta-train``; return the exit code (``autometa.cli`` reports errors)."""
     from autometa.meta import MetaTrainer, save_meta_learner
     from autometa.meta._checkpoint import learner_dims
 
