@@ -17,6 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from autometa.tasks._split import stratified_sample
+from autometa.tasks._views import place, random_view
+
 __all__ = ["MAX_ADAPT_ROWS", "VIEW_ROWS", "NeuralMember", "random_view", "stratified_subsample"]
 
 #: rows the encoder is fitted on; larger training sets are stratified-subsampled for the net
@@ -37,39 +40,14 @@ def learner_dims(learner: Any) -> tuple[int, int]:
     return int(d_max), int(c_max)
 
 
-def random_view(d_max: int, n_classes: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A random placement of the ``d_max`` encoded columns and a random class relabeling.
-
-    Returns
-    -------
-    slots : ndarray (d_max,)
-        Encoded column ``j`` goes to input position ``slots[j]``.
-    label_perm : ndarray (n_classes,)
-        Class ``c`` becomes output ``label_perm[c]``.
-    """
-    return rng.permutation(d_max), rng.permutation(n_classes)
-
-
-def place(x: np.ndarray, mask: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Move encoded columns ``x[:, j]`` (and the mask) to positions ``slots[j]``."""
-    out = np.zeros_like(x)
-    out[..., slots] = x
-    m = np.zeros_like(mask)
-    m[slots] = mask
-    return out, m
-
-
 def stratified_subsample(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Sorted indices of a stratified subsample of size about ``n`` (every class keeps a row)."""
+    """Sorted indices of a stratified subsample of ``n`` rows (every class keeps a row).
+
+    All rows when ``len(y) <= n``; otherwise :func:`autometa.tasks._split.stratified_sample`.
+    """
     if len(y) <= n:
         return np.arange(len(y))
-    classes, counts = np.unique(y, return_counts=True)
-    take = np.maximum(1, np.floor(counts / len(y) * n).astype(int))
-    idx = []
-    for c, t in zip(classes, take, strict=True):
-        rows = np.flatnonzero(y == c)
-        idx.append(rng.choice(rows, size=min(t, len(rows)), replace=False))
-    return np.sort(np.concatenate(idx))
+    return np.sort(stratified_sample(y, n, rng))
 
 
 class NeuralMember:
