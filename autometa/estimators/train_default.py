@@ -1,6 +1,6 @@
 """Rebuild the classifier's shipped checkpoints: ``python -m autometa.estimators.train_default``.
 
-Three stages, all on dev data only (see :mod:`autometa.estimators._dev_data`):
+Three stages, all on dev data only (the lists: :mod:`autometa.tasks.roles`):
 
 1. ``neural``: meta-train the ``neural`` member's learner (a Meta-LSTM over the masked MLP,
    its support sets augmented by a fixed, untrained augmentation policy that is removed from
