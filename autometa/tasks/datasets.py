@@ -18,6 +18,9 @@ relabelings of one ``ecoli`` table). Each data set therefore has a **family**;
 :func:`duplicates_of` lists the other members, and :func:`dev_split` partitions whole
 families into meta-train and meta-validation sides so that no rows appear on both.
 
+Which data set trains or evaluates which shipped part is written down once, in
+:mod:`autometa.tasks.roles`.
+
 A bare name (``"letter"``) resolves to the first source that has it, in the order KEEL
 balanced, KEEL imbalanced, scikit-learn; use the prefixed name to be explicit
 (``"sklearn/iris"`` vs ``"keel/iris"``).
