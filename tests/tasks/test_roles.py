@@ -62,3 +62,15 @@ def test_the_lists_the_code_uses_are_the_registry_lists():
     assert _dev_data.NEURAL_TRAIN == roles.CLASSIFIER_NEURAL_TRAIN
     assert _dev_data.PORTFOLIO_TRAIN == roles.CLASSIFIER_PORTFOLIO_TRAIN
     assert {_canonical(n) for n in augment_data.EVAL_SETS} == set(roles.AUGMENT_EVALUATION)
+
+
+def test_the_registry_and_roles_load_without_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, autometa.tasks.roles, autometa.estimators._dev_data, autometa.estimators; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
