@@ -39,6 +39,7 @@ from autometa.augment._policy import (
 
 _LAZY = {
     "AugmentedLearner": "autometa.augment._learner",
+    "check_policy_trainable": "autometa.augment._learner",
     "soft_cross_entropy": "autometa.augment._learner",
     "train_policy": "autometa.augment._learner",
     "MetaAugmenter": "autometa.augment._resampler",
@@ -61,6 +62,7 @@ __all__ = [
     "apply_op",
     "build_policy",
     "check_magnitude",
+    "check_policy_trainable",
     "get_op",
     "load_policy",
     "save_policy",

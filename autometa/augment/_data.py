@@ -45,8 +45,7 @@ def load_keel(name: str) -> tuple[pd.DataFrame, np.ndarray]:
         raise ValueError(f"{name!r} is a reserved KEEL set (BENCHMARKS.md): it must not be used here.")
     if f"keel/{name}" not in _datasets.list_datasets("dev", "keel-balanced"):
         raise ValueError(f"Unknown KEEL balanced data set {name!r}.")
-    X, y = _datasets.load_dataset(f"keel/{name}")
-    return X, y.astype(str).str.strip().to_numpy()
+    return _datasets.load_dev_table(f"keel/{name}")
 
 
 class KeelTaskSource:

@@ -200,7 +200,14 @@ class AugmentedLearner(MetaLearner):
         gen = generator if generator is not None else self.generator(batch.x_support.device)
         return self.policy.augment_batch(batch, generator=gen)
 
-    def adapt(self, batch: TaskBatch, *, steps: int | None = None, generator: torch.Generator | None = None) -> Any:
+    def adapt(
+        self,
+        batch: TaskBatch,
+        *,
+        steps: int | None = None,
+        generator: torch.Generator | None = None,
+        inference: bool = False,
+    ) -> Any:
         """Augment the support sets, then adapt the base learner on them.
 
         Parameters
@@ -210,8 +217,15 @@ class AugmentedLearner(MetaLearner):
             Inner steps (functional gradient base learners only; default: the base's own).
         generator : torch.Generator, optional
             Augmentation randomness (default: the learner's own stream).
+        inference : bool, default=False
+            ``fit`` time: no graph for a meta-gradient (functional gradient base learners run
+            :func:`autometa.functional.adapt` with ``inference=True``; others adapt as usual).
         """
-        aug = self.augment(batch, generator)
+        if inference:
+            with torch.no_grad():
+                aug = self.augment(batch, generator)
+        else:
+            aug = self.augment(batch, generator)
         base = self.base
         if _is_functional_gradient_learner(base):
             from autometa.functional._adapt import Support, adapt
@@ -233,6 +247,7 @@ class AugmentedLearner(MetaLearner):
                 first_order=bool(base.first_order),
                 params_to_adapt=base.params_to_adapt(),
                 loss_fn=soft_cross_entropy,
+                inference=inference,
             )
         augmented = dataclasses.replace(
             batch, x_support=aug.x, y_support=aug.hard_labels, support_mask=aug.row_mask

@@ -14,9 +14,6 @@ set trains or evaluates which shipped part) and the loading in
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
 from autometa.tasks import datasets as _datasets
 from autometa.tasks.roles import (
     CLASSIFIER_EVALUATION as EVALUATION,
@@ -28,30 +25,10 @@ from autometa.tasks.roles import (
     CLASSIFIER_PORTFOLIO_TRAIN as PORTFOLIO_TRAIN,
 )
 
+#: load a dev data set by canonical name (:func:`autometa.tasks.datasets.load_dev_table`)
+load_dev_dataset = _datasets.load_dev_table
+
 __all__ = ["EVALUATION", "NEURAL_TRAIN", "PORTFOLIO_TRAIN", "RESERVED", "load_dev_dataset"]
 
 #: short names of the reserved KEEL sets (balanced and imbalanced), from the registry
 RESERVED = frozenset(n.split("/", 1)[1] for n in _datasets.RESERVED)
-
-
-def load_dev_dataset(name: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """Load a dev data set by name (``"keel/<name>"``, ``"keel-imb/<name>"``, ``"sklearn/<name>"``).
-
-    Returns a copy of ``(X, y)``: a DataFrame (string columns stay strings, ``?`` becomes NaN)
-    and a label array (KEEL labels as stripped strings).
-
-    Raises
-    ------
-    ValueError
-        For a reserved set, an unknown name, or ``sklearn/breast_cancer`` (the same rows as
-        the evaluation set ``keel/wdbc``).
-    """
-    source, _, base = name.partition("/")
-    if source not in ("keel", "keel-imb", "sklearn") or not base:
-        raise ValueError(f"Unknown dev data set {name!r}; names look like 'keel/wine' or 'sklearn/digits'.")
-    if name == "sklearn/breast_cancer":
-        raise ValueError("sklearn/breast_cancer duplicates keel/wdbc (an evaluation set); not used.")
-    X, y = _datasets.load_dataset(name)
-    if source == "sklearn":
-        return X, y.to_numpy()
-    return X, y.astype(str).str.strip().to_numpy()

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 __all__ = ["IN_CONTEXT_CHECKPOINT", "InContextMember", "load_in_context_learner"]
 
@@ -78,6 +77,8 @@ class InContextMember:
 
     def fit(self, X: Any, y: np.ndarray, n_classes: int, seed: int) -> InContextMember:
         """Encode ``X`` (the user's table) and keep it, with class indices ``y``, as the support set."""
+        import torch
+
         from autometa.tasks import TabularEncoder
 
         if n_classes > self.learner.c_max:
@@ -95,6 +96,8 @@ class InContextMember:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probabilities ``(n_rows, n_classes)`` for the user's table ``X``."""
+        import torch
+
         from autometa.meta._in_context import in_context_proba
 
         xq, _ = self.encoder_.transform(X)

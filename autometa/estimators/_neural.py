@@ -6,8 +6,8 @@ then builds ``n_ensemble`` *views* of the task: each view puts the encoded colum
 positions of the ``d_max``-wide input and relabels the classes with a random permutation,
 exactly as :func:`random_view` does for meta-training tasks. All views are adapted at once,
 as one :class:`~autometa.tasks.TaskBatch` of ``n_ensemble`` tasks, by the meta-learner's own
-inner loop (MAML / Meta-SGD steps, or the Meta-LSTM learned optimizer) starting from the
-meta-learned initialization. Predictions undo each view's label permutation and average the
+inner loop (MAML / Meta-SGD steps, or the Meta-LSTM learned optimizer, in the learners'
+inference mode) starting from the meta-learned initialization. Predictions undo each view's label permutation and average the
 probabilities.
 """
 
@@ -16,6 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from autometa.tasks._split import stratified_sample
+from autometa.tasks._views import place, random_view
 
 __all__ = ["MAX_ADAPT_ROWS", "VIEW_ROWS", "NeuralMember", "random_view", "stratified_subsample"]
 
@@ -37,39 +40,14 @@ def learner_dims(learner: Any) -> tuple[int, int]:
     return int(d_max), int(c_max)
 
 
-def random_view(d_max: int, n_classes: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A random placement of the ``d_max`` encoded columns and a random class relabeling.
-
-    Returns
-    -------
-    slots : ndarray (d_max,)
-        Encoded column ``j`` goes to input position ``slots[j]``.
-    label_perm : ndarray (n_classes,)
-        Class ``c`` becomes output ``label_perm[c]``.
-    """
-    return rng.permutation(d_max), rng.permutation(n_classes)
-
-
-def place(x: np.ndarray, mask: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Move encoded columns ``x[:, j]`` (and the mask) to positions ``slots[j]``."""
-    out = np.zeros_like(x)
-    out[..., slots] = x
-    m = np.zeros_like(mask)
-    m[slots] = mask
-    return out, m
-
-
 def stratified_subsample(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Sorted indices of a stratified subsample of size about ``n`` (every class keeps a row)."""
+    """Sorted indices of a stratified subsample of ``n`` rows (every class keeps a row).
+
+    All rows when ``len(y) <= n``; otherwise :func:`autometa.tasks._split.stratified_sample`.
+    """
     if len(y) <= n:
         return np.arange(len(y))
-    classes, counts = np.unique(y, return_counts=True)
-    take = np.maximum(1, np.floor(counts / len(y) * n).astype(int))
-    idx = []
-    for c, t in zip(classes, take, strict=True):
-        rows = np.flatnonzero(y == c)
-        idx.append(rng.choice(rows, size=min(t, len(rows)), replace=False))
-    return np.sort(np.concatenate(idx))
+    return np.sort(stratified_sample(y, n, rng))
 
 
 class NeuralMember:
@@ -101,10 +79,6 @@ class NeuralMember:
         self.steps = steps
         self.augment = bool(augment)
         self.name = name
-
-    def _encode(self, df: Any) -> np.ndarray:
-        x, _ = self.encoder_.transform(df)
-        return x
 
     def fit(self, df: Any, y: np.ndarray, n_classes: int, seed: int, device: Any = "cpu") -> NeuralMember:
         """Encode ``df`` (a DataFrame), adapt ``n_views`` views of the task to labels ``y``."""
@@ -171,15 +145,11 @@ class NeuralMember:
         learner = self.learner
         if isinstance(learner, AugmentedLearner):
             if not self.augment:
-                return _adapt(learner.base, batch, self.steps)
+                return adapt_views(learner.base, batch, self.steps)
             generator = torch.Generator(device=device).manual_seed(int(seed))
-            if not _has_batched_rule(learner.base):  # e.g. a hypernetwork: its own adapt
-                with torch.enable_grad():
-                    return learner.adapt(batch, steps=self.steps, generator=generator)
-            with torch.no_grad():
-                support = learner.augment(batch, generator)
-            return _adapt(learner.base, batch, self.steps, support=support)
-        return _adapt(learner, batch, self.steps)
+            with torch.enable_grad():  # a hypernetwork base adapts with its own (graph) inner loop
+                return learner.adapt(batch, steps=self.steps, generator=generator, inference=True)
+        return adapt_views(learner, batch, self.steps)
 
     def predict_proba(self, df: Any) -> np.ndarray:
         """Probabilities ``[n, n_classes]`` averaged over the adapted views."""
@@ -212,97 +182,25 @@ class NeuralMember:
         return out / self.n_views
 
 
-def _adapt(learner: Any, batch: Any, steps: int | None, support: Any = None) -> Any:
-    """The learner's inner loop on every view of ``batch``, at inference time.
+def adapt_views(learner: Any, batch: Any, steps: int | None) -> Any:
+    """The learner's own inner loop on every view of ``batch``, at inference time.
 
-    For gradient learners with an SGD, Meta-SGD or Meta-LSTM update rule, the views are
-    adapted with one batched autograd call per step: the gradient of the summed per-view
-    losses with respect to per-view parameters *is* each view's own gradient, and the three
-    rules act coordinate by coordinate (the Meta-LSTM receives each view's loss at each of its
-    coordinates), so this computes exactly what the learner's vmapped ``adapt`` computes,
-    without the cost of vectorizing ``grad`` (no meta-gradient is needed at ``fit`` time).
-    Other learners use their own ``adapt``.
-
-    ``support`` (an :class:`~autometa.augment.AugmentedSupport`) replaces the batch's support
-    rows with augmented ones whose soft labels are fitted with the soft cross-entropy.
+    Gradient learners (MAML family, Meta-LSTM) run it in their inference mode (no graph for a
+    meta-gradient; :func:`autometa.functional.adapt` with ``inference=True``); other learners
+    (hypernetworks) run their ``adapt``.
     """
+    import inspect
+
     import torch
 
-    from autometa.functional._adapt import batched_forward
-    from autometa.functional._losses import masked_cross_entropy
-    from autometa.meta._meta_lstm import MetaLSTMRule
+    from autometa.meta import GradientLearner
 
+    if isinstance(learner, GradientLearner):
+        return learner.adapt(batch, steps=steps, inference=True)
     n_steps = int(getattr(learner, "inner_steps", 1) if steps is None else steps)
-    if not _has_batched_rule(learner):
-        if support is not None:
-            raise ValueError(f"{type(learner).__name__} adapts itself; pass the AugmentedLearner instead.")
-        import inspect
-
-        kwargs = {"steps": n_steps} if "steps" in inspect.signature(learner.adapt).parameters else {}
-        with torch.enable_grad():
-            return learner.adapt(batch, **kwargs)
-    rule = learner.update_rule()
-    names = learner.params_to_adapt() or list(learner.init_params())
-    init = learner.init_params()
-    n_views = batch.x_support.shape[0]
-    cm = learner._class_mask(batch) if hasattr(learner, "_class_mask") else batch.class_mask
-    if support is None:
-        x, y, rows, loss_fn = batch.x_support, batch.y_support, batch.support_mask, masked_cross_entropy
-    else:
-        from autometa.augment._learner import soft_cross_entropy
-
-        x, rows, loss_fn = support.x, support.row_mask, soft_cross_entropy
-        y = support.y
-        if y.shape[-1] < cm.shape[-1]:
-            y = torch.cat([y, y.new_zeros(*y.shape[:-1], cm.shape[-1] - y.shape[-1])], -1)
-    fast = {k: v.detach().unsqueeze(0).expand(n_views, *v.shape).clone() for k, v in init.items()}
-    state = None
+    kwargs = {"steps": n_steps} if "steps" in inspect.signature(learner.adapt).parameters else {}
     with torch.enable_grad():
-        for _ in range(n_steps):
-            leaves = {k: fast[k].detach().requires_grad_(True) for k in names}
-            logits = batched_forward(learner.net, {**fast, **leaves}, x, batch.feature_mask)
-            losses = torch.vmap(loss_fn)(logits, y, rows, cm)
-            grads = dict(zip(names, torch.autograd.grad(losses.sum(), [leaves[k] for k in names]), strict=True))
-            if isinstance(rule, MetaLSTMRule):
-                new, state = _lstm_views_step(rule, leaves, grads, losses.detach(), state)
-            else:
-                new, _ = rule(leaves, grads, losses.detach(), None)
-            fast.update({k: v.detach() for k, v in new.items()})
-    return fast
-
-
-def _has_batched_rule(learner: Any) -> bool:
-    """Whether :func:`_adapt` can run ``learner``'s inner loop batched (SGD, Meta-SGD, Meta-LSTM)."""
-    from autometa.functional._adapt import SGD, MetaSGDRule
-    from autometa.meta._meta_lstm import MetaLSTMRule
-
-    if not (hasattr(learner, "update_rule") and hasattr(learner, "init_params")):
-        return False
-    return isinstance(learner.update_rule(), (SGD, MetaSGDRule, MetaLSTMRule))
-
-
-def _lstm_views_step(rule: Any, params: dict, grads: dict, losses: Any, state: Any) -> tuple[dict, Any]:
-    """One Meta-LSTM step on every view at once (parameters ``[V, ...]``, losses ``[V]``)."""
-    import torch
-
-    names = list(params)
-    n_views = losses.shape[0]
-    theta = torch.cat([params[k].reshape(n_views, -1) for k in names], dim=1)
-    grad = torch.cat([grads[k].reshape(n_views, -1) for k in names], dim=1)
-    n = theta.shape[1]
-    loss = losses[:, None].expand(n_views, n).reshape(-1)
-    flat_theta = theta.reshape(-1).detach()
-    if state is None:
-        state = rule.init_state({"theta": flat_theta})
-    with torch.no_grad():
-        f, i, state = rule.gates(flat_theta, grad.reshape(-1), loss, state)
-        new = (f * flat_theta - i * grad.reshape(-1)).reshape(n_views, n)
-    out, start = {}, 0
-    for k in names:
-        size = params[k][0].numel()
-        out[k] = new[:, start : start + size].reshape(params[k].shape)
-        start += size
-    return out, state
+        return learner.adapt(batch, **kwargs)
 
 
 def _detach_cpu(tree: Any) -> Any:

@@ -1,6 +1,6 @@
 """Rebuild the classifier's shipped checkpoints: ``python -m autometa.estimators.train_default``.
 
-Three stages, all on dev data only (see :mod:`autometa.estimators._dev_data`):
+Three stages, all on dev data only (the lists: :mod:`autometa.tasks.roles`):
 
 1. ``neural``: meta-train the ``neural`` member's learner (a Meta-LSTM over the masked MLP,
    its support sets augmented by a fixed, untrained augmentation policy that is removed from
@@ -35,7 +35,6 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,88 +52,15 @@ D_MAX, C_MAX, HIDDEN = 32, 10, (64, 64)
 
 
 # ----------------------------------------------------------------------------- task pools
-class ViewPool:
-    """Wrap a pool: put each task's encoded columns at random input positions."""
-
-    def __init__(self, pool: Any) -> None:
-        self.pool, self.d_max, self.c_max = pool, pool.d_max, pool.c_max
-        self.name = f"view({pool.name})"
-
-    def sample(self, rng: np.random.Generator) -> Any:
-        import torch
-
-        task = self.pool.sample(rng)
-        slots = torch.from_numpy(rng.permutation(self.d_max))
-
-        def moved(x: torch.Tensor) -> torch.Tensor:
-            out = torch.zeros_like(x)
-            out[..., slots] = x
-            return out
-
-        return replace(
-            task, x_support=moved(task.x_support), x_query=moved(task.x_query), feature_mask=moved(task.feature_mask)
-        )
-
-
-class DevDatasetPool:
-    """Tasks cut from whole dev data sets: stratified support/query split, encoder fit on support.
-
-    Parameters
-    ----------
-    names : sequence of str
-        Dev data set names (:func:`~autometa.estimators._dev_data.load_dev_dataset`).
-    n_range : (int, int)
-        Support size, drawn log-uniformly.
-    n_query : int
-        Query rows (at most; fewer when the data set is small).
-    """
-
-    def __init__(self, names: tuple[str, ...], d_max: int = D_MAX, c_max: int = C_MAX,
-                 n_range: tuple[int, int] = (16, 512), n_query: int = 128, name: str = "dev") -> None:  # fmt: skip
-        self.names, self.d_max, self.c_max = tuple(names), d_max, c_max
-        self.n_range, self.n_query, self.name = n_range, n_query, name
-
-    def sample(self, rng: np.random.Generator) -> Any:
-        from autometa.tasks._encoder import encode_task
-        from autometa.tasks._split import support_query_split
-
-        name = self.names[int(rng.integers(len(self.names)))]
-        X, y = load_dev_dataset(name)
-        classes = np.unique(y)
-        if len(classes) > self.c_max:
-            keep = rng.choice(classes, size=self.c_max, replace=False)
-            rows = np.isin(y, keep)
-            X, y = X[rows].reset_index(drop=True), y[rows]
-        lo, hi = self.n_range
-        n_support = int(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-        n_support = max(2 * len(np.unique(y)), min(n_support, len(y) - 16))
-        s, q = support_query_split(y, n_support, rng)
-        q = q[: self.n_query]
-        k = len(np.unique(y[s]))
-        return encode_task(
-            X.iloc[s], y[s], X.iloc[q], y[q], d_max=self.d_max, c_max=self.c_max,
-            class_permutation=rng.permutation(k), name=name,
-        )  # fmt: skip
-
-
-class MixturePool:
-    """Draw from one of several pools with fixed probabilities."""
-
-    def __init__(self, pools: list[Any], weights: list[float], name: str = "mixture") -> None:
-        self.pools, self.weights = pools, np.asarray(weights, dtype=float) / np.sum(weights)
-        self.d_max, self.c_max, self.name = pools[0].d_max, pools[0].c_max, name
-
-    def sample(self, rng: np.random.Generator) -> Any:
-        return self.pools[int(rng.choice(len(self.pools), p=self.weights))].sample(rng)
-
-
 def make_pools() -> tuple[Any, Any]:
     """The meta-training pool (synthetic + NEURAL_TRAIN) and the meta-validation pool (PORTFOLIO_TRAIN)."""
+    from autometa.tasks import DevDatasetPool, MixturePool, ViewPool
     from autometa.tasks._synthetic import SyntheticPrior
 
     synthetic = SyntheticPrior(D_MAX, C_MAX, n_range=(16, 256), n_query=64, d_range=(2, D_MAX))
-    train = ViewPool(MixturePool([synthetic, DevDatasetPool(NEURAL_TRAIN, n_range=(16, 256), n_query=64, name="dev-neural")], [0.5, 0.5]))
-    val = ViewPool(DevDatasetPool(PORTFOLIO_TRAIN, n_range=(16, 256), n_query=64, name="dev-portfolio"))
+    dev = DevDatasetPool(NEURAL_TRAIN, D_MAX, C_MAX, n_range=(16, 256), n_query=64, name="dev-neural")
+    train = ViewPool(MixturePool([synthetic, dev], [0.5, 0.5], name="mixture"))
+    val = ViewPool(DevDatasetPool(PORTFOLIO_TRAIN, D_MAX, C_MAX, n_range=(16, 256), n_query=64, name="dev-portfolio"))
     return train, val
 
 

@@ -16,9 +16,16 @@ then treats every inner gradient as a constant, so ``d fast / d params`` is the 
 and the meta-gradient of SGD-adapted weights equals the query-loss gradient at the fast
 weights.
 
+At ``fit``/predict time no meta-gradient is needed: ``adapt(..., inference=True)`` runs the
+same steps without recording a graph, with one batched autograd call per step (the gradient
+of the summed per-task losses with respect to per-task parameters *is* each task's own
+gradient) instead of vectorizing ``grad``, and returns detached fast parameters.
+
 Update rules are small callables ``rule(params, grads, loss, state) -> (params, state)``
 that operate on the parameters of *one* task (``vmap`` adds the task axis) plus an
-``init_state(params)``; three are provided: :class:`SGD` (scalar step size),
+``init_state(params)``; a rule may also offer ``batched(params, grads, losses, state)``, the
+same step for parameters ``[T, ...]`` and losses ``[T]`` at once (used by the inference mode;
+without it the rule is vmapped). Three are provided: :class:`SGD` (scalar step size),
 :class:`MetaSGDRule` (a learned step size per parameter entry, Li et al. 2017) and the
 Meta-LSTM rule in :mod:`autometa.meta._meta_lstm`. Because a rule only sees one task's
 tensors, the same rule object also runs in a plain per-task Python loop (see
@@ -110,6 +117,10 @@ class SGD:
     def __call__(self, params: Params, grads: Params, loss: Tensor, state: None) -> tuple[Params, None]:
         return {k: p - self.lr * grads[k] for k, p in params.items()}, None
 
+    def batched(self, params: Params, grads: Params, losses: Tensor, state: None) -> tuple[Params, None]:
+        """The step for ``T`` tasks at once: the rule is elementwise, so it is the same call."""
+        return self(params, grads, losses, state)
+
     def __repr__(self) -> str:
         return f"SGD(lr={self.lr!r})"
 
@@ -133,6 +144,10 @@ class MetaSGDRule:
 
     def __call__(self, params: Params, grads: Params, loss: Tensor, state: None) -> tuple[Params, None]:
         return {k: (p - self.lrs[k] * grads[k]) if k in self.lrs else p for k, p in params.items()}, None
+
+    def batched(self, params: Params, grads: Params, losses: Tensor, state: None) -> tuple[Params, None]:
+        """The step for ``T`` tasks at once (the step sizes broadcast over the task axis)."""
+        return self(params, grads, losses, state)
 
 
 def make_forward(net: nn.Module | ForwardFn) -> ForwardFn:
@@ -183,6 +198,7 @@ def adapt(
     first_order: bool = False,
     params_to_adapt: Iterable[str] | None = None,
     loss_fn: LossFn = masked_cross_entropy,
+    inference: bool = False,
 ) -> Params:
     """Adapt shared parameters to every task of a batch, vectorized over tasks.
 
@@ -209,6 +225,10 @@ def adapt(
         their shared value; ANIL adapts only the head.
     loss_fn : callable, default=masked_cross_entropy
         ``loss_fn(outputs, y, row_mask, class_mask) -> scalar`` for one task.
+    inference : bool, default=False
+        Adapt without a graph for the meta-gradient (``fit`` time): the same steps, with one
+        batched autograd call per step and the rule's ``batched`` step; the result is
+        detached (``first_order`` is then irrelevant). Works under :func:`torch.no_grad`.
 
     Returns
     -------
@@ -218,6 +238,8 @@ def adapt(
     """
     support = Support(*support)
     names = _check_adapt_args(steps, params, params_to_adapt)
+    if inference:
+        return _adapt_inference(net, params, support, names, steps, update_rule, loss_fn)
     forward = make_forward(net)
     adapted = {k: params[k] for k in names}
     frozen = {k: v for k, v in params.items() if k not in adapted}
@@ -245,6 +267,41 @@ def adapt(
     out = {k: v.unsqueeze(0).expand(n_tasks, *v.shape) for k, v in frozen.items()}
     out.update(fast)
     return {k: out[k] for k in params}
+
+
+def _batched_step(rule: UpdateRule, params: Params, grads: Params, losses: Tensor, state: Any) -> tuple[Params, Any]:
+    """One step of ``rule`` for ``T`` tasks at once: its ``batched`` method, else ``vmap(rule)``."""
+    batched = getattr(rule, "batched", None)
+    if batched is not None:
+        return batched(params, grads, losses, state)
+    if state is None:
+        state = vmap(rule.init_state)(params)
+    return vmap(rule)(params, grads, losses, state)
+
+
+def _adapt_inference(
+    net: nn.Module | ForwardFn,
+    params: Mapping[str, Tensor],
+    support: Support,
+    names: list[str],
+    steps: int,
+    update_rule: UpdateRule,
+    loss_fn: LossFn,
+) -> Params:
+    """:func:`adapt` with ``inference=True``: no meta-gradient graph, detached result."""
+    n_tasks = support.x.shape[0]
+    fast = {k: v.detach().unsqueeze(0).expand(n_tasks, *v.shape).clone() for k, v in params.items()}
+    state = None
+    with torch.enable_grad():
+        for _ in range(steps):
+            leaves = {k: fast[k].detach().requires_grad_(True) for k in names}
+            logits = batched_forward(net, {**fast, **leaves}, support.x, support.feature_mask)
+            losses = vmap(loss_fn)(logits, support.y, support.row_mask, support.class_mask)
+            grads = dict(zip(names, torch.autograd.grad(losses.sum(), [leaves[k] for k in names]), strict=True))
+            with torch.no_grad():
+                new, state = _batched_step(update_rule, leaves, grads, losses.detach(), state)
+            fast.update({k: v.detach() for k, v in new.items()})
+    return fast
 
 
 def adapt_loop(

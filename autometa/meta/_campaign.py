@@ -31,19 +31,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from autometa.tasks.roles import IN_CONTEXT_VALIDATION
+
 __all__ = ["InContextCampaign", "held_out_auc"]
 
 #: the held-out tables the campaign scores on (dev sets that no in-context training task comes from)
-EVAL_DATASETS: tuple[str, ...] = (
-    "keel/banana",
-    "keel/chess",
-    "keel/led7digit",
-    "keel/marketing",
-    "keel/monk-2",
-    "keel/ring",
-    "keel/titanic",
-    "keel/twonorm",
-)
+EVAL_DATASETS: tuple[str, ...] = IN_CONTEXT_VALIDATION
 EVAL_SIZES: tuple[int, ...] = (32, 128, 512)
 _COMPACT_KEYS = ("exp_avg", "exp_avg_sq")
 
@@ -54,10 +47,10 @@ def _splits(
     """``(n, X_train, y_train, X_test, y_test)``: stratified samples of dev tables (one fixed recipe)."""
     from sklearn.model_selection import train_test_split
 
-    from autometa.estimators._dev_data import load_dev_dataset
+    from autometa.tasks.datasets import load_dev_table
 
     for name in datasets:
-        X, y = load_dev_dataset(name)
+        X, y = load_dev_table(name)
         for n in sizes:
             if len(y) < n + 50:
                 continue

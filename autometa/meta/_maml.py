@@ -182,8 +182,12 @@ class GradientLearner(MetaLearner):
             cm = torch.cat([cm, pad], dim=-1)
         return cm
 
-    def adapt(self, batch: TaskBatch, steps: int | None = None) -> dict[str, Tensor]:
-        """Fast parameters ``{name: [T, ...]}`` after ``steps`` (default ``inner_steps``) inner steps."""
+    def adapt(self, batch: TaskBatch, steps: int | None = None, inference: bool = False) -> dict[str, Tensor]:
+        """Fast parameters ``{name: [T, ...]}`` after ``steps`` (default ``inner_steps``) inner steps.
+
+        ``inference=True`` adapts without the meta-gradient graph (``fit`` time; see
+        :func:`autometa.functional.adapt`): same steps, detached result.
+        """
         self._check_batch(batch)
         support = support_from_batch(batch)._replace(class_mask=self._class_mask(batch))
         return adapt(
@@ -194,6 +198,7 @@ class GradientLearner(MetaLearner):
             update_rule=self.update_rule(),
             first_order=self.first_order,
             params_to_adapt=self.params_to_adapt(),
+            inference=inference,
         )
 
     def predict(self, fast: Mapping[str, Tensor], x: Tensor, batch: TaskBatch) -> Tensor:
@@ -343,12 +348,15 @@ class ANIL(GradientLearner):
     def params_to_adapt(self) -> list[str]:
         return list(self._head_names)
 
-    def adapt(self, batch: TaskBatch, steps: int | None = None) -> dict[str, Tensor]:
+    def adapt(self, batch: TaskBatch, steps: int | None = None, inference: bool = False) -> dict[str, Tensor]:
         """Head-only adaptation on body features computed once per task.
 
         Equal to ``adapt(net, ..., params_to_adapt=head)`` (tested), but the body runs once
         instead of at every inner step, and the second-order backward only unrolls the head.
+        ``inference=True`` runs that generic form without a graph.
         """
+        if inference:
+            return super().adapt(batch, steps, inference=True)
         self._check_batch(batch)
         support = support_from_batch(batch)._replace(class_mask=self._class_mask(batch))
         feats = vmap(self.net.features)(support.x, support.feature_mask)

@@ -150,6 +150,34 @@ class MetaLSTMRule(nn.Module):
             start += size
         return out, new_state
 
+    def batched(
+        self, params: Mapping[str, Tensor], grads: Mapping[str, Tensor], losses: Tensor, state: Mapping[str, Tensor] | None
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """The step for ``T`` tasks at once: parameters ``[T, ...]``, losses ``[T]``.
+
+        The rule is coordinate-wise, so every coordinate of every task is one row of the
+        LSTM's batch, each with its own task's loss; ``state`` (``None`` at the first step)
+        covers all ``T * N`` coordinates. Used by :func:`~autometa.functional.adapt` with
+        ``inference=True``.
+        """
+        names = list(params)
+        n_tasks = losses.shape[0]
+        theta = torch.cat([params[k].reshape(n_tasks, -1) for k in names], dim=1)
+        grad = torch.cat([grads[k].reshape(n_tasks, -1) for k in names], dim=1)
+        n = theta.shape[1]
+        loss = losses[:, None].expand(n_tasks, n).reshape(-1)
+        flat_theta = theta.reshape(-1)
+        if state is None:
+            state = self.init_state({"theta": flat_theta})
+        f, i, state = self.gates(flat_theta, grad.reshape(-1), loss, state)
+        new = (f * flat_theta - i * grad.reshape(-1)).reshape(n_tasks, n)
+        out, start = {}, 0
+        for k in names:
+            size = params[k][0].numel()
+            out[k] = new[:, start : start + size].reshape(params[k].shape)
+            start += size
+        return out, state
+
 
 @register_learner("meta-lstm")
 class MetaLSTM(GradientLearner):

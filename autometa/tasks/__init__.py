@@ -1,37 +1,54 @@
 """Task sources and the one encoder used at meta-training and at ``fit`` time.
 
-See ``docs/tasks.md``. The data-set registry lives in :mod:`autometa.tasks.datasets`.
+See ``docs/tasks.md``. The data-set registry lives in :mod:`autometa.tasks.datasets`, the
+roles of the data sets (what trains and what evaluates each shipped part) in
+:mod:`autometa.tasks.roles`. Names are imported on first use, so the torch-free parts (the
+registry, the roles, the row samplers, the views) load without torch.
 """
 
-from autometa.tasks import datasets
-from autometa.tasks._encoder import TabularEncoder, encode_task
-from autometa.tasks._episodic import EpisodicPool
-from autometa.tasks._images import ImageFolderPool, load_image_folder
-from autometa.tasks._in_context_prior import InContextPrior
-from autometa.tasks._pools import DatasetPool, MixturePool
-from autometa.tasks._registry import list_pools, make_pool
-from autometa.tasks._synthetic import SyntheticPrior
-from autometa.tasks._task import Task, TaskBatch, TaskPool, collate_tasks
-from autometa.tasks.datasets import duplicates_of, list_datasets, load_dataset
+from __future__ import annotations
 
-__all__ = [
-    "DatasetPool",
-    "EpisodicPool",
-    "ImageFolderPool",
-    "MixturePool",
-    "InContextPrior",
-    "SyntheticPrior",
-    "TabularEncoder",
-    "Task",
-    "TaskBatch",
-    "TaskPool",
-    "collate_tasks",
-    "datasets",
-    "duplicates_of",
-    "encode_task",
-    "list_datasets",
-    "list_pools",
-    "load_image_folder",
-    "load_dataset",
-    "make_pool",
-]
+import importlib
+from typing import Any
+
+_LAZY = {
+    "DatasetPool": "autometa.tasks._pools",
+    "DevDatasetPool": "autometa.tasks._dev_pool",
+    "EpisodicPool": "autometa.tasks._episodic",
+    "ImageFolderPool": "autometa.tasks._images",
+    "InContextPrior": "autometa.tasks._in_context_prior",
+    "MixturePool": "autometa.tasks._pools",
+    "SyntheticPrior": "autometa.tasks._synthetic",
+    "TabularEncoder": "autometa.tasks._encoder",
+    "Task": "autometa.tasks._task",
+    "TaskBatch": "autometa.tasks._task",
+    "TaskPool": "autometa.tasks._task",
+    "ViewPool": "autometa.tasks._views",
+    "collate_tasks": "autometa.tasks._task",
+    "duplicates_of": "autometa.tasks.datasets",
+    "encode_task": "autometa.tasks._encoder",
+    "list_datasets": "autometa.tasks.datasets",
+    "list_pools": "autometa.tasks._registry",
+    "load_dataset": "autometa.tasks.datasets",
+    "load_image_folder": "autometa.tasks._images",
+    "make_pool": "autometa.tasks._registry",
+    "random_view": "autometa.tasks._views",
+}
+_SUBMODULES = ("datasets", "roles")
+
+__all__ = sorted([*_LAZY, *_SUBMODULES])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        value = importlib.import_module(f"autometa.tasks.{name}")
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module 'autometa.tasks' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -5,8 +5,8 @@
 * :class:`~autometa.tasks.SyntheticPrior` with all four generator families (random MLPs,
   structural causal models, Gaussian mixtures, random decision trees), categorical features,
   missing values, class imbalance, label noise, and irrelevant noise features; and
-* a :class:`~autometa.tasks.DatasetPool` of whole dev data sets (by default the classifier's
-  ``NEURAL_TRAIN`` group; never a reserved set, never an evaluation set).
+* a :class:`~autometa.tasks.DatasetPool` of whole dev data sets (by default
+  :data:`autometa.tasks.roles.IN_CONTEXT_TRAIN`; never a reserved set, never an evaluation set).
 
 The number of support rows is log-uniform over ``n_support_range`` (as many tasks with 8-32
 rows as with 128-512), and every task of one batch shares one shape (support rows, query rows,
@@ -45,8 +45,8 @@ class InContextPrior:
     c_max : int, default=10
         Largest number of classes.
     datasets : sequence of str or None, default=None
-        Dev data sets mixed in (registry names such as ``"keel/wine"``); None uses the
-        classifier's ``NEURAL_TRAIN`` group. An empty sequence means synthetic tasks only.
+        Dev data sets mixed in (registry names such as ``"keel/wine"``); None uses
+        :data:`autometa.tasks.roles.IN_CONTEXT_TRAIN`. An empty sequence means synthetic tasks only.
     dataset_weight : float, default=0.3
         Probability that a task comes from a dev data set rather than a generator.
     n_support_range : (int, int), default=(4, 512)
@@ -105,9 +105,9 @@ class InContextPrior:
             "irrelevant_prob": float(irrelevant_prob),
         }
         if datasets is None:
-            from autometa.estimators._dev_data import NEURAL_TRAIN
+            from autometa.tasks.roles import IN_CONTEXT_TRAIN
 
-            datasets = NEURAL_TRAIN
+            datasets = IN_CONTEXT_TRAIN
         self.datasets = list(datasets)
         self.dataset_weight = float(dataset_weight) if self.datasets else 0.0
         self._tables = DatasetPool(self.datasets, d_max=self.d_max, c_max=self.c_max) if self.datasets else None

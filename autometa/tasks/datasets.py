@@ -18,6 +18,9 @@ relabelings of one ``ecoli`` table). Each data set therefore has a **family**;
 :func:`duplicates_of` lists the other members, and :func:`dev_split` partitions whole
 families into meta-train and meta-validation sides so that no rows appear on both.
 
+Which data set trains or evaluates which shipped part is written down once, in
+:mod:`autometa.tasks.roles`.
+
 A bare name (``"letter"``) resolves to the first source that has it, in the order KEEL
 balanced, KEEL imbalanced, scikit-learn; use the prefixed name to be explicit
 (``"sklearn/iris"`` vs ``"keel/iris"``).
@@ -44,6 +47,7 @@ __all__ = [
     "is_reserved",
     "list_datasets",
     "load_dataset",
+    "load_dev_table",
     "read_keel",
     "resolve_name",
 ]
@@ -347,3 +351,26 @@ def load_dataset(name: str, *, evaluation_only: bool = False) -> tuple[pd.DataFr
         )
     X, y = _load_cached(canonical)
     return X.copy(), y.copy()
+
+
+def load_dev_table(name: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """A dev data set by canonical name as ``(X DataFrame, y ndarray)`` for the shipped parts' pools.
+
+    Like :func:`load_dataset` with the label as an array (KEEL labels as stripped strings,
+    scikit-learn labels as they come). ``sklearn/breast_cancer`` is refused: it is the same
+    data as the evaluation set ``keel/wdbc``.
+
+    Raises
+    ------
+    ValueError
+        For a reserved set, an unknown or non-canonical name, or ``sklearn/breast_cancer``.
+    """
+    source, _, base = name.partition("/")
+    if source not in _PREFIX.values() or not base:
+        raise ValueError(f"Unknown dev data set {name!r}; names look like 'keel/wine' or 'sklearn/digits'.")
+    if name == "sklearn/breast_cancer":
+        raise ValueError("sklearn/breast_cancer duplicates keel/wdbc (an evaluation set); not used.")
+    X, y = load_dataset(name)
+    if source == "sklearn":
+        return X, y.to_numpy()
+    return X, y.astype(str).str.strip().to_numpy()

@@ -22,6 +22,9 @@ Training lists (what each shipped part was meta-trained / meta-validated on):
 ``CLASSIFIER_PORTFOLIO_TRAIN``
     Meta-validation of the neural members and learning of the portfolio weights
     (``classifier_portfolio.json``): data sets the neural members never trained on.
+``IN_CONTEXT_TRAIN`` / ``IN_CONTEXT_VALIDATION``
+    Dev tables mixed into the in-context learner's prior (``classifier_in_context.pt``) / the
+    held-out tables of its campaign's learning curve.
 ``AUGMENT_TRAIN`` / ``AUGMENT_VALIDATION``
     Meta-training / meta-validation of ``augment_policy.pt`` and its companion learner
     ``augment_learner.pt`` (plus synthetic tasks).
@@ -41,6 +44,8 @@ __all__ = [
     "CLASSIFIER_NEURAL_TRAIN",
     "CLASSIFIER_PORTFOLIO_TRAIN",
     "EVALUATION",
+    "IN_CONTEXT_TRAIN",
+    "IN_CONTEXT_VALIDATION",
     "TRAINING",
     "evaluation_families",
 ]
@@ -95,8 +100,15 @@ AUGMENT_TRAIN: tuple[str, ...] = _keel(
     "satimage", "splice", "texture", "tic-tac-toe", "twonorm",
 )  # fmt: skip
 
+#: dev tables mixed into the in-context learner's prior (``classifier_in_context.pt``; plus synthetic tasks)
+IN_CONTEXT_TRAIN: tuple[str, ...] = CLASSIFIER_NEURAL_TRAIN
+#: held-out tables of the in-context campaign's learning curve (a subset of the portfolio group)
+IN_CONTEXT_VALIDATION: tuple[str, ...] = _keel(*_PORTFOLIO_BALANCED)
+
 #: every training list by the shipped file(s) it produced and its role there
 TRAINING: dict[str, tuple[str, ...]] = {
+    "classifier_in_context.pt: meta-training": IN_CONTEXT_TRAIN,
+    "classifier_in_context.pt: learning curve (meta-validation)": IN_CONTEXT_VALIDATION,
     "classifier neural members: meta-training": CLASSIFIER_NEURAL_TRAIN,
     "classifier neural members: meta-validation; portfolio weights": CLASSIFIER_PORTFOLIO_TRAIN,
     "augment_policy.pt / augment_learner.pt: meta-training": AUGMENT_TRAIN,

@@ -1,4 +1,4 @@
-"""The neural members' inference-time inner loop equals the learners' own (vmapped) adapt."""
+"""The neural members' inference-time inner loop is the learners' own adapt, in its inference mode."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from autometa.augment import AugmentedLearner
-from autometa.estimators._neural import NeuralMember, _adapt
+from autometa.estimators._neural import NeuralMember
 from autometa.meta import build_learner
 from autometa.tasks import collate_tasks
 from autometa.tasks._synthetic import SyntheticPrior
@@ -27,24 +27,26 @@ def batch():
     ("algo", "kwargs"),
     [("meta-lstm", {"init_lr": 0.1}), ("metasgd", {"inner_lr": 0.1}), ("maml", {"inner_lr": 0.1}), ("anil", {})],
 )
-def test_batched_inner_loop_equals_the_learners_adapt(batch, algo, kwargs):
+def test_inference_mode_equals_the_learners_vmapped_adapt(batch, algo, kwargs):
     torch.manual_seed(0)
     learner = build_learner(algo, net=NET, inner_steps=3, **kwargs)
     reference = learner.adapt(batch)
-    fast = _adapt(learner, batch, None)
+    with torch.no_grad():
+        fast = learner.adapt(batch, inference=True)
+    assert not any(v.requires_grad for v in fast.values())
     init = learner.init_params()
     assert any(not torch.allclose(reference[k], init[k].expand_as(reference[k])) for k in reference)
     for k in reference:
         torch.testing.assert_close(fast[k], reference[k].detach(), rtol=1e-5, atol=1e-6)
 
 
-def test_batched_inner_loop_on_augmented_rows_equals_the_augmented_learner(batch):
+def test_inference_mode_on_augmented_rows_equals_the_augmented_learner(batch):
     torch.manual_seed(0)
     learner = AugmentedLearner(build_learner("meta-lstm", net=NET, inner_steps=3, init_lr=0.1))
     reference = learner.adapt(batch, generator=torch.Generator().manual_seed(3))
     support = learner.augment(batch, torch.Generator().manual_seed(3))
     assert support.x.shape[1] > batch.x_support.shape[1]  # the policy added rows
-    fast = _adapt(learner.base, batch, None, support=support)
+    fast = learner.adapt(batch, generator=torch.Generator().manual_seed(3), inference=True)
     for k in reference:
         torch.testing.assert_close(fast[k], reference[k].detach(), rtol=1e-5, atol=1e-6)
 

@@ -34,6 +34,20 @@ def test_a_short_unshipped_run_reports_its_facts(tmp_path):
     assert {p.name: p.stat().st_mtime for p in train_default.CHECKPOINT_DIR.iterdir()} == before
 
 
+def test_neural_stage_freezes_its_policy_and_ships_the_bare_learner(tmp_path):
+    from autometa.meta import load_meta_learner
+
+    learner = train_default.build_neural_learner("meta-lstm+augment")
+    assert not any(p.requires_grad for p in learner.policy.parameters())  # a fixed augmentation
+    assert all(p.requires_grad for p in learner.base.parameters())
+    train_default.train_neural(1, 0, tmp_path, tracking=False, kind="meta-lstm+augment", ship=None)
+    shipped = train_default.strip_policy(tmp_path / "last.pt", tmp_path / "shipped.pt")
+    trained, bare = load_meta_learner(tmp_path / "last.pt"), load_meta_learner(shipped)
+    assert bare.algo == "meta-lstm" and not hasattr(bare, "policy")
+    for k, v in bare.state_dict().items():
+        assert torch.equal(v, trained.base.state_dict()[k])
+
+
 def _records(names, seed=0):
     import numpy as np
 

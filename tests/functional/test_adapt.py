@@ -227,3 +227,30 @@ def test_bad_arguments_raise(kwargs, match):
 def test_sgd_rejects_non_positive_lr(lr):
     with pytest.raises(ValueError, match="must be > 0"):
         SGD(lr)
+
+
+class _PerTaskSGD:
+    """SGD with a per-task state counter and no ``batched`` method: the inference mode vmaps it."""
+
+    def __init__(self, lr: float) -> None:
+        self.lr = lr
+
+    def init_state(self, params):
+        return torch.zeros(())
+
+    def __call__(self, params, grads, loss, state):
+        return {k: p - self.lr * grads[k] for k, p in params.items()}, state + 1
+
+
+@pytest.mark.parametrize("rule", [SGD(0.3), _PerTaskSGD(0.3)])
+def test_inference_mode_equals_the_graph_mode_without_a_graph(rule):
+    torch.manual_seed(0)
+    net = MaskedMLP(d_max=5, c_max=3, hidden=(8,))
+    params = dict(net.named_parameters())
+    reference = adapt(net, params, _support(), steps=3, update_rule=rule)
+    with torch.no_grad():
+        fast = adapt(net, params, _support(), steps=3, update_rule=rule, inference=True)
+    for k in params:
+        assert not fast[k].requires_grad
+        assert not torch.allclose(fast[k], params[k].expand_as(fast[k]))
+        torch.testing.assert_close(fast[k], reference[k].detach(), rtol=1e-5, atol=1e-6)

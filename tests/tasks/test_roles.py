@@ -1,0 +1,84 @@
+"""One registry of data-set roles: no shipped part was trained on a set any benchmark evaluates on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from autometa.tasks import datasets, roles
+
+CHECKPOINTS = Path(__file__).resolve().parents[2] / "autometa" / "checkpoints"
+
+
+def _canonical(name: str) -> str:
+    return name if "/" in name else f"keel/{name}"
+
+
+def _assert_clean(names, what):
+    names = [_canonical(n) for n in names]
+    assert names, what
+    reserved = sorted(n for n in names if datasets.is_reserved(n))
+    assert not reserved, f"{what} uses reserved sets {reserved}"
+    shared = sorted(n for n in names if datasets.family_of(n) in roles.evaluation_families())
+    assert not shared, f"{what} shares data-set families with an evaluation list: {shared}"
+
+
+@pytest.mark.parametrize("role", sorted(roles.TRAINING))
+def test_training_lists_avoid_reserved_sets_and_every_evaluation_family(role):
+    _assert_clean(roles.TRAINING[role], role)
+
+
+def test_evaluation_lists_are_dev_sets():
+    for command, names in roles.EVALUATION.items():
+        assert names and not any(datasets.is_reserved(n) for n in names), command
+
+
+def test_classifier_model_card_training_data_is_disjoint_from_evaluation():
+    card = json.loads((CHECKPOINTS / "model_card.json").read_text())
+    data = card["data"]
+    meta_train = [n for n in data["neural_meta_train"] if not n.startswith("synthetic")]
+    _assert_clean(meta_train, "classifier neural meta-training (model card)")
+    _assert_clean(data["neural_meta_val_and_portfolio_train"], "classifier meta-validation/portfolio (model card)")
+    portfolio = json.loads((CHECKPOINTS / "classifier_portfolio.json").read_text())
+    _assert_clean(portfolio["info"]["data_sets"], "classifier_portfolio.json data sets")
+    assert set(data["held_out_for_evaluation"]) == set(roles.CLASSIFIER_EVALUATION)
+
+
+def test_augment_model_card_training_data_is_disjoint_from_evaluation():
+    card = json.loads((CHECKPOINTS / "augment_model_card.json").read_text())
+    _assert_clean(card["data"]["keel_meta_train"], "augment policy meta-training (model card)")
+    _assert_clean(card["data"]["keel_meta_validation"], "augment policy meta-validation (model card)")
+    assert {_canonical(n) for n in card["data"]["keel_meta_train"]} == set(roles.AUGMENT_TRAIN)
+    assert {_canonical(n) for n in card["data"]["keel_meta_validation"]} == set(roles.AUGMENT_VALIDATION)
+
+
+def test_in_context_model_card_training_data_is_disjoint_from_evaluation():
+    card = json.loads((CHECKPOINTS / "in_context_model_card.json").read_text())
+    _assert_clean(card["data"]["dev_tables"], "in-context prior (model card)")
+    _assert_clean(card["data"]["held_out_for_the_learning_curve"], "in-context learning curve (model card)")
+    assert set(card["data"]["dev_tables"]) == set(roles.IN_CONTEXT_TRAIN)
+    assert set(card["data"]["held_out_for_the_learning_curve"]) == set(roles.IN_CONTEXT_VALIDATION)
+
+
+def test_the_lists_the_code_uses_are_the_registry_lists():
+    from autometa.augment import _data as augment_data
+    from autometa.estimators import _dev_data
+
+    assert _dev_data.EVALUATION == roles.CLASSIFIER_EVALUATION
+    assert _dev_data.NEURAL_TRAIN == roles.CLASSIFIER_NEURAL_TRAIN
+    assert _dev_data.PORTFOLIO_TRAIN == roles.CLASSIFIER_PORTFOLIO_TRAIN
+    assert {_canonical(n) for n in augment_data.EVAL_SETS} == set(roles.AUGMENT_EVALUATION)
+
+
+def test_the_registry_and_roles_load_without_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, autometa.tasks.roles, autometa.estimators._dev_data, autometa.estimators; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
