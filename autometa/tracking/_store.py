@@ -191,6 +191,24 @@ class TrackedRun:
         except Exception as exc:  # noqa: BLE001
             self._fail("logging text", exc)
 
+    def supersede(self, previous_run_id: str) -> None:
+        """Mark ``previous_run_id`` (a run this one resumes) ``KILLED`` if it is still
+        ``RUNNING`` (its process died), and link the two runs with tags:
+        ``autometa.resumed_in`` on the old run, ``autometa.resumed_from_run`` on this one."""
+        if not self.enabled or previous_run_id == self.run_id:
+            return
+        try:
+            if self._client.get_run(previous_run_id).info.status == "RUNNING":
+                self._client.set_terminated(previous_run_id, status="KILLED")
+            self._client.set_tag(previous_run_id, "autometa.resumed_in", self.run_id)
+            self._client.set_tag(self.run_id, "autometa.resumed_from_run", previous_run_id)
+        except Exception as exc:  # noqa: BLE001 - the new run itself stays tracked
+            warnings.warn(
+                f"Could not mark the resumed MLflow run {previous_run_id} KILLED ({type(exc).__name__}: {exc}).",
+                TrackingWarning,
+                stacklevel=2,
+            )
+
     def log_figure(self, figure: Any, name: str) -> None:
         """Log a matplotlib figure as an image artifact ``name`` (e.g. ``"learning_curve.png"``)."""
         if not self.enabled:
