@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from autometa.tracking._probe import bounded_http, probe
+from autometa.tracking._quiet import quiet_mlflow
 
 __all__ = [
     "TrackedRun",
@@ -280,13 +281,11 @@ def start_run(
             raise ConnectionError(f"the tracking server is unreachable: {unreachable}")
         if uri.startswith("sqlite:///"):
             Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        import logging
-
-        logging.getLogger("alembic").setLevel(logging.WARNING)
         from mlflow.tracking import MlflowClient
 
-        client = _BoundedClient(MlflowClient(tracking_uri=uri))
-        exp_id = _get_or_create_experiment(client, experiment, uri)
+        with quiet_mlflow():  # a new store logs its table creation at INFO
+            client = _BoundedClient(MlflowClient(tracking_uri=uri))
+            exp_id = _get_or_create_experiment(client, experiment, uri)
         all_tags = {"autometa.version": _version()}
         all_tags.update({k: str(v) for k, v in (tags or {}).items()})
         info = client.create_run(exp_id, run_name=run_name, tags=all_tags).info
