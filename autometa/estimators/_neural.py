@@ -102,10 +102,6 @@ class NeuralMember:
         self.augment = bool(augment)
         self.name = name
 
-    def _encode(self, df: Any) -> np.ndarray:
-        x, _ = self.encoder_.transform(df)
-        return x
-
     def fit(self, df: Any, y: np.ndarray, n_classes: int, seed: int, device: Any = "cpu") -> NeuralMember:
         """Encode ``df`` (a DataFrame), adapt ``n_views`` views of the task to labels ``y``."""
         import torch
