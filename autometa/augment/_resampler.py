@@ -181,7 +181,52 @@ class MetaAugmenter(BaseEstimator):
         self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ validation
+    def _validate(self, X: Any, y: Any) -> tuple[Any, ...]:
+        """Check ``X``/``y``, set the fitted attributes; return the frame, labels, column kinds
+        and the numeric block (entirely missing numeric columns left out of it).
+
+        Returns
+        -------
+        frame, y_arr, is_frame, numeric, y_idx, num_cols, values
+        """
+        frame, y_arr, is_frame = self._check_X_y(X, y)
+        numeric = np.array([_is_numeric(frame[c]) for c in frame.columns])
+        self.n_features_in_ = frame.shape[1]
+        if is_frame:
+            self.feature_names_in_ = np.asarray([str(c) for c in frame.columns], dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.numeric_features_ = numeric
+        self.classes_, y_idx = np.unique(y_arr, return_inverse=True)
+        num_cols = [c for c, is_num in zip(frame.columns, numeric, strict=True) if is_num]
+        values = np.zeros((frame.shape[0], 0))
+        if num_cols:
+            values = frame[num_cols].to_numpy(dtype=np.float64, na_value=np.nan)
+            if np.isinf(values).any():
+                bad = [str(c) for c, hit in zip(num_cols, np.isinf(values).any(axis=0), strict=True) if hit]
+                raise ValueError(
+                    f"X contains infinity in column(s) {bad}; replace those values by finite ones or by NaN "
+                    "(missing values are kept missing)."
+                )
+            # an entirely missing column has nothing to augment: it is copied like a category
+            observed = ~np.isnan(values).all(axis=0)
+            num_cols = [c for c, keep in zip(num_cols, observed, strict=True) if keep]
+            values = values[:, observed]
+        return frame, y_arr, is_frame, numeric, y_idx, num_cols, values
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        return tags
+
     def _check_X_y(self, X: Any, y: Any) -> tuple[pd.DataFrame, np.ndarray, bool]:
+        if hasattr(X, "sparse") or type(X).__module__.startswith("scipy.sparse"):
+            raise TypeError(
+                "Sparse data was passed for X, but dense data is required: MetaAugmenter augments "
+                "dense tables. Use X.toarray() to convert to a dense numpy array."
+            )
         is_frame = isinstance(X, pd.DataFrame)
         if is_frame:
             frame = X
@@ -201,9 +246,11 @@ class MetaAugmenter(BaseEstimator):
         if y_arr.ndim != 1:
             raise ValueError(f"y must be 1-dimensional; got shape {y_arr.shape}.")
         if frame.shape[0] == 0:
-            raise ValueError("X is empty: fit_resample needs at least one row.")
+            raise ValueError(f"Found array with 0 sample(s) (shape={frame.shape}) while a minimum of 1 is required.")
         if frame.shape[1] == 0:
-            raise ValueError("X has no columns: fit_resample needs at least one feature.")
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape={frame.shape}) while a minimum of 1 is required."
+            )
         if len(y_arr) != frame.shape[0]:
             raise ValueError(f"X has {frame.shape[0]} rows but y has {len(y_arr)} labels.")
         if pd.isna(pd.Series(y_arr)).any():
@@ -220,8 +267,9 @@ class MetaAugmenter(BaseEstimator):
     # ------------------------------------------------------------------ API
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any) -> MetaAugmenter:
-        """Validate the inputs and the policy (resampling happens in :meth:`fit_resample`)."""
-        self._check_X_y(X, y)
+        """Validate the inputs and the policy and record the input's shape and classes
+        (resampling happens in :meth:`fit_resample`)."""
+        self._validate(X, y)
         _resolve_policy(self.policy, self.n_augment)
         return self
 
@@ -243,37 +291,15 @@ class MetaAugmenter(BaseEstimator):
 
         from autometa.augment._ops import OPS
 
-        frame, y_arr, is_frame = self._check_X_y(X, y)
+        frame, y_arr, is_frame, numeric, y_idx, num_cols, values = self._validate(X, y)
         policy = _resolve_policy(self.policy, self.n_augment)
-        n, d_in = frame.shape
-        numeric = np.array([_is_numeric(frame[c]) for c in frame.columns])
-        self.n_features_in_ = d_in
-        if is_frame:
-            self.feature_names_in_ = np.asarray([str(c) for c in frame.columns], dtype=object)
-        self.numeric_features_ = numeric
-        self.classes_, y_idx = np.unique(y_arr, return_inverse=True)
+        n = frame.shape[0]
         k = policy.n_augment if self.n_augment is None else int(self.n_augment)
         if isinstance(self.random_state, Integral):
             seed = int(self.random_state)
         else:
             seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         rng = np.random.default_rng(seed)
-
-        num_cols = [c for c, is_num in zip(frame.columns, numeric, strict=True) if is_num]
-        if num_cols:
-            values = frame[num_cols].to_numpy(dtype=np.float64, na_value=np.nan)
-            if np.isinf(values).any():
-                bad = [str(c) for c, hit in zip(num_cols, np.isinf(values).any(axis=0), strict=True) if hit]
-                raise ValueError(
-                    f"X contains infinity in column(s) {bad}; replace those values by finite ones or by NaN "
-                    "(missing values are kept missing)."
-                )
-            # an entirely missing column has nothing to augment: it is copied like a category
-            observed = ~np.isnan(values).all(axis=0)
-            num_cols = [c for c, keep in zip(num_cols, observed, strict=True) if keep]
-            values = values[:, observed]
-        else:
-            values = np.zeros((n, 0))
         if k == 0:
             self.ops_, self.parents_ = np.full(n, "original", dtype=object), np.arange(n)
             return X, y

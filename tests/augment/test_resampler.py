@@ -162,7 +162,7 @@ def test_bad_data_raise():
         aug.fit_resample(np.ones(4), y)
     with pytest.raises(ValueError, match="4 rows but y has 3"):
         aug.fit_resample(X, y[:3])
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match=r"0 sample\(s\)"):
         aug.fit_resample(np.ones((0, 2)), np.array([]))
     with pytest.raises(ValueError, match="Unknown label type"):
         aug.fit_resample(X, np.array([0.1, 0.2, 0.3, 0.4]))
