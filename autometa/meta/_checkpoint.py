@@ -686,11 +686,12 @@ def log_meta_learner(
     import mlflow
 
     from autometa.tracking._probe import bounded_http, probe
+    from autometa.tracking._quiet import quiet_mlflow
 
     unreachable = probe(tracking_uri or mlflow.get_tracking_uri())
     if unreachable:
         raise ValueError(f"Cannot log the meta-learner: the MLflow tracking server is unreachable ({unreachable}).")
-    with bounded_http():
+    with quiet_mlflow(), bounded_http():
         return _log_meta_learner(learner, name, registered_model_name, metadata, run_id, tracking_uri)
 
 
