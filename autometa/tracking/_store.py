@@ -105,13 +105,13 @@ class TrackedRun:
     def enabled(self) -> bool:
         return self.run_id is not None
 
-    def _fail(self, what: str, exc: BaseException) -> None:
+    def _fail(self, what: str, exc: BaseException, stacklevel: int = 3) -> None:
         if not self._warned:
             warnings.warn(
                 f"MLflow tracking failed while {what} ({type(exc).__name__}: {exc}); "
                 "continuing without tracking for this run.",
                 TrackingWarning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
             self._warned = True
         self.run_id = None
@@ -291,7 +291,7 @@ def start_run(
         info = client.create_run(exp_id, run_name=run_name, tags=all_tags).info
         run = TrackedRun(client, info.run_id, uri)
     except Exception as exc:  # noqa: BLE001
-        run._fail(f"starting a run at {uri}", exc)
+        run._fail(f"starting a run at {uri}", exc, stacklevel=4)  # the caller's `with start_run(...)` line
     if params:
         run.log_params(params)
     status = "FINISHED"
