@@ -203,8 +203,8 @@ def checkpoint_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
                     f"(pid {holder}); two runs must not write into one folder. Wait for it to finish, "
                     "or choose another checkpoint folder."
                 ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)  # named in the second process's error
         yield lock_path
     finally:
         os.close(fd)  # closing the descriptor releases the flock
