@@ -754,7 +754,9 @@ class MetaTrainer:
         ) as run:
             self._run_ref = (run.run_id, run.tracking_uri)
             if self._previous_run[0] and self._previous_run[1] == run.tracking_uri:
-                run.supersede(self._previous_run[0])
+                # holding this folder's lock proves the process that wrote its last.pt is gone
+                ours = ckpt_dir is not None and resume_path is not None and resume_path.parent.resolve() == ckpt_dir.resolve()
+                run.supersede(self._previous_run[0], mark_killed=ours)
             with self._progress_bar(steps) as bar:
                 self._loop(steps, run, bar, last_path, best_path, is_main)
             curve = None

@@ -192,14 +192,17 @@ class TrackedRun:
         except Exception as exc:  # noqa: BLE001
             self._fail("logging text", exc)
 
-    def supersede(self, previous_run_id: str) -> None:
-        """Mark ``previous_run_id`` (a run this one resumes) ``KILLED`` if it is still
-        ``RUNNING`` (its process died), and link the two runs with tags:
-        ``autometa.resumed_in`` on the old run, ``autometa.resumed_from_run`` on this one."""
+    def supersede(self, previous_run_id: str, *, mark_killed: bool = True) -> None:
+        """Link this run to ``previous_run_id``, the run it resumes.
+
+        Tags ``autometa.resumed_in`` on the old run and ``autometa.resumed_from_run`` on this
+        one; with ``mark_killed`` (the caller knows the old process is gone) an old run still
+        ``RUNNING`` is marked ``KILLED``.
+        """
         if not self.enabled or previous_run_id == self.run_id:
             return
         try:
-            if self._client.get_run(previous_run_id).info.status == "RUNNING":
+            if mark_killed and self._client.get_run(previous_run_id).info.status == "RUNNING":
                 self._client.set_terminated(previous_run_id, status="KILLED")
             self._client.set_tag(previous_run_id, "autometa.resumed_in", self.run_id)
             self._client.set_tag(self.run_id, "autometa.resumed_from_run", previous_run_id)

@@ -74,3 +74,14 @@ def test_resume_of_a_finished_run_leaves_its_status(tmp_path, tracking_uri):
     client = MlflowClient(tracking_uri)
     assert client.get_run(first.run_id).info.status == "FINISHED"
     assert client.get_run(resumed.run_id).data.tags["autometa.resumed_from_run"] == first.run_id
+
+
+def test_resume_from_another_folder_links_but_does_not_kill(tmp_path, tracking_uri):
+    # the old folder's process may still be alive: only a run resumed inside the folder whose
+    # lock it now holds may mark its predecessor KILLED
+    first = make_trainer(tmp_path / "a", tracking=True).fit(3)
+    client = MlflowClient(tracking_uri)
+    client.update_run(first.run_id, status="RUNNING")
+    resumed = make_trainer(tmp_path / "b", tracking=True).fit(5, resume=first.last_checkpoint)
+    assert client.get_run(first.run_id).info.status == "RUNNING"
+    assert client.get_run(resumed.run_id).data.tags["autometa.resumed_from_run"] == first.run_id
