@@ -178,8 +178,12 @@ def test_no_added_row_is_an_exact_copy_of_its_parent():
     X_res, _ = aug.fit_resample(X, y)
     new = X_res.iloc[len(X) :].reset_index(drop=True)
     parents = _parent_rows(X_res, X, aug.parents_[len(X) :])
-    same = (new.eq(parents) | (new.isna() & parents.isna())).all(axis=1)
-    assert not same.any()
+    # a copy up to float noise (e.g. a quantile round trip of an identity draw) counts as a copy
+    num = ["num", "count", "f32"]
+    close = np.isclose(new[num].to_numpy(float), parents[num].to_numpy(float), rtol=1e-6, atol=1e-9).all(axis=1)
+    rest = [c for c in X.columns if c not in num]
+    equal = (new[rest].eq(parents[rest]) | (new[rest].isna() & parents[rest].isna())).all(axis=1).to_numpy()
+    assert not (close & equal).any()
     assert "identity" not in set(aug.ops_)
     # without the filter the shipped policy draws mostly identity: the rows it adds are real changes
     assert len(new) > 0
