@@ -54,17 +54,6 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def check_random_state_int(random_state: int | None) -> int:
-    """Return an int seed from ``None`` (0) or a non-negative int."""
-    if random_state is None:
-        return 0
-    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, (int, np.integer)):
-        raise TypeError(f"random_state must be an int or None, got {type(random_state).__name__}.")
-    if random_state < 0:
-        raise ValueError(f"random_state must be non-negative, got {random_state}.")
-    return int(random_state)
-
-
 def time_seconds(values: object) -> np.ndarray:
     """Date-times as seconds since the Unix epoch (UTC for time-zone aware ones), durations as
     seconds; missing values (``NaT``) as NaN. Independent of the unit (ns, us, ms, s)."""

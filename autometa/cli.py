@@ -14,6 +14,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from autometa._rst import plain_text
 from autometa._version import __version__
 
 # subcommand -> (module, one-line help)
@@ -66,8 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     parser = argparse.ArgumentParser(
         prog=f"autometa {name}",
-        description=getattr(module, "DESCRIPTION", help_),
-        epilog=getattr(module, "EPILOG", None),
+        description=plain_text(getattr(module, "DESCRIPTION", help_)),
+        epilog=plain_text(getattr(module, "EPILOG", None)),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     module.add_arguments(parser)

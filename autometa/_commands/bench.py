@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 
+from autometa._rst import plain_text
 from autometa.bench import BENCHMARKS
 from autometa.bench._common import add_common_arguments, report
 
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         raise
     parser = argparse.ArgumentParser(
         prog=f"autometa bench {args.name}",
-        description=getattr(module, "DESCRIPTION", None),
+        description=plain_text(getattr(module, "DESCRIPTION", None)),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_common_arguments(parser)

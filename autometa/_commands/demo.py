@@ -117,12 +117,15 @@ def _log_model(clf: Any, example: Any, run_id: str, tracking_uri: str | None) ->
         import mlflow
 
         from autometa.tracking._probe import bounded_http
-        from autometa.tracking._pyfunc import log_classifier
+        from autometa.tracking._quiet import quiet_mlflow
 
         if tracking_uri:
             mlflow.set_tracking_uri(tracking_uri)
-        with bounded_http(), mlflow.start_run(run_id=run_id):
-            log_classifier(clf, name="classifier", input_example=example)
+        with quiet_mlflow(), bounded_http():
+            from autometa.tracking._pyfunc import log_classifier  # defining its PythonModel warns
+
+            with mlflow.start_run(run_id=run_id):
+                log_classifier(clf, name="classifier", input_example=example)
         print(f"fitted classifier logged as runs:/{run_id}/classifier")
     except Exception as exc:  # noqa: BLE001 - the demo's model logging must never fail the demo
         warnings.warn(f"could not log the fitted classifier to MLflow ({type(exc).__name__}: {exc})", stacklevel=2)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_random_state
 
 from autometa._threads import limit_threads
 
@@ -71,18 +74,40 @@ def _is_numeric(col: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)
 
 
+def _same_rows(new: pd.DataFrame, frame: pd.DataFrame, parents: np.ndarray) -> np.ndarray:
+    """Which rows of ``new`` equal row ``parents[i]`` of ``frame`` in every column (NaN == NaN)."""
+    same = np.ones(len(new), dtype=bool)
+    for j in range(frame.shape[1]):
+        a = new.iloc[:, j].to_numpy(dtype=object)
+        b = frame.iloc[parents, j].to_numpy(dtype=object)
+        both_missing = pd.isna(a) & pd.isna(b)
+        with np.errstate(invalid="ignore"):
+            equal = np.array([x == y if not (pd.isna(x) or pd.isna(y)) else False for x, y in zip(a, b, strict=True)],
+                             dtype=bool) if len(a) else np.zeros(0, dtype=bool)  # fmt: skip
+        same &= equal | both_missing
+    return same
+
+
 class MetaAugmenter(BaseEstimator):
     """Append policy-augmented rows to a data set (an imbalanced-learn style resampler).
 
-    Every original row is kept, unchanged and first; ``n_augment`` augmented rows per
-    original row follow. Each augmented row is made from a parent row by one op drawn from
-    the policy (noise, scaling, feature dropout, swap noise, mixup, SMOTE-style
-    interpolation, ...). Ops that change values act on numeric columns only, in a
+    Every original row is kept, unchanged and first; augmented rows follow, up to
+    ``n_augment`` per original row. Each augmented row is made from a parent row by one op
+    drawn from the policy (noise, scaling, feature dropout, swap noise, mixup, SMOTE-style
+    interpolation, ...). A draw that leaves the row exactly as it was (the policy's
+    ``identity`` op, "add fewer rows", or an op that happened to change nothing) is dropped:
+    an exact copy adds no information and would leak a training row into any later
+    validation split, so fewer than ``n_augment`` rows per original row may be added (see
+    ``ops_``). Ops that change values act on numeric columns only, in a
     quantile-normalized space (so skewed columns and outliers are handled, and augmented
     values stay within each column's observed range); categorical, string and boolean
     columns are copied from the parent row, or, for swap noise, swapped with the value of
     a random row of the same class. Integer columns stay integers. A mixed row's label is
     its dominant class, which is its parent's.
+
+    Missing numeric values (NaN) are allowed: the ops see a missing cell as the column's
+    median (in the quantile-normal space), and a cell missing in the parent row stays
+    missing in every row made from it. ``y`` needs at least two classes.
 
     Parameters
     ----------
@@ -93,8 +118,9 @@ class MetaAugmenter(BaseEstimator):
         ``{op: magnitude}`` (ops chosen uniformly).
     n_augment : int, optional
         Augmented rows per original row (default: the policy's own, 2 for the default).
-    random_state : int or None, default=None
-        Seed; an int gives identical output on every call and in every process.
+    random_state : int, RandomState instance or None, default=None
+        Seed; an int gives identical output on every call and in every process (``None``:
+        numpy's global random state, the scikit-learn convention).
     chunk_size : int, default=256
         Rows are split (stratified, at random) into chunks of about this many rows; partners
         for mixup, SMOTE and swap noise come from the same chunk. This bounds memory for
@@ -113,7 +139,7 @@ class MetaAugmenter(BaseEstimator):
     numeric_features_ : ndarray of bool
         Which columns the value-changing ops act on.
     ops_ : ndarray of str
-        Op used for each augmented row of the last call (``"original"`` for original rows).
+        Op used for each output row of the last call (``"original"`` for original rows).
     parents_ : ndarray of int
         Row of ``X`` each output row was made from.
 
@@ -132,6 +158,14 @@ class MetaAugmenter(BaseEstimator):
         model = make_pipeline(MetaAugmenter(random_state=0), LogisticRegression()).fit(X, y)
     """
 
+    _parameter_constraints: dict = {
+        "policy": "no_validation",  # checked by _resolve_policy, with op-level messages
+        "n_augment": [Interval(Integral, 0, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "chunk_size": [Interval(Integral, 2, None, closed="left")],
+        "n_jobs": [Integral, None],
+    }
+
     def __init__(
         self,
         policy: Any = "default",
@@ -147,18 +181,52 @@ class MetaAugmenter(BaseEstimator):
         self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ validation
-    def _check_params(self) -> None:
-        n = self.n_augment
-        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0):
-            raise ValueError(f"n_augment must be an int >= 0 or None; got {n!r}.")
-        c = self.chunk_size
-        if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 2:
-            raise ValueError(f"chunk_size must be an int >= 2; got {c!r}.")
-        r = self.random_state
-        if r is not None and (isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 0):
-            raise ValueError(f"random_state must be a non-negative int or None; got {r!r}.")
+    def _validate(self, X: Any, y: Any) -> tuple[Any, ...]:
+        """Check ``X``/``y``, set the fitted attributes; return the frame, labels, column kinds
+        and the numeric block (entirely missing numeric columns left out of it).
+
+        Returns
+        -------
+        frame, y_arr, is_frame, numeric, y_idx, num_cols, values
+        """
+        frame, y_arr, is_frame = self._check_X_y(X, y)
+        numeric = np.array([_is_numeric(frame[c]) for c in frame.columns])
+        self.n_features_in_ = frame.shape[1]
+        if is_frame:
+            self.feature_names_in_ = np.asarray([str(c) for c in frame.columns], dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.numeric_features_ = numeric
+        self.classes_, y_idx = np.unique(y_arr, return_inverse=True)
+        num_cols = [c for c, is_num in zip(frame.columns, numeric, strict=True) if is_num]
+        values = np.zeros((frame.shape[0], 0))
+        if num_cols:
+            values = frame[num_cols].to_numpy(dtype=np.float64, na_value=np.nan)
+            if np.isinf(values).any():
+                bad = [str(c) for c, hit in zip(num_cols, np.isinf(values).any(axis=0), strict=True) if hit]
+                raise ValueError(
+                    f"X contains infinity in column(s) {bad}; replace those values by finite ones or by NaN "
+                    "(missing values are kept missing)."
+                )
+            # an entirely missing column has nothing to augment: it is copied like a category
+            observed = ~np.isnan(values).all(axis=0)
+            num_cols = [c for c, keep in zip(num_cols, observed, strict=True) if keep]
+            values = values[:, observed]
+        return frame, y_arr, is_frame, numeric, y_idx, num_cols, values
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        return tags
 
     def _check_X_y(self, X: Any, y: Any) -> tuple[pd.DataFrame, np.ndarray, bool]:
+        if hasattr(X, "sparse") or type(X).__module__.startswith("scipy.sparse"):
+            raise TypeError(
+                "Sparse data was passed for X, but dense data is required: MetaAugmenter augments "
+                "dense tables. Use X.toarray() to convert to a dense numpy array."
+            )
         is_frame = isinstance(X, pd.DataFrame)
         if is_frame:
             frame = X
@@ -178,21 +246,30 @@ class MetaAugmenter(BaseEstimator):
         if y_arr.ndim != 1:
             raise ValueError(f"y must be 1-dimensional; got shape {y_arr.shape}.")
         if frame.shape[0] == 0:
-            raise ValueError("X is empty: fit_resample needs at least one row.")
+            raise ValueError(f"Found array with 0 sample(s) (shape={frame.shape}) while a minimum of 1 is required.")
         if frame.shape[1] == 0:
-            raise ValueError("X has no columns: fit_resample needs at least one feature.")
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape={frame.shape}) while a minimum of 1 is required."
+            )
         if len(y_arr) != frame.shape[0]:
             raise ValueError(f"X has {frame.shape[0]} rows but y has {len(y_arr)} labels.")
         if pd.isna(pd.Series(y_arr)).any():
             raise ValueError("y contains missing values.")
         check_classification_targets(y_arr)
+        classes = pd.unique(pd.Series(y_arr, dtype=object))
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least two classes in y; got one class ({classes[0]!r}). "
+                "Augmenting a one-class table would only copy its label."
+            )
         return frame, y_arr, is_frame
 
     # ------------------------------------------------------------------ API
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any) -> MetaAugmenter:
-        """Validate the inputs and the policy (resampling happens in :meth:`fit_resample`)."""
-        self._check_params()
-        self._check_X_y(X, y)
+        """Validate the inputs and the policy and record the input's shape and classes
+        (resampling happens in :meth:`fit_resample`)."""
+        self._validate(X, y)
         _resolve_policy(self.policy, self.n_augment)
         return self
 
@@ -205,6 +282,7 @@ class MetaAugmenter(BaseEstimator):
             For a bad policy (unknown op, negative magnitude, missing file), missing or
             infinite values in numeric columns, mismatched or empty inputs.
         """
+        self._validate_params()
         with limit_threads(self.n_jobs):
             return self._fit_resample(X, y)
 
@@ -213,32 +291,15 @@ class MetaAugmenter(BaseEstimator):
 
         from autometa.augment._ops import OPS
 
-        self._check_params()
-        frame, y_arr, is_frame = self._check_X_y(X, y)
+        frame, y_arr, is_frame, numeric, y_idx, num_cols, values = self._validate(X, y)
         policy = _resolve_policy(self.policy, self.n_augment)
-        n, d_in = frame.shape
-        numeric = np.array([_is_numeric(frame[c]) for c in frame.columns])
-        self.n_features_in_ = d_in
-        if is_frame:
-            self.feature_names_in_ = np.asarray([str(c) for c in frame.columns], dtype=object)
-        self.numeric_features_ = numeric
-        self.classes_, y_idx = np.unique(y_arr, return_inverse=True)
+        n = frame.shape[0]
         k = policy.n_augment if self.n_augment is None else int(self.n_augment)
-        seed = 0 if self.random_state is None else int(self.random_state)
-        rng = np.random.default_rng(seed)
-
-        num_cols = [c for c, is_num in zip(frame.columns, numeric, strict=True) if is_num]
-        if num_cols:
-            values = frame[num_cols].to_numpy(dtype=np.float64, na_value=np.nan)
-            if np.isinf(values).any():
-                raise ValueError("X contains infinity in a numeric column; replace or drop those values first.")
-            if np.isnan(values).any():
-                raise ValueError(
-                    "X contains missing values (NaN) in a numeric column; impute them first "
-                    "(e.g. with sklearn.impute.SimpleImputer in the pipeline)."
-                )
+        if isinstance(self.random_state, Integral):
+            seed = int(self.random_state)
         else:
-            values = np.zeros((n, 0))
+            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        rng = np.random.default_rng(seed)
         if k == 0:
             self.ops_, self.parents_ = np.full(n, "original", dtype=object), np.arange(n)
             return X, y
@@ -248,9 +309,12 @@ class MetaAugmenter(BaseEstimator):
 
         qt = None
         z = np.zeros((n, 1))  # a dummy column when there are no numeric columns
+        z_missing = np.zeros((n, 1), dtype=bool)
         if num_cols:
             qt = QuantileTransformer(n_quantiles=max(2, min(1000, n)), output_distribution="normal", random_state=seed)
             z = qt.fit_transform(values)
+            z_missing = np.isnan(z)
+            z = np.where(z_missing, 0.0, z)  # the ops see a missing cell as the column median
 
         # stratified random chunks of about chunk_size rows, each one "task"
         n_chunks = max(1, int(np.ceil(n / self.chunk_size)))
@@ -288,12 +352,16 @@ class MetaAugmenter(BaseEstimator):
 
         new_frame = frame.iloc[parents].reset_index(drop=True).copy()
         if num_cols:
+            # cells an op left alone are copied exactly (the quantile round trip is not bitwise)
+            untouched = z_new == z.astype(np.float32).astype(np.float64)[parents]
+            z_new[z_missing[parents]] = np.nan  # missing in the parent: missing in the new row
             raw = qt.inverse_transform(z_new)
+            raw[untouched] = values[parents][untouched]
             for j, col in enumerate(num_cols):
                 dtype = frame[col].dtype
                 v = raw[:, j]
                 if pd.api.types.is_integer_dtype(dtype):
-                    lo, hi = values[:, j].min(), values[:, j].max()
+                    lo, hi = np.nanmin(values[:, j]), np.nanmax(values[:, j])
                     v = np.clip(np.rint(v), lo, hi)
                 new_frame[col] = pd.Series(v, dtype=dtype) if not isinstance(dtype, np.dtype) else v.astype(dtype)
         # categorical columns: swap noise swaps values among same-class rows
@@ -307,6 +375,10 @@ class MetaAugmenter(BaseEstimator):
                     continue
                 donors = np.array([rng.choice(by_class[labels[r]]) for r in hit])
                 new_frame.loc[hit, col] = frame[col].iloc[donors].to_numpy()
+        # exact copies of their parent (identity draws, ops that changed nothing) add nothing
+        changed = ~_same_rows(new_frame, frame, parents) | (labels != y_idx[parents])
+        new_frame = new_frame[changed].reset_index(drop=True)
+        parents, labels, op_names = parents[changed], labels[changed], op_names[changed]
         self.ops_ = np.concatenate([np.full(n, "original", dtype=object), op_names])
         self.parents_ = np.concatenate([np.arange(n), parents])
         y_new = self.classes_[labels]

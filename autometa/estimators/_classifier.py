@@ -25,14 +25,15 @@ from sklearn.utils.validation import (
 )
 
 from autometa._threads import limit_threads
+from autometa._utils import resolve_device
 from autometa.estimators._in_context_member import (
     IN_CONTEXT_CHECKPOINT,
     InContextMember,
     load_in_context_learner,
 )
 from autometa.estimators._members import CLASSICAL_MEMBERS, ClassicalMember
-from autometa.estimators._neural import NeuralMember
-from autometa.estimators._portfolio import Portfolio, landmarkers, meta_features
+from autometa.estimators._neural import NeuralMember, learner_dims, stratified_subsample
+from autometa.estimators._portfolio import META_FEATURES, Portfolio, landmarkers, meta_features
 from autometa.estimators._table import TableSpec, to_frame
 
 __all__ = [
@@ -100,8 +101,6 @@ def load_classifier_meta_learner(meta_learner: str | os.PathLike[str], default: 
         if key in _CACHE:
             return _CACHE[key]
     learner = load_meta_learner(source, map_location="cpu")
-    from autometa.estimators._neural import learner_dims
-
     net = getattr(learner, "net", None) or getattr(getattr(learner, "base", None), "net", None)
     net_kind = getattr(net, "get_config", lambda: {})().get("kind")
     try:
@@ -329,8 +328,6 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=2,
             )
-            from autometa.estimators._neural import stratified_subsample
-
             keep = stratified_subsample(y_idx, self.max_samples, rng)
             df, y_idx = df.iloc[keep].reset_index(drop=True), y_idx[keep]
         n_classes = len(self.classes_)
@@ -344,8 +341,6 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
             len(df), spec.n_columns, n_classes, len(spec.categorical), np.bincount(y_idx, minlength=n_classes),
             missing, landmarks,
         )  # fmt: skip
-        from autometa.estimators._neural import learner_dims
-
         learners = {}
         sources = {"neural": self.meta_learner, "hypernet": self.hypernet_learner}
         for name in [m for m in members if m in NEURAL_MEMBERS]:
@@ -370,8 +365,6 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
                 member = InContextMember(learners[name], n_members=self.n_ensemble, steps=self.adapt_steps)
                 member.fit(df, y_idx, n_classes, member_seed)
             elif name in NEURAL_MEMBERS:
-                from autometa._utils import resolve_device
-
                 member = NeuralMember(learners[name], n_views=self.n_ensemble, steps=self.adapt_steps,
                                       augment=self.augment, name=name)  # fmt: skip
                 member.fit(df, y_idx, n_classes, member_seed, device=resolve_device(self.device))
@@ -383,7 +376,7 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         self.table_spec_ = spec
         self.members_ = fitted
         self.weights_ = weights
-        self.meta_features_ = dict(zip(_meta_feature_names(), map(float, z), strict=True))
+        self.meta_features_ = dict(zip(META_FEATURES, map(float, z), strict=True))
         if self.verbose:
             print("[AutoMetaClassifier] weights: " + ", ".join(f"{k}={v:.3f}" for k, v in weights.items()))
         return self
@@ -550,12 +543,6 @@ def _informative_columns(df: pd.DataFrame) -> np.ndarray:
             f"Every column of X is entirely missing (NaN): {list(df.columns)[:10]}; there is nothing to learn from."
         )
     return np.flatnonzero(~empty)
-
-
-def _meta_feature_names() -> tuple[str, ...]:
-    from autometa.estimators._portfolio import META_FEATURES
-
-    return META_FEATURES
 
 
 _PORTFOLIO_CACHE: dict[float, Portfolio] = {}

@@ -15,7 +15,13 @@ A checkpoint is a :func:`torch.save` archive holding a plain dictionary that
     }
 
 Files are written atomically (temporary file, ``fsync``, :func:`os.replace`), so a process
-killed while saving leaves either the previous checkpoint or the new one, never half a file.
+killed while saving, or a disk that fills up, leaves either the previous checkpoint or the new
+one, never half a file. Every checkpoint also stores ``"content_sha256"``, a SHA-256 of
+everything else in it (tensor bytes, dtypes, shapes, strings, numbers), written at save time
+and verified by :func:`load_checkpoint`: a flipped bit in the tensor data is a clear error,
+not a silently changed weight. Files written before the hash existed (no such field) still
+load and get the hash when saved again. :func:`checkpoint_lock` keeps two processes from
+meta-training into one checkpoint folder.
 :func:`load_meta_learner` also accepts MLflow URIs (``models:/name/version``,
 ``runs:/<run_id>/path``), and :func:`log_meta_learner` logs a learner as an MLflow
 ``pyfunc`` model whose artifact is such a checkpoint.
@@ -23,10 +29,13 @@ killed while saving leaves either the previous checkpoint or the new one, never 
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +50,8 @@ __all__ = [
     "CHECKPOINT_VERSION",
     "LoggedMetaLearner",
     "atomic_torch_save",
+    "checkpoint_lock",
+    "content_hash",
     "learner_from_payload",
     "load_checkpoint",
     "load_meta_learner",
@@ -55,26 +66,86 @@ _ARTIFACT_NAME = "meta_learner.pt"
 _MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
 
 
+def content_hash(payload: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of a checkpoint payload, its ``"content_sha256"`` field excluded.
+
+    Covers every tensor's dtype, shape and bytes and every key, string and number, in a
+    canonical order, so the same content hashes the same on any device and in any process.
+    """
+    h = hashlib.sha256()
+    _feed(h, {k: v for k, v in payload.items() if k != "content_sha256"})
+    return h.hexdigest()
+
+
+def _feed(h: Any, obj: Any) -> None:
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, Mapping):
+        h.update(f"D{len(obj)}".encode())
+        for k in sorted(obj, key=lambda k: (type(k).__name__, str(k))):
+            _feed(h, k)
+            _feed(h, obj[k])
+    elif isinstance(obj, (list, tuple)):
+        h.update(f"L{len(obj)}".encode())
+        for v in obj:
+            _feed(h, v)
+    elif isinstance(obj, (bytes, bytearray)):
+        h.update(b"B%d" % len(obj))
+        h.update(bytes(obj))
+    else:
+        text = repr(obj).encode()
+        h.update(f"S{type(obj).__name__}{len(text)}".encode())
+        h.update(text)
+
+
 def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     """``torch.save`` to ``path`` atomically: temporary file in the same folder, fsync, rename.
 
     A reader (or a process restarted after ``kill -9``) sees either the old file or the
-    complete new one.
+    complete new one; a failed write (full disk, I/O error) removes the temporary file and
+    leaves the previous ``path`` untouched. A meta-learner payload gets its
+    ``"content_sha256"`` (see :func:`content_hash`).
+
+    Raises
+    ------
+    PermissionError
+        If the folder is not writable (a clear message naming it).
+    OSError
+        If writing fails (e.g. ``ENOSPC``); the message says the previous file is unchanged.
     """
     import torch
 
+    if isinstance(obj, Mapping) and obj.get("format") == CHECKPOINT_FORMAT:
+        obj = {**obj, "content_sha256": content_hash(obj)}
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".ckpt.tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".ckpt.tmp", dir=path.parent)
+    except PermissionError as exc:
+        raise PermissionError(
+            exc.errno,
+            f"Cannot write the checkpoint {path}: the folder {path.parent} is not writable "
+            f"({exc.strerror}). Choose a writable checkpoint folder.",
+        ) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             torch.save(obj, fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with _suppress_os_error():
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            kept = "the previous checkpoint there is unchanged" if path.exists() else "nothing was written"
+            raise type(exc)(
+                exc.errno, f"Saving the checkpoint {path} failed ({exc.strerror or exc}); {kept}."
+            ) from None
         raise
     # make the rename itself durable
     if hasattr(os, "O_DIRECTORY"):
@@ -85,6 +156,58 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
             finally:
                 os.close(dfd)
     return path
+
+
+@contextlib.contextmanager
+def checkpoint_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
+    """Hold an exclusive lock on a checkpoint folder (``<folder>/.autometa.lock``).
+
+    A second process that tries to meta-train into the same folder gets a clear error
+    instead of interleaving its checkpoints with the first one's. The lock is an OS file
+    lock (``flock``): it is released when the block ends and also when the holder dies
+    (``kill -9``), so ``--resume`` after a crash is never blocked by a stale lock. On
+    systems without ``fcntl`` the block runs unlocked.
+
+    Raises
+    ------
+    RuntimeError
+        If another process holds the lock (its pid is named).
+    PermissionError
+        If the folder is not writable.
+    """
+    folder = Path(folder)
+    lock_path = folder / ".autometa.lock"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except PermissionError as exc:
+        raise PermissionError(
+            exc.errno,
+            f"Cannot meta-train into {folder}: the checkpoint folder is not writable ({exc.strerror}). "
+            "Choose a writable --checkpoint-dir.",
+        ) from None
+    try:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            fcntl = None
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                raise RuntimeError(
+                    f"The checkpoint folder {folder} is in use by another meta-training process "
+                    f"(pid {holder}); two runs must not write into one folder. Wait for it to finish, "
+                    "or choose another checkpoint folder."
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)  # named in the second process's error
+        yield lock_path
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
 
 
 class _suppress_os_error:
@@ -282,11 +405,16 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError/EOFError/UnpicklingError...
+        # never pass on torch's advice to retry with weights_only=False: unpickling arbitrary
+        # objects from a file runs code; an autometa checkpoint never needs it
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        if "weights_only" in str(exc) or "Weights only load failed" in text:
+            text = "it holds pickled Python objects, which autometa refuses to unpickle"
         raise ValueError(
-            f"{path} is not a readable checkpoint: the file is truncated, corrupt or not a torch "
-            f"archive ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+            f"{path} is not a readable checkpoint: the file is truncated, corrupt or not an autometa "
+            f"archive ({type(exc).__name__}: {text}). "
             "Use another checkpoint (a MetaTrainer keeps best.pt and last.pt) or save it again."
-        ) from exc
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         hint = ""
         if isinstance(payload, dict) and payload and all(hasattr(v, "shape") for v in payload.values()):
@@ -308,6 +436,16 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
     missing = [k for k in ("algo", "config", "state_dict") if k not in payload]
     if missing:
         raise ValueError(f"{path} is an incomplete autometa checkpoint: missing {missing}; save it again.")
+    stored = payload.get("content_sha256")
+    if stored is not None:  # files from before the hash existed have none (and load as before)
+        actual = content_hash(payload)
+        if stored != actual:
+            raise ValueError(
+                f"{path} failed its integrity check: its content no longer matches the SHA-256 stored "
+                f"when it was saved ({str(stored)[:12]}... != {actual[:12]}...). The file was changed or "
+                "corrupted on disk; use another checkpoint (a MetaTrainer keeps best.pt and last.pt) or "
+                "save it again."
+            )
     return payload
 
 
@@ -548,11 +686,12 @@ def log_meta_learner(
     import mlflow
 
     from autometa.tracking._probe import bounded_http, probe
+    from autometa.tracking._quiet import quiet_mlflow
 
     unreachable = probe(tracking_uri or mlflow.get_tracking_uri())
     if unreachable:
         raise ValueError(f"Cannot log the meta-learner: the MLflow tracking server is unreachable ({unreachable}).")
-    with bounded_http():
+    with quiet_mlflow(), bounded_http():
         return _log_meta_learner(learner, name, registered_model_name, metadata, run_id, tracking_uri)
 
 

@@ -38,6 +38,7 @@ from autometa._utils import resolve_device
 from autometa.meta._checkpoint import (
     _jsonable,
     atomic_torch_save,
+    checkpoint_lock,
     learner_dims,
     load_checkpoint,
     make_payload,
@@ -164,7 +165,8 @@ class MetaTrainer:
     experiment, run_name : str
         MLflow experiment and run names.
     progress : bool
-        Show a tqdm bar (loss, tasks/s) on rank 0 when stderr is a terminal.
+        Show a tqdm bar (loss, tasks/s) on rank 0 when stderr is a terminal; otherwise (a
+        log file, CI) print a plain progress line with the time left every 30 s.
     lr_schedule : {"constant", "cosine"}
         Outer learning rate over the run: constant, or cosine decay from ``lr`` to 0 over the
         ``steps`` of :meth:`fit` (resume with the same ``steps`` to continue the same curve).
@@ -263,6 +265,8 @@ class MetaTrainer:
         self._bad_evals = 0
         self._stopped_early = False
         self._resumed_from: int | None = None
+        self._run_ref: tuple[str | None, str | None] = (None, None)
+        self._previous_run: tuple[str | None, str | None] = (None, None)
         self._horizon = 0  # the `steps` of the current fit (the cosine schedule's length)
         self._stored_horizon = 0
         # built lazily in fit()
@@ -578,6 +582,8 @@ class MetaTrainer:
 
     def _save(self, path: Path, kind: str) -> Path:
         metadata = {"kind": kind, "step": int(self._step), "trainer": self.config()}
+        if self._run_ref[0]:  # so that a resumed run can close and link this one
+            metadata.update(mlflow_run_id=self._run_ref[0], mlflow_tracking_uri=self._run_ref[1])
         if self._best_val is not None:
             metadata.update(best_val_loss=self._best_val, best_step=self._best_step)
         payload = make_payload(self.learner, metadata=metadata, training=self._training_state())
@@ -655,6 +661,8 @@ class MetaTrainer:
             torch.cuda.set_rng_state_all(cuda_states)
         self._restore_module_generators(training.get("module_generators") or {})
         self._resumed_from = self._step
+        meta = json.loads(payload.get("metadata") or "{}")
+        self._previous_run = (meta.get("mlflow_run_id"), meta.get("mlflow_tracking_uri"))
         return self._step
 
     # ------------------------------------------------------------------ plots
@@ -740,7 +748,8 @@ class MetaTrainer:
         if resume_path is not None:
             tags["autometa.resumed_from"] = f"{resume_path}@{self._step}"
         run_name = self.run_name or f"{self.learner.algo}-{_pool_spec(self.pool)}"
-        with start_run(
+        lock = checkpoint_lock(ckpt_dir) if ckpt_dir is not None and is_main else contextlib.nullcontext()
+        with lock, start_run(
             experiment=self.experiment,
             run_name=run_name,
             params=params,
@@ -748,6 +757,11 @@ class MetaTrainer:
             tracking_uri=self.tracking_uri,
             enabled=bool(self.tracking) and is_main,
         ) as run:
+            self._run_ref = (run.run_id, run.tracking_uri)
+            if self._previous_run[0] and self._previous_run[1] == run.tracking_uri:
+                # holding this folder's lock proves the process that wrote its last.pt is gone
+                ours = ckpt_dir is not None and resume_path is not None and resume_path.parent.resolve() == ckpt_dir.resolve()
+                run.supersede(self._previous_run[0], mark_killed=ours)
             with self._progress_bar(steps) as bar:
                 self._loop(steps, run, bar, last_path, best_path, is_main)
             curve = None
@@ -799,9 +813,13 @@ class MetaTrainer:
 
     @contextlib.contextmanager
     def _progress_bar(self, steps: int) -> Iterator[Any]:
-        disable = not self.progress or self._rank != 0 or not sys.stderr.isatty()
-        if disable:
+        if not self.progress or self._rank != 0:
             yield None
+            return
+        if not sys.stderr.isatty():  # logs and CI: a plain line every 30 s instead of a bar
+            from autometa.meta._progress import ProgressLines
+
+            yield ProgressLines(steps, self._step, f"meta-train {self.learner.algo}")
             return
         from tqdm.auto import tqdm
 

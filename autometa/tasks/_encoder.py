@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from scipy.special import ndtri
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from autometa._utils import time_seconds
 
@@ -201,7 +202,7 @@ class _ColumnCodec:
         self.had_missing = False
 
 
-class TabularEncoder:
+class TabularEncoder(TransformerMixin, BaseEstimator):
     """Encode a table into a fixed-width float matrix and labels into class indices.
 
     The same encoder is used to build meta-training tasks (fitted on each task's support set)
@@ -280,20 +281,6 @@ class TabularEncoder:
         self.max_knots = max_knots
         self.subsample = subsample
         self.random_state = random_state
-
-    _PARAMS = ("d_max", "c_max", "categorical_features", "missing_indicators", "max_knots", "subsample", "random_state")
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Constructor arguments (scikit-learn convention, so ``sklearn.base.clone`` works)."""
-        return {name: getattr(self, name) for name in self._PARAMS}
-
-    def set_params(self, **params: Any) -> TabularEncoder:
-        """Set constructor arguments (scikit-learn convention)."""
-        for name, value in params.items():
-            if name not in self._PARAMS:
-                raise ValueError(f"Invalid parameter {name!r} for TabularEncoder; valid: {list(self._PARAMS)}.")
-            setattr(self, name, value)
-        return self
 
     # ------------------------------------------------------------------ validation helpers
     def _check_params(self) -> None:
@@ -670,9 +657,6 @@ class TabularEncoder:
         out = [label(j) for j in self.selected_features_]
         out += [f"{label(j)}__missing" for j in self.indicator_features_]
         return np.asarray(out, dtype=object)
-
-    def __repr__(self) -> str:
-        return f"TabularEncoder(d_max={self.d_max}, c_max={self.c_max})"
 
 
 def encode_task(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from autometa.tracking._probe import bounded_http, probe
+from autometa.tracking._quiet import quiet_mlflow
 
 __all__ = [
     "TrackedRun",
@@ -104,13 +105,13 @@ class TrackedRun:
     def enabled(self) -> bool:
         return self.run_id is not None
 
-    def _fail(self, what: str, exc: BaseException) -> None:
+    def _fail(self, what: str, exc: BaseException, stacklevel: int = 3) -> None:
         if not self._warned:
             warnings.warn(
                 f"MLflow tracking failed while {what} ({type(exc).__name__}: {exc}); "
                 "continuing without tracking for this run.",
                 TrackingWarning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
             self._warned = True
         self.run_id = None
@@ -191,6 +192,27 @@ class TrackedRun:
         except Exception as exc:  # noqa: BLE001
             self._fail("logging text", exc)
 
+    def supersede(self, previous_run_id: str, *, mark_killed: bool = True) -> None:
+        """Link this run to ``previous_run_id``, the run it resumes.
+
+        Tags ``autometa.resumed_in`` on the old run and ``autometa.resumed_from_run`` on this
+        one; with ``mark_killed`` (the caller knows the old process is gone) an old run still
+        ``RUNNING`` is marked ``KILLED``.
+        """
+        if not self.enabled or previous_run_id == self.run_id:
+            return
+        try:
+            if mark_killed and self._client.get_run(previous_run_id).info.status == "RUNNING":
+                self._client.set_terminated(previous_run_id, status="KILLED")
+            self._client.set_tag(previous_run_id, "autometa.resumed_in", self.run_id)
+            self._client.set_tag(self.run_id, "autometa.resumed_from_run", previous_run_id)
+        except Exception as exc:  # noqa: BLE001 - the new run itself stays tracked
+            warnings.warn(
+                f"Could not mark the resumed MLflow run {previous_run_id} KILLED ({type(exc).__name__}: {exc}).",
+                TrackingWarning,
+                stacklevel=2,
+            )
+
     def log_figure(self, figure: Any, name: str) -> None:
         """Log a matplotlib figure as an image artifact ``name`` (e.g. ``"learning_curve.png"``)."""
         if not self.enabled:
@@ -262,19 +284,17 @@ def start_run(
             raise ConnectionError(f"the tracking server is unreachable: {unreachable}")
         if uri.startswith("sqlite:///"):
             Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        import logging
-
-        logging.getLogger("alembic").setLevel(logging.WARNING)
         from mlflow.tracking import MlflowClient
 
-        client = _BoundedClient(MlflowClient(tracking_uri=uri))
-        exp_id = _get_or_create_experiment(client, experiment, uri)
+        with quiet_mlflow():  # a new store logs its table creation at INFO
+            client = _BoundedClient(MlflowClient(tracking_uri=uri))
+            exp_id = _get_or_create_experiment(client, experiment, uri)
         all_tags = {"autometa.version": _version()}
         all_tags.update({k: str(v) for k, v in (tags or {}).items()})
         info = client.create_run(exp_id, run_name=run_name, tags=all_tags).info
         run = TrackedRun(client, info.run_id, uri)
     except Exception as exc:  # noqa: BLE001
-        run._fail(f"starting a run at {uri}", exc)
+        run._fail(f"starting a run at {uri}", exc, stacklevel=4)  # the caller's `with start_run(...)` line
     if params:
         run.log_params(params)
     status = "FINISHED"

@@ -24,7 +24,7 @@ def test_train_command_writes_policy_learner_and_card(tmp_path):
     policy, meta = load_policy(out)
     assert meta["learner_file"] == "augment_learner.pt"
     X, y = [[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [1.0, 1.0]], [0, 1, 0, 1]
-    assert len(MetaAugmenter(policy=str(out), random_state=0).fit_resample(X, y)[0]) == 12
+    assert 4 < len(MetaAugmenter(policy=str(out), random_state=0).fit_resample(X, y)[0]) <= 12
 
     # phase 2 only, for a given learner and a longer adaptation
     out2 = tmp_path / "second" / "augment_policy.pt"

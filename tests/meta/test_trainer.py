@@ -52,7 +52,7 @@ def test_fit_returns_history_and_checkpoints(tmp_path):
     best = load_checkpoint(result.best_checkpoint)
     assert best["training"]["step"] == result.best_step
     # no temporary files left behind by the atomic writes
-    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["best.pt", "last.pt", "learning_curve.png"]
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir() if p.name != ".autometa.lock") == ["best.pt", "last.pt", "learning_curve.png"]
 
 
 def test_meta_training_lowers_validation_loss():

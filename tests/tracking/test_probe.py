@@ -112,3 +112,16 @@ def test_loading_from_an_unreachable_server_fails_fast(monkeypatch):
     with pytest.raises(ValueError, match="tracking server .* is unreachable"):
         load_meta_learner("models:/autometa/1", tracking_uri=DEAD)
     assert len(counter.calls) == 1
+
+
+def test_loading_a_logged_classifier_from_an_unreachable_server_fails_fast(monkeypatch):
+    import mlflow
+
+    from autometa.tracking import load_classifier
+
+    counter = _Counter()
+    monkeypatch.setattr(_probe.socket, "create_connection", counter)
+    mlflow.set_tracking_uri(DEAD)
+    with pytest.raises(ValueError, match="Cannot load 'models:/clf/1': the MLflow tracking server is unreachable"):
+        load_classifier("models:/clf/1")
+    assert len(counter.calls) == 1
