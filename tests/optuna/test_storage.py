@@ -69,3 +69,14 @@ def test_categorical_kind_must_match(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="shares no parameter"):
         s = MetaSampler.from_storage(storage, search_space={"x": CategoricalDistribution(["u", "v"])}, knowledge=None)
     assert s._source_tasks == []
+
+
+def test_from_storage_through_the_optunahub_package(tmp_path: Path) -> None:
+    import optunahub
+
+    root = Path(__file__).resolve().parents[2] / "plugins" / "optunahub"
+    module = optunahub.load_local_module(package="samplers/autometa", registry_root=str(root))
+    storage = _storage("journal", tmp_path)
+    optuna.create_study(study_name="past", storage=storage).optimize(_quad, n_trials=8)
+    sampler = module.MetaSampler.from_storage(storage, knowledge=None, seed=0)
+    assert [t.name for t in sampler._source_tasks] == ["past"]
