@@ -40,6 +40,7 @@ _EVIDENCE_POINTS = 200.0  # a task with n configurations gets prior weight n / (
 _MAX_PLANS = 256
 _MIN_ARCHIVE_COVERAGE = 0.5  # an archived task must share this share of the study's parameters
 _MAX_GP_POINTS = 192  # the study GP sees at most this many trials (best half + a random rest)
+_PROBE_POSITIONS = (3, 4)  # no sources: space-filling probes among the archive's portfolio
 _MIN_CHECK_POINTS = 5  # observations before the archive's prediction is checked against the study
 _LENGTHSCALE_MULTS = (0.5, 1.0, 2.0)  # study GP: around the meta-learned length scale
 _NOISE_LEVELS = ()  # study GP: noise levels tried besides the meta-learned one
@@ -579,7 +580,8 @@ class MetaSampler(BaseSampler):
         n_seen = len(obs_y) + len(run_x) + pending
         if len(obs_y) < self._n_startup_trials and n_seen < 4 * self._n_startup_trials:
             state = self._space_state(space)
-            if state.tasks and not self._prior_disagrees(state, obs_x, obs_y):
+            probe = not self._source_tasks and n_seen in _PROBE_POSITIONS
+            if state.tasks and not probe and not self._prior_disagrees(state, obs_x, obs_y):
                 x = self._portfolio_step(state, obs_x, obs_y, run_x, pending)
             else:
                 x = self._design_step(space, obs_x, run_x, pending, rng)
@@ -590,11 +592,13 @@ class MetaSampler(BaseSampler):
     def _prior_disagrees(self, state: _SpaceState, obs_x: np.ndarray, obs_y: np.ndarray) -> bool:
         """Whether the archived tasks' prediction contradicts the study (no source studies only).
 
-        With only the shipped archive (no ``source_studies``), once ``_MIN_CHECK_POINTS`` trials
-        are observed the similarity-weighted prediction of the archived tasks is compared with the
-        study's ranks; a Kendall tau at or below zero means the study does not behave like the
-        archive, and the initial design falls back to space filling (the BO step's prior mean is
-        already scaled by its least-squares fit, which drops a contradicting prior).
+        With only the shipped archive (no ``source_studies``), trials 4 and 5 of the initial
+        design are space-filling probes (the others come from the archive's portfolio); once
+        ``_MIN_CHECK_POINTS`` trials are observed, the similarity-weighted prediction of the
+        archived tasks is compared with the study's ranks on all of them. A Kendall tau at or
+        below zero (the probes did as well as the archive's picks) means the study does not behave
+        like the archive, and the rest of the initial design is space filling (the BO step's
+        prior mean is already scaled by its least-squares fit, which drops a contradicting prior).
         """
         if self._source_tasks or obs_y.size < _MIN_CHECK_POINTS:
             return False
