@@ -19,7 +19,9 @@ from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import TrialState
 
-from autometa.optuna._gp import GP, expected_improvement, gaussianize, gp_window, kendall_tau
+from autometa.optuna._believer import pick_with_believer
+from autometa.optuna._candidates import local_and_random_candidates
+from autometa.optuna._gp import GP, gaussianize, gp_window, kendall_tau
 from autometa.optuna._history import history_ranks
 from autometa.optuna._knowledge import MetaKnowledge, TuningTask, task_from_study
 from autometa.optuna._space import NormalizedSpace
@@ -702,16 +704,8 @@ class MetaSampler(BaseSampler):
         if obs_y.size == 0:
             return space.internal_from_unit(rng.random((1, space.dim)))[0]
         z = gaussianize(obs_y)
-        # Candidates: fixed ones, fresh random ones, perturbations of the best.
-        fresh = space.internal_from_unit(rng.random((_N_FRESH_RANDOM, space.dim)))
-        top = obs_x[np.argsort(z, kind="stable")[:5]]
-        top_u = space.unit_from_internal(top)
-        scales = rng.choice([0.03, 0.1, 0.25], size=(_N_LOCAL, 1))
-        local_u = top_u[rng.integers(0, len(top_u), _N_LOCAL)] + scales * rng.standard_normal(
-            (_N_LOCAL, space.dim)
-        )
-        local = space.internal_from_unit(local_u)
-        new = np.concatenate([fresh, local], axis=0)
+        # Candidates: fixed ones (cached per space), fresh random ones, perturbations of the best.
+        new = local_and_random_candidates(space, obs_x, z, _N_FRESH_RANDOM, _N_LOCAL, rng)
         cand = np.concatenate([state.cand_internal, new], axis=0)
         feats = np.concatenate([state.cand_features, space.features_from_internal(new)], axis=0)
         # Prior mean from similarity-weighted task surrogates.
@@ -747,19 +741,7 @@ class MetaSampler(BaseSampler):
         available = np.array([k not in taken for k in _row_keys(feats, as_list=True)])
         if not available.any():
             available[:] = True
-        best = float(z.min())
-        base_mean = a * prior_c + b
-        pick = 0
-        for i in range(pending + 1):
-            mean, std = gp.predict(feats)
-            ei = expected_improvement(base_mean + mean, std, best)
-            ei[~available] = -np.inf
-            pick = int(np.argmax(ei))
-            if i < pending:  # kriging believer for trials whose parameters are not known yet
-                available[pick] = False
-                x_feat = np.concatenate([x_feat, feats[pick : pick + 1]], axis=0)
-                resid = np.concatenate([resid, mean[pick : pick + 1]])
-                gp = GP(gp.lengthscale, gp.noise).fit(x_feat, resid)
+        pick = pick_with_believer(gp, x_feat, resid, feats, a * prior_c + b, float(z.min()), available, pending)
         return cand[pick]
 
     def _fit_study_gp(self, space: NormalizedSpace, x: np.ndarray, y: np.ndarray) -> GP:
