@@ -486,8 +486,11 @@ def _overhead_objective(trial: Any) -> float:
     return (x - 1.0) ** 2 + (math.log10(lr) + 3.0) ** 2 + 0.1 * math.log2(k) + 0.2 * d + (c != "b")
 
 
-def time_per_trial(sampler_name: str, n_history: int, seed: int = 0, n_timed: int = _OVERHEAD_TIMED) -> float:
-    """Median wall milliseconds of one ask-evaluate-tell cycle with ``n_history`` trials done.
+def time_per_trial(
+    sampler_name: str, n_history: int, seed: int = 0, n_timed: int = _OVERHEAD_TIMED
+) -> tuple[float, float]:
+    """Median wall and process-CPU milliseconds of one ask-evaluate-tell cycle with
+    ``n_history`` trials done.
 
     The history is ``n_history`` random configurations added with ``study.add_trials`` (so the
     measurement does not depend on how long each sampler takes to get there); two untimed trials
@@ -504,16 +507,17 @@ def time_per_trial(sampler_name: str, n_history: int, seed: int = 0, n_timed: in
         sampler = MetaSampler(seed=seed)
     study = optuna.create_study(sampler=sampler)
     study.add_trials(warm.get_trials(deepcopy=False))
-    times = []
+    times, cpu = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for i in range(2 + n_timed):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             trial = study.ask()
             study.tell(trial, _overhead_objective(trial))
             if i >= 2:
                 times.append(time.perf_counter() - t0)
-    return 1000.0 * float(np.median(times))
+                cpu.append(time.process_time() - c0)
+    return 1000.0 * float(np.median(times)), 1000.0 * float(np.median(cpu))
 
 
 def compute_overhead(args: argparse.Namespace) -> BenchResult:
@@ -532,8 +536,9 @@ def compute_overhead(args: argparse.Namespace) -> BenchResult:
         row: dict[str, Any] = {"sampler": sname}
         for n in sizes:
             # GPSampler takes seconds per trial at 1,000 trials: fewer timed trials for it.
-            row[f"ms/trial@{n}"] = time_per_trial(sname, n, n_timed=3 if sname == "gp" else _OVERHEAD_TIMED)
-            print(f"[{time.perf_counter() - start:7.1f}s] {sname:6s} n={n:5d} {row[f'ms/trial@{n}']:.2f} ms/trial", flush=True)
+            wall, cpu = time_per_trial(sname, n, n_timed=3 if sname == "gp" else _OVERHEAD_TIMED)
+            row[f"ms/trial@{n}"], row[f"cpu_ms/trial@{n}"] = wall, cpu
+            print(f"[{time.perf_counter() - start:7.1f}s] {sname:6s} n={n:5d} {wall:.2f} ms/trial ({cpu:.2f} CPU)", flush=True)
         rows.append(row)
     summary: dict[str, Any] = {}
     rmap = {r["sampler"]: r for r in rows}
@@ -541,6 +546,9 @@ def compute_overhead(args: argparse.Namespace) -> BenchResult:
         if "meta" in rmap and peer in rmap:
             for n in sizes:
                 summary[f"meta/{peer}@{n}"] = round(rmap["meta"][f"ms/trial@{n}"] / rmap[peer][f"ms/trial@{n}"], 3)
+                summary[f"meta/{peer} CPU@{n}"] = round(
+                    rmap["meta"][f"cpu_ms/trial@{n}"] / rmap[peer][f"cpu_ms/trial@{n}"], 3
+                )
     if "meta" in rmap and len(sizes) >= 2:
         a, b = sizes[-2], sizes[-1]
         growth = rmap["meta"][f"ms/trial@{b}"] / rmap["meta"][f"ms/trial@{a}"]
@@ -559,7 +567,7 @@ def compute_overhead(args: argparse.Namespace) -> BenchResult:
         },
         summary=summary,
         notes=[
-            "ms/trial@n: median wall time of ask + objective + tell over 10 trials (GPSampler: 3) after n "
+            "ms/trial@n (cpu_ms/trial@n): median wall (process CPU) time of ask + objective + tell over 10 trials (GPSampler: 3) after n "
             "random trials (in-memory storage; the objective is arithmetic), so it is the sampler's cost "
             "plus Optuna's; wall time inflates on a loaded machine, compare ratios within one run",
         ],

@@ -112,5 +112,5 @@ def test_overhead_mode_reports_ratios() -> None:
 
     res = compute(_parse(["--overhead", "--sizes", "12,24", "--samplers", "meta,tpe"]))
     assert [r["sampler"] for r in res.rows] == ["meta", "tpe"]
-    assert all(r["ms/trial@24"] > 0 for r in res.rows)
+    assert all(r["ms/trial@24"] > 0 and r["cpu_ms/trial@24"] > 0 for r in res.rows)
     assert {"meta/tpe@12", "meta/tpe@24", "meta growth 12->24 (x2 trials)"} <= set(res.summary)
