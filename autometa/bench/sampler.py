@@ -34,7 +34,7 @@ DESCRIPTION = __doc__
 _CHECKPOINTS = (10, 25, 50)
 _SAMPLERS = ("meta", "random", "tpe", "gp", "cmaes")
 _NO_SOURCE_SAMPLERS = ("meta", "meta-bare", "random", "tpe")
-_OPTIONAL_SAMPLERS = ("metalearn-tpe", "meta-bare")
+_OPTIONAL_SAMPLERS = ("metalearn-tpe", "meta-bare", "meta-icl")
 _ALL_SAMPLERS = _SAMPLERS + _OPTIONAL_SAMPLERS
 _NEEDS_SOURCES = ("meta", "cmaes", "metalearn-tpe")
 
@@ -67,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="overhead mode: per-trial sampler time (ms) with 50, 200 and 1000 trials in the history, "
         "MetaSampler vs TPESampler and GPSampler in the same run (--sizes to change the sizes)",
+    )
+    parser.add_argument(
+        "--icl-steps",
+        type=int,
+        default=1500,
+        help="no-source mode, sampler meta-icl: meta-training steps of the in-context surrogate (default 1500)",
     )
     parser.add_argument("--sizes", default="50,200,1000", help="overhead mode: history sizes (default 50,200,1000)")
     parser.add_argument(
@@ -123,7 +129,9 @@ def _load_metalearn_tpe(root: str | Path | None) -> Any:
     return optunahub.load_local_module(package="samplers/meta_learn_tpe", registry_root=str(root)).MetaLearnTPESampler
 
 
-def _make_sampler(name: str, seed: int, sources: list[Any], knowledge: Any, metalearn_tpe: Any = None) -> Any:
+def _make_sampler(
+    name: str, seed: int, sources: list[Any], knowledge: Any, metalearn_tpe: Any = None, surrogate: Any = None
+) -> Any:
     import optuna
 
     from autometa.optuna import MetaSampler
@@ -132,6 +140,8 @@ def _make_sampler(name: str, seed: int, sources: list[Any], knowledge: Any, meta
         return metalearn_tpe(source_studies=sources, seed=seed)
     if name == "meta":
         return MetaSampler(source_studies=sources, knowledge=knowledge, seed=seed)
+    if name == "meta-icl":
+        return MetaSampler(source_studies=sources, knowledge=knowledge, surrogate=surrogate, seed=seed)
     if name == "meta-bare":
         return MetaSampler(source_studies=sources, knowledge=None, seed=seed)
     if name == "random":
@@ -391,7 +401,9 @@ def compute_no_source(args: argparse.Namespace) -> BenchResult:
         samplers = list(_NO_SOURCE_SAMPLERS)
     for s in samplers:
         if s not in _ALL_SAMPLERS or s in ("cmaes", "metalearn-tpe"):
-            raise SystemExit(f"sampler {s!r} is not available in --no-source mode; choose from meta,meta-bare,random,tpe,gp")
+            raise SystemExit(
+                f"sampler {s!r} is not available in --no-source mode; choose from meta,meta-bare,meta-icl,random,tpe,gp"
+            )
     datasets = [d for d in args.datasets.split(",") if d and d != "none"]
     families = list(FAMILIES) if args.families is None else [f for f in args.families.split(",") if f and f != "none"]
     n_trials = args.n_trials if args.n_trials != 50 else 25
@@ -411,6 +423,13 @@ def compute_no_source(args: argparse.Namespace) -> BenchResult:
             others = [n for n in HPOBENCH_DATASETS if n != held]
             fold_knowledge[held], _ = train_meta_knowledge(others, seed=0, quick=args.quick, tables=tables, designs=designs)
     shipped = MetaKnowledge.default() if families else None
+    surrogate = None
+    if "meta-icl" in samplers:
+        from autometa.optuna._icl import train_icl_surrogate
+
+        steps = min(args.icl_steps, 50) if args.quick else args.icl_steps
+        surrogate = train_icl_surrogate(steps=steps, seed=0)
+        print(f"[{time.perf_counter() - start:7.1f}s] in-context surrogate: {surrogate.metrics}", flush=True)
     records: list[dict[str, Any]] = []
     for seed in range(n_seeds):
         problems: list[tuple[str, Any]] = [(f"hpobench/{d}", d) for d in datasets]
@@ -418,11 +437,11 @@ def compute_no_source(args: argparse.Namespace) -> BenchResult:
         for label, key in problems:
             for sname in samplers:
                 if label.startswith("hpobench/"):
-                    sampler = _make_sampler(sname, seed, [], fold_knowledge.get(key))
+                    sampler = _make_sampler(sname, seed, [], fold_knowledge.get(key), surrogate=surrogate)
                     table = HPOBenchTable(key)
                     regrets, times, _ = _run_study(sampler, table, n_trials, noise_seed=None)
                 else:
-                    sampler = _make_sampler(sname, seed, [], shipped)
+                    sampler = _make_sampler(sname, seed, [], shipped, surrogate=surrogate)
                     instance = make_instance(key, seed)
                     regrets, times = _run_synthetic(sampler, instance, n_trials, noise_seed=1000 + seed)
                 rec = {"dataset": label, "seed": seed, "sampler": sname, "regret": regrets, "seconds": times}
@@ -446,6 +465,8 @@ def compute_no_source(args: argparse.Namespace) -> BenchResult:
         "wall_seconds": round(time.perf_counter() - start, 1),
     })
     result.summary.update(per_problem_summary(records, samplers, checkpoints))
+    if surrogate is not None:
+        result.summary.update({f"icl/{k}": v for k, v in surrogate.metrics.items()})
     return result
 
 

@@ -23,6 +23,8 @@ from autometa.optuna._believer import pick_with_believer
 from autometa.optuna._candidates import local_and_random_candidates
 from autometa.optuna._gp import GP, gaussianize, gp_window, kendall_tau
 from autometa.optuna._history import history_ranks
+from autometa.optuna._icl import MAX_DIM as ICL_MAX_DIM
+from autometa.optuna._icl import ICLSurrogate, pick_with_icl
 from autometa.optuna._knowledge import MetaKnowledge, TuningTask, task_from_study
 from autometa.optuna._space import NormalizedSpace
 
@@ -41,6 +43,7 @@ _SIMILARITY_TEMPERATURE = 4.0
 _EVIDENCE_POINTS = 200.0  # a task with n configurations gets prior weight n / (n + this)
 _MAX_PLANS = 256
 _MIN_ARCHIVE_COVERAGE = 0.5  # an archived task must share this share of the study's parameters
+_MAX_ICL_CONTEXT = 48  # context points given to the in-context surrogate
 _MAX_GP_POINTS = 192  # the study GP sees at most this many trials (best half + a random rest)
 _PROBE_POSITIONS = (3, 4)  # no sources: space-filling probes among the archive's portfolio
 _MIN_CHECK_POINTS = 5  # observations before the archive's prediction is checked against the study
@@ -148,6 +151,10 @@ class MetaSampler(BaseSampler):
         Treat running trials as finished with the worst observed value, and reserve one
         proposal for each running trial whose parameters are not yet known, so that parallel
         workers on one storage do not propose the same configuration.
+    surrogate : ICLSurrogate, optional
+        A meta-trained in-context surrogate (:func:`autometa.optuna._icl.train_icl_surrogate`)
+        used instead of the GP after the initial design, for spaces of at most 8 parameters
+        without matching past tasks (experimental; see ``docs/sampler.md`` for how it measures).
     seed : int, optional
         Seed for every random choice. Same seed and same history give the same proposals.
 
@@ -177,6 +184,7 @@ class MetaSampler(BaseSampler):
         n_startup_trials: int = 10,
         independent_sampler: BaseSampler | None = None,
         constant_liar: bool = True,
+        surrogate: ICLSurrogate | None = None,
         seed: int | None = None,
     ) -> None:
         if isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int) or n_startup_trials < 1:
@@ -207,6 +215,7 @@ class MetaSampler(BaseSampler):
         self._n_startup_trials = n_startup_trials
         self._independent_sampler = independent_sampler
         self._constant_liar = constant_liar
+        self._surrogate = surrogate
         self._seed = seed
         self._rng = LazyRandomState(seed)
         self._base_seed: int | None = None
@@ -704,6 +713,11 @@ class MetaSampler(BaseSampler):
         if obs_y.size == 0:
             return space.internal_from_unit(rng.random((1, space.dim)))[0]
         z = gaussianize(obs_y)
+        if self._surrogate is not None and not state.tasks and space.dim <= ICL_MAX_DIM:
+            new = local_and_random_candidates(space, obs_x, z, _N_FRESH_RANDOM, _N_LOCAL, rng)
+            cand = np.concatenate([state.cand_internal, new], axis=0)
+            win = gp_window(z, _MAX_ICL_CONTEXT, rng)  # the network was trained on <= 56 points
+            return cand[pick_with_icl(self._surrogate, space, obs_x[win], z[win], run_x, cand, pending, obs_x)]
         # Candidates: fixed ones (cached per space), fresh random ones, perturbations of the best.
         new = local_and_random_candidates(space, obs_x, z, _N_FRESH_RANDOM, _N_LOCAL, rng)
         cand = np.concatenate([state.cand_internal, new], axis=0)
