@@ -77,12 +77,22 @@ def sample_prior_batch(batch: int, n_points: int, generator, dim: int | None = N
     return x, z, dims
 
 
-def _build_net(width: int, layers: int, heads: int):
+_NET_CLASS = None
+
+
+def _net_class():
+    """The transformer class, created on first use so that torch is imported lazily.
+
+    It is exposed as the module attribute ``_Net`` (see :func:`__getattr__`), so pickle finds it.
+    """
+    global _NET_CLASS
+    if _NET_CLASS is not None:
+        return _NET_CLASS
     torch = _torch()
     nn = torch.nn
 
     class _Net(nn.Module):
-        def __init__(self) -> None:
+        def __init__(self, width: int, layers: int, heads: int) -> None:
             super().__init__()
             self.embed_x = nn.Linear(MAX_DIM, width)
             self.embed_y = nn.Linear(1, width)
@@ -103,7 +113,20 @@ def _build_net(width: int, layers: int, heads: int):
             mean, log_std = self.head(out).unbind(-1)
             return mean, log_std.clamp(-5.0, 3.0)
 
-    return _Net()
+    _Net.__module__ = __name__
+    _Net.__qualname__ = "_Net"
+    _NET_CLASS = _Net
+    return _Net
+
+
+def __getattr__(name: str):
+    if name == "_Net":
+        return _net_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _build_net(width: int, layers: int, heads: int):
+    return _net_class()(width, layers, heads)
 
 
 @dataclass

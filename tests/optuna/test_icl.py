@@ -56,3 +56,14 @@ def test_sampler_with_the_surrogate(surrogate) -> None:
         t.suggest_float("x", -5, 5)
         t.suggest_int("k", 0, 5)
     assert len({tuple(sorted(t.params.items())) for t in asked}) == 3
+
+
+def test_sampler_with_surrogate_pickles(surrogate) -> None:
+    import pickle
+
+    sampler = MetaSampler(knowledge=None, surrogate=surrogate, seed=0)
+    clone = pickle.loads(pickle.dumps(sampler))
+    x = np.random.default_rng(0).random((6, 2))
+    a = surrogate.predict(x, np.arange(6.0), x[:2])
+    b = clone._surrogate.predict(x, np.arange(6.0), x[:2])
+    np.testing.assert_allclose(a[0], b[0])
