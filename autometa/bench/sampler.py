@@ -34,7 +34,7 @@ DESCRIPTION = __doc__
 _CHECKPOINTS = (10, 25, 50)
 _SAMPLERS = ("meta", "random", "tpe", "gp", "cmaes")
 _NO_SOURCE_SAMPLERS = ("meta", "meta-bare", "random", "tpe")
-_OPTIONAL_SAMPLERS = ("metalearn-tpe", "meta-bare")
+_OPTIONAL_SAMPLERS = ("metalearn-tpe", "meta-bare", "meta-icl")
 _ALL_SAMPLERS = _SAMPLERS + _OPTIONAL_SAMPLERS
 _NEEDS_SOURCES = ("meta", "cmaes", "metalearn-tpe")
 
@@ -67,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="overhead mode: per-trial sampler time (ms) with 50, 200 and 1000 trials in the history, "
         "MetaSampler vs TPESampler and GPSampler in the same run (--sizes to change the sizes)",
+    )
+    parser.add_argument(
+        "--icl-steps",
+        type=int,
+        default=1500,
+        help="no-source mode, sampler meta-icl: meta-training steps of the in-context surrogate (default 1500)",
     )
     parser.add_argument("--sizes", default="50,200,1000", help="overhead mode: history sizes (default 50,200,1000)")
     parser.add_argument(
@@ -123,7 +129,9 @@ def _load_metalearn_tpe(root: str | Path | None) -> Any:
     return optunahub.load_local_module(package="samplers/meta_learn_tpe", registry_root=str(root)).MetaLearnTPESampler
 
 
-def _make_sampler(name: str, seed: int, sources: list[Any], knowledge: Any, metalearn_tpe: Any = None) -> Any:
+def _make_sampler(
+    name: str, seed: int, sources: list[Any], knowledge: Any, metalearn_tpe: Any = None, surrogate: Any = None
+) -> Any:
     import optuna
 
     from autometa.optuna import MetaSampler
@@ -132,6 +140,8 @@ def _make_sampler(name: str, seed: int, sources: list[Any], knowledge: Any, meta
         return metalearn_tpe(source_studies=sources, seed=seed)
     if name == "meta":
         return MetaSampler(source_studies=sources, knowledge=knowledge, seed=seed)
+    if name == "meta-icl":
+        return MetaSampler(source_studies=sources, knowledge=knowledge, surrogate=surrogate, seed=seed)
     if name == "meta-bare":
         return MetaSampler(source_studies=sources, knowledge=None, seed=seed)
     if name == "random":
@@ -391,7 +401,9 @@ def compute_no_source(args: argparse.Namespace) -> BenchResult:
         samplers = list(_NO_SOURCE_SAMPLERS)
     for s in samplers:
         if s not in _ALL_SAMPLERS or s in ("cmaes", "metalearn-tpe"):
-            raise SystemExit(f"sampler {s!r} is not available in --no-source mode; choose from meta,meta-bare,random,tpe,gp")
+            raise SystemExit(
+                f"sampler {s!r} is not available in --no-source mode; choose from meta,meta-bare,meta-icl,random,tpe,gp"
+            )
     datasets = [d for d in args.datasets.split(",") if d and d != "none"]
     families = list(FAMILIES) if args.families is None else [f for f in args.families.split(",") if f and f != "none"]
     n_trials = args.n_trials if args.n_trials != 50 else 25
@@ -411,6 +423,13 @@ def compute_no_source(args: argparse.Namespace) -> BenchResult:
             others = [n for n in HPOBENCH_DATASETS if n != held]
             fold_knowledge[held], _ = train_meta_knowledge(others, seed=0, quick=args.quick, tables=tables, designs=designs)
     shipped = MetaKnowledge.default() if families else None
+    surrogate = None
+    if "meta-icl" in samplers:
+        from autometa.optuna._icl import train_icl_surrogate
+
+        steps = min(args.icl_steps, 50) if args.quick else args.icl_steps
+        surrogate = train_icl_surrogate(steps=steps, seed=0)
+        print(f"[{time.perf_counter() - start:7.1f}s] in-context surrogate: {surrogate.metrics}", flush=True)
     records: list[dict[str, Any]] = []
     for seed in range(n_seeds):
         problems: list[tuple[str, Any]] = [(f"hpobench/{d}", d) for d in datasets]
@@ -418,11 +437,11 @@ def compute_no_source(args: argparse.Namespace) -> BenchResult:
         for label, key in problems:
             for sname in samplers:
                 if label.startswith("hpobench/"):
-                    sampler = _make_sampler(sname, seed, [], fold_knowledge.get(key))
+                    sampler = _make_sampler(sname, seed, [], fold_knowledge.get(key), surrogate=surrogate)
                     table = HPOBenchTable(key)
                     regrets, times, _ = _run_study(sampler, table, n_trials, noise_seed=None)
                 else:
-                    sampler = _make_sampler(sname, seed, [], shipped)
+                    sampler = _make_sampler(sname, seed, [], shipped, surrogate=surrogate)
                     instance = make_instance(key, seed)
                     regrets, times = _run_synthetic(sampler, instance, n_trials, noise_seed=1000 + seed)
                 rec = {"dataset": label, "seed": seed, "sampler": sname, "regret": regrets, "seconds": times}
@@ -446,6 +465,8 @@ def compute_no_source(args: argparse.Namespace) -> BenchResult:
         "wall_seconds": round(time.perf_counter() - start, 1),
     })
     result.summary.update(per_problem_summary(records, samplers, checkpoints))
+    if surrogate is not None:
+        result.summary.update({f"icl/{k}": v for k, v in surrogate.metrics.items()})
     return result
 
 
@@ -486,8 +507,11 @@ def _overhead_objective(trial: Any) -> float:
     return (x - 1.0) ** 2 + (math.log10(lr) + 3.0) ** 2 + 0.1 * math.log2(k) + 0.2 * d + (c != "b")
 
 
-def time_per_trial(sampler_name: str, n_history: int, seed: int = 0, n_timed: int = _OVERHEAD_TIMED) -> float:
-    """Median wall milliseconds of one ask-evaluate-tell cycle with ``n_history`` trials done.
+def time_per_trial(
+    sampler_name: str, n_history: int, seed: int = 0, n_timed: int = _OVERHEAD_TIMED
+) -> tuple[float, float]:
+    """Median wall and process-CPU milliseconds of one ask-evaluate-tell cycle with
+    ``n_history`` trials done.
 
     The history is ``n_history`` random configurations added with ``study.add_trials`` (so the
     measurement does not depend on how long each sampler takes to get there); two untimed trials
@@ -504,16 +528,17 @@ def time_per_trial(sampler_name: str, n_history: int, seed: int = 0, n_timed: in
         sampler = MetaSampler(seed=seed)
     study = optuna.create_study(sampler=sampler)
     study.add_trials(warm.get_trials(deepcopy=False))
-    times = []
+    times, cpu = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for i in range(2 + n_timed):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             trial = study.ask()
             study.tell(trial, _overhead_objective(trial))
             if i >= 2:
                 times.append(time.perf_counter() - t0)
-    return 1000.0 * float(np.median(times))
+                cpu.append(time.process_time() - c0)
+    return 1000.0 * float(np.median(times)), 1000.0 * float(np.median(cpu))
 
 
 def compute_overhead(args: argparse.Namespace) -> BenchResult:
@@ -531,8 +556,10 @@ def compute_overhead(args: argparse.Namespace) -> BenchResult:
     for sname in samplers:
         row: dict[str, Any] = {"sampler": sname}
         for n in sizes:
-            row[f"ms/trial@{n}"] = time_per_trial(sname, n)
-            print(f"[{time.perf_counter() - start:7.1f}s] {sname:6s} n={n:5d} {row[f'ms/trial@{n}']:.2f} ms/trial", flush=True)
+            # GPSampler takes seconds per trial at 1,000 trials: fewer timed trials for it.
+            wall, cpu = time_per_trial(sname, n, n_timed=3 if sname == "gp" else _OVERHEAD_TIMED)
+            row[f"ms/trial@{n}"], row[f"cpu_ms/trial@{n}"] = wall, cpu
+            print(f"[{time.perf_counter() - start:7.1f}s] {sname:6s} n={n:5d} {wall:.2f} ms/trial ({cpu:.2f} CPU)", flush=True)
         rows.append(row)
     summary: dict[str, Any] = {}
     rmap = {r["sampler"]: r for r in rows}
@@ -540,6 +567,9 @@ def compute_overhead(args: argparse.Namespace) -> BenchResult:
         if "meta" in rmap and peer in rmap:
             for n in sizes:
                 summary[f"meta/{peer}@{n}"] = round(rmap["meta"][f"ms/trial@{n}"] / rmap[peer][f"ms/trial@{n}"], 3)
+                summary[f"meta/{peer} CPU@{n}"] = round(
+                    rmap["meta"][f"cpu_ms/trial@{n}"] / rmap[peer][f"cpu_ms/trial@{n}"], 3
+                )
     if "meta" in rmap and len(sizes) >= 2:
         a, b = sizes[-2], sizes[-1]
         growth = rmap["meta"][f"ms/trial@{b}"] / rmap["meta"][f"ms/trial@{a}"]
@@ -558,7 +588,8 @@ def compute_overhead(args: argparse.Namespace) -> BenchResult:
         },
         summary=summary,
         notes=[
-            "ms/trial@n: median wall time of ask + objective + tell over 10 trials after n random trials "
-            "(in-memory storage; the objective is arithmetic), so it is the sampler's cost plus Optuna's",
+            "ms/trial@n (cpu_ms/trial@n): median wall (process CPU) time of ask + objective + tell over 10 trials (GPSampler: 3) after n "
+            "random trials (in-memory storage; the objective is arithmetic), so it is the sampler's cost "
+            "plus Optuna's; wall time inflates on a loaded machine, compare ratios within one run",
         ],
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from optuna.study import StudyDirection
@@ -65,14 +65,14 @@ def loss_ranks(keys: Sequence[tuple[float, float, float]]) -> np.ndarray:
         return np.zeros(0)
     arr = np.asarray(keys, dtype=float)
     order = np.lexsort((arr[:, 2], arr[:, 1], arr[:, 0]))
+    srt = arr[order]
+    new_group = np.ones(n, dtype=bool)
+    new_group[1:] = np.any(srt[1:] != srt[:-1], axis=1)
+    group = np.cumsum(new_group) - 1
+    positions = np.arange(n, dtype=float)
+    mean_rank = np.bincount(group, weights=positions) / np.bincount(group)
     ranks = np.empty(n)
-    i = 0
-    while i < n:
-        j = i
-        while j + 1 < n and np.array_equal(arr[order[j + 1]], arr[order[i]]):
-            j += 1
-        ranks[order[i : j + 1]] = 0.5 * (i + j)
-        i = j + 1
+    ranks[order] = mean_rank[group]
     return ranks
 
 
@@ -82,6 +82,7 @@ def history_ranks(
     space: NormalizedSpace,
     states: Sequence[TrialState],
     constant_liar: bool,
+    cache: dict[int, tuple[Any, np.ndarray | None, tuple[float, float, float] | None]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Observed configurations, their loss ranks, running configurations and a pending count.
 
@@ -96,6 +97,10 @@ def history_ranks(
     constant_liar : bool
         Whether running trials are returned (as configurations, or counted as pending when
         their parameters are not written yet).
+    cache : dict, optional
+        Encodings of finished trials by trial number for this study and space, stamped with the
+        trial's id, state and completion time (a finished trial never changes), filled as trials
+        are read: each trial is encoded once.
 
     Returns
     -------
@@ -110,6 +115,13 @@ def history_ranks(
     for t in study.get_trials(deepcopy=False, states=tuple(states)):
         if t.number == trial.number:
             continue
+        stamp = (t._trial_id, t.state, t.datetime_complete)
+        if t.state != TrialState.RUNNING and cache is not None and cache.get(t.number, (None,))[0] == stamp:
+            _, x, key = cache[t.number]
+            if x is not None and key is not None:
+                obs_x.append(x)
+                keys.append(key)
+            continue
         x = space.internal_from_params(t.params)
         if t.state == TrialState.RUNNING:
             if not constant_liar:
@@ -122,6 +134,8 @@ def history_ranks(
                 pending += 1
             continue
         key = trial_sort_key(t, sign)
+        if cache is not None:
+            cache[t.number] = (stamp, x, key)
         if x is None or key is None:
             continue
         obs_x.append(x)

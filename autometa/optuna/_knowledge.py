@@ -88,13 +88,19 @@ def task_from_study(study: optuna.Study) -> TuningTask:
     """Snapshot the finished trials of a single-objective study as a :class:`TuningTask`.
 
     Complete trials with a finite value are kept; maximization studies are negated so that
-    every task is a minimization problem. Failed, pruned and running trials are ignored.
+    every task is a minimization problem. Pruned trials are kept as information, as the
+    sampler does with the study's own trials: they get losses worse than every completed
+    trial, ordered by their last reported step (later is better) and the value reported there
+    (only their order matters: task surrogates are fitted to ranks). Failed and running trials
+    are ignored.
 
     Raises
     ------
     ValueError
         If ``study`` has several objectives.
     """
+    from autometa.optuna._history import loss_ranks, trial_sort_key
+
     if len(study.directions) != 1:
         raise ValueError(
             f"source study {study.study_name!r} has {len(study.directions)} objectives; "
@@ -104,13 +110,28 @@ def task_from_study(study: optuna.Study) -> TuningTask:
     dists: dict[str, BaseDistribution] = {}
     params: list[dict[str, Any]] = []
     losses: list[float] = []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if t.value is None or not math.isfinite(t.value):
+    pruned_params: list[dict[str, Any]] = []
+    pruned_keys: list[tuple[float, float, float]] = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        if t.state == TrialState.COMPLETE and (t.value is None or not math.isfinite(t.value)):
+            continue
+        if not t.params:
             continue
         for name, dist in t.distributions.items():
             dists.setdefault(name, dist)
-        params.append(dict(t.params))
-        losses.append(sign * float(t.value))
+        if t.state == TrialState.COMPLETE:
+            params.append(dict(t.params))
+            losses.append(sign * float(t.value))
+        else:
+            key = trial_sort_key(t, sign)
+            if key is not None and all(math.isfinite(v) for v in key):
+                pruned_params.append(dict(t.params))
+                pruned_keys.append(key)
+    if losses and pruned_params:
+        worst, spread = max(losses), (max(losses) - min(losses)) or 1.0
+        for p, r in zip(pruned_params, loss_ranks(pruned_keys), strict=True):
+            params.append(p)
+            losses.append(worst + spread * (1.0 + float(r)) / len(pruned_keys))
     return TuningTask(name=study.study_name, distributions=dists, params=params, losses=losses)
 
 

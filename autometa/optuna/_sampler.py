@@ -16,11 +16,15 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.samplers import BaseSampler
 from optuna.samplers._lazy_random_state import LazyRandomState
-from optuna.search_space import intersection_search_space
+from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import TrialState
 
-from autometa.optuna._gp import GP, expected_improvement, gaussianize, gp_window, kendall_tau
+from autometa.optuna._believer import pick_with_believer
+from autometa.optuna._candidates import local_and_random_candidates
+from autometa.optuna._gp import GP, gaussianize, gp_window, kendall_tau
 from autometa.optuna._history import history_ranks
+from autometa.optuna._icl import MAX_DIM as ICL_MAX_DIM
+from autometa.optuna._icl import ICLSurrogate, pick_with_icl
 from autometa.optuna._knowledge import MetaKnowledge, TuningTask, task_from_study
 from autometa.optuna._space import NormalizedSpace
 
@@ -39,7 +43,9 @@ _SIMILARITY_TEMPERATURE = 4.0
 _EVIDENCE_POINTS = 200.0  # a task with n configurations gets prior weight n / (n + this)
 _MAX_PLANS = 256
 _MIN_ARCHIVE_COVERAGE = 0.5  # an archived task must share this share of the study's parameters
+_MAX_ICL_CONTEXT = 48  # context points given to the in-context surrogate
 _MAX_GP_POINTS = 192  # the study GP sees at most this many trials (best half + a random rest)
+_PROBE_POSITIONS = (3, 4)  # no sources: space-filling probes among the archive's portfolio
 _MIN_CHECK_POINTS = 5  # observations before the archive's prediction is checked against the study
 _LENGTHSCALE_MULTS = (0.5, 1.0, 2.0)  # study GP: around the meta-learned length scale
 _NOISE_LEVELS = ()  # study GP: noise levels tried besides the meta-learned one
@@ -145,6 +151,10 @@ class MetaSampler(BaseSampler):
         Treat running trials as finished with the worst observed value, and reserve one
         proposal for each running trial whose parameters are not yet known, so that parallel
         workers on one storage do not propose the same configuration.
+    surrogate : ICLSurrogate, optional
+        A meta-trained in-context surrogate (:func:`autometa.optuna._icl.train_icl_surrogate`)
+        used instead of the GP after the initial design, for spaces of at most 8 parameters
+        without matching past tasks (experimental; see ``docs/sampler.md`` for how it measures).
     seed : int, optional
         Seed for every random choice. Same seed and same history give the same proposals.
 
@@ -174,6 +184,7 @@ class MetaSampler(BaseSampler):
         n_startup_trials: int = 10,
         independent_sampler: BaseSampler | None = None,
         constant_liar: bool = True,
+        surrogate: ICLSurrogate | None = None,
         seed: int | None = None,
     ) -> None:
         if isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int) or n_startup_trials < 1:
@@ -204,6 +215,7 @@ class MetaSampler(BaseSampler):
         self._n_startup_trials = n_startup_trials
         self._independent_sampler = independent_sampler
         self._constant_liar = constant_liar
+        self._surrogate = surrogate
         self._seed = seed
         self._rng = LazyRandomState(seed)
         self._base_seed: int | None = None
@@ -262,10 +274,12 @@ class MetaSampler(BaseSampler):
         self._states: OrderedDict[tuple[Any, ...], _SpaceState] = OrderedDict()
         self._plans: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
         self._tpe: optuna.samplers.TPESampler | None = None
+        self._encoded: dict[tuple[Any, ...], dict[int, Any]] = {}  # (study, space) -> trial encodings
+        self._search_spaces: dict[tuple[int, int], IntersectionSearchSpace] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for key in ("_lock", "_states", "_plans", "_tpe"):
+        for key in ("_lock", "_states", "_plans", "_tpe", "_encoded", "_search_spaces"):
             state.pop(key, None)
         return state
 
@@ -298,7 +312,13 @@ class MetaSampler(BaseSampler):
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
         self._check_single_objective(study)
-        space = intersection_search_space(study.get_trials(deepcopy=False), include_pruned=True)
+        key = (id(study._storage), study._study_id)
+        with self._lock:  # incremental: each finished trial is read once per study
+            if key not in self._search_spaces:
+                self._search_spaces[key] = IntersectionSearchSpace(include_pruned=True)
+                while len(self._search_spaces) > 8:
+                    self._search_spaces.pop(next(iter(self._search_spaces)))
+            space = self._search_spaces[key].calculate(study)
         return {name: dist for name, dist in space.items() if not dist.single()}
 
     def sample_relative(
@@ -538,7 +558,11 @@ class MetaSampler(BaseSampler):
         mean rank); everything downstream uses ranks only.
         """
         states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
-        return history_ranks(study, trial, space, states, self._constant_liar)
+        with self._lock:
+            cache = self._encoded.setdefault((id(study._storage), study._study_id, space.signature), {})
+            while len(self._encoded) > 8:
+                self._encoded.pop(next(iter(self._encoded)))
+        return history_ranks(study, trial, space, states, self._constant_liar, cache)
 
     def _propose(self, study: Study, trial: FrozenTrial, space: NormalizedSpace) -> dict[str, Any]:
         # The matrices are tiny: multi-threaded BLAS only adds contention (10x slower on 2 cores).
@@ -567,7 +591,8 @@ class MetaSampler(BaseSampler):
         n_seen = len(obs_y) + len(run_x) + pending
         if len(obs_y) < self._n_startup_trials and n_seen < 4 * self._n_startup_trials:
             state = self._space_state(space)
-            if state.tasks and not self._prior_disagrees(state, obs_x, obs_y):
+            probe = not self._source_tasks and n_seen in _PROBE_POSITIONS
+            if state.tasks and not probe and not self._prior_disagrees(state, obs_x, obs_y):
                 x = self._portfolio_step(state, obs_x, obs_y, run_x, pending)
             else:
                 x = self._design_step(space, obs_x, run_x, pending, rng)
@@ -578,11 +603,13 @@ class MetaSampler(BaseSampler):
     def _prior_disagrees(self, state: _SpaceState, obs_x: np.ndarray, obs_y: np.ndarray) -> bool:
         """Whether the archived tasks' prediction contradicts the study (no source studies only).
 
-        With only the shipped archive (no ``source_studies``), once ``_MIN_CHECK_POINTS`` trials
-        are observed the similarity-weighted prediction of the archived tasks is compared with the
-        study's ranks; a Kendall tau at or below zero means the study does not behave like the
-        archive, and the initial design falls back to space filling (the BO step's prior mean is
-        already scaled by its least-squares fit, which drops a contradicting prior).
+        With only the shipped archive (no ``source_studies``), trials 4 and 5 of the initial
+        design are space-filling probes (the others come from the archive's portfolio); once
+        ``_MIN_CHECK_POINTS`` trials are observed, the similarity-weighted prediction of the
+        archived tasks is compared with the study's ranks on all of them. A Kendall tau at or
+        below zero (the probes did as well as the archive's picks) means the study does not behave
+        like the archive, and the rest of the initial design is space filling (the BO step's
+        prior mean is already scaled by its least-squares fit, which drops a contradicting prior).
         """
         if self._source_tasks or obs_y.size < _MIN_CHECK_POINTS:
             return False
@@ -686,16 +713,13 @@ class MetaSampler(BaseSampler):
         if obs_y.size == 0:
             return space.internal_from_unit(rng.random((1, space.dim)))[0]
         z = gaussianize(obs_y)
-        # Candidates: fixed ones, fresh random ones, perturbations of the best.
-        fresh = space.internal_from_unit(rng.random((_N_FRESH_RANDOM, space.dim)))
-        top = obs_x[np.argsort(z, kind="stable")[:5]]
-        top_u = space.unit_from_internal(top)
-        scales = rng.choice([0.03, 0.1, 0.25], size=(_N_LOCAL, 1))
-        local_u = top_u[rng.integers(0, len(top_u), _N_LOCAL)] + scales * rng.standard_normal(
-            (_N_LOCAL, space.dim)
-        )
-        local = space.internal_from_unit(local_u)
-        new = np.concatenate([fresh, local], axis=0)
+        if self._surrogate is not None and not state.tasks and space.dim <= ICL_MAX_DIM:
+            new = local_and_random_candidates(space, obs_x, z, _N_FRESH_RANDOM, _N_LOCAL, rng)
+            cand = np.concatenate([state.cand_internal, new], axis=0)
+            win = gp_window(z, _MAX_ICL_CONTEXT, rng)  # the network was trained on <= 56 points
+            return cand[pick_with_icl(self._surrogate, space, obs_x[win], z[win], run_x, cand, pending, obs_x)]
+        # Candidates: fixed ones (cached per space), fresh random ones, perturbations of the best.
+        new = local_and_random_candidates(space, obs_x, z, _N_FRESH_RANDOM, _N_LOCAL, rng)
         cand = np.concatenate([state.cand_internal, new], axis=0)
         feats = np.concatenate([state.cand_features, space.features_from_internal(new)], axis=0)
         # Prior mean from similarity-weighted task surrogates.
@@ -731,19 +755,7 @@ class MetaSampler(BaseSampler):
         available = np.array([k not in taken for k in _row_keys(feats, as_list=True)])
         if not available.any():
             available[:] = True
-        best = float(z.min())
-        base_mean = a * prior_c + b
-        pick = 0
-        for i in range(pending + 1):
-            mean, std = gp.predict(feats)
-            ei = expected_improvement(base_mean + mean, std, best)
-            ei[~available] = -np.inf
-            pick = int(np.argmax(ei))
-            if i < pending:  # kriging believer for trials whose parameters are not known yet
-                available[pick] = False
-                x_feat = np.concatenate([x_feat, feats[pick : pick + 1]], axis=0)
-                resid = np.concatenate([resid, mean[pick : pick + 1]])
-                gp = GP(gp.lengthscale, gp.noise).fit(x_feat, resid)
+        pick = pick_with_believer(gp, x_feat, resid, feats, a * prior_c + b, float(z.min()), available, pending)
         return cand[pick]
 
     def _fit_study_gp(self, space: NormalizedSpace, x: np.ndarray, y: np.ndarray) -> GP:

@@ -83,3 +83,34 @@ def test_metalearn_tpe_checks_package_and_optuna_version(tmp_path) -> None:
     (tmp_path / "samplers" / "meta_learn_tpe" / "__init__.py").write_text("")
     with pytest.raises(SystemExit, match="optuna<5"):
         compute(_parse(argv))
+
+
+def test_per_problem_summary_counts_wins() -> None:
+    from autometa.bench.sampler import per_problem_summary
+
+    recs = []
+    for prob, meta_r in (("p1", 0.01), ("p2", 0.5)):
+        for s, r in (("meta", meta_r), ("random", 0.1), ("tpe", 0.2)):
+            recs.append({"dataset": prob, "seed": 0, "sampler": s, "regret": [r] * 10})
+    out = per_problem_summary(recs, ["meta", "random", "tpe"], [10])
+    assert out["regret@10/p1"] == {"meta": 0.01, "random": 0.1, "tpe": 0.2}
+    assert out["meta<=(random&tpe)@10"] == "1/2 problems"
+
+
+def test_no_source_mode_runs_on_a_family() -> None:
+    from autometa.bench.sampler import compute
+
+    res = compute(_parse(["--no-source", "--datasets", "none", "--families", "plateaus", "--seeds", "1",
+                          "--n-trials", "12", "--samplers", "meta,random"]))
+    assert res.params["mode"] == "no-source"
+    assert {r["sampler"] for r in res.rows} == {"meta", "random"}
+    assert "regret@10/synthetic/plateaus" in res.summary
+
+
+def test_overhead_mode_reports_ratios() -> None:
+    from autometa.bench.sampler import compute
+
+    res = compute(_parse(["--overhead", "--sizes", "12,24", "--samplers", "meta,tpe"]))
+    assert [r["sampler"] for r in res.rows] == ["meta", "tpe"]
+    assert all(r["ms/trial@24"] > 0 and r["cpu_ms/trial@24"] > 0 for r in res.rows)
+    assert {"meta/tpe@12", "meta/tpe@24", "meta growth 12->24 (x2 trials)"} <= set(res.summary)

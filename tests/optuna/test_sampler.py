@@ -11,11 +11,10 @@ import sys
 import numpy as np
 import optuna
 import pytest
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
 from autometa.optuna import MetaKnowledge, MetaSampler, TuningTask, task_from_study
-from autometa.optuna._space import NormalizedSpace
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -183,34 +182,6 @@ def test_bad_arguments(kwargs: dict, error: type, match: str) -> None:
         MetaSampler(**kwargs)
 
 
-def test_knowledge_errors(tmp_path) -> None:
-    with pytest.raises(FileNotFoundError, match="python -m autometa.optuna.train"):
-        MetaSampler(knowledge=tmp_path / "missing.json")
-    bad = tmp_path / "bad.json"
-    bad.write_text("{not json")
-    with pytest.raises(ValueError, match="not valid sampler meta-knowledge"):
-        MetaSampler(knowledge=bad)
-    old = tmp_path / "old.json"
-    old.write_text('{"format_version": 99}')
-    with pytest.raises(ValueError, match="format version"):
-        MetaKnowledge.load(old)
-
-
-def test_knowledge_round_trip(tmp_path) -> None:
-    task = TuningTask(
-        name="t",
-        distributions={"x": FloatDistribution(0, 1), "c": CategoricalDistribution(["a", "b"])},
-        params=[{"x": 0.1, "c": "a"}, {"x": 0.9, "c": "b"}],
-        losses=[1.0, 0.5],
-    )
-    k = MetaKnowledge(gp_lengthscale=0.2, gp_noise=0.01, designs={1: [[0.5]]}, tasks=[task])
-    sha = k.save(tmp_path / "k.json")
-    assert len(sha) == 64
-    k2 = MetaKnowledge.load(tmp_path / "k.json")
-    assert k2.tasks[0].params == task.params and k2.designs == {1: [[0.5]]}
-    assert k2.without_tasks(["t"]).tasks == []
-
-
 def test_archived_tasks_drive_the_first_trial() -> None:
     # A task archived under matching parameter names decides the very first configuration.
     rng = np.random.default_rng(0)
@@ -220,40 +191,3 @@ def test_archived_tasks_drive_the_first_trial() -> None:
     study = optuna.create_study(sampler=MetaSampler(knowledge=k, seed=0))
     study.optimize(lambda t: (t.suggest_float("x", -5, 5) - 2.0) ** 2, n_trials=1)
     assert abs(study.trials[0].params["x"] - 2.0) < 0.5
-
-
-def test_normalized_space_round_trip() -> None:
-    space = NormalizedSpace(
-        {
-            "f": FloatDistribution(-2, 3),
-            "l": FloatDistribution(1e-4, 1, log=True),
-            "s": FloatDistribution(0, 1, step=0.25),
-            "i": IntDistribution(1, 9, step=2),
-            "il": IntDistribution(1, 100, log=True),
-            "c": CategoricalDistribution(["x", 1, None]),
-        }
-    )
-    rng = np.random.default_rng(0)
-    internal = space.internal_from_unit(rng.random((200, space.dim)))
-    for row in internal:
-        params = space.params_from_internal(row)
-        for name, dist in space.distributions.items():
-            assert dist._contains(dist.to_internal_repr(params[name]))
-        np.testing.assert_allclose(space.internal_from_params(params), row)
-    assert space.internal_from_params({"f": 100.0}) is None
-    feats = space.features_from_internal(internal)
-    assert feats.shape == (200, space.n_features) and np.all((feats >= 0) & (feats <= 1))
-
-
-def test_shipped_knowledge_matches_its_model_card() -> None:
-    import hashlib
-    import json
-
-    from autometa.optuna import DEFAULT_KNOWLEDGE_PATH
-
-    card = json.loads((DEFAULT_KNOWLEDGE_PATH.parent / "sampler_model_card.json").read_text())
-    assert hashlib.sha256(DEFAULT_KNOWLEDGE_PATH.read_bytes()).hexdigest() == card["sha256"]
-    assert "python -m autometa.optuna.train" in card["command"]
-    k = MetaKnowledge.default()
-    assert {t.name for t in k.tasks} == {f"hpobench/{n}" for n in card["data"]["hpobench"]}
-    assert not any("hpolib" in t.name or "nasbench" in t.name for t in k.tasks)
