@@ -310,7 +310,6 @@ def _ship_campaign(campaign: Any, tta_steps: int = 0) -> None:
     from sklearn.linear_model import LogisticRegression
 
     from autometa.estimators._in_context_member import IN_CONTEXT_CHECKPOINT
-    from autometa.meta import load_meta_learner
     from autometa.meta._campaign import export_in_context, held_out_auc, plot_curve, train_tta
 
     seeds = campaign.eval_seeds
@@ -318,7 +317,7 @@ def _ship_campaign(campaign: Any, tta_steps: int = 0) -> None:
         "rf300": held_out_auc(lambda: RandomForestClassifier(300, n_jobs=1, random_state=0), seeds=seeds),
         "logreg": held_out_auc(lambda: LogisticRegression(max_iter=1000), seeds=seeds),
     }
-    learner = load_meta_learner(campaign.directory / "last.pt")
+    learner, curve = campaign.snapshot()
     extra: dict[str, Any] = {}
     if tta_steps > 0:
         import shutil
@@ -337,13 +336,14 @@ def _ship_campaign(campaign: Any, tta_steps: int = 0) -> None:
         IN_CONTEXT_CHECKPOINT,
         IN_CONTEXT_CHECKPOINT.with_name("in_context_model_card.json"),
         learner=learner,
+        curve=curve,
         extra=extra,
         command=f"autometa meta-train --preset in-context --hours H --checkpoint-dir {campaign.directory} "
         f"(resumed across sessions), then --ship --tta-steps {tta_steps}",
         machine=f"{os.cpu_count()}-core CPU ({platform.machine()}), one torch thread, shared with other jobs; no GPU",
         references=references,
     )
-    plot_curve(campaign.curve(), references, campaign.directory / "auc_curve.png")
+    plot_curve(curve, references, campaign.directory / "auc_curve.png")
     print(f"shipped {info['file']} (step {info['training']['steps']}, {info['training']['cpu_hours']} CPU-hours)")
 
 

@@ -217,6 +217,31 @@ class InContextCampaign:
             return []
         return json.loads(self.curve_path.read_text())["curve"]
 
+    def snapshot(self, timeout: float = 900.0) -> tuple[Any, list[dict[str, float]]]:
+        """The learner of ``last.pt`` and the curve up to its step, consistent with each other.
+
+        A running campaign writes ``last.pt`` before it has evaluated that step; this waits
+        (up to ``timeout`` seconds) until the curve's last entry is the checkpoint's step.
+        """
+        from autometa.meta._checkpoint import load_checkpoint
+        from autometa.meta._in_context import InContextLearner
+
+        deadline = time.monotonic() + timeout
+        while True:
+            payload = load_checkpoint(self.directory / "last.pt")
+            curve = self.curve()
+            step = int(payload["training"]["step"])
+            if curve and int(curve[-1]["step"]) == step:
+                learner = InContextLearner(**json.loads(payload["config"]))
+                learner.load_state_dict(payload["state_dict"])
+                return learner.eval(), curve
+            if time.monotonic() > deadline:
+                raise ValueError(
+                    f"{self.directory}: last.pt is at step {step} but the curve ends at "
+                    f"{curve[-1]['step'] if curve else 'nothing'}; run the campaign to its next evaluation first."
+                )
+            time.sleep(5.0)
+
     def _write_curve(self, curve: list[dict[str, float]]) -> None:
         meta = {
             "learner_config": self.learner_config,
@@ -336,6 +361,7 @@ def export_in_context(
     machine: str,
     references: dict[str, dict[str, float]] | None = None,
     learner: Any = None,
+    curve: list[dict[str, float]] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Ship the campaign's current learner: a checkpoint plus its model card.
@@ -347,16 +373,12 @@ def export_in_context(
     """
     import hashlib
 
-    from autometa.meta._checkpoint import load_checkpoint, save_meta_learner
-    from autometa.meta._in_context import InContextLearner
+    from autometa.meta._checkpoint import save_meta_learner
 
-    curve = campaign.curve()
-    if not curve:
-        raise ValueError(f"The campaign in {campaign.directory} has no evaluated steps yet; run it first.")
     if learner is None:
-        payload = load_checkpoint(campaign.directory / "last.pt")
-        learner = InContextLearner(**json.loads(payload["config"]))
-        learner.load_state_dict(payload["state_dict"])
+        learner, curve = campaign.snapshot()
+    else:
+        curve = campaign.curve() if curve is None else curve
     trainer = campaign.build_trainer()
     prior = trainer.pool
     path = save_meta_learner(
