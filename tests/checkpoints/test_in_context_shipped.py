@@ -102,3 +102,16 @@ def test_meta_training_is_what_makes_it_work(name, tmp_path):
     shipped = _auc(lambda s: AutoMetaClassifier(members=["icl"], random_state=s), X, y)
     raw = _auc(lambda s: AutoMetaClassifier(members=["icl"], in_context_learner=untrained, random_state=s), X, y)
     assert shipped > raw + 0.05, (shipped, raw)
+
+
+def test_test_time_steps_ship_only_when_they_add():
+    """The card's decision about the Meta-LSTM steps matches what was shipped and what was measured."""
+    from autometa.meta import InContextTTA
+
+    tta = card().get("test_time_adaptation")
+    if tta is None:
+        pytest.skip("the shipped learner was exported without measuring test-time steps")
+    scores = tta["held_out_auc"]
+    adds = all(scores["meta_trained_steps"][k] > scores["in_context"][k] for k in scores["in_context"])
+    assert tta["shipped"] == adds
+    assert isinstance(load_in_context_learner("default"), InContextTTA) == adds
