@@ -58,6 +58,7 @@ __all__ = [
     "log_meta_learner",
     "make_payload",
     "save_meta_learner",
+    "to_json",
 ]
 
 CHECKPOINT_FORMAT = "autometa.meta-learner"
@@ -218,7 +219,8 @@ class _suppress_os_error:
         return exc_type is not None and issubclass(exc_type, OSError)
 
 
-def _jsonable(obj: Any, what: str) -> str:
+def to_json(obj: Any, what: str) -> str:
+    """``obj`` as sorted-key JSON (tuples, sets and NumPy values converted); ValueError naming ``what`` otherwise."""
     try:
         return json.dumps(obj, sort_keys=True, default=_json_default)
     except (TypeError, ValueError) as exc:
@@ -260,9 +262,9 @@ def make_payload(
         "autometa_version": __version__,
         "algo": algo,
         "module": type(learner).__module__,
-        "config": _jsonable(learner.get_config(), f"config of {type(learner).__name__}"),
+        "config": to_json(learner.get_config(), f"config of {type(learner).__name__}"),
         "state_dict": {k: v.detach().cpu().clone() for k, v in learner.state_dict().items()},
-        "metadata": _jsonable(dict(metadata or {}), "metadata"),
+        "metadata": to_json(dict(metadata or {}), "metadata"),
     }
     if training is not None:
         payload["training"] = dict(training)
