@@ -24,7 +24,11 @@ load and get the hash when saved again. :func:`checkpoint_lock` keeps two proces
 meta-training into one checkpoint folder.
 :func:`load_meta_learner` also accepts MLflow URIs (``models:/name/version``,
 ``runs:/<run_id>/path``), and :func:`log_meta_learner` logs a learner as an MLflow
-``pyfunc`` model whose artifact is such a checkpoint.
+``pyfunc`` model whose artifact is such a checkpoint. The MLflow side of both (download,
+the pyfunc wrapper, logging and registering) lives in :mod:`autometa.tracking`, imported
+inside those two functions because it pulls in mlflow; this module keeps the file format
+and the two functions that know meta-learners (:func:`learner_from_payload` and the pyfunc
+``predict``).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from autometa.tracking import download_model_file, is_mlflow_uri
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -57,13 +63,14 @@ __all__ = [
     "load_meta_learner",
     "log_meta_learner",
     "make_payload",
+    "predict_proba",
     "save_meta_learner",
+    "to_json",
 ]
 
 CHECKPOINT_FORMAT = "autometa.meta-learner"
 CHECKPOINT_VERSION = 1
 _ARTIFACT_NAME = "meta_learner.pt"
-_MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
 
 
 def content_hash(payload: Mapping[str, Any]) -> str:
@@ -218,7 +225,8 @@ class _suppress_os_error:
         return exc_type is not None and issubclass(exc_type, OSError)
 
 
-def _jsonable(obj: Any, what: str) -> str:
+def to_json(obj: Any, what: str) -> str:
+    """``obj`` as sorted-key JSON (tuples, sets and NumPy values converted); ValueError naming ``what`` otherwise."""
     try:
         return json.dumps(obj, sort_keys=True, default=_json_default)
     except (TypeError, ValueError) as exc:
@@ -260,9 +268,9 @@ def make_payload(
         "autometa_version": __version__,
         "algo": algo,
         "module": type(learner).__module__,
-        "config": _jsonable(learner.get_config(), f"config of {type(learner).__name__}"),
+        "config": to_json(learner.get_config(), f"config of {type(learner).__name__}"),
         "state_dict": {k: v.detach().cpu().clone() for k, v in learner.state_dict().items()},
-        "metadata": _jsonable(dict(metadata or {}), "metadata"),
+        "metadata": to_json(dict(metadata or {}), "metadata"),
     }
     if training is not None:
         payload["training"] = dict(training)
@@ -299,82 +307,6 @@ def save_meta_learner(
     >>> same = load_meta_learner("maml.pt")                              # doctest: +SKIP
     """
     return atomic_torch_save(make_payload(learner, metadata=metadata), path)
-
-
-def _is_mlflow_uri(uri: str) -> bool:
-    return uri.startswith(_MLFLOW_SCHEMES)
-
-
-def _resolve_registry_uri(uri: str, registry_uri: str) -> str:
-    """``models:/name/version`` (or ``/latest``, ``@alias``) -> the version's artifact location.
-
-    Resolved with an explicit client: mlflow's own ``models:/`` download follows the
-    process-wide registry URI (``mlflow.set_tracking_uri``), not the store asked for here.
-    """
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=registry_uri, registry_uri=registry_uri)
-    ref = uri[len("models:/"):].strip("/")
-    if "@" in ref.split("/", 1)[0]:
-        name, _, alias = ref.split("/", 1)[0].partition("@")
-        version = client.get_model_version_by_alias(name, alias).version
-    else:
-        parts = ref.split("/")
-        if len(parts) < 2 or not parts[0]:
-            raise ValueError(f"{uri!r} is not a models:/ URI of the form models:/NAME/VERSION or models:/NAME@ALIAS.")
-        name, version = parts[0], parts[1]
-        if version.lower() == "latest":
-            versions = client.search_model_versions(f"name='{name}'")
-            if not versions:
-                raise ValueError(f"Registered model {name!r} has no versions in {registry_uri!r}.")
-            version = str(max(int(v.version) for v in versions))
-        elif not version.isdigit():
-            (mv,) = client.get_latest_versions(name, stages=[version])
-            version = mv.version
-    return client.get_model_version_download_uri(name, str(version))
-
-
-def _download_mlflow(uri: str, dst: str, tracking_uri: str | None = None) -> Path:
-    try:
-        import mlflow
-    except ImportError as exc:  # pragma: no cover - mlflow is a dependency
-        raise ValueError(f"Loading {uri!r} needs mlflow; pip install mlflow.") from exc
-    if tracking_uri is None:
-        from autometa.tracking import default_tracking_uri
-
-        tracking_uri = default_tracking_uri()
-    from autometa.tracking._probe import bounded_http, probe
-
-    unreachable = probe(tracking_uri)
-    if unreachable:
-        raise ValueError(
-            f"Could not download {uri!r}: the MLflow tracking server {tracking_uri!r} is unreachable "
-            f"({unreachable}). Start the server, or pass tracking_uri= / set MLFLOW_TRACKING_URI to "
-            "the store that holds it."
-        )
-    try:
-        with bounded_http():
-            artifact_uri = _resolve_registry_uri(uri, tracking_uri) if uri.startswith("models:/") else uri
-            local = Path(
-                mlflow.artifacts.download_artifacts(
-                    artifact_uri=artifact_uri, dst_path=dst, tracking_uri=tracking_uri, registry_uri=tracking_uri
-                )
-            )
-    except Exception as exc:  # noqa: BLE001 - mlflow raises many types
-        raise ValueError(
-            f"Could not download {uri!r} from the MLflow tracking store {tracking_uri!r} "
-            f"({type(exc).__name__}: {exc}). Check the URI, and pass tracking_uri= or set "
-            "MLFLOW_TRACKING_URI to the store that holds it."
-        ) from exc
-    if local.is_file():
-        return local
-    candidates = sorted(local.rglob(_ARTIFACT_NAME)) or sorted(local.rglob("*.pt"))
-    if not candidates:
-        raise ValueError(
-            f"{uri!r} holds no meta-learner checkpoint (looked for {_ARTIFACT_NAME} and *.pt under "
-            f"{local}); log one with autometa.meta.log_meta_learner."
-        )
-    return candidates[0]
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
@@ -519,9 +451,16 @@ def load_meta_learner(
         If a local path does not exist.
     """
     source = os.fspath(path_or_uri)
-    if _is_mlflow_uri(source):
+    if is_mlflow_uri(source):
         with tempfile.TemporaryDirectory(prefix="autometa-mlflow-") as tmp:
-            local = _download_mlflow(source, tmp, tracking_uri)
+            local = download_model_file(
+                source,
+                tmp,
+                tracking_uri,
+                file_name=_ARTIFACT_NAME,
+                what="meta-learner checkpoint",
+                hint="log one with autometa.meta.log_meta_learner.",
+            )
             payload = load_checkpoint(local, map_location=map_location)
     else:
         payload = load_checkpoint(source, map_location=map_location)
@@ -533,41 +472,47 @@ def load_meta_learner(
     return learner
 
 
-def _pyfunc_model_class() -> type:
+def _legacy_pyfunc_class() -> type:
+    """The class models logged before the pyfunc wrapper moved to tracking were pickled as.
+
+    Their pickles name ``autometa.meta._checkpoint.MetaLearnerPyfunc`` and hold no attributes;
+    this subclass of :class:`autometa.tracking.MetaLearnerPyfunc` supplies the loader and the
+    predictor as class attributes, so those models still load and predict.
+    """
     cached = globals().get("MetaLearnerPyfunc")
     if cached is not None:
         return cached
-    import mlflow.pyfunc
+    from autometa.tracking import (
+        MetaLearnerPyfunc as TrackingPyfunc,  # mlflow.pyfunc is slow to import
+    )
 
-    class MetaLearnerPyfunc(mlflow.pyfunc.PythonModel):
-        """MLflow ``pyfunc`` wrapper: adapt to a support set, return query class probabilities.
-
-        ``predict`` takes a dict with ``x_support`` ``[n, d]``, ``y_support`` ``[n]`` (ints in
-        ``range(n_classes)``), ``x_query`` ``[m, d]`` (``d <= d_max``, already encoded) and
-        returns an ``[m, n_classes]`` array of probabilities.
-        """
-
-        def load_context(self, context: Any) -> None:
-            self.learner = load_meta_learner(context.artifacts["meta_learner"])
-
-        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
-            return _predict_proba(self.learner, model_input)
-
-    MetaLearnerPyfunc.__module__ = __name__
-    MetaLearnerPyfunc.__qualname__ = "MetaLearnerPyfunc"
-    # a module attribute, so that cloudpickle stores a reference, not the class body
-    globals()["MetaLearnerPyfunc"] = MetaLearnerPyfunc
-    return MetaLearnerPyfunc
+    legacy = type(
+        "MetaLearnerPyfunc",
+        (TrackingPyfunc,),
+        {
+            "__module__": __name__,
+            "__doc__": TrackingPyfunc.__doc__,
+            "loader": staticmethod(load_meta_learner),
+            "predictor": staticmethod(predict_proba),
+        },
+    )
+    globals()["MetaLearnerPyfunc"] = legacy  # a module attribute: pickles refer to it by name
+    return legacy
 
 
 def __getattr__(name: str) -> Any:
-    # created lazily: importing mlflow.pyfunc is slow and only needed for MLflow models
     if name == "MetaLearnerPyfunc":
-        return _pyfunc_model_class()
+        return _legacy_pyfunc_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _predict_proba(learner: MetaLearner, model_input: Mapping[str, Any]) -> Any:
+def predict_proba(learner: MetaLearner, model_input: Mapping[str, Any]) -> Any:
+    """Adapt ``learner`` to ``model_input``'s support set; class probabilities of its queries.
+
+    What the pyfunc model's ``predict`` answers: ``model_input`` holds ``x_support`` ``[n, d]``,
+    ``y_support`` ``[n]`` (ints in ``range(n_classes)``) and ``x_query`` ``[m, d]`` with
+    ``d <= d_max``; the result is an ``[m, n_classes]`` array.
+    """
     import numpy as np
     import torch
 
@@ -683,63 +628,26 @@ def log_meta_learner(
     The pyfunc flavour's ``predict`` takes ``{"x_support", "y_support", "x_query"}`` (already
     encoded features, width at most ``d_max``) and returns query class probabilities.
     """
-    import mlflow
-
-    from autometa.tracking._probe import bounded_http, probe
-    from autometa.tracking._quiet import quiet_mlflow
-
-    unreachable = probe(tracking_uri or mlflow.get_tracking_uri())
-    if unreachable:
-        raise ValueError(f"Cannot log the meta-learner: the MLflow tracking server is unreachable ({unreachable}).")
-    with quiet_mlflow(), bounded_http():
-        return _log_meta_learner(learner, name, registered_model_name, metadata, run_id, tracking_uri)
-
-
-def _log_meta_learner(
-    learner: Any,
-    name: str,
-    registered_model_name: str | None,
-    metadata: Mapping[str, Any] | None,
-    run_id: str | None,
-    tracking_uri: str | None,
-) -> LoggedMetaLearner:
-    import mlflow
     import torch
-    from mlflow.tracking import MlflowClient
 
     from autometa._version import __version__
+    from autometa.tracking import (  # mlflow.pyfunc is slow to import
+        MetaLearnerPyfunc,
+        log_pyfunc_model,
+    )
 
-    own_run = False
-    if run_id is None:
-        active = mlflow.active_run()
-        if active is None:
-            active, own_run = mlflow.start_run(), True
-        run_id = active.info.run_id
-        tracking_uri = tracking_uri or mlflow.get_tracking_uri()
-    tracking_uri = tracking_uri or mlflow.get_tracking_uri()
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    try:
-        with tempfile.TemporaryDirectory(prefix="autometa-model-") as tmp:
-            ckpt = save_meta_learner(learner, Path(tmp) / _ARTIFACT_NAME, metadata=metadata)
-            model_dir = Path(tmp) / "model"
-            mlflow.pyfunc.save_model(
-                path=str(model_dir),
-                python_model=_pyfunc_model_class()(),
-                artifacts={"meta_learner": str(ckpt)},
-                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"autometa=={__version__}"],
-                metadata={"algo": learner.algo, **{k: str(v) for k, v in (metadata or {}).items()}},
-            )
-            client.log_artifacts(run_id, str(model_dir), name)
-        version = None
-        if registered_model_name is not None:
-            try:
-                client.get_registered_model(registered_model_name)
-            except Exception:  # noqa: BLE001 - "does not exist" is an MlflowException
-                client.create_registered_model(registered_model_name)
-            source = f"{client.get_run(run_id).info.artifact_uri.rstrip('/')}/{name}"
-            mv = client.create_model_version(registered_model_name, source=source, run_id=run_id)
-            version = str(mv.version)
-    finally:
-        if own_run:
-            mlflow.end_run()
-    return LoggedMetaLearner(f"runs:/{run_id}/{name}", run_id, registered_model_name, version)
+    def write_artifacts(folder: Path) -> dict[str, str]:
+        return {"meta_learner": str(save_meta_learner(learner, folder / _ARTIFACT_NAME, metadata=metadata))}
+
+    info = log_pyfunc_model(
+        MetaLearnerPyfunc(load_meta_learner, predict_proba),
+        write_artifacts,
+        name,
+        what="the meta-learner",
+        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"autometa=={__version__}"],
+        metadata={"algo": str(getattr(learner, "algo", None)), **{k: str(v) for k, v in (metadata or {}).items()}},
+        registered_model_name=registered_model_name,
+        run_id=run_id,
+        tracking_uri=tracking_uri,
+    )
+    return LoggedMetaLearner(info.model_uri, info.run_id, info.registered_model_name, info.version)

@@ -10,11 +10,13 @@ bar (``update``, ``set_postfix``) and writes one plain line every ``every_s`` se
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any, TextIO
 
-__all__ = ["ProgressLines"]
+__all__ = ["ProgressLines", "progress_bar"]
 
 
 def _duration(seconds: float) -> str:
@@ -93,3 +95,24 @@ class ProgressLines:
 
     def close(self) -> None:
         """Nothing to clean up (the tqdm interface)."""
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool, total: int, initial: int, desc: str) -> Iterator[Any]:
+    """A tqdm bar on a terminal, :class:`ProgressLines` elsewhere (logs, CI), None when disabled.
+
+    Both have ``update(n)`` and ``set_postfix(**values)``; the bar is closed when the block ends.
+    """
+    if not enabled:
+        yield None
+        return
+    if not sys.stderr.isatty():  # logs and CI: a plain line every 30 s instead of a bar
+        yield ProgressLines(total, initial, desc)
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=int(total), initial=initial, desc=desc, unit="step")
+    try:
+        yield bar
+    finally:
+        bar.close()

@@ -14,6 +14,12 @@ NumPy generator it owns, calls ``learner.meta_loss(batch)``, and steps an optimi
   optimizer, scaler, step, history, NumPy/Python/torch RNG states, and the state of any
   ``torch.Generator`` a learner's modules keep, such as an augmentation stream);
 * MLflow logging through :mod:`autometa.tracking` and a tqdm progress bar.
+
+The trainer keeps the loop and its bookkeeping; its collaborators each do one job:
+:mod:`~autometa.meta._dist` (DDP sharding and all-reduce), :mod:`~autometa.meta._schedule`
+(optimizer, learning-rate schedule, mixed precision), :mod:`~autometa.meta._run_state` (the
+checkpointable training state and RNG streams), :mod:`~autometa.meta._plots` (the learning
+curve) and :mod:`~autometa.meta._progress` (the progress bar).
 """
 
 from __future__ import annotations
@@ -22,11 +28,8 @@ import contextlib
 import json
 import math
 import os
-import random
-import sys
 import time
 import warnings
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,13 +38,24 @@ import numpy as np
 import torch
 
 from autometa._utils import resolve_device
+from autometa.meta import _dist, _run_state
 from autometa.meta._checkpoint import (
-    _jsonable,
     atomic_torch_save,
     checkpoint_lock,
     learner_dims,
     load_checkpoint,
     make_payload,
+)
+from autometa.meta._plots import learning_curve_figure
+from autometa.meta._progress import progress_bar
+from autometa.meta._schedule import (
+    AMP_CHOICES,
+    OPTIMIZERS,
+    SCHEDULES,
+    autocast,
+    lr_at,
+    make_optimizer,
+    resolve_amp,
 )
 from autometa.tasks._task import TaskBatch, collate_tasks
 
@@ -51,8 +65,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["MetaTrainer", "TrainResult"]
 
-_OPTIMIZERS = ("adam", "adamw", "sgd")
-_AMP_CHOICES = ("auto", "bf16", "fp16", "off")
+_OPTIMIZERS = OPTIMIZERS
+_AMP_CHOICES = AMP_CHOICES
 # the validation tasks come from their own stream of the seed, never the training stream
 _VAL_SPAWN_KEY = (0x7A1,)
 
@@ -111,12 +125,6 @@ def _pool_spec(pool: Any) -> str | None:
     if isinstance(spec, str):
         return spec
     return str(getattr(pool, "name", type(pool).__name__))
-
-
-def _dist() -> Any:
-    import torch.distributed as dist
-
-    return dist
 
 
 class MetaTrainer:
@@ -295,7 +303,7 @@ class MetaTrainer:
             raise ValueError(f"optimizer={self.optimizer!r} is not supported; use one of {_OPTIMIZERS}.")
         if self.amp not in (*_AMP_CHOICES, True, False, None):
             raise ValueError(f"amp={self.amp!r} is not understood; use one of {_AMP_CHOICES} or a bool.")
-        if self.lr_schedule not in ("constant", "cosine"):
+        if self.lr_schedule not in SCHEDULES:
             raise ValueError(f"lr_schedule={self.lr_schedule!r} is not supported; use 'constant' or 'cosine'.")
         if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, (int, np.integer)) or self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be a non-negative integer; got {self.warmup_steps!r}.")
@@ -354,60 +362,31 @@ class MetaTrainer:
 
     # ------------------------------------------------------------------ setup
     def _setup(self) -> None:
-        dist = _dist()
         self._device = resolve_device(self.device)
-        world_env = int(os.environ.get("WORLD_SIZE", "1"))
-        if dist.is_available() and not dist.is_initialized() and world_env > 1:
-            if self._device.type == "cuda":
-                torch.cuda.set_device(self._device)
-            dist.init_process_group(backend="nccl" if self._device.type == "cuda" else "gloo")
-        if dist.is_available() and dist.is_initialized():
-            self._rank, self._world = dist.get_rank(), dist.get_world_size()
-        else:
-            self._rank, self._world = 0, 1
+        self._rank, self._world = _dist.init_distributed(self._device)
         if self._world > self.meta_batch_size:
             raise ValueError(
                 f"meta_batch_size={self.meta_batch_size} is smaller than the number of processes "
                 f"({self._world}); every rank needs at least one task per step."
             )
-        # mixed precision
-        amp = "auto" if self.amp is True else ("off" if self.amp in (False, None) else self.amp)
-        if self._device.type != "cuda":
-            if amp in ("bf16", "fp16"):
-                raise ValueError(f"amp={amp!r} needs a CUDA device; on {self._device.type} use amp='off' or 'auto'.")
-            amp = "off"
-        elif amp == "auto":
-            amp = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        self._amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+        self._amp_dtype = resolve_amp(self.amp, self._device)
         self.learner.to(self._device)
         if self._opt is None:
             params = [p for p in self.learner.parameters() if p.requires_grad]
             if not params:
                 raise ValueError(f"{type(self.learner).__name__} has no trainable parameters.")
-            if self.optimizer == "adam":
-                self._opt = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
-            elif self.optimizer == "adamw":
-                self._opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
-            else:
-                self._opt = torch.optim.SGD(params, lr=self.lr, momentum=0.9, weight_decay=self.weight_decay)
+            self._opt = make_optimizer(self.optimizer, params, lr=self.lr, weight_decay=self.weight_decay)
         if self._scaler is None and self._amp_dtype is torch.float16:
             self._scaler = torch.amp.GradScaler("cuda")
         if self._world > 1:
-            # identical starting weights on every rank
-            with torch.no_grad():
-                for t in self.learner.state_dict().values():
-                    dist.broadcast(t, src=0)
+            _dist.broadcast_parameters(self.learner)  # identical starting weights on every rank
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self._amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type="cuda", dtype=self._amp_dtype)
+        return autocast(self._amp_dtype)
 
     def _shard(self, n: int) -> tuple[int, int]:
         """Tasks ``[lo, hi)`` of a global batch of ``n`` handled by this rank."""
-        base, extra = divmod(n, self._world)
-        lo = self._rank * base + min(self._rank, extra)
-        return lo, lo + base + (1 if self._rank < extra else 0)
+        return _dist.shard(n, self._rank, self._world)
 
     # ------------------------------------------------------------------ one step
     def _sample_batch(self) -> TaskBatch:
@@ -420,24 +399,11 @@ class MetaTrainer:
         return collate_tasks(tasks, c_max=self.c_max)
 
     def _all_reduce_sum(self, values: list[torch.Tensor]) -> None:
-        if self._world == 1 or not values:
-            return
-        flat = torch.cat([v.reshape(-1) for v in values])
-        _dist().all_reduce(flat)
-        offset = 0
-        for v in values:
-            v.copy_(flat[offset : offset + v.numel()].view_as(v))
-            offset += v.numel()
+        _dist.all_reduce_sum(values, self._world)
 
     def lr_at(self, step: int) -> float:
         """Outer learning rate of the update that follows ``step`` completed steps."""
-        factor = 1.0
-        if self.warmup_steps and step < self.warmup_steps:
-            factor = (step + 1) / self.warmup_steps
-        elif self.lr_schedule == "cosine" and self._horizon > self.warmup_steps:
-            progress = min(1.0, (step - self.warmup_steps) / (self._horizon - self.warmup_steps))
-            factor = 0.5 * (1.0 + math.cos(math.pi * progress))
-        return float(self.lr) * factor
+        return lr_at(step, lr=self.lr, schedule=self.lr_schedule, warmup_steps=self.warmup_steps, horizon=self._horizon)
 
     def _raise_non_finite(self, value: float, ranks: int = 1) -> None:
         where = f" on {ranks} of {self._world} ranks" if self._world > 1 else ""
@@ -538,47 +504,21 @@ class MetaTrainer:
     # ------------------------------------------------------------------ checkpoints
     def _training_state(self) -> dict[str, Any]:
         assert self._opt is not None
-        return {
-            "step": int(self._step),
-            "optimizer": self._opt.state_dict(),
-            "scaler": self._scaler.state_dict() if self._scaler is not None else None,
-            "history": json.dumps(self._history),
-            "best_val": self._best_val,
-            "best_step": self._best_step,
-            "bad_evals": int(self._bad_evals),
-            "stopped_early": bool(self._stopped_early),
-            "numpy_rng": json.dumps(self._rng.bit_generator.state),
-            "python_rng": json.dumps(random.getstate()),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "module_generators": self._module_generator_states(),
-            "trainer_config": json.dumps(self.config(), sort_keys=True),
-            "world_size": int(self._world),
-            "horizon": int(self._horizon),
-        }
-
-    def _module_generators(self) -> Iterator[tuple[str, Any, str, torch.Generator | None]]:
-        """``torch.Generator`` attributes of the learner's modules (e.g. an augmentation stream)."""
-        for mod_name, module in self.learner.named_modules():
-            for attr, value in vars(module).items():
-                if isinstance(value, torch.Generator) or (value is None and attr.endswith("generator")):
-                    yield mod_name, module, attr, value
-
-    def _module_generator_states(self) -> dict[str, torch.Tensor]:
-        return {
-            f"{mod}:{attr}": gen.get_state() for mod, _, attr, gen in self._module_generators() if gen is not None
-        }
-
-    def _restore_module_generators(self, states: Mapping[str, torch.Tensor]) -> None:
-        for mod, module, attr, gen in list(self._module_generators()):
-            state = states.get(f"{mod}:{attr}")
-            if state is None:
-                setattr(module, attr, None)  # not created yet when the checkpoint was written
-                continue
-            if gen is None:
-                gen = torch.Generator(device=self._device)
-                setattr(module, attr, gen)
-            gen.set_state(state)
+        return _run_state.training_state(
+            step=self._step,
+            optimizer=self._opt,
+            scaler=self._scaler,
+            history=self._history,
+            best_val=self._best_val,
+            best_step=self._best_step,
+            bad_evals=self._bad_evals,
+            stopped_early=self._stopped_early,
+            rng=self._rng,
+            module=self.learner,
+            trainer_config=self.config(),
+            world_size=self._world,
+            horizon=self._horizon,
+        )
 
     def _save(self, path: Path, kind: str) -> Path:
         metadata = {"kind": kind, "step": int(self._step), "trainer": self.config()}
@@ -607,30 +547,7 @@ class MetaTrainer:
     def load_state(self, path: str | os.PathLike[str]) -> int:
         """Restore learner, optimizer, RNGs and history from a training checkpoint; return its step."""
         payload = load_checkpoint(path, map_location="cpu")
-        training = payload.get("training")
-        if training is None:
-            raise ValueError(
-                f"{path} holds a meta-learner but no training state (it was written by "
-                "save_meta_learner); resume needs a MetaTrainer checkpoint such as last.pt."
-            )
-        if payload["algo"] != self.learner.algo:
-            raise ValueError(
-                f"{path} was written for algorithm {payload['algo']!r}, but this trainer's learner is "
-                f"{self.learner.algo!r}; resume with the same learner."
-            )
-        stored_cfg = json.loads(payload["config"])
-        own_cfg = json.loads(_jsonable(self.learner.get_config(), "learner config"))
-        if stored_cfg != own_cfg:
-            raise ValueError(
-                f"{path} was written for a learner configured as {stored_cfg}, but this trainer's "
-                f"learner is {own_cfg}; resume with the same configuration."
-            )
-        stored_trainer = json.loads(training["trainer_config"])
-        diff = {
-            k: (stored_trainer.get(k), v)
-            for k, v in self.config().items()
-            if k != "checkpoint_every" and stored_trainer.get(k) != v
-        }
+        diff = _run_state.check_resumable(payload, path, self.learner, self.config())
         if diff:
             warnings.warn(
                 f"Resuming with trainer settings that differ from the checkpoint's (stored, now): {diff}; "
@@ -638,6 +555,7 @@ class MetaTrainer:
                 RuntimeWarning,
                 stacklevel=3,
             )
+        training = payload["training"]
         if self._device is None:
             self._setup()
         assert self._opt is not None
@@ -652,14 +570,8 @@ class MetaTrainer:
         self._bad_evals = int(training["bad_evals"])
         self._stopped_early = bool(training.get("stopped_early", False))
         self._stored_horizon = int(training.get("horizon", 0))
-        self._rng.bit_generator.state = json.loads(training["numpy_rng"])
-        py_state = json.loads(training["python_rng"])
-        random.setstate((py_state[0], tuple(py_state[1]), py_state[2]))
-        torch.set_rng_state(training["torch_rng"])
-        cuda_states = training.get("cuda_rng") or []
-        if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(cuda_states)
-        self._restore_module_generators(training.get("module_generators") or {})
+        _run_state.restore_rngs(training, self._rng)
+        _run_state.restore_module_generators(self.learner, training.get("module_generators") or {}, self._device)
         self._resumed_from = self._step
         meta = json.loads(payload.get("metadata") or "{}")
         self._previous_run = (meta.get("mlflow_run_id"), meta.get("mlflow_tracking_uri"))
@@ -667,32 +579,8 @@ class MetaTrainer:
 
     # ------------------------------------------------------------------ plots
     def _plot(self, path: Path | None) -> Any:
-        # a bare Figure renders with Agg and never touches pyplot or the user's GUI backend
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(6, 3.5))
-        ax = fig.add_subplot(1, 1, 1)
-        tr = [(h["step"], h["meta_train/loss"]) for h in self._history if "meta_train/loss" in h]
-        va = [(h["step"], h["meta_val/loss"]) for h in self._history if "meta_val/loss" in h]
-        if tr:
-            steps, losses = zip(*tr, strict=True)
-            ax.plot(steps, losses, lw=0.8, alpha=0.5, label="meta-train loss")
-            if len(losses) >= 20:
-                k = max(len(losses) // 20, 2)
-                smooth = np.convolve(losses, np.ones(k) / k, mode="valid")
-                ax.plot(steps[k - 1 :], smooth, lw=1.5, label=f"meta-train loss ({k}-step mean)")
-        if va:
-            ax.plot(*zip(*va, strict=True), "o-", lw=1.5, ms=3, label="meta-val loss")
-        if self._best_step is not None:
-            ax.axvline(self._best_step, color="grey", ls="--", lw=0.8, label=f"best step {self._best_step}")
-        ax.set_xlabel("outer step")
-        ax.set_ylabel("query cross-entropy")
-        ax.set_title(f"{self.learner.algo} on {_pool_spec(self.pool)}")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=120)
-        return fig
+        title = f"{self.learner.algo} on {_pool_spec(self.pool)}"
+        return learning_curve_figure(self._history, best_step=self._best_step, title=title, path=path)
 
     # ------------------------------------------------------------------ fit
     def fit(self, steps: int, *, resume: bool | str | os.PathLike[str] = False) -> TrainResult:
@@ -811,23 +699,9 @@ class MetaTrainer:
             return None
         return info.registered_model_uri or info.model_uri
 
-    @contextlib.contextmanager
-    def _progress_bar(self, steps: int) -> Iterator[Any]:
-        if not self.progress or self._rank != 0:
-            yield None
-            return
-        if not sys.stderr.isatty():  # logs and CI: a plain line every 30 s instead of a bar
-            from autometa.meta._progress import ProgressLines
-
-            yield ProgressLines(steps, self._step, f"meta-train {self.learner.algo}")
-            return
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=int(steps), initial=self._step, desc=f"meta-train {self.learner.algo}", unit="step")
-        try:
-            yield bar
-        finally:
-            bar.close()
+    def _progress_bar(self, steps: int) -> contextlib.AbstractContextManager[Any]:
+        enabled = bool(self.progress) and self._rank == 0
+        return progress_bar(enabled, steps, self._step, f"meta-train {self.learner.algo}")
 
     def _loop(self, steps: int, run: Any, bar: Any, last_path: Path | None, best_path: Path | None, is_main: bool) -> None:
         pending: dict[str, float] = {}

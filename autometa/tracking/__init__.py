@@ -1,7 +1,9 @@
 """MLflow tracking helpers: default local store, runs that never kill work, pyfunc models.
 
 ``log_classifier``/``load_classifier`` (a fitted :class:`~autometa.AutoMetaClassifier` as an
-MLflow pyfunc model) are imported lazily: they pull in ``mlflow.pyfunc``.
+MLflow pyfunc model), ``MetaLearnerPyfunc`` and ``log_pyfunc_model`` (a meta-learner
+checkpoint served as a pyfunc model) are imported lazily: they pull in ``mlflow.pyfunc``.
+``download_model_file`` fetches a model file behind a ``models:/`` or ``runs:/`` URI.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from autometa.tracking._download import download_model_file, is_mlflow_uri
 from autometa.tracking._store import (
     TrackedRun,
     TrackingWarning,
@@ -18,15 +21,23 @@ from autometa.tracking._store import (
     tracking_disabled_by_env,
 )
 
-_LAZY = {"log_classifier": "autometa.tracking._pyfunc", "load_classifier": "autometa.tracking._pyfunc"}
+_LAZY = {
+    name: "autometa.tracking._pyfunc"
+    for name in ("LoggedModel", "MetaLearnerPyfunc", "load_classifier", "log_classifier", "log_pyfunc_model")
+}
 
 __all__ = [
+    "LoggedModel",
+    "MetaLearnerPyfunc",
     "TrackedRun",
     "TrackingWarning",
     "default_artifact_location",
     "default_tracking_uri",
+    "download_model_file",
+    "is_mlflow_uri",
     "load_classifier",
     "log_classifier",
+    "log_pyfunc_model",
     "start_run",
     "tracking_disabled_by_env",
 ]
