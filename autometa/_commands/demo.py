@@ -53,17 +53,17 @@ def _baselines(X: Any) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    from autometa.bench.classifier import _linear_pre, _tree_pre
+    from autometa.bench.classifier import linear_preprocessing, tree_preprocessing
 
     return {
-        "LogisticRegression": make_pipeline(_linear_pre(X), LogisticRegression(max_iter=1000)),
-        "HistGradientBoosting": make_pipeline(_tree_pre(X), HistGradientBoostingClassifier(random_state=0)),
+        "LogisticRegression": make_pipeline(linear_preprocessing(X), LogisticRegression(max_iter=1000)),
+        "HistGradientBoosting": make_pipeline(tree_preprocessing(X), HistGradientBoostingClassifier(random_state=0)),
     }
 
 
 def run(args: argparse.Namespace) -> int:
     from autometa.bench._common import format_table
-    from autometa.bench.classifier import _metrics, fit_predict_timed
+    from autometa.bench.classifier import classification_metrics, fit_predict_timed
     from autometa.estimators import AutoMetaClassifier
     from autometa.tasks._split import support_query_split
 
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for label, model in models.items():
         proba, elapsed = fit_predict_timed(model, Xtr, ytr, Xte)
-        rows.append({"model": label, **_metrics(yte, proba, classes), "fit_predict_s": elapsed})
+        rows.append({"model": label, **classification_metrics(yte, proba, classes), "fit_predict_s": elapsed})
     print()
     print(format_table(rows, ["model", "roc_auc", "log_loss", "accuracy", "fit_predict_s"]))
     print()

@@ -84,7 +84,7 @@ def _split_columns(X: Any) -> tuple[list[str], list[str]]:
     return [c for c in X.columns if c not in cat], cat
 
 
-def _linear_pre(X: Any) -> Any:
+def linear_preprocessing(X: Any) -> Any:
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
@@ -100,7 +100,7 @@ def _linear_pre(X: Any) -> Any:
     )
 
 
-def _tree_pre(X: Any) -> Any:
+def tree_preprocessing(X: Any) -> Any:
     from sklearn.compose import ColumnTransformer
     from sklearn.preprocessing import OrdinalEncoder
 
@@ -184,32 +184,32 @@ def make_estimator(name: str, X: Any, seed: int, ablation_checkpoint: str = ABLA
     if name == "logreg":
         from sklearn.linear_model import LogisticRegression
 
-        return make_pipeline(_linear_pre(X), LogisticRegression(max_iter=1000))
+        return make_pipeline(linear_preprocessing(X), LogisticRegression(max_iter=1000))
     if name == "rf300":
         from sklearn.ensemble import RandomForestClassifier
 
-        return make_pipeline(_tree_pre(X), RandomForestClassifier(n_estimators=300, n_jobs=1, random_state=seed))
+        return make_pipeline(tree_preprocessing(X), RandomForestClassifier(n_estimators=300, n_jobs=1, random_state=seed))
     if name == "hgb":
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        return make_pipeline(_tree_pre(X), HistGradientBoostingClassifier(random_state=seed))
+        return make_pipeline(tree_preprocessing(X), HistGradientBoostingClassifier(random_state=seed))
     if name == "knn7":
         from sklearn.neighbors import KNeighborsClassifier
 
-        return make_pipeline(_linear_pre(X), KNeighborsClassifier(n_neighbors=7))
+        return make_pipeline(linear_preprocessing(X), KNeighborsClassifier(n_neighbors=7))
     if name == "svc":
         from sklearn.svm import SVC
 
-        return make_pipeline(_linear_pre(X), SVC(probability=True, random_state=seed))
+        return make_pipeline(linear_preprocessing(X), SVC(probability=True, random_state=seed))
     if name == "flaml_lgbm":
         from flaml.default import LGBMClassifier
 
-        return make_pipeline(_tree_pre(X), LGBMClassifier(random_state=seed, n_jobs=1, verbose=-1))
+        return make_pipeline(tree_preprocessing(X), LGBMClassifier(random_state=seed, n_jobs=1, verbose=-1))
     raise ValueError(f"Unknown estimator {name!r}; known: {list(MAIN) + list(ABLATION[1:])}.")
 
 
 # ----------------------------------------------------------------------------- metrics
-def _metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict[str, float]:
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict[str, float]:
     from sklearn.metrics import log_loss, roc_auc_score
 
     idx = np.searchsorted(classes, y_true)
@@ -276,7 +276,7 @@ def run_cells(
             full = np.zeros((len(yte), len(classes)))
             full[:, np.searchsorted(classes, est_classes)] = proba
             rec = {"estimator": est_name, "dataset": name, "n_train": n, "seed": seed,
-                   "n_test": int(len(yte)), "time_s": elapsed, **_metrics(yte, full, classes)}  # fmt: skip
+                   "n_test": int(len(yte)), "time_s": elapsed, **classification_metrics(yte, full, classes)}  # fmt: skip
             sink(rec)
 
 

@@ -489,11 +489,11 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         # members already keep their tensors on the CPU; make sure of it for foreign learners
-        from autometa.estimators._neural import _detach_cpu
+        from autometa.estimators._neural import detach_cpu
 
         for name, member in state.get("members_", {}).items():
             if name in NEURAL_MEMBERS:
-                member.fast_ = _detach_cpu(member.fast_)
+                member.fast_ = detach_cpu(member.fast_)
                 member.learner.to("cpu")
         return state
 

@@ -132,7 +132,7 @@ class NeuralMember:
                 class_mask=cm.to(dev),
                 n_classes=torch.full((self.n_views,), n_classes, dtype=torch.long, device=dev),
             )
-            self.fast_ = _detach_cpu(self._adapt_views(batch, seed, dev))
+            self.fast_ = detach_cpu(self._adapt_views(batch, seed, dev))
         finally:
             self.learner.to("cpu")
         return self
@@ -203,13 +203,13 @@ def adapt_views(learner: Any, batch: Any, steps: int | None) -> Any:
         return learner.adapt(batch, **kwargs)
 
 
-def _detach_cpu(tree: Any) -> Any:
+def detach_cpu(tree: Any) -> Any:
     import torch
 
     if isinstance(tree, torch.Tensor):
         return tree.detach().cpu().contiguous()
     if isinstance(tree, dict):
-        return {k: _detach_cpu(v) for k, v in tree.items()}
+        return {k: detach_cpu(v) for k, v in tree.items()}
     if isinstance(tree, (list, tuple)):
-        return type(tree)(_detach_cpu(v) for v in tree)
+        return type(tree)(detach_cpu(v) for v in tree)
     return tree

@@ -50,10 +50,10 @@ from autometa.functional._adapt import SGD, MetaSGDRule, Support, adapt
 from autometa.functional._nets import Conv4, MaskedMLP
 from autometa.meta._base import masked_predict, register_learner
 from autometa.meta._metric import (
-    _check_batch_width,
-    _check_choice,
-    _check_positive_int,
-    _EmbeddingLearner,
+    EmbeddingLearner,
+    check_batch_width,
+    check_choice,
+    check_int_at_least,
     class_means,
     support_onehot,
 )
@@ -136,7 +136,7 @@ def _film_targets(net: nn.Module) -> tuple[str, str] | None:
 
 
 @register_learner("hypernet")
-class HyperNet(_EmbeddingLearner):
+class HyperNet(EmbeddingLearner):
     """Support set -> base-net weights in one forward pass (see the module docstring).
 
     Parameters
@@ -185,10 +185,10 @@ class HyperNet(_EmbeddingLearner):
         # so every parameter of the learner receives a meta-gradient (DDP requires it)
         super().__init__(net, episode_batch_norm)
         owner = type(self).__name__
-        self.encoder_kind = _check_choice(encoder, "encoder", ("deepsets", "attention"), owner)
-        self.width = _check_positive_int(width, "width", owner)
-        self.depth = _check_positive_int(depth, "depth", owner)
-        self.heads = _check_positive_int(heads, "heads", owner)
+        self.encoder_kind = check_choice(encoder, "encoder", ("deepsets", "attention"), owner)
+        self.width = check_int_at_least(width, "width", owner)
+        self.depth = check_int_at_least(depth, "depth", owner)
+        self.heads = check_int_at_least(heads, "heads", owner)
         if self.encoder_kind == "attention" and self.width % self.heads:
             raise ValueError(f"{owner}: heads={self.heads} must divide width={self.width}.")
         self.film = bool(film)
@@ -216,7 +216,7 @@ class HyperNet(_EmbeddingLearner):
     def encode(self, batch: TaskBatch) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Encode the support sets: ``(context [T, W], class contexts [T, C, W], class-mean
         embeddings [T, C, E], one-hot labels [T, S, C])``."""
-        _check_batch_width(batch, self.c_max, type(self).__name__)
+        check_batch_width(batch, self.c_max, type(self).__name__)
         onehot = support_onehot(batch)
         emb, _ = self.episode_embeddings(batch)  # batch-norm statistics of the whole episode when transductive
         label = F.pad(onehot, (0, self.c_max - onehot.shape[-1]))
@@ -326,14 +326,14 @@ class HyperNetMAML(HyperNet):
     ) -> None:
         super().__init__(net, encoder, width, depth, heads, film, proto_residual, episode_batch_norm)
         owner = type(self).__name__
-        self.inner_steps = _check_positive_int(inner_steps, "inner_steps", owner)
+        self.inner_steps = check_int_at_least(inner_steps, "inner_steps", owner)
         if isinstance(inner_lr, bool) or not isinstance(inner_lr, (int, float)) or not inner_lr > 0:
             raise ValueError(f"{owner}: inner_lr must be a float > 0; got {inner_lr!r}.")
         self.inner_lr = float(inner_lr)
-        self.inner_rule = _check_choice(inner_rule, "inner_rule", ("sgd", "meta-sgd", "meta-lstm"), owner)
+        self.inner_rule = check_choice(inner_rule, "inner_rule", ("sgd", "meta-sgd", "meta-lstm"), owner)
         self.learn_inner_lr = bool(learn_inner_lr)
         self.first_order = bool(first_order)
-        self.inner_params = _check_choice(inner_params, "inner_params", ("head", "all"), owner)
+        self.inner_params = check_choice(inner_params, "inner_params", ("head", "all"), owner)
         head = ["head.weight", "head.bias"]
         body = [k for k, _ in self.net.named_parameters()]
         self._adapt_names = head if self.inner_params == "head" else body + head

@@ -78,13 +78,13 @@ def build_base_net(net: Mapping[str, Any]) -> nn.Module:
         raise ValueError(f"Invalid base net config {dict(net)!r}: {exc}.") from exc
 
 
-def _check_positive_int(name: str, value: Any) -> int:
+def check_positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive int (at least one inner step); got {value!r}.")
     return int(value)
 
 
-def _check_positive_float(name: str, value: Any) -> float:
+def check_positive_float(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not value > 0:
         raise ValueError(f"{name} must be a float > 0; got {value!r}.")
     if not np.isfinite(value):
@@ -136,8 +136,8 @@ class GradientLearner(MetaLearner):
         first_order: bool = False,
     ) -> None:
         super().__init__()
-        self.inner_steps = _check_positive_int("inner_steps", inner_steps)
-        self.inner_lr = _check_positive_float("inner_lr", inner_lr)
+        self.inner_steps = check_positive_int("inner_steps", inner_steps)
+        self.inner_lr = check_positive_float("inner_lr", inner_lr)
         if not isinstance(first_order, (bool, np.bool_)):
             raise ValueError(f"first_order must be a bool; got {first_order!r}.")
         self.first_order = bool(first_order)

@@ -46,7 +46,7 @@ from torch import Tensor, nn
 
 from autometa.functional._adapt import UpdateRule
 from autometa.meta._base import register_learner
-from autometa.meta._maml import GradientLearner, _check_positive_float, _check_positive_int
+from autometa.meta._maml import GradientLearner, check_positive_float, check_positive_int
 
 __all__ = ["MetaLSTM", "MetaLSTMRule", "preprocess_gradient"]
 
@@ -81,11 +81,11 @@ class MetaLSTMRule(nn.Module):
 
     def __init__(self, hidden_size: int = 20, init_lr: float = 0.1, p: float = 10.0, seed: int = 0) -> None:
         super().__init__()
-        self.hidden_size = _check_positive_int("hidden_size", hidden_size)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
         if not 0.0 < init_lr < 1.0:
             raise ValueError(f"init_lr is the initial input-gate value and must lie in (0, 1); got {init_lr!r}.")
         self.init_lr = float(init_lr)
-        self.p = _check_positive_float("p", p)
+        self.p = check_positive_float("p", p)
         g = torch.Generator().manual_seed(int(seed))
         h = self.hidden_size
         bound = 1.0 / math.sqrt(h)
@@ -219,7 +219,7 @@ class MetaLSTM(GradientLearner):
     ) -> None:
         if not isinstance(second_order, (bool, np.bool_)):
             raise ValueError(f"second_order must be a bool; got {second_order!r}.")
-        init_lr = _check_positive_float("init_lr", init_lr)
+        init_lr = check_positive_float("init_lr", init_lr)
         super().__init__(net, inner_steps=inner_steps, inner_lr=init_lr, first_order=not second_order)
         self.second_order = bool(second_order)
         self.seed = int(seed)

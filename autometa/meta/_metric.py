@@ -84,13 +84,13 @@ def check_net_config(net: Any, owner: str) -> dict[str, Any]:
     return config
 
 
-def _check_positive_int(value: Any, name: str, owner: str, minimum: int = 1) -> int:
+def check_int_at_least(value: Any, name: str, owner: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{owner}: {name} must be an int >= {minimum}; got {value!r}.")
     return int(value)
 
 
-def _check_choice(value: Any, name: str, choices: tuple[str, ...], owner: str) -> str:
+def check_choice(value: Any, name: str, choices: tuple[str, ...], owner: str) -> str:
     if value not in choices:
         raise ValueError(f"{owner}: {name} must be one of {list(choices)}; got {value!r}.")
     return str(value)
@@ -117,7 +117,7 @@ def has_batch_norm(net: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
 
 
-def _check_batch_width(batch: TaskBatch, c_max: int, owner: str) -> None:
+def check_batch_width(batch: TaskBatch, c_max: int, owner: str) -> None:
     if batch.class_mask.shape[1] > c_max:
         raise ValueError(
             f"{owner} was built for c_max={c_max} classes but the batch has a class axis of "
@@ -125,7 +125,7 @@ def _check_batch_width(batch: TaskBatch, c_max: int, owner: str) -> None:
         )
 
 
-class _EmbeddingLearner(MetaLearner):
+class EmbeddingLearner(MetaLearner):
     """Shared plumbing: base-net config, the embedding net and per-task embedding."""
 
     def __init__(self, net: dict[str, Any], episode_batch_norm: bool = False) -> None:
@@ -171,7 +171,7 @@ class _EmbeddingLearner(MetaLearner):
     def prototype_state(self, batch: TaskBatch) -> dict[str, Tensor]:
         """``{"prototypes": [T, C, E]}`` (zero for classes a task lacks), plus the query
         embeddings when the episode is embedded together (``episode_batch_norm``)."""
-        _check_batch_width(batch, self.c_max, type(self).__name__)
+        check_batch_width(batch, self.c_max, type(self).__name__)
         emb, query = self.episode_embeddings(batch)
         fast = {"prototypes": class_means(emb, support_onehot(batch))}
         if query is not None:
@@ -189,7 +189,7 @@ class _EmbeddingLearner(MetaLearner):
 
 
 @register_learner("protonet")
-class ProtoNet(_EmbeddingLearner):
+class ProtoNet(EmbeddingLearner):
     """Prototypical Networks (Snell, Swersky & Zemel, 2017).
 
     ``adapt`` computes one prototype per class, the mean embedding of its support rows;
@@ -293,7 +293,7 @@ class _LSTMFCE(nn.Module):
 
 
 @register_learner("matching")
-class MatchingNet(_EmbeddingLearner):
+class MatchingNet(EmbeddingLearner):
     """Matching Networks (Vinyals et al., 2016).
 
     A query row's class distribution is the attention-weighted vote of the support labels,
@@ -331,9 +331,9 @@ class MatchingNet(_EmbeddingLearner):
         episode_batch_norm: bool = False,
     ) -> None:
         super().__init__(net, episode_batch_norm)
-        self.fce = _check_choice(fce, "fce", ("none", "attention", "lstm"), "MatchingNet")
-        self.process_steps = _check_positive_int(process_steps, "process_steps", "MatchingNet")
-        self.heads = _check_positive_int(heads, "heads", "MatchingNet")
+        self.fce = check_choice(fce, "fce", ("none", "attention", "lstm"), "MatchingNet")
+        self.process_steps = check_int_at_least(process_steps, "process_steps", "MatchingNet")
+        self.heads = check_int_at_least(heads, "heads", "MatchingNet")
         self.learn_scale = bool(learn_scale)
         e = self.embedding_dim
         if self.fce == "attention":
@@ -351,7 +351,7 @@ class MatchingNet(_EmbeddingLearner):
 
     def adapt(self, batch: TaskBatch) -> dict[str, Tensor]:
         """Support embeddings (full-context when enabled), one-hot labels and row mask."""
-        _check_batch_width(batch, self.c_max, "MatchingNet")
+        check_batch_width(batch, self.c_max, "MatchingNet")
         g, query = self.episode_embeddings(batch)
         if self.context is not None:
             g = self.context.support(g, batch.support_mask)
@@ -389,7 +389,7 @@ class MatchingNet(_EmbeddingLearner):
 
 
 @register_learner("relation")
-class RelationNet(_EmbeddingLearner):
+class RelationNet(EmbeddingLearner):
     """Relation Networks (Sung et al., 2018).
 
     ``adapt`` computes class-mean prototypes of the support embeddings; a learned relation
@@ -421,9 +421,9 @@ class RelationNet(_EmbeddingLearner):
         episode_batch_norm: bool = False,
     ) -> None:
         super().__init__(net, episode_batch_norm)
-        hidden = [_check_positive_int(h, "relation_hidden entries", "RelationNet") for h in relation_hidden]
+        hidden = [check_int_at_least(h, "relation_hidden entries", "RelationNet") for h in relation_hidden]
         self.relation_hidden = hidden
-        self.loss = _check_choice(loss, "loss", ("ce", "mse"), "RelationNet")
+        self.loss = check_choice(loss, "loss", ("ce", "mse"), "RelationNet")
         widths = [2 * self.embedding_dim, *hidden]
         layers: list[nn.Module] = []
         for a, b in zip(widths[:-1], widths[1:], strict=True):
@@ -467,7 +467,7 @@ class RelationNet(_EmbeddingLearner):
 
 
 @register_learner("siamese")
-class SiameseNet(_EmbeddingLearner):
+class SiameseNet(EmbeddingLearner):
     """Siamese verification networks for one-shot classification (Koch, Zemel & Salakhutdinov, 2015).
 
     A verification head scores a pair of rows, ``v(a, b) = w^T |f(a) - f(b)| + b`` (or an
@@ -500,9 +500,9 @@ class SiameseNet(_EmbeddingLearner):
         episode_batch_norm: bool = False,
     ) -> None:
         super().__init__(net, episode_batch_norm)
-        hidden = [_check_positive_int(h, "verifier_hidden entries", "SiameseNet") for h in verifier_hidden]
+        hidden = [check_int_at_least(h, "verifier_hidden entries", "SiameseNet") for h in verifier_hidden]
         self.verifier_hidden = hidden
-        self.loss = _check_choice(loss, "loss", ("pairwise", "ce"), "SiameseNet")
+        self.loss = check_choice(loss, "loss", ("pairwise", "ce"), "SiameseNet")
         widths = [self.embedding_dim, *hidden]
         layers: list[nn.Module] = []
         for a, b in zip(widths[:-1], widths[1:], strict=True):
@@ -512,7 +512,7 @@ class SiameseNet(_EmbeddingLearner):
 
     def adapt(self, batch: TaskBatch) -> dict[str, Tensor]:
         """Support embeddings, one-hot labels and row mask."""
-        _check_batch_width(batch, self.c_max, "SiameseNet")
+        check_batch_width(batch, self.c_max, "SiameseNet")
         emb, query = self.episode_embeddings(batch)
         fast = {"support": emb, "onehot": support_onehot(batch), "mask": batch.support_mask}
         if query is not None:

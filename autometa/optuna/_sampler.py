@@ -566,7 +566,7 @@ class MetaSampler(BaseSampler):
 
     def _propose(self, study: Study, trial: FrozenTrial, space: NormalizedSpace) -> dict[str, Any]:
         # The matrices are tiny: multi-threaded BLAS only adds contention (10x slower on 2 cores).
-        with _single_threaded_blas():
+        with single_threaded_blas():
             params = self._propose_impl(study, trial, space, 0)
             if not self._constant_liar:
                 return params
@@ -806,7 +806,7 @@ class MetaSampler(BaseSampler):
 _CONTROLLER: Any = None
 
 
-def _single_threaded_blas() -> Any:
+def single_threaded_blas() -> Any:
     global _CONTROLLER
     if _CONTROLLER is None:
         from threadpoolctl import ThreadpoolController

@@ -66,9 +66,9 @@ def learn_designs(
     the learned design, of uniform random points and of a scrambled Sobol sequence, on held-out
     functions.
     """
-    from autometa.optuna._sampler import _single_threaded_blas
+    from autometa.optuna._sampler import single_threaded_blas
 
-    with _single_threaded_blas():
+    with single_threaded_blas():
         return _learn_designs(max_dim, size, n_functions, n_candidates, seed)
 
 
@@ -174,10 +174,10 @@ def train_meta_knowledge(
     knowledge : MetaKnowledge
     metrics : dict of str to float
     """
-    from autometa.optuna._sampler import _single_threaded_blas
+    from autometa.optuna._sampler import single_threaded_blas
 
     # Small matrices: multi-threaded BLAS only adds contention.
-    with _single_threaded_blas():
+    with single_threaded_blas():
         return _train(hpobench, seed, archive_points, design_size, max_dim, n_functions, n_candidates, quick, tables, designs)
 
 

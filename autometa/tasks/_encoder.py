@@ -46,11 +46,11 @@ if TYPE_CHECKING:
 
 __all__ = ["TabularEncoder", "encode_task"]
 
-_NUMERIC = 0
-_CATEGORICAL = 1
+NUMERIC = 0
+CATEGORICAL = 1
 
 
-def _sort_key(value: Any) -> tuple[int, float, str]:
+def sort_key(value: Any) -> tuple[int, float, str]:
     """Total order over mixed hashables: booleans and numbers, then strings, then the rest."""
     if isinstance(value, (bool, np.bool_, numbers.Real)):
         return (0, float(value), "")
@@ -87,7 +87,7 @@ def _is_missing(values: np.ndarray) -> np.ndarray:
     return np.asarray(pd.isna(values), dtype=bool)
 
 
-class _Columns:
+class Columns:
     """A validated 2-D input split into columns, with names and dtypes."""
 
     def __init__(self, X: Any, *, what: str = "X") -> None:
@@ -153,18 +153,18 @@ class _Columns:
         col = self.raw(j)
         dtype = col.dtype
         if isinstance(dtype, (pd.CategoricalDtype, pd.StringDtype)):
-            return _CATEGORICAL
+            return CATEGORICAL
         if isinstance(dtype, np.dtype) and dtype.kind in "US":
-            return _CATEGORICAL
+            return CATEGORICAL
         if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
-            return _NUMERIC
+            return NUMERIC
         if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
-            return _NUMERIC
+            return NUMERIC
         values = np.asarray(col, dtype=object)
         values = values[~_is_missing(values)]
         if all(isinstance(v, (numbers.Real, np.bool_)) for v in values):
-            return _NUMERIC
-        return _CATEGORICAL
+            return NUMERIC
+        return CATEGORICAL
 
     def numeric(self, j: int) -> np.ndarray:
         """Column ``j`` as float64 with NaN for missing values."""
@@ -293,7 +293,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         if self.max_knots < 2:
             raise ValueError(f"max_knots must be at least 2; got {self.max_knots}.")
 
-    def _forced_categorical(self, cols: _Columns) -> np.ndarray:
+    def _forced_categorical(self, cols: Columns) -> np.ndarray:
         forced = np.zeros(cols.n_features, dtype=bool)
         spec = self.categorical_features
         if isinstance(spec, str):
@@ -329,7 +329,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         return forced
 
     @staticmethod
-    def _check_finite(values: np.ndarray, cols: _Columns, j: int) -> None:
+    def _check_finite(values: np.ndarray, cols: Columns, j: int) -> None:
         if np.isinf(values).any():
             raise ValueError(
                 f"X contains inf in column {cols.label(j)}. Replace infinite values, e.g. with "
@@ -342,7 +342,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         if y_arr.dtype != object and y_arr.dtype.kind in "iubU":
             classes = np.unique(y_arr)
         else:
-            classes = _as_class_array(sorted(set(y_arr.tolist()), key=_sort_key))
+            classes = _as_class_array(sorted(set(y_arr.tolist()), key=sort_key))
         if len(classes) > self.c_max:
             raise ValueError(
                 f"y has {len(classes)} classes but this encoder supports at most c_max={self.c_max}. "
@@ -392,7 +392,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             bad = self.classes_[idx] != y_arr
             if bad.any():
                 raise ValueError(
-                    f"y contains labels not seen in fit: {sorted(set(y_arr[bad].tolist()), key=_sort_key)[:5]}; "
+                    f"y contains labels not seen in fit: {sorted(set(y_arr[bad].tolist()), key=sort_key)[:5]}; "
                     f"known classes: {self.classes_.tolist()}."
                 )
             return idx.astype(np.int64)
@@ -406,7 +406,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             out[i] = k
         if unknown:
             raise ValueError(
-                f"y contains labels not seen in fit: {sorted(set(unknown), key=_sort_key)[:5]}; "
+                f"y contains labels not seen in fit: {sorted(set(unknown), key=sort_key)[:5]}; "
                 f"known classes: {self.classes_.tolist()}."
             )
         return out
@@ -420,9 +420,9 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         return self.classes_[idx.astype(np.int64)]
 
     # ------------------------------------------------------------------ fit / transform
-    def _column_values(self, cols: _Columns, j: int, codec: _ColumnCodec) -> np.ndarray:
+    def _column_values(self, cols: Columns, j: int, codec: _ColumnCodec) -> np.ndarray:
         """Column ``j`` as float64: numeric values or category codes, NaN for missing/unseen."""
-        if codec.kind == _NUMERIC:
+        if codec.kind == NUMERIC:
             values = cols.numeric(j)
             self._check_finite(values, cols, j)
             return values
@@ -442,7 +442,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         mapped = pd.Series(np.asarray(raw, dtype=object)).map(codec.categories)
         return mapped.to_numpy(dtype=np.float64, na_value=np.nan)
 
-    def _fit_categories(self, cols: _Columns, j: int, rows: np.ndarray | None) -> dict[Any, int]:
+    def _fit_categories(self, cols: Columns, j: int, rows: np.ndarray | None) -> dict[Any, int]:
         raw = cols.raw(j)
         numeric = _numeric_array(raw)
         if numeric is not None:
@@ -457,14 +457,14 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             values = values[rows]
         values = values[~_is_missing(values)]
         counts = pd.Series(values, dtype=object).value_counts(sort=False)
-        order = sorted(zip(counts.index.tolist(), counts.tolist(), strict=True), key=lambda kv: (-kv[1], _sort_key(kv[0])))
+        order = sorted(zip(counts.index.tolist(), counts.tolist(), strict=True), key=lambda kv: (-kv[1], sort_key(kv[0])))
         return {value: code for code, (value, _) in enumerate(order)}
 
     @staticmethod
     def _any_categorical(codecs: list[_ColumnCodec]) -> bool:
-        return any(c.kind == _CATEGORICAL for c in codecs)
+        return any(c.kind == CATEGORICAL for c in codecs)
 
-    def _float_matrix(self, cols: _Columns, forced: np.ndarray) -> np.ndarray | None:
+    def _float_matrix(self, cols: Columns, forced: np.ndarray) -> np.ndarray | None:
         """The whole input as float64 when it is a plain numeric NumPy array (fast path), else None."""
         if cols.array is None or cols.array.dtype.kind not in "fiub":
             return None
@@ -530,7 +530,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
     def _fit(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         """Fit; return the normalized training matrix ``[n, n_features_in_]`` (NaN -> 0) and its missing mask."""
         self._check_params()
-        cols = _Columns(X)
+        cols = Columns(X)
         for attr in ("classes_", "_class_index", "feature_names_in_"):
             self.__dict__.pop(attr, None)
         y_arr = self._fit_labels(y, cols.n_samples) if y is not None else None
@@ -545,12 +545,12 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         codecs = []
         V = self._float_matrix(cols, forced)
         for j in range(cols.n_features):
-            kind = _CATEGORICAL if forced[j] else (_NUMERIC if V is not None else cols.infer_kind(j))
+            kind = CATEGORICAL if forced[j] else (NUMERIC if V is not None else cols.infer_kind(j))
             codecs.append(_ColumnCodec(kind))
         if V is None or self._any_categorical(codecs):
             V = np.empty((cols.n_samples, cols.n_features))
             for j, codec in enumerate(codecs):
-                if codec.kind == _CATEGORICAL:
+                if codec.kind == CATEGORICAL:
                     codec.categories = self._fit_categories(cols, j, rows)
                 V[:, j] = self._column_values(cols, j, codec)
         self._fit_all_knots(V if rows is None else V[rows], codecs)
@@ -559,7 +559,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         for j, codec in enumerate(codecs):
             normalized[:, j] = self._normalize(V[:, j], codec)
         self._codecs = codecs
-        self.categorical_ = np.array([c.kind == _CATEGORICAL for c in codecs], dtype=bool)
+        self.categorical_ = np.array([c.kind == CATEGORICAL for c in codecs], dtype=bool)
         # feature selection
         if cols.n_features > self.d_max:
             scores = self._scores(normalized, y_arr)
@@ -596,8 +596,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         if labels and not hasattr(self, "classes_"):
             raise ValueError("This TabularEncoder was fitted without y; call fit(X, y) to encode labels.")
 
-    def _align(self, X: Any) -> _Columns:
-        cols = _Columns(X)
+    def _align(self, X: Any) -> Columns:
+        cols = Columns(X)
         names = getattr(self, "feature_names_in_", None)
         if cols.frame is not None and names is not None and cols.names is not None:
             if list(cols.names) != list(names):
@@ -608,7 +608,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                         f"X has different columns than during fit: missing {missing[:5]}, "
                         f"unexpected {extra[:5]}."
                     )
-                cols = _Columns(cols.frame.loc[:, list(names)])
+                cols = Columns(cols.frame.loc[:, list(names)])
         if cols.n_features != self.n_features_in_:
             raise ValueError(
                 f"X has {cols.n_features} features, but TabularEncoder was fitted with "

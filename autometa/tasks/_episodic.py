@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from autometa.tasks import datasets as _datasets
-from autometa.tasks._encoder import TabularEncoder, _sort_key
+from autometa.tasks._encoder import TabularEncoder, sort_key
 from autometa.tasks._task import Task
 
 __all__ = ["EpisodicPool"]
@@ -135,7 +135,7 @@ class EpisodicPool:
             X, y = dataset
             label = "arrays"
         y_arr = np.asarray(y.to_numpy(dtype=object) if hasattr(y, "to_numpy") else y, dtype=object)
-        classes = sorted(set(y_arr.tolist()), key=_sort_key)
+        classes = sorted(set(y_arr.tolist()), key=sort_key)
         index = {c: i for i, c in enumerate(classes)}
         y_idx = np.fromiter((index[v] for v in y_arr.tolist()), dtype=np.int64, count=len(y_arr))
         n_rows = len(y_idx)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from autometa.tasks import datasets as _datasets
-from autometa.tasks._encoder import _CATEGORICAL, _Columns, _sort_key, encode_task
+from autometa.tasks._encoder import CATEGORICAL, Columns, encode_task, sort_key
 from autometa.tasks._split import stratified_sample, support_query_split
 from autometa.tasks._task import Task, TaskPool
 
@@ -57,15 +57,15 @@ def _prepare(X: pd.DataFrame, y: pd.Series, name: str) -> _Prepared:
         raise ValueError(f"Data set {name!r}: X has {len(X)} rows but y has {len(y)}.")
     y_obj = pd.Series(y).to_numpy(dtype=object)
     keep = ~np.asarray(pd.isna(y_obj), dtype=bool)
-    cols = _Columns(X.iloc[keep] if not keep.all() else X, what=f"data set {name!r}")
+    cols = Columns(X.iloc[keep] if not keep.all() else X, what=f"data set {name!r}")
     out = np.empty((cols.n_samples, cols.n_features))
     categorical = np.zeros(cols.n_features, dtype=bool)
     for j in range(cols.n_features):
-        if cols.infer_kind(j) == _CATEGORICAL:
+        if cols.infer_kind(j) == CATEGORICAL:
             categorical[j] = True
             raw = np.asarray(cols.raw(j), dtype=object)
             missing = np.asarray(pd.isna(raw), dtype=bool)
-            values = sorted(set(raw[~missing].tolist()), key=_sort_key)
+            values = sorted(set(raw[~missing].tolist()), key=sort_key)
             codes = pd.Categorical(raw, categories=pd.Index(values, dtype=object)).codes.astype(np.float64)
             codes[codes < 0] = np.nan
             out[:, j] = codes
@@ -73,7 +73,7 @@ def _prepare(X: pd.DataFrame, y: pd.Series, name: str) -> _Prepared:
             values = cols.numeric(j)
             out[:, j] = np.where(np.isinf(values), np.nan, values)
     labels = y_obj[keep].tolist()
-    classes = sorted(set(labels), key=_sort_key)
+    classes = sorted(set(labels), key=sort_key)
     index = {c: i for i, c in enumerate(classes)}
     y_idx = np.fromiter((index[v] for v in labels), dtype=np.int64, count=len(labels))
     if len(classes) < 2:

@@ -23,7 +23,7 @@ def test_metrics_macro_auc_logloss_accuracy():
     classes = np.array(["a", "b", "c"])
     y = np.array(["a", "b", "c", "a"])
     perfect = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.7, 0.2, 0.1]])
-    m = bench._metrics(y, perfect, classes)
+    m = bench.classification_metrics(y, perfect, classes)
     assert m["roc_auc"] == 1.0 and m["accuracy"] == 1.0
     assert m["log_loss"] == pytest.approx(-np.mean(np.log([0.8, 0.8, 0.8, 0.7])))
 
