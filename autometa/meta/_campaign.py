@@ -31,7 +31,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from autometa.meta._checkpoint import atomic_torch_save, load_checkpoint, save_meta_learner
+from autometa.meta._in_context import InContextLearner, in_context_proba
+from autometa.meta._in_context_tta import InContextTTA
+from autometa.meta._trainer import MetaTrainer
+from autometa.tasks import InContextPrior, TabularEncoder
+from autometa.tasks.datasets import load_dev_table
 from autometa.tasks.roles import IN_CONTEXT_VALIDATION
+from autometa.tracking import start_run
 
 __all__ = ["InContextCampaign", "held_out_auc"]
 
@@ -47,7 +54,6 @@ def _splits(
     """``(n, X_train, y_train, X_test, y_test)``: stratified samples of dev tables (one fixed recipe)."""
     from sklearn.model_selection import train_test_split
 
-    from autometa.tasks.datasets import load_dev_table
 
     for name in datasets:
         X, y = load_dev_table(name)
@@ -80,8 +86,6 @@ def held_out_auc(
     ``learner`` may also be a callable ``make() -> scikit-learn classifier`` (a peer on the
     same splits, fitted on the same encoded rows).
     """
-    from autometa.meta._in_context import in_context_proba
-    from autometa.tasks import TabularEncoder
 
     d_max, c_max = (64, 10) if callable(learner) and not hasattr(learner, "d_max") else (learner.d_max, learner.c_max)
     scores: dict[int, list[float]] = {int(n): [] for n in sizes}
@@ -182,9 +186,6 @@ class InContextCampaign:
     # ------------------------------------------------------------------ pieces
     def build_trainer(self) -> Any:
         """The learner, prior and trainer of this campaign (fresh weights)."""
-        from autometa.meta._in_context import InContextLearner
-        from autometa.meta._trainer import MetaTrainer
-        from autometa.tasks import InContextPrior
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # the initial weights depend on the seed only
@@ -223,8 +224,6 @@ class InContextCampaign:
         A running campaign writes ``last.pt`` before it has evaluated that step; this waits
         (up to ``timeout`` seconds) until the curve's last entry is the checkpoint's step.
         """
-        from autometa.meta._checkpoint import load_checkpoint
-        from autometa.meta._in_context import InContextLearner
 
         deadline = time.monotonic() + timeout
         while True:
@@ -259,7 +258,6 @@ class InContextCampaign:
 
     def write_compact(self, last: Path) -> Path:
         """``resume.pt``: ``last.pt`` with fp16 weights and bf16 Adam moments (committable)."""
-        from autometa.meta._checkpoint import atomic_torch_save, load_checkpoint
 
         payload = load_checkpoint(last)
         payload["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
@@ -273,7 +271,6 @@ class InContextCampaign:
         return atomic_torch_save(payload, self.directory / "resume.pt")
 
     def _expand_compact(self, compact: Path) -> Path:
-        from autometa.meta._checkpoint import atomic_torch_save, load_checkpoint
 
         payload = load_checkpoint(compact)
         payload["state_dict"] = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
@@ -311,7 +308,6 @@ class InContextCampaign:
         wall_base = curve[-1]["wall_hours"] if curve else 0.0
         deadline = None if hours is None else time.monotonic() + float(hours) * 3600.0
         cpu0, wall0 = time.process_time(), time.monotonic()
-        from autometa.tracking import start_run
 
         done = trainer.load_state(resume) if resume else 0
         with warnings.catch_warnings():
@@ -373,7 +369,6 @@ def export_in_context(
     """
     import hashlib
 
-    from autometa.meta._checkpoint import save_meta_learner
 
     if learner is None:
         learner, curve = campaign.snapshot()
@@ -464,9 +459,6 @@ def train_tta(
     in-context learner alone, with untrained steps and with the meta-trained steps, on the
     campaign's held-out splits (same splits, same ensemble).
     """
-    from autometa.meta._in_context_tta import InContextTTA
-    from autometa.meta._trainer import MetaTrainer
-    from autometa.tasks import InContextPrior
 
     learner = learner.eval()
     tta = InContextTTA.from_learner(learner, steps=inner_steps)
