@@ -87,7 +87,8 @@ def held_out_auc(
     same splits, fitted on the same encoded rows).
     """
 
-    d_max, c_max = (64, 10) if callable(learner) and not hasattr(learner, "d_max") else (learner.d_max, learner.c_max)
+    is_learner = hasattr(learner, "d_max")  # else a factory of a scikit-learn peer
+    d_max, c_max = (learner.d_max, learner.c_max) if is_learner else (64, 10)
     scores: dict[int, list[float]] = {int(n): [] for n in sizes}
     for n, X_train, y_train, X_test, y_test in _splits(datasets, sizes, seeds, n_test):
         enc = TabularEncoder(d_max=d_max, c_max=c_max).fit(X_train, y_train)
@@ -97,7 +98,7 @@ def held_out_auc(
         xs, fm = enc.transform(X_train)
         xq, _ = enc.transform(X_test)
         ys = enc.encode_labels(y_train)
-        if hasattr(learner, "d_max"):
+        if is_learner:
             proba = in_context_proba(
                 learner, torch.from_numpy(xs), torch.from_numpy(ys), torch.from_numpy(xq),
                 torch.from_numpy(fm), k, n_members=n_members, seed=0,
@@ -190,7 +191,7 @@ class InContextCampaign:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # the initial weights depend on the seed only
             learner = InContextLearner(**self.learner_config)
-        prior = InContextPrior(d_max=learner.d_max, c_max=learner.c_max, **self.prior_config)
+        prior = self.build_prior(learner)
         return MetaTrainer(
             learner,
             prior,
@@ -207,6 +208,10 @@ class InContextCampaign:
             tracking=False,
             progress=False,
         )
+
+    def build_prior(self, learner: Any) -> InContextPrior:
+        """The campaign's task prior for ``learner``'s widths."""
+        return InContextPrior(d_max=learner.d_max, c_max=learner.c_max, **self.prior_config)
 
     @property
     def curve_path(self) -> Path:
@@ -374,8 +379,7 @@ def export_in_context(
         learner, curve = campaign.snapshot()
     else:
         curve = campaign.curve() if curve is None else curve
-    trainer = campaign.build_trainer()
-    prior = trainer.pool
+    prior = campaign.build_prior(getattr(learner, "base", learner))
     path = save_meta_learner(
         learner, checkpoint, metadata={"campaign_step": int(curve[-1]["step"]), "source": "in-context campaign"}
     )

@@ -47,11 +47,13 @@ import math
 from dataclasses import replace
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from autometa.meta._base import MetaLearner, masked_predict, register_learner
+from autometa.tasks._split import stratified_sample
 from autometa.tasks._task import TaskBatch
 
 __all__ = ["InContextLearner", "InContextState", "in_context_proba", "permute_slots"]
@@ -253,18 +255,6 @@ class InContextLearner(MetaLearner):
         return super().meta_loss(batch)
 
 
-def _stratified_rows(y: Tensor, k: int, generator: torch.Generator) -> Tensor:
-    """``k`` row indices of ``y`` keeping every class and (roughly) its share."""
-    classes = torch.unique(y)
-    picked = []
-    for c in classes.tolist():
-        rows = torch.nonzero(y == c).squeeze(1)
-        take = max(1, round(k * rows.numel() / y.numel()))
-        picked.append(rows[torch.randperm(rows.numel(), generator=generator)[:take]])
-    out = torch.cat(picked)
-    return out[torch.randperm(out.numel(), generator=generator)[:k]].sort().values
-
-
 @torch.no_grad()
 def in_context_proba(
     learner: InContextLearner,
@@ -314,24 +304,24 @@ def in_context_proba(
     learner.eval()
     gen = torch.Generator().manual_seed(int(seed))
     xs, ys, masks, perms = [], [], [], []
-    for _ in range(int(n_members)):
-        rows = (
-            _stratified_rows(y_support, max_support, gen)
-            if y_support.numel() > max_support
-            else torch.arange(y_support.numel())
-        )
+    for m in range(int(n_members)):
+        if y_support.numel() > max_support:  # the project's one stratified sampler, seeded per member
+            rows = torch.from_numpy(
+                np.sort(stratified_sample(y_support.numpy(), int(max_support), np.random.default_rng([seed, m])))
+            )
+        else:
+            rows = torch.arange(y_support.numel())
         slots = torch.argsort(torch.rand(D, generator=gen))
         labels = torch.randperm(n_classes, generator=gen)
         xs.append(x_support[rows][:, slots])
         ys.append(labels[y_support[rows]])
         masks.append(feature_mask[slots])
         perms.append((slots, labels))
-    n_s = min(x.shape[0] for x in xs)  # equal unless subsampling rounded differently
     c_max = learner.c_max
     batch = TaskBatch(
-        x_support=torch.stack([x[:n_s] for x in xs]),
-        y_support=torch.stack([y[:n_s] for y in ys]),
-        support_mask=torch.ones(len(xs), n_s, dtype=torch.bool),
+        x_support=torch.stack(xs),
+        y_support=torch.stack(ys),
+        support_mask=torch.ones(len(xs), xs[0].shape[0], dtype=torch.bool),
         x_query=torch.zeros(len(xs), 0, D),
         y_query=torch.zeros(len(xs), 0, dtype=torch.long),
         query_mask=torch.zeros(len(xs), 0, dtype=torch.bool),
