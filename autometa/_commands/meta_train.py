@@ -86,13 +86,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--algo", metavar="ALGO", help=f"meta-learning algorithm: {', '.join(algos)}")
     g.add_argument(
         "--preset",
-        choices=("default", "in-context"),
+        choices=("default", "in-context", "in-context-regression"),
         default=None,
         help="'default' reproduces the classifier's shipped checkpoint (autometa/checkpoints/model_card.json): "
         "meta-training on the dev pool, then the model-family portfolio; --steps, --seed, "
         "--checkpoint-dir, --resume and --no-mlflow apply. 'in-context' runs (or continues) the in-context "
         "learner's long campaign (autometa/meta/_campaign.py) in --checkpoint-dir (default "
-        "campaigns/in-context) for --steps total steps or --hours more hours; it always resumes",
+        "campaigns/in-context) for --steps total steps or --hours more hours; it always resumes. "
+        "'in-context-regression' does the same for the regression learner (default campaigns/in-context-regression)",
     )
     g.add_argument(
         "--ship",
@@ -292,14 +293,53 @@ def _run_campaign(args: argparse.Namespace) -> int:
         raise ValueError("--preset in-context needs --steps (total outer steps) or --hours (this session's budget).")
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps must be a positive integer; got {args.steps}.")
+    regression = args.preset == "in-context-regression"
     campaign = InContextCampaign(
-        args.checkpoint_dir or Path("campaigns/in-context"), seed=args.seed, tracking=not args.no_mlflow
+        args.checkpoint_dir or Path("campaigns", args.preset),
+        task="regression" if regression else "classification",
+        seed=args.seed,
+        tracking=not args.no_mlflow,
     )
     if args.steps is not None or args.hours is not None:
         campaign.run(steps=args.steps, hours=args.hours)
     if args.ship:
-        _ship_campaign(campaign, tta_steps=args.tta_steps)
+        if regression:
+            _ship_regression_campaign(campaign)
+        else:
+            _ship_campaign(campaign, tta_steps=args.tta_steps)
     return 0
+
+
+def _ship_regression_campaign(campaign: Any) -> None:
+    """Write the regression campaign's learner and model card into the package's checkpoints folder."""
+    import platform
+
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.linear_model import RidgeCV
+
+    from autometa.estimators._in_context_regression_member import IN_CONTEXT_REGRESSOR_CHECKPOINT
+    from autometa.meta._campaign import export_in_context, held_out_r2, plot_curve
+
+    seeds = campaign.eval_seeds
+    datasets, sizes = campaign.eval_datasets, campaign.eval_sizes
+    references = {
+        "rf300": held_out_r2(lambda: RandomForestRegressor(300, n_jobs=1, random_state=0), datasets, sizes, seeds=seeds),
+        "ridge": held_out_r2(lambda: RidgeCV(alphas=(0.1, 1.0, 10.0, 100.0)), datasets, sizes, seeds=seeds),
+    }
+    learner, curve = campaign.snapshot()
+    info = export_in_context(
+        campaign,
+        IN_CONTEXT_REGRESSOR_CHECKPOINT,
+        IN_CONTEXT_REGRESSOR_CHECKPOINT.with_name("regressor_in_context_model_card.json"),
+        learner=learner,
+        curve=curve,
+        command=f"autometa meta-train --preset in-context-regression --hours H --checkpoint-dir {campaign.directory} "
+        "(resumed across sessions), then --ship",
+        machine=f"{os.cpu_count()}-core CPU ({platform.machine()}), one torch thread, shared with other jobs; no GPU",
+        references=references,
+    )
+    plot_curve(curve, references, campaign.directory / "r2_curve.png", metric="r2")
+    print(f"shipped {info['file']} (step {info['training']['steps']}, {info['training']['cpu_hours']} CPU-hours)")
 
 
 def _ship_campaign(campaign: Any, tta_steps: int = 0) -> None:
@@ -352,7 +392,7 @@ def run(args: argparse.Namespace) -> int:
     from autometa.meta import MetaTrainer, save_meta_learner
     from autometa.meta._checkpoint import learner_dims
 
-    if args.preset == "in-context":
+    if args.preset in ("in-context", "in-context-regression"):
         return _run_campaign(args)
     if args.steps is None:
         raise ValueError("--steps is required (total outer steps of the run).")

@@ -11,6 +11,7 @@ from autometa.functional._adapt import (
     make_forward,
     support_from_batch,
 )
+from autometa.functional._bar import bar_borders, bar_mean, bar_nll, bar_quantiles, bar_variance
 from autometa.functional._losses import mask_logits, masked_accuracy, masked_cross_entropy
 from autometa.functional._nets import NETS, Conv4, MaskedMLP, build_net
 
@@ -23,6 +24,11 @@ __all__ = [
     "Support",
     "UpdateRule",
     "adapt",
+    "bar_borders",
+    "bar_mean",
+    "bar_nll",
+    "bar_quantiles",
+    "bar_variance",
     "adapt_loop",
     "batched_forward",
     "build_net",

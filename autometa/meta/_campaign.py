@@ -31,16 +31,21 @@ from typing import Any
 import numpy as np
 import torch
 
+from autometa.functional._bar import bar_mean, bar_quantiles
 from autometa.meta._checkpoint import atomic_torch_save, load_checkpoint, save_meta_learner
 from autometa.meta._in_context import InContextLearner, in_context_proba
+from autometa.meta._in_context_regression import (
+    InContextRegressionLearner,
+    in_context_regression_distribution,
+)
 from autometa.meta._in_context_tta import InContextTTA
 from autometa.meta._trainer import MetaTrainer
-from autometa.tasks import InContextPrior, TabularEncoder
+from autometa.tasks import InContextPrior, InContextRegressionPrior, TabularEncoder
 from autometa.tasks.datasets import load_dev_table
 from autometa.tasks.roles import IN_CONTEXT_VALIDATION
 from autometa.tracking import start_run
 
-__all__ = ["InContextCampaign", "held_out_auc"]
+__all__ = ["InContextCampaign", "held_out_auc", "held_out_r2"]
 
 #: the held-out tables the campaign scores on (dev sets that no in-context training task comes from)
 EVAL_DATASETS: tuple[str, ...] = IN_CONTEXT_VALIDATION
@@ -122,6 +127,75 @@ def _auc(y: np.ndarray, proba: np.ndarray) -> float:
     return float(roc_auc_score(np.searchsorted(present, y), p, multi_class="ovr", average="macro"))
 
 
+#: the regression campaign's held-out sizes (its validation tables are small)
+REGRESSION_EVAL_SIZES: tuple[int, ...] = (32, 128)
+
+
+def regression_splits(
+    datasets: Sequence[str], sizes: Sequence[int], seeds: Sequence[int], n_test: int
+) -> Iterator[tuple[int, Any, np.ndarray, Any, np.ndarray]]:
+    """``(n, X_train, y_train, X_test, y_test)``: random samples of dev regression tables (one fixed recipe)."""
+    for name in datasets:
+        X, y = load_dev_table(name)
+        y = np.asarray(y, dtype=np.float64)
+        for n in sizes:
+            if len(y) < n + 50:
+                continue
+            for seed in seeds:
+                rows = np.random.default_rng([int(seed), int(n)]).permutation(len(y))
+                train, test = rows[: int(n)], rows[int(n) : int(n) + int(n_test)]
+                yield int(n), X.iloc[train], y[train], X.iloc[test], y[test]
+
+
+def held_out_r2(
+    learner: Any,
+    datasets: Sequence[str] | None = None,
+    sizes: Sequence[int] = REGRESSION_EVAL_SIZES,
+    *,
+    seeds: Sequence[int] = (0, 1),
+    n_test: int = 500,
+    n_members: int = 4,
+) -> dict[str, float]:
+    """Mean R² of the predictive mean and 80%-interval coverage on random samples of dev tables.
+
+    For each data set, size ``n`` and seed: ``n`` random training rows, up to ``n_test`` other
+    rows as the test set, rows encoded by a :class:`~autometa.tasks.TabularEncoder` fitted on
+    the training rows, the bar distribution from
+    :func:`~autometa.meta._in_context_regression.in_context_regression_distribution`.
+    ``learner`` may also be a callable ``make() -> scikit-learn regressor`` (a peer on the same
+    encoded rows; no coverage). Returns ``{"r2@n": ..., "cover80@n": ...}`` per size.
+    """
+    from sklearn.metrics import r2_score
+
+    if datasets is None:
+        from autometa.tasks.roles import REGRESSOR_VALIDATION
+
+        datasets = REGRESSOR_VALIDATION
+    is_learner = hasattr(learner, "d_max")
+    d_max = learner.d_max if is_learner else 64
+    r2: dict[int, list[float]] = {int(n): [] for n in sizes}
+    cover: dict[int, list[float]] = {int(n): [] for n in sizes}
+    for n, X_train, y_train, X_test, y_test in regression_splits(datasets, sizes, seeds, n_test):
+        enc = TabularEncoder(d_max=d_max, c_max=2).fit(X_train)
+        xs, fm = enc.transform(X_train)
+        xq, _ = enc.transform(X_test)
+        if is_learner:
+            probs, borders = in_context_regression_distribution(
+                learner, torch.from_numpy(xs), y_train, torch.from_numpy(xq), torch.from_numpy(fm),
+                n_members=n_members, seed=0,
+            )  # fmt: skip
+            p, b = torch.from_numpy(probs), torch.from_numpy(borders)
+            pred = bar_mean(p, b).numpy()
+            lo, hi = bar_quantiles(p, b, torch.tensor([0.1, 0.9])).numpy().T
+            cover[n].append(float(np.mean((y_test >= lo) & (y_test <= hi))))
+        else:
+            pred = learner().fit(xs[:, fm], y_train).predict(xq[:, fm])
+        r2[n].append(float(r2_score(y_test, pred)))
+    out = {f"r2@{n}": float(np.mean(v)) for n, v in r2.items() if v}
+    out.update({f"cover80@{n}": float(np.mean(v)) for n, v in cover.items() if v})
+    return out
+
+
 class InContextCampaign:
     """Meta-train the in-context learner in resumable chunks, recording its learning curve.
 
@@ -137,20 +211,28 @@ class InContextCampaign:
         Passed to :class:`~autometa.meta.MetaTrainer` (AdamW).
     chunk_steps : int, default=500
         Steps between evaluations and checkpoints.
-    eval_seeds : sequence of int, default=(0,)
-        Seeds of the held-out evaluation samples.
+    eval_seeds : sequence of int, optional
+        Seeds of the held-out evaluation samples (default ``(0,)``; five for regression).
     eval_datasets, eval_sizes : sequences, optional
         Held-out tables and training-sample sizes of the evaluation (default
         :data:`EVAL_DATASETS`, :data:`EVAL_SIZES`).
     tracking : bool, default=True
         Log the curve to MLflow (experiment ``autometa-campaign``).
     tracking_uri : str, optional
+    task : {"classification", "regression"}, default="classification"
+        Which learner the campaign trains: :class:`~autometa.meta.InContextLearner` on an
+        :class:`~autometa.tasks.InContextPrior` scored by held-out ROC-AUC, or
+        :class:`~autometa.meta.InContextRegressionLearner` on an
+        :class:`~autometa.tasks.InContextRegressionPrior` scored by held-out R² and 80%-interval
+        coverage (:func:`held_out_r2`; default held-out tables
+        :data:`autometa.tasks.roles.REGRESSOR_VALIDATION`, sizes 32 and 128).
     """
 
     def __init__(
         self,
         directory: str | os.PathLike[str],
         *,
+        task: str = "classification",
         learner_config: dict[str, Any] | None = None,
         prior_config: dict[str, Any] | None = None,
         meta_batch_size: int = 8,
@@ -160,12 +242,24 @@ class InContextCampaign:
         weight_decay: float = 0.01,
         seed: int = 0,
         chunk_steps: int = 500,
-        eval_seeds: Sequence[int] = (0,),
-        eval_datasets: Sequence[str] = EVAL_DATASETS,
-        eval_sizes: Sequence[int] = EVAL_SIZES,
+        eval_seeds: Sequence[int] | None = None,
+        eval_datasets: Sequence[str] | None = None,
+        eval_sizes: Sequence[int] | None = None,
         tracking: bool = True,
         tracking_uri: str | None = None,
     ) -> None:
+        if task not in ("classification", "regression"):
+            raise ValueError(f"task must be 'classification' or 'regression'; got {task!r}.")
+        self.task = task
+        if eval_datasets is None:
+            if task == "regression":
+                from autometa.tasks.roles import REGRESSOR_VALIDATION
+
+                eval_datasets = REGRESSOR_VALIDATION
+            else:
+                eval_datasets = EVAL_DATASETS
+        if eval_sizes is None:
+            eval_sizes = REGRESSION_EVAL_SIZES if task == "regression" else EVAL_SIZES
         self.directory = Path(directory)
         self.learner_config = dict(learner_config or {})
         self.prior_config = dict(prior_config or {})
@@ -176,6 +270,8 @@ class InContextCampaign:
         self.weight_decay = float(weight_decay)
         self.seed = int(seed)
         self.chunk_steps = int(chunk_steps)
+        if eval_seeds is None:  # the regression tables are small: more seeds for a steadier curve
+            eval_seeds = (0, 1, 2, 3, 4) if task == "regression" else (0,)
         self.eval_seeds = tuple(int(s) for s in eval_seeds)
         self.eval_datasets = tuple(eval_datasets)
         self.eval_sizes = tuple(int(n) for n in eval_sizes)
@@ -190,7 +286,7 @@ class InContextCampaign:
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # the initial weights depend on the seed only
-            learner = InContextLearner(**self.learner_config)
+            learner = self.learner_class(**self.learner_config)
         prior = self.build_prior(learner)
         return MetaTrainer(
             learner,
@@ -209,9 +305,21 @@ class InContextCampaign:
             progress=False,
         )
 
+    @property
+    def learner_class(self) -> type:
+        return InContextRegressionLearner if self.task == "regression" else InContextLearner
+
     def build_prior(self, learner: Any) -> InContextPrior:
         """The campaign's task prior for ``learner``'s widths."""
+        if self.task == "regression":
+            return InContextRegressionPrior(d_max=learner.d_max, **self.prior_config)
         return InContextPrior(d_max=learner.d_max, c_max=learner.c_max, **self.prior_config)
+
+    def evaluate(self, learner: Any) -> dict[str, float]:
+        """The learning curve's held-out scores of ``learner`` (AUC, or R² and coverage)."""
+        if self.task == "regression":
+            return held_out_r2(learner, self.eval_datasets, self.eval_sizes, seeds=self.eval_seeds)
+        return held_out_auc(learner, self.eval_datasets, self.eval_sizes, seeds=self.eval_seeds)
 
     @property
     def curve_path(self) -> Path:
@@ -236,7 +344,7 @@ class InContextCampaign:
             curve = self.curve()
             step = int(payload["training"]["step"])
             if curve and int(curve[-1]["step"]) == step:
-                learner = InContextLearner(**json.loads(payload["config"]))
+                learner = self.learner_class(**json.loads(payload["config"]))
                 learner.load_state_dict(payload["state_dict"])
                 return learner.eval(), curve
             if time.monotonic() > deadline:
@@ -248,6 +356,7 @@ class InContextCampaign:
 
     def _write_curve(self, curve: list[dict[str, float]]) -> None:
         meta = {
+            "task": self.task,
             "learner_config": self.learner_config,
             "prior_config": self.prior_config,
             "trainer": {
@@ -319,9 +428,9 @@ class InContextCampaign:
             warnings.simplefilter("ignore", RuntimeWarning)
             with start_run(
                 experiment="autometa-campaign",
-                run_name="in-context",
+                run_name="in-context" if self.task == "classification" else "in-context-regression",
                 params={"learner": self.learner_config, "prior": self.prior_config, "resumed_from_step": done},
-                tags={"autometa.campaign": "in-context"},
+                tags={"autometa.campaign": "in-context" if self.task == "classification" else "in-context-regression"},
                 tracking_uri=self.tracking_uri,
                 enabled=self.tracking,
             ) as run:
@@ -337,9 +446,7 @@ class InContextCampaign:
                         "step": int(trainer._step),
                         "train_loss": float(np.mean([h["meta_train/loss"] for h in hist])) if hist else math.nan,
                     }
-                    entry.update(
-                        held_out_auc(trainer.learner, self.eval_datasets, self.eval_sizes, seeds=self.eval_seeds)
-                    )
+                    entry.update(self.evaluate(trainer.learner))
                     entry["cpu_hours"] = cpu_base + (time.process_time() - cpu0) / 3600.0
                     entry["wall_hours"] = wall_base + (time.monotonic() - wall0) / 3600.0
                     curve.append(entry)
@@ -390,8 +497,12 @@ def export_in_context(
         "config": learner.get_config(),
         "parameters": int(sum(p.numel() for p in learner.parameters())),
         "data": {
-            "synthetic": {"generator": "autometa.tasks.SyntheticPrior", "kinds": ["mlp", "scm", "gmm", "tree"],
-                          **{k: list(v) if isinstance(v, tuple) else v for k, v in prior.synthetic_options.items()}},
+            "synthetic": {
+                "generator": "autometa.tasks.RegressionPrior" if campaign.task == "regression"
+                else "autometa.tasks.SyntheticPrior",
+                "kinds": list(prior.synthetic_for(prior.n_support_range[0]).kinds),
+                **{k: list(v) if isinstance(v, tuple) else v for k, v in prior.synthetic_options.items()},
+            },
             "dev_tables": list(prior.datasets),
             "dev_table_share": prior.dataset_weight,
             "n_support_range": list(prior.n_support_range),
@@ -421,24 +532,29 @@ def export_in_context(
 
 
 def plot_curve(
-    curve: list[dict[str, float]], references: dict[str, dict[str, float]] | None, path: str | os.PathLike[str]
+    curve: list[dict[str, float]],
+    references: dict[str, dict[str, float]] | None,
+    path: str | os.PathLike[str],
+    metric: str = "auc",
 ) -> Path:
-    """Held-out AUC against CPU-hours, one line per training size, peers as dashed levels."""
+    """Held-out ``metric`` ("auc" or "r2") against CPU-hours, one line per training size, peers dashed."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7, 4))
     ax = fig.add_subplot()
     hours = [c["cpu_hours"] for c in curve]
-    keys = sorted({k for c in curve for k in c if k.startswith("auc@")}, key=lambda k: int(k[4:]))
+    prefix = f"{metric}@"
+    keys = sorted({k for c in curve for k in c if k.startswith(prefix)}, key=lambda k: int(k[len(prefix) :]))
     colors = dict(zip(keys, ("tab:blue", "tab:orange", "tab:green", "tab:red"), strict=False))
     for k in keys:
-        ax.plot(hours, [c.get(k, math.nan) for c in curve], color=colors[k], label=f"in-context, n={k[4:]}")
+        size = k[len(prefix) :]
+        ax.plot(hours, [c.get(k, math.nan) for c in curve], color=colors[k], label=f"in-context, n={size}")
         for peer, style in zip(sorted(references or {}), ("--", ":"), strict=False):
             if k in references[peer]:
                 ax.axhline(references[peer][k], color=colors[k], linestyle=style, linewidth=1,
-                           label=f"{peer}, n={k[4:]}")  # fmt: skip
+                           label=f"{peer}, n={size}")  # fmt: skip
     ax.set_xlabel("CPU-hours of meta-training (one core)")
-    ax.set_ylabel("mean ROC-AUC, held-out dev tables")
+    ax.set_ylabel(("mean ROC-AUC" if metric == "auc" else "mean R²") + ", held-out dev tables")
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
     fig.tight_layout()

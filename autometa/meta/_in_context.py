@@ -221,10 +221,14 @@ class InContextLearner(MetaLearner):
         mask = feature_mask.to(x.dtype)[:, None, :].expand_as(x)
         return self.embed_norm(self.embed(torch.cat([x * mask, mask], dim=-1)))
 
+    def _label_tokens(self, y_support: Tensor) -> Tensor:
+        """What a support row's label adds to its token (a learned embedding per class)."""
+        return self.label(y_support)
+
     def adapt(self, batch: TaskBatch) -> InContextState:
         """Run the support rows through the blocks; return their keys/values per block."""
         self._check(batch)
-        h = self._embed(batch.x_support, batch.feature_mask) + self.label(batch.y_support)
+        h = self._embed(batch.x_support, batch.feature_mask) + self._label_tokens(batch.y_support)
         mask = batch.support_mask
         keys, values = [], []
         for block in self.blocks:

@@ -44,7 +44,7 @@ from autometa._utils import time_seconds
 if TYPE_CHECKING:
     from autometa.tasks._task import Task
 
-__all__ = ["TabularEncoder", "encode_task"]
+__all__ = ["TabularEncoder", "encode_regression_task", "encode_task", "standardize_targets"]
 
 NUMERIC = 0
 CATEGORICAL = 1
@@ -715,6 +715,69 @@ def encode_task(
         y_query=torch.from_numpy(yq),
         feature_mask=torch.from_numpy(mask),
         n_classes=len(enc.classes_),
+        name=name,
+        seed=seed,
+    )
+
+
+def standardize_targets(y_support: Any, *others: Any) -> tuple[np.ndarray, ...]:
+    """Standardize float targets by the support set's mean and standard deviation.
+
+    Returns ``(z_support, *z_others, center, scale)`` with ``scale = 1`` for a constant
+    support target. The in-context regression learner reads and predicts targets in this
+    scale (see :func:`encode_regression_task`).
+    """
+    ys = np.asarray(y_support, dtype=np.float64)
+    center = float(ys.mean())
+    scale = float(ys.std())
+    if not np.isfinite(scale) or scale < 1e-12:
+        scale = 1.0
+    out = [(ys - center) / scale] + [(np.asarray(y, dtype=np.float64) - center) / scale for y in others]
+    return (*out, center, scale)
+
+
+def encode_regression_task(
+    X_support: Any,
+    y_support: Any,
+    X_query: Any,
+    y_query: Any,
+    *,
+    d_max: int = 32,
+    categorical_features: str | Sequence[Any] | np.ndarray = "auto",
+    name: str = "unnamed",
+    seed: int | None = None,
+    random_state: int | None = 0,
+) -> Task:
+    """Fit a :class:`TabularEncoder` on the support rows and build a regression :class:`Task`.
+
+    The features are encoded exactly as for classification (the encoder is fitted without
+    labels, so above ``d_max`` columns it keeps the ones with the largest variance of their
+    normalized values); the targets are standardized by the support set's mean and standard
+    deviation (:func:`standardize_targets`) and stored as float32 with ``n_classes = 1``.
+
+    Raises
+    ------
+    ValueError
+        For non-finite targets, or anything :class:`TabularEncoder` refuses.
+    """
+    import torch
+
+    from autometa.tasks._task import Task
+
+    for part, y in (("y_support", y_support), ("y_query", y_query)):
+        if not np.all(np.isfinite(np.asarray(y, dtype=np.float64))):
+            raise ValueError(f"{part} holds NaN or infinite targets; drop those rows first.")
+    enc = TabularEncoder(d_max, 2, categorical_features=categorical_features, random_state=random_state)
+    xs, mask = enc.fit_transform(X_support)
+    xq, _ = enc.transform(X_query)
+    zs, zq, _, _ = standardize_targets(y_support, y_query)
+    return Task(
+        x_support=torch.from_numpy(xs),
+        y_support=torch.from_numpy(zs.astype(np.float32)),
+        x_query=torch.from_numpy(xq),
+        y_query=torch.from_numpy(zq.astype(np.float32)),
+        feature_mask=torch.from_numpy(mask),
+        n_classes=1,
         name=name,
         seed=seed,
     )

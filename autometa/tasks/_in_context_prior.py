@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -105,16 +106,14 @@ class InContextPrior:
             "irrelevant_prob": float(irrelevant_prob),
         }
         if datasets is None:
-            from autometa.tasks.roles import IN_CONTEXT_TRAIN
-
-            datasets = IN_CONTEXT_TRAIN
+            datasets = self._default_datasets()
         self.datasets = list(datasets)
         self.dataset_weight = float(dataset_weight) if self.datasets else 0.0
-        self._tables = DatasetPool(self.datasets, d_max=self.d_max, c_max=self.c_max) if self.datasets else None
+        self._tables = self._table_pool(self.datasets) if self.datasets else None
         self.name = name
         # the shape-specific pools of the last shape (cheap to build; reused while the shape repeats)
         self._shape: tuple[int, int] | None = None
-        self._pools: tuple[SyntheticPrior, DatasetPool | None] | None = None
+        self._pools: tuple[Any, Any] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -122,21 +121,35 @@ class InContextPrior:
             f"datasets={len(self.datasets)}, dataset_weight={self.dataset_weight})"
         )
 
+    # ------------------------------------------------------------------ what a subclass changes
+    def _default_datasets(self) -> tuple[str, ...]:
+        from autometa.tasks.roles import IN_CONTEXT_TRAIN
+
+        return IN_CONTEXT_TRAIN
+
+    def _table_pool(self, datasets: Sequence[str]) -> DatasetPool:
+        return DatasetPool(datasets, d_max=self.d_max, c_max=self.c_max)
+
+    def synthetic_for(self, n_support: int) -> SyntheticPrior:
+        """The synthetic generator of one batch shape."""
+        return SyntheticPrior(
+            self.d_max,
+            self.c_max,
+            n_range=(n_support, n_support),
+            n_query=self.n_query,
+            d_range=(1, self.max_features),
+            kinds=_KINDS,
+            **self.synthetic_options,
+        )
+
+    # ------------------------------------------------------------------ sampling
     def _draw_support(self, rng: np.random.Generator) -> int:
         lo, hi = self.n_support_range
         return int(np.clip(round(float(np.exp(rng.uniform(np.log(lo), np.log(hi + 1))))), lo, hi))
 
-    def _pools_for(self, n_support: int) -> tuple[SyntheticPrior, DatasetPool | None]:
+    def _pools_for(self, n_support: int) -> tuple[Any, Any]:
         if self._shape != (n_support, self.n_query) or self._pools is None:
-            synthetic = SyntheticPrior(
-                self.d_max,
-                self.c_max,
-                n_range=(n_support, n_support),
-                n_query=self.n_query,
-                d_range=(1, self.max_features),
-                kinds=_KINDS,
-                **self.synthetic_options,
-            )
+            synthetic = self.synthetic_for(n_support)
             tables = None
             if self._tables is not None:
                 tables = copy.copy(self._tables)  # shares the loaded tables; only the shape differs

@@ -34,7 +34,7 @@ from autometa.tasks._encoder import encode_task
 from autometa.tasks._split import support_query_split
 from autometa.tasks._task import Task
 
-__all__ = ["SyntheticPrior"]
+__all__ = ["ACTIVATIONS", "SyntheticPrior", "activation", "corrupt_features", "correlated_inputs"]
 
 _KINDS = ("mlp", "scm", "gmm", "tree")
 _DEFAULT_KINDS = ("mlp", "scm", "gmm")
@@ -56,6 +56,47 @@ def _activation(name: str, h: np.ndarray) -> np.ndarray:
 
 
 _ACTIVATIONS = ("tanh", "relu", "sin", "abs", "identity", "square")
+#: the activations random generators draw from (also used by the regression prior)
+ACTIVATIONS = _ACTIVATIONS
+
+
+def activation(name: str, h: np.ndarray) -> np.ndarray:
+    """Apply one of :data:`ACTIVATIONS` by name."""
+    return _activation(name, h)
+
+
+def correlated_inputs(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    """``n`` rows of ``d`` correlated Gaussian inputs (a random mixing of independent normals)."""
+    z = rng.standard_normal((n, d))
+    mix = rng.standard_normal((d, d)) * rng.uniform(0.0, 1.0) / np.sqrt(d) + np.eye(d)
+    return z @ mix
+
+
+def corrupt_features(
+    X: np.ndarray, rng: np.random.Generator, *, irrelevant_prob: float, categorical_prob: float, missing_prob: float
+) -> np.ndarray:
+    """Make generated features look like real tables, in place; return the categorical-column mask.
+
+    In order (the order is part of every generator's random stream): with probability
+    ``irrelevant_prob`` a share in (0, 0.5] of the columns (at least one, never all) is
+    replaced by noise unrelated to the target (drawn only when enabled, so the default stream
+    is unchanged); each column is discretized into 2-8 nominal categories with probability
+    ``categorical_prob``; with probability ``missing_prob`` cells go missing completely at
+    random (rate uniform in [0, 0.2]).
+    """
+    n, d = X.shape
+    if irrelevant_prob > 0 and d > 1 and rng.random() < irrelevant_prob:
+        k = int(np.clip(round(d * rng.uniform(0.0, 0.5)), 1, d - 1))
+        X[:, rng.choice(d, size=k, replace=False)] = rng.standard_normal((n, k))
+    categorical = rng.random(d) < categorical_prob
+    for j in np.flatnonzero(categorical):
+        k = int(rng.integers(2, 9))
+        cuts = np.quantile(X[:, j], np.sort(rng.uniform(0.02, 0.98, k - 1)))
+        codes = np.searchsorted(cuts, X[:, j])
+        X[:, j] = rng.permutation(k)[codes]
+    if rng.random() < missing_prob:
+        X[rng.random(X.shape) < rng.uniform(0.0, 0.2)] = np.nan
+    return categorical
 
 
 def _check_range(name: str, value: Sequence[float], lo: float, hi: float, integer: bool) -> tuple:
@@ -252,18 +293,10 @@ class SyntheticPrior:
         if noise > 0:
             flip = rng.random(n) < noise
             y = np.where(flip, rng.integers(0, c, n), y)
-        # drawn only when enabled, so the default stream (and every shipped task) is unchanged
-        if self.irrelevant_prob > 0 and d > 1 and rng.random() < self.irrelevant_prob:
-            k = int(np.clip(round(d * rng.uniform(0.0, 0.5)), 1, d - 1))
-            X[:, rng.choice(d, size=k, replace=False)] = rng.standard_normal((n, k))
-        categorical = rng.random(d) < self.categorical_prob
-        for j in np.flatnonzero(categorical):
-            k = int(rng.integers(2, 9))
-            cuts = np.quantile(X[:, j], np.sort(rng.uniform(0.02, 0.98, k - 1)))
-            codes = np.searchsorted(cuts, X[:, j])
-            X[:, j] = rng.permutation(k)[codes]
-        if rng.random() < self.missing_prob:
-            X[rng.random(X.shape) < rng.uniform(0.0, 0.2)] = np.nan
+        categorical = corrupt_features(
+            X, rng, irrelevant_prob=self.irrelevant_prob, categorical_prob=self.categorical_prob,
+            missing_prob=self.missing_prob,
+        )  # fmt: skip
         return X, y, categorical, kind, n_support
 
     def _try(self, rng: np.random.Generator, seed: int) -> Task | None:
@@ -290,9 +323,7 @@ class SyntheticPrior:
 
     @staticmethod
     def _inputs(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
-        z = rng.standard_normal((n, d))
-        mix = rng.standard_normal((d, d)) * rng.uniform(0.0, 1.0) / np.sqrt(d) + np.eye(d)
-        return z @ mix
+        return correlated_inputs(rng, n, d)
 
     def _gen_mlp(self, rng: np.random.Generator, n: int, d: int, c: int, p: np.ndarray):
         X = self._inputs(rng, n, d)

@@ -2,7 +2,8 @@
 
 A :class:`Task` holds a support set and a query set as fixed-width float tensors
 (``x: [n, d_max]``) with a feature mask and integer class labels ``y: [n]`` in
-``range(n_classes)``, ``n_classes <= c_max``. :func:`collate_tasks` stacks several tasks
+``range(n_classes)``, ``n_classes <= c_max``; a *regression* task holds float targets
+instead (``y`` float32, ``n_classes = 1``; see :attr:`Task.is_regression`). :func:`collate_tasks` stacks several tasks
 into a :class:`TaskBatch` of shape ``[tasks, n, d_max]`` (rows padded and masked) so that
 inner loops can run under :func:`torch.func.vmap`.
 
@@ -24,14 +25,15 @@ __all__ = ["Task", "TaskBatch", "TaskPool", "collate_tasks"]
 
 @dataclass(frozen=True)
 class Task:
-    """One classification task: a support set to adapt on and a query set to score.
+    """One task: a support set to adapt on and a query set to score.
 
     Parameters
     ----------
     x_support, x_query : Tensor of shape (n_support, d_max), (n_query, d_max), float32
         Encoded features. Columns where ``feature_mask`` is False are zero.
-    y_support, y_query : Tensor of shape (n_support,), (n_query,), int64
-        Class indices in ``range(n_classes)``.
+    y_support, y_query : Tensor of shape (n_support,), (n_query,), int64 or float32
+        Class indices in ``range(n_classes)``; or, for a regression task, float targets
+        (task sources standardize them by the support set's mean and standard deviation).
     feature_mask : Tensor of shape (d_max,), bool
         True for real (encoded) feature columns, False for padding.
     n_classes : int
@@ -63,7 +65,7 @@ class Task:
                 raise ValueError(
                     f"y_{part} must have shape ({x.shape[0]},) to match x_{part}; got {tuple(y.shape)}."
                 )
-            if y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.n_classes):
+            if not y.is_floating_point() and y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.n_classes):
                 raise ValueError(f"y_{part} has labels outside range(n_classes={self.n_classes}).")
         if self.feature_mask.dtype != torch.bool:
             raise ValueError("feature_mask must be a bool tensor.")
@@ -71,6 +73,11 @@ class Task:
     @property
     def d_max(self) -> int:
         return int(self.feature_mask.shape[0])
+
+    @property
+    def is_regression(self) -> bool:
+        """True for a regression task (float targets)."""
+        return bool(self.y_support.is_floating_point())
 
     @property
     def n_features(self) -> int:
@@ -183,6 +190,8 @@ def collate_tasks(tasks: list[Task], c_max: int | None = None) -> TaskBatch:
     d = {t.d_max for t in tasks}
     if len(d) != 1:
         raise ValueError(f"All tasks in a batch must share d_max; got {sorted(d)}.")
+    if len({t.is_regression for t in tasks}) != 1:
+        raise ValueError("A batch cannot mix regression tasks (float targets) with classification tasks.")
     c_max = max(t.n_classes for t in tasks) if c_max is None else int(c_max)
     if any(t.n_classes > c_max for t in tasks):
         raise ValueError(f"A task has more than c_max={c_max} classes.")

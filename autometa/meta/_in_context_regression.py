@@ -1,0 +1,205 @@
+"""The in-context learner for regression: one forward pass gives a predictive distribution.
+
+:class:`InContextRegressionLearner` (``algo="in-context-regression"``) is
+:class:`~autometa.meta.InContextLearner` with two changes:
+
+* a support row's token adds a linear embedding of its (standardized) target instead of a
+  class embedding;
+* the head predicts, per query row, logits over ``n_bins`` fixed bins of the standardized
+  target: a piecewise-uniform ("bar") predictive density (:mod:`autometa.functional._bar`),
+  as TabPFN's regressor does. Its mean is the point prediction; its quantiles are the spread.
+
+Targets are read and predicted in the support set's standard units (task sources standardize
+them: :func:`~autometa.tasks._encoder.encode_regression_task`; at ``fit`` time
+:func:`in_context_regression_distribution` does). The meta-loss is the query rows' negative
+log-density, so :class:`~autometa.meta.MetaTrainer`, checkpoints and MLflow logging work
+unchanged. Invariances are those of the classification learner (support-row order exactly;
+feature order in expectation, by random slot placements in training and an ensemble of
+placements at inference).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from autometa.functional._bar import bar_borders, bar_mean, bar_nll
+from autometa.meta._base import register_learner
+from autometa.meta._in_context import InContextLearner, InContextState, permute_slots
+from autometa.tasks._encoder import standardize_targets
+from autometa.tasks._task import TaskBatch
+
+__all__ = ["InContextRegressionLearner", "in_context_regression_distribution"]
+
+#: standardized support targets are clipped to this range before they are embedded
+_TARGET_CLIP = 8.0
+
+
+@register_learner("in-context-regression")
+class InContextRegressionLearner(InContextLearner):
+    """A transformer that predicts query targets' distributions from a support set in one pass.
+
+    Parameters
+    ----------
+    d_max, width, depth, heads, mlp_ratio, slot_shuffle
+        As for :class:`~autometa.meta.InContextLearner`.
+    n_bins : int, default=64
+        Bins of the predictive distribution over the standardized target.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from autometa.meta import InContextRegressionLearner
+    >>> from autometa.tasks import RegressionPrior, collate_tasks
+    >>> learner = InContextRegressionLearner(d_max=8, width=32, depth=1, n_bins=16)
+    >>> batch = collate_tasks([RegressionPrior(d_max=8).sample(np.random.default_rng(0))])
+    >>> learner.predict(learner.adapt(batch), batch.x_query, batch).shape[-1]
+    16
+    """
+
+    def __init__(
+        self,
+        d_max: int = 64,
+        width: int = 128,
+        depth: int = 4,
+        heads: int = 4,
+        mlp_ratio: int = 2,
+        n_bins: int = 64,
+        slot_shuffle: bool = True,
+    ) -> None:
+        super().__init__(d_max=d_max, c_max=2, width=width, depth=depth, heads=heads, mlp_ratio=mlp_ratio,
+                         slot_shuffle=slot_shuffle)  # fmt: skip
+        if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 2:
+            raise ValueError(f"n_bins must be an int of at least 2; got {n_bins!r}.")
+        self.n_bins = n_bins
+        self.label = nn.Linear(1, width)  # the target's embedding replaces the class embedding
+        self.head = nn.Linear(width, n_bins)
+        self.register_buffer("borders", bar_borders(n_bins), persistent=False)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        del config["c_max"]
+        return {**config, "n_bins": self.n_bins}
+
+    def _check(self, batch: TaskBatch) -> None:
+        if batch.x_support.shape[-1] != self.d_max:
+            raise ValueError(
+                f"This in-context learner reads d_max={self.d_max} encoded features; the batch has "
+                f"{batch.x_support.shape[-1]}. Encode tasks with d_max={self.d_max}."
+            )
+        if not batch.y_support.is_floating_point():
+            raise ValueError("InContextRegressionLearner needs regression tasks (float targets); got class labels.")
+
+    def _label_tokens(self, y_support: Tensor) -> Tensor:
+        z = y_support.to(self.label.weight.dtype).clamp(-_TARGET_CLIP, _TARGET_CLIP)
+        return self.label(z.unsqueeze(-1))
+
+    def predict(self, fast: InContextState, x: Tensor, batch: TaskBatch) -> Tensor:
+        """Logits ``[T, n, n_bins]`` of the predictive bar distribution of rows ``x``."""
+        return self.head(self.features(fast, x, batch))
+
+    def _query_scores(self, batch: TaskBatch) -> tuple[Tensor, Tensor]:
+        logits = self.predict(self.adapt(batch), batch.x_query, batch)
+        z = batch.y_query.to(logits.dtype)
+        mask = batch.query_mask.to(logits.dtype)
+        count = mask.sum(1).clamp_min(1.0)
+        nll = (bar_nll(logits, z, self.borders) * mask).sum(1) / count
+        mean = bar_mean(torch.softmax(logits.float(), dim=-1), self.borders)
+        mse = (((mean - z.float()) ** 2) * mask).sum(1) / count
+        return nll.mean(), mse.mean()
+
+    def meta_loss(self, batch: TaskBatch) -> tuple[Tensor, dict[str, float]]:
+        """Query negative log-density (standardized units); in training with random slot placements."""
+        if self.training and self.slot_shuffle:
+            batch = permute_slots(batch)
+        loss, mse = self._query_scores(batch)
+        return loss, {"loss": float(loss.detach()), "mse": float(mse.detach())}
+
+    @torch.no_grad()
+    def evaluate(self, batch: TaskBatch) -> dict[str, float]:
+        """Query negative log-density and mean squared error of the mean (standardized units)."""
+        loss, mse = self._query_scores(batch)
+        return {"loss": float(loss), "mse": float(mse)}
+
+
+@torch.no_grad()
+def in_context_regression_distribution(
+    learner: InContextRegressionLearner,
+    x_support: Tensor,
+    y_support: Any,
+    x_query: Tensor,
+    feature_mask: Tensor,
+    *,
+    n_members: int = 4,
+    seed: int = 0,
+    max_support: int = 1024,
+    query_chunk: int = 4096,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predictive bar distributions of query rows: an ensemble over feature placements.
+
+    The support targets are standardized by their mean and standard deviation; member ``m``
+    places the features in random input slots (and, above ``max_support`` rows, reads a random
+    subset of the support rows), all drawn from ``seed`` and ``m``; the members' bin
+    probabilities are averaged (they share the bins, in the full support set's units).
+
+    Parameters
+    ----------
+    learner : InContextRegressionLearner
+    x_support : Tensor (S, D); y_support : array-like (S,), float
+    x_query : Tensor (Q, D); feature_mask : Tensor (D,), bool
+    n_members, seed, max_support, query_chunk
+        As for :func:`~autometa.meta._in_context.in_context_proba`.
+
+    Returns
+    -------
+    probs : ndarray (Q, n_bins), float64; rows sum to one
+    borders : ndarray (n_bins + 1,), float64
+        The bins' borders in the units of ``y_support``.
+    """
+    D = learner.d_max
+    if x_support.shape[-1] != D:
+        raise ValueError(f"Rows must be encoded with d_max={D}; got width {x_support.shape[-1]}.")
+    zs, center, scale = standardize_targets(np.asarray(y_support, dtype=np.float64))
+    z = torch.from_numpy(zs.astype(np.float32))
+    was_training = learner.training
+    learner.eval()
+    gen = torch.Generator().manual_seed(int(seed))
+    xs, ys, masks, slots_all = [], [], [], []
+    n = z.numel()
+    for m in range(int(n_members)):
+        if n > max_support:
+            rows = torch.from_numpy(np.sort(np.random.default_rng([seed, m]).choice(n, int(max_support), replace=False)))
+        else:
+            rows = torch.arange(n)
+        slots = torch.argsort(torch.rand(D, generator=gen))
+        xs.append(x_support[rows][:, slots])
+        ys.append(z[rows])
+        masks.append(feature_mask[slots])
+        slots_all.append(slots)
+    T = len(xs)
+    batch = TaskBatch(
+        x_support=torch.stack(xs),
+        y_support=torch.stack(ys),
+        support_mask=torch.ones(T, xs[0].shape[0], dtype=torch.bool),
+        x_query=torch.zeros(T, 0, D),
+        y_query=torch.zeros(T, 0),
+        query_mask=torch.zeros(T, 0, dtype=torch.bool),
+        feature_mask=torch.stack(masks),
+        class_mask=torch.ones(T, 1, dtype=torch.bool),
+        n_classes=torch.ones(T, dtype=torch.long),
+    )
+    try:
+        state = learner.adapt(batch)
+        out = torch.zeros(x_query.shape[0], learner.n_bins, dtype=torch.float64)
+        for lo in range(0, x_query.shape[0], int(query_chunk)):
+            xq = x_query[lo : lo + int(query_chunk)]
+            xq = torch.stack([xq[:, slots] for slots in slots_all])
+            probs = torch.softmax(learner.predict(state, xq, batch).double(), dim=-1)
+            out[lo : lo + xq.shape[1]] = probs.mean(0)
+    finally:
+        learner.train(was_training)
+    borders = center + scale * learner.borders.double().numpy()
+    return out.numpy(), borders
