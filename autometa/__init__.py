@@ -14,6 +14,7 @@ from autometa._version import __version__
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
     "AutoMetaClassifier": "autometa.estimators",
+    "AutoMetaRegressor": "autometa.estimators",
     "MetaAugmenter": "autometa.augment",
     "load_meta_learner": "autometa.meta",
     "MetaTrainer": "autometa.meta",
@@ -23,6 +24,7 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "AutoMetaClassifier",
+    "AutoMetaRegressor",
     "MetaAugmenter",
     "MetaTrainer",
     "TabularEncoder",
@@ -33,7 +35,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from autometa.augment import MetaAugmenter
-    from autometa.estimators import AutoMetaClassifier
+    from autometa.estimators import AutoMetaClassifier, AutoMetaRegressor
     from autometa.meta import MetaTrainer, load_meta_learner
     from autometa.tasks import TabularEncoder, Task
 

@@ -12,5 +12,6 @@ BENCHMARKS: dict[str, str] = {
     "augment": "autometa.bench.augment",
     "sampler": "autometa.bench.sampler",
     "classifier": "autometa.bench.classifier",
+    "regressor": "autometa.bench.regressor",
     "in-context": "autometa.bench.in_context",
 }

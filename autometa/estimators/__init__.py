@@ -1,4 +1,4 @@
-"""scikit-learn estimators built on the meta-learned parts (:class:`AutoMetaClassifier`)."""
+"""scikit-learn estimators built on the meta-learned parts (:class:`AutoMetaClassifier`, :class:`AutoMetaRegressor`)."""
 
 from autometa.estimators._classifier import (
     DEFAULT_CHECKPOINT,
@@ -14,6 +14,12 @@ from autometa.estimators._portfolio import (
     landmarkers,
     meta_features,
 )
+from autometa.estimators._regressor import (
+    DEFAULT_REGRESSOR_MEMBERS,
+    REGRESSOR_PORTFOLIO,
+    AutoMetaRegressor,
+    TargetTransform,
+)
 
 __all__ = [
     "DEFAULT_CHECKPOINT",
@@ -21,6 +27,10 @@ __all__ = [
     "HYPERNET_CHECKPOINT",
     "META_FEATURES",
     "AutoMetaClassifier",
+    "AutoMetaRegressor",
+    "DEFAULT_REGRESSOR_MEMBERS",
+    "REGRESSOR_PORTFOLIO",
+    "TargetTransform",
     "Portfolio",
     "fit_portfolio",
     "landmarkers",

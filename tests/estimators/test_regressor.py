@@ -1,0 +1,140 @@
+"""AutoMetaRegressor: real tables, the target transform, the spread, errors that name the problem."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from autometa import AutoMetaRegressor
+from autometa.estimators._regressor import TargetTransform
+from autometa.meta import InContextRegressionLearner
+
+
+def tiny_learner() -> InContextRegressionLearner:
+    torch.manual_seed(0)
+    return InContextRegressionLearner(d_max=16, width=16, depth=1, n_bins=8).eval()
+
+
+@pytest.fixture
+def mixed() -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(0)
+    n = 80
+    signal = rng.normal(size=n)
+    X = pd.DataFrame({
+        "num": signal + 0.1 * rng.normal(size=n),
+        "cat": pd.Categorical(rng.choice(["red", "green", "blue"], size=n)),
+        "flag": rng.random(n) > 0.5,
+        "text": np.where(signal > 0, "high", "low").astype(object),
+    })  # fmt: skip
+    X.loc[[3, 7], "num"] = np.nan
+    X.loc[[5], "text"] = None
+    return X, 3.0 * signal + 10 + 0.3 * rng.normal(size=n)
+
+
+def test_fits_a_mixed_frame_and_predicts_in_y_units(mixed):
+    X, y = mixed
+    reg = AutoMetaRegressor(in_context_learner=None, random_state=0).fit(X[:60], y[:60])
+    pred = reg.predict(X[60:])
+    assert pred.shape == (20,) and np.all(np.isfinite(pred))
+    assert np.corrcoef(pred, y[60:])[0, 1] > 0.8
+    scaled = AutoMetaRegressor(in_context_learner=None, random_state=0).fit(X[:60], 1000 * y[:60])
+    assert np.allclose(scaled.predict(X[60:]), 1000 * pred, rtol=1e-3)  # SVR's solver tolerance
+    assert list(reg.feature_names_in_) == ["num", "cat", "flag", "text"]
+    assert abs(sum(reg.weights_.values()) - 1) < 1e-9 and "icl" not in reg.members_
+
+
+def test_icl_member_plugs_in_and_gives_the_spread(mixed):
+    X, y = mixed
+    reg = AutoMetaRegressor(in_context_learner=tiny_learner(), random_state=0).fit(X[:60], y[:60])
+    assert "icl" in reg.members_ and reg.spread_ == "icl"
+    q = reg.predict_quantiles(X[60:], [0.9, 0.1, 0.5])
+    assert np.all(q[:, 1] <= q[:, 2]) and np.all(q[:, 2] <= q[:, 0])
+    mean, std = reg.predict(X[60:], return_std=True)
+    assert np.all(std > 0) and mean.shape == std.shape == (20,)
+    with pytest.raises(ValueError, match="needs an in-context learner"):
+        AutoMetaRegressor(members=["icl"], in_context_learner=None).fit(X, y)
+
+
+def test_log_transform_is_chosen_for_skewed_positive_targets_and_inverted():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 2))
+    y = np.exp(1.5 * x[:, 0] + 0.2 * rng.normal(size=300))
+    assert TargetTransform("auto").fit(y).log_
+    assert not TargetTransform("auto").fit(np.log(y)).log_
+    t = TargetTransform("log").fit(y)
+    assert np.allclose(t.inverse(t.transform(y)), y)
+    reg = AutoMetaRegressor(in_context_learner=None, random_state=0).fit(x[:200], y[:200])
+    assert reg.target_transform_.log_
+    med = reg.predict_quantiles(x[200:], [0.5])[:, 0]
+    mean = reg.predict(x[200:])
+    assert np.all(mean >= med * 0.999)  # a right-skewed predictive distribution: mean above median
+    with pytest.raises(ValueError, match="positive"):
+        AutoMetaRegressor(target_transform="log").fit(x[:10], np.linspace(-1, 1, 10))
+
+
+def test_intervals_are_roughly_calibrated():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(700, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + rng.normal(size=700)
+    reg = AutoMetaRegressor(in_context_learner=None, random_state=0).fit(X[:200], y[:200])
+    lo, hi = reg.predict_quantiles(X[200:], [0.1, 0.9]).T
+    cover = np.mean((y[200:] >= lo) & (y[200:] <= hi))
+    assert 0.65 <= cover <= 0.95, cover
+
+
+def test_deterministic_pickle_and_threads(mixed):
+    X, y = mixed
+    a = AutoMetaRegressor(in_context_learner=tiny_learner(), random_state=3).fit(X, y)
+    b = AutoMetaRegressor(in_context_learner=tiny_learner(), random_state=3, n_jobs=2).fit(X, y)
+    assert np.allclose(a.predict(X), b.predict(X), atol=1e-6)
+    again = pickle.loads(pickle.dumps(a))
+    assert np.array_equal(again.predict_quantiles(X, [0.2, 0.8]), a.predict_quantiles(X, [0.2, 0.8]))
+
+
+@pytest.mark.parametrize(
+    ("y", "match"),
+    [
+        (np.array(["a", "b"] * 20, dtype=object), "numeric"),
+        (np.r_[np.nan, np.ones(39)], "missing or infinite"),
+        (np.r_[np.inf, np.ones(39)], "missing or infinite"),
+        (np.ones(39), "inconsistent"),
+    ],
+)
+def test_bad_targets_are_explained(y, match):
+    X = pd.DataFrame({"a": np.arange(40.0)})
+    with pytest.raises(ValueError, match=match):
+        AutoMetaRegressor(in_context_learner=None).fit(X, y)
+
+
+def test_bad_columns_are_named(mixed):
+    X, y = mixed
+    reg = AutoMetaRegressor(in_context_learner=None, members=["ridge"]).fit(X, y)
+    with pytest.raises(ValueError, match="num"):
+        reg.predict(X.drop(columns=["num"]))
+    bad = X.copy()
+    bad["num"] = "oops"
+    with pytest.raises(ValueError, match="num"):
+        reg.predict(bad)
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        reg.predict_quantiles(X, [0.0, 0.5])
+    with pytest.raises(ValueError, match="members"):
+        AutoMetaRegressor(members=["xgboost"]).fit(X, y)
+
+
+def test_blend_uses_the_shipped_portfolio_when_it_covers_the_members(mixed):
+    from autometa.estimators._regressor import load_regressor_portfolio
+
+    shipped = load_regressor_portfolio()
+    if shipped is None:
+        pytest.skip("no shipped blend")
+    X, y = mixed
+    members = sorted(m for m in shipped["weights"] if m != "icl")
+    reg = AutoMetaRegressor(in_context_learner=None, members=members, random_state=0).fit(X, y)
+    total = sum(shipped["weights"][m] for m in members)
+    assert reg.weights_ == pytest.approx({m: shipped["weights"][m] / total for m in members})
+    uni = AutoMetaRegressor(in_context_learner=None, members=members, blend="uniform").fit(X, y)
+    assert set(uni.weights_.values()) == {pytest.approx(1 / len(members))}

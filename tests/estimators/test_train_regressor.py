@@ -1,0 +1,60 @@
+"""The regressor's meta-learned blend: fitting it beats uniform weights, and the shipped file says what it is."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autometa.estimators._regressor import DEFAULT_REGRESSOR_MEMBERS, load_regressor_portfolio
+from autometa.estimators.train_regressor import _loss, calibrate_spread, fit_blend
+from autometa.tasks import roles
+
+
+def _tasks(seed=0, n_tasks=12):
+    """Synthetic member predictions: 'good' is accurate, 'bad' is noise, 'mid' in between."""
+    rng = np.random.default_rng(seed)
+    tasks = []
+    for _ in range(n_tasks):
+        z = rng.normal(size=100)
+        preds = {"good": z + 0.3 * rng.normal(size=100), "mid": z + 1.0 * rng.normal(size=100),
+                 "bad": rng.normal(size=100)}  # fmt: skip
+        tasks.append({"z": z, "preds": preds, "oob_sd": 1.0, "icl_offsets": np.c_[-np.ones(100), np.ones(100)]})
+    return tasks
+
+
+def test_fitted_weights_beat_uniform_and_favour_the_good_member():
+    tasks = _tasks()
+    members = ["bad", "good", "mid"]
+    w = fit_blend(tasks, members, l2=0.001)
+    assert w["good"] > w["mid"] > w["bad"]
+    learned = _loss(np.array([w[m] for m in members]), tasks, members)
+    uniform = _loss(np.full(3, 1 / 3), tasks, members)
+    assert learned < 0.7 * uniform
+    held = _tasks(seed=1)
+    assert _loss(np.array([w[m] for m in members]), held, members) < _loss(np.full(3, 1 / 3), held, members)
+
+
+def test_spread_calibration_reaches_80_percent():
+    tasks = _tasks()
+    w = {"good": 1.0}
+    for source in ("oob", "icl"):
+        s = calibrate_spread(tasks, w, source)
+        covered = []
+        for t in tasks:
+            half = 1.2816 * s if source == "oob" else s
+            covered.append(np.mean(np.abs(t["z"] - t["preds"]["good"]) <= half))
+        assert np.mean(covered) == pytest.approx(0.8, abs=0.02)
+
+
+def test_shipped_blend_matches_the_defaults_and_its_card():
+    shipped = load_regressor_portfolio()
+    if shipped is None:
+        pytest.skip("no shipped blend")
+    assert set(shipped["members"]) <= set(DEFAULT_REGRESSOR_MEMBERS)
+    assert set(shipped["weights"]) == set(shipped["members"])
+    assert sum(shipped["weights"].values()) == pytest.approx(1.0)
+    info = shipped["info"]
+    assert set(info["data_sets"]) == set(roles.REGRESSOR_VALIDATION)
+    assert not set(info["data_sets"]) & set(roles.REGRESSOR_EVALUATION)
+    assert info["loss_learned"] <= info["loss_uniform"]
+    assert shipped["weights"] != pytest.approx(dict.fromkeys(shipped["weights"], 1 / len(shipped["weights"])))
