@@ -225,6 +225,6 @@ def test_meta_train_preset_default_is_offered(capsys):
     with pytest.raises(SystemExit):
         main(["meta-train", "--help"])
     out = capsys.readouterr().out
-    assert "--preset {default,in-context}" in out
+    assert "--preset {default,in-context,in-context-regression}" in out
     with pytest.raises(SystemExit):
         main(["meta-train", "--preset", "fancy", "--steps", "3"])
