@@ -109,6 +109,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "steps, measure them on the held-out tables, and ship them only if they add at every size",
     )
     g.add_argument(
+        "--cooldown-steps",
+        type=int,
+        default=None,
+        help="--preset in-context(-regression): branch the campaign into <checkpoint-dir>-cooldown and decay "
+        "its learning rate linearly to 0 over this many steps (continues a killed cool-down; ship with "
+        "--checkpoint-dir <that directory> --ship)",
+    )
+    g.add_argument(
         "--hours",
         type=_positive_float,
         default=None,
@@ -289,10 +297,13 @@ def _run_campaign(args: argparse.Namespace) -> int:
     """``--preset in-context``: run or continue the in-context learner's campaign."""
     from autometa.meta._campaign import InContextCampaign
 
-    if args.steps is None and args.hours is None and not args.ship:
+    cooling = args.cooldown_steps is not None
+    if args.steps is None and args.hours is None and not args.ship and not cooling:
         raise ValueError("--preset in-context needs --steps (total outer steps) or --hours (this session's budget).")
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps must be a positive integer; got {args.steps}.")
+    if cooling and args.cooldown_steps < 1:
+        raise ValueError(f"--cooldown-steps must be a positive integer; got {args.cooldown_steps}.")
     regression = args.preset == "in-context-regression"
     campaign = InContextCampaign(
         args.checkpoint_dir or Path("campaigns", args.preset),
@@ -300,7 +311,10 @@ def _run_campaign(args: argparse.Namespace) -> int:
         seed=args.seed,
         tracking=not args.no_mlflow,
     )
-    if args.steps is not None or args.hours is not None:
+    if cooling:
+        campaign = campaign.cooldown_branch(args.cooldown_steps)
+        print(f"cool-down of {campaign.directory}: steps {campaign.cooldown[0]} -> {campaign.cooldown[1]}", file=sys.stderr)
+    if args.steps is not None or args.hours is not None or cooling:
         campaign.run(steps=args.steps, hours=args.hours)
     if args.ship:
         if regression:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -219,6 +220,10 @@ class InContextCampaign:
     tracking : bool, default=True
         Log the curve to MLflow (experiment ``autometa-campaign``).
     tracking_uri : str, optional
+    cooldown : (int, int), optional
+        ``(start, end)`` steps of a learning-rate cool-down (linear to 0 at ``end``); made by
+        :meth:`cooldown_branch`, which copies a constant-rate campaign into a sibling directory
+        so that the constant-rate run itself can still be continued.
     task : {"classification", "regression"}, default="classification"
         Which learner the campaign trains: :class:`~autometa.meta.InContextLearner` on an
         :class:`~autometa.tasks.InContextPrior` scored by held-out ROC-AUC, or
@@ -247,6 +252,7 @@ class InContextCampaign:
         eval_sizes: Sequence[int] | None = None,
         tracking: bool = True,
         tracking_uri: str | None = None,
+        cooldown: tuple[int, int] | None = None,
     ) -> None:
         if task not in ("classification", "regression"):
             raise ValueError(f"task must be 'classification' or 'regression'; got {task!r}.")
@@ -277,6 +283,10 @@ class InContextCampaign:
         self.eval_sizes = tuple(int(n) for n in eval_sizes)
         self.tracking = bool(tracking)
         self.tracking_uri = tracking_uri
+        self.cooldown = None if cooldown is None else (int(cooldown[0]), int(cooldown[1]))
+        if self.cooldown is None and self.curve_path.is_file():  # a cool-down branch keeps its window
+            stored = json.loads(self.curve_path.read_text()).get("cooldown")
+            self.cooldown = None if stored is None else (int(stored[0]), int(stored[1]))
         if self.chunk_steps < 1:
             raise ValueError(f"chunk_steps must be a positive int; got {chunk_steps!r}.")
 
@@ -297,6 +307,7 @@ class InContextCampaign:
             weight_decay=self.weight_decay,
             warmup_steps=self.warmup_steps,
             grad_clip=self.grad_clip,
+            decay_window=self.cooldown,
             seed=self.seed,
             device="cpu",
             checkpoint_dir=self.directory,
@@ -364,6 +375,7 @@ class InContextCampaign:
                 "grad_clip": self.grad_clip, "weight_decay": self.weight_decay, "seed": self.seed,
             },
             "eval_datasets": list(self.eval_datasets),
+            "cooldown": list(self.cooldown) if self.cooldown is not None else None,
             "curve": curve,
         }  # fmt: skip
         tmp = self.curve_path.with_suffix(".json.tmp")
@@ -394,6 +406,45 @@ class InContextCampaign:
                     st[key] = st[key].float()
         return atomic_torch_save(payload, self.directory / "last.pt")
 
+    def cooldown_branch(self, steps: int, directory: str | os.PathLike[str] | None = None) -> InContextCampaign:
+        """A copy of this campaign that decays the learning rate linearly to 0 over ``steps`` steps.
+
+        The branch starts from this campaign's committed state (``resume.pt`` and its curve) in
+        ``directory`` (default: this directory's name plus ``-cooldown``); this campaign is left
+        as it is, so its constant-rate phase can go on and be cooled down again later. Calling
+        this again for an existing branch returns that branch (its window is kept), so a killed
+        cool-down resumes.
+        """
+        target = Path(directory) if directory is not None else self.directory.with_name(self.directory.name + "-cooldown")
+        kwargs = {
+            "task": self.task, "learner_config": self.learner_config, "prior_config": self.prior_config,
+            "meta_batch_size": self.meta_batch_size, "lr": self.lr, "warmup_steps": self.warmup_steps,
+            "grad_clip": self.grad_clip, "weight_decay": self.weight_decay, "seed": self.seed,
+            "chunk_steps": self.chunk_steps, "eval_seeds": self.eval_seeds, "eval_datasets": self.eval_datasets,
+            "eval_sizes": self.eval_sizes, "tracking": self.tracking, "tracking_uri": self.tracking_uri,
+        }  # fmt: skip
+        if (target / "curve.json").is_file():
+            branch = InContextCampaign(target, **kwargs)
+            if branch.cooldown is None:
+                raise ValueError(f"{target} holds a campaign without a cool-down; pick another directory.")
+            return branch
+        if isinstance(steps, bool) or int(steps) < 1:
+            raise ValueError(f"the cool-down needs a positive number of steps; got {steps!r}.")
+        curve, compact = self.curve(), self.directory / "resume.pt"
+        if not curve or not compact.is_file():
+            raise ValueError(f"{self.directory} has no campaign state (resume.pt and curve.json) to cool down.")
+        start = int(load_checkpoint(compact)["training"]["step"])
+        if start != int(curve[-1]["step"]):
+            raise ValueError(
+                f"{compact} is at step {start} but the curve ends at {curve[-1]['step']}; let the campaign reach "
+                "its next evaluation first."
+            )
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(compact, target / "resume.pt")
+        branch = InContextCampaign(target, cooldown=(start, start + int(steps)), **kwargs)
+        branch._write_curve(curve)
+        return branch
+
     # ------------------------------------------------------------------ the loop
     def run(self, *, hours: float | None = None, steps: int | None = None, log: Any = None) -> list[dict[str, float]]:
         """Train until ``steps`` total steps or ``hours`` more wall-clock hours, whichever first.
@@ -405,6 +456,8 @@ class InContextCampaign:
         list of dict
             The whole learning curve.
         """
+        if self.cooldown is not None:  # a cool-down ends at its window's end
+            steps = self.cooldown[1] if steps is None else min(int(steps), self.cooldown[1])
         if hours is None and steps is None:
             raise ValueError("Give steps= (total outer steps) or hours= (wall-clock budget of this session).")
         log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -514,7 +567,12 @@ def export_in_context(
             "steps": int(curve[-1]["step"]),
             "meta_batch_size": campaign.meta_batch_size,
             "optimizer": f"AdamW lr={campaign.lr} weight_decay={campaign.weight_decay} warmup={campaign.warmup_steps} "
-            f"grad_clip={campaign.grad_clip}",
+            f"grad_clip={campaign.grad_clip}"
+            + (
+                f"; constant rate to step {campaign.cooldown[0]}, then linear decay to 0 at step {campaign.cooldown[1]}"
+                if campaign.cooldown is not None
+                else "; constant rate"
+            ),
             "seed": campaign.seed,
             "cpu_hours": round(float(curve[-1]["cpu_hours"]), 3),
             "wall_hours": round(float(curve[-1]["wall_hours"]), 3),

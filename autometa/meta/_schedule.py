@@ -16,11 +16,22 @@ SCHEDULES = ("constant", "cosine")
 AMP_CHOICES = ("auto", "bf16", "fp16", "off")
 
 
-def lr_at(step: int, *, lr: float, schedule: str, warmup_steps: int, horizon: int) -> float:
+def lr_at(
+    step: int,
+    *,
+    lr: float,
+    schedule: str,
+    warmup_steps: int,
+    horizon: int,
+    decay_window: tuple[int, int] | None = None,
+) -> float:
     """Learning rate of the update that follows ``step`` completed steps.
 
     Linear warm-up from ``lr / warmup_steps`` to ``lr`` over the first ``warmup_steps``
     steps; then constant, or (``schedule="cosine"``) cosine decay to 0 at step ``horizon``.
+    With ``decay_window=(start, end)`` the rate is further multiplied by a linear ramp from 1
+    at step ``start`` to 0 at step ``end`` (the cool-down of a warmup-stable-decay schedule,
+    which can branch off a long constant-rate run at any step).
     """
     factor = 1.0
     if warmup_steps and step < warmup_steps:
@@ -28,6 +39,10 @@ def lr_at(step: int, *, lr: float, schedule: str, warmup_steps: int, horizon: in
     elif schedule == "cosine" and horizon > warmup_steps:
         progress = min(1.0, (step - warmup_steps) / (horizon - warmup_steps))
         factor = 0.5 * (1.0 + math.cos(math.pi * progress))
+    if decay_window is not None:
+        start, end = decay_window
+        if step >= start:
+            factor *= max(0.0, (end - step) / (end - start))
     return float(lr) * factor
 
 

@@ -180,6 +180,9 @@ class MetaTrainer:
         ``steps`` of :meth:`fit` (resume with the same ``steps`` to continue the same curve).
     warmup_steps : int
         Linear warm-up from ``lr / warmup_steps`` to ``lr`` over the first steps.
+    decay_window : (int, int), optional
+        ``(start, end)``: from step ``start`` the rate falls linearly to 0 at step ``end`` (a
+        cool-down, e.g. of a long constant-rate campaign; see :func:`~autometa.meta._schedule.lr_at`).
     grad_clip : float, optional
         Clip the global gradient norm to this value.
     log_every : int
@@ -231,6 +234,7 @@ class MetaTrainer:
         grad_clip: float | None = None,
         lr_schedule: str = "constant",
         warmup_steps: int = 0,
+        decay_window: tuple[int, int] | None = None,
         log_every: int = 10,
         weight_decay: float = 0.0,
         tracking_uri: str | None = None,
@@ -258,6 +262,7 @@ class MetaTrainer:
         self.grad_clip = grad_clip
         self.lr_schedule = lr_schedule
         self.warmup_steps = warmup_steps
+        self.decay_window = decay_window
         self.log_every = log_every
         self.weight_decay = weight_decay
         self.tracking_uri = tracking_uri
@@ -307,6 +312,10 @@ class MetaTrainer:
             raise ValueError(f"lr_schedule={self.lr_schedule!r} is not supported; use 'constant' or 'cosine'.")
         if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, (int, np.integer)) or self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be a non-negative integer; got {self.warmup_steps!r}.")
+        if self.decay_window is not None:
+            window = tuple(self.decay_window)
+            if len(window) != 2 or not all(isinstance(s, (int, np.integer)) for s in window) or not 0 <= window[0] < window[1]:
+                raise ValueError(f"decay_window must be (start, end) steps with 0 <= start < end; got {self.decay_window!r}.")
         if self.grad_clip is not None and not (self.grad_clip > 0):
             raise ValueError(f"grad_clip must be positive or None; got {self.grad_clip!r}.")
         if self.patience is not None and self.val_pool is None:
@@ -355,6 +364,7 @@ class MetaTrainer:
             "grad_clip": self.grad_clip,
             "lr_schedule": self.lr_schedule,
             "warmup_steps": int(self.warmup_steps),
+            "decay_window": list(self.decay_window) if self.decay_window is not None else None,
             "weight_decay": float(self.weight_decay),
             "pool": _pool_spec(self.pool),
             "val_pool": _pool_spec(self.val_pool),
@@ -403,7 +413,14 @@ class MetaTrainer:
 
     def lr_at(self, step: int) -> float:
         """Outer learning rate of the update that follows ``step`` completed steps."""
-        return lr_at(step, lr=self.lr, schedule=self.lr_schedule, warmup_steps=self.warmup_steps, horizon=self._horizon)
+        return lr_at(
+            step,
+            lr=self.lr,
+            schedule=self.lr_schedule,
+            warmup_steps=self.warmup_steps,
+            horizon=self._horizon,
+            decay_window=self.decay_window,
+        )
 
     def _raise_non_finite(self, value: float, ranks: int = 1) -> None:
         where = f" on {ranks} of {self._world} ranks" if self._world > 1 else ""

@@ -55,6 +55,31 @@ def test_compact_state_continues_on_a_new_machine(tmp_path):
     assert any(not torch.equal(full[k], resumed[k]) for k in full)  # it trained on
 
 
+def test_cooldown_branch_decays_to_zero_and_leaves_the_campaign_as_it_was(tmp_path):
+    camp = InContextCampaign(tmp_path / "main", warmup_steps=0, **TINY)
+    camp.run(steps=6)
+    before = weights(tmp_path / "main" / "resume.pt")
+    branch = camp.cooldown_branch(6)
+    assert branch.directory == tmp_path / "main-cooldown" and branch.cooldown == (6, 12)
+    trainer = branch.build_trainer()
+    assert trainer.lr_at(5) == pytest.approx(camp.lr) and trainer.lr_at(11) == pytest.approx(camp.lr / 6)
+    branch.run(steps=9)  # killed half-way ...
+    again = InContextCampaign(tmp_path / "main", warmup_steps=0, **TINY).cooldown_branch(6)  # ... and picked up again
+    assert again.cooldown == (6, 12)
+    curve = again.run(hours=1.0)  # stops at the window's end, whatever the budget
+    assert [c["step"] for c in curve] == [3, 6, 9, 12]
+    meta = json.loads((tmp_path / "main-cooldown" / "curve.json").read_text())
+    assert meta["cooldown"] == [6, 12]
+    after = weights(tmp_path / "main" / "resume.pt")
+    assert all(torch.equal(before[k], after[k]) for k in before)  # the constant-rate run is untouched
+    assert InContextCampaign(tmp_path / "main", **TINY).cooldown is None
+
+
+def test_cooldown_branch_needs_campaign_state(tmp_path):
+    with pytest.raises(ValueError, match="no campaign state"):
+        InContextCampaign(tmp_path / "empty", **TINY).cooldown_branch(5)
+
+
 def test_run_needs_a_budget(tmp_path):
     with pytest.raises(ValueError, match="steps="):
         InContextCampaign(tmp_path, **TINY).run()

@@ -41,6 +41,16 @@ def test_lr_warmup_then_cosine_to_zero() -> None:
     assert lr_at(7, lr=0.1, schedule="constant", warmup_steps=0, horizon=20) == 0.1
 
 
+def test_decay_window_cools_a_constant_rate_down_to_zero():
+    kw = {"lr": 0.1, "schedule": "constant", "warmup_steps": 0, "horizon": 0, "decay_window": (10, 20)}
+    assert lr_at(9, **kw) == pytest.approx(0.1)  # untouched before the window
+    assert lr_at(10, **kw) == pytest.approx(0.1)
+    assert lr_at(15, **kw) == pytest.approx(0.05)
+    assert lr_at(19, **kw) == pytest.approx(0.01) and lr_at(20, **kw) == 0.0
+    rates = [lr_at(s, **kw) for s in range(10, 21)]
+    assert all(a > b for a, b in zip(rates, rates[1:], strict=False))
+
+
 def test_optimizer_and_precision_choices() -> None:
     p = [torch.nn.Parameter(torch.zeros(2))]
     assert isinstance(make_optimizer("adamw", p, lr=1e-3, weight_decay=0.1), torch.optim.AdamW)
