@@ -24,7 +24,7 @@ from autometa.estimators._in_context_regression_member import (
     load_in_context_regressor,
 )
 from autometa.estimators._regression_members import REGRESSION_MEMBERS, RegressionMember
-from autometa.estimators._table import TableSpec, informative_columns, validate_frame
+from autometa.estimators._table import TableSpec, TargetOrder, informative_columns, validate_frame
 
 __all__ = [
     "DEFAULT_REGRESSOR_MEMBERS",
@@ -41,6 +41,8 @@ _ALL_MEMBERS = ("icl", *sorted(REGRESSION_MEMBERS))
 DEFAULT_REGRESSOR_MEMBERS = _ALL_MEMBERS
 #: quantile levels of the grid on which means and standard deviations in the user's units are integrated
 _GRID = (np.arange(200) + 0.5) / 200
+#: the in-context member reads categorical columns as the rank of their levels' mean target
+_ICL_TARGET_ORDER = True
 
 
 class TargetTransform:
@@ -102,11 +104,13 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
       efficient leave-one-out choice of the penalty), ``"knn"`` (distance-weighted k-NN),
       ``"svr"`` (RBF support vector regression).
 
-    The spread (``predict(X, return_std=True)``, :meth:`predict_quantiles`) is the in-context
-    member's predictive distribution re-centred on the blend's mean; without that member, a
-    Gaussian with the random forest's out-of-bag residual scale. Either is multiplied by a
-    meta-learned factor that made 80% intervals cover 80% of held-out targets on the
-    meta-validation tasks. Quantiles are mapped back through the target transform (exact,
+    The spread (``predict(X, return_std=True)``, :meth:`predict_quantiles`) is either the
+    in-context member's predictive distribution re-centred on the blend's mean, or a Gaussian
+    with the random forest's out-of-bag residual scale (always so without the in-context
+    member). The shipped blend says which (``spread`` in ``regressor_portfolio.json``: the
+    source whose calibrated 80% intervals scored best on meta-validation tables left out of
+    the calibration), and either is multiplied by a meta-learned factor that made 80%
+    intervals cover 80% of held-out targets on the meta-validation tasks. Quantiles are mapped back through the target transform (exact,
     as it is monotone); means and standard deviations in the user's units are integrated over
     the predictive distribution (so a log-transformed target's mean is a mean, not a median).
 
@@ -258,14 +262,17 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
             if name == "icl":
                 from autometa.tasks import TabularEncoder
 
-                self.icl_encoder_ = TabularEncoder(d_max=learner.d_max, c_max=2).fit(df)
-                xs, fm = self.icl_encoder_.transform(df)
+                # categorical levels in the order of their mean target, so codes move with y
+                self.icl_categories_ = TargetOrder().fit(df, z, spec.categorical) if _ICL_TARGET_ORDER else None
+                icl_frame = self.icl_categories_.transform(df) if self.icl_categories_ is not None else df
+                self.icl_encoder_ = TabularEncoder(d_max=learner.d_max, c_max=2).fit(icl_frame)
+                xs, fm = self.icl_encoder_.transform(icl_frame)
                 fitted[name] = InContextRegressionMember(
                     learner, n_members=self.n_ensemble, random_state=member_seed
                 ).fit(xs, fm, z)
             else:
                 fitted[name] = RegressionMember(REGRESSION_MEMBERS[name]).fit(matrices, z, member_seed, n_jobs=n_threads)
-        self.spread_ = "icl" if "icl" in fitted else "oob"
+        self.spread_ = portfolio["spread"] if "icl" in fitted else "oob"
         self.spread_scale_ = float(portfolio["spread_scale"][self.spread_])
         self.oob_std_ = self._oob_std(fitted, matrices, z, seed)
         self.table_spec_ = spec
@@ -296,16 +303,16 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
         return sorted(set(members), key=_ALL_MEMBERS.index)
 
     def _portfolio(self, members: list[str]) -> dict[str, Any]:
-        uniform = {"weights": dict.fromkeys(members, 1.0), "spread_scale": {"icl": 1.0, "oob": 1.0}}
+        uniform = {"weights": dict.fromkeys(members, 1.0), "spread": "icl", "spread_scale": {"icl": 1.0, "oob": 1.0}}
         shipped = load_regressor_portfolio()
         if shipped is None:
             if self.blend == "portfolio":
                 warnings.warn(f"The shipped blend {REGRESSOR_PORTFOLIO} is missing; combining members uniformly.",
                               UserWarning, stacklevel=3)  # fmt: skip
             return uniform
-        scales = shipped["spread_scale"]
+        scales = {"spread": shipped.get("spread", "icl"), "spread_scale": shipped["spread_scale"]}
         if self.blend == "uniform" or len(members) == 1:
-            return {**uniform, "spread_scale": scales}
+            return {**uniform, **scales}
         outside = [m for m in members if m not in shipped["weights"]]
         if outside:
             warnings.warn(
@@ -314,8 +321,8 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
-            return {**uniform, "spread_scale": scales}
-        return {"weights": shipped["weights"], "spread_scale": scales}
+            return {**uniform, **scales}
+        return {"weights": shipped["weights"], **scales}
 
     @staticmethod
     def _oob_std(fitted: dict[str, Any], matrices: dict[str, np.ndarray], z: np.ndarray, seed: int) -> float:
@@ -336,11 +343,29 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
         for name, w in self.weights_.items():
             member = self.members_[name]
             if name == "icl":
-                xq, _ = self.icl_encoder_.transform(df)
+                xq = self._icl_rows(df)
                 mean += w * member.predict(xq)
             else:
                 mean += w * member.predict(matrices)
         return mean, xq, self.members_.get("icl")
+
+    def icl_rows(self, X: Any) -> np.ndarray:
+        """The in-context member's input for rows ``X``: encoded rows ``(n, d_max)``.
+
+        Raises
+        ------
+        ValueError
+            When the blend has no in-context member.
+        """
+        check_is_fitted(self)
+        if "icl" not in self.members_:
+            raise ValueError("This AutoMetaRegressor has no in-context member ('icl' is not in members_).")
+        return self._icl_rows(validate_frame(self, X, reset=False).iloc[:, self._informative])
+
+    def _icl_rows(self, df: pd.DataFrame) -> np.ndarray:
+        if self.icl_categories_ is not None:
+            df = self.icl_categories_.transform(df)
+        return self.icl_encoder_.transform(df)[0]
 
     def member_predictions(self, X: Any) -> dict[str, np.ndarray]:
         """Each member's predictions for ``X`` in the transformed target units (see ``target_transform_``)."""
@@ -351,7 +376,7 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
         with limit_threads(self.n_jobs):
             for name, member in self.members_.items():
                 if name == "icl":
-                    out[name] = member.predict(self.icl_encoder_.transform(df)[0])
+                    out[name] = member.predict(self._icl_rows(df))
                 else:
                     out[name] = member.predict(matrices)
         return out

@@ -36,7 +36,7 @@ from scipy import optimize, stats
 
 from autometa.estimators._regressor import REGRESSOR_PORTFOLIO, AutoMetaRegressor
 
-__all__ = ["calibrate_spread", "collect_tasks", "fit_blend", "main"]
+__all__ = ["calibrate_spread", "choose_spread", "collect_tasks", "fit_blend", "interval_score", "main"]
 
 LEVELS = np.array([0.1, 0.9])
 
@@ -66,7 +66,7 @@ def collect_tasks(
                 task = {"dataset": name, "n": int(n), "seed": int(seed), "z": z, "preds": preds, "oob_sd": reg.oob_std_}
                 if "icl" in reg.members_:
                     icl = reg.members_["icl"]
-                    xq, _ = reg.icl_encoder_.transform(X.iloc[te].reset_index(drop=True))
+                    xq = reg.icl_rows(X.iloc[te])
                     task["icl_offsets"] = icl.predict_quantiles(xq, LEVELS) - icl.predict(xq)[:, None]
                 tasks.append(task)
                 if log:
@@ -94,24 +94,64 @@ def fit_blend(tasks: list[dict[str, Any]], members: list[str], l2: float = 0.01)
     return dict(zip(members, (w / w.sum()).tolist(), strict=True))
 
 
+def _interval(t: dict[str, Any], weights: dict[str, float], source: str, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The scaled central 80% interval of task ``t`` from spread ``source`` around the blend mean."""
+    mean = sum(w * t["preds"][m] for m, w in weights.items())
+    if source == "icl":
+        lo, hi = (mean[:, None] + scale * t["icl_offsets"]).T
+        return lo, hi
+    half = stats.norm.ppf(0.9) * t["oob_sd"] * scale
+    return mean - half, mean + half
+
+
 def calibrate_spread(tasks: list[dict[str, Any]], weights: dict[str, float], source: str) -> float:
     """The factor on the spread that makes central 80% intervals cover 80% on average over ``tasks``."""
 
     def coverage(scale: float) -> float:
         covered = []
         for t in tasks:
-            mean = sum(w * t["preds"][m] for m, w in weights.items())
-            if source == "icl":
-                lo, hi = (mean[:, None] + scale * t["icl_offsets"]).T
-            else:
-                half = stats.norm.ppf(0.9) * t["oob_sd"] * scale
-                lo, hi = mean - half, mean + half
+            lo, hi = _interval(t, weights, source, scale)
             covered.append(np.mean((t["z"] >= lo) & (t["z"] <= hi)))
         return float(np.mean(covered)) - 0.8
 
     if coverage(0.05) > 0 or coverage(20.0) < 0:
         return 1.0
     return float(optimize.brentq(coverage, 0.05, 20.0, xtol=1e-3))
+
+
+def interval_score(tasks: list[dict[str, Any]], weights: dict[str, float], source: str, scale: float) -> dict[str, float]:
+    """Coverage and the 80% interval score (width + 10 x the miss; proper, lower is better) over ``tasks``.
+
+    Both are averaged per task; the score is in units of the task's target standard deviation.
+    """
+    cover, score = [], []
+    for t in tasks:
+        lo, hi = _interval(t, weights, source, scale)
+        z = t["z"]
+        cover.append(np.mean((z >= lo) & (z <= hi)))
+        miss = np.maximum(lo - z, 0.0) + np.maximum(z - hi, 0.0)
+        score.append(np.mean(hi - lo + miss / 0.1) / max(float(np.std(z)), 1e-9))
+    return {"cover80": float(np.mean(cover)), "interval_score": float(np.mean(score))}
+
+
+def choose_spread(tasks: list[dict[str, Any]], members: list[str], l2: float) -> dict[str, Any]:
+    """Leave one table out: which spread source, calibrated on the other tables, scores best?
+
+    For each held-out table the blend weights and each source's scale are fitted on the other
+    tables, then the held-out table's coverage and interval score are measured. The source with
+    the lower mean interval score is chosen (ties and a missing in-context member: ``"oob"``).
+    """
+    sources = ["oob", "icl"] if "icl" in members else ["oob"]
+    held: dict[str, list[dict[str, float]]] = {s: [] for s in sources}
+    for name in sorted({t["dataset"] for t in tasks}):
+        inside = [t for t in tasks if t["dataset"] != name]
+        outside = [t for t in tasks if t["dataset"] == name]
+        w = fit_blend(inside, members, l2)
+        for source in sources:
+            held[source].append(interval_score(outside, w, source, calibrate_spread(inside, w, source)))
+    summary = {s: {k: float(np.mean([h[k] for h in v])) for k in v[0]} for s, v in held.items()}
+    best = min(sources, key=lambda s: (summary[s]["interval_score"], s != "oob"))
+    return {"spread": best, "leave_one_table_out": summary}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         held["uniform"].append(_loss(np.full(len(members), 1 / len(members)), outside, members))
     scales = {"oob": calibrate_spread(tasks, weights, "oob"),
               "icl": calibrate_spread(tasks, weights, "icl") if "icl" in members else 1.0}  # fmt: skip
+    spread = choose_spread(tasks, members, args.l2)
     info = {
         "what": "AutoMetaRegressor blend weights and spread calibration, meta-learned across dev tasks",
         "data_sets": list(REGRESSOR_VALIDATION),
@@ -152,12 +193,13 @@ def main(argv: list[str] | None = None) -> int:
         "loss_uniform": _loss(np.array([uniform[m] for m in members]), tasks, members),
         "leave_one_table_out": {k: float(np.mean(v)) for k, v in held.items()},
         "icl_calibrated": "icl" in members,
+        "spread_leave_one_table_out": spread["leave_one_table_out"],
         "command": "python -m autometa.estimators.train_regressor " + " ".join(argv if argv is not None else sys.argv[1:]),
         "minutes": round((time.time() - t0) / 60, 1),
     }
-    payload = {"members": members, "weights": weights, "spread_scale": scales, "info": info}
+    payload = {"members": members, "weights": weights, "spread": spread["spread"], "spread_scale": scales, "info": info}
     args.out.write_text(json.dumps(payload, indent=1) + "\n")
-    print(json.dumps({"weights": weights, "spread_scale": scales, **info}, indent=1))
+    print(json.dumps({"weights": weights, "spread": spread["spread"], "spread_scale": scales, **info}, indent=1))
     return 0
 
 

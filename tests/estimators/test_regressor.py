@@ -137,4 +137,18 @@ def test_blend_uses_the_shipped_portfolio_when_it_covers_the_members(mixed):
     total = sum(shipped["weights"][m] for m in members)
     assert reg.weights_ == pytest.approx({m: shipped["weights"][m] / total for m in members})
     uni = AutoMetaRegressor(in_context_learner=None, members=members, blend="uniform").fit(X, y)
-    assert set(uni.weights_.values()) == {pytest.approx(1 / len(members))}
+    assert list(uni.weights_.values()) == pytest.approx([1 / len(members)] * len(members))
+
+
+def test_in_context_member_reads_categories_ranked_by_their_mean_target():
+    rng = np.random.default_rng(1)
+    level = rng.choice(["b", "c", "a"], size=90)
+    y = pd.Series(level).map({"a": 3.0, "b": -3.0, "c": 0.0}).to_numpy() + 0.1 * rng.normal(size=90)
+    X = pd.DataFrame({"level": level, "noise": rng.normal(size=90)})
+    reg = AutoMetaRegressor(members=["icl"], in_context_learner=tiny_learner(), random_state=0).fit(X, y)
+    rows = reg.icl_rows(pd.DataFrame({"level": ["b", "c", "a"], "noise": [0.0, 0.0, 0.0]}))
+    col = int(np.flatnonzero(reg.icl_encoder_.selected_features_ == 0)[0])
+    assert rows[0, col] < rows[1, col] < rows[2, col]  # b < c < a, as their targets
+    no_icl = AutoMetaRegressor(in_context_learner=None, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="no in-context member"):
+        no_icl.icl_rows(X)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from autometa.estimators._regressor import DEFAULT_REGRESSOR_MEMBERS, load_regressor_portfolio
-from autometa.estimators.train_regressor import _loss, calibrate_spread, fit_blend
+from autometa.estimators.train_regressor import _loss, calibrate_spread, choose_spread, fit_blend, interval_score
 from autometa.tasks import roles
 
 
@@ -46,6 +46,27 @@ def test_spread_calibration_reaches_80_percent():
         assert np.mean(covered) == pytest.approx(0.8, abs=0.02)
 
 
+def test_choose_spread_prefers_the_source_whose_calibration_transfers_across_tables():
+    """'icl' offsets fit one table's noise and not the other's; the oob scale is right everywhere."""
+    rng = np.random.default_rng(0)
+    tasks = []
+    for name, noise in (("a", 0.3), ("b", 1.5), ("c", 0.8)):
+        for _ in range(4):
+            z = rng.normal(size=200)
+            pred = z + noise * rng.normal(size=200)
+            tasks.append({"dataset": name, "z": z, "preds": {"icl": pred, "m": pred}, "oob_sd": noise,
+                          "icl_offsets": np.c_[-np.ones(200), np.ones(200)]})  # fmt: skip
+    out = choose_spread(tasks, ["icl", "m"], l2=0.01)
+    assert out["spread"] == "oob"
+    held = out["leave_one_table_out"]
+    assert abs(held["oob"]["cover80"] - 0.8) < abs(held["icl"]["cover80"] - 0.8)
+    assert held["oob"]["interval_score"] < held["icl"]["interval_score"]
+    # the score is proper: a calibrated interval beats one twice as wide and one half as wide
+    right = interval_score(tasks, {"m": 1.0}, "oob", 1.0)["interval_score"]
+    assert right < interval_score(tasks, {"m": 1.0}, "oob", 2.0)["interval_score"]
+    assert right < interval_score(tasks, {"m": 1.0}, "oob", 0.5)["interval_score"]
+
+
 def test_shipped_blend_matches_the_defaults_and_its_card():
     shipped = load_regressor_portfolio()
     if shipped is None:
@@ -57,4 +78,7 @@ def test_shipped_blend_matches_the_defaults_and_its_card():
     assert set(info["data_sets"]) == set(roles.REGRESSOR_VALIDATION)
     assert not set(info["data_sets"]) & set(roles.REGRESSOR_EVALUATION)
     assert info["loss_learned"] <= info["loss_uniform"]
+    # the spread source is the one that scored best with its calibration left out of the table
+    held = info["spread_leave_one_table_out"]
+    assert shipped["spread"] == min(held, key=lambda s: (held[s]["interval_score"], s != "oob"))
     assert shipped["weights"] != pytest.approx(dict.fromkeys(shipped["weights"], 1 / len(shipped["weights"])))
