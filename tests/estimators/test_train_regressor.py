@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from autometa.estimators._regressor import DEFAULT_REGRESSOR_MEMBERS, load_regressor_portfolio
-from autometa.estimators.train_regressor import _loss, calibrate_spread, choose_spread, fit_blend, interval_score
+from autometa.estimators.train_regressor import (
+    _loss,
+    calibrate_spread,
+    choose_spread,
+    fit_blend,
+    interval_score,
+)
 from autometa.tasks import roles
 
 
