@@ -324,6 +324,20 @@ def _run_campaign(args: argparse.Namespace) -> int:
     return 0
 
 
+def _campaign_command(campaign: Any, preset: str, ship: str) -> str:
+    """The commands that produced ``campaign``'s learner, for its model card."""
+    if campaign.cooldown is None:
+        return (f"autometa meta-train --preset {preset} --hours H --checkpoint-dir {campaign.directory} "
+                f"(resumed across sessions), then --checkpoint-dir {campaign.directory} {ship}")  # fmt: skip
+    start, end = campaign.cooldown
+    base = campaign.branched_from or campaign.directory.with_name(campaign.directory.name.removesuffix("-cooldown"))
+    return (
+        f"autometa meta-train --preset {preset} --hours H --checkpoint-dir {base} (resumed across sessions, "
+        f"to step {start}), then --checkpoint-dir {base} --cooldown-steps {end - start} (branch {campaign.directory}), "
+        f"then --checkpoint-dir {campaign.directory} {ship}"
+    )
+
+
 def _ship_regression_campaign(campaign: Any) -> None:
     """Write the regression campaign's learner and model card into the package's checkpoints folder."""
     import platform
@@ -347,8 +361,7 @@ def _ship_regression_campaign(campaign: Any) -> None:
         IN_CONTEXT_REGRESSOR_CHECKPOINT.with_name("regressor_in_context_model_card.json"),
         learner=learner,
         curve=curve,
-        command=f"autometa meta-train --preset in-context-regression --hours H --checkpoint-dir {campaign.directory} "
-        "(resumed across sessions), then --ship",
+        command=_campaign_command(campaign, "in-context-regression", "--ship"),
         machine=f"{os.cpu_count()}-core CPU ({platform.machine()}), one torch thread, shared with other jobs; no GPU",
         references=references,
     )
@@ -392,8 +405,7 @@ def _ship_campaign(campaign: Any, tta_steps: int = 0) -> None:
         learner=learner,
         curve=curve,
         extra=extra,
-        command=f"autometa meta-train --preset in-context --hours H --checkpoint-dir {campaign.directory} "
-        f"(resumed across sessions), then --ship --tta-steps {tta_steps}",
+        command=_campaign_command(campaign, "in-context", f"--ship --tta-steps {tta_steps}"),
         machine=f"{os.cpu_count()}-core CPU ({platform.machine()}), one torch thread, shared with other jobs; no GPU",
         references=references,
     )

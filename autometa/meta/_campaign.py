@@ -284,9 +284,13 @@ class InContextCampaign:
         self.tracking = bool(tracking)
         self.tracking_uri = tracking_uri
         self.cooldown = None if cooldown is None else (int(cooldown[0]), int(cooldown[1]))
-        if self.cooldown is None and self.curve_path.is_file():  # a cool-down branch keeps its window
-            stored = json.loads(self.curve_path.read_text()).get("cooldown")
-            self.cooldown = None if stored is None else (int(stored[0]), int(stored[1]))
+        self.branched_from: str | None = None
+        if self.curve_path.is_file():  # a cool-down branch keeps its window and origin
+            meta = json.loads(self.curve_path.read_text())
+            stored = meta.get("cooldown")
+            if self.cooldown is None and stored is not None:
+                self.cooldown = (int(stored[0]), int(stored[1]))
+            self.branched_from = meta.get("branched_from")
         if self.chunk_steps < 1:
             raise ValueError(f"chunk_steps must be a positive int; got {chunk_steps!r}.")
 
@@ -376,6 +380,7 @@ class InContextCampaign:
             },
             "eval_datasets": list(self.eval_datasets),
             "cooldown": list(self.cooldown) if self.cooldown is not None else None,
+            "branched_from": self.branched_from,
             "curve": curve,
         }  # fmt: skip
         tmp = self.curve_path.with_suffix(".json.tmp")
@@ -442,6 +447,7 @@ class InContextCampaign:
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(compact, target / "resume.pt")
         branch = InContextCampaign(target, cooldown=(start, start + int(steps)), **kwargs)
+        branch.branched_from = str(self.directory)
         branch._write_curve(curve)
         return branch
 

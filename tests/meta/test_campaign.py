@@ -69,7 +69,7 @@ def test_cooldown_branch_decays_to_zero_and_leaves_the_campaign_as_it_was(tmp_pa
     curve = again.run(hours=1.0)  # stops at the window's end, whatever the budget
     assert [c["step"] for c in curve] == [3, 6, 9, 12]
     meta = json.loads((tmp_path / "main-cooldown" / "curve.json").read_text())
-    assert meta["cooldown"] == [6, 12]
+    assert meta["cooldown"] == [6, 12] and meta["branched_from"] == str(tmp_path / "main")
     after = weights(tmp_path / "main" / "resume.pt")
     assert all(torch.equal(before[k], after[k]) for k in before)  # the constant-rate run is untouched
     assert InContextCampaign(tmp_path / "main", **TINY).cooldown is None
