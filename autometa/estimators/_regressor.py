@@ -125,6 +125,11 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
         See :class:`TargetTransform`.
     blend : {"portfolio", "uniform"}, default="portfolio"
         ``"portfolio"``: the meta-learned weights; ``"uniform"``: equal weights (an ablation).
+    spread : {"auto", "icl", "oob"}, default="auto"
+        Where the predictive spread comes from: ``"auto"`` is the shipped blend's choice;
+        ``"icl"`` the in-context member's predictive distribution (its width varies from row to
+        row); ``"oob"`` a Gaussian with the random forest's out-of-bag residual scale. Without an
+        in-context member it is always ``"oob"``.
     n_ensemble : int, default=4
         Feature placements of the in-context member.
     max_samples : int, default=10000
@@ -165,6 +170,7 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
         "in_context_learner": "no_validation",
         "target_transform": [StrOptions({"auto", "none", "log", "standardize"})],
         "blend": [StrOptions({"portfolio", "uniform"})],
+        "spread": [StrOptions({"auto", "icl", "oob"})],
         "n_ensemble": [Interval(Integral, 1, None, closed="left")],
         "max_samples": [Interval(Integral, 2, None, closed="left")],
         "random_state": ["random_state"],
@@ -179,6 +185,7 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
         in_context_learner: Any = "default",
         target_transform: str = "auto",
         blend: str = "portfolio",
+        spread: str = "auto",
         n_ensemble: int = 4,
         max_samples: int = 10_000,
         random_state: int | np.random.RandomState | None = None,
@@ -189,6 +196,7 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
         self.in_context_learner = in_context_learner
         self.target_transform = target_transform
         self.blend = blend
+        self.spread = spread
         self.n_ensemble = n_ensemble
         self.max_samples = max_samples
         self.random_state = random_state
@@ -272,7 +280,8 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
                 ).fit(xs, fm, z)
             else:
                 fitted[name] = RegressionMember(REGRESSION_MEMBERS[name]).fit(matrices, z, member_seed, n_jobs=n_threads)
-        self.spread_ = portfolio["spread"] if "icl" in fitted else "oob"
+        chosen = portfolio["spread"] if self.spread == "auto" else self.spread
+        self.spread_ = chosen if "icl" in fitted else "oob"
         self.spread_scale_ = float(portfolio["spread_scale"][self.spread_])
         self.oob_std_ = self._oob_std(fitted, matrices, z, seed)
         self.table_spec_ = spec

@@ -49,12 +49,23 @@ def test_fits_a_mixed_frame_and_predicts_in_y_units(mixed):
 
 def test_icl_member_plugs_in_and_gives_the_spread(mixed):
     X, y = mixed
-    reg = AutoMetaRegressor(in_context_learner=tiny_learner(), random_state=0).fit(X[:60], y[:60])
-    assert "icl" in reg.members_ and reg.spread_ == "icl"
-    q = reg.predict_quantiles(X[60:], [0.9, 0.1, 0.5])
-    assert np.all(q[:, 1] <= q[:, 2]) and np.all(q[:, 2] <= q[:, 0])
-    mean, std = reg.predict(X[60:], return_std=True)
-    assert np.all(std > 0) and mean.shape == std.shape == (20,)
+    from autometa.estimators._regressor import load_regressor_portfolio
+
+    shipped = load_regressor_portfolio()
+    auto = AutoMetaRegressor(in_context_learner=tiny_learner(), random_state=0).fit(X[:60], y[:60])
+    assert auto.spread_ == (shipped["spread"] if shipped is not None else "icl")
+    for spread in ("icl", "oob"):
+        reg = AutoMetaRegressor(in_context_learner=tiny_learner(), spread=spread, random_state=0).fit(X[:60], y[:60])
+        assert "icl" in reg.members_ and reg.spread_ == spread
+        q = reg.predict_quantiles(X[60:], [0.9, 0.1, 0.5])
+        assert np.all(q[:, 1] <= q[:, 2]) and np.all(q[:, 2] <= q[:, 0])
+        mean, std = reg.predict(X[60:], return_std=True)
+        assert np.all(std > 0) and mean.shape == std.shape == (20,)
+        if spread == "oob":  # one Gaussian scale for every row (in transformed units)
+            widths = q[:, 0] - q[:, 1]
+            assert np.allclose(widths, widths[0])
+    no_icl = AutoMetaRegressor(in_context_learner=None, spread="icl", random_state=0).fit(X[:60], y[:60])
+    assert no_icl.spread_ == "oob"
     with pytest.raises(ValueError, match="needs an in-context learner"):
         AutoMetaRegressor(members=["icl"], in_context_learner=None).fit(X, y)
 
