@@ -453,11 +453,15 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
 
 def _check_target(y: Any, n_rows: int) -> np.ndarray:
     """``y`` as finite float64 with errors that say what is wrong and where."""
+    several = ("AutoMetaRegressor predicts one target; for several, wrap it in "
+               "sklearn.multioutput.MultiOutputRegressor (one model per target column).")  # fmt: skip
     if isinstance(y, pd.DataFrame):
         if y.shape[1] != 1:
-            raise ValueError(f"y must be one column of targets; got a DataFrame with {y.shape[1]} columns.")
+            raise ValueError(f"y must be one column of targets; got a DataFrame with columns {list(y.columns)}. {several}")
         y = y.iloc[:, 0]
     raw = y.to_numpy() if isinstance(y, pd.Series) else np.asarray(y)
+    if raw.ndim > 2 or (raw.ndim == 2 and raw.shape[1] != 1):
+        raise ValueError(f"y must be one column of targets; got an array of shape {raw.shape}. {several}")
     raw = column_or_1d(raw, warn=True)
     if len(raw) != n_rows:
         raise ValueError(f"X and y have inconsistent numbers of samples: X has {n_rows} rows, y has {len(raw)}.")

@@ -163,3 +163,16 @@ def test_in_context_member_reads_categories_ranked_by_their_mean_target():
     no_icl = AutoMetaRegressor(in_context_learner=None, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="no in-context member"):
         no_icl.icl_rows(X)
+
+
+def test_several_targets_get_a_clear_error_naming_the_columns_and_the_way_out(mixed):
+    X, y = mixed
+    Y = pd.DataFrame({"price": y, "demand": -y})
+    for target, match in ((Y, "'price', 'demand'"), (Y.to_numpy(), r"shape \(80, 2\)")):
+        with pytest.raises(ValueError, match=match) as err:
+            AutoMetaRegressor(in_context_learner=None).fit(X, target)
+        assert "MultiOutputRegressor" in str(err.value)
+    from sklearn.multioutput import MultiOutputRegressor
+
+    both = MultiOutputRegressor(AutoMetaRegressor(in_context_learner=None, random_state=0)).fit(X, Y)
+    assert both.predict(X[:5]).shape == (5, 2)
