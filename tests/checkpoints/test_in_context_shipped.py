@@ -115,3 +115,16 @@ def test_test_time_steps_ship_only_when_they_add():
     adds = all(scores["meta_trained_steps"][k] > scores["in_context"][k] for k in scores["in_context"])
     assert tta["shipped"] == adds
     assert isinstance(load_in_context_learner("default"), InContextTTA) == adds
+
+
+def test_cooldown_claim_matches_the_curve():
+    """docs/in_context.md: the learning-rate cool-down raised held-out AUC over the constant-rate plateau."""
+    info = card()
+    if "linear decay to 0" not in info["training"]["optimizer"]:
+        pytest.skip("the shipped snapshot was not cooled down")
+    curve = info["learning_curve"]
+    start = int(info["training"]["optimizer"].split("constant rate to step ")[1].split(",")[0])
+    before = [c for c in curve if start - 8000 < c["step"] <= start]
+    after = curve[-8:]
+    for size in (32, 128, 512):
+        assert np.mean([c[f"auc@{size}"] for c in after]) > np.mean([c[f"auc@{size}"] for c in before])
