@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from autometa._metrics import mean_ovr_auc
 from autometa.bench._common import BenchResult
 
 DESCRIPTION = __doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n", 1)[1]
@@ -63,16 +64,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--inner-steps", type=int, default=None, help="inner SGD steps at adaptation (default: the learner's own, 5)"
     )
     parser.add_argument("--skip-estimators", action="store_true", help="only the meta-learner experiment")
-
-
-def _auc(y: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    proba = np.clip(np.nan_to_num(proba, nan=1.0 / n_classes), 1e-12, None)
-    proba = proba / proba.sum(1, keepdims=True)
-    if n_classes == 2:
-        return float(roc_auc_score(y, proba[:, 1]))
-    return float(roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=np.arange(n_classes)))
 
 
 def paired_ci(diffs: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
@@ -118,7 +109,7 @@ def _meta_arms(learner, policies: dict[str, Any], X, y, train, test, seed: int) 
         with torch.no_grad():
             logits = model.predict(fast, batch.x_query, batch)[0, :, :k]
         proba = torch.softmax(logits, -1).numpy()
-        out[f"maml+{name}"] = _auc(task.y_query.numpy(), proba, k)
+        out[f"maml+{name}"] = mean_ovr_auc(task.y_query.numpy(), proba)
     return out
 
 
@@ -167,7 +158,7 @@ def _estimator_arms(X, y, train, test, seed: int, policy_arg: str, n_augment: in
         }
         for arm, model in arms.items():
             model.fit(Xtr, y_idx)
-            out[arm] = _auc(y_test, model.predict_proba(Xte), len(classes))
+            out[arm] = mean_ovr_auc(y_test, model.predict_proba(Xte))
     return out
 
 

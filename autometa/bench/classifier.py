@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from autometa._metrics import mean_ovr_auc
 from autometa.bench._common import BenchResult
 
 DESCRIPTION = __doc__
@@ -210,18 +211,13 @@ def make_estimator(name: str, X: Any, seed: int, ablation_checkpoint: str = ABLA
 
 # ----------------------------------------------------------------------------- metrics
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict[str, float]:
-    from sklearn.metrics import log_loss, roc_auc_score
+    from sklearn.metrics import log_loss
 
     idx = np.searchsorted(classes, y_true)
     proba = np.clip(proba, 1e-15, 1.0)
     proba = proba / proba.sum(axis=1, keepdims=True)
-    aucs = []
-    for k in range(len(classes)):
-        pos = idx == k
-        if pos.any() and (~pos).any():
-            aucs.append(roc_auc_score(pos, proba[:, k]))
     return {
-        "roc_auc": float(np.mean(aucs)) if aucs else float("nan"),
+        "roc_auc": mean_ovr_auc(idx, proba),
         "log_loss": float(log_loss(idx, proba, labels=range(len(classes)))),
         "accuracy": float(np.mean(np.argmax(proba, axis=1) == idx)),
     }

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from autometa._metrics import mean_ovr_auc
 from autometa.estimators._dev_data import (
     EVALUATION,
     NEURAL_TRAIN,
@@ -255,13 +256,11 @@ def portfolio_records(n_tasks: int, seed: int, minutes: float, workers: int = 1)
 
 def _score_blends(records: list[dict[str, Any]], portfolio: Any) -> dict[str, float]:
     """Mean log-loss and one-vs-rest ROC-AUC of the learned blend, the uniform blend and each member."""
-    from sklearn.metrics import log_loss, roc_auc_score
+    from sklearn.metrics import log_loss
 
     from autometa.estimators import Portfolio
 
-    def auc(y: np.ndarray, p: np.ndarray) -> float:
-        vals = [roc_auc_score(y == c, p[:, c]) for c in range(p.shape[1]) if 0 < (y == c).sum() < len(y)]
-        return float(np.mean(vals)) if vals else float("nan")
+    auc = mean_ovr_auc
 
     uniform = Portfolio.uniform(list(MEMBERS))
     out: dict[str, list[float]] = {}

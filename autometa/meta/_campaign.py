@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from autometa._metrics import mean_ovr_auc
 from autometa.functional._bar import bar_mean, bar_quantiles
 from autometa.meta._checkpoint import atomic_torch_save, load_checkpoint, save_meta_learner
 from autometa.meta._in_context import InContextLearner, in_context_proba
@@ -113,19 +114,8 @@ def held_out_auc(
             est = learner().fit(xs[:, fm], ys)
             proba = np.zeros((len(xq), k))
             proba[:, est.classes_] = est.predict_proba(xq[:, fm])
-        scores[n].append(_auc(enc.encode_labels(y_test), proba))
+        scores[n].append(mean_ovr_auc(enc.encode_labels(y_test), proba))
     return {f"auc@{n}": float(np.mean(v)) for n, v in scores.items() if v}
-
-
-def _auc(y: np.ndarray, proba: np.ndarray) -> float:
-    """ROC-AUC; macro one-vs-rest over the classes present in ``y`` for more than two."""
-    from sklearn.metrics import roc_auc_score
-
-    present = np.unique(y)
-    if present.size == 2:
-        return float(roc_auc_score(y == present[1], proba[:, present[1]]))
-    p = proba[:, present] / np.clip(proba[:, present].sum(1, keepdims=True), 1e-12, None)
-    return float(roc_auc_score(np.searchsorted(present, y), p, multi_class="ovr", average="macro"))
 
 
 #: the regression campaign's held-out sizes (its validation tables are small)
