@@ -1,4 +1,4 @@
-"""Dev-only task source for meta-training augmentation policies, and the policy's data roles.
+"""The augmentation policy's data roles and task pool, under their historical names.
 
 The data-set lists come from :mod:`autometa.tasks.roles` (the one registry of which data set
 trains or evaluates which shipped part) and are re-exported here as bare KEEL names:
@@ -16,6 +16,7 @@ import pandas as pd
 
 from autometa.tasks import datasets as _datasets
 from autometa.tasks import roles as _roles
+from autometa.tasks._encoded_pool import EncodedDatasetPool
 from autometa.tasks._split import stratified_sample as stratified_indices
 
 __all__ = ["EVAL_SETS", "META_TRAIN_SETS", "RESERVED_SETS", "KeelTaskSource", "load_keel", "stratified_indices"]
@@ -48,17 +49,11 @@ def load_keel(name: str) -> tuple[pd.DataFrame, np.ndarray]:
     return _datasets.load_dev_table(f"keel/{name}")
 
 
-class KeelTaskSource:
-    """Tasks drawn from whole KEEL dev sets (implements the TaskPool protocol).
+class KeelTaskSource(EncodedDatasetPool):
+    """:class:`~autometa.tasks.EncodedDatasetPool` over KEEL balanced dev sets named bare (``"iris"``).
 
-    Each data set is encoded once, whole, with :class:`~autometa.tasks.TabularEncoder`
-    (quantile-normalized numeric columns, encoded categorical columns, missing
-    indicators). A task then picks a set, at most ``c_max`` of its classes, a random subset
-    of at most ``d_max`` encoded columns in random order, a stratified support set of
-    ``n_support`` rows (uniform in ``n_range``) and a query set of other rows, and relabels
-    the classes at random. Encoding once per set keeps sampling cheap (milliseconds), which
-    is what meta-training needs; evaluation (``autometa bench augment``) instead fits the
-    encoder on the support rows only.
+    The augmentation policy's meta-training pool (``python -m autometa.augment.train``); the
+    sampling itself lives in :mod:`autometa.tasks._encoded_pool`.
     """
 
     def __init__(
@@ -73,52 +68,4 @@ class KeelTaskSource:
         for n in names:
             if n in RESERVED_SETS:
                 raise ValueError(f"{n!r} is a reserved KEEL set (BENCHMARKS.md) and cannot be in a task pool.")
-        self.names, self.d_max, self.c_max = tuple(names), int(d_max), int(c_max)
-        self.n_range, self.n_query, self.name = tuple(n_range), int(n_query), name
-        self._encoded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-    def encoded(self, ds: str) -> tuple[np.ndarray, np.ndarray]:
-        """The whole set ``ds`` encoded: ``(x [n, n_features] float32, y [n] int64)``."""
-        if ds not in self._encoded:
-            from autometa.tasks._encoder import TabularEncoder
-
-            X, y = load_keel(ds)
-            enc = TabularEncoder(d_max=max(2 * X.shape[1], 1), c_max=max(2, len(np.unique(y))))
-            x, mask = enc.fit_transform(X, y)
-            self._encoded[ds] = (x[:, mask].astype(np.float32), enc.encode_labels(y).astype(np.int64))
-        return self._encoded[ds]
-
-    def sample(self, rng: np.random.Generator):
-        import torch
-
-        from autometa.tasks._task import Task
-
-        ds = self.names[int(rng.integers(len(self.names)))]
-        x, y = self.encoded(ds)
-        classes = np.unique(y)
-        if len(classes) > self.c_max:
-            keep = rng.choice(classes, size=self.c_max, replace=False)
-            rows = np.flatnonzero(np.isin(y, keep))
-            x, y = x[rows], y[rows]
-        n_support = int(rng.integers(self.n_range[0], self.n_range[1] + 1))
-        n_support = min(n_support, len(y) // 2)
-        idx = stratified_indices(y, n_support + min(self.n_query, len(y) - n_support), rng, min_per_class=2)
-        s, q = idx[:n_support], idx[n_support:]
-        q = q[np.isin(y[q], y[s])]  # every query class occurs in the support set
-        present = np.unique(y[s])
-        relabel = np.full(int(y.max()) + 1, -1)
-        relabel[present] = rng.permutation(len(present))
-        cols = rng.permutation(x.shape[1])[: self.d_max]
-        xs = np.zeros((len(s), self.d_max), np.float32)
-        xq = np.zeros((len(q), self.d_max), np.float32)
-        xs[:, : len(cols)], xq[:, : len(cols)] = x[s][:, cols], x[q][:, cols]
-        mask = np.arange(self.d_max) < len(cols)
-        return Task(
-            x_support=torch.from_numpy(xs),
-            y_support=torch.from_numpy(relabel[y[s]]),
-            x_query=torch.from_numpy(xq),
-            y_query=torch.from_numpy(relabel[y[q]]),
-            feature_mask=torch.from_numpy(mask),
-            n_classes=len(present),
-            name=f"keel/{ds}",
-        )
+        super().__init__([f"keel/{n}" for n in names], d_max, c_max, n_range, n_query, name)

@@ -14,6 +14,7 @@ from typing import Any
 _LAZY = {
     "DatasetPool": "autometa.tasks._pools",
     "DevDatasetPool": "autometa.tasks._dev_pool",
+    "EncodedDatasetPool": "autometa.tasks._encoded_pool",
     "EpisodicPool": "autometa.tasks._episodic",
     "ImageFolderPool": "autometa.tasks._images",
     "InContextPrior": "autometa.tasks._in_context_prior",
