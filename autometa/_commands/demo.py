@@ -16,6 +16,18 @@ from typing import Any
 
 import numpy as np
 
+from autometa.bench._common import format_table
+from autometa.bench.classifier import (
+    classification_metrics,
+    fit_predict_timed,
+    linear_preprocessing,
+    tree_preprocessing,
+)
+from autometa.tasks._split import support_query_split
+from autometa.tracking import start_run
+from autometa.tracking._probe import bounded_http
+from autometa.tracking._quiet import quiet_mlflow
+
 DESCRIPTION = __doc__
 EPILOG = """examples:
   autometa demo
@@ -53,7 +65,6 @@ def _baselines(X: Any) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    from autometa.bench.classifier import linear_preprocessing, tree_preprocessing
 
     return {
         "LogisticRegression": make_pipeline(linear_preprocessing(X), LogisticRegression(max_iter=1000)),
@@ -62,10 +73,7 @@ def _baselines(X: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from autometa.bench._common import format_table
-    from autometa.bench.classifier import classification_metrics, fit_predict_timed
     from autometa.estimators import AutoMetaClassifier
-    from autometa.tasks._split import support_query_split
 
     t_start = time.perf_counter()
     X, y, name = _load(args.dataset)
@@ -95,7 +103,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"On this split AutoMetaClassifier {verdict} by ROC-AUC.")
 
     if not args.no_mlflow:
-        from autometa.tracking import start_run
 
         params = {"dataset": name, "n_train": len(ytr), "n_test": len(yte), "seed": args.seed}
         with start_run(experiment="autometa-demo", run_name=f"demo-{name.replace('/', '-')}", params=params) as run:
@@ -116,8 +123,6 @@ def _log_model(clf: Any, example: Any, run_id: str, tracking_uri: str | None) ->
     try:
         import mlflow
 
-        from autometa.tracking._probe import bounded_http
-        from autometa.tracking._quiet import quiet_mlflow
 
         if tracking_uri:
             mlflow.set_tracking_uri(tracking_uri)

@@ -6,6 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+from autometa._version import __version__
+from autometa.tracking import default_tracking_uri
+
 DESCRIPTION = "Print the version, the compute device, the default MLflow tracking URI, the shipped checkpoints and the registered task pools."
 
 
@@ -42,8 +45,6 @@ def gather() -> dict[str, object]:
     import torch
 
     from autometa._utils import resolve_device
-    from autometa._version import __version__
-    from autometa.tracking import default_tracking_uri
 
     dev = resolve_device("auto")
     info: dict[str, object] = {

@@ -11,6 +11,8 @@ import argparse
 import inspect
 import json
 import os
+import platform
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -340,7 +342,6 @@ def _campaign_command(campaign: Any, preset: str, ship: str) -> str:
 
 def _ship_regression_campaign(campaign: Any) -> None:
     """Write the regression campaign's learner and model card into the package's checkpoints folder."""
-    import platform
 
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.linear_model import RidgeCV
@@ -371,7 +372,6 @@ def _ship_regression_campaign(campaign: Any) -> None:
 
 def _ship_campaign(campaign: Any, tta_steps: int = 0) -> None:
     """Write the campaign's learner and model card into the package's checkpoints folder."""
-    import platform
 
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
@@ -387,7 +387,6 @@ def _ship_campaign(campaign: Any, tta_steps: int = 0) -> None:
     learner, curve = campaign.snapshot()
     extra: dict[str, Any] = {}
     if tta_steps > 0:
-        import shutil
 
         shutil.rmtree(campaign.directory / "tta", ignore_errors=True)  # steps for this snapshot only
         tta, scores = train_tta(learner, campaign.directory / "tta", steps=tta_steps, seed=campaign.seed)

@@ -45,6 +45,7 @@ from autometa.augment._policy import (
     _PolicyBase,
     build_policy,
 )
+from autometa.functional._adapt import Support, adapt
 from autometa.functional._losses import mask_logits
 from autometa.meta._base import (
     MetaLearner,
@@ -228,7 +229,6 @@ class AugmentedLearner(MetaLearner):
             aug = self.augment(batch, generator)
         base = self.base
         if _is_functional_gradient_learner(base):
-            from autometa.functional._adapt import Support, adapt
 
             if hasattr(base, "_check_batch"):
                 base._check_batch(batch)

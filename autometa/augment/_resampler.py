@@ -15,6 +15,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_random_state
 
 from autometa._threads import limit_threads
+from autometa.augment._ops import OPS, check_magnitude
+from autometa.augment._policy import AugmentationPolicy, _PolicyBase, load_policy
 
 __all__ = ["DEFAULT_POLICY_PATH", "MetaAugmenter"]
 
@@ -24,7 +26,6 @@ DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent / "checkpoints" / "
 
 @lru_cache(maxsize=8)
 def _load_cached(path: str, mtime: float):
-    from autometa.augment._policy import load_policy
 
     policy, _ = load_policy(path)
     policy.eval()
@@ -33,8 +34,6 @@ def _load_cached(path: str, mtime: float):
 
 
 def _resolve_policy(policy: Any, n_augment: int | None):
-    from autometa.augment._ops import OPS, check_magnitude
-    from autometa.augment._policy import AugmentationPolicy, _PolicyBase
 
     if isinstance(policy, _PolicyBase):
         return policy
@@ -289,7 +288,6 @@ class MetaAugmenter(BaseEstimator):
     def _fit_resample(self, X: Any, y: Any) -> tuple[Any, Any]:
         import torch
 
-        from autometa.augment._ops import OPS
 
         frame, y_arr, is_frame, numeric, y_idx, num_cols, values = self._validate(X, y)
         policy = _resolve_policy(self.policy, self.n_augment)

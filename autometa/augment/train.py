@@ -38,12 +38,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from autometa._version import __version__
 from autometa.augment._data import RESERVED_SETS, KeelTaskSource
 from autometa.augment._learner import AugmentedLearner, train_policy
 from autometa.augment._policy import AugmentationPolicy, UniformPolicy, save_policy
+from autometa.meta._base import build_learner
 from autometa.tasks import roles
 from autometa.tasks._pools import MixturePool
+from autometa.tasks._synthetic import SyntheticPrior
 from autometa.tasks._task import collate_tasks
+from autometa.tracking import start_run
 
 __all__ = ["load_companion_learner", "main", "save_companion_learner"]
 
@@ -77,7 +81,6 @@ def save_companion_learner(learner: Any, path: str | Path, metadata: dict[str, A
 
 def load_companion_learner(path: str | Path) -> Any:
     """Load a learner saved by :func:`save_companion_learner`."""
-    from autometa.meta._base import build_learner
 
     path = Path(path)
     if not path.is_file():
@@ -156,9 +159,6 @@ def main(argv: list[str] | None = None) -> int:
     learner_out = Path(args.learner_out) if args.learner_out else out.with_name("augment_learner.pt")
     card_out = Path(args.card) if args.card else out.with_name("augment_model_card.json")
 
-    from autometa.meta._base import build_learner
-    from autometa.tasks._synthetic import SyntheticPrior
-    from autometa.tracking import start_run
 
     torch.manual_seed(args.seed)
     git_commit = _git_commit()  # the code version that runs (recorded before training)
@@ -242,7 +242,6 @@ def main(argv: list[str] | None = None) -> int:
         print("meta-validation:", json.dumps(metrics), flush=True)
         run.log_metrics({f"val/{k}/{m}": v for k, d in metrics.items() for m, v in d.items()})
 
-        from autometa._version import __version__
 
         metadata = {
             "command": command,

@@ -19,6 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autometa._version import __version__
+from autometa.tracking import start_run
+
 __all__ = ["BenchResult", "add_common_arguments", "format_table", "report"]
 
 
@@ -77,7 +80,6 @@ def _environment() -> dict[str, Any]:
         env["threads"] = torch.get_num_threads()
     except Exception:  # pragma: no cover
         pass
-    from autometa._version import __version__
 
     env["autometa"] = __version__
     return env
@@ -162,7 +164,6 @@ def report(result: BenchResult, args: argparse.Namespace) -> int:
             fig_paths.append(p)
         print(f"wrote {path}" + "".join(f", {p}" for p in fig_paths))
     if not getattr(args, "no_mlflow", False):
-        from autometa.tracking import start_run
 
         with start_run(
             experiment=getattr(args, "experiment", "autometa-bench"),

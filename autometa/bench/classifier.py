@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -33,6 +34,7 @@ import numpy as np
 
 from autometa._metrics import mean_ovr_auc
 from autometa.bench._common import BenchResult
+from autometa.tasks._split import support_query_split
 
 DESCRIPTION = __doc__
 
@@ -116,7 +118,6 @@ def tree_preprocessing(X: Any) -> Any:
 
 def _random_init_checkpoint() -> str:
     """A checkpoint with the shipped learner's architecture but no meta-training (same seed)."""
-    import tempfile
 
     import torch
 
@@ -225,7 +226,6 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.nd
 
 def _cells(datasets: list[str], sizes: list[int], n_seeds: int, max_test: int):
     from autometa.estimators._dev_data import load_dev_dataset
-    from autometa.tasks._split import support_query_split
 
     # seeds outermost: a run stopped early still covers every data set and size
     for seed in range(n_seeds):

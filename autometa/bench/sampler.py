@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 import warnings
 from pathlib import Path
@@ -497,7 +498,6 @@ _OVERHEAD_TIMED = 10
 
 
 def _overhead_objective(trial: Any) -> float:
-    import math
 
     x = trial.suggest_float("x", -5.0, 5.0)
     lr = trial.suggest_float("lr", 1e-5, 1.0, log=True)

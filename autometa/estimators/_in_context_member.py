@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from autometa.tasks import TabularEncoder
+
 __all__ = ["IN_CONTEXT_CHECKPOINT", "InContextMember", "load_in_context_learner"]
 
 #: the shipped, meta-trained in-context learner (model card: ``in_context_model_card.json``)
@@ -79,7 +81,6 @@ class InContextMember:
         """Encode ``X`` (the user's table) and keep it, with class indices ``y``, as the support set."""
         import torch
 
-        from autometa.tasks import TabularEncoder
 
         if n_classes > self.learner.c_max:
             raise ValueError(

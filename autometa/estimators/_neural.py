@@ -13,10 +13,12 @@ probabilities.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
 
+from autometa.tasks import TabularEncoder
 from autometa.tasks._split import stratified_sample
 from autometa.tasks._views import place, random_view
 
@@ -84,7 +86,6 @@ class NeuralMember:
         """Encode ``df`` (a DataFrame), adapt ``n_views`` views of the task to labels ``y``."""
         import torch
 
-        from autometa.tasks import TabularEncoder
         from autometa.tasks._task import TaskBatch
 
         rng = np.random.default_rng(seed)
@@ -189,7 +190,6 @@ def adapt_views(learner: Any, batch: Any, steps: int | None) -> Any:
     meta-gradient; :func:`autometa.functional.adapt` with ``inference=True``); other learners
     (hypernetworks) run their ``adapt``.
     """
-    import inspect
 
     import torch
 

@@ -25,6 +25,7 @@ from autometa.estimators._in_context_regression_member import (
 )
 from autometa.estimators._regression_members import REGRESSION_MEMBERS, RegressionMember
 from autometa.estimators._table import TableSpec, TargetOrder, informative_columns, validate_frame
+from autometa.tasks import TabularEncoder
 
 __all__ = [
     "DEFAULT_REGRESSOR_MEMBERS",
@@ -268,7 +269,6 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
         for name in sorted(weights):
             member_seed = int(rng.integers(np.iinfo(np.int32).max))
             if name == "icl":
-                from autometa.tasks import TabularEncoder
 
                 # categorical levels in the order of their mean target, so codes move with y
                 self.icl_categories_ = TargetOrder().fit(df, z, spec.categorical) if _ICL_TARGET_ORDER else None

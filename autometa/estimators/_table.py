@@ -19,6 +19,7 @@ Everything here is NumPy/pandas only (no torch), so it is cheap to import and to
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,7 +202,6 @@ class TableSpec:
 
 class _quiet_nanwarnings:
     def __enter__(self) -> None:
-        import warnings
 
         self._ctx = warnings.catch_warnings()
         self._ctx.__enter__()

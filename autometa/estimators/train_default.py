@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import pickle
 import shutil
 import subprocess
 import sys
@@ -41,12 +42,26 @@ from typing import Any
 import numpy as np
 
 from autometa._metrics import mean_ovr_auc
+from autometa.augment import AugmentedLearner
+from autometa.estimators import AutoMetaClassifier, Portfolio, fit_portfolio
+from autometa.estimators._classifier import _FRAME_MEMBERS
 from autometa.estimators._dev_data import (
     EVALUATION,
     NEURAL_TRAIN,
     PORTFOLIO_TRAIN,
     load_dev_dataset,
 )
+from autometa.meta import MetaTrainer, build_learner
+from autometa.meta._checkpoint import (
+    atomic_torch_save,
+    learner_from_payload,
+    load_checkpoint,
+    make_payload,
+)
+from autometa.tasks import DevDatasetPool, MixturePool, ViewPool
+from autometa.tasks._split import support_query_split
+from autometa.tasks._synthetic import SyntheticPrior
+from autometa.tasks.datasets import family_of
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 D_MAX, C_MAX, HIDDEN = 32, 10, (64, 64)
@@ -55,8 +70,6 @@ D_MAX, C_MAX, HIDDEN = 32, 10, (64, 64)
 # ----------------------------------------------------------------------------- task pools
 def make_pools() -> tuple[Any, Any]:
     """The meta-training pool (synthetic + NEURAL_TRAIN) and the meta-validation pool (PORTFOLIO_TRAIN)."""
-    from autometa.tasks import DevDatasetPool, MixturePool, ViewPool
-    from autometa.tasks._synthetic import SyntheticPrior
 
     synthetic = SyntheticPrior(D_MAX, C_MAX, n_range=(16, 256), n_query=64, d_range=(2, D_MAX))
     dev = DevDatasetPool(NEURAL_TRAIN, D_MAX, C_MAX, n_range=(16, 256), n_query=64, name="dev-neural")
@@ -87,8 +100,6 @@ SHIPPED = {"neural": "classifier_default.pt", "hypernet": "classifier_hypernet.p
 
 def build_neural_learner(kind: str) -> Any:
     """A fresh learner of one of the :data:`LEARNERS` kinds (torch's global RNG seeds it)."""
-    from autometa.augment import AugmentedLearner
-    from autometa.meta import build_learner
 
     if kind == "metasgd":
         return build_learner("metasgd", net=NET, inner_steps=5, inner_lr=0.1, first_order=True)
@@ -112,7 +123,6 @@ def train_neural(
     """Meta-train a neural member's learner; copy the best checkpoint to ``ship``; return model-card facts."""
     import torch
 
-    from autometa.meta import MetaTrainer
 
     torch.manual_seed(seed)
     learner = build_neural_learner(kind)
@@ -156,12 +166,6 @@ def strip_policy(src: Path, dst: Path) -> Path:
     For a checkpoint whose policy was frozen at its initialization during meta-training: the
     shipped file then holds only what was meta-learned. The metadata records the removal.
     """
-    from autometa.meta._checkpoint import (
-        atomic_torch_save,
-        learner_from_payload,
-        load_checkpoint,
-        make_payload,
-    )
 
     payload = load_checkpoint(src)
     learner = learner_from_payload(payload)
@@ -188,8 +192,6 @@ def member_predictions(
     X: Any, y: np.ndarray, train: np.ndarray, test: np.ndarray, seed: int, members: tuple[str, ...] = MEMBERS
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """Fit each member alone on ``train`` rows; return meta-features, held-out probabilities, labels."""
-    from autometa.estimators import AutoMetaClassifier
-    from autometa.estimators._classifier import _FRAME_MEMBERS
 
     classes = np.unique(y[train])
     test = test[np.isin(y[test], classes)]
@@ -213,7 +215,6 @@ def _portfolio_task(spec: tuple[int, str, int, int], deadline: float) -> dict[st
     """Held-out member predictions on one subsampled task ``(index, data set, n_train, seed)``."""
     import torch
 
-    from autometa.tasks._split import support_query_split
 
     torch.set_num_threads(1)
     t, name, n, seed = spec
@@ -258,7 +259,6 @@ def _score_blends(records: list[dict[str, Any]], portfolio: Any) -> dict[str, fl
     """Mean log-loss and one-vs-rest ROC-AUC of the learned blend, the uniform blend and each member."""
     from sklearn.metrics import log_loss
 
-    from autometa.estimators import Portfolio
 
     auc = mean_ovr_auc
 
@@ -283,7 +283,6 @@ def family_folds(records: list[dict[str, Any]], n_folds: int, seed: int) -> list
     *tasks* of the same data sets rewards memorizing data sets, so every fold holds out whole
     families.
     """
-    from autometa.tasks.datasets import family_of
 
     families = np.random.default_rng(seed).permutation(sorted({family_of(r["name"]) for r in records}))
     return [set(families[k::n_folds]) for k in range(n_folds)]
@@ -291,8 +290,6 @@ def family_folds(records: list[dict[str, Any]], n_folds: int, seed: int) -> list
 
 def _held_out_scores(records: list[dict[str, Any]], held: set[str], l2: float, seed: int) -> dict[str, float]:
     """Fit the weights without the ``held`` families; score blends and members on them."""
-    from autometa.estimators import fit_portfolio
-    from autometa.tasks.datasets import family_of
 
     val = [r for r in records if family_of(r["name"]) in held]
     fit = [r for r in records if family_of(r["name"]) not in held]
@@ -327,9 +324,7 @@ def train_portfolio(
 
     With ``l2_candidates``, the L2 strength is chosen by :func:`select_l2` first.
     """
-    import pickle
 
-    from autometa.estimators import fit_portfolio
 
     if refit_only:
         records = pickle.loads(records_path.read_bytes())

@@ -35,6 +35,8 @@ import numpy as np
 from scipy import optimize, stats
 
 from autometa.estimators._regressor import REGRESSOR_PORTFOLIO, AutoMetaRegressor
+from autometa.tasks.datasets import load_dev_table
+from autometa.tasks.roles import REGRESSOR_VALIDATION
 
 __all__ = ["calibrate_spread", "choose_spread", "collect_tasks", "fit_blend", "interval_score", "main"]
 
@@ -45,7 +47,6 @@ def collect_tasks(
     datasets: Sequence[str], sizes: Sequence[int], seeds: Sequence[int], *, in_context: bool = True, log: Any = None
 ) -> list[dict[str, Any]]:
     """Per task: each member's test predictions and the spread offsets, in transformed units."""
-    from autometa.tasks.datasets import load_dev_table
 
     tasks = []
     for name in datasets:
@@ -155,7 +156,6 @@ def choose_spread(tasks: list[dict[str, Any]], members: list[str], l2: float) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    from autometa.tasks.roles import REGRESSOR_VALIDATION
 
     p = argparse.ArgumentParser(prog="python -m autometa.estimators.train_regressor", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip

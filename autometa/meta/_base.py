@@ -23,6 +23,7 @@ which is what lets every algorithm share one trainer, one checkpoint format and 
 from __future__ import annotations
 
 import abc
+import importlib
 from typing import Any, ClassVar
 
 import torch
@@ -56,7 +57,6 @@ def ensure_registered(algo: str, module: str | None = None) -> None:
     Only modules of the ``autometa`` package are imported automatically: a checkpoint must not
     be able to run arbitrary code on load; for your own learners, import their module first.
     """
-    import importlib
 
     import autometa.meta  # noqa: F401  (registers the learners of autometa.meta)
 

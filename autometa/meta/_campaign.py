@@ -18,6 +18,7 @@ summed over every session of the campaign.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -44,7 +45,7 @@ from autometa.meta._in_context_tta import InContextTTA
 from autometa.meta._trainer import MetaTrainer
 from autometa.tasks import InContextPrior, InContextRegressionPrior, TabularEncoder
 from autometa.tasks.datasets import load_dev_table
-from autometa.tasks.roles import IN_CONTEXT_VALIDATION
+from autometa.tasks.roles import IN_CONTEXT_VALIDATION, REGRESSOR_VALIDATION
 from autometa.tracking import start_run
 
 __all__ = ["InContextCampaign", "held_out_auc", "held_out_r2"]
@@ -159,7 +160,6 @@ def held_out_r2(
     from sklearn.metrics import r2_score
 
     if datasets is None:
-        from autometa.tasks.roles import REGRESSOR_VALIDATION
 
         datasets = REGRESSOR_VALIDATION
     is_learner = hasattr(learner, "d_max")
@@ -249,7 +249,6 @@ class InContextCampaign:
         self.task = task
         if eval_datasets is None:
             if task == "regression":
-                from autometa.tasks.roles import REGRESSOR_VALIDATION
 
                 eval_datasets = REGRESSOR_VALIDATION
             else:
@@ -528,7 +527,6 @@ def export_in_context(
     CPU-hours, wall-hours, the machine), the command, the whole learning curve and, when
     given, peers' AUC on the same held-out splits.
     """
-    import hashlib
 
 
     if learner is None:

@@ -44,6 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from autometa._version import __version__
+from autometa.tasks._task import Task, collate_tasks
 from autometa.tracking import download_model_file, is_mlflow_uri
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -254,7 +256,6 @@ def make_payload(
     training: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The dictionary stored in a checkpoint (tensors moved to CPU)."""
-    from autometa._version import __version__
 
     algo = getattr(learner, "algo", None)
     if not isinstance(algo, str) or algo == "abstract":
@@ -516,7 +517,6 @@ def predict_proba(learner: MetaLearner, model_input: Mapping[str, Any]) -> Any:
     import numpy as np
     import torch
 
-    from autometa.tasks._task import Task, collate_tasks
 
     d, c = learner_dims(learner)
     d_max, c_max = int(d), int(c)
@@ -630,7 +630,6 @@ def log_meta_learner(
     """
     import torch
 
-    from autometa._version import __version__
     from autometa.tracking import (  # mlflow.pyfunc is slow to import
         MetaLearnerPyfunc,
         log_pyfunc_model,

@@ -58,6 +58,7 @@ from autometa.meta._schedule import (
     resolve_amp,
 )
 from autometa.tasks._task import TaskBatch, collate_tasks
+from autometa.tracking import TrackingWarning, start_run
 
 if TYPE_CHECKING:  # pragma: no cover
     from autometa.meta._base import MetaLearner
@@ -639,7 +640,6 @@ class MetaTrainer:
         last_path = ckpt_dir / "last.pt" if ckpt_dir is not None else None
         best_path = ckpt_dir / "best.pt" if ckpt_dir is not None else None
 
-        from autometa.tracking import start_run
 
         params = {
             "algo": self.learner.algo,
@@ -699,7 +699,6 @@ class MetaTrainer:
 
     def _log_model(self, run: Any, best: Path | None) -> str | None:
         from autometa.meta._checkpoint import load_meta_learner, log_meta_learner
-        from autometa.tracking import TrackingWarning
 
         try:
             learner = load_meta_learner(best) if best is not None else self.learner

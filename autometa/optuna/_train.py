@@ -29,6 +29,7 @@ from autometa.optuna._pool import (
     suggest_hpobench,
     synthetic_gp_functions,
 )
+from autometa.optuna._sampler import MetaSampler, single_threaded_blas
 from autometa.optuna._space import NormalizedSpace
 
 __all__ = ["greedy_portfolio", "learn_designs", "learn_gp_hyperparameters", "train_meta_knowledge"]
@@ -66,7 +67,6 @@ def learn_designs(
     the learned design, of uniform random points and of a scrambled Sobol sequence, on held-out
     functions.
     """
-    from autometa.optuna._sampler import single_threaded_blas
 
     with single_threaded_blas():
         return _learn_designs(max_dim, size, n_functions, n_candidates, seed)
@@ -174,7 +174,6 @@ def train_meta_knowledge(
     knowledge : MetaKnowledge
     metrics : dict of str to float
     """
-    from autometa.optuna._sampler import single_threaded_blas
 
     # Small matrices: multi-threaded BLAS only adds contention.
     with single_threaded_blas():
@@ -260,7 +259,6 @@ def lodo_regret(
 def _lodo(knowledge_for: Any, datasets: Sequence[str], n_trials: int, seeds: Sequence[int], out: dict[str, float]) -> None:
     import optuna
 
-    from autometa.optuna._sampler import MetaSampler
 
     for name in datasets:
         table = HPOBenchTable(name)

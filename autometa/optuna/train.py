@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from autometa.optuna._pool import HPOBENCH_DATASETS
+from autometa.optuna._train import lodo_regret, train_meta_knowledge
+from autometa.tracking import start_run
 
 __all__ = ["main"]
 
@@ -47,7 +49,6 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = _parser().parse_args(argv)
-    from autometa.optuna._train import lodo_regret, train_meta_knowledge
 
     datasets = [s for s in args.hpobench.split(",") if s]
     knowledge, metrics = train_meta_knowledge(datasets, seed=args.seed, quick=args.quick)
@@ -94,7 +95,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(json.dumps(metrics, indent=2, sort_keys=True))
     print(f"wrote {out} (sha256 {sha[:12]}) and {out.parent / MODEL_CARD_NAME}")
 
-    from autometa.tracking import start_run
 
     with start_run(
         experiment="autometa-meta-train",

@@ -30,6 +30,7 @@ import numpy as np
 from autometa.tasks._pools import DatasetPool
 from autometa.tasks._synthetic import SyntheticPrior
 from autometa.tasks._task import Task
+from autometa.tasks.roles import IN_CONTEXT_TRAIN
 
 __all__ = ["InContextPrior"]
 
@@ -123,7 +124,6 @@ class InContextPrior:
 
     # ------------------------------------------------------------------ what a subclass changes
     def _default_datasets(self) -> tuple[str, ...]:
-        from autometa.tasks.roles import IN_CONTEXT_TRAIN
 
         return IN_CONTEXT_TRAIN
 

@@ -46,6 +46,8 @@ from autometa.tasks._encoder import encode_regression_task
 from autometa.tasks._in_context_prior import InContextPrior
 from autometa.tasks._synthetic import ACTIVATIONS, activation, correlated_inputs, corrupt_features
 from autometa.tasks._task import Task
+from autometa.tasks.datasets import load_dev_table
+from autometa.tasks.roles import REGRESSOR_TRAIN
 
 __all__ = ["InContextRegressionPrior", "RegressionPrior", "RegressionTablePool"]
 
@@ -334,7 +336,6 @@ class RegressionTablePool:
 
 @functools.lru_cache(maxsize=64)
 def _cached_table(name: str) -> tuple[pd.DataFrame, np.ndarray]:
-    from autometa.tasks.datasets import load_dev_table
 
     X, y = load_dev_table(name)
     y = np.asarray(y, dtype=np.float64)
@@ -404,7 +405,6 @@ class InContextRegressionPrior(InContextPrior):
         )
 
     def _default_datasets(self) -> tuple[str, ...]:
-        from autometa.tasks.roles import REGRESSOR_TRAIN
 
         return REGRESSOR_TRAIN
 

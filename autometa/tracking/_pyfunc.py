@@ -36,6 +36,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from autometa._version import __version__
 from autometa.tracking._probe import bounded_http, probe
 from autometa.tracking._quiet import quiet_mlflow
 
@@ -244,7 +245,6 @@ def log_classifier(
     import sklearn
     import torch
 
-    from autometa._version import __version__
 
     with tempfile.TemporaryDirectory(prefix="autometa-classifier-") as tmp:
         path = Path(tmp) / "classifier.pkl"

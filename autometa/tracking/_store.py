@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from autometa._version import __version__
 from autometa.tracking._probe import bounded_http, probe
 from autometa.tracking._quiet import quiet_mlflow
 
@@ -143,8 +146,6 @@ class TrackedRun:
         """Log numeric metrics (non-finite and non-numeric values are skipped)."""
         if not self.enabled:
             return
-        import math
-        import time
 
         from mlflow.entities import Metric
 
@@ -312,6 +313,5 @@ def start_run(
 
 
 def _version() -> str:
-    from autometa._version import __version__
 
     return __version__
