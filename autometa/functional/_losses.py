@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["mask_logits", "masked_cross_entropy", "masked_accuracy"]
+__all__ = ["mask_logits", "masked_accuracy", "masked_cross_entropy", "masked_squared_error"]
 
 _NEG = -1e9
 
@@ -39,3 +39,14 @@ def masked_accuracy(logits: Tensor, y: Tensor, row_mask: Tensor, class_mask: Ten
     pred = mask_logits(logits, class_mask).argmax(-1)
     w = row_mask.to(logits.dtype)
     return ((pred == y).to(logits.dtype) * w).sum() / w.sum().clamp_min(1.0)
+
+
+def masked_squared_error(outputs: Tensor, y: Tensor, row_mask: Tensor, class_mask: Tensor) -> Tensor:
+    """Mean squared error over the real rows of one regression task.
+
+    ``outputs``: ``[n, 1]`` (a one-output net) or ``[n]``; ``y``: ``[n]`` float targets;
+    ``class_mask`` is ignored (the signature is the inner loop's loss signature).
+    """
+    pred = outputs[..., 0] if outputs.dim() == y.dim() + 1 else outputs
+    w = row_mask.to(pred.dtype)
+    return ((pred - y.to(pred.dtype)) ** 2 * w).sum() / w.sum().clamp_min(1.0)

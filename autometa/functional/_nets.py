@@ -28,15 +28,15 @@ class MaskedMLP(nn.Module):
     d_max : int
         Width of the encoded feature axis.
     c_max : int
-        Width of the class axis (logits).
+        Width of the output axis: class logits, or 1 for a regression net.
     hidden : tuple of int
         Hidden layer widths.
     """
 
     def __init__(self, d_max: int, c_max: int, hidden: tuple[int, ...] = (64, 64)) -> None:
         super().__init__()
-        if d_max < 1 or c_max < 2:
-            raise ValueError(f"MaskedMLP needs d_max >= 1 and c_max >= 2; got {d_max}, {c_max}.")
+        if d_max < 1 or c_max < 1:
+            raise ValueError(f"MaskedMLP needs d_max >= 1 and c_max >= 1; got {d_max}, {c_max}.")
         self.d_max, self.c_max, self.hidden = int(d_max), int(c_max), tuple(int(h) for h in hidden)
         widths = [2 * self.d_max, *self.hidden]
         self.body = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))

@@ -36,5 +36,6 @@ def test_conv4_shapes_and_stateless_batchnorm():
 def test_build_net_rejects_unknown_kind():
     with pytest.raises(ValueError, match="Unknown base net kind"):
         build_net({"kind": "transformer"})
-    with pytest.raises(ValueError, match="c_max >= 2"):
-        MaskedMLP(d_max=3, c_max=1)
+    with pytest.raises(ValueError, match="c_max >= 1"):
+        MaskedMLP(d_max=3, c_max=0)
+    assert MaskedMLP(d_max=3, c_max=1).c_max == 1  # a one-output regression net
