@@ -21,10 +21,10 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from autometa.meta._cli_evaluate import evaluate_learner
 from sklearn.datasets import load_digits, load_wine
 
 from autometa.meta import MAML, MetaTrainer, load_meta_learner
-from autometa.meta._cli_evaluate import evaluate_learner
 from autometa.tasks import Task, encode_task
 
 

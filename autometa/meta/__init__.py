@@ -10,9 +10,9 @@ from autometa.meta._checkpoint import (
 from autometa.meta._hypernet import HyperNet, HyperNetMAML, SetEncoder
 from autometa.meta._in_context import InContextLearner, InContextState
 from autometa.meta._in_context_regression import InContextRegressionLearner
-from autometa.meta._maml_regression import MAMLRegression
 from autometa.meta._in_context_tta import InContextTTA
 from autometa.meta._maml import ANIL, FOMAML, MAML, AdaptedTask, GradientLearner, MetaSGD, Reptile
+from autometa.meta._maml_regression import MAMLRegression
 from autometa.meta._meta_lstm import MetaLSTM, MetaLSTMRule
 from autometa.meta._metric import MatchingNet, ProtoNet, RelationNet, SiameseNet
 from autometa.meta._trainer import MetaTrainer, TrainResult
