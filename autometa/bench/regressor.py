@@ -22,8 +22,9 @@ estimator at one size: mean metrics, median time and the mean rank by R² (rank 
 ``best_peer_hindsight`` is, per table and size, the peer with the best mean R² chosen after
 seeing the test results, averaged over tables.
 
-Estimators ``am_uniform`` (equal blend weights), ``am_no_icl`` (classical members only) and
-``am_icl_only`` (the in-context member alone) are the ablation. ``--raw PATH`` writes every
+Estimators ``am_uniform`` (equal blend weights), ``am_no_icl`` (without the in-context member),
+``am_no_maml`` (without the MAML member), ``am_classical`` (classical members only),
+``am_icl_only`` (the in-context member alone) and ``am_maml_only`` are the ablation. ``--raw PATH`` writes every
 cell as a JSON line; ``--reuse PATH`` skips the cells a file already holds.
 """
 
@@ -47,7 +48,8 @@ DESCRIPTION = __doc__
 PEERS = ("ridge", "rf300", "hgb", "knn7", "svr", "flaml_lgbm")
 MAIN = ("autometa", *PEERS)
 ABLATION = {"am_uniform": {"blend": "uniform"}, "am_no_icl": {"in_context_learner": None},
-            "am_icl_only": {"members": ["icl"]}}  # fmt: skip
+            "am_no_maml": {"maml_learner": None}, "am_classical": {"in_context_learner": None, "maml_learner": None},
+            "am_icl_only": {"members": ["icl"]}, "am_maml_only": {"members": ["maml"]}}  # fmt: skip
 HINDSIGHT = "best_peer_hindsight"
 LEVELS = np.round(np.arange(1, 20) * 0.05, 2)
 

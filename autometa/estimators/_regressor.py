@@ -23,6 +23,7 @@ from autometa.estimators._in_context_regression_member import (
     InContextRegressionMember,
     load_in_context_regressor,
 )
+from autometa.estimators._maml_regression_member import MAMLRegressionMember, load_maml_regressor
 from autometa.estimators._regression_members import REGRESSION_MEMBERS, RegressionMember
 from autometa.estimators._table import TableSpec, TargetOrder, informative_columns, validate_frame
 from autometa.tasks import TabularEncoder
@@ -37,8 +38,8 @@ __all__ = [
 
 #: the shipped meta-learned blend weights and spread calibration
 REGRESSOR_PORTFOLIO = Path(__file__).resolve().parent.parent / "checkpoints" / "regressor_portfolio.json"
-_ALL_MEMBERS = ("icl", *sorted(REGRESSION_MEMBERS))
-#: ``members="auto"``: the in-context learner (when its checkpoint ships) and every classical family
+_ALL_MEMBERS = ("icl", "maml", *sorted(REGRESSION_MEMBERS))
+#: ``members="auto"``: the meta-learned members (when their checkpoints ship) and every classical family
 DEFAULT_REGRESSOR_MEMBERS = _ALL_MEMBERS
 #: quantile levels of the grid on which means and standard deviations in the user's units are integrated
 _GRID = (np.arange(200) + 0.5) / 200
@@ -100,6 +101,9 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
       training rows with their targets and returns, for every new row, a full predictive
       distribution in one forward pass (nothing is fitted per task); an ensemble of
       ``n_ensemble`` feature placements. Left out when no checkpoint ships.
+    * ``"maml"``: a 2x64 MLP whose initialization was meta-learned by MAML on the same task
+      prior (``regressor_maml.pt``), adapted to the training rows by 5 gradient steps.
+      Left out when no checkpoint ships.
     * classical members: ``"rf"`` (random forest), ``"et"`` (extra trees), ``"gbm"``
       (histogram gradient boosting with small-data settings), ``"ridge"`` (ridge with
       efficient leave-one-out choice of the penalty), ``"knn"`` (distance-weighted k-NN),
@@ -118,10 +122,13 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     members : "auto" or list of str, default="auto"
-        Families allowed into the blend (``"auto"``: all of ``icl, et, gbm, knn, rf, ridge, svr``).
+        Families allowed into the blend (``"auto"``: all of ``icl, maml, et, gbm, knn, rf, ridge, svr``).
     in_context_learner : "default", None or a learner, default="default"
         The ``"icl"`` member's learner: ``"default"`` (shipped), None (leave the member out),
         a checkpoint path, or an :class:`~autometa.meta.InContextRegressionLearner`.
+    maml_learner : "default", None or a learner, default="default"
+        The ``"maml"`` member's learner: ``"default"`` (shipped ``regressor_maml.pt``), None
+        (leave the member out), a checkpoint path, or a :class:`~autometa.meta.MAMLRegression`.
     target_transform : {"auto", "none", "log", "standardize"}, default="auto"
         See :class:`TargetTransform`.
     blend : {"portfolio", "uniform"}, default="portfolio"
@@ -169,6 +176,7 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "members": [StrOptions({"auto"}), list, tuple],
         "in_context_learner": "no_validation",
+        "maml_learner": "no_validation",
         "target_transform": [StrOptions({"auto", "none", "log", "standardize"})],
         "blend": [StrOptions({"portfolio", "uniform"})],
         "spread": [StrOptions({"auto", "icl", "oob"})],
@@ -184,6 +192,7 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
         *,
         members: str | list[str] = "auto",
         in_context_learner: Any = "default",
+        maml_learner: Any = "default",
         target_transform: str = "auto",
         blend: str = "portfolio",
         spread: str = "auto",
@@ -195,6 +204,7 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
     ) -> None:
         self.members = members
         self.in_context_learner = in_context_learner
+        self.maml_learner = maml_learner
         self.target_transform = target_transform
         self.blend = blend
         self.spread = spread
@@ -254,10 +264,13 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
         learner = self._learner() if "icl" in members else None
         if learner is None:
             members = [m for m in members if m != "icl"]
+        maml = self._maml() if "maml" in members else None
+        if maml is None:
+            members = [m for m in members if m != "maml"]
         if not members:
             raise ValueError(
-                "No member is left: members=['icl'] needs an in-context learner, but none is available "
-                "(in_context_learner=None or no shipped checkpoint). Allow a classical member too."
+                "No member is left: the meta-learned members need their learners (in_context_learner / "
+                "maml_learner), but none is available (None, or no shipped checkpoint). Allow a classical member too."
             )
         portfolio = self._portfolio(members)
         weights = {m: float(portfolio["weights"][m]) for m in members}
@@ -266,18 +279,21 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
         spec = TableSpec().fit(df)
         matrices = {"tree": spec.tree_matrix(df), "linear": spec.linear_matrix(df)}
         fitted: dict[str, Any] = {}
+        # the meta-learned members read categorical levels in the order of their mean target
+        self.icl_categories_ = TargetOrder().fit(df, z, spec.categorical) if _ICL_TARGET_ORDER else None
+        ordered = self.icl_categories_.transform(df) if self.icl_categories_ is not None else df
         for name in sorted(weights):
             member_seed = int(rng.integers(np.iinfo(np.int32).max))
             if name == "icl":
-
-                # categorical levels in the order of their mean target, so codes move with y
-                self.icl_categories_ = TargetOrder().fit(df, z, spec.categorical) if _ICL_TARGET_ORDER else None
-                icl_frame = self.icl_categories_.transform(df) if self.icl_categories_ is not None else df
-                self.icl_encoder_ = TabularEncoder(d_max=learner.d_max, c_max=2).fit(icl_frame)
-                xs, fm = self.icl_encoder_.transform(icl_frame)
+                self.icl_encoder_ = TabularEncoder(d_max=learner.d_max, c_max=2).fit(ordered)
+                xs, fm = self.icl_encoder_.transform(ordered)
                 fitted[name] = InContextRegressionMember(
                     learner, n_members=self.n_ensemble, random_state=member_seed
                 ).fit(xs, fm, z)
+            elif name == "maml":
+                self.maml_encoder_ = TabularEncoder(d_max=maml.d_max, c_max=2).fit(ordered)
+                xs, fm = self.maml_encoder_.transform(ordered)
+                fitted[name] = MAMLRegressionMember(maml).fit(xs, fm, z)
             else:
                 fitted[name] = RegressionMember(REGRESSION_MEMBERS[name]).fit(matrices, z, member_seed, n_jobs=n_threads)
         chosen = portfolio["spread"] if self.spread == "auto" else self.spread
@@ -298,6 +314,14 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
             return None
         if isinstance(source, (str, Path)):
             return load_in_context_regressor(source)
+        return source  # a learner object
+
+    def _maml(self) -> Any:
+        source = self.maml_learner
+        if source is None:
+            return None
+        if isinstance(source, (str, Path)):
+            return load_maml_regressor(source)
         return source  # a learner object
 
     def _allowed_members(self) -> list[str]:
@@ -354,6 +378,8 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
             if name == "icl":
                 xq = self._icl_rows(df)
                 mean += w * member.predict(xq)
+            elif name == "maml":
+                mean += w * member.predict(self._maml_rows(df))
             else:
                 mean += w * member.predict(matrices)
         return mean, xq, self.members_.get("icl")
@@ -371,6 +397,11 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
             raise ValueError("This AutoMetaRegressor has no in-context member ('icl' is not in members_).")
         return self._icl_rows(validate_frame(self, X, reset=False).iloc[:, self._informative])
 
+    def _maml_rows(self, df: pd.DataFrame) -> np.ndarray:
+        if self.icl_categories_ is not None:
+            df = self.icl_categories_.transform(df)
+        return self.maml_encoder_.transform(df)[0]
+
     def _icl_rows(self, df: pd.DataFrame) -> np.ndarray:
         if self.icl_categories_ is not None:
             df = self.icl_categories_.transform(df)
@@ -386,6 +417,8 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
             for name, member in self.members_.items():
                 if name == "icl":
                     out[name] = member.predict(self._icl_rows(df))
+                elif name == "maml":
+                    out[name] = member.predict(self._maml_rows(df))
                 else:
                     out[name] = member.predict(matrices)
         return out
