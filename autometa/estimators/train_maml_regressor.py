@@ -27,7 +27,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from autometa.estimators._maml_regression_member import MAML_REGRESSOR_CHECKPOINT, MAMLRegressionMember
+from autometa.estimators._maml_regression_member import (
+    MAML_REGRESSOR_CHECKPOINT,
+    MAMLRegressionMember,
+)
 from autometa.meta import MAMLRegression, MetaTrainer, save_meta_learner
 from autometa.tasks import InContextRegressionPrior, TabularEncoder, roles
 from autometa.tasks.datasets import load_dev_table

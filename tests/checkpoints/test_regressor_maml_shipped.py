@@ -8,7 +8,10 @@ import json
 import pytest
 import torch
 
-from autometa.estimators._maml_regression_member import MAML_REGRESSOR_CHECKPOINT, load_maml_regressor
+from autometa.estimators._maml_regression_member import (
+    MAML_REGRESSOR_CHECKPOINT,
+    load_maml_regressor,
+)
 from autometa.meta import MAMLRegression
 from autometa.tasks import roles
 from autometa.tasks.datasets import is_reserved
