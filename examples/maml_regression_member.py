@@ -27,26 +27,21 @@ import numpy as np
 import torch
 
 from autometa import AutoMetaRegressor
+from autometa.estimators._maml_regression_member import MAMLRegressionMember
 from autometa.estimators.train_regressor import _loss, fit_blend
 from autometa.meta import MAMLRegression, MetaTrainer
-from autometa.tasks import InContextRegressionPrior, TabularEncoder, Task, collate_tasks, roles
+from autometa.tasks import InContextRegressionPrior, TabularEncoder, roles
 from autometa.tasks.datasets import load_dev_table
 
 NET = {"kind": "mlp", "d_max": 32, "c_max": 1, "hidden": [64, 64]}
 
 
 def maml_predict(learner: MAMLRegression, X_train, z_train, X_test) -> np.ndarray:
-    """The member: encode like the in-context member, adapt on the support rows, predict."""
+    """The member as AutoMetaRegressor's: encode the rows, adapt on the support rows, predict."""
     enc = TabularEncoder(d_max=learner.d_max, c_max=2).fit(X_train)
     xs, fm = enc.transform(X_train)
     xq, _ = enc.transform(X_test)
-    task = Task(x_support=torch.from_numpy(xs), y_support=torch.from_numpy(z_train.astype(np.float32)),
-                x_query=torch.from_numpy(xq), y_query=torch.zeros(len(xq)), feature_mask=torch.from_numpy(fm),
-                n_classes=1, name="member")  # fmt: skip
-    batch = collate_tasks([task], c_max=1)
-    fast = learner.adapt(batch, inference=True)
-    with torch.no_grad():
-        return learner.predict(fast, batch.x_query, batch)[0, : len(xq)].numpy().astype(np.float64)
+    return MAMLRegressionMember(learner).fit(xs, fm, z_train).predict(xq)
 
 
 def r2(z: np.ndarray, pred: np.ndarray) -> float:
