@@ -420,6 +420,15 @@ class MetaSampler(BaseSampler):
         plan: dict[str, Any] = {}
         tasks = self._all_tasks()
         if tasks and trial.number < 4 * self._n_startup_trials:
+            # As in the relative space: an archived task must share at least half of the
+            # parameters the study has shown so far (a lone ``depth`` of another model says
+            # little); the first trial, which has shown nothing yet, may start from the archive.
+            seen = {n for t in study.get_trials(deepcopy=False) if t.number != trial.number for n in t.params}
+            if seen:
+                n_sources = len(self._source_tasks)
+                need = math.ceil(_MIN_ARCHIVE_COVERAGE * len(seen))
+                tasks = [t for i, t in enumerate(tasks) if i < n_sources or len(seen & set(t.distributions)) >= need]
+        if tasks and trial.number < 4 * self._n_startup_trials:
             n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
             if n_complete < self._n_startup_trials:
                 dists: dict[str, BaseDistribution] = {}

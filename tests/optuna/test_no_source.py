@@ -29,6 +29,28 @@ def test_archived_tasks_need_half_of_the_parameters() -> None:
     assert _n_tasks(MetaSampler(knowledge=None, seed=0), ["alpha", "learning_rate_init"]) == 0
 
 
+def test_a_lone_shared_name_in_a_define_by_run_study_is_not_planned_from_the_archive() -> None:
+    """A conditional study whose ``depth`` happens to share a name with the archive's MLP depth."""
+    sampler = MetaSampler(seed=0)
+    study = optuna.create_study(sampler=sampler)
+
+    def objective(trial: optuna.Trial) -> float:
+        model = trial.suggest_categorical("model", ["tree", "net"])
+        depth = trial.suggest_int("depth", 1, 12)
+        return (depth - 9) ** 2 + (trial.suggest_float("frac", 0, 1) if model == "tree" else trial.suggest_float("drop", 0, 1))
+
+    study.optimize(objective, n_trials=1)  # the first trial may start from the archive
+    nxt = study.ask()
+    assert sampler._plan(study, study._storage.get_trial(nxt._trial_id)) == {}  # 1 of 3-4 names: too few
+    # a study with the archive's own parameters still gets archive values in its design
+    hpo = optuna.create_study(sampler=MetaSampler(seed=0))
+    names = ["alpha", "batch_size", "depth", "learning_rate_init", "width"]
+    space = hpobench_space()
+    hpo.optimize(lambda t: sum(float(t._suggest(n, space[n]) is None) for n in names), n_trials=1)
+    nxt = hpo.ask()
+    assert set(hpo.sampler._plan(hpo, hpo._storage.get_trial(nxt._trial_id))) == set(names)
+
+
 def test_contradicting_archive_falls_back_to_space_filling() -> None:
     # The archive says "x near 4 is best"; the study's optimum is at -4.
     rng = np.random.default_rng(0)
