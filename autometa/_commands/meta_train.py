@@ -119,6 +119,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--checkpoint-dir <that directory> --ship)",
     )
     g.add_argument(
+        "--cooldown-dir",
+        type=Path,
+        default=None,
+        help="with --cooldown-steps: the branch's directory instead of <checkpoint-dir>-cooldown (for a "
+        "second cool-down from a later step of the same constant-rate run)",
+    )
+    g.add_argument(
         "--hours",
         type=_positive_float,
         default=None,
@@ -304,6 +311,8 @@ def _run_campaign(args: argparse.Namespace) -> int:
         raise ValueError("--preset in-context needs --steps (total outer steps) or --hours (this session's budget).")
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps must be a positive integer; got {args.steps}.")
+    if args.cooldown_dir is not None and not cooling:
+        raise ValueError("--cooldown-dir names a cool-down branch; give it with --cooldown-steps N.")
     if cooling and args.cooldown_steps < 1:
         raise ValueError(f"--cooldown-steps must be a positive integer; got {args.cooldown_steps}.")
     regression = args.preset == "in-context-regression"
@@ -314,7 +323,7 @@ def _run_campaign(args: argparse.Namespace) -> int:
         tracking=not args.no_mlflow,
     )
     if cooling:
-        campaign = campaign.cooldown_branch(args.cooldown_steps)
+        campaign = campaign.cooldown_branch(args.cooldown_steps, args.cooldown_dir)
         print(f"cool-down of {campaign.directory}: steps {campaign.cooldown[0]} -> {campaign.cooldown[1]}", file=sys.stderr)
     if args.steps is not None or args.hours is not None or cooling:
         campaign.run(steps=args.steps, hours=args.hours)
@@ -333,10 +342,12 @@ def _campaign_command(campaign: Any, preset: str, ship: str) -> str:
                 f"(resumed across sessions), then --checkpoint-dir {campaign.directory} {ship}")  # fmt: skip
     start, end = campaign.cooldown
     base = campaign.branched_from or campaign.directory.with_name(campaign.directory.name.removesuffix("-cooldown"))
+    default_branch = Path(base).with_name(Path(base).name + "-cooldown")
+    branch = "" if Path(campaign.directory) == default_branch else f" --cooldown-dir {campaign.directory}"
     return (
         f"autometa meta-train --preset {preset} --hours H --checkpoint-dir {base} (resumed across sessions, "
-        f"to step {start}), then --checkpoint-dir {base} --cooldown-steps {end - start} (branch {campaign.directory}), "
-        f"then --checkpoint-dir {campaign.directory} {ship}"
+        f"to step {start}), then --checkpoint-dir {base} --cooldown-steps {end - start}{branch} "
+        f"(branch {campaign.directory}), then --checkpoint-dir {campaign.directory} {ship}"
     )
 
 

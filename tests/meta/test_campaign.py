@@ -93,3 +93,17 @@ def test_held_out_auc_is_deterministic():
     a = held_out_auc(learner, ("sklearn/wine",), (32,))
     assert a == held_out_auc(learner, ("sklearn/wine",), (32,))
     assert 0.0 <= a["auc@32"] <= 1.0
+
+
+def test_second_cooldown_from_a_later_step_gets_its_own_branch_and_command(tmp_path):
+    from autometa._commands.meta_train import _campaign_command
+
+    camp = InContextCampaign(tmp_path / "main", warmup_steps=0, **TINY)
+    camp.run(steps=3)
+    first = camp.cooldown_branch(3)
+    camp.run(steps=6)  # the constant-rate run goes on ...
+    second = camp.cooldown_branch(3, tmp_path / "main-cooldown-6k")  # ... and is cooled down again
+    assert (first.cooldown, second.cooldown) == ((3, 6), (6, 9))
+    assert "--cooldown-dir" not in _campaign_command(first, "in-context", "--ship")
+    cmd = _campaign_command(second, "in-context", "--ship")
+    assert f"--cooldown-steps 3 --cooldown-dir {tmp_path / 'main-cooldown-6k'}" in cmd and "to step 6" in cmd

@@ -117,6 +117,8 @@ def test_missing_steps_is_a_clear_error(capsys):
     assert "--steps is required" in capsys.readouterr().err
     assert main(["meta-train", "--preset", "in-context"]) == 2
     assert "--steps" in capsys.readouterr().err
+    assert main(["meta-train", "--preset", "in-context", "--steps", "5", "--cooldown-dir", "x"]) == 2
+    assert "--cooldown-steps" in capsys.readouterr().err
 
 
 def test_evaluate_errors(tmp_path, capsys):
