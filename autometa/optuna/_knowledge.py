@@ -5,7 +5,7 @@ A :class:`MetaKnowledge` holds
 * ``gp_lengthscale`` and ``gp_noise``: Gaussian-process hyperparameters meta-learned by
   maximizing the mean marginal likelihood over a pool of tuning tasks;
 * ``designs``: one meta-learned initial design per dimension (a portfolio of points in the
-  unit cube, built greedily to minimize the mean regret across synthetic GP-prior tasks);
+  unit cube, built greedily to minimize the mean regret across synthetic tuning landscapes);
 * ``tasks``: an archive of past tuning tasks (configurations and losses, with their Optuna
   distributions), used like source studies whenever a new study's parameters match by name.
 

