@@ -1,7 +1,9 @@
 """Synthetic families of tuning problems, for leave-one-family-out validation of MetaSampler.
 
 Each family draws random *instances* (seeded) with one kind of structure that the shipped
-meta-knowledge (HPOBench tables and smooth GP-prior functions) has never seen:
+meta-knowledge has never seen in this form (it learned from HPOBench tables, smooth GP-prior
+functions and the generic landscapes of :func:`~autometa.optuna._pool.synthetic_landscapes`,
+whose generators share no code with these):
 
 * ``plateaus``: piecewise-constant steps (quantized distances to a random optimum);
 * ``log_optima``: narrow sweet spots of log-scaled parameters, some parameters irrelevant;

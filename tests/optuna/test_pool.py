@@ -1,4 +1,4 @@
-"""The HPO task pool: HPOBench tables (dev) and synthetic GP-prior functions."""
+"""The HPO task pool: HPOBench tables (dev), synthetic GP-prior functions and landscapes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from autometa.optuna._pool import (
     HPOBenchTable,
     hpobench_space,
     synthetic_gp_functions,
+    synthetic_landscapes,
 )
 
 
@@ -42,3 +43,12 @@ def test_synthetic_gp_functions_are_seeded_and_smooth() -> None:
     g = synthetic_gp_functions(pts, 4, np.random.default_rng(0))
     assert f.shape == (4, 50) and np.array_equal(f, g)
     assert np.abs(np.diff(f, axis=1)).mean() < 0.5 * f.std()
+
+
+def test_synthetic_landscapes_are_seeded_finite_and_varied() -> None:
+    x = np.random.default_rng(0).random((128, 3))
+    a = synthetic_landscapes(x, 40, np.random.default_rng(1))
+    assert a.shape == (40, 128) and np.isfinite(a).all()
+    assert np.array_equal(a, synthetic_landscapes(x, 40, np.random.default_rng(1)))
+    n_levels = np.array([len(np.unique(f)) for f in a])
+    assert (n_levels <= 6).any() and (n_levels == 128).any()  # plateaus and smooth kinds both occur
