@@ -128,3 +128,28 @@ def test_cooldown_claim_matches_the_curve():
     after = curve[-8:]
     for size in (32, 128, 512):
         assert np.mean([c[f"auc@{size}"] for c in after]) > np.mean([c[f"auc@{size}"] for c in before])
+
+
+def test_trained_learner_is_label_and_feature_order_invariant_in_expectation():
+    """On a trained learner (confident predictions), renaming the classes or reordering the
+    columns barely moves the ensemble's probabilities, while one member alone moves them."""
+    from autometa.meta._in_context import in_context_proba
+    from autometa.tasks import TabularEncoder
+
+    learner = _base(load_in_context_learner("default")).eval()
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((160, 5))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    enc = TabularEncoder(d_max=learner.d_max, c_max=learner.c_max).fit(X[:60], y[:60])
+    xs, fm = (torch.from_numpy(a) for a in enc.transform(X[:60]))
+    xq = torch.from_numpy(enc.transform(X[60:])[0])
+    ys = torch.from_numpy(enc.encode_labels(y[:60]))
+    with torch.no_grad():
+        base = in_context_proba(learner, xs, ys, xq, fm, 2, n_members=64, seed=0)
+        relabelled = in_context_proba(learner, xs, 1 - ys, xq, fm, 2, n_members=64, seed=1)
+        cols = torch.randperm(xs.shape[1], generator=torch.Generator().manual_seed(0))
+        moved = in_context_proba(learner, xs[:, cols], ys, xq[:, cols], fm[cols], 2, n_members=64, seed=2)
+        single = in_context_proba(learner, xs[:, cols], ys, xq[:, cols], fm[cols], 2, n_members=1, seed=2)
+    assert (base[:, 1] - 0.5).abs().mean() > 0.25  # the check below is not about near-0.5 outputs
+    assert (base - relabelled.flip(1)).abs().mean() < 0.02
+    assert (base - moved).abs().mean() < 0.5 * (base - single).abs().mean()
