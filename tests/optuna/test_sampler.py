@@ -15,6 +15,7 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
 from autometa.optuna import MetaKnowledge, MetaSampler, TuningTask, task_from_study
+from autometa.optuna._space import NormalizedSpace
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -191,3 +192,15 @@ def test_archived_tasks_drive_the_first_trial() -> None:
     study = optuna.create_study(sampler=MetaSampler(knowledge=k, seed=0))
     study.optimize(lambda t: (t.suggest_float("x", -5, 5) - 2.0) ** 2, n_trials=1)
     assert abs(study.trials[0].params["x"] - 2.0) < 0.5
+
+
+def test_study_gp_raises_its_noise_on_a_noisy_study_and_keeps_it_on_a_smooth_one() -> None:
+    # docs/sampler.md: the study GP scores the meta-learned noise and 0.3 by marginal likelihood.
+    sampler = MetaSampler(seed=0)
+    space = NormalizedSpace({"a": FloatDistribution(0, 1), "b": FloatDistribution(0, 1)})
+    rng = np.random.default_rng(0)
+    x = rng.random((25, 2))
+    smooth = sampler._fit_study_gp(space, x, np.sin(3 * x[:, 0]) + x[:, 1] ** 2)
+    noisy = sampler._fit_study_gp(space, x, rng.standard_normal(25))
+    assert smooth.noise == sampler._noise() < 0.3
+    assert noisy.noise == 0.3
