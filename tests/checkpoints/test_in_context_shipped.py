@@ -11,6 +11,8 @@ import torch
 
 from autometa.estimators._in_context_member import IN_CONTEXT_CHECKPOINT, load_in_context_learner
 from autometa.meta import InContextLearner, save_meta_learner
+from autometa.meta._in_context import in_context_proba
+from autometa.tasks import TabularEncoder
 from autometa.tasks.datasets import is_reserved
 
 CARD = IN_CONTEXT_CHECKPOINT.with_name("in_context_model_card.json")
@@ -133,9 +135,6 @@ def test_cooldown_claim_matches_the_curve():
 def test_trained_learner_is_label_and_feature_order_invariant_in_expectation():
     """On a trained learner (confident predictions), renaming the classes or reordering the
     columns barely moves the ensemble's probabilities, while one member alone moves them."""
-    from autometa.meta._in_context import in_context_proba
-    from autometa.tasks import TabularEncoder
-
     learner = _base(load_in_context_learner("default")).eval()
     rng = np.random.default_rng(0)
     X = rng.standard_normal((160, 5))
