@@ -489,6 +489,7 @@ def run(args: argparse.Namespace) -> int:
         registered_model_name=args.register_model,
     )
     resume = args.resume if args.resume is True or args.resume is False else Path(args.resume)
+    finished = False
     try:
         result = trainer.fit(args.steps, resume=resume)
         if args.save is not None and _is_main():
@@ -498,10 +499,16 @@ def run(args: argparse.Namespace) -> int:
                 metadata={"command": " ".join(["autometa", "meta-train", *sys.argv[2:]]), "steps": result.steps,
                           "pool": args.pool, "best_val_loss": result.best_val_loss},
             )
+        finished = True
     finally:
         import torch.distributed as dist
 
         if dist.is_available() and dist.is_initialized():
+            if finished:  # after a failure the other ranks may never arrive: no barrier then
+                # every rank leaves together: a rank that tears gloo down while another still
+                # holds its connections makes that one abort ("terminate called without an
+                # active exception", tests/meta/test_meta_cli.py::test_python_m_and_torchrun)
+                dist.barrier()
             dist.destroy_process_group()
     if _is_main():
         last = result.history[-1] if result.history else {}
