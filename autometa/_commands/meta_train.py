@@ -321,6 +321,7 @@ def _run_campaign(args: argparse.Namespace) -> int:
         task="regression" if regression else "classification",
         seed=args.seed,
         tracking=not args.no_mlflow,
+        device=args.device,
     )
     if cooling:
         campaign = campaign.cooldown_branch(args.cooldown_steps, args.cooldown_dir)

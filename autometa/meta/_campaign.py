@@ -18,6 +18,7 @@ summed over every session of the campaign.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -214,6 +215,11 @@ class InContextCampaign:
         ``(start, end)`` steps of a learning-rate cool-down (linear to 0 at ``end``); made by
         :meth:`cooldown_branch`, which copies a constant-rate campaign into a sibling directory
         so that the constant-rate run itself can still be continued.
+    device : str or torch.device, default="auto"
+        Where the trainer runs (``"auto"``: CUDA when present, with bf16/fp16 mixed precision
+        there; ``"cpu"``). The learning curve is always scored on a CPU copy of the learner.
+        Only CPU runs resume bit for bit; on a GPU, kernels and mixed precision make a resumed
+        run close to, not equal to, an uninterrupted one.
     task : {"classification", "regression"}, default="classification"
         Which learner the campaign trains: :class:`~autometa.meta.InContextLearner` on an
         :class:`~autometa.tasks.InContextPrior` scored by held-out ROC-AUC, or
@@ -243,6 +249,7 @@ class InContextCampaign:
         tracking: bool = True,
         tracking_uri: str | None = None,
         cooldown: tuple[int, int] | None = None,
+        device: str | torch.device = "auto",
     ) -> None:
         if task not in ("classification", "regression"):
             raise ValueError(f"task must be 'classification' or 'regression'; got {task!r}.")
@@ -273,6 +280,7 @@ class InContextCampaign:
         self.tracking = bool(tracking)
         self.tracking_uri = tracking_uri
         self.cooldown = None if cooldown is None else (int(cooldown[0]), int(cooldown[1]))
+        self.device = device
         self.branched_from: str | None = None
         if self.curve_path.is_file():  # a cool-down branch keeps its window and origin
             meta = json.loads(self.curve_path.read_text())
@@ -302,7 +310,7 @@ class InContextCampaign:
             grad_clip=self.grad_clip,
             decay_window=self.cooldown,
             seed=self.seed,
-            device="cpu",
+            device=self.device,
             checkpoint_dir=self.directory,
             checkpoint_every=self.chunk_steps,
             tracking=False,
@@ -320,7 +328,9 @@ class InContextCampaign:
         return InContextPrior(d_max=learner.d_max, c_max=learner.c_max, **self.prior_config)
 
     def evaluate(self, learner: Any) -> dict[str, float]:
-        """The learning curve's held-out scores of ``learner`` (AUC, or R² and coverage)."""
+        """The learning curve's held-out scores of ``learner`` (AUC, or R² and coverage), on the CPU."""
+        if any(p.device.type != "cpu" for p in learner.parameters()):
+            learner = copy.deepcopy(learner).to("cpu")
         if self.task == "regression":
             return held_out_r2(learner, self.eval_datasets, self.eval_sizes, seeds=self.eval_seeds)
         return held_out_auc(learner, self.eval_datasets, self.eval_sizes, seeds=self.eval_seeds)
@@ -416,6 +426,7 @@ class InContextCampaign:
             "grad_clip": self.grad_clip, "weight_decay": self.weight_decay, "seed": self.seed,
             "chunk_steps": self.chunk_steps, "eval_seeds": self.eval_seeds, "eval_datasets": self.eval_datasets,
             "eval_sizes": self.eval_sizes, "tracking": self.tracking, "tracking_uri": self.tracking_uri,
+            "device": self.device,
         }  # fmt: skip
         if (target / "curve.json").is_file():
             branch = InContextCampaign(target, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
@@ -107,3 +108,31 @@ def test_second_cooldown_from_a_later_step_gets_its_own_branch_and_command(tmp_p
     assert "--cooldown-dir" not in _campaign_command(first, "in-context", "--ship")
     cmd = _campaign_command(second, "in-context", "--ship")
     assert f"--cooldown-steps 3 --cooldown-dir {tmp_path / 'main-cooldown-6k'}" in cmd and "to step 6" in cmd
+
+
+def test_device_is_chosen_by_default_and_reaches_trainer_and_cooldown_branch(tmp_path):
+    assert InContextCampaign(tmp_path / "x", **TINY).build_trainer().device == "auto"
+    camp = InContextCampaign(tmp_path / "main", device="cpu", **TINY)
+    assert camp.build_trainer().device == "cpu"
+    camp.run(steps=3)
+    assert camp.cooldown_branch(3).build_trainer().device == "cpu"
+
+
+def test_cli_passes_device_to_the_campaign(tmp_path, monkeypatch):
+    from autometa._commands import meta_train
+    from autometa.meta import _campaign
+
+    seen = {}
+
+    def fake_run(self, **kwargs):
+        seen["device"] = self.device
+        return []
+
+    monkeypatch.setattr(_campaign.InContextCampaign, "run", fake_run)
+    parser = argparse.ArgumentParser()
+    meta_train.add_arguments(parser)
+    args = parser.parse_args(
+        ["--preset", "in-context", "--steps", "1", "--device", "cpu", "--no-mlflow", "--checkpoint-dir", str(tmp_path)]
+    )
+    assert meta_train._run_campaign(args) == 0
+    assert seen["device"] == "cpu"
