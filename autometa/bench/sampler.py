@@ -75,6 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1500,
         help="no-source mode, sampler meta-icl: meta-training steps of the in-context surrogate (default 1500)",
     )
+    parser.add_argument(
+        "--icl-surrogate",
+        metavar="PATH",
+        default=None,
+        help="no-source mode, sampler meta-icl: a trained surrogate file (ICLSurrogate.save) instead of training one",
+    )
     parser.add_argument("--sizes", default="50,200,1000", help="overhead mode: history sizes (default 50,200,1000)")
     parser.add_argument(
         "--no-source",
@@ -428,8 +434,13 @@ def compute_no_source(args: argparse.Namespace) -> BenchResult:
     if "meta-icl" in samplers:
         from autometa.optuna._icl import train_icl_surrogate
 
-        steps = min(args.icl_steps, 50) if args.quick else args.icl_steps
-        surrogate = train_icl_surrogate(steps=steps, seed=0)
+        if args.icl_surrogate is not None:
+            from autometa.optuna._icl import load_icl_surrogate
+
+            surrogate = load_icl_surrogate(args.icl_surrogate)
+        else:
+            steps = min(args.icl_steps, 50) if args.quick else args.icl_steps
+            surrogate = train_icl_surrogate(steps=steps, seed=0)
         print(f"[{time.perf_counter() - start:7.1f}s] in-context surrogate: {surrogate.metrics}", flush=True)
     records: list[dict[str, Any]] = []
     for seed in range(n_seeds):

@@ -18,7 +18,9 @@ instead of a bar distribution.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,9 +28,10 @@ import numpy as np
 if TYPE_CHECKING:
     from autometa.optuna._space import NormalizedSpace
 
-__all__ = ["MAX_DIM", "ICLSurrogate", "pick_with_icl", "sample_prior_batch", "train_icl_surrogate"]
+__all__ = ["MAX_DIM", "ICLSurrogate", "load_icl_surrogate", "pick_with_icl", "sample_prior_batch", "train_icl_surrogate"]
 
 MAX_DIM = 8
+_FORMAT = "autometa-icl-surrogate/1"
 
 
 def _torch():  # lazy: importing autometa.optuna must not import torch
@@ -145,6 +148,21 @@ class ICLSurrogate:
     net: object
     metrics: dict
 
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the weights, the architecture and the metrics to ``path`` (a plain tensor file).
+
+        :func:`load_icl_surrogate` reads it back with ``torch.load(weights_only=True)``.
+        """
+        torch = _torch()
+        net = self.net
+        layers = net.encoder.layers
+        config = {"width": net.embed_x.out_features, "layers": len(layers), "heads": layers[0].self_attn.num_heads}
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"format": _FORMAT, "config": config, "state_dict": net.state_dict(), "metrics": dict(self.metrics)}
+        torch.save(payload, path)
+        return path
+
     def predict(self, x_obs: np.ndarray, z_obs: np.ndarray, x_cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predictive mean and std of the rank-normal score at ``x_cand`` (unit cube, ``dim <= 8``)."""
         torch = _torch()
@@ -158,6 +176,29 @@ class ICLSurrogate:
             xq = torch.as_tensor(pad(x_cand), dtype=torch.float32)[None]
             mean, log_std = self.net(xc, yc, xq)
         return mean[0].numpy().astype(float), np.exp(log_std[0].numpy()).astype(float)
+
+
+def load_icl_surrogate(path: str | os.PathLike[str]) -> ICLSurrogate:
+    """Read a surrogate written by :meth:`ICLSurrogate.save` (no code is unpickled).
+
+    Raises
+    ------
+    ValueError
+        If the file is not such a surrogate (truncated, foreign or another format).
+    """
+    torch = _torch()
+    try:
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # zip / unpickling errors of a truncated or foreign file
+        raise ValueError(f"{path}: not a readable in-context surrogate file ({type(exc).__name__}: {exc}).") from None
+    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+        raise ValueError(f"{path}: not an in-context surrogate file written by ICLSurrogate.save.")
+    net = _build_net(**payload["config"])
+    net.load_state_dict(payload["state_dict"])
+    net.eval()
+    return ICLSurrogate(net, dict(payload["metrics"]))
 
 
 def _nll(net, x, z, n_ctx):

@@ -107,6 +107,17 @@ def test_no_source_mode_runs_on_a_family() -> None:
     assert "regret@10/synthetic/plateaus" in res.summary
 
 
+def test_no_source_mode_reads_a_saved_surrogate(tmp_path) -> None:
+    pytest.importorskip("torch")
+    from autometa.bench.sampler import compute
+    from autometa.optuna._icl import train_icl_surrogate
+
+    path = train_icl_surrogate(steps=5, batch=4, width=16, layers=1, seed=0).save(tmp_path / "s.pt")
+    res = compute(_parse(["--no-source", "--datasets", "none", "--families", "plateaus", "--seeds", "1",
+                          "--n-trials", "12", "--samplers", "meta-icl", "--icl-surrogate", str(path)]))
+    assert res.summary["icl/steps"] == 5  # the saved one, not a freshly trained one (default 1500)
+
+
 def test_overhead_mode_reports_ratios() -> None:
     from autometa.bench.sampler import compute
 

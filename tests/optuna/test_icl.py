@@ -9,7 +9,13 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from autometa.optuna import MetaSampler  # noqa: E402
-from autometa.optuna._icl import MAX_DIM, held_out_nll, sample_prior_batch, train_icl_surrogate  # noqa: E402
+from autometa.optuna._icl import (  # noqa: E402
+    MAX_DIM,
+    held_out_nll,
+    load_icl_surrogate,
+    sample_prior_batch,
+    train_icl_surrogate,
+)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -67,3 +73,23 @@ def test_sampler_with_surrogate_pickles(surrogate) -> None:
     a = surrogate.predict(x, np.arange(6.0), x[:2])
     b = clone._surrogate.predict(x, np.arange(6.0), x[:2])
     np.testing.assert_allclose(a[0], b[0])
+
+
+def test_saved_surrogate_loads_without_unpickling_and_predicts_the_same(surrogate, tmp_path) -> None:
+    path = surrogate.save(tmp_path / "surrogate.pt")
+    loaded = load_icl_surrogate(path)
+    assert loaded.metrics == surrogate.metrics
+    x = np.random.default_rng(1).random((7, 3))
+    for a, b in zip(surrogate.predict(x, np.arange(7.0), x[:4]), loaded.predict(x, np.arange(7.0), x[:4]), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_foreign_or_truncated_file_is_refused_clearly(surrogate, tmp_path) -> None:
+    other = tmp_path / "other.pt"
+    torch.save({"state_dict": {}}, other)
+    with pytest.raises(ValueError, match="not an in-context surrogate"):
+        load_icl_surrogate(other)
+    data = surrogate.save(tmp_path / "s.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="not a readable in-context surrogate"):
+        load_icl_surrogate(tmp_path / "cut.pt")
