@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,6 +131,26 @@ def test_cooldown_claim_matches_the_curve():
     after = curve[-8:]
     for size in (32, 128, 512):
         assert np.mean([c[f"auc@{size}"] for c in after]) > np.mean([c[f"auc@{size}"] for c in before])
+
+
+def test_later_cooldown_did_not_beat_the_shipped_snapshot():
+    """docs/in_context.md: the step-136,000 cool-down ended below the shipped snapshot at 32 rows (not shipped),
+    and the constant-rate curve was nearly flat from step 72,000 to 148,500."""
+    root = Path(__file__).resolve().parents[2] / "campaigns"
+    later = json.loads((root / "in-context-cooldown-136k" / "curve.json").read_text())["curve"][-8:]
+    shipped = card()["learning_curve"][-8:]
+    assert later[-1]["step"] == 148000 and shipped[-1]["step"] == card()["training"]["steps"] == 84000
+
+    def mean(points, size):
+        return float(np.mean([c[f"auc@{size}"] for c in points]))
+
+    assert mean(later, 32) < mean(shipped, 32) - 0.003
+    assert all(abs(mean(later, n) - mean(shipped, n)) < 0.002 for n in (128, 512))
+    constant = json.loads((root / "in-context" / "curve.json").read_text())["curve"]
+    early = [c for c in constant if 64000 < c["step"] <= 72000]
+    late = [c for c in constant if 140500 < c["step"] <= 148500]
+    assert len(early) == len(late) == 16
+    assert all(abs(mean(late, n) - mean(early, n)) < 0.007 for n in (32, 128, 512))
 
 
 def test_trained_learner_is_label_and_feature_order_invariant_in_expectation():
