@@ -352,6 +352,13 @@ def _campaign_command(campaign: Any, preset: str, ship: str) -> str:
     )
 
 
+def _machine(campaign: Any) -> str:
+    """Where the campaign trained, for its model card (a campaign with no recorded device ran on the CPU)."""
+    gpus = [d for d in campaign.devices if not d.startswith("cpu")]
+    where = f"also trained on {', '.join(gpus)}" if gpus else "no GPU"
+    return f"{os.cpu_count()}-core CPU ({platform.machine()}), one torch thread, shared with other jobs; {where}"
+
+
 def _ship_regression_campaign(campaign: Any) -> None:
     """Write the regression campaign's learner and model card into the package's checkpoints folder."""
 
@@ -375,7 +382,7 @@ def _ship_regression_campaign(campaign: Any) -> None:
         learner=learner,
         curve=curve,
         command=_campaign_command(campaign, "in-context-regression", "--ship"),
-        machine=f"{os.cpu_count()}-core CPU ({platform.machine()}), one torch thread, shared with other jobs; no GPU",
+        machine=_machine(campaign),
         references=references,
     )
     plot_curve(curve, references, campaign.directory / "r2_curve.png", metric="r2")
@@ -417,7 +424,7 @@ def _ship_campaign(campaign: Any, tta_steps: int = 0) -> None:
         curve=curve,
         extra=extra,
         command=_campaign_command(campaign, "in-context", f"--ship --tta-steps {tta_steps}"),
-        machine=f"{os.cpu_count()}-core CPU ({platform.machine()}), one torch thread, shared with other jobs; no GPU",
+        machine=_machine(campaign),
         references=references,
     )
     plot_curve(curve, references, campaign.directory / "auc_curve.png")

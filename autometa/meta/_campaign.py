@@ -282,12 +282,14 @@ class InContextCampaign:
         self.cooldown = None if cooldown is None else (int(cooldown[0]), int(cooldown[1]))
         self.device = device
         self.branched_from: str | None = None
+        self.devices: list[str] = []  # every device the campaign has trained on, in order of first use
         if self.curve_path.is_file():  # a cool-down branch keeps its window and origin
             meta = json.loads(self.curve_path.read_text())
             stored = meta.get("cooldown")
             if self.cooldown is None and stored is not None:
                 self.cooldown = (int(stored[0]), int(stored[1]))
             self.branched_from = meta.get("branched_from")
+            self.devices = list(meta.get("devices") or [])
         if self.chunk_steps < 1:
             raise ValueError(f"chunk_steps must be a positive int; got {chunk_steps!r}.")
 
@@ -380,6 +382,7 @@ class InContextCampaign:
             "eval_datasets": list(self.eval_datasets),
             "cooldown": list(self.cooldown) if self.cooldown is not None else None,
             "branched_from": self.branched_from,
+            "devices": self.devices,
             "curve": curve,
         }  # fmt: skip
         tmp = self.curve_path.with_suffix(".json.tmp")
@@ -448,6 +451,7 @@ class InContextCampaign:
         shutil.copyfile(compact, target / "resume.pt")
         branch = InContextCampaign(target, cooldown=(start, start + int(steps)), **kwargs)
         branch.branched_from = str(self.directory)
+        branch.devices = list(self.devices)
         branch._write_curve(curve)
         return branch
 
@@ -500,6 +504,8 @@ class InContextCampaign:
                     if target <= trainer._step:
                         break
                     trainer.fit(target)
+                    if str(trainer._device) not in self.devices:
+                        self.devices.append(str(trainer._device))
                     hist = [h for h in trainer._history[-self.chunk_steps :] if "meta_train/loss" in h]
                     entry: dict[str, float] = {
                         "step": int(trainer._step),

@@ -115,7 +115,15 @@ def test_device_is_chosen_by_default_and_reaches_trainer_and_cooldown_branch(tmp
     camp = InContextCampaign(tmp_path / "main", device="cpu", **TINY)
     assert camp.build_trainer().device == "cpu"
     camp.run(steps=3)
-    assert camp.cooldown_branch(3).build_trainer().device == "cpu"
+    branch = camp.cooldown_branch(3)
+    assert branch.build_trainer().device == "cpu"
+    # where it trained is recorded, carried into branches, and reaches the model card's machine line
+    from autometa._commands.meta_train import _machine
+
+    assert camp.devices == branch.devices == InContextCampaign(tmp_path / "main", **TINY).devices == ["cpu"]
+    assert _machine(camp).endswith("no GPU")
+    branch.devices.append("cuda:0")
+    assert _machine(branch).endswith("also trained on cuda:0")
 
 
 def test_cli_passes_device_to_the_campaign(tmp_path, monkeypatch):
