@@ -310,33 +310,26 @@ def save_meta_learner(
     return atomic_torch_save(make_payload(learner, metadata=metadata), path)
 
 
-def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
-    """Read and validate a checkpoint file; return its payload dictionary.
+def read_torch_file(path: str | os.PathLike[str], map_location: Any = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)`` with autometa's errors: no code is ever unpickled.
+
+    The one reader behind :func:`load_checkpoint` and the other tensor files autometa writes
+    (for example :meth:`autometa.optuna._icl.ICLSurrogate.save`).
 
     Raises
     ------
     FileNotFoundError
-        If ``path`` does not exist.
+        If ``path`` is not a file.
     ValueError
-        If the file is truncated or corrupt, is not an autometa meta-learner checkpoint, or
-        was written by a newer, incompatible format version.
+        If the file is truncated, corrupt, not a torch archive, or holds pickled Python objects.
     """
     import torch
 
     path = Path(path)
-    if path.is_dir():
-        for name in ("best.pt", "last.pt", _ARTIFACT_NAME):
-            if (path / name).is_file():
-                path = path / name
-                break
-        else:
-            raise FileNotFoundError(
-                f"{path} is a folder without best.pt, last.pt or {_ARTIFACT_NAME}; pass a checkpoint file."
-            )
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint at {path}.")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError/EOFError/UnpicklingError...
         # never pass on torch's advice to retry with weights_only=False: unpickling arbitrary
         # objects from a file runs code; an autometa checkpoint never needs it
@@ -348,6 +341,30 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
             f"archive ({type(exc).__name__}: {text}). "
             "Use another checkpoint (a MetaTrainer keeps best.pt and last.pt) or save it again."
         ) from None
+
+
+def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
+    """Read and validate a checkpoint file; return its payload dictionary.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is truncated or corrupt, is not an autometa meta-learner checkpoint, or
+        was written by a newer, incompatible format version.
+    """
+    path = Path(path)
+    if path.is_dir():
+        for name in ("best.pt", "last.pt", _ARTIFACT_NAME):
+            if (path / name).is_file():
+                path = path / name
+                break
+        else:
+            raise FileNotFoundError(
+                f"{path} is a folder without best.pt, last.pt or {_ARTIFACT_NAME}; pass a checkpoint file."
+            )
+    payload = read_torch_file(path, map_location)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         hint = ""
         if isinstance(payload, dict) and payload and all(hasattr(v, "shape") for v in payload.values()):

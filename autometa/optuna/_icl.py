@@ -149,19 +149,16 @@ class ICLSurrogate:
     metrics: dict
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the weights, the architecture and the metrics to ``path`` (a plain tensor file).
+        """Write the weights, the architecture and the metrics to ``path`` (atomically; a plain tensor file).
 
-        :func:`load_icl_surrogate` reads it back with ``torch.load(weights_only=True)``.
+        :func:`load_icl_surrogate` reads it back without unpickling any code.
         """
-        torch = _torch()
-        net = self.net
-        layers = net.encoder.layers
-        config = {"width": net.embed_x.out_features, "layers": len(layers), "heads": layers[0].self_attn.num_heads}
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"format": _FORMAT, "config": config, "state_dict": net.state_dict(), "metrics": dict(self.metrics)}
-        torch.save(payload, path)
-        return path
+        from autometa.meta._checkpoint import atomic_torch_save
+
+        layers = self.net.encoder.layers
+        config = {"width": self.net.embed_x.out_features, "layers": len(layers), "heads": layers[0].self_attn.num_heads}
+        payload = {"format": _FORMAT, "config": config, "state_dict": self.net.state_dict(), "metrics": dict(self.metrics)}
+        return atomic_torch_save(payload, path)
 
     def predict(self, x_obs: np.ndarray, z_obs: np.ndarray, x_cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predictive mean and std of the rank-normal score at ``x_cand`` (unit cube, ``dim <= 8``)."""
@@ -186,13 +183,9 @@ def load_icl_surrogate(path: str | os.PathLike[str]) -> ICLSurrogate:
     ValueError
         If the file is not such a surrogate (truncated, foreign or another format).
     """
-    torch = _torch()
-    try:
-        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # zip / unpickling errors of a truncated or foreign file
-        raise ValueError(f"{path}: not a readable in-context surrogate file ({type(exc).__name__}: {exc}).") from None
+    from autometa.meta._checkpoint import read_torch_file
+
+    payload = read_torch_file(path)
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
         raise ValueError(f"{path}: not an in-context surrogate file written by ICLSurrogate.save.")
     net = _build_net(**payload["config"])

@@ -135,7 +135,7 @@ def test_cooldown_claim_matches_the_curve():
 
 def test_later_cooldown_did_not_beat_the_shipped_snapshot():
     """docs/in_context.md: the step-136,000 cool-down ended below the shipped snapshot at 32 rows (not shipped),
-    and the constant-rate curve was nearly flat from step 72,000 to 148,500."""
+    the constant-rate curve was nearly flat from step 72,000 to 148,500, and the campaign's compute adds up."""
     root = Path(__file__).resolve().parents[2] / "campaigns"
     later = json.loads((root / "in-context-cooldown-136k" / "curve.json").read_text())["curve"][-8:]
     shipped = card()["learning_curve"][-8:]
@@ -151,6 +151,15 @@ def test_later_cooldown_did_not_beat_the_shipped_snapshot():
     late = [c for c in constant if 140500 < c["step"] <= 148500]
     assert len(early) == len(late) == 16
     assert all(abs(mean(late, n) - mean(early, n)) < 0.007 for n in (32, 128, 512))
+    hours = {c["step"]: c["cpu_hours"] for c in constant}
+    assert hours[144500] - hours[68000] == pytest.approx(4.0, abs=0.05)  # between the windows' centres
+    # "9.3 CPU-hours in all": the constant-rate path plus what each cool-down branch added
+    total = constant[-1]["cpu_hours"]
+    for branch in ("in-context-cooldown", "in-context-cooldown-72k", "in-context-cooldown-136k"):
+        meta = json.loads((root / branch / "curve.json").read_text())
+        start = next(c["cpu_hours"] for c in meta["curve"] if c["step"] == meta["cooldown"][0])
+        total += meta["curve"][-1]["cpu_hours"] - start
+    assert total == pytest.approx(9.3, abs=0.05)
 
 
 def test_trained_learner_is_label_and_feature_order_invariant_in_expectation():

@@ -91,5 +91,5 @@ def test_a_foreign_or_truncated_file_is_refused_clearly(surrogate, tmp_path) -> 
         load_icl_surrogate(other)
     data = surrogate.save(tmp_path / "s.pt").read_bytes()
     (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="not a readable in-context surrogate"):
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
         load_icl_surrogate(tmp_path / "cut.pt")
