@@ -88,14 +88,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--algo", metavar="ALGO", help=f"meta-learning algorithm: {', '.join(algos)}")
     g.add_argument(
         "--preset",
-        choices=("default", "in-context", "in-context-regression"),
+        choices=("default", "in-context", "in-context-regression", "in-context-v2"),
         default=None,
         help="'default' reproduces the classifier's shipped checkpoint (autometa/checkpoints/model_card.json): "
         "meta-training on the dev pool, then the model-family portfolio; --steps, --seed, "
         "--checkpoint-dir, --resume and --no-mlflow apply. 'in-context' runs (or continues) the in-context "
         "learner's long campaign (autometa/meta/_campaign.py) in --checkpoint-dir (default "
         "campaigns/in-context) for --steps total steps or --hours more hours; it always resumes. "
-        "'in-context-regression' does the same for the regression learner (default campaigns/in-context-regression)",
+        "'in-context-regression' does the same for the regression learner (default campaigns/in-context-regression); "
+        "'in-context-v2' for the per-cell learner v2 (Muon, weight averaging; default campaigns/in-context-v2)",
     )
     g.add_argument(
         "--ship",
@@ -304,7 +305,7 @@ def _run_preset(args: argparse.Namespace) -> int:
 
 def _run_campaign(args: argparse.Namespace) -> int:
     """``--preset in-context``: run or continue the in-context learner's campaign."""
-    from autometa.meta._campaign import InContextCampaign
+    from autometa.meta._campaign import CAMPAIGN_PRESETS, InContextCampaign
 
     cooling = args.cooldown_steps is not None
     if args.steps is None and args.hours is None and not args.ship and not cooling:
@@ -318,7 +319,7 @@ def _run_campaign(args: argparse.Namespace) -> int:
     regression = args.preset == "in-context-regression"
     campaign = InContextCampaign(
         args.checkpoint_dir or Path("campaigns", args.preset),
-        task="regression" if regression else "classification",
+        **CAMPAIGN_PRESETS[args.preset](),
         seed=args.seed,
         tracking=not args.no_mlflow,
         device=args.device,
@@ -436,7 +437,7 @@ def run(args: argparse.Namespace) -> int:
     from autometa.meta import MetaTrainer, save_meta_learner
     from autometa.meta._checkpoint import learner_dims
 
-    if args.preset in ("in-context", "in-context-regression"):
+    if args.preset in ("in-context", "in-context-regression", "in-context-v2"):
         return _run_campaign(args)
     if args.steps is None:
         raise ValueError("--steps is required (total outer steps of the run).")

@@ -286,7 +286,8 @@ def in_context_proba(
     x_support : Tensor (S, D); y_support : Tensor (S,), int64 in ``range(n_classes)``
     x_query : Tensor (Q, D); feature_mask : Tensor (D,), bool
     n_classes : int
-        At most ``learner.c_max``.
+        Up to ``learner.c_max`` classes are read in one pass per member; more are served by
+        *output codes* (:func:`_output_code_proba`).
     n_members : int, default=4
     seed : int, default=0
     max_support : int, default=1024
@@ -300,7 +301,11 @@ def in_context_proba(
     Tensor (Q, n_classes), float32; rows sum to one.
     """
     if n_classes > learner.c_max:
-        raise ValueError(f"The in-context learner handles at most {learner.c_max} classes; this task has {n_classes}.")
+        return _output_code_proba(
+            learner, x_support, y_support, x_query, feature_mask, n_classes,
+            n_codes=max(int(n_members), 2 * math.ceil(n_classes / learner.c_max) + 2), seed=seed,
+            max_support=max_support, query_chunk=query_chunk,
+        )  # fmt: skip
     D = learner.d_max
     if x_support.shape[-1] != D:
         raise ValueError(f"Rows must be encoded with d_max={D}; got width {x_support.shape[-1]}.")
@@ -345,3 +350,42 @@ def in_context_proba(
     finally:
         learner.train(was_training)
     return out / len(perms)
+
+
+def _output_code_proba(
+    learner: Any,
+    x_support: Tensor,
+    y_support: Tensor,
+    x_query: Tensor,
+    feature_mask: Tensor,
+    n_classes: int,
+    *,
+    n_codes: int,
+    seed: int,
+    max_support: int,
+    query_chunk: int,
+) -> Tensor:
+    """Probabilities over more than ``learner.c_max`` classes from random class groupings.
+
+    Each of ``n_codes`` codes splits the ``n_classes`` labels into ``c_max`` groups of nearly
+    equal size (a random balanced assignment drawn from ``seed``), and the learner classifies
+    the query rows among the groups in one pass (members with their own feature placements,
+    as in :func:`in_context_proba`). A class's score in one code is its group's probability
+    shared equally among the group's classes; the decoded probability is the normalized
+    geometric mean of those scores over codes (error-correcting output codes with
+    probabilistic decoding). Two classes are told apart by every code that puts them in
+    different groups, which with ``c_max`` groups is most codes.
+    """
+    C = learner.c_max
+    gen = torch.Generator().manual_seed(int(seed) + 7919)
+    log_score = torch.zeros(x_query.shape[0], n_classes)
+    for m in range(int(n_codes)):
+        group = torch.empty(n_classes, dtype=torch.long)
+        group[torch.randperm(n_classes, generator=gen)] = torch.arange(n_classes) % C
+        size = torch.bincount(group, minlength=C).to(torch.float32)
+        proba = in_context_proba(
+            learner, x_support, group[y_support], x_query, feature_mask, C,
+            n_members=1, seed=int(seed) * 1009 + m, max_support=max_support, query_chunk=query_chunk,
+        )  # fmt: skip
+        log_score += torch.log((proba[:, group] / size[group]).clamp_min(1e-12))
+    return torch.softmax(log_score / int(n_codes), dim=1)

@@ -9,9 +9,9 @@ from typing import Any
 
 import torch
 
-__all__ = ["AMP_CHOICES", "OPTIMIZERS", "SCHEDULES", "autocast", "lr_at", "make_optimizer", "resolve_amp"]
+__all__ = ["AMP_CHOICES", "MuonAdamW", "OPTIMIZERS", "SCHEDULES", "autocast", "lr_at", "make_optimizer", "resolve_amp"]
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
+OPTIMIZERS = ("adam", "adamw", "sgd", "muon")
 SCHEDULES = ("constant", "cosine")
 AMP_CHOICES = ("auto", "bf16", "fp16", "off")
 
@@ -46,8 +46,88 @@ def lr_at(
     return float(lr) * factor
 
 
-def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], *, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    """``"adam"``, ``"adamw"`` or ``"sgd"`` (momentum 0.9) over ``params``."""
+class MuonAdamW:
+    """Muon on a learner's block matrices and AdamW on everything else, as one optimizer.
+
+    :class:`torch.optim.Muon` orthogonalizes each update of a 2-D weight matrix (Newton-Schulz
+    iterations); with ``adjust_lr_fn="match_rms_adamw"`` its step sizes match AdamW's, so both
+    parts share one learning rate and schedule. Embeddings, norms, biases and the head stay with
+    AdamW, as Muon's authors advise.
+
+    It offers what :class:`~autometa.meta.MetaTrainer` uses of an optimizer: ``param_groups``
+    (the Muon groups, then the AdamW groups; setting ``group["lr"]`` sets it for the step),
+    ``zero_grad``, ``step`` and a ``state_dict`` in :class:`torch.optim.Optimizer`'s layout
+    (states and groups of both parts, numbered Muon first), so checkpoints and compact resume
+    files treat it like any optimizer.
+
+    Parameters
+    ----------
+    matrices : list of Parameter
+        2-D weights updated by Muon.
+    others : list of Parameter
+        Everything else (AdamW).
+    lr, weight_decay : float
+    """
+
+    def __init__(self, matrices: list[torch.nn.Parameter], others: list[torch.nn.Parameter], *, lr: float, weight_decay: float) -> None:
+        if not matrices or any(p.ndim != 2 for p in matrices):
+            raise ValueError("Muon needs at least one parameter and only 2-D weight matrices.")
+        self.muon = torch.optim.Muon(matrices, lr=lr, weight_decay=weight_decay, adjust_lr_fn="match_rms_adamw")
+        self.adamw = torch.optim.AdamW(others, lr=lr, weight_decay=weight_decay) if others else None
+        self._parts = [o for o in (self.muon, self.adamw) if o is not None]
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        return [g for o in self._parts for g in o.param_groups]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for o in self._parts:
+            o.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for o in self._parts:
+            o.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[int, Any] = {}
+        groups: list[dict[str, Any]] = []
+        offset = 0
+        for o in self._parts:
+            sd = o.state_dict()
+            state.update({offset + int(i): st for i, st in sd["state"].items()})
+            for g in sd["param_groups"]:
+                groups.append({**g, "params": [offset + int(i) for i in g["params"]]})
+            offset += sum(len(g["params"]) for g in o.param_groups)
+        return {"state": state, "param_groups": groups, "parts": [len(o.param_groups) for o in self._parts]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        parts = state_dict.get("parts")
+        if parts != [len(o.param_groups) for o in self._parts]:
+            raise ValueError("This optimizer state is not a Muon + AdamW state of the same learner.")
+        offset, g0 = 0, 0
+        for o, n_groups in zip(self._parts, parts, strict=True):
+            groups = state_dict["param_groups"][g0 : g0 + n_groups]
+            n = sum(len(g["params"]) for g in groups)
+            o.load_state_dict({
+                "state": {int(i) - offset: st for i, st in state_dict["state"].items() if offset <= int(i) < offset + n},
+                "param_groups": [{**g, "params": [int(i) - offset for i in g["params"]]} for g in groups],
+            })  # fmt: skip
+            offset, g0 = offset + n, g0 + n_groups
+
+
+def make_optimizer(
+    name: str,
+    params: Iterable[torch.nn.Parameter],
+    *,
+    lr: float,
+    weight_decay: float,
+    matrices: Iterable[torch.nn.Parameter] | None = None,
+) -> Any:
+    """``"adam"``, ``"adamw"``, ``"sgd"`` (momentum 0.9) or ``"muon"`` over ``params``.
+
+    ``"muon"`` (:class:`MuonAdamW`) updates ``matrices`` (a learner's ``matrix_parameters()``;
+    by default every 2-D parameter) with Muon and the rest of ``params`` with AdamW.
+    """
     params = list(params)
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
@@ -55,6 +135,10 @@ def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], *, lr: float
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    if name == "muon":
+        mats = [p for p in params if p.ndim == 2] if matrices is None else list(matrices)
+        ids = {id(p) for p in mats}
+        return MuonAdamW(mats, [p for p in params if id(p) not in ids], lr=lr, weight_decay=weight_decay)
     raise ValueError(f"optimizer={name!r} is not supported; use one of {OPTIMIZERS}.")
 
 

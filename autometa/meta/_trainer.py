@@ -145,8 +145,9 @@ class MetaTrainer:
         Tasks per outer step (the global batch; split across ranks under ``torchrun``).
     lr : float
         Outer (meta) learning rate.
-    optimizer : {"adam", "adamw", "sgd"}
-        Outer optimizer.
+    optimizer : {"adam", "adamw", "sgd", "muon"}
+        Outer optimizer (``"muon"``: Muon on the learner's ``matrix_parameters()``, AdamW on
+        the rest; see :class:`~autometa.meta._schedule.MuonAdamW`).
     device : str or torch.device
         ``"auto"`` picks CUDA when available (the ``LOCAL_RANK`` GPU under torchrun), else CPU.
     amp : {"auto", "bf16", "fp16", "off"} or bool
@@ -199,6 +200,10 @@ class MetaTrainer:
     registered_model_name : str, optional
         Also register that model under this name in the MLflow model registry (implies
         ``log_model``).
+    ema_decay : float, optional
+        Also keep an exponential moving average of the weights
+        (:class:`torch.optim.swa_utils.AveragedModel`, updated after every step, saved in
+        checkpoints and restored on resume): :attr:`averaged` is the learner to score and ship.
 
     Examples
     --------
@@ -241,6 +246,7 @@ class MetaTrainer:
         tracking_uri: str | None = None,
         log_model: bool = False,
         registered_model_name: str | None = None,
+        ema_decay: float | None = None,
     ) -> None:
         self.learner = learner
         self.pool = pool
@@ -269,7 +275,9 @@ class MetaTrainer:
         self.tracking_uri = tracking_uri
         self.log_model = log_model
         self.registered_model_name = registered_model_name
+        self.ema_decay = ema_decay
         self._validate()
+        self._averaged: Any = None
         # run state (what a checkpoint stores)
         self._step = 0
         self._rng = np.random.default_rng(self.seed)
@@ -303,6 +311,8 @@ class MetaTrainer:
         for name in ("meta_batch_size", "checkpoint_every", "eval_every", "val_tasks", "log_every"):
             pos_int(name)
         pos_int("patience", allow_none=True)
+        if self.ema_decay is not None and not (isinstance(self.ema_decay, float) and 0.0 < self.ema_decay < 1.0):
+            raise ValueError(f"ema_decay must be a float in (0, 1), e.g. 0.99; got {self.ema_decay!r}.")
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a positive finite number; got {self.lr!r}.")
         if self.optimizer not in _OPTIMIZERS:
@@ -367,6 +377,7 @@ class MetaTrainer:
             "warmup_steps": int(self.warmup_steps),
             "decay_window": list(self.decay_window) if self.decay_window is not None else None,
             "weight_decay": float(self.weight_decay),
+            **({"ema_decay": float(self.ema_decay)} if self.ema_decay is not None else {}),
             "pool": _pool_spec(self.pool),
             "val_pool": _pool_spec(self.val_pool),
         }
@@ -386,7 +397,17 @@ class MetaTrainer:
             params = [p for p in self.learner.parameters() if p.requires_grad]
             if not params:
                 raise ValueError(f"{type(self.learner).__name__} has no trainable parameters.")
-            self._opt = make_optimizer(self.optimizer, params, lr=self.lr, weight_decay=self.weight_decay)
+            matrices = getattr(self.learner, "matrix_parameters", None)
+            self._opt = make_optimizer(
+                self.optimizer, params, lr=self.lr, weight_decay=self.weight_decay,
+                matrices=matrices() if matrices is not None else None,
+            )  # fmt: skip
+        if self.ema_decay is not None and self._averaged is None:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            self._averaged = AveragedModel(
+                self.learner, multi_avg_fn=get_ema_multi_avg_fn(float(self.ema_decay)), use_buffers=True
+            )
         if self._scaler is None and self._amp_dtype is torch.float16:
             self._scaler = torch.amp.GradScaler("cuda")
         if self._world > 1:
@@ -471,6 +492,8 @@ class MetaTrainer:
             self._scaler.update()
         else:
             self._opt.step()
+        if self._averaged is not None:
+            self._averaged.update_parameters(self.learner)
         keys = sorted(k for k, v in metrics.items() if isinstance(v, (int, float)))
         vals = torch.tensor([float(metrics[k]) * (weight if self._world > 1 else 1.0) for k in keys], dtype=torch.float64)
         if self._world > 1:
@@ -538,13 +561,21 @@ class MetaTrainer:
             horizon=self._horizon,
         )
 
+    @property
+    def averaged(self) -> MetaLearner | None:
+        """The exponential moving average of the learner's weights (``ema_decay``), or None."""
+        return None if self._averaged is None else self._averaged.module
+
     def _save(self, path: Path, kind: str) -> Path:
         metadata = {"kind": kind, "step": int(self._step), "trainer": self.config()}
         if self._run_ref[0]:  # so that a resumed run can close and link this one
             metadata.update(mlflow_run_id=self._run_ref[0], mlflow_tracking_uri=self._run_ref[1])
         if self._best_val is not None:
             metadata.update(best_val_loss=self._best_val, best_step=self._best_step)
-        payload = make_payload(self.learner, metadata=metadata, training=self._training_state())
+        training = self._training_state()
+        if self._averaged is not None:
+            training["averaged"] = self._averaged.state_dict()
+        payload = make_payload(self.learner, metadata=metadata, training=training)
         return atomic_torch_save(payload, path)
 
     def _resolve_resume(self, resume: bool | str | os.PathLike[str]) -> Path | None:
@@ -579,6 +610,10 @@ class MetaTrainer:
         assert self._opt is not None
         self.learner.load_state_dict(payload["state_dict"])
         self._opt.load_state_dict(training["optimizer"])
+        if self._averaged is not None:
+            if training.get("averaged") is None:
+                raise ValueError(f"{path} holds no averaged weights; resume it without ema_decay.")
+            self._averaged.load_state_dict(training["averaged"])
         if self._scaler is not None and training.get("scaler"):
             self._scaler.load_state_dict(training["scaler"])
         self._step = int(training["step"])

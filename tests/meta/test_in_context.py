@@ -165,11 +165,13 @@ def test_feature_and_label_order_invariant_in_expectation():
     assert (base - relabelled.flip(1)).abs().mean() < 0.05
 
 
-def test_too_many_classes_is_a_clear_error():
+def test_more_classes_than_c_max_are_served_by_output_codes():
     learner = small()
     xs, ys, xq, fm = _ensemble_inputs(20)
-    with pytest.raises(ValueError, match="at most 4 classes"):
-        in_context_proba(learner, xs, ys, xq, fm, 5)
+    ys = torch.arange(len(ys)) % 5  # five classes, c_max=4
+    proba = in_context_proba(learner, xs, ys, xq, fm, 5)
+    assert proba.shape == (len(xq), 5) and torch.isfinite(proba).all()
+    assert torch.allclose(proba.sum(1), torch.ones(len(xq)), atol=1e-5)
 
 
 def test_loss_goes_down_on_the_prior_in_a_few_cpu_steps():

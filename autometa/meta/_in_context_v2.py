@@ -1,0 +1,343 @@
+"""In-context learner v2: one token per cell, attention alternating over features and over rows.
+
+:class:`InContextV2` (``algo="in-context-v2"``) reads a task the way TabPFN v2, TabICL and the
+public nanoTabPFN speedrun do (see ``docs/in_context.md`` for what each part bought here, at
+equal CPU time):
+
+1. **Cell tokens with feature grouping.** The encoded table (``[T, n, D]``, the
+   :class:`~autometa.tasks.TabularEncoder` output with padding columns masked) is cut to its
+   ``F`` active columns. The token of cell ``(i, j)`` embeds the value of column ``j`` *and*
+   the values of the columns at fixed offsets ``group_offsets`` (default 0, 1, 3, 7, modulo
+   the task's column count), so every token sees a few other columns from the start. Each
+   row also has a *target token*: a learned embedding of its label (support rows) or of
+   "unknown" (query rows).
+2. **Thinking rows.** ``thinking_rows`` learned rows join the support rows as context: every
+   row can attend to them (a scratch pad that does not depend on the task's size).
+3. ``depth`` pre-norm (RMSNorm) blocks, each: attention **within a row** (over its feature
+   tokens and its target token; no output projection), attention **down each column** whose
+   keys and values come from the thinking and support rows only, and an MLP per token. So
+   a query row never sees another query row: predictions do not depend on the other query
+   rows and the cost is linear in their number. Support rows and thinking rows are run once
+   (:meth:`adapt`), caching each block's column keys and values.
+4. **Readout.** The target token and the mean of the row's feature tokens, normalized, go
+   through a linear head to ``c_max`` logits; classes a task lacks are masked.
+
+It keeps the learner interface (``adapt`` / ``predict`` / ``meta_loss``), so
+:func:`~autometa.meta._in_context.in_context_proba` (ensembles over column placements and
+label orders, and more than ``c_max`` classes by output codes), the campaign, checkpoints and
+MLflow logging work unchanged.
+
+Invariances
+    Support-row order and query-row order: exact. Feature order: in expectation (columns are
+    shuffled in training; feature grouping depends on the order, so inference ensembles
+    placements). Label permutation: in expectation (labels are permuted in training and at
+    inference).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from autometa.meta._base import MetaLearner, masked_predict, register_learner
+from autometa.meta._in_context import permute_slots
+from autometa.tasks._task import TaskBatch
+
+__all__ = ["InContextV2", "InContextV2State", "permute_labels"]
+
+
+class InContextV2State(NamedTuple):
+    """What :meth:`InContextV2.adapt` returns.
+
+    Attributes
+    ----------
+    keys, values : list of Tensor, each (T, F + 1, heads, K + S, width // heads)
+        Per block, the column-attention keys and values of the thinking and support rows.
+    context_mask : Tensor (T, K + S), bool
+        True for thinking rows and real support rows.
+    columns : Tensor (T, F), int64
+        The active input slots of each task, in order (the cells the model reads).
+    column_mask : Tensor (T, F), bool
+        True for real columns (tasks with fewer than ``F`` active columns are padded).
+    """
+
+    keys: list[Tensor]
+    values: list[Tensor]
+    context_mask: Tensor
+    columns: Tensor
+    column_mask: Tensor
+
+
+class _RMSNorm(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(width))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.rms_norm(x, (x.shape[-1],), self.weight, eps=1e-6)
+
+
+def _heads(t: Tensor, heads: int) -> Tensor:
+    """``[..., L, w] -> [..., heads, L, w // heads]``."""
+    *lead, L, w = t.shape
+    return t.reshape(*lead, L, heads, w // heads).transpose(-3, -2)
+
+
+def _attend(q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor) -> Tensor:
+    """Attention over the last-but-one axis with a key mask ``(T, L_k)`` on the first axis.
+
+    Lead axes are flattened to one batch axis for the fused kernels, and an all-true mask is
+    dropped (the prior's batches carry no padding), which lets the CPU take its fast path.
+    """
+    lead = q.shape[:-2]
+    q4, k4, v4 = (t.reshape(-1, *t.shape[-3:]) for t in (q, k, v))
+    mask = None
+    if not bool(key_mask.all()):
+        per_task = q4.shape[0] // key_mask.shape[0]
+        mask = key_mask.repeat_interleave(per_task, dim=0)[:, None, None, :]
+    return F.scaled_dot_product_attention(q4, k4, v4, attn_mask=mask).reshape(*lead, *q.shape[-2:])
+
+
+def _merge(t: Tensor) -> Tensor:
+    """Inverse of :func:`_heads`."""
+    *lead, h, L, d = t.shape
+    return t.transpose(-3, -2).reshape(*lead, L, h * d)
+
+
+class _Block(nn.Module):
+    """Feature attention within rows, column attention over context rows, MLP."""
+
+    def __init__(self, width: int, heads: int, mlp_ratio: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm_f = _RMSNorm(width)
+        self.qkv_f = nn.Linear(width, 3 * width, bias=False)
+        self.norm_r = _RMSNorm(width)
+        self.q_r = nn.Linear(width, width, bias=False)
+        self.kv_r = nn.Linear(width, 2 * width, bias=False)
+        self.norm_m = _RMSNorm(width)
+        self.mlp = nn.Sequential(
+            nn.Linear(width, mlp_ratio * width, bias=False), nn.GELU(), nn.Linear(mlp_ratio * width, width, bias=False)
+        )
+
+    def feature_attention(self, h: Tensor, token_mask: Tensor) -> Tensor:
+        """``h``: (T, n, F + 1, w); ``token_mask``: (T, F + 1) -> attention within each row."""
+        q, k, v = (_heads(t, self.heads) for t in self.qkv_f(self.norm_f(h)).chunk(3, dim=-1))
+        att = _attend(q, k, v, token_mask)
+        return h + _merge(att)
+
+    def column_keys_values(self, h_ctx: Tensor) -> tuple[Tensor, Tensor]:
+        """Keys/values ``(T, F + 1, heads, K + S, d)`` of context rows ``h_ctx`` (T, K + S, F + 1, w)."""
+        k, v = self.kv_r(self.norm_r(h_ctx)).transpose(1, 2).chunk(2, dim=-1)
+        return _heads(k, self.heads), _heads(v, self.heads)
+
+    def column_attention(self, h: Tensor, k: Tensor, v: Tensor, context_mask: Tensor) -> Tensor:
+        """Rows ``h`` (T, n, F + 1, w) attend down each column to the context keys/values."""
+        q = _heads(self.q_r(self.norm_r(h)).transpose(1, 2), self.heads)  # T, F+1, heads, n, d
+        att = _attend(q, k, v, context_mask)
+        return h + _merge(att).transpose(1, 2)
+
+    def mlp_step(self, h: Tensor) -> Tensor:
+        return h + self.mlp(self.norm_m(h))
+
+
+def permute_labels(batch: TaskBatch, generator: torch.Generator | None = None) -> TaskBatch:
+    """Relabel each task's classes by a random permutation of its ``n_classes`` labels.
+
+    Parameters
+    ----------
+    batch : TaskBatch
+    generator : torch.Generator, optional
+        CPU generator for the permutations (torch's global one when None).
+
+    Returns
+    -------
+    TaskBatch
+        The same tasks with labels permuted (support and query rows alike).
+    """
+    T, C = batch.class_mask.shape
+    keys = torch.rand(T, C, generator=generator).to(batch.y_support.device)
+    keys = keys.masked_fill(~batch.class_mask, 2.0)  # absent classes stay after the present ones
+    perm = torch.argsort(torch.argsort(keys, dim=1), dim=1)  # class c -> its rank among the keys
+    return replace(
+        batch,
+        y_support=torch.gather(perm, 1, batch.y_support),
+        y_query=torch.gather(perm, 1, batch.y_query),
+    )
+
+
+@register_learner("in-context-v2")
+class InContextV2(MetaLearner):
+    """Per-cell in-context classifier (see the module docstring).
+
+    Parameters
+    ----------
+    d_max : int, default=64
+        Width of the encoded feature axis (input slots).
+    c_max : int, default=10
+        Classes per forward pass (more are served by output codes in
+        :func:`~autometa.meta._in_context.in_context_proba`).
+    width : int, default=96
+        Token width.
+    depth : int, default=4
+        Blocks.
+    heads : int, default=4
+        Attention heads (must divide ``width``).
+    mlp_ratio : int, default=2
+        Hidden width of the MLPs in multiples of ``width``.
+    thinking_rows : int, default=16
+        Learned context rows (0 turns them off).
+    group_offsets : tuple of int, default=(0, 1, 3, 7)
+        Columns embedded into each cell token, as offsets from the cell's column (modulo the
+        task's column count). ``(0,)`` turns feature grouping off.
+    augment : bool, default=True
+        In training mode, shuffle column placements and permute labels per task.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from autometa.meta import InContextV2
+    >>> from autometa.tasks import SyntheticPrior, collate_tasks
+    >>> learner = InContextV2(d_max=8, c_max=3, width=32, depth=1, thinking_rows=2)
+    >>> batch = collate_tasks([SyntheticPrior(d_max=8, c_max=3).sample(np.random.default_rng(0))], c_max=3)
+    >>> learner.predict(learner.adapt(batch), batch.x_query, batch).shape[-1]
+    3
+    """
+
+    def __init__(
+        self,
+        d_max: int = 64,
+        c_max: int = 10,
+        width: int = 96,
+        depth: int = 4,
+        heads: int = 4,
+        mlp_ratio: int = 2,
+        thinking_rows: int = 16,
+        group_offsets: tuple[int, ...] | list[int] = (0, 1, 3, 7),
+        augment: bool = True,
+    ) -> None:
+        super().__init__()
+        for name, value in (("d_max", d_max), ("c_max", c_max), ("width", width), ("depth", depth),
+                            ("heads", heads), ("mlp_ratio", mlp_ratio)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int; got {value!r}.")
+        if c_max < 2:
+            raise ValueError(f"c_max must be at least 2; got {c_max}.")
+        if width % heads:
+            raise ValueError(f"heads={heads} must divide width={width}.")
+        if isinstance(thinking_rows, bool) or not isinstance(thinking_rows, int) or thinking_rows < 0:
+            raise ValueError(f"thinking_rows must be a non-negative int; got {thinking_rows!r}.")
+        offsets = tuple(int(o) for o in group_offsets)
+        if not offsets or offsets[0] != 0 or any(o < 0 for o in offsets) or len(set(offsets)) != len(offsets):
+            raise ValueError(f"group_offsets must start with 0 and hold distinct non-negative ints; got {group_offsets!r}.")
+        self.d_max, self.c_max, self.width, self.depth = d_max, c_max, width, depth
+        self.heads, self.mlp_ratio, self.thinking_rows = heads, mlp_ratio, thinking_rows
+        self.group_offsets, self.augment = offsets, bool(augment)
+        self.cell = nn.Linear(len(offsets), width)
+        self.label = nn.Embedding(c_max + 1, width)  # index c_max: "unknown" (query rows)
+        self.think = nn.Parameter(torch.randn(thinking_rows, width) * 0.02)
+        self.blocks = nn.ModuleList(_Block(width, heads, mlp_ratio) for _ in range(depth))
+        self.head_norm = _RMSNorm(2 * width)
+        self.head = nn.Linear(2 * width, c_max)
+        nn.init.normal_(self.label.weight, std=0.02)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "d_max": self.d_max, "c_max": self.c_max, "width": self.width, "depth": self.depth,
+            "heads": self.heads, "mlp_ratio": self.mlp_ratio, "thinking_rows": self.thinking_rows,
+            "group_offsets": list(self.group_offsets), "augment": self.augment,
+        }  # fmt: skip
+
+    def matrix_parameters(self) -> list[nn.Parameter]:
+        """The blocks' weight matrices (what Muon updates; the rest goes to AdamW)."""
+        return [p for block in self.blocks for p in block.parameters() if p.ndim == 2]
+
+    # ------------------------------------------------------------------ pieces
+    def _check(self, batch: TaskBatch) -> None:
+        if batch.x_support.shape[-1] != self.d_max:
+            raise ValueError(
+                f"This in-context learner reads d_max={self.d_max} encoded features; the batch has "
+                f"{batch.x_support.shape[-1]}. Encode tasks with d_max={self.d_max}."
+            )
+        if batch.c_max > self.c_max:
+            raise ValueError(
+                f"This in-context learner handles at most c_max={self.c_max} classes per pass; the batch has "
+                f"{batch.c_max}. Use in_context_proba, which serves more classes by output codes."
+            )
+
+    @staticmethod
+    def _columns(feature_mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Active slots per task in order, padded to the largest count, and their mask."""
+        counts = feature_mask.sum(1)
+        F_ = max(int(counts.max()), 1)
+        order = torch.argsort((~feature_mask).to(torch.int8), dim=1, stable=True)[:, :F_]
+        return order, torch.arange(F_, device=feature_mask.device)[None, :] < counts[:, None]
+
+    def _cells(self, x: Tensor, columns: Tensor, column_mask: Tensor) -> Tensor:
+        """Cell tokens ``(T, n, F, w)`` of rows ``x`` (T, n, D), feature grouping included."""
+        T, n, _ = x.shape
+        F_ = columns.shape[1]
+        vals = torch.gather(x, 2, columns[:, None, :].expand(T, n, F_)) * column_mask[:, None, :].to(x.dtype)
+        count = column_mask.sum(1, keepdim=True).clamp(min=1)  # (T, 1)
+        j = torch.arange(F_, device=x.device)[None, :]
+        groups = [vals] + [
+            torch.gather(vals, 2, ((j + o) % count)[:, None, :].expand(T, n, F_)) for o in self.group_offsets[1:]
+        ]
+        return self.cell(torch.stack(groups, dim=-1))
+
+    def _rows(self, x: Tensor, labels: Tensor, columns: Tensor, column_mask: Tensor) -> Tensor:
+        """Tokens ``(T, n, F + 1, w)``: cells plus the target token (label or "unknown")."""
+        return torch.cat([self._cells(x, columns, column_mask), self.label(labels)[:, :, None, :]], dim=2)
+
+    # ------------------------------------------------------------------ the interface
+    def adapt(self, batch: TaskBatch) -> InContextV2State:
+        """Run thinking and support rows through the blocks; cache each block's column keys/values."""
+        self._check(batch)
+        columns, column_mask = self._columns(batch.feature_mask)
+        T = batch.n_tasks
+        h = self._rows(batch.x_support, batch.y_support, columns, column_mask)
+        if self.thinking_rows:
+            think = self.think[None, :, None, :].expand(T, -1, h.shape[2], -1)
+            h = torch.cat([think, h], dim=1)
+        context_mask = torch.cat(
+            [torch.ones(T, self.thinking_rows, dtype=torch.bool, device=h.device), batch.support_mask], dim=1
+        )
+        token_mask = torch.cat([column_mask, torch.ones(T, 1, dtype=torch.bool, device=h.device)], dim=1)
+        keys, values = [], []
+        for block in self.blocks:
+            h = block.feature_attention(h, token_mask)
+            k, v = block.column_keys_values(h)
+            keys.append(k)
+            values.append(v)
+            h = block.mlp_step(block.column_attention(h, k, v, context_mask))
+        return InContextV2State(keys, values, context_mask, columns, column_mask)
+
+    def features(self, fast: InContextV2State, x: Tensor, batch: TaskBatch) -> Tensor:
+        """The head's input ``(T, n, 2 * width)`` for rows ``x`` given the context state."""
+        T, n, _ = x.shape
+        unknown = torch.full((T, n), self.c_max, dtype=torch.long, device=x.device)
+        h = self._rows(x, unknown, fast.columns, fast.column_mask)
+        token_mask = torch.cat([fast.column_mask, torch.ones(T, 1, dtype=torch.bool, device=x.device)], dim=1)
+        for block, k, v in zip(self.blocks, fast.keys, fast.values, strict=True):
+            h = block.feature_attention(h, token_mask)
+            h = block.mlp_step(block.column_attention(h, k, v, fast.context_mask))
+        cm = fast.column_mask.to(h.dtype)[:, None, :, None]
+        mean_cells = (h[:, :, :-1] * cm).sum(2) / cm.sum(2).clamp(min=1.0)
+        return self.head_norm(torch.cat([h[:, :, -1], mean_cells], dim=-1))
+
+    def predict(self, fast: InContextV2State, x: Tensor, batch: TaskBatch) -> Tensor:
+        """Masked logits ``(T, n, c_max)`` for rows ``x`` given the context state."""
+        logits = self.head(self.features(fast, x, batch))
+        if logits.shape[-1] != batch.c_max:
+            logits = logits[..., : batch.c_max]
+        return masked_predict(logits, batch)
+
+    def meta_loss(self, batch: TaskBatch) -> tuple[Tensor, dict[str, float]]:
+        """Query cross-entropy; in training mode on shuffled columns and permuted labels."""
+        if self.training and self.augment:
+            batch = permute_labels(permute_slots(batch))
+        return super().meta_loss(batch)
