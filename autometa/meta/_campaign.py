@@ -44,7 +44,12 @@ from autometa.meta._in_context_regression import (
 )
 from autometa.meta._in_context_tta import InContextTTA
 from autometa.meta._trainer import MetaTrainer
-from autometa.tasks import InContextPrior, InContextRegressionPrior, TabularEncoder
+from autometa.tasks import (
+    InContextPrior,
+    InContextPriorV2,
+    InContextRegressionPrior,
+    TabularEncoder,
+)
 from autometa.tasks.datasets import load_dev_table
 from autometa.tasks.roles import IN_CONTEXT_TRAIN, IN_CONTEXT_VALIDATION, REGRESSOR_VALIDATION
 from autometa.tracking import start_run
@@ -229,7 +234,8 @@ class InContextCampaign:
     learner_config : dict, optional
         :class:`~autometa.meta.InContextLearner` arguments (default: its defaults).
     prior_config : dict, optional
-        :class:`~autometa.tasks.InContextPrior` arguments.
+        :class:`~autometa.tasks.InContextPrior` arguments; ``"kind": "v2"`` draws from
+        :class:`~autometa.tasks.InContextPriorV2` instead.
     meta_batch_size, lr, warmup_steps, grad_clip, weight_decay, seed
         Passed to :class:`~autometa.meta.MetaTrainer` (AdamW).
     chunk_steps : int, default=500
@@ -380,7 +386,12 @@ class InContextCampaign:
         """The campaign's task prior for ``learner``'s widths."""
         if self.task == "regression":
             return InContextRegressionPrior(d_max=learner.d_max, **self.prior_config)
-        return InContextPrior(d_max=learner.d_max, c_max=learner.c_max, **self.prior_config)
+        config = dict(self.prior_config)
+        kind = config.pop("kind", "v1")  # "v2": autometa.tasks.InContextPriorV2
+        if kind not in ("v1", "v2"):
+            raise ValueError(f"prior_config kind must be 'v1' or 'v2'; got {kind!r}.")
+        prior_class = InContextPriorV2 if kind == "v2" else InContextPrior
+        return prior_class(d_max=learner.d_max, c_max=learner.c_max, **config)
 
     def evaluate(self, learner: Any) -> dict[str, float]:
         """The learning curve's held-out scores of ``learner`` (AUC, or R² and coverage), on the CPU."""

@@ -284,7 +284,7 @@ class SyntheticPrior:
         d = int(rng.integers(d_lo, d_hi + 1))
         c_hi = max(2, min(self.class_range[1], self.c_max, n_support // 2))
         c_lo = min(self.class_range[0], c_hi)
-        c = int(rng.integers(c_lo, c_hi + 1))
+        c = self._n_classes(rng, c_lo, c_hi)
         noise = float(rng.uniform(*self.noise_range))
         imbalance = float(rng.uniform(*self.imbalance_range))
         kind = self.kinds[int(rng.integers(len(self.kinds)))]
@@ -294,10 +294,23 @@ class SyntheticPrior:
             flip = rng.random(n) < noise
             y = np.where(flip, rng.integers(0, c, n), y)
         categorical = corrupt_features(
-            X, rng, irrelevant_prob=self.irrelevant_prob, categorical_prob=self.categorical_prob,
+            X, rng, irrelevant_prob=self.irrelevant_prob, categorical_prob=self._categorical_prob(rng),
             missing_prob=self.missing_prob,
         )  # fmt: skip
         return X, y, categorical, kind, n_support
+
+    # hooks a derived prior overrides (the defaults draw nothing extra, so the stream is unchanged)
+    def _n_classes(self, rng: np.random.Generator, low: int, high: int) -> int:
+        """The task's number of classes in ``[low, high]``."""
+        return int(rng.integers(low, high + 1))
+
+    def _categorical_prob(self, rng: np.random.Generator) -> float:
+        """The probability that one column of this task is made categorical."""
+        return self.categorical_prob
+
+    def _split_ok(self, y_support: np.ndarray, y_query: np.ndarray) -> bool:
+        """Whether a support/query split is kept (at least two classes in the support rows)."""
+        return np.unique(y_support).size >= 2
 
     def _try(self, rng: np.random.Generator, seed: int) -> Task | None:
         X, y, categorical, kind, n_support = self._draw(rng)
@@ -305,7 +318,7 @@ class SyntheticPrior:
         if present.size < 2:
             return None
         support, query = support_query_split(y, n_support, rng)
-        if np.unique(y[support]).size < 2 or query.size == 0:
+        if query.size == 0 or not self._split_ok(y[support], y[query]):
             return None
         # relabel to 0..k-1 in the order of a random permutation (classes absent from support vanish)
         return encode_task(
