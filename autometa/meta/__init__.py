@@ -11,7 +11,7 @@ from autometa.meta._hypernet import HyperNet, HyperNetMAML, SetEncoder
 from autometa.meta._in_context import InContextLearner, InContextState
 from autometa.meta._in_context_regression import InContextRegressionLearner
 from autometa.meta._in_context_tta import InContextTTA
-from autometa.meta._in_context_v2 import InContextV2
+from autometa.meta._in_context_v2 import InContextRegressionV2, InContextV2
 from autometa.meta._maml import ANIL, FOMAML, MAML, AdaptedTask, GradientLearner, MetaSGD, Reptile
 from autometa.meta._maml_regression import MAMLRegression
 from autometa.meta._meta_lstm import MetaLSTM, MetaLSTMRule
@@ -27,6 +27,7 @@ __all__ = [
     "HyperNetMAML",
     "InContextLearner",
     "InContextRegressionLearner",
+    "InContextRegressionV2",
     "MAMLRegression",
     "InContextState",
     "InContextTTA",

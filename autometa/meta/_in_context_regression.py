@@ -32,10 +32,26 @@ from autometa.meta._in_context import InContextLearner, InContextState, permute_
 from autometa.tasks._encoder import standardize_targets
 from autometa.tasks._task import TaskBatch
 
-__all__ = ["InContextRegressionLearner", "in_context_regression_distribution"]
+__all__ = ["InContextRegressionLearner", "TARGET_CLIP", "bar_query_scores", "in_context_regression_distribution"]
 
 #: standardized support targets are clipped to this range before they are embedded
-_TARGET_CLIP = 8.0
+TARGET_CLIP = 8.0
+
+
+def bar_query_scores(learner: Any, batch: TaskBatch) -> tuple[Tensor, Tensor]:
+    """Mean over tasks of the query rows' bar negative log-density and squared error of the mean.
+
+    For any learner whose ``predict`` gives bar logits over ``learner.borders`` (standardized
+    units): :class:`InContextRegressionLearner` and the v2 regression learner.
+    """
+    logits = learner.predict(learner.adapt(batch), batch.x_query, batch)
+    z = batch.y_query.to(logits.dtype)
+    mask = batch.query_mask.to(logits.dtype)
+    count = mask.sum(1).clamp_min(1.0)
+    nll = (bar_nll(logits, z, learner.borders) * mask).sum(1) / count
+    mean = bar_mean(torch.softmax(logits.float(), dim=-1), learner.borders)
+    mse = (((mean - z.float()) ** 2) * mask).sum(1) / count
+    return nll.mean(), mse.mean()
 
 
 @register_learner("in-context-regression")
@@ -94,34 +110,24 @@ class InContextRegressionLearner(InContextLearner):
             raise ValueError("InContextRegressionLearner needs regression tasks (float targets); got class labels.")
 
     def _label_tokens(self, y_support: Tensor) -> Tensor:
-        z = y_support.to(self.label.weight.dtype).clamp(-_TARGET_CLIP, _TARGET_CLIP)
+        z = y_support.to(self.label.weight.dtype).clamp(-TARGET_CLIP, TARGET_CLIP)
         return self.label(z.unsqueeze(-1))
 
     def predict(self, fast: InContextState, x: Tensor, batch: TaskBatch) -> Tensor:
         """Logits ``[T, n, n_bins]`` of the predictive bar distribution of rows ``x``."""
         return self.head(self.features(fast, x, batch))
 
-    def _query_scores(self, batch: TaskBatch) -> tuple[Tensor, Tensor]:
-        logits = self.predict(self.adapt(batch), batch.x_query, batch)
-        z = batch.y_query.to(logits.dtype)
-        mask = batch.query_mask.to(logits.dtype)
-        count = mask.sum(1).clamp_min(1.0)
-        nll = (bar_nll(logits, z, self.borders) * mask).sum(1) / count
-        mean = bar_mean(torch.softmax(logits.float(), dim=-1), self.borders)
-        mse = (((mean - z.float()) ** 2) * mask).sum(1) / count
-        return nll.mean(), mse.mean()
-
     def meta_loss(self, batch: TaskBatch) -> tuple[Tensor, dict[str, float]]:
         """Query negative log-density (standardized units); in training with random slot placements."""
         if self.training and self.slot_shuffle:
             batch = permute_slots(batch)
-        loss, mse = self._query_scores(batch)
+        loss, mse = bar_query_scores(self, batch)
         return loss, {"loss": float(loss.detach()), "mse": float(mse.detach())}
 
     @torch.no_grad()
     def evaluate(self, batch: TaskBatch) -> dict[str, float]:
         """Query negative log-density and mean squared error of the mean (standardized units)."""
-        loss, mse = self._query_scores(batch)
+        loss, mse = bar_query_scores(self, batch)
         return {"loss": float(loss), "mse": float(mse)}
 
 

@@ -43,11 +43,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from autometa.functional._bar import bar_borders
 from autometa.meta._base import MetaLearner, masked_predict, register_learner
 from autometa.meta._in_context import permute_slots
+from autometa.meta._in_context_regression import TARGET_CLIP, bar_query_scores
 from autometa.tasks._task import TaskBatch
 
-__all__ = ["InContextV2", "InContextV2State", "permute_labels"]
+__all__ = ["InContextRegressionV2", "InContextV2", "InContextV2State", "permute_labels"]
 
 
 class InContextV2State(NamedTuple):
@@ -289,9 +291,16 @@ class InContextV2(MetaLearner):
         ]
         return self.cell(torch.stack(groups, dim=-1))
 
-    def _rows(self, x: Tensor, labels: Tensor, columns: Tensor, column_mask: Tensor) -> Tensor:
-        """Tokens ``(T, n, F + 1, w)``: cells plus the target token (label or "unknown")."""
-        return torch.cat([self._cells(x, columns, column_mask), self.label(labels)[:, :, None, :]], dim=2)
+    def _target_tokens(self, y: Tensor | None, T: int, n: int, device: torch.device) -> Tensor:
+        """Target tokens ``(T, n, w)``: the label's embedding, or "unknown" (``y`` None: query rows)."""
+        if y is None:
+            y = torch.full((T, n), self.c_max, dtype=torch.long, device=device)
+        return self.label(y)
+
+    def _rows(self, x: Tensor, y: Tensor | None, columns: Tensor, column_mask: Tensor) -> Tensor:
+        """Tokens ``(T, n, F + 1, w)``: cells plus the target token."""
+        target = self._target_tokens(y, x.shape[0], x.shape[1], x.device)
+        return torch.cat([self._cells(x, columns, column_mask), target[:, :, None, :]], dim=2)
 
     # ------------------------------------------------------------------ the interface
     def adapt(self, batch: TaskBatch) -> InContextV2State:
@@ -318,9 +327,8 @@ class InContextV2(MetaLearner):
 
     def features(self, fast: InContextV2State, x: Tensor, batch: TaskBatch) -> Tensor:
         """The head's input ``(T, n, 2 * width)`` for rows ``x`` given the context state."""
-        T, n, _ = x.shape
-        unknown = torch.full((T, n), self.c_max, dtype=torch.long, device=x.device)
-        h = self._rows(x, unknown, fast.columns, fast.column_mask)
+        T = x.shape[0]
+        h = self._rows(x, None, fast.columns, fast.column_mask)
         token_mask = torch.cat([fast.column_mask, torch.ones(T, 1, dtype=torch.bool, device=x.device)], dim=1)
         for block, k, v in zip(self.blocks, fast.keys, fast.values, strict=True):
             h = block.feature_attention(h, token_mask)
@@ -341,3 +349,83 @@ class InContextV2(MetaLearner):
         if self.training and self.augment:
             batch = permute_labels(permute_slots(batch))
         return super().meta_loss(batch)
+
+
+@register_learner("in-context-regression-v2")
+class InContextRegressionV2(InContextV2):
+    """The v2 backbone with a regression head: a predictive bar distribution per query row.
+
+    The same blocks, cell tokens, grouping and thinking rows as :class:`InContextV2`; a support
+    row's target token embeds its standardized target (a linear map), a query row's is a
+    learned "unknown" vector, and the head gives logits over ``n_bins`` bins of the
+    standardized target, as :class:`~autometa.meta.InContextRegressionLearner` does (so
+    :func:`~autometa.meta._in_context_regression.in_context_regression_distribution` serves
+    both).
+
+    Parameters
+    ----------
+    d_max, width, depth, heads, mlp_ratio, thinking_rows, group_offsets
+        As for :class:`InContextV2`.
+    n_bins : int, default=64
+        Bins of the predictive distribution.
+    augment : bool, default=True
+        In training mode, shuffle column placements per task.
+    """
+
+    def __init__(
+        self,
+        d_max: int = 64,
+        width: int = 96,
+        depth: int = 3,
+        heads: int = 4,
+        mlp_ratio: int = 2,
+        thinking_rows: int = 16,
+        group_offsets: tuple[int, ...] | list[int] = (0, 1, 3, 7),
+        n_bins: int = 64,
+        augment: bool = True,
+    ) -> None:
+        super().__init__(d_max=d_max, c_max=2, width=width, depth=depth, heads=heads, mlp_ratio=mlp_ratio,
+                         thinking_rows=thinking_rows, group_offsets=group_offsets, augment=augment)  # fmt: skip
+        if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 2:
+            raise ValueError(f"n_bins must be an int of at least 2; got {n_bins!r}.")
+        self.n_bins = n_bins
+        self.label = nn.Linear(1, width)  # the standardized target's embedding
+        self.unknown = nn.Parameter(torch.zeros(width))
+        self.head = nn.Linear(2 * width, n_bins)
+        self.register_buffer("borders", bar_borders(n_bins), persistent=False)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        del config["c_max"]
+        return {**config, "n_bins": self.n_bins}
+
+    def _check(self, batch: TaskBatch) -> None:
+        if batch.x_support.shape[-1] != self.d_max:
+            raise ValueError(
+                f"This in-context learner reads d_max={self.d_max} encoded features; the batch has "
+                f"{batch.x_support.shape[-1]}. Encode tasks with d_max={self.d_max}."
+            )
+        if not batch.y_support.is_floating_point():
+            raise ValueError("InContextRegressionV2 needs regression tasks (float targets); got class labels.")
+
+    def _target_tokens(self, y: Tensor | None, T: int, n: int, device: torch.device) -> Tensor:
+        if y is None:
+            return self.unknown.expand(T, n, -1)
+        return self.label(y.to(self.label.weight.dtype).clamp(-TARGET_CLIP, TARGET_CLIP).unsqueeze(-1))
+
+    def predict(self, fast: InContextV2State, x: Tensor, batch: TaskBatch) -> Tensor:
+        """Logits ``(T, n, n_bins)`` of the predictive bar distribution of rows ``x``."""
+        return self.head(self.features(fast, x, batch))
+
+    def meta_loss(self, batch: TaskBatch) -> tuple[Tensor, dict[str, float]]:
+        """Query negative log-density (standardized units); in training on shuffled columns."""
+        if self.training and self.augment:
+            batch = permute_slots(batch)
+        loss, mse = bar_query_scores(self, batch)
+        return loss, {"loss": float(loss.detach()), "mse": float(mse.detach())}
+
+    @torch.no_grad()
+    def evaluate(self, batch: TaskBatch) -> dict[str, float]:
+        """Query negative log-density and mean squared error of the mean (standardized units)."""
+        loss, mse = bar_query_scores(self, batch)
+        return {"loss": float(loss), "mse": float(mse)}

@@ -249,3 +249,32 @@ def test_meta_training_teaches_it():
     MetaTrainer(learner, prior, meta_batch_size=4, lr=2e-3, optimizer="muon", device="cpu", seed=0,
                 tracking=False, progress=False).fit(150)  # fmt: skip
     assert val_loss(learner) < before - 0.05
+
+
+def test_regression_v2_reads_targets_and_learns():
+    from autometa.meta import InContextRegressionV2
+    from autometa.meta._in_context_regression import in_context_regression_distribution
+    from autometa.tasks import RegressionPrior
+
+    torch.manual_seed(0)
+    learner = InContextRegressionV2(d_max=D, width=32, depth=2, thinking_rows=4, n_bins=16)
+    assert build_learner("in-context-regression-v2", **learner.get_config()).get_config() == learner.get_config()
+    prior = RegressionPrior(d_max=D, n_range=(24, 24), n_query=16)
+    held = collate_tasks([prior.sample(np.random.default_rng(1000 + i)) for i in range(16)])
+    with pytest.raises(ValueError, match="float targets"):
+        learner.adapt(batch_of())
+
+    def val_loss():
+        learner.eval()
+        return learner.evaluate(held)["loss"]
+
+    before = val_loss()
+    MetaTrainer(learner, prior, meta_batch_size=4, lr=2e-3, optimizer="muon", device="cpu", seed=0,
+                tracking=False, progress=False).fit(120)  # fmt: skip
+    assert val_loss() < before - 0.1
+    xs = held.x_support[0]
+    probs, borders = in_context_regression_distribution(
+        learner, xs, held.y_support[0].numpy() * 3.0 + 5.0, held.x_query[0], held.feature_mask[0], n_members=2
+    )
+    assert probs.shape == (held.x_query.shape[1], 16) and np.allclose(probs.sum(1), 1.0)
+    assert borders.shape == (17,)
