@@ -88,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--algo", metavar="ALGO", help=f"meta-learning algorithm: {', '.join(algos)}")
     g.add_argument(
         "--preset",
-        choices=("default", "in-context", "in-context-regression", "in-context-v2"),
+        choices=("default", "in-context", "in-context-regression", "in-context-v2", "in-context-v2-gpu"),
         default=None,
         help="'default' reproduces the classifier's shipped checkpoint (autometa/checkpoints/model_card.json): "
         "meta-training on the dev pool, then the model-family portfolio; --steps, --seed, "
@@ -96,7 +96,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "learner's long campaign (autometa/meta/_campaign.py) in --checkpoint-dir (default "
         "campaigns/in-context) for --steps total steps or --hours more hours; it always resumes. "
         "'in-context-regression' does the same for the regression learner (default campaigns/in-context-regression); "
-        "'in-context-v2' for the per-cell learner v2 (Muon, weight averaging; default campaigns/in-context-v2)",
+        "'in-context-v2' for the per-cell learner v2 (Muon, weight averaging; default campaigns/in-context-v2); "
+        "'in-context-v2-gpu' the same recipe at GPU scale (bf16 on CUDA)",
     )
     g.add_argument(
         "--ship",
@@ -437,7 +438,7 @@ def run(args: argparse.Namespace) -> int:
     from autometa.meta import MetaTrainer, save_meta_learner
     from autometa.meta._checkpoint import learner_dims
 
-    if args.preset in ("in-context", "in-context-regression", "in-context-v2"):
+    if args.preset in ("in-context", "in-context-regression", "in-context-v2", "in-context-v2-gpu"):
         return _run_campaign(args)
     if args.steps is None:
         raise ValueError("--steps is required (total outer steps of the run).")

@@ -90,6 +90,21 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
         "ema_decay": 0.995,
         "chunk_steps": 200,
     },
+    # the same recipe at GPU scale: a larger model and batch, tasks up to 1,024 rows, bf16 on CUDA
+    # (device="auto"); one run of minutes writes its checkpoint and curve like any campaign
+    "in-context-v2-gpu": lambda: {
+        "task": "classification",
+        "algo": "in-context-v2",
+        "learner_config": {"width": 192, "depth": 6, "heads": 6, "mlp_ratio": 2, "thinking_rows": 24},
+        "prior_config": {"n_support_range": (4, 1024), "n_query": 128, "max_features": 48, "datasets": _v2_tables()},
+        "meta_batch_size": 32,
+        "optimizer": "muon",
+        "lr": 1e-3,
+        "warmup_steps": 100,
+        "grad_clip": 2.0,
+        "ema_decay": 0.99,
+        "chunk_steps": 250,
+    },
 }
 
 
@@ -640,8 +655,7 @@ def export_in_context(
         "parameters": int(sum(p.numel() for p in learner.parameters())),
         "data": {
             "synthetic": {
-                "generator": "autometa.tasks.RegressionPrior" if campaign.task == "regression"
-                else "autometa.tasks.SyntheticPrior",
+                "generator": f"autometa.tasks.{type(prior.synthetic_for(prior.n_support_range[0])).__name__}",
                 "kinds": list(prior.synthetic_for(prior.n_support_range[0]).kinds),
                 **{k: list(v) if isinstance(v, tuple) else v for k, v in prior.synthetic_options.items()},
             },

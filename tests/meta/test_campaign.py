@@ -144,3 +144,57 @@ def test_cli_passes_device_to_the_campaign(tmp_path, monkeypatch):
     )
     assert meta_train._run_campaign(args) == 0
     assert seen["device"] == "cpu"
+
+
+def _v2(preset: str = "in-context-v2", **prior) -> dict:
+    """A preset of the v2 recipe shrunk to seconds (same optimizer, averaging, prior kind)."""
+    from autometa.meta._campaign import CAMPAIGN_PRESETS
+
+    config = CAMPAIGN_PRESETS[preset]()
+    config["learner_config"] = dict(config["learner_config"], d_max=8, c_max=4, width=24, depth=1, heads=4,
+                                    thinking_rows=2)  # fmt: skip
+    config["prior_config"] = dict(config["prior_config"], datasets=["sklearn/iris"], n_support_range=(8, 24),
+                                  n_query=16, **prior)  # fmt: skip
+    config.update(meta_batch_size=2, chunk_steps=3, eval_datasets=("sklearn/wine",), eval_sizes=(32,), tracking=False,
+                  device="cpu")  # fmt: skip
+    return config
+
+
+@pytest.mark.parametrize("preset, prior", [("in-context-v2", {}), ("in-context-v2", {"kind": "v2"}),
+                                           ("in-context-v2-gpu", {})])  # fmt: skip
+def test_v2_recipe_resumes_exactly_with_muon_and_averaged_weights(tmp_path, preset, prior):
+    config = _v2(preset, **prior)
+    whole = InContextCampaign(tmp_path / "a", **config)
+    whole.run(steps=6)
+    InContextCampaign(tmp_path / "b", **config).run(steps=3)
+    InContextCampaign(tmp_path / "b", **config).run(steps=6)
+    pa, pb = load_checkpoint(tmp_path / "a" / "last.pt"), load_checkpoint(tmp_path / "b" / "last.pt")
+    for k in pa["state_dict"]:
+        assert torch.equal(pa["state_dict"][k], pb["state_dict"][k]), k
+    for k in pa["training"]["averaged"]:
+        assert torch.equal(pa["training"]["averaged"][k], pb["training"]["averaged"][k]), k
+    assert [c["auc@32"] for c in whole.curve()] == [c["auc@32"] for c in InContextCampaign(tmp_path / "b", **config).curve()]
+    # the scored learner is the moving average, and the compact state carries it on a new machine
+    learner, _ = whole.snapshot()
+    assert learner.algo == "in-context-v2"
+    averaged = {k[len("module.") :]: v for k, v in pa["training"]["averaged"].items() if k.startswith("module.")}
+    assert all(torch.equal(v, averaged[k]) for k, v in learner.state_dict().items())
+    (tmp_path / "a" / "last.pt").unlink()
+    InContextCampaign(tmp_path / "a", **config).run(steps=9)
+    meta = json.loads((tmp_path / "a" / "curve.json").read_text())
+    assert [c["step"] for c in meta["curve"]] == [3, 6, 9]
+    assert meta["algo"] == "in-context-v2" and meta["optimizer"] == "muon" and meta["ema_decay"] > 0
+
+
+def test_v2_export_writes_a_card_naming_its_prior(tmp_path):
+    from autometa.meta import load_meta_learner
+    from autometa.meta._campaign import export_in_context
+
+    camp = InContextCampaign(tmp_path / "c", **_v2(kind="v2"))
+    camp.run(steps=3)
+    info = export_in_context(camp, tmp_path / "v2.pt", tmp_path / "card.json", command="tiny", machine="test")
+    assert info["algo"] == "in-context-v2"
+    assert info["data"]["synthetic"]["generator"] == "autometa.tasks.SyntheticPriorV2"
+    assert "tree_scm" in info["data"]["synthetic"]["kinds"]
+    assert info["data"]["reserved_data_sets_used"] == []
+    assert load_meta_learner(tmp_path / "v2.pt").algo == "in-context-v2"
