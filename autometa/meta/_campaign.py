@@ -36,6 +36,7 @@ import torch
 
 from autometa._metrics import mean_ovr_auc
 from autometa.functional._bar import bar_mean, bar_quantiles
+from autometa.meta._base import LEARNERS, ensure_registered
 from autometa.meta._checkpoint import atomic_torch_save, load_checkpoint, save_meta_learner
 from autometa.meta._in_context import InContextLearner, in_context_proba
 from autometa.meta._in_context_regression import (
@@ -389,8 +390,6 @@ class InContextCampaign:
     @property
     def learner_class(self) -> type:
         if self.algo is not None:
-            from autometa.meta._base import LEARNERS, ensure_registered
-
             ensure_registered(self.algo)
             if self.algo not in LEARNERS:
                 raise ValueError(f"Unknown learner {self.algo!r}; choose one of {sorted(LEARNERS)}.")
