@@ -6,7 +6,7 @@ says about itself (its number of classes; for regression, the order of categoric
 mean target). The design matrices are computed from it on first use and then kept, so every
 member that reads the ``"tree"`` or ``"linear"`` matrix reads the same one. Every member
 implements ``fit(context, y, seed)`` and ``predict(context)`` (or ``predict_proba``); a
-predict-time context comes from :meth:`FitContext.for_rows`.
+subset of the rows (a fold) comes from :meth:`FitContext.take`.
 """
 
 from __future__ import annotations
@@ -54,11 +54,20 @@ class FitContext:
     device: Any = "cpu"
     _matrices: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
-    def for_rows(self, frame: pd.DataFrame) -> FitContext:
-        """The same task (spec, classes, level order) over other rows, e.g. the rows to predict."""
-        return FitContext(
+    def take(self, rows: np.ndarray) -> FitContext:
+        """The same task over some of its rows (positions ``rows``), e.g. one fold of a cross-fit.
+
+        The spec, classes and level order stay those fitted on all the rows; design matrices
+        already computed are sliced rather than computed again (they are row-wise, so the
+        slice is what computing them would give).
+        """
+        rows = np.asarray(rows)
+        frame = self.frame.iloc[rows].reset_index(drop=True)
+        sub = FitContext(
             frame, self.table_spec, self.n_classes, self.target_order, self.n_jobs, self.device
         )
+        sub._matrices = {kind: matrix[rows] for kind, matrix in self._matrices.items()}
+        return sub
 
     @property
     def n_rows(self) -> int:

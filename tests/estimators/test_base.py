@@ -7,6 +7,7 @@ import dataclasses
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import make_classification
@@ -163,3 +164,23 @@ def test_missing_meta_learned_checkpoints_leave_the_regressor_member_out_but_fai
     X, y = _data("classifier")
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         AutoMetaClassifier(members=["neural", "lr"]).fit(X, y)
+
+
+def test_a_context_subset_reads_what_a_context_of_those_rows_would(mixed_frame):
+    from autometa.estimators._context import FitContext
+    from autometa.estimators._table import TableSpec, TargetOrder
+
+    X, _ = mixed_frame
+    spec = TableSpec().fit(X)
+    order = TargetOrder().fit(X, np.arange(len(X), dtype=float), spec.categorical)
+    whole = FitContext(X, spec, target_order=order)
+    whole.matrix("tree"), whole.matrix("linear")  # computed, so the subset slices them
+    rows = np.array([5, 1, 30, 7])
+    sub, fresh = (
+        whole.take(rows),
+        FitContext(X.iloc[rows].reset_index(drop=True), spec, target_order=order),
+    )
+    for kind in ("tree", "linear"):
+        np.testing.assert_array_equal(sub.matrix(kind), fresh.matrix(kind))
+    pd.testing.assert_frame_equal(sub.ordered, fresh.ordered)
+    assert sub.n_rows == 4 and sub.table_spec is spec
