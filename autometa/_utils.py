@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -63,3 +63,12 @@ def time_seconds(values: object) -> np.ndarray:
     else:
         out = (s - pd.Timestamp(0, tz=getattr(s.dt, "tz", None))) / pd.Timedelta(1, "s")
     return out.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def table_input_tags(tags: Any) -> Any:
+    """``tags`` (scikit-learn ``Tags``) of an estimator that takes whole tables: NaN, string
+    and categorical columns allowed. Used by every autometa estimator's ``__sklearn_tags__``."""
+    tags.input_tags.allow_nan = True
+    tags.input_tags.string = True
+    tags.input_tags.categorical = True
+    return tags

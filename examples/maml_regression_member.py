@@ -27,10 +27,11 @@ import numpy as np
 import torch
 
 from autometa import AutoMetaRegressor
+from autometa.estimators._context import FitContext
 from autometa.estimators._maml_regression_member import MAMLRegressionMember
 from autometa.estimators.train_regressor import _loss, fit_blend
 from autometa.meta import MAMLRegression, MetaTrainer
-from autometa.tasks import InContextRegressionPrior, TabularEncoder, roles
+from autometa.tasks import InContextRegressionPrior, roles
 from autometa.tasks.datasets import load_dev_table
 
 NET = {"kind": "mlp", "d_max": 32, "c_max": 1, "hidden": [64, 64]}
@@ -38,10 +39,8 @@ NET = {"kind": "mlp", "d_max": 32, "c_max": 1, "hidden": [64, 64]}
 
 def maml_predict(learner: MAMLRegression, X_train, z_train, X_test) -> np.ndarray:
     """The member as AutoMetaRegressor's: encode the rows, adapt on the support rows, predict."""
-    enc = TabularEncoder(d_max=learner.d_max, c_max=2).fit(X_train)
-    xs, fm = enc.transform(X_train)
-    xq, _ = enc.transform(X_test)
-    return MAMLRegressionMember(learner).fit(xs, fm, z_train).predict(xq)
+    member = MAMLRegressionMember(learner).fit(FitContext(X_train), z_train, seed=0)
+    return member.predict(FitContext(X_test))
 
 
 def r2(z: np.ndarray, pred: np.ndarray) -> float:

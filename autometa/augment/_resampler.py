@@ -15,6 +15,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_random_state
 
 from autometa._threads import limit_threads
+from autometa._utils import table_input_tags
 from autometa.augment._ops import OPS, check_magnitude
 from autometa.augment._policy import AugmentationPolicy, _PolicyBase, load_policy
 
@@ -214,11 +215,7 @@ class MetaAugmenter(BaseEstimator):
         return frame, y_arr, is_frame, numeric, y_idx, num_cols, values
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.string = True
-        tags.input_tags.categorical = True
-        return tags
+        return table_input_tags(super().__sklearn_tags__())
 
     def _check_X_y(self, X: Any, y: Any) -> tuple[pd.DataFrame, np.ndarray, bool]:
         if hasattr(X, "sparse") or type(X).__module__.startswith("scipy.sparse"):

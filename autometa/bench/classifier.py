@@ -164,7 +164,7 @@ def make_estimator(name: str, X: Any, seed: int, ablation_checkpoint: str = ABLA
     if name == "am_icl_only":
         return AutoMetaClassifier(members=["icl"], random_state=seed)
     if name == "am_with_neural":
-        return AutoMetaClassifier(members=["icl", "neural", "hypernet", *CLASSICAL], combination="uniform",
+        return AutoMetaClassifier(members=["icl", "neural", "hypernet", *CLASSICAL], blend="uniform",
                                   random_state=seed)  # fmt: skip
     if name == "am_classical":
         return AutoMetaClassifier(members=CLASSICAL, random_state=seed)
@@ -176,7 +176,7 @@ def make_estimator(name: str, X: Any, seed: int, ablation_checkpoint: str = ABLA
     if name == "am_hypernet_only":
         return AutoMetaClassifier(members=["hypernet"], random_state=seed)
     if name == "am_uniform":
-        return AutoMetaClassifier(combination="uniform", random_state=seed)
+        return AutoMetaClassifier(blend="uniform", random_state=seed)
     if name == "am_neural_only":
         return AutoMetaClassifier(members=["neural"], random_state=seed)
     if name == "am_neural_random_init":

@@ -11,47 +11,26 @@ ensemble over feature placements and label orders
 from __future__ import annotations
 
 import copy
-import functools
-import os
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from autometa.estimators._shipped import load_learner, shipped_path
 from autometa.tasks import TabularEncoder
+
+if TYPE_CHECKING:
+    from autometa.estimators._context import FitContext
 
 __all__ = ["IN_CONTEXT_CHECKPOINT", "InContextMember", "load_in_context_learner"]
 
 #: the shipped, meta-trained in-context learner (model card: ``in_context_model_card.json``)
-IN_CONTEXT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "classifier_in_context.pt"
+IN_CONTEXT_CHECKPOINT = shipped_path("classifier_in_context")
 
 
-@functools.lru_cache(maxsize=4)
-def _load(path: str, mtime: float) -> Any:
-    from autometa.meta import InContextLearner, InContextTTA, load_meta_learner
-
-    learner = load_meta_learner(path)
-    if not isinstance(learner, (InContextLearner, InContextTTA)):
-        raise ValueError(
-            f"{path} holds a {type(learner).__name__}, not an InContextLearner; the in-context member "
-            "needs a checkpoint written for algo 'in-context' or 'in-context-tta'."
-        )
-    learner.requires_grad_(False)
-    return learner.eval()
-
-
-def load_in_context_learner(source: str | os.PathLike[str] = "default") -> Any:
-    """The in-context learner behind the member (cached per process and file version).
-
-    Parameters
-    ----------
-    source : "default" or path-like
-        ``"default"`` is the shipped checkpoint :data:`IN_CONTEXT_CHECKPOINT`.
-    """
-    path = IN_CONTEXT_CHECKPOINT if str(source) == "default" else Path(source)
-    if not path.is_file():
-        raise FileNotFoundError(f"No in-context checkpoint at {path}.")
-    return _load(str(path), path.stat().st_mtime)
+def load_in_context_learner(source: Any = "default") -> Any:
+    """The in-context learner behind the member: :func:`~autometa.estimators._shipped.load_learner`
+    ``(source, "classifier_in_context")`` (``"default"``: the shipped :data:`IN_CONTEXT_CHECKPOINT`)."""
+    return load_learner(source, "classifier_in_context")
 
 
 class InContextMember:
@@ -77,11 +56,11 @@ class InContextMember:
         self.learner = learner
         self.n_members = int(n_members)
 
-    def fit(self, X: Any, y: np.ndarray, n_classes: int, seed: int) -> InContextMember:
-        """Encode ``X`` (the user's table) and keep it, with class indices ``y``, as the support set."""
+    def fit(self, context: FitContext, y: np.ndarray, seed: int) -> InContextMember:
+        """Encode ``context.frame`` (the user's table) and keep it, with class indices ``y``, as the support set."""
         import torch
 
-
+        X, n_classes = context.frame, context.n_classes
         if n_classes > self.learner.c_max:
             raise ValueError(
                 f"The in-context member handles at most {self.learner.c_max} classes; y has {n_classes}."
@@ -95,13 +74,13 @@ class InContextMember:
         self.seed_ = int(seed)
         return self
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Probabilities ``(n_rows, n_classes)`` for the user's table ``X``."""
+    def predict_proba(self, context: FitContext) -> np.ndarray:
+        """Probabilities ``(n_rows, n_classes)`` of ``context``'s rows."""
         import torch
 
         from autometa.meta._in_context import in_context_proba
 
-        xq, _ = self.encoder_.transform(X)
+        xq, _ = self.encoder_.transform(context.frame)
         proba = in_context_proba(
             self.learner,
             self.x_support_,

@@ -1,4 +1,4 @@
-"""The classical members of :class:`~autometa.estimators.AutoMetaClassifier`'s portfolio.
+"""The classical members of both estimators' blends (the regressor's recipes: :mod:`._regression_members`).
 
 Each member is a small recipe: which design matrix it reads (``"tree"`` or ``"linear"``, see
 :class:`~autometa.estimators._table.TableSpec`) and a factory that builds a scikit-learn
@@ -12,8 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from autometa.estimators._context import FitContext
 
 __all__ = ["CLASSICAL_MEMBERS", "ClassicalMember", "MemberRecipe", "full_proba"]
 
@@ -81,11 +85,15 @@ class MemberRecipe:
         Which design matrix the member reads.
     factory : callable
         ``factory(n_rows, n_classes, seed) -> estimator``.
+    regression : bool, default=False
+        A regressor (fitted on the transformed target; :meth:`ClassicalMember.predict`) rather
+        than a classifier (:meth:`ClassicalMember.predict_proba`).
     """
 
     name: str
     matrix: str
     factory: Callable[[int, int, int], object]
+    regression: bool = False
 
 
 CLASSICAL_MEMBERS: dict[str, MemberRecipe] = {
@@ -102,38 +110,56 @@ _THREADED = frozenset({"et", "knn", "rf"})
 
 
 class ClassicalMember:
-    """A fitted classical member (its recipe and the fitted scikit-learn estimator)."""
+    """A classical member: its recipe and, once fitted, the scikit-learn estimator.
+
+    Parameters
+    ----------
+    recipe : MemberRecipe
+    """
 
     def __init__(self, recipe: MemberRecipe) -> None:
         self.recipe = recipe
         self.name = recipe.name
-        self.estimator_: object | None = None
-        self.n_classes_ = 0
 
-    def fit(
-        self, matrices: dict[str, np.ndarray], y: np.ndarray, n_classes: int, seed: int, *, n_jobs: int = 1
-    ) -> ClassicalMember:
-        """Fit on ``matrices[recipe.matrix]``; forests and k-NN get ``n_jobs`` threads (the
-        other members' threads come from the OpenMP/BLAS limit set by the caller)."""
-        X = matrices[self.recipe.matrix]
-        est = self.recipe.factory(X.shape[0], n_classes, seed)
-        if self.name in _THREADED:
-            est.set_params(n_jobs=n_jobs)
-        if self.name == "knn":
-            est.set_params(n_neighbors=int(min(est.get_params()["n_neighbors"], X.shape[0])))
-        if X.shape[1] == 0:  # e.g. only constant columns: predict the class prior
-            from sklearn.dummy import DummyClassifier
+    def fit(self, context: FitContext, y: np.ndarray, seed: int) -> ClassicalMember:
+        """Fit on ``context``'s ``recipe.matrix`` design matrix and targets ``y`` (class indices,
+        or the transformed target of a regression recipe). Forests and k-NN get
+        ``context.n_jobs`` threads (the other members' threads come from the OpenMP/BLAS limit
+        set by the caller); a table whose columns are all constant gets a prior/mean predictor."""
+        X = context.matrix(self.recipe.matrix)
+        self.constant_X_ = X.shape[1] == 0
+        if self.constant_X_:
+            from sklearn.dummy import DummyClassifier, DummyRegressor
 
-            est = DummyClassifier(strategy="prior")
+            est = DummyRegressor() if self.recipe.regression else DummyClassifier(strategy="prior")
             X = np.zeros((X.shape[0], 1))
-        est.fit(X, y)
+        else:
+            est = self.recipe.factory(X.shape[0], context.n_classes, seed)
+            if self.name in _THREADED:
+                est.set_params(n_jobs=context.n_jobs)  # type: ignore[attr-defined]
+            if self.name == "knn":
+                est.set_params(n_neighbors=int(min(est.get_params()["n_neighbors"], X.shape[0])))  # type: ignore[attr-defined]
+        est.fit(X, y)  # type: ignore[attr-defined]
         self.estimator_ = est
-        self.n_classes_ = n_classes
-        self._constant_X = matrices[self.recipe.matrix].shape[1] == 0
+        self.n_classes_ = context.n_classes
         return self
 
-    def predict_proba(self, matrices: dict[str, np.ndarray]) -> np.ndarray:
-        X = matrices[self.recipe.matrix]
-        if self._constant_X:
-            X = np.zeros((X.shape[0], 1))
-        return full_proba(self.estimator_, X, self.n_classes_)
+    def _X(self, context: FitContext) -> np.ndarray:
+        X = context.matrix(self.recipe.matrix)
+        return np.zeros((X.shape[0], 1)) if self.constant_X_ else X
+
+    def predict_proba(self, context: FitContext) -> np.ndarray:
+        """Probabilities ``(n, n_classes)`` of a classification member, in class-index order."""
+        return full_proba(self.estimator_, self._X(context), self.n_classes_)
+
+    def predict(self, context: FitContext) -> np.ndarray:
+        """Predictions ``(n,)`` of a regression member, in the transformed target's units."""
+        return np.asarray(self.estimator_.predict(self._X(context)), dtype=np.float64)  # type: ignore[attr-defined]
+
+    def oob_residual_std(self, y: np.ndarray) -> float | None:
+        """Standard deviation of the out-of-bag residuals (a forest fitted with ``oob_score``), else None."""
+        oob = getattr(self.estimator_, "oob_prediction_", None)
+        if oob is None:
+            return None
+        ok = np.isfinite(oob)
+        return float(np.sqrt(np.mean((oob[ok] - y[ok]) ** 2))) if ok.sum() >= 2 else None

@@ -14,13 +14,17 @@ probabilities.
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from autometa._utils import resolve_device
 from autometa.tasks import TabularEncoder
 from autometa.tasks._split import stratified_sample
 from autometa.tasks._views import place, random_view
+
+if TYPE_CHECKING:
+    from autometa.estimators._context import FitContext
 
 __all__ = ["MAX_ADAPT_ROWS", "VIEW_ROWS", "NeuralMember", "random_view", "stratified_subsample"]
 
@@ -82,12 +86,15 @@ class NeuralMember:
         self.augment = bool(augment)
         self.name = name
 
-    def fit(self, df: Any, y: np.ndarray, n_classes: int, seed: int, device: Any = "cpu") -> NeuralMember:
-        """Encode ``df`` (a DataFrame), adapt ``n_views`` views of the task to labels ``y``."""
+    def fit(self, context: FitContext, y: np.ndarray, seed: int) -> NeuralMember:
+        """Encode ``context.frame`` and adapt ``n_views`` views of the task to class indices ``y``
+        (on ``context.device``, see :func:`autometa._utils.resolve_device`; the adapted weights
+        are kept on the CPU)."""
         import torch
 
         from autometa.tasks._task import TaskBatch
 
+        df, n_classes, device = context.frame, context.n_classes, context.device
         rng = np.random.default_rng(seed)
         d_max, c_max = learner_dims(self.learner)
         if n_classes > c_max:
@@ -117,7 +124,7 @@ class NeuralMember:
             xb[v, :k], yb[v, :k], rb[v, :k] = xs[v], ys[v], True
         self.feature_mask_ = np.stack(ms)
         self.n_classes_ = int(n_classes)
-        dev = torch.device(device)
+        dev = resolve_device(device)
         self.learner.to(dev)
         try:
             cm = torch.zeros(self.n_views, c_max, dtype=torch.bool)
@@ -152,13 +159,13 @@ class NeuralMember:
                 return learner.adapt(batch, steps=self.steps, generator=generator, inference=True)
         return adapt_views(learner, batch, self.steps)
 
-    def predict_proba(self, df: Any) -> np.ndarray:
-        """Probabilities ``[n, n_classes]`` averaged over the adapted views."""
+    def predict_proba(self, context: FitContext) -> np.ndarray:
+        """Probabilities ``[n, n_classes]`` of ``context``'s rows, averaged over the adapted views."""
         import torch
 
         from autometa.tasks._task import TaskBatch
 
-        x, mask = self.encoder_.transform(df)
+        x, mask = self.encoder_.transform(context.frame)
         d_max, c_max = learner_dims(self.learner)
         xq = np.stack([place(x, mask, s)[0] for s in self.slots_])
         cm = torch.zeros(self.n_views, c_max, dtype=torch.bool)

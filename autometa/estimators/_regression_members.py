@@ -2,7 +2,7 @@
 
 Each member is a :class:`~autometa.estimators._members.MemberRecipe` (which design matrix of
 :class:`~autometa.estimators._table.TableSpec` it reads, and a factory whose settings behave
-at 32 rows as well as at 10,000). Members are fitted on the *transformed* target (standardized,
+at 32 rows as well as at 10,000), fitted as a :class:`~autometa.estimators._members.ClassicalMember`. Members are fitted on the *transformed* target (standardized,
 after a log for skewed positive targets), so their hyperparameters need no per-task scale.
 """
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from autometa.estimators._members import MemberRecipe
 
-__all__ = ["REGRESSION_MEMBERS", "RegressionMember"]
+__all__ = ["REGRESSION_MEMBERS"]
 
 
 def _rf(n: int, _: int, seed: int):
@@ -58,53 +58,13 @@ def _svr(n: int, _: int, seed: int):
 
 
 REGRESSION_MEMBERS: dict[str, MemberRecipe] = {
-    "et": MemberRecipe("et", "tree", _et),
-    "gbm": MemberRecipe("gbm", "tree", _gbm),
-    "knn": MemberRecipe("knn", "linear", _knn),
-    "rf": MemberRecipe("rf", "tree", _rf),
-    "ridge": MemberRecipe("ridge", "linear", _ridge),
-    "svr": MemberRecipe("svr", "linear", _svr),
+    name: MemberRecipe(name, matrix, factory, regression=True)
+    for name, matrix, factory in (
+        ("et", "tree", _et),
+        ("gbm", "tree", _gbm),
+        ("knn", "linear", _knn),
+        ("rf", "tree", _rf),
+        ("ridge", "linear", _ridge),
+        ("svr", "linear", _svr),
+    )
 }
-_THREADED = frozenset({"et", "knn", "rf"})
-
-
-class RegressionMember:
-    """A fitted classical regression member (its recipe and the fitted scikit-learn estimator)."""
-
-    def __init__(self, recipe: MemberRecipe) -> None:
-        self.recipe = recipe
-        self.name = recipe.name
-        self.estimator_: object | None = None
-
-    def fit(self, matrices: dict[str, np.ndarray], z: np.ndarray, seed: int, *, n_jobs: int = 1) -> RegressionMember:
-        """Fit on ``matrices[recipe.matrix]`` and the transformed target ``z``."""
-        X = matrices[self.recipe.matrix]
-        self._constant_X = X.shape[1] == 0
-        if self._constant_X:  # only constant columns: predict the mean
-            from sklearn.dummy import DummyRegressor
-
-            est = DummyRegressor()
-            X = np.zeros((X.shape[0], 1))
-        else:
-            est = self.recipe.factory(X.shape[0], 0, seed)
-            if self.name in _THREADED:
-                est.set_params(n_jobs=n_jobs)
-            if self.name == "knn":
-                est.set_params(n_neighbors=int(min(est.get_params()["n_neighbors"], X.shape[0])))
-        est.fit(X, z)
-        self.estimator_ = est
-        return self
-
-    def predict(self, matrices: dict[str, np.ndarray]) -> np.ndarray:
-        X = matrices[self.recipe.matrix]
-        if self._constant_X:
-            X = np.zeros((X.shape[0], 1))
-        return np.asarray(self.estimator_.predict(X), dtype=np.float64)  # type: ignore[attr-defined]
-
-    def oob_residual_std(self, z: np.ndarray) -> float | None:
-        """Standard deviation of the out-of-bag residuals (random forest only), else None."""
-        oob = getattr(self.estimator_, "oob_prediction_", None)
-        if oob is None:
-            return None
-        ok = np.isfinite(oob)
-        return float(np.sqrt(np.mean((oob[ok] - z[ok]) ** 2))) if ok.sum() >= 2 else None

@@ -5,46 +5,48 @@ See :class:`AutoMetaRegressor` and ``docs/regressor.md``.
 
 from __future__ import annotations
 
-import json
 import warnings
-from numbers import Integral
-from pathlib import Path
-from typing import Any
+from collections.abc import Collection
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, check_random_state, column_or_1d
+from sklearn.base import RegressorMixin
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from autometa._threads import limit_threads
-from autometa.estimators._in_context_regression_member import (
-    InContextRegressionMember,
-    load_in_context_regressor,
-)
-from autometa.estimators._maml_regression_member import MAMLRegressionMember, load_maml_regressor
-from autometa.estimators._regression_members import REGRESSION_MEMBERS, RegressionMember
-from autometa.estimators._table import TableSpec, TargetOrder, informative_columns, validate_frame
-from autometa.tasks import TabularEncoder
+from autometa.estimators._base import LEARNER_SOURCE, AutoMetaEstimator, MemberSpec
+from autometa.estimators._context import FitContext
+from autometa.estimators._in_context_regression_member import InContextRegressionMember
+from autometa.estimators._maml_regression_member import MAMLRegressionMember
+from autometa.estimators._members import ClassicalMember
+from autometa.estimators._regression_members import REGRESSION_MEMBERS
+from autometa.estimators._shipped import shipped_path
+from autometa.estimators._table import TargetOrder
 
 __all__ = [
     "DEFAULT_REGRESSOR_MEMBERS",
     "REGRESSOR_PORTFOLIO",
     "AutoMetaRegressor",
     "TargetTransform",
-    "load_regressor_portfolio",
 ]
 
 #: the shipped meta-learned blend weights and spread calibration
-REGRESSOR_PORTFOLIO = Path(__file__).resolve().parent.parent / "checkpoints" / "regressor_portfolio.json"
-_ALL_MEMBERS = ("icl", "maml", *sorted(REGRESSION_MEMBERS))
+REGRESSOR_PORTFOLIO = shipped_path("regressor_portfolio")
+#: every member a user may allow; the meta-learned ones are left out when their shipped checkpoint is missing
+_MEMBERS: dict[str, MemberSpec] = {
+    "icl": MemberSpec("in_context_learner", "regressor_in_context", optional=True),
+    "maml": MemberSpec("maml_learner", "regressor_maml", optional=True),
+    **{name: MemberSpec() for name in sorted(REGRESSION_MEMBERS)},
+}
 #: ``members="auto"``: the meta-learned members (when their checkpoints ship) and every classical family
-DEFAULT_REGRESSOR_MEMBERS = _ALL_MEMBERS
+DEFAULT_REGRESSOR_MEMBERS = tuple(_MEMBERS)
 #: quantile levels of the grid on which means and standard deviations in the user's units are integrated
 _GRID = (np.arange(200) + 0.5) / 200
-#: the in-context member reads categorical columns as the rank of their levels' mean target
-_ICL_TARGET_ORDER = True
+#: spread scales when no shipped blend calibrated them
+_UNCALIBRATED = {"spread": "icl", "spread_scale": {"icl": 1.0, "oob": 1.0}}
 
 
 class TargetTransform:
@@ -89,7 +91,7 @@ class TargetTransform:
         return "log+standardize" if self.log_ else "standardize"
 
 
-class AutoMetaRegressor(RegressorMixin, BaseEstimator):
+class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
     """Small-data regressor: a meta-trained in-context learner blended with classical members.
 
     ``fit`` transforms the target (log for positive, right-skewed targets; then standardized),
@@ -123,16 +125,19 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
     ----------
     members : "auto" or list of str, default="auto"
         Families allowed into the blend (``"auto"``: all of ``icl, maml, et, gbm, knn, rf, ridge, svr``).
-    in_context_learner : "default", None or a learner, default="default"
-        The ``"icl"`` member's learner: ``"default"`` (shipped), None (leave the member out),
-        a checkpoint path, or an :class:`~autometa.meta.InContextRegressionLearner`.
-    maml_learner : "default", None or a learner, default="default"
-        The ``"maml"`` member's learner: ``"default"`` (shipped ``regressor_maml.pt``), None
-        (leave the member out), a checkpoint path, or a :class:`~autometa.meta.MAMLRegression`.
+    in_context_learner : str, path-like, learner or None, default="default"
+        The ``"icl"`` member's learner: ``"default"`` (shipped ``regressor_in_context.pt``), a
+        checkpoint path or MLflow URI, an :class:`~autometa.meta.InContextRegressionLearner`,
+        or None (leave the member out).
+    maml_learner : str, path-like, learner or None, default="default"
+        The ``"maml"`` member's learner: ``"default"`` (shipped ``regressor_maml.pt``), a
+        checkpoint path or MLflow URI, a :class:`~autometa.meta.MAMLRegression`, or None.
     target_transform : {"auto", "none", "log", "standardize"}, default="auto"
         See :class:`TargetTransform`.
-    blend : {"portfolio", "uniform"}, default="portfolio"
-        ``"portfolio"``: the meta-learned weights; ``"uniform"``: equal weights (an ablation).
+    blend : {"learned", "uniform"}, default="learned"
+        ``"learned"``: the meta-learned weights; ``"uniform"``: equal weights (an ablation).
+        ``"portfolio"`` is the deprecated name of ``"learned"`` (since 0.1, removed in 0.2;
+        a ``FutureWarning``).
     spread : {"auto", "icl", "oob"}, default="auto"
         Where the predictive spread comes from: ``"auto"`` is the shipped blend's choice;
         ``"icl"`` the in-context member's predictive distribution (its width varies from row to
@@ -161,6 +166,11 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
     oob_std_ : float
         The random forest's out-of-bag residual scale (transformed units): the Gaussian
         spread when ``spread_ == "oob"``.
+    target_order_ : TargetOrder
+        The order of categorical levels by mean target, which the meta-learned members read.
+    table_spec_ : TableSpec
+    informative_columns_ : ndarray of int
+        Positions of the columns the members read (all-missing columns are left out).
 
     Examples
     --------
@@ -173,18 +183,18 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
     True
     """
 
-    _parameter_constraints: dict = {
-        "members": [StrOptions({"auto"}), list, tuple],
-        "in_context_learner": "no_validation",
-        "maml_learner": "no_validation",
+    _MEMBERS = _MEMBERS
+    _DEFAULT_MEMBERS = DEFAULT_REGRESSOR_MEMBERS
+    _BLEND = "regressor_portfolio"
+    _SUBSAMPLE = "random"
+
+    _parameter_constraints: ClassVar[dict] = {
+        **AutoMetaEstimator._parameter_constraints,
+        "in_context_learner": LEARNER_SOURCE,
+        "maml_learner": LEARNER_SOURCE,
         "target_transform": [StrOptions({"auto", "none", "log", "standardize"})],
-        "blend": [StrOptions({"portfolio", "uniform"})],
+        "blend": [StrOptions({"learned", "uniform", "portfolio"}, deprecated={"portfolio"})],
         "spread": [StrOptions({"auto", "icl", "oob"})],
-        "n_ensemble": [Interval(Integral, 1, None, closed="left")],
-        "max_samples": [Interval(Integral, 2, None, closed="left")],
-        "random_state": ["random_state"],
-        "n_jobs": [Integral, None],
-        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -194,7 +204,7 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
         in_context_learner: Any = "default",
         maml_learner: Any = "default",
         target_transform: str = "auto",
-        blend: str = "portfolio",
+        blend: str = "learned",
         spread: str = "auto",
         n_ensemble: int = 4,
         max_samples: int = 10_000,
@@ -214,176 +224,62 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.verbose = verbose
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.string = True
-        tags.input_tags.categorical = True
-        return tags
+    # ------------------------------------------------------------------ fit (see AutoMetaEstimator)
+    def _blend_choice(self) -> str:
+        if self.blend != "portfolio":
+            return self.blend
+        warnings.warn(
+            "blend='portfolio' was renamed blend='learned' in 0.1 and will be removed in 0.2; pass blend='learned'.",
+            FutureWarning,
+            stacklevel=5,
+        )
+        return "learned"
 
-    # ------------------------------------------------------------------ fit
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: Any, y: Any) -> AutoMetaRegressor:
-        """Fit the members on ``(X, y)``.
+    def _check_target(self, y: Any, n_rows: int) -> np.ndarray:
+        return _check_target(y, n_rows)
 
-        Parameters
-        ----------
-        X : array-like or pandas DataFrame of shape (n_samples, n_features)
-            Numeric, boolean, categorical or string columns; NaN marks missing values.
-        y : array-like of shape (n_samples,)
-            Numeric targets (finite).
+    def _subsample(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return np.sort(rng.choice(len(y), self.max_samples, replace=False))
 
-        Returns
-        -------
-        self : AutoMetaRegressor
-        """
-        with limit_threads(self.n_jobs) as n_threads:
-            return self._fit(X, y, n_threads)
-
-    def _fit(self, X: Any, y: Any, n_threads: int) -> AutoMetaRegressor:
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        df = validate_frame(self, X, reset=True)
-        y = _check_target(y, len(df))
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        rng = np.random.default_rng(seed)
-        if len(df) > self.max_samples:
-            warnings.warn(
-                f"{len(df)} training rows exceed max_samples={self.max_samples}; fitting on a random subsample "
-                f"of {self.max_samples} rows.",
-                UserWarning,
-                stacklevel=2,
-            )
-            keep = np.sort(rng.choice(len(df), self.max_samples, replace=False))
-            df, y = df.iloc[keep].reset_index(drop=True), y[keep]
-        self._informative = informative_columns(df)
-        df = df.iloc[:, self._informative]
-        transform = TargetTransform(self.target_transform).fit(y)
-        z = transform.transform(y)
-        members = self._allowed_members()
-        learner = self._learner() if "icl" in members else None
-        if learner is None:
-            members = [m for m in members if m != "icl"]
-        maml = self._maml() if "maml" in members else None
-        if maml is None:
-            members = [m for m in members if m != "maml"]
-        if not members:
-            raise ValueError(
-                "No member is left: the meta-learned members need their learners (in_context_learner / "
-                "maml_learner), but none is available (None, or no shipped checkpoint). Allow a classical member too."
-            )
-        portfolio = self._portfolio(members)
-        weights = {m: float(portfolio["weights"][m]) for m in members}
-        total = sum(weights.values())
-        weights = {m: w / total for m, w in weights.items()}
-        spec = TableSpec().fit(df)
-        matrices = {"tree": spec.tree_matrix(df), "linear": spec.linear_matrix(df)}
-        fitted: dict[str, Any] = {}
+    def _prepare(self, context: FitContext, y: np.ndarray, seed: int) -> np.ndarray:
+        self.target_transform_ = TargetTransform(self.target_transform).fit(y)
+        z = self.target_transform_.transform(y)
         # the meta-learned members read categorical levels in the order of their mean target
-        self.icl_categories_ = TargetOrder().fit(df, z, spec.categorical) if _ICL_TARGET_ORDER else None
-        ordered = self.icl_categories_.transform(df) if self.icl_categories_ is not None else df
-        for name in sorted(weights):
-            member_seed = int(rng.integers(np.iinfo(np.int32).max))
-            if name == "icl":
-                self.icl_encoder_ = TabularEncoder(d_max=learner.d_max, c_max=2).fit(ordered)
-                xs, fm = self.icl_encoder_.transform(ordered)
-                fitted[name] = InContextRegressionMember(
-                    learner, n_members=self.n_ensemble, random_state=member_seed
-                ).fit(xs, fm, z)
-            elif name == "maml":
-                self.maml_encoder_ = TabularEncoder(d_max=maml.d_max, c_max=2).fit(ordered)
-                xs, fm = self.maml_encoder_.transform(ordered)
-                fitted[name] = MAMLRegressionMember(maml).fit(xs, fm, z)
-            else:
-                fitted[name] = RegressionMember(REGRESSION_MEMBERS[name]).fit(matrices, z, member_seed, n_jobs=n_threads)
-        chosen = portfolio["spread"] if self.spread == "auto" else self.spread
-        self.spread_ = chosen if "icl" in fitted else "oob"
-        self.spread_scale_ = float(portfolio["spread_scale"][self.spread_])
-        self.oob_std_ = self._oob_std(fitted, matrices, z, seed)
-        self.table_spec_ = spec
-        self.members_ = fitted
-        self.weights_ = weights
-        self.target_transform_ = transform
-        if self.verbose:
-            print("[AutoMetaRegressor] weights: " + ", ".join(f"{k}={v:.3f}" for k, v in weights.items()))
-        return self
+        self.target_order_ = TargetOrder().fit(context.frame, z, context.table_spec.categorical)
+        context.target_order = self.target_order_
+        return z
 
-    def _learner(self) -> Any:
-        source = self.in_context_learner
-        if source is None:
-            return None
-        if isinstance(source, (str, Path)):
-            return load_in_context_regressor(source)
-        return source  # a learner object
-
-    def _maml(self) -> Any:
-        source = self.maml_learner
-        if source is None:
-            return None
-        if isinstance(source, (str, Path)):
-            return load_maml_regressor(source)
-        return source  # a learner object
-
-    def _allowed_members(self) -> list[str]:
-        if isinstance(self.members, str):
-            return list(DEFAULT_REGRESSOR_MEMBERS)
-        members = list(self.members)
-        unknown = sorted(set(members) - set(_ALL_MEMBERS))
-        if unknown or not members:
-            raise ValueError(
-                f"members must be 'auto' or a non-empty list drawn from {list(_ALL_MEMBERS)}; got {self.members!r}."
-            )
-        return sorted(set(members), key=_ALL_MEMBERS.index)
-
-    def _portfolio(self, members: list[str]) -> dict[str, Any]:
-        uniform = {"weights": dict.fromkeys(members, 1.0), "spread": "icl", "spread_scale": {"icl": 1.0, "oob": 1.0}}
-        shipped = load_regressor_portfolio()
-        if shipped is None:
-            if self.blend == "portfolio":
-                warnings.warn(f"The shipped blend {REGRESSOR_PORTFOLIO} is missing; combining members uniformly.",
-                              UserWarning, stacklevel=3)  # fmt: skip
-            return uniform
-        scales = {"spread": shipped.get("spread", "icl"), "spread_scale": shipped["spread_scale"]}
-        if self.blend == "uniform" or len(members) == 1:
-            return {**uniform, **scales}
-        outside = [m for m in members if m not in shipped["weights"]]
-        if outside:
-            warnings.warn(
-                f"The shipped blend weighs {sorted(shipped['weights'])}; the members {outside} are outside it, so "
-                "the members are combined uniformly. Pass blend='uniform' to silence this.",
-                UserWarning,
-                stacklevel=3,
-            )
-            return {**uniform, **scales}
-        return {"weights": shipped["weights"], **scales}
+    def _no_member_left(self, context: FitContext) -> str:
+        return (
+            "No member is left: the meta-learned members need their learners (in_context_learner / "
+            "maml_learner), but none is available (None, or no shipped checkpoint). Allow a classical member too."
+        )
 
     @staticmethod
-    def _oob_std(fitted: dict[str, Any], matrices: dict[str, np.ndarray], z: np.ndarray, seed: int) -> float:
-        rf = fitted.get("rf")
-        if rf is None or rf.oob_residual_std(z) is None:
-            rf = RegressionMember(REGRESSION_MEMBERS["rf"]).fit(matrices, z, seed)
-        std = rf.oob_residual_std(z)
-        return float(std) if std is not None and np.isfinite(std) and std > 0 else 1.0
+    def _blend_members(shipped: dict[str, Any]) -> Collection[str]:
+        return shipped["weights"]
+
+    def _weights(self, members: list[str], context: FitContext, learned: dict[str, Any] | None) -> dict[str, float]:
+        weights = {m: float(learned["weights"][m]) if learned is not None else 1.0 for m in members}
+        total = sum(weights.values())
+        return {m: w / total for m, w in weights.items()}
+
+    def _make_member(self, name: str, learner: Any) -> Any:
+        if name == "icl":
+            return InContextRegressionMember(learner, n_members=self.n_ensemble)
+        if name == "maml":
+            return MAMLRegressionMember(learner)
+        return ClassicalMember(REGRESSION_MEMBERS[name])
+
+    def _finish(self, context: FitContext, target: np.ndarray, seed: int, shipped: dict[str, Any] | None) -> None:
+        calibration = _UNCALIBRATED if shipped is None else {
+            "spread": shipped.get("spread", "icl"), "spread_scale": shipped["spread_scale"]}  # fmt: skip
+        chosen = calibration["spread"] if self.spread == "auto" else self.spread
+        self.spread_ = chosen if "icl" in self.members_ else "oob"
+        self.spread_scale_ = float(calibration["spread_scale"][self.spread_])
+        self.oob_std_ = _oob_std(self.members_, context, target, seed)
 
     # ------------------------------------------------------------------ predict
-    def _member_predictions(self, X: Any) -> tuple[np.ndarray, np.ndarray | None, Any]:
-        """Blend mean (transformed units), the icl encoded rows (or None) and the icl member."""
-        df = validate_frame(self, X, reset=False)
-        df = df.iloc[:, self._informative]
-        matrices = {"tree": self.table_spec_.tree_matrix(df), "linear": self.table_spec_.linear_matrix(df)}
-        mean = np.zeros(len(df))
-        xq = None
-        for name, w in self.weights_.items():
-            member = self.members_[name]
-            if name == "icl":
-                xq = self._icl_rows(df)
-                mean += w * member.predict(xq)
-            elif name == "maml":
-                mean += w * member.predict(self._maml_rows(df))
-            else:
-                mean += w * member.predict(matrices)
-        return mean, xq, self.members_.get("icl")
-
     def icl_rows(self, X: Any) -> np.ndarray:
         """The in-context member's input for rows ``X``: encoded rows ``(n, d_max)``.
 
@@ -395,39 +291,13 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         if "icl" not in self.members_:
             raise ValueError("This AutoMetaRegressor has no in-context member ('icl' is not in members_).")
-        return self._icl_rows(validate_frame(self, X, reset=False).iloc[:, self._informative])
+        return self.members_["icl"].encode(self._rows(X))
 
-    def _maml_rows(self, df: pd.DataFrame) -> np.ndarray:
-        if self.icl_categories_ is not None:
-            df = self.icl_categories_.transform(df)
-        return self.maml_encoder_.transform(df)[0]
-
-    def _icl_rows(self, df: pd.DataFrame) -> np.ndarray:
-        if self.icl_categories_ is not None:
-            df = self.icl_categories_.transform(df)
-        return self.icl_encoder_.transform(df)[0]
-
-    def member_predictions(self, X: Any) -> dict[str, np.ndarray]:
-        """Each member's predictions for ``X`` in the transformed target units (see ``target_transform_``)."""
-        check_is_fitted(self)
-        df = validate_frame(self, X, reset=False).iloc[:, self._informative]
-        matrices = {"tree": self.table_spec_.tree_matrix(df), "linear": self.table_spec_.linear_matrix(df)}
-        out = {}
-        with limit_threads(self.n_jobs):
-            for name, member in self.members_.items():
-                if name == "icl":
-                    out[name] = member.predict(self._icl_rows(df))
-                elif name == "maml":
-                    out[name] = member.predict(self._maml_rows(df))
-                else:
-                    out[name] = member.predict(matrices)
-        return out
-
-    def _z_quantiles(self, X: Any, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _z_quantiles(self, context: FitContext, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Blend mean and quantiles ``(n, len(q))`` in transformed units."""
-        mean, xq, icl = self._member_predictions(X)
+        mean = self._predict_blend(context)
         if self.spread_ == "icl":
-            probs, borders = icl.predict_distribution(xq)
+            probs, borders = self.members_["icl"].predict_distribution(context)
             import torch
 
             from autometa.functional._bar import bar_mean, bar_quantiles
@@ -449,18 +319,17 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
         return_std : bool, default=False
             Also return the predictive standard deviation.
         """
-        check_is_fitted(self)
+        context = self._rows(X)
         with limit_threads(self.n_jobs):
             t = self.target_transform_
             if not t.log_ and not return_std:
-                mean, _, _ = self._member_predictions(X)
-                return t.inverse(mean)
-            _, grid = self._z_quantiles(X, _GRID)
+                return t.inverse(self._predict_blend(context))
+            _, grid = self._z_quantiles(context, _GRID)
             values = t.inverse(grid)
             if t.log_:
                 mean = values.mean(axis=1)
             else:
-                mean = t.inverse(self._member_predictions(X)[0])
+                mean = t.inverse(self._predict_blend(context))
             if not return_std:
                 return mean
             return mean, values.std(axis=1)
@@ -477,11 +346,21 @@ class AutoMetaRegressor(RegressorMixin, BaseEstimator):
         if q.ndim != 1 or not np.all((q > 0) & (q < 1)):
             raise ValueError(f"q must hold quantile levels strictly between 0 and 1; got {q.tolist()}.")
         order = np.argsort(q)
+        context = self._rows(X)
         with limit_threads(self.n_jobs):
-            _, zq = self._z_quantiles(X, q[order])
+            _, zq = self._z_quantiles(context, q[order])
         out = np.empty_like(zq)
         out[:, order] = np.maximum.accumulate(self.target_transform_.inverse(zq), axis=1)
         return out
+
+
+def _oob_std(fitted: dict[str, Any], context: FitContext, z: np.ndarray, seed: int) -> float:
+    """The random forest's out-of-bag residual scale (a forest is fitted for it when the blend has none)."""
+    rf = fitted.get("rf")
+    if rf is None or rf.oob_residual_std(z) is None:
+        rf = ClassicalMember(REGRESSION_MEMBERS["rf"]).fit(context, z, seed)
+    std = rf.oob_residual_std(z)
+    return float(std) if std is not None and np.isfinite(std) and std > 0 else 1.0
 
 
 def _check_target(y: Any, n_rows: int) -> np.ndarray:
@@ -517,17 +396,3 @@ def _check_target(y: Any, n_rows: int) -> np.ndarray:
     if n_rows < 2:
         raise ValueError(f"{n_rows} sample(s) to train on: a regressor needs at least 2 training rows.")
     return y
-
-
-_PORTFOLIO_CACHE: dict[float, dict[str, Any]] = {}
-
-
-def load_regressor_portfolio(path: Path = REGRESSOR_PORTFOLIO) -> dict[str, Any] | None:
-    """The shipped blend (``weights``, ``spread_scale``, ``info``), or None when the file is missing."""
-    if not path.is_file():
-        return None
-    mtime = path.stat().st_mtime
-    if mtime not in _PORTFOLIO_CACHE:
-        _PORTFOLIO_CACHE.clear()
-        _PORTFOLIO_CACHE[mtime] = json.loads(path.read_text())
-    return _PORTFOLIO_CACHE[mtime]

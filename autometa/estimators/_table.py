@@ -262,7 +262,8 @@ def validate_frame(estimator: Any, X: Any, *, reset: bool) -> pd.DataFrame:
     """Validate ``X`` the scikit-learn way for ``estimator`` and return it as a DataFrame.
 
     Columns keep the user's names (as strings) so that every error names the user's
-    column; arrays get positional names ``"0"``, ``"1"``, ...
+    column; arrays get positional names ``"0"``, ``"1"``, ... With ``reset=True`` the names are
+    kept as ``estimator.column_names_``.
     """
     if isinstance(X, pd.DataFrame):
         names = [str(c) for c in X.columns]
@@ -295,9 +296,9 @@ def validate_frame(estimator: Any, X: Any, *, reset: bool) -> pd.DataFrame:
                 )
         df = pd.DataFrame(arr)
     if reset:
-        estimator._columns = names
+        estimator.column_names_ = names
     else:  # fitted names: the feature-name check above already compared them
-        names = getattr(estimator, "_columns", [str(i) for i in range(df.shape[1])])
+        names = getattr(estimator, "column_names_", [str(i) for i in range(df.shape[1])])
     return to_frame(df, columns=names)
 
 

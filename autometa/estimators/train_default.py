@@ -44,7 +44,6 @@ import numpy as np
 from autometa._metrics import mean_ovr_auc
 from autometa.augment import AugmentedLearner
 from autometa.estimators import AutoMetaClassifier, Portfolio, fit_portfolio
-from autometa.estimators._classifier import _FRAME_MEMBERS
 from autometa.estimators._dev_data import (
     EVALUATION,
     NEURAL_TRAIN,
@@ -197,15 +196,9 @@ def member_predictions(
     test = test[np.isin(y[test], classes)]
     # one fit with every member (uniform weights) shares the preprocessing; each member's own
     # probabilities are then read off the fitted members
-    clf = AutoMetaClassifier(members=list(members), combination="uniform", random_state=seed)
+    clf = AutoMetaClassifier(members=list(members), blend="uniform", random_state=seed)
     clf.fit(X.iloc[train], y[train])
-    df = clf._validate_X(X.iloc[test], reset=False)
-    spec = clf.table_spec_
-    matrices = {"tree": spec.tree_matrix(df), "linear": spec.linear_matrix(df)}
-    probs = {
-        m: (member.predict_proba(df) if m in _FRAME_MEMBERS else member.predict_proba(matrices))
-        for m, member in clf.members_.items()
-    }
+    probs = clf.member_predictions(X.iloc[test])
     z = np.array(list(clf.meta_features_.values()))
     y_idx = np.searchsorted(classes, y[test])
     return z, probs, y_idx

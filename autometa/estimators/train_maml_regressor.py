@@ -27,12 +27,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from autometa.estimators._context import FitContext
 from autometa.estimators._maml_regression_member import (
     MAML_REGRESSOR_CHECKPOINT,
     MAMLRegressionMember,
 )
 from autometa.meta import MAMLRegression, MetaTrainer, save_meta_learner
-from autometa.tasks import InContextRegressionPrior, TabularEncoder, roles
+from autometa.tasks import InContextRegressionPrior, roles
 from autometa.tasks.datasets import load_dev_table
 
 NET = {"kind": "mlp", "d_max": 32, "c_max": 1, "hidden": [64, 64]}
@@ -51,10 +52,8 @@ def held_out_r2(learner: Any, sizes: tuple[int, ...] = (32, 128), seeds: int = 5
                 rows = np.random.default_rng([seed, n, 31]).permutation(len(y))
                 tr, te = rows[:n], rows[n : n + 1000]
                 mu, sd = y[tr].mean(), y[tr].std() or 1.0
-                enc = TabularEncoder(d_max=learner.d_max, c_max=2).fit(X.iloc[tr])
-                xs, fm = enc.transform(X.iloc[tr])
-                xq, _ = enc.transform(X.iloc[te])
-                pred = MAMLRegressionMember(learner).fit(xs, fm, (y[tr] - mu) / sd).predict(xq) * sd + mu
+                member = MAMLRegressionMember(learner).fit(FitContext(X.iloc[tr]), (y[tr] - mu) / sd, seed)
+                pred = member.predict(FitContext(X.iloc[te])) * sd + mu
                 scores[n].append(1.0 - np.mean((y[te] - pred) ** 2) / np.var(y[te]))
     return {f"r2@{n}": round(float(np.mean(v)), 4) for n, v in scores.items() if v}
 

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import torch
 
+from autometa.estimators._context import FitContext
 from autometa.estimators._in_context_regression_member import (
     IN_CONTEXT_REGRESSOR_CHECKPOINT,
     InContextRegressionMember,
     load_in_context_regressor,
 )
 from autometa.meta import InContextRegressionLearner
-from autometa.tasks import TabularEncoder, roles
+from autometa.tasks import roles
 from autometa.tasks.datasets import is_reserved, load_dev_table
 
 CARD = IN_CONTEXT_REGRESSOR_CHECKPOINT.with_name("regressor_in_context_model_card.json")
@@ -73,10 +74,8 @@ def _r2(learner, name: str, n: int = 64, seeds=(0, 1)) -> float:
     for seed in seeds:
         rows = np.random.default_rng(seed).permutation(len(y))
         tr, te = rows[:n], rows[n : n + 300]
-        enc = TabularEncoder(d_max=learner.d_max, c_max=2).fit(X.iloc[tr])
-        xs, fm = enc.transform(X.iloc[tr])
-        xq, _ = enc.transform(X.iloc[te])
-        pred = InContextRegressionMember(learner, random_state=seed).fit(xs, fm, y[tr]).predict(xq)
+        member = InContextRegressionMember(learner).fit(FitContext(X.iloc[tr]), y[tr], seed)
+        pred = member.predict(FitContext(X.iloc[te]))
         out.append(r2_score(y[te], pred))
     return float(np.mean(out))
 

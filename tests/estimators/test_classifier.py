@@ -159,8 +159,8 @@ def test_bad_parameters():
         AutoMetaClassifier(members=["neural", "xgboost"]).fit(X, y)
     with pytest.raises(ValueError, match="n_ensemble"):
         AutoMetaClassifier(n_ensemble=0).fit(X, y)
-    with pytest.raises(ValueError, match="combination"):
-        AutoMetaClassifier(combination="vote").fit(X, y)
+    with pytest.raises(ValueError, match="blend"):
+        AutoMetaClassifier(blend="vote").fit(X, y)
 
 
 def test_corrupt_and_mismatched_checkpoints(tmp_path):
@@ -181,7 +181,7 @@ def test_corrupt_and_mismatched_checkpoints(tmp_path):
 
 def test_uniform_combination_weights_are_equal(mixed_frame):
     X, y = mixed_frame
-    clf = AutoMetaClassifier(combination="uniform", random_state=0, **FAST).fit(X, y)
+    clf = AutoMetaClassifier(blend="uniform", random_state=0, **FAST).fit(X, y)
     assert clf.weights_ == pytest.approx({"neural": 1 / 3, "lr": 1 / 3, "knn": 1 / 3})
 
 

@@ -54,7 +54,7 @@ def test_a_checkpoint_of_another_learner_is_refused(tmp_path):
     X, y = table()
     with pytest.raises(ValueError, match="not an InContextLearner"):
         AutoMetaClassifier(members=["icl"], in_context_learner=DEFAULT_CHECKPOINT).fit(X, y)
-    with pytest.raises(FileNotFoundError, match="No in-context checkpoint"):
+    with pytest.raises(FileNotFoundError, match="No checkpoint at"):
         AutoMetaClassifier(members=["icl"], in_context_learner=tmp_path / "nope.pt").fit(X, y)
 
 

@@ -67,7 +67,7 @@ def test_augmented_member_is_seeded_per_fit_and_augmentation_matters(algo):
     df, y = _frame()
 
     def proba(augment, seed=1):
-        return NeuralMember(learner, n_views=2, augment=augment).fit(df, y, 2, seed).predict_proba(df)
+        return NeuralMember(learner, n_views=2, augment=augment).fit(_ctx(df), y, seed).predict_proba(_ctx(df))
 
     first = proba(True)
     np.testing.assert_allclose(first.sum(axis=1), 1.0)
@@ -76,6 +76,12 @@ def test_augmented_member_is_seeded_per_fit_and_augmentation_matters(algo):
     np.testing.assert_array_equal(proba(True), first)
     assert not np.allclose(proba(True, seed=2), first)  # other views and augmentation draws
     assert not np.allclose(proba(False), first)  # the policy's rows change the fit
+
+
+def _ctx(df, n_classes=2):
+    from autometa.estimators._context import FitContext
+
+    return FitContext(df, n_classes=n_classes)
 
 
 def _task_of(df, y):
@@ -90,7 +96,7 @@ def test_views_above_256_rows_adapt_on_their_own_stratified_subsamples():
     torch.manual_seed(0)
     learner = build_learner("maml", net=NET, inner_steps=1, inner_lr=0.1)
     df, y = _frame(n=700)
-    member = NeuralMember(learner, n_views=3).fit(df, y, 2, seed=0)
+    member = NeuralMember(learner, n_views=3).fit(_ctx(df), y, seed=0)
     assert all(VIEW_ROWS - 2 <= n <= VIEW_ROWS for n in member.view_rows_)
-    small = NeuralMember(learner, n_views=3).fit(df.iloc[:100], y[:100], 2, seed=0)
+    small = NeuralMember(learner, n_views=3).fit(_ctx(df.iloc[:100]), y[:100], seed=0)
     assert small.view_rows_ == [100, 100, 100]

@@ -30,12 +30,14 @@ def _split(name: str, n: int, seed: int = 0):
 
 
 def _member(learner, name: str, n: int, augment: bool = True) -> np.ndarray:
+    from autometa.estimators._context import FitContext
     from autometa.estimators._neural import NeuralMember
 
     X, y, Xq = _split(name, n)
     classes, y_idx = np.unique(y, return_inverse=True)
-    member = NeuralMember(learner, n_views=3, steps=None, augment=augment).fit(X, y_idx, len(classes), seed=1)
-    return member.predict_proba(Xq)
+    member = NeuralMember(learner, n_views=3, steps=None, augment=augment)
+    member.fit(FitContext(X, n_classes=len(classes)), y_idx, seed=1)
+    return member.predict_proba(FitContext(Xq, n_classes=len(classes)))
 
 
 def _small(algo: str, **kwargs):

@@ -10,8 +10,13 @@ import pytest
 import torch
 
 from autometa import AutoMetaRegressor
-from autometa.estimators._regressor import TargetTransform
+from autometa.estimators._regressor import REGRESSOR_PORTFOLIO, TargetTransform
+from autometa.estimators._shipped import load_shipped
 from autometa.meta import InContextRegressionLearner
+
+
+def _shipped_blend() -> dict | None:
+    return load_shipped("regressor_portfolio") if REGRESSOR_PORTFOLIO.is_file() else None
 
 
 def tiny_learner() -> InContextRegressionLearner:
@@ -50,9 +55,7 @@ def test_fits_a_mixed_frame_and_predicts_in_y_units(mixed):
 
 def test_icl_member_plugs_in_and_gives_the_spread(mixed):
     X, y = mixed
-    from autometa.estimators._regressor import load_regressor_portfolio
-
-    shipped = load_regressor_portfolio()
+    shipped = _shipped_blend()
     auto = AutoMetaRegressor(in_context_learner=tiny_learner(), random_state=0).fit(X[:60], y[:60])
     assert auto.spread_ == (shipped["spread"] if shipped is not None else "icl")
     for spread in ("icl", "oob"):
@@ -138,9 +141,7 @@ def test_bad_columns_are_named(mixed):
 
 
 def test_blend_uses_the_shipped_portfolio_when_it_covers_the_members(mixed):
-    from autometa.estimators._regressor import load_regressor_portfolio
-
-    shipped = load_regressor_portfolio()
+    shipped = _shipped_blend()
     if shipped is None:
         pytest.skip("no shipped blend")
     X, y = mixed
@@ -159,7 +160,7 @@ def test_in_context_member_reads_categories_ranked_by_their_mean_target():
     X = pd.DataFrame({"level": level, "noise": rng.normal(size=90)})
     reg = AutoMetaRegressor(members=["icl"], in_context_learner=tiny_learner(), random_state=0).fit(X, y)
     rows = reg.icl_rows(pd.DataFrame({"level": ["b", "c", "a"], "noise": [0.0, 0.0, 0.0]}))
-    col = int(np.flatnonzero(reg.icl_encoder_.selected_features_ == 0)[0])
+    col = int(np.flatnonzero(reg.members_["icl"].encoder_.selected_features_ == 0)[0])
     assert rows[0, col] < rows[1, col] < rows[2, col]  # b < c < a, as their targets
     no_icl = AutoMetaRegressor(in_context_learner=None, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="no in-context member"):

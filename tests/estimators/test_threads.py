@@ -56,8 +56,8 @@ def test_classifier_uses_n_jobs_inside_fit_and_predict_and_restores(caller_threa
     seen: list[tuple] = []
     original = _members.ClassicalMember.fit
 
-    def spy(self, matrices, y, n_classes, seed, *, n_jobs=1):
-        out = original(self, matrices, y, n_classes, seed, n_jobs=n_jobs)
+    def spy(self, context, y, seed):
+        out = original(self, context, y, seed)
         seen.append((self.name, torch.get_num_threads(), set(_pools()), self.estimator_.get_params().get("n_jobs")))
         return out
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autometa.estimators._regressor import DEFAULT_REGRESSOR_MEMBERS, load_regressor_portfolio
+from autometa.estimators._regressor import DEFAULT_REGRESSOR_MEMBERS, REGRESSOR_PORTFOLIO
+from autometa.estimators._shipped import load_shipped
 from autometa.estimators.train_regressor import (
     _loss,
     calibrate_spread,
@@ -74,9 +75,9 @@ def test_choose_spread_prefers_the_source_whose_calibration_transfers_across_tab
 
 
 def test_shipped_blend_matches_the_defaults_and_its_card():
-    shipped = load_regressor_portfolio()
-    if shipped is None:
+    if not REGRESSOR_PORTFOLIO.is_file():
         pytest.skip("no shipped blend")
+    shipped = load_shipped("regressor_portfolio")
     assert set(shipped["members"]) <= set(DEFAULT_REGRESSOR_MEMBERS)
     assert set(shipped["weights"]) == set(shipped["members"])
     assert sum(shipped["weights"].values()) == pytest.approx(1.0)
