@@ -19,7 +19,11 @@ from sklearn.utils.validation import column_or_1d
 from autometa._threads import limit_threads
 from autometa.estimators._base import LEARNER_SOURCE, AutoMetaEstimator, MemberSpec
 from autometa.estimators._context import FitContext
-from autometa.estimators._in_context_member import IN_CONTEXT_CHECKPOINT, InContextMember
+from autometa.estimators._in_context_member import (
+    IN_CONTEXT_CHECKPOINT,
+    MAX_CLASSES,
+    InContextMember,
+)
 from autometa.estimators._members import CLASSICAL_MEMBERS, ClassicalMember
 from autometa.estimators._neural import NeuralMember, learner_dims, stratified_subsample
 from autometa.estimators._portfolio import META_FEATURES, Portfolio, landmarkers, meta_features
@@ -181,8 +185,10 @@ class AutoMetaClassifier(ClassifierMixin, AutoMetaEstimator):
 
     Notes
     -----
-    The neural member handles at most ``c_max`` classes (10 in the shipped checkpoint); with
-    more classes the classical members carry the whole blend. Columns beyond the net's
+    The in-context member reads 10 classes per forward pass and serves up to 100 by output
+    codes (random groupings of the classes, decoded by their geometric mean). The opt-in neural
+    and hypernetwork members handle at most ``c_max`` classes (10 in the shipped checkpoints);
+    with more classes they leave the blend. Columns beyond the net's
     ``d_max`` inputs (32) are covered by giving each view a different random subset.
 
     Examples
@@ -290,7 +296,7 @@ class AutoMetaClassifier(ClassifierMixin, AutoMetaEstimator):
     def _serves(self, name: str, learner: Any, context: FitContext) -> bool:
         if learner is None:
             return False
-        c_max = learner.c_max if name == "icl" else learner_dims(learner)[1]
+        c_max = MAX_CLASSES if name == "icl" else learner_dims(learner)[1]
         return context.n_classes <= c_max
 
     def _no_member_left(self, context: FitContext) -> str:

@@ -21,10 +21,13 @@ from autometa.tasks import TabularEncoder
 if TYPE_CHECKING:
     from autometa.estimators._context import FitContext
 
-__all__ = ["IN_CONTEXT_CHECKPOINT", "InContextMember", "load_in_context_learner"]
+__all__ = ["IN_CONTEXT_CHECKPOINT", "MAX_CLASSES", "InContextMember", "load_in_context_learner"]
 
 #: the shipped, meta-trained in-context learner (model card: ``in_context_model_card.json``)
 IN_CONTEXT_CHECKPOINT = shipped_path("classifier_in_context")
+#: classes the member serves: ``c_max`` (10) per forward pass, more by output codes
+#: (:func:`autometa.meta._in_context.in_context_proba`: ``2 * ceil(k / c_max) + 2`` passes)
+MAX_CLASSES = 100
 
 
 def load_in_context_learner(source: Any = "default") -> Any:
@@ -61,11 +64,12 @@ class InContextMember:
         import torch
 
         X, n_classes = context.frame, context.n_classes
-        if n_classes > self.learner.c_max:
+        if n_classes > MAX_CLASSES:
             raise ValueError(
-                f"The in-context member handles at most {self.learner.c_max} classes; y has {n_classes}."
+                f"The in-context member handles at most {MAX_CLASSES} classes ({self.learner.c_max} per pass, more "
+                f"by output codes); y has {n_classes}. Leave 'icl' out of members for this task."
             )
-        self.encoder_ = TabularEncoder(d_max=self.learner.d_max, c_max=self.learner.c_max).fit(X, y)
+        self.encoder_ = TabularEncoder(d_max=self.learner.d_max, c_max=max(self.learner.c_max, n_classes)).fit(X, y)
         xs, mask = self.encoder_.transform(X)
         self.x_support_ = torch.from_numpy(xs)
         self.y_support_ = torch.as_tensor(np.asarray(y), dtype=torch.long)

@@ -40,12 +40,15 @@ def test_icl_alone_predicts_the_users_labels_deterministically():
     assert np.array_equal(again.predict_proba(X), pa)
 
 
-def test_more_classes_than_icl_handles():
-    X, y = table(n=120, classes=12)
+def test_more_classes_than_one_pass_are_served_up_to_the_limit():
+    X, y = table(n=120, classes=12)  # 12 > c_max=10: output codes
+    clf = AutoMetaClassifier(members=["icl", "lr"], random_state=0).fit(X, y)
+    assert set(clf.members_) == {"icl", "lr"}
+    assert np.allclose(clf.predict_proba(X).sum(1), 1.0)
+    X, y = table(n=202, classes=101)  # above the member's limit of 100: it leaves, the classical member stays
     with pytest.raises(ValueError, match="classical member"):
         AutoMetaClassifier(members=["icl"], random_state=0).fit(X, y)
-    clf = AutoMetaClassifier(members=["icl", "lr"], random_state=0).fit(X, y)
-    assert set(clf.members_) == {"lr"}
+    assert set(AutoMetaClassifier(members=["icl", "lr"], random_state=0).fit(X, y).members_) == {"lr"}
 
 
 def test_a_checkpoint_of_another_learner_is_refused(tmp_path):
@@ -91,3 +94,20 @@ def test_adapt_steps_zero_turns_test_time_adaptation_off(tmp_path):
     np.testing.assert_allclose(p_off, plain, atol=1e-6)  # no steps: the in-context learner alone
     assert not np.allclose(p_on, plain, atol=1e-4)  # two Meta-LSTM steps move the head
     assert off.members_["icl"].learner.steps == 0 and on.members_["icl"].learner.steps == 2
+
+
+def test_more_than_ten_classes_by_output_codes_on_a_dev_table():
+    """KEEL letter (26 classes, dev): the in-context member alone serves it, far above chance."""
+    from sklearn.metrics import roc_auc_score
+
+    from autometa import AutoMetaClassifier
+    from autometa.tasks.datasets import load_dev_table
+
+    X, y = load_dev_table("keel/letter")
+    rows = np.random.default_rng(0).permutation(len(y))
+    train, test = rows[:390], rows[390:790]
+    clf = AutoMetaClassifier(members=["icl"], random_state=0).fit(X.iloc[train], y[train])
+    assert len(clf.classes_) == 26 and clf.weights_ == {"icl": 1.0}
+    proba = clf.predict_proba(X.iloc[test])
+    keep = np.isin(y[test], clf.classes_)
+    assert roc_auc_score(y[test][keep], proba[keep], multi_class="ovr", labels=clf.classes_) > 0.9
