@@ -1,0 +1,46 @@
+"""Compare the in-context campaigns at equal CPU time; write docs/results/in_context_v2.json.
+
+Run from the repository root: ``python campaigns/compare_v2.py``. It reads each campaign's
+committed ``curve.json`` and prints the markdown table that ``docs/in_context.md`` carries
+(``tests/meta/test_curves.py`` recomputes the JSON from the curves and checks the doc's table
+against it).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from autometa.meta._curves import compare_campaigns
+
+CAMPAIGNS = {
+    "v1 (row tokens, AdamW; shipped recipe)": "campaigns/in-context",
+    "v2 (per-cell, Muon, EMA)": "campaigns/in-context-v2",
+    "v2 + prior v2": "campaigns/in-context-v2-prior2",
+    "v2, AdamW instead of Muon": "campaigns/in-context-v2-adamw",
+    "v2, no feature grouping": "campaigns/in-context-v2-no-grouping",
+    "v2, no thinking rows": "campaigns/in-context-v2-no-thinking",
+    "v2, no weight averaging": "campaigns/in-context-v2-no-averaging",
+}
+BUDGETS = (0.1, 0.25, 0.5, 1.0, 2.0)
+RESULTS = Path("docs/results/in_context_v2.json")
+
+
+def table(result: dict) -> str:
+    lines = ["| campaign | CPU-hours reached | " + " | ".join(f"AUC@32/128/512 at {b:g} CPU-h" for b in result["budgets"]) + " |"]
+    lines.append("|---" * (2 + len(result["budgets"])) + "|")
+    for name, entry in result["campaigns"].items():
+        cells = []
+        for b in result["budgets"]:
+            at = entry["at"][f"{b:g}"]
+            cells.append("—" if at is None else f"{at['auc@32']:.4f} / {at['auc@128']:.4f} / {at['auc@512']:.4f}")
+        lines.append(f"| {name} | {entry['cpu_hours']:.2f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    present = {k: v for k, v in CAMPAIGNS.items() if (Path(v) / "curve.json").is_file()}
+    result = compare_campaigns(present, BUDGETS)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=1) + "\n")
+    print(table(result))
