@@ -119,18 +119,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _log_model(clf: Any, example: Any, run_id: str, tracking_uri: str | None) -> None:
-    """Log the fitted classifier as an MLflow pyfunc model inside the demo's run."""
+    """Log the fitted classifier (the autometa MLflow flavor) inside the demo's run."""
     try:
         import mlflow
 
+        import autometa.mlflow
 
         if tracking_uri:
             mlflow.set_tracking_uri(tracking_uri)
-        with quiet_mlflow(), bounded_http():
-            from autometa.tracking._pyfunc import log_classifier  # defining its PythonModel warns
-
-            with mlflow.start_run(run_id=run_id):
-                log_classifier(clf, name="classifier", input_example=example)
+        with quiet_mlflow(), bounded_http(), mlflow.start_run(run_id=run_id):
+            autometa.mlflow.log_model(clf, name="classifier", input_example=example)
         print(f"fitted classifier logged as runs:/{run_id}/classifier")
     except Exception as exc:  # noqa: BLE001 - the demo's model logging must never fail the demo
         warnings.warn(f"could not log the fitted classifier to MLflow ({type(exc).__name__}: {exc})", stacklevel=2)

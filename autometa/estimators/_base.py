@@ -37,6 +37,7 @@ from autometa._utils import table_input_tags
 from autometa.estimators._context import FitContext
 from autometa.estimators._shipped import load_learner, load_shipped, shipped_path
 from autometa.estimators._table import TableSpec, informative_columns, validate_frame
+from autometa.tracking._flavor import RefuseSkops
 
 __all__ = ["LEARNER_SOURCE", "AutoMetaEstimator", "MemberSpec"]
 
@@ -65,7 +66,7 @@ class MemberSpec:
     optional: bool = False
 
 
-class AutoMetaEstimator(BaseEstimator):
+class AutoMetaEstimator(RefuseSkops, BaseEstimator):
     """Base of the autometa estimators (see the module docstring); not for direct use.
 
     Subclasses set :attr:`_MEMBERS`, :attr:`_DEFAULT_MEMBERS`, :attr:`_BLEND` and

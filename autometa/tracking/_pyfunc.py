@@ -1,19 +1,8 @@
 """MLflow ``pyfunc`` models: a fitted classifier, and a meta-learner checkpoint.
 
-**Classifiers.** The fitted classifier is pickled (it keeps every tensor on the CPU) as the model's only
-artifact; :class:`ClassifierPyfunc` unpickles it in ``load_context`` and answers
-``predict(DataFrame)`` with the predicted labels, or with one probability column per class
-when called with ``params={"predict_method": "predict_proba"}``. The model can then be
-registered and served like any MLflow model (``mlflow models serve -m models:/<name>/<v>``).
-
-Examples
---------
->>> import mlflow                                                            # doctest: +SKIP
->>> from autometa.tracking._pyfunc import log_classifier, load_classifier    # doctest: +SKIP
->>> with mlflow.start_run():                                                 # doctest: +SKIP
-...     info = log_classifier(clf, name="classifier", registered_model_name="wine")
->>> mlflow.pyfunc.load_model("models:/wine/1").predict(X_test)               # doctest: +SKIP
->>> load_classifier("models:/wine/1").predict_proba(X_test)                  # doctest: +SKIP
+**Classifiers.** :func:`log_classifier` / :func:`load_classifier` are the classifier-shaped
+names of the ``autometa`` flavor (:mod:`autometa.mlflow`): the fitted estimator is logged with
+a pyfunc flavor, a signature and an input example, and served with ``mlflow models serve``.
 
 **Meta-learners.** :class:`MetaLearnerPyfunc` serves a meta-learner checkpoint: its
 ``predict`` adapts to a support set and answers query class probabilities. It holds the two
@@ -25,7 +14,6 @@ optionally registers it.
 
 from __future__ import annotations
 
-import pickle
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,15 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
-import numpy as np
-import pandas as pd
 
-from autometa._version import __version__
 from autometa.tracking._probe import bounded_http, probe
 from autometa.tracking._quiet import quiet_mlflow
 
 __all__ = [
-    "ClassifierPyfunc",
     "LoggedModel",
     "MetaLearnerPyfunc",
     "load_classifier",
@@ -49,34 +33,9 @@ __all__ = [
     "log_pyfunc_model",
 ]
 
-_ARTIFACT = "classifier"
-
-
-# MLflow warns on stderr, at class creation, that ``predict`` has no type hints (deliberate: it
-# would read them as a schema); keep that off the user's terminal.
+# MLflow warns on stderr, at class creation, about type hints of ``predict``; keep that off the
+# user's terminal.
 with quiet_mlflow():
-
-    class ClassifierPyfunc(mlflow.pyfunc.PythonModel):
-        """``mlflow.pyfunc`` adapter around a fitted scikit-learn classifier."""
-
-        def __init__(self) -> None:
-            self.classifier: Any = None
-
-        def load_context(self, context: Any) -> None:
-            path = Path(context.artifacts[_ARTIFACT])
-            with path.open("rb") as fh:
-                self.classifier = pickle.load(fh)
-
-        def predict(self, context, model_input, params=None):  # no type hints: MLflow reads them as a schema
-            """Labels (a Series named ``prediction``) or, with ``predict_method="predict_proba"``,
-            a DataFrame with one ``proba_<class>`` column per class."""
-            method = (params or {}).get("predict_method", "predict")
-            if method == "predict":
-                return pd.Series(self.classifier.predict(model_input), name="prediction")
-            if method == "predict_proba":
-                proba = self.classifier.predict_proba(model_input)
-                return pd.DataFrame(proba, columns=[f"proba_{c}" for c in self.classifier.classes_])
-            raise ValueError(f"predict_method must be 'predict' or 'predict_proba'; got {method!r}.")
 
     class MetaLearnerPyfunc(mlflow.pyfunc.PythonModel):
         """MLflow ``pyfunc`` wrapper: adapt to a support set, return query class probabilities.
@@ -97,7 +56,9 @@ with quiet_mlflow():
         loader: Callable[[str], Any] | None = None
         predictor: Callable[[Any, Any], Any] | None = None
 
-        def __init__(self, loader: Callable[[str], Any], predictor: Callable[[Any, Any], Any]) -> None:
+        def __init__(
+            self, loader: Callable[[str], Any], predictor: Callable[[Any, Any], Any]
+        ) -> None:
             self.loader, self.predictor = loader, predictor
             self.learner: Any = None
 
@@ -160,10 +121,19 @@ def log_pyfunc_model(
     """
     unreachable = probe(tracking_uri or mlflow.get_tracking_uri())
     if unreachable:
-        raise ValueError(f"Cannot log {what}: the MLflow tracking server is unreachable ({unreachable}).")
+        raise ValueError(
+            f"Cannot log {what}: the MLflow tracking server is unreachable ({unreachable})."
+        )
     with quiet_mlflow(), bounded_http():
         return _log_pyfunc_model(
-            python_model, write_artifacts, name, pip_requirements, metadata, registered_model_name, run_id, tracking_uri
+            python_model,
+            write_artifacts,
+            name,
+            pip_requirements,
+            metadata,
+            registered_model_name,
+            run_id,
+            tracking_uri,
         )
 
 
@@ -222,7 +192,10 @@ def log_classifier(
     registered_model_name: str | None = None,
     input_example: Any = None,
 ) -> Any:
-    """Log a fitted classifier as an MLflow pyfunc model in the active run (or a new one).
+    """Log a fitted classifier as an MLflow model in the active run (or a new one).
+
+    The same as :func:`autometa.mlflow.log_model` (the ``autometa`` flavor, with its pyfunc
+    flavor), under the name ``classifier`` by default.
 
     Parameters
     ----------
@@ -239,41 +212,11 @@ def log_classifier(
     -------
     mlflow.models.model.ModelInfo
     """
-    from sklearn.utils.validation import check_is_fitted
+    from autometa.tracking._flavor import log_model
 
-    check_is_fitted(classifier)
-    import sklearn
-    import torch
-
-
-    with tempfile.TemporaryDirectory(prefix="autometa-classifier-") as tmp:
-        path = Path(tmp) / "classifier.pkl"
-        with path.open("wb") as fh:
-            pickle.dump(classifier, fh)
-        from mlflow.models import ModelSignature, infer_signature
-        from mlflow.types.schema import ParamSchema, ParamSpec
-
-        params = ParamSchema([ParamSpec("predict_method", "string", "predict")])
-        signature, example = ModelSignature(inputs=None, outputs=None, params=params), None
-        if input_example is not None:
-            example = input_example if isinstance(input_example, pd.DataFrame) else pd.DataFrame(np.asarray(input_example))
-            signature = infer_signature(example, pd.Series(classifier.predict(example), name="prediction"),
-                                        params={"predict_method": "predict"})  # fmt: skip
-        with quiet_mlflow(), bounded_http():
-            return mlflow.pyfunc.log_model(
-                name=name,
-                python_model=ClassifierPyfunc(),
-                artifacts={_ARTIFACT: str(path)},
-                registered_model_name=registered_model_name,
-                signature=signature,
-                input_example=example,
-                pip_requirements=[
-                    f"autometa=={__version__}",
-                    f"torch=={torch.__version__.split('+')[0]}",
-                    f"scikit-learn=={sklearn.__version__}",
-                ],
-                metadata={"estimator": type(classifier).__name__},
-            )
+    return log_model(
+        classifier, name, registered_model_name=registered_model_name, input_example=input_example
+    )
 
 
 def load_classifier(model_uri: str) -> Any:
@@ -285,13 +228,18 @@ def load_classifier(model_uri: str) -> Any:
         If the tracking server behind a ``models:/`` or ``runs:/`` URI is unreachable (one
         short probe, no retries), or the model is not a classifier logged by autometa.
     """
-    if model_uri.startswith(("models:/", "runs:/")):
-        unreachable = probe(mlflow.get_tracking_uri())
-        if unreachable:
-            raise ValueError(f"Cannot load {model_uri!r}: the MLflow tracking server is unreachable ({unreachable}).")
-    with quiet_mlflow(), bounded_http():
-        model = mlflow.pyfunc.load_model(model_uri)
-    inner = model.unwrap_python_model()
-    if not isinstance(inner, ClassifierPyfunc):
-        raise ValueError(f"{model_uri} is not a classifier logged with autometa.tracking.log_classifier.")
-    return inner.classifier
+    from autometa.tracking._flavor import load_model
+
+    try:
+        estimator = load_model(model_uri)
+    except ValueError as exc:
+        if "unreachable" in str(exc):
+            raise
+        raise ValueError(
+            f"{model_uri} is not a classifier logged with autometa.tracking.log_classifier ({exc})."
+        ) from exc
+    if not hasattr(estimator, "predict_proba"):
+        raise ValueError(
+            f"{model_uri} is not a classifier logged with autometa.tracking.log_classifier."
+        )
+    return estimator

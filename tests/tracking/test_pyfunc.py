@@ -128,7 +128,7 @@ def test_classifier_pyfunc_labels_probabilities_and_bad_method(tracking_uri) -> 
     proba = model.predict(X, params={"predict_method": "predict_proba"})
     assert list(proba.columns) == ["proba_no", "proba_yes"]
     np.testing.assert_allclose(proba.to_numpy(), clf.predict_proba(X))
-    with pytest.raises(Exception, match="predict_method must be 'predict' or 'predict_proba'"):
+    with pytest.raises(Exception, match=r"predict_method must be one of \['predict', 'predict_proba'\]"):
         model.predict(X, params={"predict_method": "decision_function"})
     assert isinstance(load_classifier(info.model_uri), LogisticRegression)
 
