@@ -44,3 +44,23 @@ def test_console_entry_point_runs_offline():
 def test_bench_unknown_name_errors(capsys):
     with pytest.raises(SystemExit):
         main(["bench", "nope"])
+
+
+def test_info_prints_a_table_not_raw_dicts(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "{" not in out and "}" not in out  # model-card parts are not printed as Python dicts
+    table = out.split("shipped checkpoints")[1].split("task pools:")[0].splitlines()[1:]
+    assert table[0].split() == ["file", "size", "sha256", "what"]
+    files = [line.split()[0] for line in table[1:]]
+    assert len(files) == len(set(files))  # one row per shipped file
+    assert {"classifier_in_context.pt", "regressor_in_context.pt", "sampler_knowledge.json"} <= set(files)
+    row = next(line for line in table if line.split()[0] == "classifier_in_context.pt")
+    assert row.split()[1:3] == ["2.2", "MB"]
+
+
+def test_info_json_lists_every_shipped_file_once(capsys):
+    assert main(["info", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)["checkpoints"]
+    assert all(isinstance(e["sha256"], str) and len(e["sha256"]) == 64 for e in entries)
+    assert len({e["file"] for e in entries}) == len(entries)
