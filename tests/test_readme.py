@@ -98,8 +98,6 @@ def _data(regression: bool) -> dict[str, object]:
 def _prelude(tmp: Path) -> dict[str, object]:
     """The other placeholders: past studies, a storage holding studies, an objective."""
     import optuna
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     def objective(trial):
@@ -119,7 +117,6 @@ def _prelude(tmp: Path) -> dict[str, object]:
     return {
         "past_study_1": studies[0], "past_study_2": studies[1], "s1": studies[0], "s2": studies[1],
         "storage": storage, "STORAGE": shared, "objective": objective,
-        "HistGradientBoostingClassifier": HistGradientBoostingClassifier,
     }  # fmt: skip
 
 
