@@ -64,3 +64,27 @@ def test_info_json_lists_every_shipped_file_once(capsys):
     entries = json.loads(capsys.readouterr().out)["checkpoints"]
     assert all(isinstance(e["sha256"], str) and len(e["sha256"]) == 64 for e in entries)
     assert len({e["file"] for e in entries}) == len(entries)
+
+
+TINY = ["--pool", "synthetic", "--d-max", "8", "--c-max", "3", "--hidden", "8", "--meta-batch-size", "2",
+        "--val-pool", "none", "--no-mlflow", "--no-progress", "--inner-steps", "1"]  # fmt: skip
+
+
+def test_meta_train_refuses_a_folder_that_holds_a_run(tmp_path, capsys):
+    run = ["meta-train", "--algo", "maml", "--steps", "2", *TINY, "--checkpoint-dir", str(tmp_path)]
+    assert main(run) == 0
+    first = (tmp_path / "last.pt").read_bytes()
+    capsys.readouterr()
+    assert main(run) == 2  # the same command again: refused, the run untouched
+    err = capsys.readouterr().err
+    assert "already holds a run (last.pt)" in err and "--resume" in err and "--overwrite" in err
+    assert (tmp_path / "last.pt").read_bytes() == first
+    assert main([*run, "--resume", "--overwrite"]) == 2
+    assert "pass one of them" in capsys.readouterr().err
+    # --overwrite starts again from step 0 (same seed: the same checkpoint weights as the first run)
+    assert main([*run, "--overwrite"]) == 0
+    out = capsys.readouterr().out
+    assert "resumed_from" in out and out.split("resumed_from")[1].split()[0] == "None"
+    # --resume continues (here: nothing left to do at step 2 of 2)
+    assert main([*run, "--resume"]) == 0
+    assert capsys.readouterr().out.split("resumed_from")[1].split()[0] == "2"

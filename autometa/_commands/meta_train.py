@@ -22,12 +22,14 @@ DESCRIPTION = """Meta-train a meta-learner on a pool of tasks.
 
 Checkpoints (last.pt, best.pt) and a learning-curve plot go to --checkpoint-dir; parameters,
 metrics and checkpoints are logged to MLflow ($MLFLOW_TRACKING_URI, else ./mlruns). A killed
-run continues exactly where it stopped with --resume."""
+run continues exactly where it stopped with --resume; a folder that holds a run is refused
+unless --resume or --overwrite says what to do with it."""
 EPILOG = """examples:
   autometa meta-train --algo maml --pool synthetic --steps 1000
   autometa meta-train --algo meta-lstm --pool synthetic@0.5,keel-dev@0.5 --val-pool keel-dev --steps 20000 --device auto
   autometa meta-train --algo protonet --pool episodic:letter:5way1shot --steps 2000 --learner-kw net='{"kind": "mlp", "d_max": 16, "c_max": 5, "hidden": [64]}'
   autometa meta-train --algo maml --steps 20000 --checkpoint-dir runs/maml --resume      # continue a killed run
+  autometa meta-train --algo maml --steps 20000 --checkpoint-dir runs/maml --overwrite   # start that folder again
   torchrun --nproc_per_node 2 -m autometa meta-train --algo maml --pool synthetic --steps 1000
 """
 
@@ -197,6 +199,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="continue from --checkpoint-dir/last.pt (or from PATH) when it exists",
     )
+    c.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start again from step 0 in a --checkpoint-dir that holds a run (deletes its last.pt, best.pt "
+        "and learning curve); without --resume or --overwrite such a folder is refused",
+    )
     c.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     c.add_argument("--experiment", default="autometa-meta-train", help="MLflow experiment name")
     c.add_argument("--run-name", default=None, help="MLflow run name (default: <algo>-<pool>)")
@@ -285,6 +293,42 @@ def _make_pools(args: argparse.Namespace, d_max: int, c_max: int) -> tuple[Any, 
     val_spec = args.pool if args.val_pool is None else args.val_pool
     val_pool = None if val_spec.strip().lower() == "none" else make(val_spec, "val")
     return pool, val_pool
+
+
+#: what a run leaves in its checkpoint folder (the first two make it "a run")
+_RUN_FILES = ("last.pt", "best.pt", "learning_curve.png")
+
+
+def check_run_folder(ckpt_dir: Path, *, resume: bool | str, overwrite: bool) -> None:
+    """Refuse to start a fresh run over another run's checkpoints unless told what to do.
+
+    Parameters
+    ----------
+    ckpt_dir : Path
+        The run's checkpoint folder.
+    resume : bool or str
+        ``--resume``: the folder's run is continued, nothing to refuse.
+    overwrite : bool
+        ``--overwrite``: delete the previous run's files (on rank 0) and start from step 0.
+
+    Raises
+    ------
+    ValueError
+        If the folder holds ``last.pt`` or ``best.pt`` and neither flag was given, or both were.
+    """
+    if resume and overwrite:
+        raise ValueError(f"--resume continues the run in {ckpt_dir} and --overwrite deletes it: pass one of them.")
+    existing = [name for name in _RUN_FILES[:2] if (ckpt_dir / name).is_file()]
+    if resume or not existing:
+        return
+    if not overwrite:
+        raise ValueError(
+            f"{ckpt_dir} already holds a run ({', '.join(existing)}). Continue it with --resume, start it again "
+            "from step 0 with --overwrite (deletes its checkpoints), or choose another --checkpoint-dir."
+        )
+    if _is_main():
+        for name in _RUN_FILES:
+            (ckpt_dir / name).unlink(missing_ok=True)
 
 
 def _is_main() -> bool:
@@ -451,6 +495,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.steps < 1:
         raise ValueError(f"--steps must be a positive integer; got {args.steps}.")
+    if args.checkpoint_dir is not None:  # refuse before the pools are built (seconds)
+        check_run_folder(Path(args.checkpoint_dir), resume=args.resume, overwrite=args.overwrite)
     from autometa._utils import seed_everything
 
     seed_everything(args.seed)  # the learner's initial weights depend on --seed only
@@ -472,6 +518,7 @@ def run(args: argparse.Namespace) -> int:
     pool_name = str(getattr(pool, "name", args.pool)).replace("/", "-").replace(":", "-")
     run_name = args.run_name or f"{args.algo}{'-aug' if args.augment == 'learned' else ''}-{pool_name}"
     ckpt_dir = args.checkpoint_dir or _DEFAULT_CKPT_ROOT / run_name
+    check_run_folder(Path(ckpt_dir), resume=args.resume, overwrite=args.overwrite)
     trainer = MetaTrainer(
         learner,
         pool,
