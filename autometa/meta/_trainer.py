@@ -468,7 +468,7 @@ class MetaTrainer:
         loss = loss.float()
         finite = bool(torch.isfinite(loss.detach()))
         if self._world == 1 and not finite:
-            self._raise_non_finite(float(loss))
+            self._raise_non_finite(float(loss.detach()))
         if self._world > 1:
             loss = loss * weight  # sum over ranks of weight * grad = gradient of the global mean
         (self._scaler.scale(loss) if self._scaler is not None else loss).backward()
