@@ -66,6 +66,17 @@ class MemberSpec:
     optional: bool = False
 
 
+_NOTED: set[tuple[str, str]] = set()
+
+
+def _note_once(key: tuple[str, str], message: str) -> None:
+    """Warn ``message`` the first time ``key`` (estimator class, member) leaves a blend in this process."""
+    if key in _NOTED:
+        return
+    _NOTED.add(key)
+    warnings.warn(message + " (This note is shown once per process.)", UserWarning, stacklevel=5)
+
+
 class AutoMetaEstimator(RefuseSkops, BaseEstimator):
     """Base of the autometa estimators (see the module docstring); not for direct use.
 
@@ -143,11 +154,15 @@ class AutoMetaEstimator(RefuseSkops, BaseEstimator):
         context = self._context(df, n_threads)
         target = self._prepare(context, y, seed)
         learners = self._load_learners(members)
-        members = [
+        served = [
             m
             for m in members
             if self._MEMBERS[m].learner is None or self._serves(m, learners.get(m), context)
         ]
+        for m in members:
+            if m not in served and learners.get(m) is not None:  # left out by a limit, not by the user
+                _note_once((type(self).__name__, m), self._left_out(m, learners[m], context))
+        members = served
         if not members:
             raise ValueError(self._no_member_left(context))
         shipped, learned = self._shipped_blend(members, blend)
@@ -248,6 +263,10 @@ class AutoMetaEstimator(RefuseSkops, BaseEstimator):
     def _serves(self, name: str, learner: Any, context: FitContext) -> bool:
         """Whether meta-learned member ``name`` (with ``learner``, None if left out) can serve this task."""
         return learner is not None
+
+    def _left_out(self, name: str, learner: Any, context: FitContext) -> str:
+        """The one-time note when :meth:`_serves` leaves member ``name`` out: which limit, and the task's value."""
+        return f"The {name!r} member cannot serve this task, so the blend goes on without it."
 
     def _blend_choice(self) -> str:
         """``"learned"`` or ``"uniform"`` (deprecated names and values warn here)."""

@@ -299,6 +299,13 @@ class AutoMetaClassifier(ClassifierMixin, AutoMetaEstimator):
         c_max = MAX_CLASSES if name == "icl" else learner_dims(learner)[1]
         return context.n_classes <= c_max
 
+    def _left_out(self, name: str, learner: Any, context: FitContext) -> str:
+        if name == "icl":
+            limit = f"The in-context member handles at most {MAX_CLASSES} classes"
+        else:
+            limit = f"The {name!r} member handles at most {learner_dims(learner)[1]} classes (its learner's c_max)"
+        return f"{limit}; y has {context.n_classes}, so the blend goes on without it."
+
     def _no_member_left(self, context: FitContext) -> str:
         return (
             f"y has {context.n_classes} classes, more than the meta-learned members handle (c_max), or their "

@@ -70,13 +70,17 @@ class TargetTransform:
             bad = y[y <= 0][:3].tolist()
             raise ValueError(f"target_transform='log' needs positive targets; y holds {bad}. Use 'auto' or 'none'.")
         self.log_ = self.kind == "log"
-        if self.kind == "auto" and positive and len(y) >= 8:
+        # a (nearly) constant target has no skew: scipy would warn of catastrophic cancellation
+        spread = float(np.max(np.abs(y - y.mean()))) if len(y) else 0.0
+        if self.kind == "auto" and positive and len(y) >= 8 and spread > 1e-6 * abs(float(y.mean())):
             skew, log_skew = stats.skew(y), stats.skew(np.log(y))
             self.log_ = bool(skew > 1.0 and abs(log_skew) <= skew / 2)
         t = np.log(y) if self.log_ else y
         self.center_ = float(t.mean())
         sd = float(t.std())
-        self.scale_ = sd if np.isfinite(sd) and sd > 1e-12 else 1.0
+        # a constant target: a tiny scale, so that the members' noise around 0 (standardized units)
+        # does not come back as spread in the units of y
+        self.scale_ = sd if np.isfinite(sd) and sd > 1e-12 else max(1e-12, 1e-9 * abs(self.center_))
         return self
 
     def transform(self, y: np.ndarray) -> np.ndarray:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import gc
-import warnings
 import json
 import os
 import signal
@@ -9,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
