@@ -31,8 +31,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from autometa._version import __version__
+from autometa.tracking._probe import bounded_http, probe
+from autometa.tracking._quiet import quiet_mlflow
 
 __all__ = [
     "FLAVOR_NAME",
@@ -226,8 +229,6 @@ def save_model(
         pickle.dump(estimator, fh, protocol=pickle.HIGHEST_PROTOCOL)
     requirements = list(pip_requirements) if pip_requirements is not None else _requirements()
     (path / "requirements.txt").write_text("\n".join(requirements) + "\n")
-    import yaml
-
     (path / "conda.yaml").write_text(
         yaml.safe_dump(
             _mlflow_conda_env(additional_pip_deps=requirements), default_flow_style=False
@@ -289,9 +290,6 @@ def log_model(
     import mlflow
     from mlflow.models import Model
 
-    from autometa.tracking._probe import bounded_http, probe
-    from autometa.tracking._quiet import quiet_mlflow
-
     unreachable = probe(mlflow.get_tracking_uri())
     if unreachable:
         raise ValueError(
@@ -346,9 +344,6 @@ def load_model(model_uri: str, dst_path: str | None = None) -> Any:
     import mlflow
     from mlflow.models import Model
     from mlflow.tracking.artifact_utils import _download_artifact_from_uri
-
-    from autometa.tracking._probe import bounded_http, probe
-    from autometa.tracking._quiet import quiet_mlflow
 
     if model_uri.startswith(("models:/", "runs:/")):
         unreachable = probe(mlflow.get_tracking_uri())

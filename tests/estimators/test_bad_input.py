@@ -9,7 +9,7 @@ import pytest
 
 from autometa.estimators import AutoMetaClassifier
 
-FAST = {"members": ["neural", "gbm", "lr"], "n_ensemble": 2}
+FAST = {"members": ["neural", "gbm", "lr"], "n_ensemble": 2, "blend": "uniform"}
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from sklearn.datasets import make_classification
 
 from autometa.estimators import DEFAULT_CHECKPOINT, AutoMetaClassifier
 
-FAST = {"members": ["neural", "lr", "knn"], "n_ensemble": 2}
+FAST = {"members": ["neural", "lr", "knn"], "n_ensemble": 2, "blend": "uniform"}
 
 
 def test_dataframe_mixed_columns_nan_and_string_labels(mixed_frame):
@@ -181,7 +181,7 @@ def test_corrupt_and_mismatched_checkpoints(tmp_path):
 
 def test_uniform_combination_weights_are_equal(mixed_frame):
     X, y = mixed_frame
-    clf = AutoMetaClassifier(blend="uniform", random_state=0, **FAST).fit(X, y)
+    clf = AutoMetaClassifier(random_state=0, **FAST).fit(X, y)  # FAST holds blend="uniform"
     assert clf.weights_ == pytest.approx({"neural": 1 / 3, "lr": 1 / 3, "knn": 1 / 3})
 
 

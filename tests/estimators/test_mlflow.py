@@ -8,7 +8,7 @@ import pandas as pd
 
 from autometa.estimators import AutoMetaClassifier, load_classifier_meta_learner
 
-FAST = {"members": ["neural", "lr"], "n_ensemble": 2}
+FAST = {"members": ["neural", "lr"], "n_ensemble": 2, "blend": "uniform"}
 
 
 def test_meta_learner_from_a_registered_mlflow_model(tracking_uri, mixed_frame):
