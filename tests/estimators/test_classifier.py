@@ -36,7 +36,7 @@ def test_dataframe_mixed_columns_nan_and_string_labels(mixed_frame):
 
 def test_opt_in_neural_members_use_the_shipped_neural_members(mixed_frame):
     X, y = mixed_frame
-    clf = AutoMetaClassifier(members=["neural", "hypernet"], random_state=0, n_ensemble=2).fit(X, y)
+    clf = AutoMetaClassifier(members=["neural", "hypernet"], blend="uniform", random_state=0, n_ensemble=2).fit(X, y)
     for name in ("neural", "hypernet"):
         assert name in clf.members_ and clf.weights_[name] > 0
     # the Meta-LSTM member ships without a policy (it was never trained: a first-order learner
@@ -66,13 +66,17 @@ def test_label_types_round_trip(labels):
     assert set(pred) <= set(y)
 
 
-def test_multiclass_more_than_c_max_skips_the_neural_member():
+def test_multiclass_more_than_c_max_skips_the_neural_member(monkeypatch):
+    from autometa.estimators import _base
+
+    monkeypatch.setattr(_base, "_NOTED", set())  # the note naming the limit is shown once per process
     X, y = make_classification(120, 8, n_informative=6, n_redundant=0, n_classes=12, n_clusters_per_class=1, random_state=0)
-    clf = AutoMetaClassifier(random_state=0, **FAST).fit(X, y)
+    with pytest.warns(UserWarning, match="'neural' member handles at most 10 classes"):
+        clf = AutoMetaClassifier(random_state=0, **FAST).fit(X, y)
     assert "neural" not in clf.weights_
     assert clf.predict_proba(X).shape == (120, 12)
-    with pytest.raises(ValueError, match="allow a classical member"):
-        AutoMetaClassifier(members=["neural", "hypernet"]).fit(X, y)
+    with pytest.warns(UserWarning, match="'hypernet' member"), pytest.raises(ValueError, match="allow a classical member"):
+        AutoMetaClassifier(members=["neural", "hypernet"], blend="uniform").fit(X, y)
 
 
 def test_more_columns_than_d_max():
