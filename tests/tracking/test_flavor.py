@@ -90,12 +90,12 @@ def test_the_flavor_round_trips_a_fitted_estimator(fitted, store, kind) -> None:
 
 
 def test_load_model_names_the_flavors_of_a_foreign_model(fitted, store) -> None:
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
 
     X, y = load_wine(return_X_y=True, as_frame=True)
     with mlflow.start_run():
         info = mlflow.sklearn.log_model(
-            LogisticRegression(max_iter=500).fit(X, y), name="lr", pip_requirements=["scikit-learn"]
+            GaussianNB().fit(X, y), name="nb", pip_requirements=["scikit-learn"]
         )
     with pytest.raises(
         ValueError, match=r"has no autometa flavor \(its flavors: python_function, sklearn\)"
