@@ -761,10 +761,12 @@ class MetaTrainer:
         """Seconds a validation will take, from one validation batch (the progress line's time left).
 
         Runs ``learner.evaluate`` on the first batch of the fixed validation tasks under a forked
-        torch RNG, so that training draws exactly what it would without the probe.
+        torch RNG, with the learner's own generators put back afterwards, so that training draws
+        exactly what it would without the probe.
         """
         batches = self._val_batches()
         was_training = self.learner.training
+        generators = _run_state.module_generator_states(self.learner)
         self.learner.eval()
         t0 = time.perf_counter()
         try:
@@ -772,6 +774,7 @@ class MetaTrainer:
                 self.learner.evaluate(batches[0].to(self._device))
         finally:
             self.learner.train(was_training)
+            _run_state.restore_module_generators(self.learner, generators, self._device)
         return (time.perf_counter() - t0) * len(batches)
 
     def _progress_bar(self, steps: int, val_probe_s: float | None = None) -> contextlib.AbstractContextManager[Any]:

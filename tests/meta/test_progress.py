@@ -98,3 +98,14 @@ def test_the_trainer_reports_validations_and_checkpoints(tmp_path, monkeypatch):
     assert calls[0] == "validation" or calls[0] == "checkpoint"
     assert calls.count("validation") == 2  # steps 5 and 10
     assert calls.count("checkpoint") == 3  # steps 4, 8 and the last one
+
+
+def test_timing_a_validation_before_the_loop_leaves_training_unchanged(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(_progress.sys.stderr, "isatty", lambda: False, raising=False)
+    quiet = make_trainer(tmp_path / "a", progress=False, eval_every=5).fit(10)
+    timed = make_trainer(tmp_path / "b", progress=True, eval_every=5).fit(10)  # probes one validation batch
+    for (name, a), (_, b) in zip(quiet.learner.state_dict().items(), timed.learner.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    assert quiet.metric("meta_val/loss") == timed.metric("meta_val/loss")
