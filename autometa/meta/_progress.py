@@ -10,7 +10,8 @@ bar (``update``, ``set_postfix``) and writes one plain line every ``every_s`` se
 The time left counts what is still to come, not only steps: the trainer declares its recurring
 events (:meth:`ProgressLines.schedule`: a validation every ``eval_every`` steps, a checkpoint
 every ``checkpoint_every``) and reports the seconds each one took (:meth:`ProgressLines.record`).
-The estimate is the remaining steps at the mean time of a bare step plus, for each event, the
+The estimate is the remaining steps at the mean time of a bare step over the more recent half
+of this run's steps (the first steps load data sets lazily and run slower) plus, for each event, the
 occurrences still ahead at its mean measured cost (before its first occurrence: a prior given
 in step-times, or the trainer's timing of one validation batch before the loop). A rate from steps alone was 3-5x too low on runs whose validations were a large
 share of the time, and the first validation's one-off set-up (building the fixed validation
@@ -104,6 +105,9 @@ class ProgressLines:
         self._start_n = self.n
         self._postfix: dict[str, Any] = {}
         self._events: dict[str, Event] = {}
+        # (step, bare seconds: elapsed minus event time) about every 1/256 of the run, for the step rate
+        self._samples: list[tuple[int, float]] = [(self.n, 0.0)]
+        self._sample_every = max(1, self.total // 256)
 
     def schedule(
         self, kind: str, every: int, *, prior_steps: float = 0.0, prior_s: float | None = None, at_end: bool = False
@@ -122,10 +126,19 @@ class ProgressLines:
         done = self.n - self._start_n
         if done <= 0:
             return None
-        in_events = sum(e.seconds for e in self._events.values())
-        step_s = max(now - self._start - in_events, 0.0) / done
+        bare = self._bare(now)
+        # the rate of the more recent half of this run's steps: the first steps (lazily loaded data
+        # sets, warm caches) are not what the rest of the run will cost
+        half = self._start_n + done // 2
+        n0, bare0 = max((s for s in self._samples if s[0] <= half), key=lambda s: s[0])
+        if self.n - n0 < 2:
+            n0, bare0 = self._samples[0]
+        step_s = max(bare - bare0, 0.0) / max(self.n - n0, 1)
         left = step_s * (self.total - self.n)
         return left + sum(e.ahead(self.n, self.total) * e.cost(step_s) for e in self._events.values())
+
+    def _bare(self, now: float) -> float:
+        return now - self._start - sum(e.seconds for e in self._events.values())
 
     def set_postfix(self, **values: Any) -> None:
         """Remember the values shown on the next line (e.g. ``loss``, ``tasks_s``)."""
@@ -135,6 +148,8 @@ class ProgressLines:
         """Count ``n`` finished steps; print a line when one is due."""
         self.n += n
         now = self._clock()
+        if self.n - self._samples[-1][0] >= self._sample_every:
+            self._samples.append((self.n, self._bare(now)))
         due = now - self._last >= self.every_s or self.n >= self.total
         if self.every_steps and self.n % self.every_steps == 0:
             due = True
