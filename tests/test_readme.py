@@ -98,6 +98,7 @@ def _data(regression: bool) -> dict[str, object]:
 def _prelude(tmp: Path) -> dict[str, object]:
     """The other placeholders: past studies, a storage holding studies, an objective."""
     import optuna
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     def objective(trial):

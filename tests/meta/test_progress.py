@@ -23,7 +23,16 @@ class FakeClock:
         return self.t
 
 
-def _simulate(total: int, step_s, val_every: int, val_s: float, ckpt_every: int, ckpt_s: float, *, events: bool):
+def _simulate(
+    total: int,
+    step_s,
+    val_every: int,
+    val_s: float,
+    ckpt_every: int,
+    ckpt_s: float,
+    *,
+    events: bool,
+):
     """Run the trainer's loop order on a fake clock; return [(step, estimate, true time left)]."""
     clock = FakeClock()
     bar = ProgressLines(total, 0, every_s=1e9, stream=io.StringIO(), clock=clock)
@@ -97,7 +106,12 @@ def test_the_trainer_reports_validations_and_checkpoints(tmp_path, monkeypatch):
     scheduled: list[tuple] = []
     real = ProgressLines.schedule
     monkeypatch.setattr(
-        ProgressLines, "schedule", lambda self, kind, every, **kw: (scheduled.append((kind, every)), real(self, kind, every, **kw))
+        ProgressLines,
+        "schedule",
+        lambda self, kind, every, **kw: (
+            scheduled.append((kind, every)),
+            real(self, kind, every, **kw),
+        ),
     )
     monkeypatch.setattr(_progress.sys.stderr, "isatty", lambda: False, raising=False)
     make_trainer(tmp_path, progress=True, eval_every=5, checkpoint_every=4).fit(10)
@@ -112,7 +126,11 @@ def test_timing_a_validation_before_the_loop_leaves_training_unchanged(tmp_path,
 
     monkeypatch.setattr(_progress.sys.stderr, "isatty", lambda: False, raising=False)
     quiet = make_trainer(tmp_path / "a", progress=False, eval_every=5).fit(10)
-    timed = make_trainer(tmp_path / "b", progress=True, eval_every=5).fit(10)  # probes one validation batch
-    for (name, a), (_, b) in zip(quiet.learner.state_dict().items(), timed.learner.state_dict().items(), strict=True):
+    timed = make_trainer(tmp_path / "b", progress=True, eval_every=5).fit(
+        10
+    )  # probes one validation batch
+    for (name, a), (_, b) in zip(
+        quiet.learner.state_dict().items(), timed.learner.state_dict().items(), strict=True
+    ):
         assert torch.equal(a, b), name
     assert quiet.metric("meta_val/loss") == timed.metric("meta_val/loss")
