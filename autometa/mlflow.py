@@ -22,10 +22,12 @@ from autometa.tracking._flavor import (
     FLAVOR_NAME,
     PREDICT_METHODS,
     AutoMetaPyfunc,
-    _load_pyfunc,
     load_model,
     log_model,
     save_model,
+)
+from autometa.tracking._flavor import (
+    _load_pyfunc as _load_pyfunc,  # MLflow calls autometa.mlflow._load_pyfunc(path)
 )
 
 __all__ = [
@@ -36,5 +38,3 @@ __all__ = [
     "log_model",
     "save_model",
 ]
-
-_PYFUNC_LOADER = _load_pyfunc  # MLflow calls autometa.mlflow._load_pyfunc(path)
