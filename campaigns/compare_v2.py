@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from autometa.meta._curves import compare_campaigns
+from autometa.meta._curves import compare_campaigns, markdown_table
 
 CAMPAIGNS = {
     "v1 (row tokens, AdamW; shipped recipe)": "campaigns/in-context",
@@ -24,18 +24,8 @@ CAMPAIGNS = {
 }
 BUDGETS = (0.1, 0.25, 0.5, 1.0, 2.0)
 RESULTS = Path("docs/results/in_context_v2.json")
-
-
-def table(result: dict) -> str:
-    lines = ["| campaign | CPU-hours reached | " + " | ".join(f"AUC@32/128/512 at {b:g} CPU-h" for b in result["budgets"]) + " |"]
-    lines.append("|---" * (2 + len(result["budgets"])) + "|")
-    for name, entry in result["campaigns"].items():
-        cells = []
-        for b in result["budgets"]:
-            at = entry["at"][f"{b:g}"]
-            cells.append("—" if at is None else f"{at['auc@32']:.4f} / {at['auc@128']:.4f} / {at['auc@512']:.4f}")
-        lines.append(f"| {name} | {entry['cpu_hours']:.2f} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+DOC = Path("docs/in_context.md")
+BEGIN, END = "<!-- v2-comparison: written by campaigns/compare_v2.py -->", "<!-- /v2-comparison -->"
 
 
 if __name__ == "__main__":
@@ -43,4 +33,7 @@ if __name__ == "__main__":
     result = compare_campaigns(present, BUDGETS)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1) + "\n")
-    print(table(result))
+    text = DOC.read_text()
+    head, rest = text.split(BEGIN)
+    DOC.write_text(head + BEGIN + "\n" + markdown_table(result) + "\n" + END + rest.split(END, 1)[1])
+    print(markdown_table(result))

@@ -27,6 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--support", default="32,128,512,1024", help="comma-separated training-row counts")
     parser.add_argument("--query", default="512,2000,10000", help="comma-separated rows to classify")
     parser.add_argument("--repeats", type=int, default=3, help="timings per cell (the median is reported)")
+    parser.add_argument(
+        "--learners",
+        default="default",
+        help="comma-separated in-context learners to time side by side: 'default' (the shipped one) or checkpoint "
+        "paths, e.g. default,campaigns/in-context-v2/last.pt (rows are named icl, icl:<file>)",
+    )
 
 
 def _table(n: int, seed: int) -> tuple[Any, np.ndarray]:
@@ -57,17 +63,20 @@ def compute(args: argparse.Namespace) -> BenchResult:
     if args.quick:
         supports, queries = supports[:2], queries[:2]
     repeats = max(1, int(args.repeats))
+    learners = [s for s in str(getattr(args, "learners", "default")).split(",") if s]
+    names = {src: "icl" if src == "default" else f"icl:{src}" for src in learners}
     rows = []
     for n in supports:
         X, y = _table(n + max(queries), seed=n)
         Xtr, ytr = X.iloc[:n], y[:n]
         for q in queries:
             Xte = X.iloc[n : n + q]
-            cells: dict[str, dict[str, list[float]]] = {"icl": {"fit": [], "predict": []}, "rf300": {"fit": [], "predict": []}}
+            cells = {name: {"fit": [], "predict": []} for name in [*names.values(), "rf300"]}
             for r in range(repeats):
-                icl = AutoMetaClassifier(members=["icl"], random_state=r)
-                rf = RandomForestClassifier(300, n_jobs=1, random_state=r)
-                for name, est in (("icl", icl), ("rf300", rf)):
+                ests = [(names[src], AutoMetaClassifier(members=["icl"], in_context_learner=src, random_state=r))
+                        for src in learners]  # fmt: skip
+                ests.append(("rf300", RandomForestClassifier(300, n_jobs=1, random_state=r)))
+                for name, est in ests:
                     cells[name]["fit"].append(_cpu(est.fit, Xtr, ytr))
                     cells[name]["predict"].append(_cpu(est.predict_proba, Xte))
             for name, c in cells.items():
@@ -76,7 +85,7 @@ def compute(args: argparse.Namespace) -> BenchResult:
     summary: dict[str, Any] = {}
     if len(queries) > 1:
         lo, hi = min(queries), max(queries)
-        for name in ("icl", "rf300"):
+        for name in [*names.values(), "rf300"]:
             for n in supports:
                 at = {r["query"]: r["predict_s"] for r in rows if r["estimator"] == name and r["support"] == n}
                 summary[f"{name}_predict_growth@support={n}"] = at[hi] / max(at[lo], 1e-9)
@@ -86,7 +95,7 @@ def compute(args: argparse.Namespace) -> BenchResult:
         rows=rows,
         columns=["estimator", "support", "query", "fit_s", "predict_s"],
         key_columns=["estimator", "support", "query"],
-        params={"support": supports, "query": queries, "repeats": repeats, "threads": 1},
+        params={"support": supports, "query": queries, "repeats": repeats, "threads": 1, "learners": learners},
         summary=summary,
         notes=["CPU seconds of this process (one torch/BLAS thread), median over repeats"],
     )

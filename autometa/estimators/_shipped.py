@@ -129,8 +129,9 @@ SHIPPED: dict[str, Shipped] = {
     "classifier_in_context": Shipped(
         "classifier_in_context.pt", "in-context learner of the classifier's 'icl' member",
         "autometa meta-train --preset in-context --ship", _read_learner,
-        _check_type("InContextLearner", "InContextTTA", algo="'in-context' or 'in-context-tta'",
-                    exclude=("InContextRegressionLearner",)),
+        _check_type("InContextLearner", "InContextTTA", "InContextV2",
+                    algo="'in-context', 'in-context-tta' or 'in-context-v2'",
+                    exclude=("InContextRegressionLearner", "InContextRegressionV2")),
     ),
     "classifier_portfolio": Shipped(
         "classifier_portfolio.json", "classifier's meta-learned blend weights",
@@ -139,7 +140,8 @@ SHIPPED: dict[str, Shipped] = {
     "regressor_in_context": Shipped(
         "regressor_in_context.pt", "in-context learner of the regressor's 'icl' member",
         "autometa meta-train --preset in-context-regression --ship", _read_learner,
-        _check_type("InContextRegressionLearner", algo="'in-context-regression'"),
+        _check_type("InContextRegressionLearner", "InContextRegressionV2",
+                    algo="'in-context-regression' or 'in-context-regression-v2'"),
     ),
     "regressor_maml": Shipped(
         "regressor_maml.pt", "MAML net of the regressor's 'maml' member",

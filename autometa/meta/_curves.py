@@ -3,8 +3,9 @@
 A campaign's ``curve.json`` holds one held-out evaluation per chunk: ``step``, ``cpu_hours``
 and the scores (``auc@32``, ...). Comparing two recipes "at equal CPU time" reads each curve
 at the same CPU-hour budgets. One evaluation is one seed of a few tables, so it is noisy; a
-budget's score is the mean of the last ``window`` evaluations at or before it (a budget the
-curve has not reached yet gives no score).
+budget's score is the mean of the evaluations in the last quarter of the budget
+(``(0.75 h, h]`` CPU-hours; campaigns that evaluate at different intervals are averaged over
+the same stretch of compute), and a budget the curve has not reached gives no score.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["compare_campaigns", "curve_at", "load_curve"]
+__all__ = ["compare_campaigns", "curve_at", "load_curve", "markdown_table"]
 
 
 def load_curve(directory: str | os.PathLike[str]) -> list[dict[str, float]]:
@@ -28,19 +29,23 @@ def load_curve(directory: str | os.PathLike[str]) -> list[dict[str, float]]:
     return json.loads(path.read_text())["curve"]
 
 
-def curve_at(curve: Sequence[dict[str, float]], hours: float, keys: Sequence[str], window: int = 3) -> dict[str, float] | None:
-    """Mean of ``keys`` over the last ``window`` evaluations with ``cpu_hours <= hours``.
+def curve_at(
+    curve: Sequence[dict[str, float]], hours: float, keys: Sequence[str], span: float = 0.25
+) -> dict[str, float] | None:
+    """Mean of ``keys`` over the evaluations with ``cpu_hours`` in ``((1 - span) * hours, hours]``.
 
-    Returns None when the curve has fewer than ``window`` evaluations by then or has not yet
-    reached ``hours`` (its last evaluation is before the budget), so that a score is never
-    read off a curve that stopped short of the budget.
+    Returns None when no evaluation lies in that stretch or the curve has not yet reached
+    ``hours`` (its last evaluation is before the budget), so that a score is never read off a
+    curve that stopped short of the budget.
     """
-    done = [c for c in curve if c["cpu_hours"] <= hours]
-    if len(done) < window or not curve or curve[-1]["cpu_hours"] < hours:
+    if not curve or curve[-1]["cpu_hours"] < hours:
         return None
-    last = done[-window:]
-    out = {k: float(np.mean([c[k] for c in last])) for k in keys}
-    out["step"] = int(last[-1]["step"])
+    inside = [c for c in curve if (1.0 - span) * hours < c["cpu_hours"] <= hours]
+    if not inside:
+        return None
+    out = {k: float(np.mean([c[k] for c in inside])) for k in keys}
+    out["step"] = int(inside[-1]["step"])
+    out["evaluations"] = len(inside)
     return out
 
 
@@ -48,7 +53,7 @@ def compare_campaigns(
     campaigns: dict[str, str | os.PathLike[str]],
     budgets: Sequence[float],
     keys: Sequence[str] = ("auc@32", "auc@128", "auc@512"),
-    window: int = 3,
+    span: float = 0.25,
     until: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Each campaign's scores at each CPU-hour budget (None where its curve has not got there).
@@ -58,7 +63,7 @@ def compare_campaigns(
     campaigns : dict of name -> campaign directory
     budgets : sequence of float
         CPU-hours.
-    keys, window
+    keys, span
         See :func:`curve_at`.
     until : dict of name -> step, optional
         Read each named curve only up to this step (what a committed comparison saw, so that
@@ -67,10 +72,10 @@ def compare_campaigns(
     Returns
     -------
     dict
-        ``{"budgets": [...], "window": w, "campaigns": {name: {"dir": ..., "until_step": s,
+        ``{"budgets": [...], "span": s, "campaigns": {name: {"dir": ..., "until_step": s,
         "cpu_hours": reached, "at": {str(budget): scores or None}}}}``.
     """
-    out: dict[str, Any] = {"budgets": [float(b) for b in budgets], "window": int(window), "campaigns": {}}
+    out: dict[str, Any] = {"budgets": [float(b) for b in budgets], "span": float(span), "campaigns": {}}
     for name, directory in campaigns.items():
         curve = load_curve(directory)
         if until is not None and name in until:
@@ -79,6 +84,21 @@ def compare_campaigns(
             "dir": str(directory),
             "until_step": int(curve[-1]["step"]) if curve else 0,
             "cpu_hours": round(float(curve[-1]["cpu_hours"]), 3) if curve else 0.0,
-            "at": {f"{b:g}": curve_at(curve, b, keys, window) for b in budgets},
+            "at": {f"{b:g}": curve_at(curve, b, keys, span) for b in budgets},
         }
     return out
+
+
+def markdown_table(result: dict[str, Any], keys: Sequence[str] = ("auc@32", "auc@128", "auc@512")) -> str:
+    """The comparison of :func:`compare_campaigns` as a markdown table (one row per campaign)."""
+    sizes = "/".join(k.split("@", 1)[1] for k in keys)
+    budgets = result["budgets"]
+    lines = ["| campaign | CPU-hours reached | " + " | ".join(f"AUC@{sizes} at {b:g} CPU-h" for b in budgets) + " |"]
+    lines.append("|---" * (2 + len(budgets)) + "|")
+    for name, entry in result["campaigns"].items():
+        cells = []
+        for b in budgets:
+            at = entry["at"][f"{b:g}"]
+            cells.append("—" if at is None else " / ".join(f"{at[k]:.4f}" for k in keys))
+        lines.append(f"| {name} | {entry['cpu_hours']:.2f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

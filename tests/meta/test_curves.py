@@ -7,20 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from autometa.meta._curves import compare_campaigns, curve_at
+from autometa.meta._curves import compare_campaigns, curve_at, markdown_table
 
 ROOT = Path(__file__).resolve().parents[2]
 CURVE = [{"step": 100 * i, "cpu_hours": 0.1 * i, "auc@32": 0.5 + 0.01 * i} for i in range(1, 11)]
 
 
-def test_curve_at_averages_the_last_evaluations_before_the_budget():
-    at = curve_at(CURVE, 0.55, ["auc@32"], window=3)
-    assert at == {"auc@32": pytest.approx((0.53 + 0.54 + 0.55) / 3), "step": 500}
+def test_curve_at_averages_the_evaluations_of_the_budgets_last_quarter():
+    at = curve_at(CURVE, 0.8, ["auc@32"])  # (0.6, 0.8]: the evaluations at 0.7 and 0.8
+    assert at == {"auc@32": pytest.approx((0.57 + 0.58) / 2), "step": 800, "evaluations": 2}
 
 
-def test_curve_at_refuses_a_budget_the_curve_has_not_reached_or_too_few_points():
+def test_curve_at_refuses_a_budget_the_curve_has_not_reached_or_no_point_inside():
     assert curve_at(CURVE, 1.5, ["auc@32"]) is None  # stopped at 1.0 CPU-hours
-    assert curve_at(CURVE, 0.25, ["auc@32"], window=3) is None  # two evaluations by then
+    assert curve_at(CURVE, 0.35, ["auc@32"], span=0.1) is None  # nothing in (0.315, 0.35]
 
 
 def test_the_committed_comparison_is_what_the_committed_curves_give():
@@ -28,7 +28,14 @@ def test_the_committed_comparison_is_what_the_committed_curves_give():
     committed = json.loads(results.read_text())
     dirs = {name: ROOT / entry["dir"] for name, entry in committed["campaigns"].items()}
     until = {name: entry["until_step"] for name, entry in committed["campaigns"].items()}
-    again = compare_campaigns(dirs, committed["budgets"], window=committed["window"], until=until)
+    again = compare_campaigns(dirs, committed["budgets"], span=committed["span"], until=until)
     for name, entry in committed["campaigns"].items():
         assert again["campaigns"][name]["at"] == entry["at"], name
         assert again["campaigns"][name]["cpu_hours"] == entry["cpu_hours"], name
+
+
+def test_the_docs_table_is_the_committed_comparison():
+    committed = json.loads((ROOT / "docs" / "results" / "in_context_v2.json").read_text())
+    doc = (ROOT / "docs" / "in_context.md").read_text()
+    inside = doc.split("<!-- v2-comparison: written by campaigns/compare_v2.py -->")[1].split("<!-- /v2-comparison -->")[0]
+    assert inside.strip() == markdown_table(committed).strip()
