@@ -336,16 +336,19 @@ def _is_main() -> bool:
 
 
 def _run_preset(args: argparse.Namespace) -> int:
-    """``--preset default``: the two-stage recipe of the classifier's shipped checkpoint."""
-    from autometa.estimators import train_default
+    """``--preset default``: the recipe of the classifier's shipped checkpoints."""
+    from autometa.estimators.train_default import DEFAULT_OUT, DefaultRecipe
 
-    argv = ["--stage", "all", "--steps", str(args.steps), "--seed", str(args.seed)]
-    argv += ["--out", args.checkpoint_dir or "runs/classifier-default"]
-    if args.resume:
-        argv.append("--resume")
-    if args.no_mlflow:
-        argv.append("--no-mlflow")
-    return train_default.main(argv)
+    recipe = DefaultRecipe(
+        steps=args.steps,
+        seed=args.seed,
+        out=args.checkpoint_dir or DEFAULT_OUT,
+        resume=bool(args.resume),
+        tracking=not args.no_mlflow,
+    )
+    command = f"autometa meta-train --preset default --steps {recipe.steps} --seed {recipe.seed} --checkpoint-dir {recipe.out}"
+    recipe.run(command=command + (" --resume" if recipe.resume else "") + (" --no-mlflow" if not recipe.tracking else ""))
+    return 0
 
 
 def _run_campaign(args: argparse.Namespace) -> int:

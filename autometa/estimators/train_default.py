@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -395,10 +396,95 @@ def write_model_card(parts: dict[str, dict[str, Any] | None], command: str, stag
     return path
 
 
+#: the stages of the shipped recipe, in the order they run
+STAGES: tuple[str, ...] = ("neural", "hypernet", "portfolio")
+#: the learner each neural stage meta-trains unless :attr:`DefaultRecipe.learner` overrides it
+STAGE_LEARNERS = {"neural": "meta-lstm+augment", "hypernet": "hypernet+augment"}
+#: where the recipe's meta-training runs keep their checkpoints (one sub-folder per stage)
+DEFAULT_OUT = Path("runs") / "classifier-default"
+
+
+@dataclass(frozen=True)
+class DefaultRecipe:
+    """The classifier's shipped checkpoints as one object: what to train, where, and how long.
+
+    ``python -m autometa.estimators.train_default`` and ``autometa meta-train --preset default``
+    both build one and call :meth:`run`.
+
+    Parameters
+    ----------
+    steps : int
+        Meta-training steps of each neural stage.
+    seed : int
+        Seed of the meta-training runs and of the portfolio's tasks.
+    out : path-like
+        Checkpoint folder; each stage writes into ``out/<stage>``.
+    stages : tuple of str
+        Which of :data:`STAGES` to run.
+    resume : bool
+        Continue each neural stage from ``out/<stage>/last.pt`` (bit-exact).
+    tracking : bool
+        Log the meta-training runs to MLflow.
+    learner : str, optional
+        Override the neural stages' learner (one of :data:`LEARNERS`; ablations).
+    ship : str, optional
+        File name under ``autometa/checkpoints`` for the best checkpoint, ``"none"`` (train,
+        report, do not ship), or None for each stage's shipped file (:data:`SHIPPED`).
+    portfolio_tasks, portfolio_minutes, portfolio_workers, portfolio_l2, l2_candidates, refit_only
+        The portfolio stage's budget and settings (see :func:`train_portfolio`).
+    """
+
+    steps: int = 1500
+    seed: int = 0
+    out: Path = DEFAULT_OUT
+    stages: tuple[str, ...] = STAGES
+    resume: bool = False
+    tracking: bool = True
+    learner: str | None = None
+    ship: str | None = None
+    portfolio_tasks: int = 400
+    portfolio_minutes: float = 30.0
+    portfolio_workers: int = 1
+    portfolio_l2: float = PORTFOLIO_L2
+    l2_candidates: tuple[float, ...] | None = None
+    refit_only: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "out", Path(self.out))
+        unknown = [s for s in self.stages if s not in STAGES]
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; choose among {list(STAGES)}.")
+        if isinstance(self.steps, bool) or int(self.steps) < 1:
+            raise ValueError(f"steps must be a positive integer; got {self.steps!r}.")
+
+    def run(self, command: str) -> dict[str, dict[str, Any] | None]:
+        """Run the stages in order; update the model card with ``command``; return each stage's facts."""
+        parts: dict[str, dict[str, Any] | None] = {}
+        for stage in self.stages:
+            if stage == "portfolio":
+                parts[stage] = train_portfolio(
+                    self.portfolio_tasks, self.seed, self.portfolio_minutes, self.out / "portfolio_records.pkl",
+                    refit_only=self.refit_only, workers=self.portfolio_workers, l2=self.portfolio_l2,
+                    l2_candidates=list(self.l2_candidates) if self.l2_candidates else None,
+                )  # fmt: skip
+                continue
+            ship = SHIPPED[stage] if self.ship is None else (None if self.ship == "none" else self.ship)
+            facts = train_neural(self.steps, self.seed, self.out / stage, self.tracking, resume=self.resume,
+                                 kind=self.learner or STAGE_LEARNERS[stage], ship=ship)  # fmt: skip
+            if ship is None:  # an ablation learner: reported, not shipped
+                print(json.dumps(facts, indent=1, default=str))
+                continue
+            parts[stage] = facts
+            write_model_card({stage: facts}, command, (stage,))
+        if parts:
+            print(write_model_card(parts, command, tuple(parts)))
+        return parts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autometa.estimators.train_default", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--stage", choices=["all", "neural", "hypernet", "portfolio"], default="all",
+    parser.add_argument("--stage", choices=["all", *STAGES], default="all",
                         help="all = neural, hypernet, then portfolio")  # fmt: skip
     parser.add_argument("--steps", type=int, default=1500, help="meta-training steps (neural/hypernet stages)")
     parser.add_argument("--learner", choices=sorted(LEARNERS), default=None,
@@ -418,34 +504,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="stage 2: refit the weights from the saved held-out predictions in --out")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue a stage from --out/<stage>/last.pt (bit-exact)")
-    parser.add_argument("--out", default="runs/classifier-default", help="checkpoint folder (one sub-folder per stage)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="checkpoint folder (one sub-folder per stage)")
     parser.add_argument("--no-mlflow", action="store_true")
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)  # a long script on a shared CPU: one thread is faster than two contended
     command = "python -m autometa.estimators.train_default " + " ".join(argv if argv is not None else sys.argv[1:])
-    stages = ("neural", "hypernet", "portfolio") if args.stage == "all" else (args.stage,)
-    defaults = {"neural": "meta-lstm+augment", "hypernet": "hypernet+augment"}
-    parts: dict[str, dict[str, Any] | None] = {}
-    out = Path(args.out)
-    for stage in stages:
-        if stage == "portfolio":
-            parts[stage] = train_portfolio(args.portfolio_tasks, args.seed, args.portfolio_minutes,
-                                           out / "portfolio_records.pkl", refit_only=args.refit_only,
-                                           workers=args.portfolio_workers, l2=args.portfolio_l2,
-                                           l2_candidates=[float(v) for v in args.select_l2.split(",")] if args.select_l2 else None)  # fmt: skip
-            continue
-        ship = SHIPPED[stage] if args.ship is None else (None if args.ship == "none" else args.ship)
-        facts = train_neural(args.steps, args.seed, out / stage, not args.no_mlflow, resume=args.resume,
-                             kind=args.learner or defaults[stage], ship=ship)  # fmt: skip
-        if ship is None:  # an ablation learner: reported, not shipped
-            print(json.dumps(facts, indent=1, default=str))
-            continue
-        parts[stage] = facts
-        write_model_card({stage: facts}, command, (stage,))
-    if parts:
-        print(write_model_card(parts, command, tuple(parts)))
+    recipe = DefaultRecipe(
+        steps=args.steps, seed=args.seed, out=args.out, stages=STAGES if args.stage == "all" else (args.stage,),
+        resume=args.resume, tracking=not args.no_mlflow, learner=args.learner, ship=args.ship,
+        portfolio_tasks=args.portfolio_tasks, portfolio_minutes=args.portfolio_minutes,
+        portfolio_workers=args.portfolio_workers, portfolio_l2=args.portfolio_l2,
+        l2_candidates=tuple(float(v) for v in args.select_l2.split(",")) if args.select_l2 else None,
+        refit_only=args.refit_only,
+    )  # fmt: skip
+    recipe.run(command)
     return 0
 
 

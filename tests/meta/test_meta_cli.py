@@ -230,3 +230,34 @@ def test_meta_train_preset_default_is_offered(capsys):
     assert "--preset {default,in-context,in-context-regression,in-context-v2,in-context-v2-gpu}" in out
     with pytest.raises(SystemExit):
         main(["meta-train", "--preset", "fancy", "--steps", "3"])
+
+
+def test_preset_default_with_a_checkpoint_dir_runs_its_stages(tmp_path, monkeypatch):
+    """``--preset default --checkpoint-dir D`` (a Path from argparse) runs the recipe into D."""
+    from autometa.estimators import train_default
+
+    ship_dir = tmp_path / "shipped"
+    ship_dir.mkdir()
+    monkeypatch.setattr(train_default, "CHECKPOINT_DIR", ship_dir)  # never touch the real shipped files
+    portfolio_calls = []
+
+    def tiny_portfolio(n_tasks, seed, minutes, records_path, **kw):  # the 30-minute stage has its own tests
+        portfolio_calls.append((seed, records_path))
+        return {"n_tasks": 0}
+
+    monkeypatch.setattr(train_default, "train_portfolio", tiny_portfolio)
+    out = tmp_path / "D"
+    before = torch.get_num_threads()
+    try:
+        code = main(["meta-train", "--preset", "default", "--steps", "1", "--seed", "3", "--no-mlflow",
+                     "--checkpoint-dir", str(out)])  # fmt: skip
+    finally:
+        torch.set_num_threads(before)
+    assert code == 0
+    for stage in ("neural", "hypernet"):
+        assert (out / stage / "last.pt").is_file()
+        assert (ship_dir / train_default.SHIPPED[stage]).is_file()
+    assert portfolio_calls == [(3, out / "portfolio_records.pkl")]
+    card = json.loads((ship_dir / "model_card.json").read_text())
+    assert card["neural"]["steps"] == 1
+    assert f"--checkpoint-dir {out}" in card["commands"]["neural"]
