@@ -415,7 +415,8 @@ def _ship_regression_campaign(campaign: Any) -> None:
     from sklearn.linear_model import RidgeCV
 
     from autometa.estimators._in_context_regression_member import IN_CONTEXT_REGRESSOR_CHECKPOINT
-    from autometa.meta._campaign import export_in_context, held_out_r2, plot_curve
+    from autometa.meta._campaign import export_in_context, plot_curve
+    from autometa.meta._held_out import held_out_r2
 
     seeds = campaign.eval_seeds
     datasets, sizes = campaign.eval_datasets, campaign.eval_sizes
@@ -445,7 +446,8 @@ def _ship_campaign(campaign: Any, tta_steps: int = 0) -> None:
     from sklearn.linear_model import LogisticRegression
 
     from autometa.estimators._in_context_member import IN_CONTEXT_CHECKPOINT
-    from autometa.meta._campaign import export_in_context, held_out_auc, plot_curve, train_tta
+    from autometa.meta._campaign import export_in_context, plot_curve, train_tta
+    from autometa.meta._held_out import held_out_auc
 
     seeds = campaign.eval_seeds
     references = {

@@ -26,7 +26,7 @@ import json
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ import numpy as np
 
 from autometa._metrics import mean_ovr_auc
 from autometa.bench._common import BenchResult
-from autometa.tasks._split import support_query_split
+from autometa.tasks._cells import Cell, held_out_cells
 
 DESCRIPTION = __doc__
 
@@ -224,21 +224,10 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.nd
     }
 
 
-def _cells(datasets: list[str], sizes: list[int], n_seeds: int, max_test: int):
-    from autometa.estimators._dev_data import load_dev_dataset
-
+def _cells(datasets: list[str], sizes: list[int], n_seeds: int, max_test: int) -> Iterator[Cell]:
     # seeds outermost: a run stopped early still covers every data set and size
-    for seed in range(n_seeds):
-        for name in datasets:
-            X, y = load_dev_dataset(name)
-            for n in sizes:
-                if len(y) < n + 100:
-                    continue
-                rng = np.random.default_rng([seed, n, sum(map(ord, name))])
-                train, test = support_query_split(y, n, rng)
-                test = test[:max_test]
-                test = test[np.isin(y[test], np.unique(y[train]))]
-                yield name, n, seed, X.iloc[train], y[train], X.iloc[test], y[test]
+    return held_out_cells(datasets, sizes, range(n_seeds), n_test=max_test, sampler="stratified", salt="table",
+                          spare=100, seeds_outer=True)  # fmt: skip
 
 
 def fit_predict_timed(est: Any, X_train: Any, y_train: Any, X_test: Any) -> tuple[np.ndarray, float]:

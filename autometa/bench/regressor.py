@@ -42,6 +42,7 @@ import numpy as np
 
 from autometa.bench._common import BenchResult
 from autometa.bench.classifier import linear_preprocessing, tree_preprocessing
+from autometa.tasks._cells import Cell, held_out_cells
 
 DESCRIPTION = __doc__
 
@@ -153,18 +154,10 @@ def regression_metrics(y: np.ndarray, mean: np.ndarray, quantiles: np.ndarray) -
     }
 
 
-def _cells(datasets: list[str], sizes: list[int], n_seeds: int, max_test: int) -> Iterator[tuple]:
-    from autometa.tasks.datasets import load_dev_table
-
-    for seed in range(n_seeds):  # seeds outermost: a run stopped early covers every table and size
-        for name in datasets:
-            X, y = load_dev_table(name)
-            for n in sizes:
-                if len(y) < n + 50:
-                    continue
-                rows = np.random.default_rng([seed, n, sum(map(ord, name))]).permutation(len(y))
-                train, test = rows[:n], rows[n : n + max_test]
-                yield name, n, seed, X.iloc[train], y[train], X.iloc[test], y[test]
+def _cells(datasets: list[str], sizes: list[int], n_seeds: int, max_test: int) -> Iterator[Cell]:
+    # seeds outermost: a run stopped early covers every table and size
+    return held_out_cells(datasets, sizes, range(n_seeds), n_test=max_test, sampler="random", salt="table",
+                          seeds_outer=True)  # fmt: skip
 
 
 def run_cells(estimators, datasets, sizes, n_seeds, max_test, done, sink) -> None:

@@ -34,27 +34,21 @@ from autometa.estimators._maml_regression_member import (
 )
 from autometa.meta import MAMLRegression, MetaTrainer, save_meta_learner
 from autometa.tasks import InContextRegressionPrior, roles
-from autometa.tasks.datasets import load_dev_table
+from autometa.tasks._cells import held_out_cells
 
 NET = {"kind": "mlp", "d_max": 32, "c_max": 1, "hidden": [64, 64]}
 CARD = MAML_REGRESSOR_CHECKPOINT.with_name("regressor_maml_model_card.json")
 
 
-def held_out_r2(learner: Any, sizes: tuple[int, ...] = (32, 128), seeds: int = 5) -> dict[str, float]:
-    """Mean R² of the member alone on the validation tables (random samples, the rest as test rows)."""
+def maml_member_r2(learner: Any, sizes: tuple[int, ...] = (32, 128), seeds: int = 5) -> dict[str, float]:
+    """Mean R² of the MAML member alone on the validation tables (random samples, other rows as test rows)."""
     scores: dict[int, list[float]] = {n: [] for n in sizes}
-    for name in roles.REGRESSOR_VALIDATION:
-        X, y = load_dev_table(name)
-        for n in sizes:
-            if len(y) < n + 50:
-                continue
-            for seed in range(seeds):
-                rows = np.random.default_rng([seed, n, 31]).permutation(len(y))
-                tr, te = rows[:n], rows[n : n + 1000]
-                mu, sd = y[tr].mean(), y[tr].std() or 1.0
-                member = MAMLRegressionMember(learner).fit(FitContext(X.iloc[tr]), (y[tr] - mu) / sd, seed)
-                pred = member.predict(FitContext(X.iloc[te])) * sd + mu
-                scores[n].append(1.0 - np.mean((y[te] - pred) ** 2) / np.var(y[te]))
+    cells = held_out_cells(roles.REGRESSOR_VALIDATION, sizes, range(seeds), n_test=1000, sampler="random", salt=31)
+    for _, n, seed, X_train, y_train, X_test, y_test in cells:
+        mu, sd = y_train.mean(), y_train.std() or 1.0
+        member = MAMLRegressionMember(learner).fit(FitContext(X_train), (y_train - mu) / sd, seed)
+        pred = member.predict(FitContext(X_test)) * sd + mu
+        scores[n].append(1.0 - np.mean((y_test - pred) ** 2) / np.var(y_test))
     return {f"r2@{n}": round(float(np.mean(v)), 4) for n, v in scores.items() if v}
 
 
@@ -97,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": f"{os.cpu_count()}-core CPU ({platform.machine()}), one torch thread; no GPU",
             "command": "python -m autometa.estimators.train_maml_regressor " + " ".join(argv if argv is not None else sys.argv[1:]),
         },  # fmt: skip
-        "held_out_r2": {"meta_trained": held_out_r2(learner), "untrained": held_out_r2(untrained)},
+        "held_out_r2": {"meta_trained": maml_member_r2(learner), "untrained": maml_member_r2(untrained)},
     }
     CARD.with_name(Path(args.out).stem + "_model_card.json").write_text(json.dumps(card, indent=1) + "\n")
     print(json.dumps(card["held_out_r2"], indent=1))

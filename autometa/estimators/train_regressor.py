@@ -35,7 +35,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from autometa.estimators._regressor import REGRESSOR_PORTFOLIO, AutoMetaRegressor
-from autometa.tasks.datasets import load_dev_table
+from autometa.tasks._cells import held_out_cells
 from autometa.tasks.roles import REGRESSOR_VALIDATION
 
 __all__ = ["calibrate_spread", "choose_spread", "collect_tasks", "fit_blend", "interval_score", "main"]
@@ -49,29 +49,24 @@ def collect_tasks(
     """Per task: each member's test predictions and the spread offsets, in transformed units."""
 
     tasks = []
-    for name in datasets:
-        X, y = load_dev_table(name)
-        for n in sizes:
-            if len(y) < n + 50:
-                continue
-            for seed in seeds:
-                rows = np.random.default_rng([int(seed), int(n), 7]).permutation(len(y))
-                tr, te = rows[:n], rows[n : n + 1000]
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    reg = AutoMetaRegressor(blend="uniform", random_state=int(seed),
-                                            in_context_learner="default" if in_context else None)  # fmt: skip
-                    reg.fit(X.iloc[tr], y[tr])
-                z = reg.target_transform_.transform(y[te])
-                preds = reg.member_predictions(X.iloc[te])
-                task = {"dataset": name, "n": int(n), "seed": int(seed), "z": z, "preds": preds, "oob_sd": reg.oob_std_}
-                if "icl" in reg.members_:
-                    icl = reg.members_["icl"]
-                    xq = reg.icl_rows(X.iloc[te])
-                    task["icl_offsets"] = icl.predict_quantiles(xq, LEVELS) - icl.predict(xq)[:, None]
-                tasks.append(task)
-                if log:
-                    log(f"task {name} n={n} seed={seed}: {sorted(preds)}")
+    for name, n, seed, X_train, y_train, X_test, y_test in held_out_cells(
+        datasets, sizes, seeds, n_test=1000, sampler="random", salt=7
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reg = AutoMetaRegressor(blend="uniform", random_state=seed,
+                                    in_context_learner="default" if in_context else None)  # fmt: skip
+            reg.fit(X_train, y_train)
+        z = reg.target_transform_.transform(y_test)
+        preds = reg.member_predictions(X_test)
+        task = {"dataset": name, "n": n, "seed": seed, "z": z, "preds": preds, "oob_sd": reg.oob_std_}
+        if "icl" in reg.members_:
+            icl = reg.members_["icl"]
+            xq = reg.icl_rows(X_test)
+            task["icl_offsets"] = icl.predict_quantiles(xq, LEVELS) - icl.predict(xq)[:, None]
+        tasks.append(task)
+        if log:
+            log(f"task {name} n={n} seed={seed}: {sorted(preds)}")
     return tasks
 
 

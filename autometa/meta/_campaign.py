@@ -27,39 +27,32 @@ import shutil
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from autometa._metrics import mean_ovr_auc
-from autometa.functional._bar import bar_mean, bar_quantiles
 from autometa.meta._base import LEARNERS, ensure_registered
 from autometa.meta._checkpoint import atomic_torch_save, load_checkpoint, save_meta_learner
-from autometa.meta._in_context import InContextLearner, in_context_proba
-from autometa.meta._in_context_regression import (
-    InContextRegressionLearner,
-    in_context_regression_distribution,
+from autometa.meta._held_out import (
+    EVAL_DATASETS,
+    EVAL_SIZES,
+    REGRESSION_EVAL_SIZES,
+    held_out_auc,
+    held_out_r2,
 )
+from autometa.meta._in_context import InContextLearner
+from autometa.meta._in_context_regression import InContextRegressionLearner
 from autometa.meta._in_context_tta import InContextTTA
 from autometa.meta._trainer import MetaTrainer
-from autometa.tasks import (
-    InContextPrior,
-    InContextPriorV2,
-    InContextRegressionPrior,
-    TabularEncoder,
-)
-from autometa.tasks.datasets import load_dev_table
-from autometa.tasks.roles import IN_CONTEXT_TRAIN, IN_CONTEXT_VALIDATION, REGRESSOR_VALIDATION
+from autometa.tasks import InContextPrior, InContextPriorV2, InContextRegressionPrior
+from autometa.tasks.roles import IN_CONTEXT_TRAIN, REGRESSOR_VALIDATION
 from autometa.tracking import start_run
 
 __all__ = ["CAMPAIGN_PRESETS", "InContextCampaign", "held_out_auc", "held_out_r2"]
 
-#: the held-out tables the campaign scores on (dev sets that no in-context training task comes from)
-EVAL_DATASETS: tuple[str, ...] = IN_CONTEXT_VALIDATION
-EVAL_SIZES: tuple[int, ...] = (32, 128, 512)
 _COMPACT_KEYS = ("exp_avg", "exp_avg_sq")
 
 
@@ -107,137 +100,6 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
         "chunk_steps": 250,
     },
 }
-
-
-def _splits(
-    datasets: Sequence[str], sizes: Sequence[int], seeds: Sequence[int], n_test: int
-) -> Iterator[tuple[int, Any, np.ndarray, Any, np.ndarray]]:
-    """``(n, X_train, y_train, X_test, y_test)``: stratified samples of dev tables (one fixed recipe)."""
-    from sklearn.model_selection import train_test_split
-
-
-    for name in datasets:
-        X, y = load_dev_table(name)
-        for n in sizes:
-            if len(y) < n + 50:
-                continue
-            for seed in seeds:
-                train, rest = train_test_split(np.arange(len(y)), train_size=int(n), stratify=y, random_state=int(seed))
-                test = rest[: int(n_test)]
-                test = test[np.isin(y[test], y[train])]
-                if np.unique(y[test]).size >= 2:
-                    yield int(n), X.iloc[train], y[train], X.iloc[test], y[test]
-
-
-def held_out_auc(
-    learner: Any,
-    datasets: Sequence[str] = EVAL_DATASETS,
-    sizes: Sequence[int] = EVAL_SIZES,
-    *,
-    seeds: Sequence[int] = (0,),
-    n_test: int = 500,
-    n_members: int = 4,
-) -> dict[str, float]:
-    """Mean ROC-AUC (macro one-vs-rest) of ``learner`` on stratified samples of dev tables.
-
-    For each data set, size ``n`` and seed: a stratified training sample of ``n`` rows, the
-    test set ``n_test`` other rows, the rows encoded by a
-    :class:`~autometa.tasks.TabularEncoder` fitted on the training rows, probabilities from
-    :func:`~autometa.meta._in_context.in_context_proba`. Returns ``{"auc@n": mean}`` per size.
-    ``learner`` may also be a callable ``make() -> scikit-learn classifier`` (a peer on the
-    same splits, fitted on the same encoded rows).
-    """
-
-    is_learner = hasattr(learner, "d_max")  # else a factory of a scikit-learn peer
-    d_max, c_max = (learner.d_max, learner.c_max) if is_learner else (64, 10)
-    scores: dict[int, list[float]] = {int(n): [] for n in sizes}
-    for n, X_train, y_train, X_test, y_test in _splits(datasets, sizes, seeds, n_test):
-        enc = TabularEncoder(d_max=d_max, c_max=c_max).fit(X_train, y_train)
-        k = len(enc.classes_)
-        if k > c_max:
-            continue
-        xs, fm = enc.transform(X_train)
-        xq, _ = enc.transform(X_test)
-        ys = enc.encode_labels(y_train)
-        if is_learner:
-            proba = in_context_proba(
-                learner, torch.from_numpy(xs), torch.from_numpy(ys), torch.from_numpy(xq),
-                torch.from_numpy(fm), k, n_members=n_members, seed=0,
-            ).numpy()  # fmt: skip
-        else:
-            est = learner().fit(xs[:, fm], ys)
-            proba = np.zeros((len(xq), k))
-            proba[:, est.classes_] = est.predict_proba(xq[:, fm])
-        scores[n].append(mean_ovr_auc(enc.encode_labels(y_test), proba))
-    return {f"auc@{n}": float(np.mean(v)) for n, v in scores.items() if v}
-
-
-#: the regression campaign's held-out sizes (its validation tables are small)
-REGRESSION_EVAL_SIZES: tuple[int, ...] = (32, 128)
-
-
-def regression_splits(
-    datasets: Sequence[str], sizes: Sequence[int], seeds: Sequence[int], n_test: int
-) -> Iterator[tuple[int, Any, np.ndarray, Any, np.ndarray]]:
-    """``(n, X_train, y_train, X_test, y_test)``: random samples of dev regression tables (one fixed recipe)."""
-    for name in datasets:
-        X, y = load_dev_table(name)
-        y = np.asarray(y, dtype=np.float64)
-        for n in sizes:
-            if len(y) < n + 50:
-                continue
-            for seed in seeds:
-                rows = np.random.default_rng([int(seed), int(n)]).permutation(len(y))
-                train, test = rows[: int(n)], rows[int(n) : int(n) + int(n_test)]
-                yield int(n), X.iloc[train], y[train], X.iloc[test], y[test]
-
-
-def held_out_r2(
-    learner: Any,
-    datasets: Sequence[str] | None = None,
-    sizes: Sequence[int] = REGRESSION_EVAL_SIZES,
-    *,
-    seeds: Sequence[int] = (0, 1),
-    n_test: int = 500,
-    n_members: int = 4,
-) -> dict[str, float]:
-    """Mean R² of the predictive mean and 80%-interval coverage on random samples of dev tables.
-
-    For each data set, size ``n`` and seed: ``n`` random training rows, up to ``n_test`` other
-    rows as the test set, rows encoded by a :class:`~autometa.tasks.TabularEncoder` fitted on
-    the training rows, the bar distribution from
-    :func:`~autometa.meta._in_context_regression.in_context_regression_distribution`.
-    ``learner`` may also be a callable ``make() -> scikit-learn regressor`` (a peer on the same
-    encoded rows; no coverage). Returns ``{"r2@n": ..., "cover80@n": ...}`` per size.
-    """
-    from sklearn.metrics import r2_score
-
-    if datasets is None:
-
-        datasets = REGRESSOR_VALIDATION
-    is_learner = hasattr(learner, "d_max")
-    d_max = learner.d_max if is_learner else 64
-    r2: dict[int, list[float]] = {int(n): [] for n in sizes}
-    cover: dict[int, list[float]] = {int(n): [] for n in sizes}
-    for n, X_train, y_train, X_test, y_test in regression_splits(datasets, sizes, seeds, n_test):
-        enc = TabularEncoder(d_max=d_max, c_max=2).fit(X_train)
-        xs, fm = enc.transform(X_train)
-        xq, _ = enc.transform(X_test)
-        if is_learner:
-            probs, borders = in_context_regression_distribution(
-                learner, torch.from_numpy(xs), y_train, torch.from_numpy(xq), torch.from_numpy(fm),
-                n_members=n_members, seed=0,
-            )  # fmt: skip
-            p, b = torch.from_numpy(probs), torch.from_numpy(borders)
-            pred = bar_mean(p, b).numpy()
-            lo, hi = bar_quantiles(p, b, torch.tensor([0.1, 0.9])).numpy().T
-            cover[n].append(float(np.mean((y_test >= lo) & (y_test <= hi))))
-        else:
-            pred = learner().fit(xs[:, fm], y_train).predict(xq[:, fm])
-        r2[n].append(float(r2_score(y_test, pred)))
-    out = {f"r2@{n}": float(np.mean(v)) for n, v in r2.items() if v}
-    out.update({f"cover80@{n}": float(np.mean(v)) for n, v in cover.items() if v})
-    return out
 
 
 class InContextCampaign:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["allocate", "stratified_sample", "support_query_split"]
+__all__ = ["allocate", "legacy_stratified_split", "stratified_sample", "support_query_split"]
 
 
 def allocate(counts: np.ndarray, n: int, min_per_class: int = 1) -> np.ndarray:
@@ -83,3 +83,16 @@ def support_query_split(
     in_support = np.isin(y[rest], y[support])
     query = rng.permutation(rest[in_support])
     return support, query
+
+
+def legacy_stratified_split(y: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, rest)``: scikit-learn's stratified ``train_test_split`` of ``range(len(y))``.
+
+    Kept for one caller: the in-context campaign's held-out learning curve (its committed
+    ``curve.json`` was scored on these rows, and later points must stay comparable with it).
+    Everything new samples with :func:`support_query_split`.
+    """
+    from sklearn.model_selection import train_test_split
+
+    train, rest = train_test_split(np.arange(len(y)), train_size=int(n), stratify=y, random_state=int(seed))
+    return train, rest
