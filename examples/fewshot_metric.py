@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from autometa.functional import masked_accuracy
-from autometa.meta import MetaTrainer, build_learner
+from autometa.meta import MetaTrainer, OptimizerConfig, build_learner
 from autometa.tasks import EpisodicPool, collate_tasks
 
 ALGOS = ["hypernet", "hypernet-maml", "protonet", "matching", "relation", "siamese"]
@@ -95,8 +95,8 @@ def run_one(dataset: str, algo: str, k_shot: int, args: argparse.Namespace) -> d
     extra = {"episode_batch_norm": True} if args.episode_batch_norm and algo in ALGOS else {}
     learner = build_learner(algo, net=net, **extra)
     trainer = MetaTrainer(
-        learner, train, meta_batch_size=args.meta_batch, lr=args.lr, device="cpu", seed=args.seed,
-        tracking=args.track, progress=False, eval_every=10**9, checkpoint_every=10**9,
+        learner, train, meta_batch_size=args.meta_batch, device="cpu", seed=args.seed,
+        optimizer=OptimizerConfig(lr=args.lr), tracking=args.track, progress=False,
     )
     t0 = time.perf_counter()
     trainer.fit(steps=args.steps)

@@ -30,7 +30,7 @@ from autometa import AutoMetaRegressor
 from autometa.estimators._context import FitContext
 from autometa.estimators._maml_regression_member import MAMLRegressionMember
 from autometa.estimators.train_regressor import _loss, fit_blend
-from autometa.meta import MAMLRegression, MetaTrainer
+from autometa.meta import CheckpointConfig, MAMLRegression, MetaTrainer, OptimizerConfig
 from autometa.tasks import InContextRegressionPrior, roles
 from autometa.tasks.datasets import load_dev_table
 
@@ -60,8 +60,9 @@ def main() -> None:
     untrained = MAMLRegression(net=NET)
     prior = InContextRegressionPrior(d_max=NET["d_max"], n_support_range=(16, 256), n_query=64)
     t0 = time.time()
-    MetaTrainer(learner, prior, meta_batch_size=8, lr=1e-3, grad_clip=1.0, seed=0, device="cpu", tracking=False,
-                checkpoint_dir=args.checkpoint_dir, checkpoint_every=500).fit(args.steps)  # fmt: skip
+    MetaTrainer(learner, prior, meta_batch_size=8, seed=0, device="cpu", tracking=False,
+                optimizer=OptimizerConfig(lr=1e-3, grad_clip=1.0),
+                checkpoints=CheckpointConfig(args.checkpoint_dir, every=500)).fit(args.steps)  # fmt: skip
     train_min = (time.time() - t0) / 60
     tasks = []
     for name in roles.REGRESSOR_VALIDATION:

@@ -24,7 +24,15 @@ import numpy as np
 from autometa.meta._cli_evaluate import evaluate_learner
 from sklearn.datasets import load_digits, load_wine
 
-from autometa.meta import MAML, MetaTrainer, load_meta_learner
+from autometa.meta import (
+    MAML,
+    CheckpointConfig,
+    MetaTrainer,
+    OptimizerConfig,
+    TrackingConfig,
+    ValidationConfig,
+    load_meta_learner,
+)
 from autometa.tasks import Task, encode_task
 
 
@@ -74,9 +82,10 @@ def main() -> None:
 
     learner = MAML(net={"kind": "mlp", "d_max": 16, "c_max": 5, "hidden": [64, 64]}, inner_steps=5, inner_lr=0.4)
     trainer = MetaTrainer(
-        learner, train_pool, val_pool=val_pool, meta_batch_size=8, lr=1e-3, seed=0,
-        checkpoint_dir=args.checkpoint_dir, checkpoint_every=50, eval_every=50, val_tasks=64,
-        patience=5, tracking=not args.no_mlflow, run_name="maml-custom-pool",
+        learner, train_pool, meta_batch_size=8, seed=0, optimizer=OptimizerConfig(lr=1e-3),
+        checkpoints=CheckpointConfig(args.checkpoint_dir, every=50),
+        validation=ValidationConfig(val_pool, every=50, tasks=64, patience=5),
+        tracking=TrackingConfig(not args.no_mlflow, run_name="maml-custom-pool"),
     )  # fmt: skip
     result = trainer.fit(args.steps, resume=args.resume)
     if result.best_checkpoint is None:

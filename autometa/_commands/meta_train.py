@@ -34,6 +34,24 @@ EPILOG = """examples:
 """
 
 _DEFAULT_CKPT_ROOT = Path("runs") / "meta-train"
+#: where each --preset keeps its state unless --checkpoint-dir says otherwise (the campaigns'
+#: folders hold their committed state, so a plain --preset in-context continues it)
+PRESET_DIRS = {
+    "default": Path("runs") / "classifier-default",
+    "in-context": Path("campaigns") / "in-context",
+    "in-context-regression": Path("campaigns") / "in-context-regression",
+    "in-context-v2": Path("campaigns") / "in-context-v2",
+    "in-context-v2-gpu": Path("campaigns") / "in-context-v2-gpu",
+}
+
+
+def default_checkpoint_dir(args: argparse.Namespace, run_name: str | None = None) -> Path:
+    """The one rule for ``--checkpoint-dir``'s default: a preset's folder, else ``runs/meta-train/<run name>``."""
+    if args.checkpoint_dir is not None:
+        return Path(args.checkpoint_dir)
+    if args.preset is not None:
+        return PRESET_DIRS[args.preset]
+    return _DEFAULT_CKPT_ROOT / str(run_name)
 
 
 def _algo_choices() -> list[str]:
@@ -90,7 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--algo", metavar="ALGO", help=f"meta-learning algorithm: {', '.join(algos)}")
     g.add_argument(
         "--preset",
-        choices=("default", "in-context", "in-context-regression", "in-context-v2", "in-context-v2-gpu"),
+        choices=tuple(PRESET_DIRS),
         default=None,
         help="'default' reproduces the classifier's shipped checkpoint (autometa/checkpoints/model_card.json): "
         "meta-training on the dev pool, then the model-family portfolio; --steps, --seed, "
@@ -188,7 +206,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--checkpoint-dir",
         type=Path,
         default=None,
-        help=f"where last.pt/best.pt go (default {_DEFAULT_CKPT_ROOT}/<run name>)",
+        help=f"where last.pt/best.pt go (default {_DEFAULT_CKPT_ROOT}/<run name>; with --preset: "
+        + ", ".join(f"{k}: {v}" for k, v in PRESET_DIRS.items())
+        + ")",
     )
     c.add_argument("--checkpoint-every", type=_positive_int, default=100, help="steps between checkpoints")
     c.add_argument(
@@ -295,10 +315,6 @@ def _make_pools(args: argparse.Namespace, d_max: int, c_max: int) -> tuple[Any, 
     return pool, val_pool
 
 
-#: what a run leaves in its checkpoint folder (the first two make it "a run")
-_RUN_FILES = ("last.pt", "best.pt", "learning_curve.png")
-
-
 def check_run_folder(ckpt_dir: Path, *, resume: bool | str, overwrite: bool) -> None:
     """Refuse to start a fresh run over another run's checkpoints unless told what to do.
 
@@ -316,9 +332,11 @@ def check_run_folder(ckpt_dir: Path, *, resume: bool | str, overwrite: bool) -> 
     ValueError
         If the folder holds ``last.pt`` or ``best.pt`` and neither flag was given, or both were.
     """
+    from autometa.meta._checkpoint import BEST_FILE, CURVE_FILE, LAST_FILE  # pulls in torch
+
     if resume and overwrite:
         raise ValueError(f"--resume continues the run in {ckpt_dir} and --overwrite deletes it: pass one of them.")
-    existing = [name for name in _RUN_FILES[:2] if (ckpt_dir / name).is_file()]
+    existing = [name for name in (LAST_FILE, BEST_FILE) if (ckpt_dir / name).is_file()]  # these make it "a run"
     if resume or not existing:
         return
     if not overwrite:
@@ -327,7 +345,7 @@ def check_run_folder(ckpt_dir: Path, *, resume: bool | str, overwrite: bool) -> 
             "from step 0 with --overwrite (deletes its checkpoints), or choose another --checkpoint-dir."
         )
     if _is_main():
-        for name in _RUN_FILES:
+        for name in (LAST_FILE, BEST_FILE, CURVE_FILE):
             (ckpt_dir / name).unlink(missing_ok=True)
 
 
@@ -337,12 +355,12 @@ def _is_main() -> bool:
 
 def _run_preset(args: argparse.Namespace) -> int:
     """``--preset default``: the recipe of the classifier's shipped checkpoints."""
-    from autometa.estimators.train_default import DEFAULT_OUT, DefaultRecipe
+    from autometa.estimators.train_default import DefaultRecipe
 
     recipe = DefaultRecipe(
         steps=args.steps,
         seed=args.seed,
-        out=args.checkpoint_dir or DEFAULT_OUT,
+        out=default_checkpoint_dir(args),
         resume=bool(args.resume),
         tracking=not args.no_mlflow,
     )
@@ -366,7 +384,7 @@ def _run_campaign(args: argparse.Namespace) -> int:
         raise ValueError(f"--cooldown-steps must be a positive integer; got {args.cooldown_steps}.")
     regression = args.preset == "in-context-regression"
     campaign = InContextCampaign(
-        args.checkpoint_dir or Path("campaigns", args.preset),
+        default_checkpoint_dir(args),
         **CAMPAIGN_PRESETS[args.preset](),
         seed=args.seed,
         tracking=not args.no_mlflow,
@@ -387,12 +405,14 @@ def _run_campaign(args: argparse.Namespace) -> int:
 
 def _campaign_command(campaign: Any, preset: str, ship: str) -> str:
     """The commands that produced ``campaign``'s learner, for its model card."""
+    from autometa.meta._campaign import cooldown_directory
+
     if campaign.cooldown is None:
         return (f"autometa meta-train --preset {preset} --hours H --checkpoint-dir {campaign.directory} "
                 f"(resumed across sessions), then --checkpoint-dir {campaign.directory} {ship}")  # fmt: skip
     start, end = campaign.cooldown
-    base = campaign.branched_from or campaign.directory.with_name(campaign.directory.name.removesuffix("-cooldown"))
-    default_branch = Path(base).with_name(Path(base).name + "-cooldown")
+    base = campaign.origin
+    default_branch = cooldown_directory(base)
     branch = "" if Path(campaign.directory) == default_branch else f" --cooldown-dir {campaign.directory}"
     return (
         f"autometa meta-train --preset {preset} --hours H --checkpoint-dir {base} (resumed across sessions, "
@@ -484,10 +504,18 @@ def _ship_campaign(campaign: Any, tta_steps: int = 0) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``autometa meta-train``; return the exit code (``autometa.cli`` reports errors)."""
-    from autometa.meta import MetaTrainer, save_meta_learner
+    from autometa.meta import (
+        CheckpointConfig,
+        MetaTrainer,
+        OptimizerConfig,
+        ScheduleConfig,
+        TrackingConfig,
+        ValidationConfig,
+        save_meta_learner,
+    )
     from autometa.meta._checkpoint import learner_dims
 
-    if args.preset in ("in-context", "in-context-regression", "in-context-v2", "in-context-v2-gpu"):
+    if args.preset in PRESET_DIRS and args.preset != "default":
         return _run_campaign(args)
     if args.steps is None:
         raise ValueError("--steps is required (total outer steps of the run).")
@@ -522,33 +550,28 @@ def run(args: argparse.Namespace) -> int:
         learner = build_learner_from_args(args)
     pool_name = str(getattr(pool, "name", args.pool)).replace("/", "-").replace(":", "-")
     run_name = args.run_name or f"{args.algo}{'-aug' if args.augment == 'learned' else ''}-{pool_name}"
-    ckpt_dir = args.checkpoint_dir or _DEFAULT_CKPT_ROOT / run_name
-    check_run_folder(Path(ckpt_dir), resume=args.resume, overwrite=args.overwrite)
+    ckpt_dir = default_checkpoint_dir(args, run_name)
+    check_run_folder(ckpt_dir, resume=args.resume, overwrite=args.overwrite)
     trainer = MetaTrainer(
         learner,
         pool,
-        val_pool=val_pool,
         meta_batch_size=args.meta_batch_size,
-        lr=args.lr,
-        optimizer=args.optimizer,
         device=args.device,
         amp=args.amp,
         seed=args.seed,
-        checkpoint_dir=ckpt_dir,
-        checkpoint_every=args.checkpoint_every,
-        eval_every=args.eval_every,
-        val_tasks=args.val_tasks,
-        patience=args.patience,
-        tracking=not args.no_mlflow,
-        experiment=args.experiment,
-        run_name=run_name,
         progress=not args.no_progress,
-        grad_clip=args.grad_clip,
-        lr_schedule=args.lr_schedule,
-        warmup_steps=args.warmup_steps,
-        log_every=args.log_every,
-        log_model=args.log_model,
-        registered_model_name=args.register_model,
+        optimizer=OptimizerConfig(args.optimizer, lr=args.lr, grad_clip=args.grad_clip),
+        schedule=ScheduleConfig(args.lr_schedule, warmup_steps=args.warmup_steps),
+        checkpoints=CheckpointConfig(ckpt_dir, every=args.checkpoint_every),
+        tracking=TrackingConfig(
+            enabled=not args.no_mlflow,
+            experiment=args.experiment,
+            run_name=run_name,
+            log_every=args.log_every,
+            log_model=args.log_model,
+            registered_model_name=args.register_model,
+        ),
+        validation=ValidationConfig(val_pool, every=args.eval_every, tasks=args.val_tasks, patience=args.patience),
     )
     resume = args.resume if args.resume is True or args.resume is False else Path(args.resume)
     finished = False

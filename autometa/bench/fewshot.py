@@ -82,7 +82,13 @@ def compute(args: argparse.Namespace) -> BenchResult:
     import torch
 
     from autometa._utils import resolve_device
-    from autometa.meta import LEARNERS, MetaTrainer, build_learner
+    from autometa.meta import (
+        LEARNERS,
+        MetaTrainer,
+        OptimizerConfig,
+        ValidationConfig,
+        build_learner,
+    )
     from autometa.tasks import EpisodicPool
 
     if args.threads:
@@ -112,13 +118,11 @@ def compute(args: argparse.Namespace) -> BenchResult:
             trainer = MetaTrainer(
                 learner,
                 train,
-                val_pool=pools["val"],
                 meta_batch_size=args.meta_batch,
-                lr=args.lr,
                 device=device,
                 seed=args.seed,
-                eval_every=max(1, args.steps // 5),
-                val_tasks=32,
+                optimizer=OptimizerConfig(lr=args.lr),
+                validation=ValidationConfig(pools["val"], every=max(1, args.steps // 5), tasks=32),
                 tracking=False,
                 progress=False,
             )

@@ -51,7 +51,14 @@ from autometa.estimators._dev_data import (
     PORTFOLIO_TRAIN,
     load_dev_dataset,
 )
-from autometa.meta import MetaTrainer, build_learner
+from autometa.meta import (
+    CheckpointConfig,
+    MetaTrainer,
+    OptimizerConfig,
+    TrackingConfig,
+    ValidationConfig,
+    build_learner,
+)
 from autometa.meta._checkpoint import (
     atomic_torch_save,
     learner_from_payload,
@@ -128,9 +135,10 @@ def train_neural(
     learner = build_neural_learner(kind)
     train, val = make_pools()
     trainer = MetaTrainer(
-        learner, train, val_pool=val, meta_batch_size=8, lr=1e-3, device="auto", seed=seed,
-        checkpoint_dir=out_dir, checkpoint_every=100, eval_every=100, val_tasks=32, tracking=tracking,
-        run_name=f"classifier-default-{kind}", progress=False, grad_clip=5.0,
+        learner, train, meta_batch_size=8, device="auto", seed=seed, progress=False,
+        optimizer=OptimizerConfig(lr=1e-3, grad_clip=5.0), checkpoints=CheckpointConfig(out_dir, every=100),
+        tracking=TrackingConfig(tracking, run_name=f"classifier-default-{kind}"),
+        validation=ValidationConfig(val, every=100, tasks=32),
     )  # fmt: skip
     t0 = time.monotonic()
     result = trainer.fit(steps, resume=resume)

@@ -32,7 +32,13 @@ from autometa.estimators._maml_regression_member import (
     MAML_REGRESSOR_CHECKPOINT,
     MAMLRegressionMember,
 )
-from autometa.meta import MAMLRegression, MetaTrainer, save_meta_learner
+from autometa.meta import (
+    CheckpointConfig,
+    MAMLRegression,
+    MetaTrainer,
+    OptimizerConfig,
+    save_meta_learner,
+)
 from autometa.tasks import InContextRegressionPrior, roles
 from autometa.tasks._cells import held_out_cells
 
@@ -67,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     t0, cpu0 = time.time(), time.process_time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        MetaTrainer(learner, prior, meta_batch_size=8, lr=1e-3, grad_clip=1.0, seed=0, device="cpu", tracking=False,
-                    checkpoint_dir=args.checkpoint_dir, checkpoint_every=500).fit(args.steps)  # fmt: skip
+        MetaTrainer(learner, prior, meta_batch_size=8, seed=0, device="cpu", tracking=False,
+                    optimizer=OptimizerConfig(lr=1e-3, grad_clip=1.0),
+                    checkpoints=CheckpointConfig(args.checkpoint_dir, every=500)).fit(args.steps)  # fmt: skip
     minutes, cpu_hours = (time.time() - t0) / 60, (time.process_time() - cpu0) / 3600
     learner.eval()
     path = save_meta_learner(learner, args.out, metadata={"source": "train_maml_regressor", "steps": args.steps})

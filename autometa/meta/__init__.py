@@ -17,10 +17,18 @@ from autometa.meta._maml_regression import MAMLRegression
 from autometa.meta._meta_lstm import MetaLSTM, MetaLSTMRule
 from autometa.meta._metric import MatchingNet, ProtoNet, RelationNet, SiameseNet
 from autometa.meta._trainer import MetaTrainer, TrainResult
+from autometa.meta._trainer_config import (
+    CheckpointConfig,
+    OptimizerConfig,
+    ScheduleConfig,
+    TrackingConfig,
+    ValidationConfig,
+)
 
 __all__ = [
     "ANIL",
     "AdaptedTask",
+    "CheckpointConfig",
     "FOMAML",
     "GradientLearner",
     "HyperNet",
@@ -41,12 +49,16 @@ __all__ = [
     "MetaLearner",
     "MetaSGD",
     "MetaTrainer",
+    "OptimizerConfig",
     "ProtoNet",
     "RelationNet",
     "Reptile",
+    "ScheduleConfig",
     "SetEncoder",
     "SiameseNet",
+    "TrackingConfig",
     "TrainResult",
+    "ValidationConfig",
     "build_learner",
     "load_meta_learner",
     "log_meta_learner",

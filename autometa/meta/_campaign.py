@@ -35,7 +35,13 @@ import numpy as np
 import torch
 
 from autometa.meta._base import LEARNERS, ensure_registered
-from autometa.meta._checkpoint import atomic_torch_save, load_checkpoint, save_meta_learner
+from autometa.meta._checkpoint import (
+    COMPACT_FILE,
+    LAST_FILE,
+    load_checkpoint,
+    resume_file,
+    save_meta_learner,
+)
 from autometa.meta._held_out import (
     EVAL_DATASETS,
     EVAL_SIZES,
@@ -47,14 +53,14 @@ from autometa.meta._in_context import InContextLearner
 from autometa.meta._in_context_regression import InContextRegressionLearner
 from autometa.meta._in_context_tta import InContextTTA
 from autometa.meta._trainer import MetaTrainer
+from autometa.meta._trainer_config import CheckpointConfig, OptimizerConfig, ScheduleConfig
 from autometa.tasks import InContextPrior, InContextPriorV2, InContextRegressionPrior
 from autometa.tasks.roles import IN_CONTEXT_TRAIN, REGRESSOR_VALIDATION
 from autometa.tracking import start_run
 
-__all__ = ["CAMPAIGN_PRESETS", "InContextCampaign", "held_out_auc", "held_out_r2"]
+__all__ = ["CAMPAIGN_PRESETS", "InContextCampaign", "cooldown_directory", "held_out_auc", "held_out_r2"]
 
-_COMPACT_KEYS = ("exp_avg", "exp_avg_sq")
-
+_COOLDOWN_SUFFIX = "-cooldown"
 
 #: dev tables the v1 prior mixed in that share rows with reserved tables (the content audit of
 #: issue 25: the KEEL glass family holds the rows of a reserved glass table; cleveland-0_vs_4
@@ -100,7 +106,6 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
         "chunk_steps": 250,
     },
 }
-
 
 class InContextCampaign:
     """Meta-train the in-context learner in resumable chunks, recording its learning curve.
@@ -234,19 +239,16 @@ class InContextCampaign:
             learner,
             prior,
             meta_batch_size=self.meta_batch_size,
-            lr=self.lr,
-            optimizer=self.optimizer,
-            ema_decay=self.ema_decay,
-            weight_decay=self.weight_decay,
-            warmup_steps=self.warmup_steps,
-            grad_clip=self.grad_clip,
-            decay_window=self.cooldown,
             seed=self.seed,
             device=self.device,
-            checkpoint_dir=self.directory,
-            checkpoint_every=self.chunk_steps,
-            tracking=False,
             progress=False,
+            optimizer=OptimizerConfig(
+                self.optimizer, lr=self.lr, weight_decay=self.weight_decay, grad_clip=self.grad_clip,
+                ema_decay=self.ema_decay,
+            ),  # fmt: skip
+            schedule=ScheduleConfig(warmup_steps=self.warmup_steps, decay_window=self.cooldown),
+            checkpoints=CheckpointConfig(self.directory, every=self.chunk_steps, compact=True),
+            tracking=False,
         )
 
     @property
@@ -278,6 +280,15 @@ class InContextCampaign:
         return held_out_auc(learner, self.eval_datasets, self.eval_sizes, seeds=self.eval_seeds)
 
     @property
+    def origin(self) -> Path:
+        """The constant-rate campaign a cool-down branch came from (this campaign's own folder otherwise)."""
+        if self.branched_from:
+            return Path(self.branched_from)
+        if self.cooldown is not None and self.directory.name.endswith(_COOLDOWN_SUFFIX):  # branches from before
+            return self.directory.with_name(self.directory.name.removesuffix(_COOLDOWN_SUFFIX))
+        return self.directory
+
+    @property
     def curve_path(self) -> Path:
         return self.directory / "curve.json"
 
@@ -296,7 +307,7 @@ class InContextCampaign:
 
         deadline = time.monotonic() + timeout
         while True:
-            payload = load_checkpoint(self.directory / "last.pt")
+            payload = load_checkpoint(self.directory / LAST_FILE)
             curve = self.curve()
             step = int(payload["training"]["step"])
             if curve and int(curve[-1]["step"]) == step:
@@ -310,7 +321,7 @@ class InContextCampaign:
                 return learner.eval(), curve
             if time.monotonic() > deadline:
                 raise ValueError(
-                    f"{self.directory}: last.pt is at step {step} but the curve ends at "
+                    f"{self.directory}: {LAST_FILE} is at step {step} but the curve ends at "
                     f"{curve[-1]['step'] if curve else 'nothing'}; run the campaign to its next evaluation first."
                 )
             time.sleep(5.0)
@@ -337,36 +348,6 @@ class InContextCampaign:
         tmp.write_text(json.dumps(meta, indent=1))
         os.replace(tmp, self.curve_path)
 
-    def write_compact(self, last: Path) -> Path:
-        """``resume.pt``: ``last.pt`` with fp16 weights and bf16 Adam moments (committable)."""
-
-        payload = load_checkpoint(last)
-        payload["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
-        opt = payload["training"]["optimizer"]
-        for st in opt["state"].values():
-            for key in _COMPACT_KEYS:
-                if key in st:
-                    st[key] = st[key].to(torch.bfloat16)
-        hist = json.loads(payload["training"]["history"])
-        payload["training"]["history"] = json.dumps(hist[-200:])
-        averaged = payload["training"].get("averaged")
-        if averaged is not None:
-            payload["training"]["averaged"] = {k: v.half() if v.is_floating_point() else v for k, v in averaged.items()}
-        return atomic_torch_save(payload, self.directory / "resume.pt")
-
-    def _expand_compact(self, compact: Path) -> Path:
-
-        payload = load_checkpoint(compact)
-        payload["state_dict"] = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
-        averaged = payload["training"].get("averaged")
-        if averaged is not None:
-            payload["training"]["averaged"] = {k: v.float() if v.is_floating_point() else v for k, v in averaged.items()}
-        for st in payload["training"]["optimizer"]["state"].values():
-            for key in _COMPACT_KEYS:
-                if key in st:
-                    st[key] = st[key].float()
-        return atomic_torch_save(payload, self.directory / "last.pt")
-
     def cooldown_branch(self, steps: int, directory: str | os.PathLike[str] | None = None) -> InContextCampaign:
         """A copy of this campaign that decays the learning rate linearly to 0 over ``steps`` steps.
 
@@ -376,7 +357,7 @@ class InContextCampaign:
         this again for an existing branch returns that branch (its window is kept), so a killed
         cool-down resumes.
         """
-        target = Path(directory) if directory is not None else self.directory.with_name(self.directory.name + "-cooldown")
+        target = Path(directory) if directory is not None else cooldown_directory(self.directory)
         kwargs = {
             "task": self.task, "learner_config": self.learner_config, "prior_config": self.prior_config,
             "meta_batch_size": self.meta_batch_size, "lr": self.lr, "warmup_steps": self.warmup_steps,
@@ -392,7 +373,7 @@ class InContextCampaign:
             return branch
         if isinstance(steps, bool) or int(steps) < 1:
             raise ValueError(f"the cool-down needs a positive number of steps; got {steps!r}.")
-        curve, compact = self.curve(), self.directory / "resume.pt"
+        curve, compact = self.curve(), self.directory / COMPACT_FILE
         if not curve or not compact.is_file():
             raise ValueError(f"{self.directory} has no campaign state (resume.pt and curve.json) to cool down.")
         start = int(load_checkpoint(compact)["training"]["step"])
@@ -402,7 +383,7 @@ class InContextCampaign:
                 "its next evaluation first."
             )
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(compact, target / "resume.pt")
+        shutil.copyfile(compact, target / COMPACT_FILE)
         branch = InContextCampaign(target, cooldown=(start, start + int(steps)), **kwargs)
         branch.branched_from = str(self.directory)
         branch.devices = list(self.devices)
@@ -427,42 +408,34 @@ class InContextCampaign:
         log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.directory.mkdir(parents=True, exist_ok=True)
         trainer = self.build_trainer()
-        last, compact = self.directory / "last.pt", self.directory / "resume.pt"
-        resume: Any = False
-        if last.is_file():
-            resume = last
-        elif compact.is_file():
-            resume = self._expand_compact(compact)
-            log(f"campaign: continuing from the compact state {compact} (16-bit weights and moments)")
+        resume = resume_file(self.directory)
+        if resume is not None and resume.name == COMPACT_FILE:
+            log(f"campaign: continuing from the compact state {resume} (16-bit weights and moments)")
         curve = self.curve()
         cpu_base = curve[-1]["cpu_hours"] if curve else 0.0
         wall_base = curve[-1]["wall_hours"] if curve else 0.0
         deadline = None if hours is None else time.monotonic() + float(hours) * 3600.0
         cpu0, wall0 = time.process_time(), time.monotonic()
-
-        done = trainer.load_state(resume) if resume else 0
+        done = trainer.load_state(resume) if resume is not None else 0
+        name = "in-context" if self.task == "classification" else "in-context-regression"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             with start_run(
                 experiment="autometa-campaign",
-                run_name="in-context" if self.task == "classification" else "in-context-regression",
+                run_name=name,
                 params={"learner": self.learner_config, "prior": self.prior_config, "resumed_from_step": done},
-                tags={"autometa.campaign": "in-context" if self.task == "classification" else "in-context-regression"},
+                tags={"autometa.campaign": name},
                 tracking_uri=self.tracking_uri,
                 enabled=self.tracking,
             ) as run:
-                while True:
-                    target = trainer._step + self.chunk_steps
-                    if steps is not None:
-                        target = min(target, int(steps))
-                    if target <= trainer._step:
-                        break
-                    trainer.fit(target)
-                    if str(trainer._device) not in self.devices:
-                        self.devices.append(str(trainer._device))
-                    hist = [h for h in trainer._history[-self.chunk_steps :] if "meta_train/loss" in h]
+
+                def on_checkpoint(trainer: MetaTrainer) -> bool:
+                    """After each chunk: score, extend the curve, log; stop when the budget is spent."""
+                    if str(trainer.device) not in self.devices:
+                        self.devices.append(str(trainer.device))
+                    hist = [h for h in trainer.history[-self.chunk_steps :] if "meta_train/loss" in h]
                     entry: dict[str, float] = {
-                        "step": int(trainer._step),
+                        "step": int(trainer.step),
                         "train_loss": float(np.mean([h["meta_train/loss"] for h in hist])) if hist else math.nan,
                     }
                     entry.update(self.evaluate(trainer.averaged if trainer.averaged is not None else trainer.learner))
@@ -470,13 +443,20 @@ class InContextCampaign:
                     entry["wall_hours"] = wall_base + (time.monotonic() - wall0) / 3600.0
                     curve.append(entry)
                     self._write_curve(curve)
-                    self.write_compact(last)
                     run.log_metrics({k: v for k, v in entry.items() if k != "step"}, step=int(entry["step"]))
                     log("campaign: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in entry.items()))
-                    if (steps is not None and trainer._step >= int(steps)) or (deadline is not None and time.monotonic() >= deadline):
-                        break
+                    return deadline is not None and time.monotonic() >= deadline
+
+                if steps is None or done < int(steps):
+                    trainer.fit(None if steps is None else int(steps), on_checkpoint=on_checkpoint)
                 run.log_dict({"curve": curve}, "curve.json")
         return curve
+
+
+def cooldown_directory(directory: str | os.PathLike[str]) -> Path:
+    """Where :meth:`InContextCampaign.cooldown_branch` puts a branch by default: ``<directory>-cooldown``."""
+    directory = Path(directory)
+    return directory.with_name(directory.name + _COOLDOWN_SUFFIX)
 
 
 def export_in_context(
@@ -610,8 +590,8 @@ def train_tta(
     }
     prior = InContextPrior(d_max=learner.d_max, c_max=learner.c_max, **(prior_config or {}))
     MetaTrainer(
-        tta, prior, meta_batch_size=8, lr=1e-3, optimizer="adamw", grad_clip=1.0, seed=seed, device="cpu",
-        checkpoint_dir=directory, checkpoint_every=100, tracking=False, progress=False,
+        tta, prior, meta_batch_size=8, seed=seed, device="cpu", progress=False, tracking=False,
+        optimizer=OptimizerConfig("adamw", lr=1e-3, grad_clip=1.0), checkpoints=CheckpointConfig(directory, every=100),
     ).fit(int(steps), resume=True)  # fmt: skip
     scores["meta_trained_steps"] = held_out_auc(tta.eval(), datasets, sizes)
     return tta, scores

@@ -55,17 +55,24 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "BEST_FILE",
     "CHECKPOINT_VERSION",
+    "COMPACT_FILE",
+    "CURVE_FILE",
+    "LAST_FILE",
     "LoggedMetaLearner",
     "atomic_torch_save",
     "checkpoint_lock",
+    "compact_payload",
     "content_hash",
+    "expand_payload",
     "learner_from_payload",
     "load_checkpoint",
     "load_meta_learner",
     "log_meta_learner",
     "make_payload",
     "predict_proba",
+    "resume_file",
     "save_meta_learner",
     "to_json",
 ]
@@ -73,6 +80,11 @@ __all__ = [
 CHECKPOINT_FORMAT = "autometa.meta-learner"
 CHECKPOINT_VERSION = 1
 _ARTIFACT_NAME = "meta_learner.pt"
+#: the files of a checkpoint folder: the latest training state, the best by meta-validation,
+#: the compact training state (:func:`compact_payload`) and the learning-curve plot
+LAST_FILE, BEST_FILE, COMPACT_FILE, CURVE_FILE = "last.pt", "best.pt", "resume.pt", "learning_curve.png"
+#: optimizer moments stored as bf16 in a compact file (Adam/AdamW's first and second moments)
+_COMPACT_MOMENTS = ("exp_avg", "exp_avg_sq")
 
 
 def content_hash(payload: Mapping[str, Any]) -> str:
@@ -356,7 +368,7 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
     """
     path = Path(path)
     if path.is_dir():
-        for name in ("best.pt", "last.pt", _ARTIFACT_NAME):
+        for name in (BEST_FILE, LAST_FILE, _ARTIFACT_NAME):
             if (path / name).is_file():
                 path = path / name
                 break
@@ -397,6 +409,58 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
                 "save it again."
             )
     return payload
+
+
+def compact_payload(payload: Mapping[str, Any], history_tail: int = 200) -> dict[str, Any]:
+    """A training checkpoint made small enough to commit: fp16 weights (and averaged weights), bf16 optimizer moments.
+
+    The RNG states, the step and the other optimizer state stay exact and the history keeps
+    its last ``history_tail`` entries, so :func:`expand_payload` of the result continues the
+    same task stream with the weights and moments rounded to 16 bits (about a third of the
+    size of the full file).
+    """
+    import torch
+
+    out = dict(payload)
+    out["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    training = dict(payload["training"])
+    optimizer = dict(training["optimizer"])
+    optimizer["state"] = {
+        key: {k: (v.to(torch.bfloat16) if k in _COMPACT_MOMENTS else v) for k, v in state.items()}
+        for key, state in optimizer["state"].items()
+    }
+    training["optimizer"] = optimizer
+    training["history"] = json.dumps(json.loads(training["history"])[-int(history_tail) :])
+    if training.get("averaged") is not None:  # a moving average of the weights: fp16 as well
+        training["averaged"] = {k: v.half() if v.is_floating_point() else v for k, v in training["averaged"].items()}
+    out["training"] = training
+    return out
+
+
+def expand_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`compact_payload`: weights and moments back in float32."""
+    out = dict(payload)
+    out["state_dict"] = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    training = dict(payload["training"])
+    optimizer = dict(training["optimizer"])
+    optimizer["state"] = {
+        key: {k: (v.float() if k in _COMPACT_MOMENTS else v) for k, v in state.items()}
+        for key, state in optimizer["state"].items()
+    }
+    training["optimizer"] = optimizer
+    if training.get("averaged") is not None:
+        training["averaged"] = {k: v.float() if v.is_floating_point() else v for k, v in training["averaged"].items()}
+    out["training"] = training
+    return out
+
+
+def resume_file(folder: str | os.PathLike[str]) -> Path | None:
+    """The file a run in ``folder`` continues from: ``last.pt``, else a compact ``resume.pt``, else None."""
+    folder = Path(folder)
+    for name in (LAST_FILE, COMPACT_FILE):
+        if (folder / name).is_file():
+            return folder / name
+    return None
 
 
 def learner_from_payload(payload: Mapping[str, Any], source: str = "checkpoint") -> MetaLearner:

@@ -9,11 +9,18 @@ NumPy generator it owns, calls ``learner.meta_loss(batch)``, and steps an optimi
 * data parallelism under ``torchrun``: every rank draws the same global batch from the
   shared-seed generator, takes its shard, and the gradients are all-reduced with weights so
   that the update equals the one-process update on the whole batch;
-* meta-validation on fixed held-out tasks, early stopping, ``best.pt`` and ``last.pt``;
+* meta-validation on fixed held-out tasks, early stopping, ``best.pt`` and ``last.pt`` (and,
+  as an option of the checkpoint module, a compact ``resume.pt`` small enough to commit);
 * atomic checkpoints holding everything needed to continue a killed run exactly (learner,
   optimizer, scaler, step, history, NumPy/Python/torch RNG states, and the state of any
   ``torch.Generator`` a learner's modules keep, such as an augmentation stream);
 * MLflow logging through :mod:`autometa.tracking` and a tqdm progress bar.
+
+Its settings come in five small groups (:mod:`~autometa.meta._trainer_config`: optimizer,
+schedule, checkpoints, tracking, validation). ``fit(steps, on_checkpoint=hook)`` calls ``hook``
+after every checkpoint it writes; a long campaign is a configuration plus such a hook
+(:mod:`~autometa.meta._campaign`) and reads the run through the public ``step``, ``history``
+and ``device``.
 
 The trainer keeps the loop and its bookkeeping; its collaborators each do one job:
 :mod:`~autometa.meta._dist` (DDP sharding and all-reduce), :mod:`~autometa.meta._schedule`
@@ -26,10 +33,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,22 +47,29 @@ import torch
 from autometa._utils import resolve_device
 from autometa.meta import _dist, _run_state
 from autometa.meta._checkpoint import (
+    BEST_FILE,
+    COMPACT_FILE,
+    CURVE_FILE,
+    LAST_FILE,
     atomic_torch_save,
     checkpoint_lock,
+    compact_payload,
+    expand_payload,
     learner_dims,
     load_checkpoint,
     make_payload,
+    resume_file,
 )
 from autometa.meta._plots import learning_curve_figure
 from autometa.meta._progress import progress_bar
-from autometa.meta._schedule import (
-    AMP_CHOICES,
-    OPTIMIZERS,
-    SCHEDULES,
-    autocast,
-    lr_at,
-    make_optimizer,
-    resolve_amp,
+from autometa.meta._schedule import AMP_CHOICES, autocast, lr_at, make_optimizer, resolve_amp
+from autometa.meta._trainer_config import (
+    CheckpointConfig,
+    OptimizerConfig,
+    ScheduleConfig,
+    TrackingConfig,
+    ValidationConfig,
+    split_legacy,
 )
 from autometa.tasks._task import TaskBatch, collate_tasks
 from autometa.tracking import TrackingWarning, start_run
@@ -66,8 +80,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["MetaTrainer", "TrainResult"]
 
-_OPTIMIZERS = OPTIMIZERS
-_AMP_CHOICES = AMP_CHOICES
 # the validation tasks come from their own stream of the seed, never the training stream
 _VAL_SPAWN_KEY = (0x7A1,)
 #: a validation's cost per meta-batch of validation tasks, in training-step times, until measured
@@ -141,72 +153,49 @@ class MetaTrainer:
         ``parameters()``, ``get_config()`` and a registered ``algo``.
     pool : TaskPool
         Source of meta-training tasks (``pool.sample(rng) -> Task``, ``pool.c_max``).
-    val_pool : TaskPool, optional
-        Held-out pool for meta-validation. ``val_tasks`` tasks are drawn from it once, from
-        a stream of ``seed`` of their own, so every evaluation scores the same tasks.
     meta_batch_size : int
         Tasks per outer step (the global batch; split across ranks under ``torchrun``).
-    lr : float
-        Outer (meta) learning rate.
-    optimizer : {"adam", "adamw", "sgd", "muon"}
-        Outer optimizer (``"muon"``: Muon on the learner's ``matrix_parameters()``, AdamW on
-        the rest; see :class:`~autometa.meta._schedule.MuonAdamW`).
     device : str or torch.device
         ``"auto"`` picks CUDA when available (the ``LOCAL_RANK`` GPU under torchrun), else CPU.
+        The resolved device is the :attr:`device` property.
     amp : {"auto", "bf16", "fp16", "off"} or bool
         Mixed precision, CUDA only. ``"auto"`` uses bf16 where the GPU supports it, else fp16
         with a gradient scaler; on CPU it means off. ``True`` equals ``"auto"``.
     seed : int
         Seeds the task stream (a :class:`numpy.random.Generator` the trainer owns), the
         validation tasks and, at the start of a fresh run, torch's generator.
-    checkpoint_dir : path-like, optional
-        Where ``last.pt``, ``best.pt`` and ``learning_curve.png`` go. Without it nothing
-        is written and runs cannot be resumed.
-    checkpoint_every : int
-        Steps between checkpoints (one is also written at the end).
-    eval_every : int
-        Steps between meta-validations (at steps that are multiples of it, so that a run
-        stopped and continued evaluates where an uninterrupted run does).
-    val_tasks : int
-        Number of fixed validation tasks.
-    patience : int, optional
-        Stop after this many meta-validations without a lower meta-validation loss. Needs
-        ``val_pool``.
-    tracking : bool
-        Log parameters, metrics, checkpoints and the learning curve to MLflow
-        (see :func:`autometa.tracking.start_run`). Only rank 0 logs.
-    experiment, run_name : str
-        MLflow experiment and run names.
     progress : bool
         Show a tqdm bar (loss, tasks/s) on rank 0 when stderr is a terminal; otherwise (a
         log file, CI) print a plain progress line with the time left every 30 s.
-    lr_schedule : {"constant", "cosine"}
-        Outer learning rate over the run: constant, or cosine decay from ``lr`` to 0 over the
-        ``steps`` of :meth:`fit` (resume with the same ``steps`` to continue the same curve).
-    warmup_steps : int
-        Linear warm-up from ``lr / warmup_steps`` to ``lr`` over the first steps.
-    decay_window : (int, int), optional
-        ``(start, end)``: from step ``start`` the rate falls linearly to 0 at step ``end`` (a
-        cool-down, e.g. of a long constant-rate campaign; see :func:`~autometa.meta._schedule.lr_at`).
-    grad_clip : float, optional
-        Clip the global gradient norm to this value.
-    log_every : int
-        Steps between MLflow metric logs (the in-memory history has every step).
-    weight_decay : float
-        Outer weight decay.
-    tracking_uri : str, optional
-        MLflow tracking URI (default: :func:`autometa.tracking.default_tracking_uri`).
-    log_model : bool
-        At the end, log the learner (the best checkpoint when there is one, else the last
-        weights) as an MLflow pyfunc model ``model`` of the run (see
-        :func:`~autometa.meta.log_meta_learner`).
-    registered_model_name : str, optional
-        Also register that model under this name in the MLflow model registry (implies
-        ``log_model``).
-    ema_decay : float, optional
-        Also keep an exponential moving average of the weights
-        (:class:`torch.optim.swa_utils.AveragedModel`, updated after every step, saved in
-        checkpoints and restored on resume): :attr:`averaged` is the learner to score and ship.
+    optimizer : OptimizerConfig or str
+        The outer optimizer (a name is short for ``OptimizerConfig(name)``; ``"muon"``: Muon on
+        the learner's ``matrix_parameters()``, AdamW on the rest, see
+        :class:`~autometa.meta._schedule.MuonAdamW`), and the optional moving average of the
+        weights (``ema_decay``: :attr:`averaged` is the learner to score and ship).
+    schedule : ScheduleConfig, optional
+        The learning rate over the run (default: constant, no warm-up).
+    checkpoints : CheckpointConfig or path-like, optional
+        Where and how often to checkpoint (a folder is short for ``CheckpointConfig(folder)``);
+        without a folder nothing is written and runs cannot be resumed.
+    tracking : TrackingConfig or bool
+        MLflow logging (a bool is short for ``TrackingConfig(enabled=...)``).
+    validation : ValidationConfig or TaskPool, optional
+        Meta-validation and early stopping (a pool is short for ``ValidationConfig(pool)``).
+    **legacy
+        The flat keywords of earlier releases (``lr``, ``weight_decay``, ``grad_clip``,
+        ``lr_schedule``, ``warmup_steps``, ``decay_window``, ``checkpoint_dir``,
+        ``checkpoint_every``, ``experiment``, ``run_name``, ``tracking_uri``, ``log_every``,
+        ``log_model``, ``registered_model_name``, ``val_pool``, ``eval_every``, ``val_tasks``,
+        ``patience``, ``ema_decay``): still accepted, folded into the groups, with a :class:`DeprecationWarning`.
+
+    Attributes
+    ----------
+    step : int
+        Outer steps completed (including those before a resume).
+    history : list of dict
+        One entry per outer step (see :class:`TrainResult`).
+    device : torch.device
+        Where the learner trains.
 
     Examples
     --------
@@ -215,8 +204,10 @@ class MetaTrainer:
     >>> pool = make_pool("synthetic", d_max=16, c_max=5, split="train")      # doctest: +SKIP
     >>> val = make_pool("synthetic", d_max=16, c_max=5, split="val")         # doctest: +SKIP
     >>> learner = MAML(net={"kind": "mlp", "d_max": 16, "c_max": 5, "hidden": [64, 64]})  # doctest: +SKIP
-    >>> result = MetaTrainer(learner, pool, val_pool=val, checkpoint_dir="runs/maml").fit(1000)  # doctest: +SKIP
-    >>> result = MetaTrainer(learner, pool, val_pool=val, checkpoint_dir="runs/maml").fit(2000, resume=True)  # doctest: +SKIP
+    >>> trainer = MetaTrainer(learner, pool, validation=ValidationConfig(val), checkpoints="runs/maml")  # doctest: +SKIP
+    >>> result = trainer.fit(1000)                                                  # doctest: +SKIP
+    >>> result = MetaTrainer(learner, pool, validation=ValidationConfig(val), checkpoints="runs/maml",
+    ...                      optimizer=OptimizerConfig("adamw", lr=5e-4)).fit(2000, resume=True)  # doctest: +SKIP
     """
 
     def __init__(
@@ -224,63 +215,37 @@ class MetaTrainer:
         learner: MetaLearner,
         pool: TaskPool,
         *,
-        val_pool: TaskPool | None = None,
         meta_batch_size: int = 16,
-        lr: float = 1e-3,
-        optimizer: str = "adam",
         device: str | torch.device = "auto",
         amp: str | bool | None = "auto",
         seed: int = 0,
-        checkpoint_dir: str | os.PathLike[str] | None = None,
-        checkpoint_every: int = 100,
-        eval_every: int = 100,
-        val_tasks: int = 64,
-        patience: int | None = None,
-        tracking: bool = True,
-        experiment: str = "autometa-meta-train",
-        run_name: str | None = None,
         progress: bool = True,
-        grad_clip: float | None = None,
-        lr_schedule: str = "constant",
-        warmup_steps: int = 0,
-        decay_window: tuple[int, int] | None = None,
-        log_every: int = 10,
-        weight_decay: float = 0.0,
-        tracking_uri: str | None = None,
-        log_model: bool = False,
-        registered_model_name: str | None = None,
-        ema_decay: float | None = None,
+        optimizer: OptimizerConfig | str = "adam",
+        schedule: ScheduleConfig | None = None,
+        checkpoints: CheckpointConfig | str | os.PathLike[str] | None = None,
+        tracking: TrackingConfig | bool = True,
+        validation: ValidationConfig | TaskPool | None = None,
+        **legacy: Any,
     ) -> None:
+        groups = split_legacy(
+            {"optimizer": optimizer, "schedule": schedule, "checkpoints": checkpoints, "tracking": tracking,
+             "validation": validation},
+            legacy,
+        )  # fmt: skip
         self.learner = learner
         self.pool = pool
-        self.val_pool = val_pool
         self.meta_batch_size = meta_batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.device = device
         self.amp = amp
         self.seed = seed
-        self.checkpoint_dir = checkpoint_dir
-        self.checkpoint_every = checkpoint_every
-        self.eval_every = eval_every
-        self.val_tasks = val_tasks
-        self.patience = patience
-        self.tracking = tracking
-        self.experiment = experiment
-        self.run_name = run_name
         self.progress = progress
-        self.grad_clip = grad_clip
-        self.lr_schedule = lr_schedule
-        self.warmup_steps = warmup_steps
-        self.decay_window = decay_window
-        self.log_every = log_every
-        self.weight_decay = weight_decay
-        self.tracking_uri = tracking_uri
-        self.log_model = log_model
-        self.registered_model_name = registered_model_name
-        self.ema_decay = ema_decay
-        self._validate()
+        self.optimizer: OptimizerConfig = groups["optimizer"]
+        self.schedule: ScheduleConfig = groups["schedule"]
+        self.checkpoints: CheckpointConfig = groups["checkpoints"]
+        self.tracking: TrackingConfig = groups["tracking"]
+        self.validation: ValidationConfig = groups["validation"]
+        self._device_request = device
         self._averaged: Any = None
+        self._validate()
         # run state (what a checkpoint stores)
         self._step = 0
         self._rng = np.random.default_rng(self.seed)
@@ -304,36 +269,11 @@ class MetaTrainer:
 
     # ------------------------------------------------------------------ validation
     def _validate(self) -> None:
-        def pos_int(name: str, allow_none: bool = False) -> None:
-            v = getattr(self, name)
-            if allow_none and v is None:
-                return
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer; got {v!r}.")
-
-        for name in ("meta_batch_size", "checkpoint_every", "eval_every", "val_tasks", "log_every"):
-            pos_int(name)
-        pos_int("patience", allow_none=True)
-        if self.ema_decay is not None and not (isinstance(self.ema_decay, float) and 0.0 < self.ema_decay < 1.0):
-            raise ValueError(f"ema_decay must be a float in (0, 1), e.g. 0.99; got {self.ema_decay!r}.")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive finite number; got {self.lr!r}.")
-        if self.optimizer not in _OPTIMIZERS:
-            raise ValueError(f"optimizer={self.optimizer!r} is not supported; use one of {_OPTIMIZERS}.")
-        if self.amp not in (*_AMP_CHOICES, True, False, None):
-            raise ValueError(f"amp={self.amp!r} is not understood; use one of {_AMP_CHOICES} or a bool.")
-        if self.lr_schedule not in SCHEDULES:
-            raise ValueError(f"lr_schedule={self.lr_schedule!r} is not supported; use 'constant' or 'cosine'.")
-        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, (int, np.integer)) or self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be a non-negative integer; got {self.warmup_steps!r}.")
-        if self.decay_window is not None:
-            window = tuple(self.decay_window)
-            if len(window) != 2 or not all(isinstance(s, (int, np.integer)) for s in window) or not 0 <= window[0] < window[1]:
-                raise ValueError(f"decay_window must be (start, end) steps with 0 <= start < end; got {self.decay_window!r}.")
-        if self.grad_clip is not None and not (self.grad_clip > 0):
-            raise ValueError(f"grad_clip must be positive or None; got {self.grad_clip!r}.")
-        if self.patience is not None and self.val_pool is None:
-            raise ValueError("patience (early stopping) needs a val_pool to measure meta-validation loss.")
+        mbs = self.meta_batch_size
+        if isinstance(mbs, bool) or not isinstance(mbs, (int, np.integer)) or mbs < 1:
+            raise ValueError(f"meta_batch_size must be a positive integer; got {mbs!r}.")
+        if self.amp not in (*AMP_CHOICES, True, False, None):
+            raise ValueError(f"amp={self.amp!r} is not understood; use one of {AMP_CHOICES} or a bool.")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative int; got {self.seed!r}.")
         for attr in ("meta_loss", "parameters", "get_config", "state_dict"):
@@ -341,9 +281,8 @@ class MetaTrainer:
                 raise TypeError(
                     f"learner must be an autometa MetaLearner (missing {attr}()); got {type(self.learner).__name__}."
                 )
-        for name, pool in (("pool", self.pool), ("val_pool", self.val_pool)):
-            if pool is not None and not callable(getattr(pool, "sample", None)):
-                raise TypeError(f"{name} must be a TaskPool with sample(rng); got {type(pool).__name__}.")
+        if not callable(getattr(self.pool, "sample", None)):
+            raise TypeError(f"pool must be a TaskPool with sample(rng); got {type(self.pool).__name__}.")
         _, c_learner = learner_dims(self.learner)
         c_pool = getattr(self.pool, "c_max", None)
         if c_learner is not None and c_pool is not None and int(c_pool) > int(c_learner):
@@ -365,29 +304,48 @@ class MetaTrainer:
 
     def config(self) -> dict[str, Any]:
         """The trainer's settings (stored in checkpoints and logged as MLflow parameters)."""
+        opt, sched, val = self.optimizer, self.schedule, self.validation
         return {
             "meta_batch_size": int(self.meta_batch_size),
-            "lr": float(self.lr),
-            "optimizer": self.optimizer,
+            "lr": float(opt.lr),
+            "optimizer": opt.name,
             "amp": self.amp if isinstance(self.amp, (str, type(None))) else bool(self.amp),
             "seed": int(self.seed),
-            "checkpoint_every": int(self.checkpoint_every),
-            "eval_every": int(self.eval_every),
-            "val_tasks": int(self.val_tasks),
-            "patience": self.patience,
-            "grad_clip": self.grad_clip,
-            "lr_schedule": self.lr_schedule,
-            "warmup_steps": int(self.warmup_steps),
-            "decay_window": list(self.decay_window) if self.decay_window is not None else None,
-            "weight_decay": float(self.weight_decay),
-            **({"ema_decay": float(self.ema_decay)} if self.ema_decay is not None else {}),
+            "checkpoint_every": int(self.checkpoints.every),
+            "eval_every": int(val.every),
+            "val_tasks": int(val.tasks),
+            "patience": val.patience,
+            "grad_clip": opt.grad_clip,
+            "lr_schedule": sched.kind,
+            "warmup_steps": int(sched.warmup_steps),
+            "decay_window": list(sched.decay_window) if sched.decay_window is not None else None,
+            "weight_decay": float(opt.weight_decay),
+            **({"ema_decay": float(opt.ema_decay)} if opt.ema_decay is not None else {}),
             "pool": _pool_spec(self.pool),
-            "val_pool": _pool_spec(self.val_pool),
+            "val_pool": _pool_spec(val.pool),
         }
+
+    # ------------------------------------------------------------------ public run state
+    @property
+    def step(self) -> int:
+        """Outer steps completed so far (including those before a resume)."""
+        return self._step
+
+    @property
+    def history(self) -> list[dict[str, float]]:
+        """One entry per completed outer step (a copy; see :class:`TrainResult`)."""
+        return list(self._history)
+
+    @property
+    def device(self) -> torch.device:
+        """The device the learner trains on (the ``device`` argument resolved)."""
+        if self._device is not None:
+            return self._device
+        return resolve_device(self._device_request)
 
     # ------------------------------------------------------------------ setup
     def _setup(self) -> None:
-        self._device = resolve_device(self.device)
+        self._device = resolve_device(self._device_request)
         self._rank, self._world = _dist.init_distributed(self._device)
         if self._world > self.meta_batch_size:
             raise ValueError(
@@ -400,16 +358,17 @@ class MetaTrainer:
             params = [p for p in self.learner.parameters() if p.requires_grad]
             if not params:
                 raise ValueError(f"{type(self.learner).__name__} has no trainable parameters.")
+            opt = self.optimizer
             matrices = getattr(self.learner, "matrix_parameters", None)
             self._opt = make_optimizer(
-                self.optimizer, params, lr=self.lr, weight_decay=self.weight_decay,
+                opt.name, params, lr=opt.lr, weight_decay=opt.weight_decay,
                 matrices=matrices() if matrices is not None else None,
             )  # fmt: skip
-        if self.ema_decay is not None and self._averaged is None:
+        if self.optimizer.ema_decay is not None and self._averaged is None:
             from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
             self._averaged = AveragedModel(
-                self.learner, multi_avg_fn=get_ema_multi_avg_fn(float(self.ema_decay)), use_buffers=True
+                self.learner, multi_avg_fn=get_ema_multi_avg_fn(float(self.optimizer.ema_decay)), use_buffers=True
             )
         if self._scaler is None and self._amp_dtype is torch.float16:
             self._scaler = torch.amp.GradScaler("cuda")
@@ -436,15 +395,24 @@ class MetaTrainer:
     def _all_reduce_sum(self, values: list[torch.Tensor]) -> None:
         _dist.all_reduce_sum(values, self._world)
 
+    def _agree(self, flag: bool) -> bool:
+        """Rank 0's ``flag`` on every rank (one all-reduce under torchrun)."""
+        if self._world == 1:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], dtype=torch.float64)
+        t = t.to(self._device) if self._device is not None and self._device.type == "cuda" else t
+        self._all_reduce_sum([t])
+        return float(t) > 0
+
     def lr_at(self, step: int) -> float:
         """Outer learning rate of the update that follows ``step`` completed steps."""
         return lr_at(
             step,
-            lr=self.lr,
-            schedule=self.lr_schedule,
-            warmup_steps=self.warmup_steps,
+            lr=self.optimizer.lr,
+            schedule=self.schedule.kind,
+            warmup_steps=self.schedule.warmup_steps,
             horizon=self._horizon,
-            decay_window=self.decay_window,
+            decay_window=self.schedule.decay_window,
         )
 
     def _raise_non_finite(self, value: float, ranks: int = 1) -> None:
@@ -488,8 +456,8 @@ class MetaTrainer:
         if self._scaler is not None:
             self._scaler.unscale_(self._opt)
         out: dict[str, float] = {}
-        if self.grad_clip is not None:
-            out["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, self.grad_clip))
+        if self.optimizer.grad_clip is not None:
+            out["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, self.optimizer.grad_clip))
         if self._scaler is not None:
             self._scaler.step(self._opt)
             self._scaler.update()
@@ -509,17 +477,18 @@ class MetaTrainer:
     # ------------------------------------------------------------------ validation
     def _val_batches(self) -> list[TaskBatch]:
         if self._val_cache is None:
-            assert self.val_pool is not None
+            pool = self.validation.pool
+            assert pool is not None
             rng = np.random.default_rng(np.random.SeedSequence(int(self.seed), spawn_key=_VAL_SPAWN_KEY))
-            tasks = [self.val_pool.sample(rng) for _ in range(self.val_tasks)]
+            tasks = [pool.sample(rng) for _ in range(self.validation.tasks)]
             size = self.meta_batch_size
             self._val_cache = [collate_tasks(tasks[i : i + size], c_max=self.c_max) for i in range(0, len(tasks), size)]
         return self._val_cache
 
     def validate(self) -> dict[str, float]:
         """Mean query loss/accuracy on the fixed validation tasks (``meta_val/*`` metrics)."""
-        if self.val_pool is None:
-            raise ValueError("validate() needs a val_pool.")
+        if self.validation.pool is None:
+            raise ValueError("validate() needs a validation pool (validation=ValidationConfig(pool)).")
         if self._device is None:
             self._setup()
         was_training = self.learner.training
@@ -543,7 +512,7 @@ class MetaTrainer:
             vals = vals.to(self._device) if self._device.type == "cuda" else vals
             self._all_reduce_sum([vals])
             vals = vals.cpu()
-        return {f"meta_val/{k}": v / self.val_tasks for k, v in zip(keys, vals.tolist(), strict=True)}
+        return {f"meta_val/{k}": v / self.validation.tasks for k, v in zip(keys, vals.tolist(), strict=True)}
 
     # ------------------------------------------------------------------ checkpoints
     def _training_state(self) -> dict[str, Any]:
@@ -579,26 +548,37 @@ class MetaTrainer:
         if self._averaged is not None:
             training["averaged"] = self._averaged.state_dict()
         payload = make_payload(self.learner, metadata=metadata, training=training)
-        return atomic_torch_save(payload, path)
+        written = atomic_torch_save(payload, path)
+        if kind == "last" and self.checkpoints.compact:
+            atomic_torch_save(compact_payload(payload), path.with_name(COMPACT_FILE))
+        return written
 
     def _resolve_resume(self, resume: bool | str | os.PathLike[str]) -> Path | None:
         if resume is False or resume is None:
             return None
         if resume is True:
-            if self.checkpoint_dir is None:
-                raise ValueError("resume=True needs checkpoint_dir (or pass resume='path/to/last.pt').")
-            path = Path(self.checkpoint_dir) / "last.pt"
-            return path if path.is_file() else None
+            folder = self.checkpoints.directory
+            if folder is None:
+                raise ValueError(
+                    f"resume=True needs checkpoint_dir (checkpoints=CheckpointConfig(folder)), or pass resume='path/to/{LAST_FILE}'."
+                )
+            return resume_file(folder)
         path = Path(resume)
         if path.is_dir():
-            path = path / "last.pt"
+            path = resume_file(path) or path / LAST_FILE
         if not path.is_file():
             raise FileNotFoundError(f"Cannot resume: no checkpoint at {path}.")
         return path
 
     def load_state(self, path: str | os.PathLike[str]) -> int:
-        """Restore learner, optimizer, RNGs and history from a training checkpoint; return its step."""
+        """Restore learner, optimizer, RNGs and history from a training checkpoint; return its step.
+
+        A compact file (``resume.pt``, see :class:`~autometa.meta._trainer_config.CheckpointConfig`)
+        is expanded to float32 first.
+        """
         payload = load_checkpoint(path, map_location="cpu")
+        if Path(path).name == COMPACT_FILE:
+            payload = expand_payload(payload)
         diff = _run_state.check_resumable(payload, path, self.learner, self.config())
         if diff:
             warnings.warn(
@@ -639,31 +619,49 @@ class MetaTrainer:
         return learning_curve_figure(self._history, best_step=self._best_step, title=title, path=path)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, steps: int, *, resume: bool | str | os.PathLike[str] = False) -> TrainResult:
+    def fit(
+        self,
+        steps: int | None,
+        *,
+        resume: bool | str | os.PathLike[str] = False,
+        on_checkpoint: Callable[[MetaTrainer], bool | None] | None = None,
+    ) -> TrainResult:
         """Run outer steps until ``steps`` steps have been completed in total.
 
         Parameters
         ----------
-        steps : int
-            Total number of outer steps of the run (a resumed run continues up to it).
+        steps : int or None
+            Total number of outer steps of the run (a resumed run continues up to it). None:
+            until ``on_checkpoint`` stops the run (not with a cosine schedule, which needs
+            the run's length).
         resume : bool or path-like
-            ``True``: continue from ``checkpoint_dir/last.pt`` when it exists (start fresh
-            otherwise). A path (file or checkpoint folder): continue from it. The continued
-            run equals an uninterrupted one (bitwise on CPU with a fixed thread count).
+            ``True``: continue from the checkpoint folder's ``last.pt`` when it exists, else
+            from its compact ``resume.pt`` (start fresh when neither exists). A path (file or
+            checkpoint folder): continue from it. Continuing from ``last.pt`` equals an
+            uninterrupted run (bitwise on CPU with a fixed thread count).
+        on_checkpoint : callable, optional
+            ``on_checkpoint(trainer)`` runs on rank 0 after every ``last.pt`` the trainer
+            writes (every ``checkpoints.every`` steps and at the end), with :attr:`step`,
+            :attr:`history` and :attr:`device` current; a true return value ends the run there
+            (the stop is not stored in the checkpoint: a resumed run goes on). Without a
+            checkpoint folder it runs at the same steps.
 
         Returns
         -------
         TrainResult
         """
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        if steps is None:
+            if on_checkpoint is None or self.schedule.kind == "cosine":
+                raise ValueError("steps=None (run until on_checkpoint stops) needs on_checkpoint and a non-cosine schedule.")
+        elif isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ValueError(f"steps must be a positive integer; got {steps!r}.")
         self._setup()
-        ckpt_dir = Path(self.checkpoint_dir) if self.checkpoint_dir is not None else None
+        ckpt_dir = self.checkpoints.directory
         resume_path = self._resolve_resume(resume)
-        self._horizon = int(steps)
+        self._horizon = int(steps) if steps is not None else 0
         if resume_path is not None:
             self.load_state(resume_path)
-            if self.lr_schedule == "cosine" and self._stored_horizon not in (0, self._horizon):
+            if self.schedule.kind == "cosine" and self._stored_horizon not in (0, self._horizon):
                 warnings.warn(
                     f"The checkpoint's cosine schedule spans {self._stored_horizon} steps, this fit "
                     f"{self._horizon}: the learning-rate curve changes from here on.",
@@ -675,30 +673,31 @@ class MetaTrainer:
         is_main = self._rank == 0
         if ckpt_dir is not None and is_main:
             ckpt_dir.mkdir(parents=True, exist_ok=True)
-        last_path = ckpt_dir / "last.pt" if ckpt_dir is not None else None
-        best_path = ckpt_dir / "best.pt" if ckpt_dir is not None else None
+        last_path = ckpt_dir / LAST_FILE if ckpt_dir is not None else None
+        best_path = ckpt_dir / BEST_FILE if ckpt_dir is not None else None
 
 
         params = {
             "algo": self.learner.algo,
             "learner": self.learner.get_config(),
             "trainer": self.config(),
-            "steps": int(steps),
+            "steps": int(steps) if steps is not None else None,
             "world_size": self._world,
             "device": str(self._device),
         }
         tags = {"autometa.algo": self.learner.algo}
         if resume_path is not None:
             tags["autometa.resumed_from"] = f"{resume_path}@{self._step}"
-        run_name = self.run_name or f"{self.learner.algo}-{_pool_spec(self.pool)}"
+        track = self.tracking
+        run_name = track.run_name or f"{self.learner.algo}-{_pool_spec(self.pool)}"
         lock = checkpoint_lock(ckpt_dir) if ckpt_dir is not None and is_main else contextlib.nullcontext()
         with lock, start_run(
-            experiment=self.experiment,
+            experiment=track.experiment,
             run_name=run_name,
             params=params,
             tags=tags,
-            tracking_uri=self.tracking_uri,
-            enabled=bool(self.tracking) and is_main,
+            tracking_uri=track.uri,
+            enabled=bool(track.enabled) and is_main,
         ) as run:
             self._run_ref = (run.run_id, run.tracking_uri)
             if self._previous_run[0] and self._previous_run[1] == run.tracking_uri:
@@ -706,16 +705,17 @@ class MetaTrainer:
                 ours = ckpt_dir is not None and resume_path is not None and resume_path.parent.resolve() == ckpt_dir.resolve()
                 run.supersede(self._previous_run[0], mark_killed=ours)
             val_probe_s = None
-            if self.val_pool is not None and steps // self.eval_every > self._step // self.eval_every:
+            val = self.validation
+            if val.pool is not None and (steps is None or steps // val.every > self._step // val.every):
                 self._val_batches()  # the fixed validation tasks: built before the loop, not inside its first validation
                 val_probe_s = self._time_validation() if self.progress and is_main and self._world == 1 else None
             with self._progress_bar(steps, val_probe_s) as bar:
-                self._loop(steps, run, bar, last_path, best_path, is_main)
+                self._loop(steps, run, bar, last_path, best_path, is_main, on_checkpoint)
             curve = None
             if is_main and (ckpt_dir is not None or run.enabled):
-                curve = ckpt_dir / "learning_curve.png" if ckpt_dir is not None else None
+                curve = ckpt_dir / CURVE_FILE if ckpt_dir is not None else None
                 fig = self._plot(curve)
-                run.log_figure(fig, "learning_curve.png")
+                run.log_figure(fig, CURVE_FILE)
                 for p in (last_path, best_path):
                     if p is not None and p.is_file():
                         run.log_artifact(p, artifact_path="checkpoints")
@@ -734,7 +734,7 @@ class MetaTrainer:
             )
             if self._best_val is not None:
                 run.log_metrics({"best/meta_val_loss": self._best_val, "best/step": float(self._best_step or 0)})
-            if is_main and run.enabled and (self.log_model or self.registered_model_name):
+            if is_main and run.enabled and (track.log_model or track.registered_model_name):
                 result.model_uri = self._log_model(run, result.best_checkpoint)
         self.result_ = result
         return result
@@ -747,7 +747,7 @@ class MetaTrainer:
             info = log_meta_learner(
                 learner,
                 "model",
-                registered_model_name=self.registered_model_name,
+                registered_model_name=self.tracking.registered_model_name,
                 run_id=run.run_id,
                 tracking_uri=run.tracking_uri,
                 metadata={"step": self._best_step if best is not None else self._step, "trainer": self.config()},
@@ -777,22 +777,34 @@ class MetaTrainer:
             _run_state.restore_module_generators(self.learner, generators, self._device)
         return (time.perf_counter() - t0) * len(batches)
 
-    def _progress_bar(self, steps: int, val_probe_s: float | None = None) -> contextlib.AbstractContextManager[Any]:
-        enabled = bool(self.progress) and self._rank == 0
+    def _progress_bar(self, steps: int | None, val_probe_s: float | None = None) -> contextlib.AbstractContextManager[Any]:
+        enabled = bool(self.progress) and self._rank == 0 and steps is not None
         events: list[dict[str, Any]] = []  # ProgressLines.schedule(**event): what the time left counts
-        if self.val_pool is not None:
-            # a validation adapts on val_tasks tasks without the outer backward; its cost is timed on one
+        val = self.validation
+        if val.pool is not None:
+            # a validation adapts on val.tasks tasks without the outer backward; its cost is timed on one
             # batch before the loop (else a prior in step-times), then measured at each validation
-            events.append({"kind": "validation", "every": self.eval_every, "prior_s": val_probe_s,
-                           "prior_steps": _VAL_PRIOR * self.val_tasks / self.meta_batch_size})  # fmt: skip
-        if self.checkpoint_dir is not None:
-            events.append({"kind": "checkpoint", "every": self.checkpoint_every, "at_end": True})
-        return progress_bar(enabled, steps, self._step, f"meta-train {self.learner.algo}", events)
+            events.append({"kind": "validation", "every": val.every, "prior_s": val_probe_s,
+                           "prior_steps": _VAL_PRIOR * val.tasks / self.meta_batch_size})  # fmt: skip
+        if self.checkpoints.directory is not None:
+            events.append({"kind": "checkpoint", "every": self.checkpoints.every, "at_end": True})
+        return progress_bar(enabled, steps or 0, self._step, f"meta-train {self.learner.algo}", events)
 
-    def _loop(self, steps: int, run: Any, bar: Any, last_path: Path | None, best_path: Path | None, is_main: bool) -> None:
+    def _loop(
+        self,
+        steps: int | None,
+        run: Any,
+        bar: Any,
+        last_path: Path | None,
+        best_path: Path | None,
+        is_main: bool,
+        on_checkpoint: Callable[[MetaTrainer], bool | None] | None,
+    ) -> None:
         pending: dict[str, float] = {}
+        val, log_every, every = self.validation, self.tracking.log_every, self.checkpoints.every
         record = getattr(bar, "record", None)  # ProgressLines: the time left counts validations/checkpoints
-        while self._step < steps and not self._stopped_early:
+        stop = False
+        while (steps is None or self._step < steps) and not self._stopped_early and not stop:
             t0 = time.perf_counter()
             batch = self._sample_batch()
             metrics = self._train_step(batch)
@@ -801,34 +813,35 @@ class MetaTrainer:
             entry: dict[str, float] = {"step": self._step}
             entry.update({f"meta_train/{k}": v for k, v in metrics.items()})
             tasks_per_s = self.meta_batch_size / max(elapsed, 1e-9)
-            if self.val_pool is not None and self._step % self.eval_every == 0:
+            if val.pool is not None and self._step % val.every == 0:
                 t_val = time.perf_counter()
-                val = self.validate()
-                entry.update(val)
-                if self._best_val is None or val["meta_val/loss"] < self._best_val:
-                    self._best_val, self._best_step, self._bad_evals = val["meta_val/loss"], self._step, 0
+                scores = self.validate()
+                entry.update(scores)
+                if self._best_val is None or scores["meta_val/loss"] < self._best_val:
+                    self._best_val, self._best_step, self._bad_evals = scores["meta_val/loss"], self._step, 0
                     if best_path is not None and is_main:
                         self._save(best_path, "best")
                 else:
                     self._bad_evals += 1
-                    if self.patience is not None and self._bad_evals >= self.patience:
+                    if val.patience is not None and self._bad_evals >= val.patience:
                         self._stopped_early = True
                 if record is not None:
                     record("validation", time.perf_counter() - t_val)
             self._history.append(entry)
             pending = {**entry, "meta_train/tasks_per_s": tasks_per_s, "meta_train/lr": self.lr_at(self._step - 1)}
             pending.pop("step")
-            if is_main and (self._step % self.log_every == 0 or "meta_val/loss" in entry):
+            if is_main and (self._step % log_every == 0 or "meta_val/loss" in entry):
                 run.log_metrics(pending, step=self._step)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{entry.get('meta_train/loss', float('nan')):.4f}", tasks_s=f"{tasks_per_s:.1f}")
-            if last_path is not None and is_main and (
-                self._step % self.checkpoint_every == 0 or self._step == steps or self._stopped_early
-            ):
-                t_save = time.perf_counter()
-                self._save(last_path, "last")
-                if record is not None:
-                    record("checkpoint", time.perf_counter() - t_save)
-        if is_main and pending and self._step % self.log_every != 0:
+            if self._step % every == 0 or self._step == steps or self._stopped_early:
+                if last_path is not None and is_main:
+                    t_save = time.perf_counter()
+                    self._save(last_path, "last")
+                    if record is not None:
+                        record("checkpoint", time.perf_counter() - t_save)
+                if on_checkpoint is not None:
+                    stop = self._agree(bool(on_checkpoint(self)) if is_main else False)
+        if is_main and pending and self._step % log_every != 0:
             run.log_metrics(pending, step=self._step)

@@ -111,12 +111,14 @@ def test_second_cooldown_from_a_later_step_gets_its_own_branch_and_command(tmp_p
 
 
 def test_device_is_chosen_by_default_and_reaches_trainer_and_cooldown_branch(tmp_path):
-    assert InContextCampaign(tmp_path / "x", **TINY).build_trainer().device == "auto"
+    from autometa._utils import resolve_device
+
+    assert InContextCampaign(tmp_path / "x", **TINY).build_trainer().device == resolve_device("auto")
     camp = InContextCampaign(tmp_path / "main", device="cpu", **TINY)
-    assert camp.build_trainer().device == "cpu"
+    assert camp.build_trainer().device == torch.device("cpu")
     camp.run(steps=3)
     branch = camp.cooldown_branch(3)
-    assert branch.build_trainer().device == "cpu"
+    assert branch.build_trainer().device == torch.device("cpu")
     # where it trained is recorded, carried into branches, and reaches the model card's machine line
     from autometa._commands.meta_train import _machine
 
