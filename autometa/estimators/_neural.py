@@ -127,19 +127,10 @@ class NeuralMember:
         dev = resolve_device(device)
         self.learner.to(dev)
         try:
-            cm = torch.zeros(self.n_views, c_max, dtype=torch.bool)
-            cm[:, :n_classes] = True
-            batch = TaskBatch(
-                x_support=torch.from_numpy(xb).to(dev),
-                y_support=torch.from_numpy(yb).to(dev),
-                support_mask=torch.from_numpy(rb).to(dev),
-                x_query=torch.zeros(self.n_views, 0, d_max, device=dev),
-                y_query=torch.zeros(self.n_views, 0, dtype=torch.long, device=dev),
-                query_mask=torch.zeros(self.n_views, 0, dtype=torch.bool, device=dev),
-                feature_mask=torch.from_numpy(self.feature_mask_).to(dev),
-                class_mask=cm.to(dev),
-                n_classes=torch.full((self.n_views,), n_classes, dtype=torch.long, device=dev),
-            )
+            batch = TaskBatch.for_inference(
+                torch.from_numpy(xb).to(dev), torch.from_numpy(yb).to(dev), n_classes=n_classes, c_max=c_max,
+                feature_mask=torch.from_numpy(self.feature_mask_).to(dev), support_mask=torch.from_numpy(rb).to(dev),
+            )  # fmt: skip
             self.fast_ = detach_cpu(self._adapt_views(batch, seed, dev))
         finally:
             self.learner.to("cpu")
@@ -168,19 +159,10 @@ class NeuralMember:
         x, mask = self.encoder_.transform(context.frame)
         d_max, c_max = learner_dims(self.learner)
         xq = np.stack([place(x, mask, s)[0] for s in self.slots_])
-        cm = torch.zeros(self.n_views, c_max, dtype=torch.bool)
-        cm[:, : self.n_classes_] = True
-        batch = TaskBatch(
-            x_support=torch.zeros(self.n_views, 0, d_max),
-            y_support=torch.zeros(self.n_views, 0, dtype=torch.long),
-            support_mask=torch.zeros(self.n_views, 0, dtype=torch.bool),
-            x_query=torch.from_numpy(xq),
-            y_query=torch.zeros(self.n_views, xq.shape[1], dtype=torch.long),
-            query_mask=torch.ones(self.n_views, xq.shape[1], dtype=torch.bool),
-            feature_mask=torch.from_numpy(self.feature_mask_),
-            class_mask=cm,
-            n_classes=torch.full((self.n_views,), self.n_classes_, dtype=torch.long),
-        )
+        batch = TaskBatch.for_inference(
+            torch.zeros(self.n_views, 0, d_max), torch.zeros(self.n_views, 0, dtype=torch.long), torch.from_numpy(xq),
+            n_classes=self.n_classes_, c_max=c_max, feature_mask=torch.from_numpy(self.feature_mask_),
+        )  # fmt: skip
         with torch.no_grad():
             logits = self.learner.predict(self.fast_, batch.x_query, batch)[..., : self.n_classes_]
             p = torch.softmax(logits.double(), dim=-1).numpy()  # [V, n, K], permuted class slots

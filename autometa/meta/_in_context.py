@@ -326,17 +326,8 @@ def in_context_proba(
         ys.append(labels[y_support[rows]])
         masks.append(feature_mask[slots])
         perms.append((slots, labels))
-    c_max = learner.c_max
-    batch = TaskBatch(
-        x_support=torch.stack(xs),
-        y_support=torch.stack(ys),
-        support_mask=torch.ones(len(xs), xs[0].shape[0], dtype=torch.bool),
-        x_query=torch.zeros(len(xs), 0, D),
-        y_query=torch.zeros(len(xs), 0, dtype=torch.long),
-        query_mask=torch.zeros(len(xs), 0, dtype=torch.bool),
-        feature_mask=torch.stack(masks),
-        class_mask=(torch.arange(c_max) < n_classes).expand(len(xs), c_max),
-        n_classes=torch.full((len(xs),), n_classes, dtype=torch.long),
+    batch = TaskBatch.for_inference(
+        torch.stack(xs), torch.stack(ys), n_classes=n_classes, c_max=learner.c_max, feature_mask=torch.stack(masks)
     )
     try:
         state = learner.adapt(batch)

@@ -185,18 +185,7 @@ def in_context_regression_distribution(
         ys.append(z[rows])
         masks.append(feature_mask[slots])
         slots_all.append(slots)
-    T = len(xs)
-    batch = TaskBatch(
-        x_support=torch.stack(xs),
-        y_support=torch.stack(ys),
-        support_mask=torch.ones(T, xs[0].shape[0], dtype=torch.bool),
-        x_query=torch.zeros(T, 0, D),
-        y_query=torch.zeros(T, 0),
-        query_mask=torch.zeros(T, 0, dtype=torch.bool),
-        feature_mask=torch.stack(masks),
-        class_mask=torch.ones(T, 1, dtype=torch.bool),
-        n_classes=torch.ones(T, dtype=torch.long),
-    )
+    batch = TaskBatch.for_inference(torch.stack(xs), torch.stack(ys), n_classes=1, feature_mask=torch.stack(masks))
     try:
         state = learner.adapt(batch)
         out = torch.zeros(x_query.shape[0], learner.n_bins, dtype=torch.float64)

@@ -245,18 +245,7 @@ class GradientLearner(MetaLearner):
         k = int(y.max()) + 1 if n_classes is None else int(n_classes)
         if not 1 <= k <= self.c_max or int(y.min()) < 0 or int(y.max()) >= k:
             raise ValueError(f"Labels must lie in range(n_classes) with n_classes <= c_max={self.c_max}; got n_classes={k}.")
-        cm = torch.arange(self.c_max, device=dev) < k
-        batch = TaskBatch(
-            x_support=x[None],
-            y_support=y[None],
-            support_mask=torch.ones(1, x.shape[0], dtype=torch.bool, device=dev),
-            x_query=x[None, :0],
-            y_query=y[None, :0],
-            query_mask=torch.ones(1, 0, dtype=torch.bool, device=dev),
-            feature_mask=fm[None],
-            class_mask=cm[None],
-            n_classes=torch.tensor([k], device=dev),
-        )
+        batch = TaskBatch.for_inference(x, y, n_classes=k, c_max=self.c_max, feature_mask=fm)
         # torch.func.grad computes the inner gradients even under no_grad, while the outer
         # graph (only needed for meta-training) is not recorded: cheaper, same numbers
         with torch.no_grad():

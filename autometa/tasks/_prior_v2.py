@@ -26,7 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from autometa.tasks._in_context_prior import InContextPrior
-from autometa.tasks._synthetic import ACTIVATIONS, SyntheticPrior, activation
+from autometa.tasks._random_functions import ACTIVATIONS, activation
+from autometa.tasks._synthetic import SyntheticPrior
 
 __all__ = ["InContextPriorV2", "SyntheticPriorV2"]
 

@@ -44,7 +44,13 @@ import pandas as pd
 
 from autometa.tasks._encoder import encode_regression_task
 from autometa.tasks._in_context_prior import InContextPrior
-from autometa.tasks._synthetic import ACTIVATIONS, activation, correlated_inputs, corrupt_features
+from autometa.tasks._random_functions import (
+    correlated_inputs,
+    random_mlp,
+    random_scm,
+    standardize,
+)
+from autometa.tasks._synthetic import corrupt_features
 from autometa.tasks._task import Task
 from autometa.tasks.datasets import load_dev_table
 from autometa.tasks.roles import REGRESSOR_TRAIN
@@ -53,10 +59,6 @@ __all__ = ["InContextRegressionPrior", "RegressionPrior", "RegressionTablePool"]
 
 KINDS: tuple[str, ...] = ("mlp", "scm", "tree", "linear", "smooth")
 _MAX_SEED = 2**63 - 1
-
-
-def _standard(t: np.ndarray) -> np.ndarray:
-    return (t - t.mean()) / (t.std() + 1e-9)
 
 
 class RegressionPrior:
@@ -167,7 +169,7 @@ class RegressionPrior:
         d = int(rng.integers(min(self.d_range[0], d_hi), d_hi + 1))
         kind = self.kinds[int(rng.integers(len(self.kinds)))]
         X = correlated_inputs(rng, n, d)
-        signal = _standard(getattr(self, f"_f_{kind}")(rng, X))
+        signal = standardize(getattr(self, f"_f_{kind}")(rng, X))
         y = signal + self._noise(rng, X, n)
         y = self._shape_target(rng, y)
         categorical = corrupt_features(X, rng, **self.corruption)
@@ -182,12 +184,12 @@ class RegressionPrior:
         else:
             eps = rng.standard_normal(n)
         if rng.random() < self.heteroscedastic_prob:
-            direction = _standard(X @ rng.standard_normal(X.shape[1]))
+            direction = standardize(X @ rng.standard_normal(X.shape[1]))
             eps = eps * np.exp(rng.uniform(0.3, 1.0) * direction)
         return scale * eps
 
     def _shape_target(self, rng: np.random.Generator, y: np.ndarray) -> np.ndarray:
-        y = _standard(y)
+        y = standardize(y)
         if rng.random() < self.skew_prob:
             y = np.exp(rng.uniform(0.3, 1.5) * y)  # positive, right-skewed
             if rng.random() < 0.3:
@@ -197,44 +199,13 @@ class RegressionPrior:
     # ------------------------------------------------------------------ function families
     @staticmethod
     def _f_mlp(rng: np.random.Generator, X: np.ndarray) -> np.ndarray:
-        h = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-9)
-        relevant = rng.random(h.shape[1]) < rng.uniform(0.3, 1.0)
-        relevant[int(rng.integers(h.shape[1]))] = True
-        h = h * relevant
-        linear = _standard(h @ rng.standard_normal(h.shape[1]))
-        for _ in range(int(rng.integers(1, 3))):
-            width = int(rng.integers(8, 65))
-            w = rng.standard_normal((h.shape[1], width)) * rng.uniform(0.5, 2.0) / np.sqrt(h.shape[1])
-            h = activation(ACTIVATIONS[int(rng.integers(len(ACTIVATIONS)))], h @ w + rng.normal(0, 0.5, width))
-        out = _standard(h @ rng.standard_normal(h.shape[1]))
-        mix = rng.uniform(0.0, 1.0)
-        return mix * linear + (1.0 - mix) * out
+        return random_mlp(rng, X)
 
     @staticmethod
     def _f_scm(rng: np.random.Generator, X: np.ndarray) -> np.ndarray:
-        n, d = X.shape
-        m = d + int(rng.integers(1, d + 2))
-        nodes = np.empty((n, m))
-        edge_prob = rng.uniform(0.2, 0.7)
-        noise_scale = rng.uniform(0.05, 0.6)
-        adjacency = np.zeros((m, m), dtype=bool)
-        for j in range(m):
-            parents = np.flatnonzero(rng.random(j) < edge_prob)
-            adjacency[parents, j] = True
-            if parents.size == 0:
-                nodes[:, j] = rng.standard_normal(n) if rng.random() < 0.7 else rng.uniform(-2, 2, n)
-                continue
-            w = rng.standard_normal(parents.size) / np.sqrt(parents.size)
-            h = activation(ACTIVATIONS[int(rng.integers(len(ACTIVATIONS)))], nodes[:, parents] @ w + rng.normal(0, 0.5))
-            nodes[:, j] = _standard(h) + noise_scale * rng.standard_normal(n)
-        with_parents = [j for j in range(1, m) if adjacency[:, j].any()]
-        target = int(rng.choice(with_parents)) if with_parents else m - 1
-        blanket = np.flatnonzero(adjacency[:, target] | adjacency[target, :])
-        near = rng.permutation(blanket)[: max(1, d // 2)]
-        others = rng.permutation(np.setdiff1d(np.arange(m), np.concatenate([near, [target]])))
-        features = rng.permutation(np.concatenate([near, others])[:d])
-        X[:, : features.size] = nodes[:, features]  # the features are the SCM's nodes (in place)
-        return nodes[:, target]
+        features, target = random_scm(rng, *X.shape)
+        X[:, : features.shape[1]] = features  # the features are the SCM's nodes (in place)
+        return target
 
     @staticmethod
     def _f_tree(rng: np.random.Generator, X: np.ndarray) -> np.ndarray:
@@ -263,7 +234,7 @@ class RegressionPrior:
         out = X @ w
         if d > 1 and rng.random() < 0.3:
             i, j = rng.choice(d, size=2, replace=False)
-            out = _standard(out) + rng.uniform(0.2, 1.0) * _standard(X[:, i] * X[:, j])
+            out = standardize(out) + rng.uniform(0.2, 1.0) * standardize(X[:, i] * X[:, j])
         return out
 
     @staticmethod

@@ -31,45 +31,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from autometa.tasks._encoder import encode_task
+from autometa.tasks._random_functions import correlated_inputs, random_mlp, random_scm
 from autometa.tasks._split import support_query_split
 from autometa.tasks._task import Task
 
-__all__ = ["ACTIVATIONS", "SyntheticPrior", "activation", "corrupt_features", "correlated_inputs"]
+__all__ = ["SyntheticPrior", "corrupt_features"]
 
 _KINDS = ("mlp", "scm", "gmm", "tree")
 _DEFAULT_KINDS = ("mlp", "scm", "gmm")
 _MAX_SEED = 2**63 - 1
-
-
-def _activation(name: str, h: np.ndarray) -> np.ndarray:
-    if name == "tanh":
-        return np.tanh(h)
-    if name == "relu":
-        return np.maximum(h, 0.0)
-    if name == "sin":
-        return np.sin(h)
-    if name == "abs":
-        return np.abs(h)
-    if name == "square":
-        return h * h / 2.0
-    return h  # "identity"
-
-
-_ACTIVATIONS = ("tanh", "relu", "sin", "abs", "identity", "square")
-#: the activations random generators draw from (also used by the regression prior)
-ACTIVATIONS = _ACTIVATIONS
-
-
-def activation(name: str, h: np.ndarray) -> np.ndarray:
-    """Apply one of :data:`ACTIVATIONS` by name."""
-    return _activation(name, h)
-
-
-def correlated_inputs(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
-    """``n`` rows of ``d`` correlated Gaussian inputs (a random mixing of independent normals)."""
-    z = rng.standard_normal((n, d))
-    mix = rng.standard_normal((d, d)) * rng.uniform(0.0, 1.0) / np.sqrt(d) + np.eye(d)
-    return z @ mix
 
 
 def corrupt_features(
@@ -340,52 +310,15 @@ class SyntheticPrior:
 
     def _gen_mlp(self, rng: np.random.Generator, n: int, d: int, c: int, p: np.ndarray):
         X = self._inputs(rng, n, d)
-        h = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-9)
-        relevant = rng.random(d) < rng.uniform(0.4, 1.0)
-        relevant[int(rng.integers(d))] = True
-        h = h * relevant
-        linear = h @ rng.standard_normal((d, c))
-        hidden_noise = rng.uniform(0.0, 0.1)
-        for _ in range(int(rng.integers(1, 3))):
-            width = int(rng.integers(8, 65))
-            w = rng.standard_normal((h.shape[1], width)) * rng.uniform(0.5, 2.0) / np.sqrt(h.shape[1])
-            h = _activation(_ACTIVATIONS[int(rng.integers(len(_ACTIVATIONS)))], h @ w + rng.normal(0, 0.5, width))
-            h = h + rng.normal(0.0, hidden_noise, h.shape)
-        out = h @ rng.standard_normal((h.shape[1], c))
-        out = (out - out.mean(axis=0)) / (out.std(axis=0) + 1e-9)
-        linear = (linear - linear.mean(axis=0)) / (linear.std(axis=0) + 1e-9)
-        mix = rng.uniform(0.0, 1.0)
-        return X, _argmax_with_shares(mix * linear + (1.0 - mix) * out, p)
+        scores = random_mlp(rng, X, c, relevant_share=(0.4, 1.0), hidden_noise=True)
+        return X, _argmax_with_shares(scores, p)
 
     def _gen_scm(self, rng: np.random.Generator, n: int, d: int, c: int, p: np.ndarray):
-        m = d + int(rng.integers(1, d + 2))
-        edge_prob = rng.uniform(0.2, 0.7)
-        nodes = np.empty((n, m))
-        adjacency = np.zeros((m, m), dtype=bool)
-        noise_scale = rng.uniform(0.05, 0.6)
-        for j in range(m):
-            parents = np.flatnonzero(rng.random(j) < edge_prob)
-            adjacency[parents, j] = True
-            if parents.size == 0:
-                nodes[:, j] = rng.standard_normal(n) if rng.random() < 0.7 else rng.uniform(-2, 2, n)
-                continue
-            w = rng.standard_normal(parents.size) / np.sqrt(parents.size)
-            act = _ACTIVATIONS[int(rng.integers(len(_ACTIVATIONS)))]
-            h = _activation(act, nodes[:, parents] @ w + rng.normal(0, 0.5))
-            h = (h - h.mean()) / (h.std() + 1e-9)
-            nodes[:, j] = h + noise_scale * rng.standard_normal(n)
-        with_parents = [j for j in range(1, m) if (j > d // 2)]
-        target = int(rng.choice(with_parents)) if with_parents else m - 1
-        # features: up to half from the target's parents and children, the rest at random
-        blanket = np.flatnonzero(adjacency[:, target] | adjacency[target, :])
-        near = rng.permutation(blanket)[: max(1, d // 2)]
-        others = rng.permutation(np.setdiff1d(np.arange(m), np.concatenate([near, [target]])))
-        features = rng.permutation(np.concatenate([near, others])[:d])
-        t = nodes[:, target]
+        X, t = random_scm(rng, n, d, target_after=d // 2)
         cuts = np.quantile(t, np.cumsum(p)[:-1])
         y = np.searchsorted(cuts, t, side="right")
         y = rng.permutation(c)[y]
-        return nodes[:, features], y
+        return X, y
 
     def _gen_gmm(self, rng: np.random.Generator, n: int, d: int, c: int, p: np.ndarray):
         counts = rng.multinomial(n - c, p) + 1

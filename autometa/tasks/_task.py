@@ -143,6 +143,73 @@ class TaskBatch:
             },
         )
 
+    @classmethod
+    def for_inference(
+        cls,
+        x_support: Tensor,
+        y_support: Tensor,
+        x_query: Tensor | None = None,
+        *,
+        n_classes: int,
+        c_max: int | None = None,
+        feature_mask: Tensor | None = None,
+        support_mask: Tensor | None = None,
+        d_max: int | None = None,
+    ) -> TaskBatch:
+        """A batch to adapt on (and predict for) at inference time, without query labels.
+
+        Parameters
+        ----------
+        x_support : Tensor (T, S, d) or (S, d)
+            Support rows of ``T`` tasks (one task when 2-D); ``d <= d_max``.
+        y_support : Tensor (T, S) or (S,)
+            Their labels (class indices, or float targets for regression).
+        x_query : Tensor (T, Q, d) or (Q, d), optional
+            Rows to predict (all real: ``query_mask`` is True); none by default.
+        n_classes : int
+            Classes of every task (1 for regression).
+        c_max : int, optional
+            Width of the class axis (default ``n_classes``).
+        feature_mask : Tensor (T, D) or (D,), optional
+            Real feature columns; default the first ``d`` columns.
+        support_mask : Tensor (T, S), optional
+            Real support rows (default all).
+        d_max : int, optional
+            Pad the feature axis with zero columns up to this width.
+        """
+        single = x_support.ndim == 2
+        if single:
+            x_support, y_support = x_support[None], y_support[None]
+            x_query = None if x_query is None else x_query[None]
+        T, S, d = x_support.shape
+        D = d if d_max is None else int(d_max)
+        if d > D:
+            raise ValueError(f"Rows are {d} columns wide, more than d_max={D}.")
+        dev = x_support.device
+        if x_query is None:
+            x_query = torch.zeros(T, 0, d, dtype=x_support.dtype, device=dev)
+        if D > d:
+            pad = (0, D - d)
+            x_support, x_query = torch.nn.functional.pad(x_support, pad), torch.nn.functional.pad(x_query, pad)
+        if feature_mask is None:
+            feature_mask = torch.arange(D, device=dev) < d
+        if feature_mask.ndim == 1:
+            feature_mask = feature_mask.expand(T, D)
+        k = int(n_classes)
+        width = k if c_max is None else int(c_max)
+        Q = x_query.shape[1]
+        return cls(
+            x_support=x_support,
+            y_support=y_support,
+            support_mask=torch.ones(T, S, dtype=torch.bool, device=dev) if support_mask is None else support_mask,
+            x_query=x_query,
+            y_query=torch.zeros(T, Q, dtype=y_support.dtype, device=dev),
+            query_mask=torch.ones(T, Q, dtype=torch.bool, device=dev),
+            feature_mask=feature_mask,
+            class_mask=(torch.arange(width, device=dev) < k).expand(T, width),
+            n_classes=torch.full((T,), k, dtype=torch.long, device=dev),
+        )
+
     def slice(self, start: int, stop: int) -> TaskBatch:
         """Tasks ``start:stop`` of the batch (used to shard a batch across DDP ranks)."""
         return replace(

@@ -46,3 +46,28 @@ def test_collate_rejects_mixed_widths_and_too_many_classes():
         collate_tasks([_task(3, 3, c=3)], c_max=2)
     with pytest.raises(ValueError, match="at least one"):
         collate_tasks([])
+
+
+def test_for_inference_equals_collating_the_same_task_without_query_labels():
+    from dataclasses import fields
+
+    from autometa.tasks._task import TaskBatch
+
+    g = torch.Generator().manual_seed(0)
+    xs, xq = torch.randn(7, 3, generator=g), torch.randn(4, 3, generator=g)
+    ys = torch.tensor([0, 1, 2, 0, 1, 2, 0])
+    fm = torch.tensor([True, True, True, False, False])
+    pad = torch.zeros(7, 2), torch.zeros(4, 2)
+    task = Task(torch.cat([xs, pad[0]], 1), ys, torch.cat([xq, pad[1]], 1), torch.zeros(4, dtype=torch.long), fm, 3)
+    want = collate_tasks([task], c_max=5)
+    got = TaskBatch.for_inference(xs, ys, xq, n_classes=3, c_max=5, d_max=5)
+    for f in fields(TaskBatch):
+        if f.name != "names":
+            assert torch.equal(getattr(got, f.name), getattr(want, f.name)), f.name
+    # batched, support rows masked, no queries, regression targets
+    many = TaskBatch.for_inference(torch.zeros(2, 3, 4), torch.zeros(2, 3), n_classes=1,
+                                   support_mask=torch.tensor([[1, 1, 0], [1, 0, 0]], dtype=torch.bool))  # fmt: skip
+    assert many.x_query.shape == (2, 0, 4) and many.y_query.dtype == torch.float32
+    assert many.class_mask.tolist() == [[True], [True]] and many.support_mask.sum() == 3
+    with pytest.raises(ValueError, match="d_max=2"):
+        TaskBatch.for_inference(xs, ys, n_classes=3, d_max=2)
