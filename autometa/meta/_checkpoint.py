@@ -23,12 +23,10 @@ not a silently changed weight. Files written before the hash existed (no such fi
 load and get the hash when saved again. :func:`checkpoint_lock` keeps two processes from
 meta-training into one checkpoint folder.
 :func:`load_meta_learner` also accepts MLflow URIs (``models:/name/version``,
-``runs:/<run_id>/path``), and :func:`log_meta_learner` logs a learner as an MLflow
-``pyfunc`` model whose artifact is such a checkpoint. The MLflow side of both (download,
-the pyfunc wrapper, logging and registering) lives in :mod:`autometa.tracking`, imported
-inside those two functions because it pulls in mlflow; this module keeps the file format
-and the two functions that know meta-learners (:func:`learner_from_payload` and the pyfunc
-``predict``).
+``runs:/<run_id>/path``; :mod:`autometa.tracking` fetches the file). This module is the file
+format only: logging a learner as an MLflow model is :func:`autometa.meta.log_meta_learner`
+(:mod:`autometa.meta._mlflow_model`, its MLflow side in :mod:`autometa.tracking`), and the
+pyfunc model's predictor is :func:`autometa.meta._base.predict_proba`.
 """
 
 from __future__ import annotations
@@ -40,27 +38,32 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
+import torch
 
 from autometa._version import __version__
-from autometa.tasks._task import Task, collate_tasks
+from autometa.meta._base import (
+    LEARNERS,
+    MetaLearner,
+    build_learner,
+    ensure_registered,
+    learner_dims,  # noqa: F401  (its home before autometa.meta._base; older callers import it here)
+    predict_proba,  # noqa: F401  (the predictor that models logged by earlier releases name)
+)
 from autometa.tracking import download_model_file, is_mlflow_uri
-
-if TYPE_CHECKING:  # pragma: no cover
-    import torch
-
-    from autometa.meta._base import MetaLearner
+from autometa.tracking._learner_model import ARTIFACT_NAME as _ARTIFACT_NAME
+from autometa.tracking._learner_model import legacy_pyfunc_class
 
 __all__ = [
-    "CHECKPOINT_FORMAT",
     "BEST_FILE",
+    "CHECKPOINT_FORMAT",
     "CHECKPOINT_VERSION",
     "COMPACT_FILE",
     "CURVE_FILE",
     "LAST_FILE",
-    "LoggedMetaLearner",
     "atomic_torch_save",
     "checkpoint_lock",
     "compact_payload",
@@ -69,9 +72,8 @@ __all__ = [
     "learner_from_payload",
     "load_checkpoint",
     "load_meta_learner",
-    "log_meta_learner",
     "make_payload",
-    "predict_proba",
+    "read_torch_file",
     "resume_file",
     "save_meta_learner",
     "to_json",
@@ -79,7 +81,6 @@ __all__ = [
 
 CHECKPOINT_FORMAT = "autometa.meta-learner"
 CHECKPOINT_VERSION = 1
-_ARTIFACT_NAME = "meta_learner.pt"
 #: the files of a checkpoint folder: the latest training state, the best by meta-validation,
 #: the compact training state (:func:`compact_payload`) and the learning-curve plot
 LAST_FILE, BEST_FILE, COMPACT_FILE, CURVE_FILE = "last.pt", "best.pt", "resume.pt", "learning_curve.png"
@@ -99,8 +100,6 @@ def content_hash(payload: Mapping[str, Any]) -> str:
 
 
 def _feed(h: Any, obj: Any) -> None:
-    import torch
-
     if isinstance(obj, torch.Tensor):
         t = obj.detach().cpu().contiguous()
         h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
@@ -139,8 +138,6 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
     OSError
         If writing fails (e.g. ``ENOSPC``); the message says the previous file is unchanged.
     """
-    import torch
-
     if isinstance(obj, Mapping) and obj.get("format") == CHECKPOINT_FORMAT:
         obj = {**obj, "content_sha256": content_hash(obj)}
     path = Path(path)
@@ -250,8 +247,6 @@ def to_json(obj: Any, what: str) -> str:
 
 
 def _json_default(obj: Any) -> Any:
-    import numpy as np
-
     if isinstance(obj, (tuple, set)):
         return list(obj)
     if isinstance(obj, np.generic):
@@ -335,8 +330,6 @@ def read_torch_file(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
     ValueError
         If the file is truncated, corrupt, not a torch archive, or holds pickled Python objects.
     """
-    import torch
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint at {path}.")
@@ -419,8 +412,6 @@ def compact_payload(payload: Mapping[str, Any], history_tail: int = 200) -> dict
     same task stream with the weights and moments rounded to 16 bits (about a third of the
     size of the full file).
     """
-    import torch
-
     out = dict(payload)
     out["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
     training = dict(payload["training"])
@@ -465,8 +456,6 @@ def resume_file(folder: str | os.PathLike[str]) -> Path | None:
 
 def learner_from_payload(payload: Mapping[str, Any], source: str = "checkpoint") -> MetaLearner:
     """Rebuild the learner described by a checkpoint payload and load its weights."""
-    from autometa.meta._base import LEARNERS, build_learner, ensure_registered
-
     algo = payload["algo"]
     module = payload.get("module")
     ensure_registered(algo, module if isinstance(module, str) else None)
@@ -548,186 +537,12 @@ def load_meta_learner(
         payload = load_checkpoint(source, map_location=map_location)
     learner = learner_from_payload(payload, source=source)
     if map_location is not None and not callable(map_location):
-        import torch
-
-        learner.to(torch.device(map_location) if isinstance(map_location, str) else map_location)
+            learner.to(torch.device(map_location) if isinstance(map_location, str) else map_location)
     return learner
 
 
-def _legacy_pyfunc_class() -> type:
-    """The class models logged before the pyfunc wrapper moved to tracking were pickled as.
-
-    Their pickles name ``autometa.meta._checkpoint.MetaLearnerPyfunc`` and hold no attributes;
-    this subclass of :class:`autometa.tracking.MetaLearnerPyfunc` supplies the loader and the
-    predictor as class attributes, so those models still load and predict.
-    """
-    cached = globals().get("MetaLearnerPyfunc")
-    if cached is not None:
-        return cached
-    from autometa.tracking import (
-        MetaLearnerPyfunc as TrackingPyfunc,  # mlflow.pyfunc is slow to import
-    )
-
-    legacy = type(
-        "MetaLearnerPyfunc",
-        (TrackingPyfunc,),
-        {
-            "__module__": __name__,
-            "__doc__": TrackingPyfunc.__doc__,
-            "loader": staticmethod(load_meta_learner),
-            "predictor": staticmethod(predict_proba),
-        },
-    )
-    globals()["MetaLearnerPyfunc"] = legacy  # a module attribute: pickles refer to it by name
-    return legacy
-
-
 def __getattr__(name: str) -> Any:
+    # models logged by early releases pickled an attribute-less ``<this module>.MetaLearnerPyfunc``
     if name == "MetaLearnerPyfunc":
-        return _legacy_pyfunc_class()
+        return legacy_pyfunc_class(__name__, load_meta_learner, predict_proba)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def predict_proba(learner: MetaLearner, model_input: Mapping[str, Any]) -> Any:
-    """Adapt ``learner`` to ``model_input``'s support set; class probabilities of its queries.
-
-    What the pyfunc model's ``predict`` answers: ``model_input`` holds ``x_support`` ``[n, d]``,
-    ``y_support`` ``[n]`` (ints in ``range(n_classes)``) and ``x_query`` ``[m, d]`` with
-    ``d <= d_max``; the result is an ``[m, n_classes]`` array.
-    """
-    import numpy as np
-    import torch
-
-
-    d, c = learner_dims(learner)
-    d_max, c_max = int(d), int(c)
-    xs = np.asarray(model_input["x_support"], dtype=np.float32)
-    ys = np.asarray(model_input["y_support"]).astype(np.int64)
-    xq = np.asarray(model_input["x_query"], dtype=np.float32)
-    d = xs.shape[1]
-    if d > d_max or xq.shape[1] != d:
-        raise ValueError(f"x_support and x_query need the same width <= d_max={d_max}; got {d}, {xq.shape[1]}.")
-    n_classes = int(ys.max()) + 1
-
-    def widen(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.concatenate([a, np.zeros((a.shape[0], d_max - d), np.float32)], axis=1))
-
-    mask = torch.zeros(d_max, dtype=torch.bool)
-    mask[:d] = True
-    task = Task(widen(xs), torch.from_numpy(ys), widen(xq), torch.zeros(len(xq), dtype=torch.long), mask, n_classes)
-    batch = collate_tasks([task], c_max=c_max)
-    with torch.enable_grad():
-        fast = learner.adapt(batch)
-    with torch.no_grad():
-        logits = learner.predict(fast, batch.x_query, batch)[0, :, :n_classes]
-    return torch.softmax(logits.float(), dim=-1).numpy()
-
-
-def learner_dims(learner: MetaLearner) -> tuple[int | None, int | None]:
-    """``(d_max, c_max)`` of a learner, read from its (possibly nested) config or attributes.
-
-    The config is searched breadth-first for a mapping with ``c_max`` (a base-net config such
-    as ``{"kind": "mlp", "d_max": 32, "c_max": 10}``, also inside wrappers such as
-    ``{"base": {"config": {"net": ...}}}``).
-    """
-    queue: list[Any] = [learner.get_config()]
-    while queue:
-        node = queue.pop(0)
-        if isinstance(node, Mapping):
-            if "c_max" in node:
-                d = node.get("d_max")
-                if d is None and "image_shape" in node:
-                    c, h, w = node["image_shape"]
-                    d = int(c) * int(h) * int(w)
-                return (int(d) if d is not None else None, int(node["c_max"]))
-            queue.extend(v for v in node.values() if isinstance(v, Mapping))
-    d, c = getattr(learner, "d_max", None), getattr(learner, "c_max", None)
-    return (int(d) if d is not None else None, int(c) if c is not None else None)
-
-
-@dataclass(frozen=True)
-class LoggedMetaLearner:
-    """Where :func:`log_meta_learner` put a learner.
-
-    Attributes
-    ----------
-    model_uri : str
-        ``runs:/<run_id>/<name>``: loads with :func:`load_meta_learner` or ``mlflow.pyfunc.load_model``.
-    run_id : str
-    registered_model_name : str or None
-    version : str or None
-        The registry version (``models:/<registered_model_name>/<version>``), when registered.
-    """
-
-    model_uri: str
-    run_id: str
-    registered_model_name: str | None = None
-    version: str | None = None
-
-    @property
-    def registered_model_uri(self) -> str | None:
-        if self.registered_model_name is None or self.version is None:
-            return None
-        return f"models:/{self.registered_model_name}/{self.version}"
-
-
-def log_meta_learner(
-    learner: MetaLearner,
-    name: str = "model",
-    *,
-    registered_model_name: str | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    run_id: str | None = None,
-    tracking_uri: str | None = None,
-) -> LoggedMetaLearner:
-    """Log ``learner`` as an MLflow ``pyfunc`` model (the checkpoint is its artifact).
-
-    Parameters
-    ----------
-    learner : MetaLearner
-    name : str
-        Artifact folder of the model inside the run; load it back with
-        ``load_meta_learner("runs:/<run_id>/<name>")`` or, when registered, with
-        ``load_meta_learner("models:/<registered_model_name>/<version>")``.
-    registered_model_name : str, optional
-        Also register the model in the MLflow model registry under this name (a new version
-        of it when the name exists).
-    metadata : mapping, optional
-        Stored in the checkpoint and as the model's metadata.
-    run_id : str, optional
-        Log into this existing run; by default the active MLflow run, else a new run.
-    tracking_uri : str, optional
-        The store of ``run_id``; by default the MLflow client's current tracking URI.
-
-    Returns
-    -------
-    LoggedMetaLearner
-        The model URI, and the registry version when registered.
-
-    Notes
-    -----
-    The pyfunc flavour's ``predict`` takes ``{"x_support", "y_support", "x_query"}`` (already
-    encoded features, width at most ``d_max``) and returns query class probabilities.
-    """
-    import torch
-
-    from autometa.tracking import (  # mlflow.pyfunc is slow to import
-        MetaLearnerPyfunc,
-        log_pyfunc_model,
-    )
-
-    def write_artifacts(folder: Path) -> dict[str, str]:
-        return {"meta_learner": str(save_meta_learner(learner, folder / _ARTIFACT_NAME, metadata=metadata))}
-
-    info = log_pyfunc_model(
-        MetaLearnerPyfunc(load_meta_learner, predict_proba),
-        write_artifacts,
-        name,
-        what="the meta-learner",
-        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"autometa=={__version__}"],
-        metadata={"algo": str(getattr(learner, "algo", None)), **{k: str(v) for k, v in (metadata or {}).items()}},
-        registered_model_name=registered_model_name,
-        run_id=run_id,
-        tracking_uri=tracking_uri,
-    )
-    return LoggedMetaLearner(info.model_uri, info.run_id, info.registered_model_name, info.version)

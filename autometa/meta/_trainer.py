@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from autometa._utils import resolve_device
 from autometa.meta import _dist, _run_state
@@ -57,9 +58,11 @@ from autometa.meta._checkpoint import (
     expand_payload,
     learner_dims,
     load_checkpoint,
+    load_meta_learner,
     make_payload,
     resume_file,
 )
+from autometa.meta._mlflow_model import log_meta_learner
 from autometa.meta._plots import learning_curve_figure
 from autometa.meta._progress import progress_bar
 from autometa.meta._schedule import AMP_CHOICES, autocast, lr_at, make_optimizer, resolve_amp
@@ -365,8 +368,6 @@ class MetaTrainer:
                 matrices=matrices() if matrices is not None else None,
             )  # fmt: skip
         if self.optimizer.ema_decay is not None and self._averaged is None:
-            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
             self._averaged = AveragedModel(
                 self.learner, multi_avg_fn=get_ema_multi_avg_fn(float(self.optimizer.ema_decay)), use_buffers=True
             )
@@ -740,8 +741,6 @@ class MetaTrainer:
         return result
 
     def _log_model(self, run: Any, best: Path | None) -> str | None:
-        from autometa.meta._checkpoint import load_meta_learner, log_meta_learner
-
         try:
             learner = load_meta_learner(best) if best is not None else self.learner
             info = log_meta_learner(
