@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
@@ -283,8 +284,6 @@ class MetaAugmenter(BaseEstimator):
             return self._fit_resample(X, y)
 
     def _fit_resample(self, X: Any, y: Any) -> tuple[Any, Any]:
-        import torch
-
 
         frame, y_arr, is_frame, numeric, y_idx, num_cols, values = self._validate(X, y)
         policy = _resolve_policy(self.policy, self.n_augment)

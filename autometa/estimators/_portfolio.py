@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from autometa.estimators._neural import stratified_subsample
+
 __all__ = ["META_FEATURES", "Portfolio", "fit_portfolio", "landmarkers", "meta_features"]
 
 META_FEATURES: tuple[str, ...] = (
@@ -61,8 +63,6 @@ def landmarkers(tree_matrix: np.ndarray, linear_matrix: np.ndarray, y: np.ndarra
     from sklearn.naive_bayes import GaussianNB
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.tree import DecisionTreeClassifier
-
-    from autometa.estimators._neural import stratified_subsample
 
     y = np.asarray(y)
     rows = stratified_subsample(y, LANDMARK_ROWS, np.random.default_rng(seed))

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from autometa._metrics import mean_ovr_auc
 from autometa.augment import AugmentedLearner
@@ -128,8 +129,6 @@ def train_neural(
     kind: str = "meta-lstm+augment", ship: str | None = "classifier_default.pt",
 ) -> dict[str, Any]:  # fmt: skip
     """Meta-train a neural member's learner; copy the best checkpoint to ``ship``; return model-card facts."""
-    import torch
-
 
     torch.manual_seed(seed)
     learner = build_neural_learner(kind)
@@ -215,8 +214,6 @@ def member_predictions(
 
 def _portfolio_task(spec: tuple[int, str, int, int], deadline: float) -> dict[str, Any] | None:
     """Held-out member predictions on one subsampled task ``(index, data set, n_train, seed)``."""
-    import torch
-
 
     torch.set_num_threads(1)
     t, name, n, seed = spec
@@ -515,7 +512,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="checkpoint folder (one sub-folder per stage)")
     parser.add_argument("--no-mlflow", action="store_true")
     args = parser.parse_args(argv)
-    import torch
 
     torch.set_num_threads(1)  # a long script on a shared CPU: one thread is faster than two contended
     command = "python -m autometa.estimators.train_default " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -11,14 +11,13 @@ import os
 from typing import Any
 
 import torch
+import torch.distributed as dist_module
 
 __all__ = ["all_reduce_sum", "broadcast_parameters", "dist", "init_distributed", "shard"]
 
 
 def dist() -> Any:
     """The ``torch.distributed`` module (imported on first use)."""
-    import torch.distributed as dist_module
-
     return dist_module
 
 

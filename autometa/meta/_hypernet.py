@@ -49,6 +49,7 @@ from torch.func import functional_call, vmap
 from autometa.functional._adapt import SGD, MetaSGDRule, Support, adapt
 from autometa.functional._nets import Conv4, MaskedMLP
 from autometa.meta._base import masked_predict, register_learner
+from autometa.meta._meta_lstm import MetaLSTMRule
 from autometa.meta._metric import (
     EmbeddingLearner,
     check_batch_width,
@@ -355,8 +356,6 @@ class HyperNetMAML(HyperNet):
             self.head_lr_weight = nn.Parameter(torch.full((self.embedding_dim,), self.inner_lr))
             self.head_lr_bias = nn.Parameter(torch.tensor(self.inner_lr))
         else:
-            from autometa.meta._meta_lstm import MetaLSTMRule
-
             if not self.inner_lr < 1.0:
                 raise ValueError(
                     f"{owner}: with inner_rule='meta-lstm', inner_lr is the initial input gate and "

@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.special import ndtri
+
+from autometa.optuna._gp import expected_improvement
 
 if TYPE_CHECKING:
     from autometa.optuna._space import NormalizedSpace
@@ -74,7 +77,6 @@ def sample_prior_batch(batch: int, n_points: int, generator, dim: int | None = N
     noise = torch.exp(torch.empty(batch, 1).uniform_(math.log(1e-3), math.log(0.3), generator=generator))
     y = f / (f.std(dim=1, keepdim=True) + 1e-6) + noise * torch.randn(batch, n_points, generator=generator)
     ranks = y.argsort(dim=1).argsort(dim=1).float()
-    from scipy.special import ndtri
 
     z = torch.as_tensor(ndtri(((ranks + 0.5) / n_points).numpy()), dtype=torch.float32)
     return x, z, dims
@@ -264,8 +266,6 @@ def pick_with_icl(
     ``pending`` trials whose parameters are unknown takes the current maximizer, believed at its
     predicted mean (kriging believer), before this trial's pick.
     """
-    from autometa.optuna._gp import expected_improvement
-
     def keys(a: np.ndarray) -> list[bytes]:
         return [row.tobytes() for row in np.round(a, 9) + 0.0]
 

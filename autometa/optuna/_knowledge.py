@@ -28,6 +28,8 @@ from optuna.distributions import BaseDistribution, distribution_to_json, json_to
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
+from autometa.optuna._history import loss_ranks, trial_sort_key
+
 if TYPE_CHECKING:
     import optuna
 
@@ -99,8 +101,6 @@ def task_from_study(study: optuna.Study) -> TuningTask:
     ValueError
         If ``study`` has several objectives.
     """
-    from autometa.optuna._history import loss_ranks, trial_sort_key
-
     if len(study.directions) != 1:
         raise ValueError(
             f"source study {study.study_name!r} has {len(study.directions)} objectives; "

@@ -27,6 +27,7 @@ from autometa.optuna._icl import MAX_DIM as ICL_MAX_DIM
 from autometa.optuna._icl import ICLSurrogate, pick_with_icl
 from autometa.optuna._knowledge import MetaKnowledge, TuningTask, task_from_study
 from autometa.optuna._space import NormalizedSpace
+from autometa.optuna._storage import compatible_studies
 
 if TYPE_CHECKING:
     from optuna.study import Study
@@ -265,8 +266,6 @@ class MetaSampler(BaseSampler):
         ValueError
             If a name in ``study_names`` is not in the storage.
         """
-        from autometa.optuna._storage import compatible_studies
-
         sources = compatible_studies(storage, study_names, search_space, exclude, _MIN_TASK_POINTS)
         return cls(source_studies=sources, **kwargs)
 

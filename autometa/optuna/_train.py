@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import optuna
 
 from autometa.optuna._gp import GP, gaussianize
 from autometa.optuna._knowledge import MetaKnowledge
@@ -257,8 +258,6 @@ def lodo_regret(
 ) -> dict[str, float]:
     """Percentile regret after ``n_trials`` of MetaSampler on each data set, with meta-knowledge
     that excludes it (``knowledge_for(name)``), no source studies."""
-    import optuna
-
     out: dict[str, float] = {}
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -271,8 +270,6 @@ def lodo_regret(
 
 
 def _lodo(knowledge_for: Any, datasets: Sequence[str], n_trials: int, seeds: Sequence[int], out: dict[str, float]) -> None:
-    import optuna
-
 
     for name in datasets:
         table = HPOBenchTable(name)

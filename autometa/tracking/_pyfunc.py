@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
+from mlflow.tracking import MlflowClient
 
 from autometa.tracking._probe import bounded_http, probe
 from autometa.tracking._quiet import quiet_mlflow
@@ -147,8 +148,6 @@ def _log_pyfunc_model(
     run_id: str | None,
     tracking_uri: str | None,
 ) -> LoggedModel:
-    from mlflow.tracking import MlflowClient
-
     own_run = False
     if run_id is None:
         active = mlflow.active_run()
