@@ -15,6 +15,7 @@ import math
 import platform
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from autometa._version import __version__
 from autometa.tracking import start_run
 
-__all__ = ["BenchResult", "add_common_arguments", "format_table", "report"]
+__all__ = ["BenchResult", "CellRecords", "add_common_arguments", "format_table", "report"]
 
 
 @dataclass
@@ -64,6 +65,55 @@ class BenchResult:
         d.pop("figures")
         d["environment"] = _environment()
         return d
+
+
+class CellRecords:
+    """The per-cell records of a held-out benchmark: reused from earlier runs, appended as cells finish.
+
+    A record is one estimator on one :func:`~autometa.tasks._cells.held_out_cells` cell
+    (``estimator``, ``dataset``, ``n_train``, ``seed`` and its scores). Used as a context
+    manager: records of the ``reuse`` files (JSON lines) are loaded and their cells listed in
+    :attr:`done`; :meth:`add` keeps a new record, prints ``describe(record)`` and appends it to
+    ``raw`` at once, so a benchmark stopped half-way continues with ``--reuse`` of that file.
+
+    Parameters
+    ----------
+    reuse : sequence of path-like
+        JSON-lines files of earlier runs.
+    raw : path-like, optional
+        Where new records are appended.
+    describe : callable
+        ``record -> str``: the progress line of a record.
+    """
+
+    def __init__(self, reuse: Sequence[str | Path], raw: str | Path | None, describe: Callable[[dict[str, Any]], str]) -> None:
+        self.records: list[dict[str, Any]] = [
+            json.loads(line) for path in reuse for line in Path(path).read_text().splitlines() if line.strip()
+        ]
+        #: ``(estimator, dataset, n_train, seed)`` of every reused record
+        self.done = {(r["estimator"], r["dataset"], r["n_train"], r["seed"]) for r in self.records}
+        self._raw_path, self._describe = raw, describe
+        self._raw: Any = None
+
+    def __enter__(self) -> CellRecords:
+        self._raw = open(self._raw_path, "a") if self._raw_path else None  # noqa: SIM115 - closed on exit
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._raw is not None:
+            self._raw.close()
+
+    def add(self, record: dict[str, Any]) -> None:
+        """Keep ``record``, print its line, append it to the raw file."""
+        self.records.append(record)
+        print(self._describe(record), flush=True)
+        if self._raw is not None:
+            self._raw.write(json.dumps(record) + "\n")
+            self._raw.flush()
+
+    def select(self, sizes: Sequence[int], datasets: Sequence[str], n_seeds: int) -> list[dict[str, Any]]:
+        """The records of these sizes, tables and the first ``n_seeds`` seeds."""
+        return [r for r in self.records if r["n_train"] in sizes and r["dataset"] in datasets and r["seed"] < n_seeds]
 
 
 def _environment() -> dict[str, Any]:

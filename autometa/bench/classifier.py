@@ -22,7 +22,6 @@ variants can run in separate processes and be reported together.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 import warnings
@@ -33,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from autometa._metrics import mean_ovr_auc
-from autometa.bench._common import BenchResult
+from autometa.bench._common import BenchResult, CellRecords
 from autometa.tasks._cells import Cell, held_out_cells
 
 DESCRIPTION = __doc__
@@ -356,34 +355,18 @@ def compute(args: argparse.Namespace) -> BenchResult:
         estimators = list(ABLATION if args.ablation else MAIN)
     if args.quick:
         sizes, datasets, n_seeds = sizes[:1], datasets[:2], 1
-    records: list[dict[str, Any]] = []
-    for path in args.reuse:
-        for line in Path(path).read_text().splitlines():
-            if line.strip():
-                records.append(json.loads(line))
-    done = {(r["estimator"], r["dataset"], r["n_train"], r["seed"]) for r in records}
-    raw = open(args.raw, "a") if args.raw else None  # noqa: SIM115 - appended as cells finish
+    def describe(rec: dict[str, Any]) -> str:
+        return (f"{rec['estimator']:>22} {rec['dataset']:>20} n={rec['n_train']:<4} seed={rec['seed']} "
+                f"auc={rec['roc_auc']:.4f} t={rec['time_s']:.2f}s")  # fmt: skip
 
-    def sink(rec: dict[str, Any]) -> None:
-        records.append(rec)
-        print(f"{rec['estimator']:>22} {rec['dataset']:>20} n={rec['n_train']:<4} seed={rec['seed']} "
-              f"auc={rec['roc_auc']:.4f} t={rec['time_s']:.2f}s", flush=True)  # fmt: skip
-        if raw is not None:
-            raw.write(json.dumps(rec) + "\n")
-            raw.flush()
-
-    try:
+    with CellRecords(args.reuse, args.raw, describe) as store:
         if not getattr(args, "report_only", False):
-            run_cells(estimators, datasets, sizes, n_seeds, int(args.max_test), done, sink,
+            run_cells(estimators, datasets, sizes, n_seeds, int(args.max_test), store.done, store.add,
                       getattr(args, "ablation_checkpoint", ABLATION_CHECKPOINT))  # fmt: skip
-    finally:
-        if raw is not None:
-            raw.close()
-    all_estimators = list(dict.fromkeys([*estimators, *(r["estimator"] for r in records)]))
+    all_estimators = list(dict.fromkeys([*estimators, *(r["estimator"] for r in store.records)]))
     if args.estimators:  # report exactly the requested estimators (reused files may hold more)
         all_estimators = estimators
-    records = [r for r in records if r["n_train"] in sizes and r["dataset"] in datasets and r["seed"] < n_seeds]
-    rows, summary = summarize(records, all_estimators)
+    rows, summary = summarize(store.select(sizes, datasets, n_seeds), all_estimators)
     return BenchResult(
         name="classifier",
         rows=rows,

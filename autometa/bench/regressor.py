@@ -31,16 +31,14 @@ cell as a JSON line; ``--reuse PATH`` skips the cells a file already holds.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from autometa.bench._common import BenchResult
+from autometa.bench._common import BenchResult, CellRecords
 from autometa.bench.classifier import linear_preprocessing, tree_preprocessing
 from autometa.tasks._cells import Cell, held_out_cells
 
@@ -254,27 +252,13 @@ def compute(args: argparse.Namespace) -> BenchResult:
         raise ValueError(f"Unknown estimator(s) {unknown}; choose from {[*MAIN, *ABLATION]}.")
     if args.quick:
         sizes, datasets, n_seeds = sizes[:1], datasets[:2], 1
-    records: list[dict[str, Any]] = []
-    for path in args.reuse:
-        records += [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-    done = {(r["estimator"], r["dataset"], r["n_train"], r["seed"]) for r in records}
-    raw = open(args.raw, "a") if args.raw else None  # noqa: SIM115 - appended as cells finish
+    def describe(rec: dict[str, Any]) -> str:
+        return (f"{rec['estimator']:>12} {rec['dataset']:>30} n={rec['n_train']:<4} seed={rec['seed']} "
+                f"r2={rec['r2']:.4f} t={rec['time_s']:.2f}s")  # fmt: skip
 
-    def sink(rec: dict[str, Any]) -> None:
-        records.append(rec)
-        print(f"{rec['estimator']:>12} {rec['dataset']:>30} n={rec['n_train']:<4} seed={rec['seed']} "
-              f"r2={rec['r2']:.4f} t={rec['time_s']:.2f}s", flush=True)  # fmt: skip
-        if raw is not None:
-            raw.write(json.dumps(rec) + "\n")
-            raw.flush()
-
-    try:
-        run_cells(estimators, datasets, sizes, n_seeds, int(args.max_test), done, sink)
-    finally:
-        if raw is not None:
-            raw.close()
-    records = [r for r in records if r["n_train"] in sizes and r["dataset"] in datasets and r["seed"] < n_seeds]
-    rows, summary = summarize(records, estimators)
+    with CellRecords(args.reuse, args.raw, describe) as store:
+        run_cells(estimators, datasets, sizes, n_seeds, int(args.max_test), store.done, store.add)
+    rows, summary = summarize(store.select(sizes, datasets, n_seeds), estimators)
     return BenchResult(
         name="regressor",
         rows=rows,
