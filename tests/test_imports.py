@@ -27,7 +27,9 @@ PLATFORM = {"fcntl", "resource"}
 #: submodules a heavy package's own ``__init__`` already loads (checked on the pinned versions):
 #: once the package is loaded, importing these inside a function defers nothing
 LOADED_WITH = {
-    "torch": ("torch.",),  # torch/__init__ imports its namespace (nn, optim, func, distributed, ...)
+    "torch": (
+        "torch.",
+    ),  # torch/__init__ imports its namespace (nn, optim, func, distributed, ...)
     "numpy": ("numpy.",),
     "mlflow": ("mlflow.models", "mlflow.tracking", "mlflow.types"),
 }
@@ -36,7 +38,9 @@ LOADED_WITH = {
 def already_loaded(name: str, third: frozenset[str]) -> bool:
     """Whether a module whose top-level imports load ``third`` has ``name`` loaded already."""
     top = name.split(".")[0]
-    return name in third or (top in {t.split(".")[0] for t in third} and name.startswith(LOADED_WITH.get(top, ("\0",))))
+    return name in third or (
+        top in {t.split(".")[0] for t in third} and name.startswith(LOADED_WITH.get(top, ("\0",)))
+    )
 
 
 def module_name(path: Path) -> str:
@@ -58,9 +62,14 @@ def _lazy(package: str) -> dict[str, str]:
             continue
         value = node.value
         if isinstance(value, ast.Dict):
-            return {ast.literal_eval(k): ast.literal_eval(v) for k, v in zip(value.keys, value.values, strict=True)}
+            return {
+                ast.literal_eval(k): ast.literal_eval(v)
+                for k, v in zip(value.keys, value.values, strict=True)
+            }
         if isinstance(value, ast.DictComp):  # {name: "module" for name in (...)}
-            return dict.fromkeys(ast.literal_eval(value.generators[0].iter), ast.literal_eval(value.value))
+            return dict.fromkeys(
+                ast.literal_eval(value.generators[0].iter), ast.literal_eval(value.value)
+            )
     return {}
 
 
@@ -78,7 +87,9 @@ def _resolve(node: ast.ImportFrom | ast.Import, current: str) -> list[str]:
     out = []
     for a in node.names:
         full = f"{base}.{a.name}"
-        out.append(full if full in MODULES else _lazy(base).get(a.name, base) if base in MODULES else base)
+        out.append(
+            full if full in MODULES else _lazy(base).get(a.name, base) if base in MODULES else base
+        )
     return out
 
 
@@ -186,14 +197,20 @@ def test_light_entry_points_load_no_torch():
         "import sys, autometa, autometa.estimators, autometa.tasks, autometa.tracking, autometa.cli; "
         "print(sorted(m for m in ('torch', 'mlflow', 'optuna') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"
 
 
 def test_the_rules_close_both_loopholes():
     # 1. a heavy package the module already loads at the top: importing it again defers nothing
-    assert already_loaded("torch", frozenset({"torch"})) and already_loaded("torch.distributed", frozenset({"torch.nn"}))
-    assert not already_loaded("sklearn.ensemble", frozenset({"sklearn.metrics"}))  # a submodule sklearn does not load
+    assert already_loaded("torch", frozenset({"torch"})) and already_loaded(
+        "torch.distributed", frozenset({"torch.nn"})
+    )
+    assert not already_loaded(
+        "sklearn.ensemble", frozenset({"sklearn.metrics"})
+    )  # a submodule sklearn does not load
     # 2. a "cycle" only through a package __init__ is none: Python has started that __init__ already
     assert "autometa.meta._checkpoint" in pulls("autometa.meta._base")[2]
     assert "autometa.meta._checkpoint" not in pulls("autometa.meta._base", parents=False)[2]

@@ -86,9 +86,17 @@ class CellRecords:
         ``record -> str``: the progress line of a record.
     """
 
-    def __init__(self, reuse: Sequence[str | Path], raw: str | Path | None, describe: Callable[[dict[str, Any]], str]) -> None:
+    def __init__(
+        self,
+        reuse: Sequence[str | Path],
+        raw: str | Path | None,
+        describe: Callable[[dict[str, Any]], str],
+    ) -> None:
         self.records: list[dict[str, Any]] = [
-            json.loads(line) for path in reuse for line in Path(path).read_text().splitlines() if line.strip()
+            json.loads(line)
+            for path in reuse
+            for line in Path(path).read_text().splitlines()
+            if line.strip()
         ]
         #: ``(estimator, dataset, n_train, seed)`` of every reused record
         self.done = {(r["estimator"], r["dataset"], r["n_train"], r["seed"]) for r in self.records}
@@ -111,9 +119,15 @@ class CellRecords:
             self._raw.write(json.dumps(record) + "\n")
             self._raw.flush()
 
-    def select(self, sizes: Sequence[int], datasets: Sequence[str], n_seeds: int) -> list[dict[str, Any]]:
+    def select(
+        self, sizes: Sequence[int], datasets: Sequence[str], n_seeds: int
+    ) -> list[dict[str, Any]]:
         """The records of these sizes, tables and the first ``n_seeds`` seeds."""
-        return [r for r in self.records if r["n_train"] in sizes and r["dataset"] in datasets and r["seed"] < n_seeds]
+        return [
+            r
+            for r in self.records
+            if r["n_train"] in sizes and r["dataset"] in datasets and r["seed"] < n_seeds
+        ]
 
 
 def _environment() -> dict[str, Any]:
@@ -138,7 +152,9 @@ def _environment() -> dict[str, Any]:
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Options every benchmark accepts."""
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
-    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (benchmark default if omitted)")
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="number of seeds (benchmark default if omitted)"
+    )
     parser.add_argument("--quick", action="store_true", help="a tiny configuration for smoke tests")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the run to MLflow")
     parser.add_argument("--experiment", default="autometa-bench", help="MLflow experiment name")
@@ -168,7 +184,10 @@ def format_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     line = "| " + " | ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)) + " |"
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    body = ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) + " |" for row in cells]
+    body = [
+        "| " + " | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) + " |"
+        for row in cells
+    ]
     return "\n".join([line, sep, *body])
 
 
@@ -177,7 +196,9 @@ def _metric_items(result: BenchResult) -> dict[str, float]:
     if not result.rows:
         return out
     keys = result.key_columns or [
-        k for k, v in result.rows[0].items() if not isinstance(v, (int, float)) or isinstance(v, bool)
+        k
+        for k, v in result.rows[0].items()
+        if not isinstance(v, (int, float)) or isinstance(v, bool)
     ]
     for row in result.rows:
         prefix = "/".join(str(row.get(k)) for k in keys)
@@ -188,7 +209,9 @@ def _metric_items(result: BenchResult) -> dict[str, float]:
             out["".join(ch if ch.isalnum() or ch in "_-./ " else "_" for ch in name)] = float(v)
     for k, v in result.summary.items():
         if isinstance(v, (int, float)) and not isinstance(v, bool):
-            out["summary/" + "".join(ch if ch.isalnum() or ch in "_-./ " else "_" for ch in k)] = float(v)
+            out["summary/" + "".join(ch if ch.isalnum() or ch in "_-./ " else "_" for ch in k)] = (
+                float(v)
+            )
     return out
 
 
@@ -214,7 +237,6 @@ def report(result: BenchResult, args: argparse.Namespace) -> int:
             fig_paths.append(p)
         print(f"wrote {path}" + "".join(f", {p}" for p in fig_paths))
     if not getattr(args, "no_mlflow", False):
-
         with start_run(
             experiment=getattr(args, "experiment", "autometa-bench"),
             run_name=f"bench-{result.name}",

@@ -107,7 +107,10 @@ def held_out_r2(
     cover: dict[int, list[float]] = {int(n): [] for n in sizes}
     cells = held_out_cells(datasets, sizes, seeds, n_test=n_test, sampler="random", salt=None)
     for _, n, _, X_train, y_train, X_test, y_test in cells:
-        y_train, y_test = np.asarray(y_train, dtype=np.float64), np.asarray(y_test, dtype=np.float64)
+        y_train, y_test = (
+            np.asarray(y_train, dtype=np.float64),
+            np.asarray(y_test, dtype=np.float64),
+        )
         enc = TabularEncoder(d_max=d_max, c_max=2).fit(X_train)
         xs, fm = enc.transform(X_train)
         xq, _ = enc.transform(X_test)

@@ -77,8 +77,12 @@ class OptimizerConfig:
             raise ValueError(f"lr must be a positive finite number; got {self.lr!r}.")
         if self.grad_clip is not None and not (self.grad_clip > 0):
             raise ValueError(f"grad_clip must be positive or None; got {self.grad_clip!r}.")
-        if self.ema_decay is not None and not (isinstance(self.ema_decay, float) and 0.0 < self.ema_decay < 1.0):
-            raise ValueError(f"ema_decay must be a float in (0, 1), e.g. 0.99; got {self.ema_decay!r}.")
+        if self.ema_decay is not None and not (
+            isinstance(self.ema_decay, float) and 0.0 < self.ema_decay < 1.0
+        ):
+            raise ValueError(
+                f"ema_decay must be a float in (0, 1), e.g. 0.99; got {self.ema_decay!r}."
+            )
 
 
 @dataclass(frozen=True)
@@ -109,8 +113,14 @@ class ScheduleConfig:
             raise ValueError(f"warmup_steps must be a non-negative integer; got {w!r}.")
         if self.decay_window is not None:
             window = tuple(self.decay_window)
-            if len(window) != 2 or not all(isinstance(s, (int, np.integer)) for s in window) or not 0 <= window[0] < window[1]:
-                raise ValueError(f"decay_window must be (start, end) steps with 0 <= start < end; got {self.decay_window!r}.")
+            if (
+                len(window) != 2
+                or not all(isinstance(s, (int, np.integer)) for s in window)
+                or not 0 <= window[0] < window[1]
+            ):
+                raise ValueError(
+                    f"decay_window must be (start, end) steps with 0 <= start < end; got {self.decay_window!r}."
+                )
             object.__setattr__(self, "decay_window", (int(window[0]), int(window[1])))
 
 
@@ -201,9 +211,13 @@ class ValidationConfig:
         _positive_int("val_tasks", self.tasks)
         _positive_int("patience", self.patience, allow_none=True)
         if self.patience is not None and self.pool is None:
-            raise ValueError("patience (early stopping) needs a val_pool to measure meta-validation loss.")
+            raise ValueError(
+                "patience (early stopping) needs a val_pool to measure meta-validation loss."
+            )
         if self.pool is not None and not callable(getattr(self.pool, "sample", None)):
-            raise TypeError(f"val_pool must be a TaskPool with sample(rng); got {type(self.pool).__name__}.")
+            raise TypeError(
+                f"val_pool must be a TaskPool with sample(rng); got {type(self.pool).__name__}."
+            )
 
 
 #: flat keyword of earlier releases -> (group, field)
@@ -258,7 +272,12 @@ def split_legacy(groups: dict[str, Any], legacy: dict[str, Any]) -> dict[str, An
         if value is None:
             value = cls()
         elif not isinstance(value, cls):
-            shorthand = {"optimizer": "name", "tracking": "enabled", "checkpoints": "directory", "validation": "pool"}
+            shorthand = {
+                "optimizer": "name",
+                "tracking": "enabled",
+                "checkpoints": "directory",
+                "validation": "pool",
+            }
             value = cls(**{shorthand[name]: value}) if name in shorthand else value
         out[name] = value
     if legacy:
@@ -279,4 +298,3 @@ def split_legacy(groups: dict[str, Any], legacy: dict[str, Any]) -> dict[str, An
         if not isinstance(out[name], cls):
             raise TypeError(f"{name} must be a {cls.__name__}; got {type(out[name]).__name__}.")
     return out
-

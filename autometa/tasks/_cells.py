@@ -107,7 +107,9 @@ def held_out_cells(
     dropped (a model cannot predict a class it never saw).
     """
     if sampler not in ("stratified", "random", "legacy-stratified"):
-        raise ValueError(f"sampler must be 'stratified', 'random' or 'legacy-stratified'; got {sampler!r}.")
+        raise ValueError(
+            f"sampler must be 'stratified', 'random' or 'legacy-stratified'; got {sampler!r}."
+        )
     if load is None:
         from autometa.tasks.datasets import load_dev_table as load
     tables: dict[str, tuple[Any, np.ndarray]] = {}

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ACTIVATIONS", "activation", "correlated_inputs", "random_mlp", "random_scm", "standardize"]
+__all__ = [
+    "ACTIVATIONS",
+    "activation",
+    "correlated_inputs",
+    "random_mlp",
+    "random_scm",
+    "standardize",
+]
 
 #: the activations random generators draw from
 ACTIVATIONS = ("tanh", "relu", "sin", "abs", "identity", "square")

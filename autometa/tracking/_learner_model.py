@@ -108,7 +108,9 @@ def log_learner_checkpoint(
 _LEGACY: dict[str, type] = {}
 
 
-def legacy_pyfunc_class(module: str, loader: Callable[[str], Any], predictor: Callable[[Any, Any], Any]) -> type:
+def legacy_pyfunc_class(
+    module: str, loader: Callable[[str], Any], predictor: Callable[[Any, Any], Any]
+) -> type:
     """The class that models logged by early releases were pickled as: ``<module>.MetaLearnerPyfunc``.
 
     Those pickles hold no attributes; this subclass of

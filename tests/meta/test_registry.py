@@ -8,7 +8,9 @@ from autometa.meta._base import BUILTIN_LEARNERS, LEARNERS, build_learner, ensur
 def test_the_table_names_every_learner_of_autometa_meta_where_it_is_defined():
     import autometa.meta  # noqa: F401  (registers everything)
 
-    from_meta = {name for name, cls in LEARNERS.items() if cls.__module__.startswith("autometa.meta.")}
+    from_meta = {
+        name for name, cls in LEARNERS.items() if cls.__module__.startswith("autometa.meta.")
+    }
     assert from_meta == set(BUILTIN_LEARNERS)
     for name in BUILTIN_LEARNERS:
         assert LEARNERS[name].__module__ == BUILTIN_LEARNERS[name], name

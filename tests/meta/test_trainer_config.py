@@ -40,7 +40,9 @@ def grouped(folder=None, **kw) -> MetaTrainer:
 
 
 def test_at_most_twelve_constructor_arguments():
-    params = [p for p in inspect.signature(MetaTrainer.__init__).parameters.values() if p.name != "self"]
+    params = [
+        p for p in inspect.signature(MetaTrainer.__init__).parameters.values() if p.name != "self"
+    ]
     named = [p for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD]
     assert len(named) <= 12, [p.name for p in named]
 
@@ -66,8 +68,12 @@ def test_flat_keywords_still_work_with_a_deprecation_warning_and_the_same_settin
 
 
 def test_shorthands_equal_the_configs(tmp_path):
-    short = MetaTrainer(LinearMAML(), BlobPool(), optimizer="sgd", tracking=False, checkpoints=tmp_path)
-    assert short.optimizer == OptimizerConfig("sgd") and short.tracking == TrackingConfig(enabled=False)
+    short = MetaTrainer(
+        LinearMAML(), BlobPool(), optimizer="sgd", tracking=False, checkpoints=tmp_path
+    )
+    assert short.optimizer == OptimizerConfig("sgd") and short.tracking == TrackingConfig(
+        enabled=False
+    )
     assert short.checkpoints == CheckpointConfig(tmp_path)
 
 
@@ -94,8 +100,15 @@ def test_compact_files_are_an_option_and_resume_a_fresh_clone(tmp_path):
     grouped(tmp_path, checkpoints=CheckpointConfig(tmp_path, every=3, compact=True)).fit(6)
     last, compact = tmp_path / LAST_FILE, tmp_path / COMPACT_FILE
     small = load_checkpoint(compact)
-    assert all(v.dtype == torch.float16 for v in small["state_dict"].values() if v.is_floating_point())
-    moments = [v for st in small["training"]["optimizer"]["state"].values() for k, v in st.items() if k.startswith("exp_avg")]
+    assert all(
+        v.dtype == torch.float16 for v in small["state_dict"].values() if v.is_floating_point()
+    )
+    moments = [
+        v
+        for st in small["training"]["optimizer"]["state"].values()
+        for k, v in st.items()
+        if k.startswith("exp_avg")
+    ]
     assert moments and all(v.dtype == torch.bfloat16 for v in moments)
     full = load_checkpoint(last)
     assert expand_payload(compact_payload(full))["state_dict"].keys() == full["state_dict"].keys()
@@ -104,4 +117,6 @@ def test_compact_files_are_an_option_and_resume_a_fresh_clone(tmp_path):
     result = trainer.fit(9, resume=True)
     assert result.resumed_from == 6 and result.steps == 9 and trainer.step == 9
     grouped(tmp_path / "plain").fit(3)
-    assert (tmp_path / "plain" / LAST_FILE).is_file() and not (tmp_path / "plain" / COMPACT_FILE).exists()
+    assert (tmp_path / "plain" / LAST_FILE).is_file() and not (
+        tmp_path / "plain" / COMPACT_FILE
+    ).exists()

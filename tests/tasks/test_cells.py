@@ -44,7 +44,9 @@ def test_campaign_recipe_keeps_its_committed_sampler():
         X, y = load_dev_table(name)
         for n in (32, 64):
             for seed in (0, 1):
-                train, rest = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=seed)
+                train, rest = train_test_split(
+                    np.arange(len(y)), train_size=n, stratify=y, random_state=seed
+                )
                 test = rest[:50]
                 test = test[np.isin(y[test], y[train])]
                 expected.append((name, n, seed, list(X.index[train]), list(X.index[test])))
@@ -63,7 +65,9 @@ def test_random_recipes_of_the_regression_callers(salt):
             for seed in range(3):
                 extra = [] if salt is None else [sum(map(ord, name)) if salt == "table" else salt]
                 rows = np.random.default_rng([seed, n, *extra]).permutation(len(y))
-                expected.append((name, n, seed, list(X.index[rows[:n]]), list(X.index[rows[n : n + 100]])))
+                expected.append(
+                    (name, n, seed, list(X.index[rows[:n]]), list(X.index[rows[n : n + 100]]))
+                )
     got = held_out_cells(REG, (32, 128), range(3), n_test=100, sampler="random", salt=salt)
     assert _rows(got) == expected and expected
 

@@ -13,10 +13,30 @@ from autometa.tasks._random_functions import correlated_inputs, random_mlp, rand
 # sha256 (first 16 hex) of the first tasks of each family, computed before the two priors'
 # copies of the generators were merged into autometa/tasks/_random_functions.py
 PINNED = {
-    ("classification", "mlp"): ["600938522e401203", "c63a5915b0c70643", "b8c4637f23d7f325", "9c3e07836d6a6f58"],
-    ("classification", "scm"): ["8c24e702bb05dcd6", "319468408c2a5b0a", "94889bdbadd06655", "b9c578776ef6322a"],
-    ("regression", "mlp"): ["3cfb8e44f7098496", "7ba7ae212fc4c938", "30d46745e188d4ce", "aa0fc4dd1672bf13"],
-    ("regression", "scm"): ["679151f9118d9c1f", "6e2d9e5dd7c863e6", "86c42717a1be385e", "e8a453cab05068c7"],
+    ("classification", "mlp"): [
+        "600938522e401203",
+        "c63a5915b0c70643",
+        "b8c4637f23d7f325",
+        "9c3e07836d6a6f58",
+    ],
+    ("classification", "scm"): [
+        "8c24e702bb05dcd6",
+        "319468408c2a5b0a",
+        "94889bdbadd06655",
+        "b9c578776ef6322a",
+    ],
+    ("regression", "mlp"): [
+        "3cfb8e44f7098496",
+        "7ba7ae212fc4c938",
+        "30d46745e188d4ce",
+        "aa0fc4dd1672bf13",
+    ],
+    ("regression", "scm"): [
+        "679151f9118d9c1f",
+        "6e2d9e5dd7c863e6",
+        "86c42717a1be385e",
+        "e8a453cab05068c7",
+    ],
 }
 
 
@@ -31,7 +51,11 @@ def _digest(task) -> str:
 
 @pytest.mark.parametrize(("task", "kind"), sorted(PINNED))
 def test_tasks_are_the_ones_drawn_before_the_merge(task, kind):
-    prior = SyntheticPrior(16, 10, kinds=(kind,)) if task == "classification" else RegressionPrior(16, kinds=(kind,))
+    prior = (
+        SyntheticPrior(16, 10, kinds=(kind,))
+        if task == "classification"
+        else RegressionPrior(16, kinds=(kind,))
+    )
     assert [_digest(prior.task_from_seed(s)) for s in range(4)] == PINNED[(task, kind)]
 
 
