@@ -200,3 +200,28 @@ def test_v2_export_writes_a_card_naming_its_prior(tmp_path):
     assert "tree_scm" in info["data"]["synthetic"]["kinds"]
     assert info["data"]["reserved_data_sets_used"] == []
     assert load_meta_learner(tmp_path / "v2.pt").algo == "in-context-v2"
+
+
+def test_recipe_round_trip_train_score_export_load(tmp_path):
+    """A tiny campaign trained, scored, exported with its card, and loaded back scores the same."""
+    import hashlib
+
+    from autometa.meta import load_meta_learner
+    from autometa.meta._campaign import export_in_context
+
+    camp = InContextCampaign(tmp_path / "rt", device="cpu", **TINY)
+    curve = camp.run(steps=3)
+    info = export_in_context(camp, tmp_path / "icl.pt", tmp_path / "card.json", command="tiny", machine="test")
+    card = json.loads((tmp_path / "card.json").read_text())
+    assert card["sha256"] == hashlib.sha256((tmp_path / "icl.pt").read_bytes()).hexdigest() == info["sha256"]
+    assert card["training"]["steps"] == 3 and card["learning_curve"][-1]["step"] == 3
+    loaded = load_meta_learner(tmp_path / "icl.pt")
+    again = held_out_auc(loaded, camp.eval_datasets, camp.eval_sizes, seeds=camp.eval_seeds)
+    assert again["auc@32"] == curve[-1]["auc@32"]  # the exported weights are the scored ones
+
+
+def test_every_campaign_preset_has_its_default_folder():
+    from autometa._commands.meta_train import PRESET_DIRS
+    from autometa.meta._campaign import CAMPAIGN_PRESETS
+
+    assert set(PRESET_DIRS) == {"default", *CAMPAIGN_PRESETS}
