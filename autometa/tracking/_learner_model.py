@@ -59,9 +59,7 @@ def log_learner_checkpoint(
     *,
     algo: str,
     metadata: Mapping[str, Any] | None = None,
-    registered_model_name: str | None = None,
-    run_id: str | None = None,
-    tracking_uri: str | None = None,
+    **where: Any,
 ) -> LoggedMetaLearner:
     """Log a checkpoint as an MLflow ``pyfunc`` model under ``name`` of a run; maybe register it.
 
@@ -78,8 +76,9 @@ def log_learner_checkpoint(
         The learner's registered name (model metadata).
     metadata : mapping, optional
         Stored as the model's metadata (values as strings).
-    registered_model_name, run_id, tracking_uri
-        See :func:`autometa.tracking.log_pyfunc_model`.
+    **where
+        ``registered_model_name``, ``run_id``, ``tracking_uri``: see
+        :func:`autometa.tracking.log_pyfunc_model`.
     """
     import torch
 
@@ -98,9 +97,7 @@ def log_learner_checkpoint(
         what="the meta-learner",
         pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"autometa=={__version__}"],
         metadata={"algo": str(algo), **{k: str(v) for k, v in (metadata or {}).items()}},
-        registered_model_name=registered_model_name,
-        run_id=run_id,
-        tracking_uri=tracking_uri,
+        **where,
     )
     return LoggedMetaLearner(info.model_uri, info.run_id, info.registered_model_name, info.version)
 
