@@ -26,10 +26,8 @@ policy file and the code version.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from autometa._provenance import git_commit, sha256_file
 from autometa._version import __version__
 from autometa.augment._data import RESERVED_SETS, KeelTaskSource
 from autometa.augment._learner import AugmentedLearner, train_policy
@@ -91,14 +90,6 @@ def load_companion_learner(path: str | Path) -> Any:
     learner = build_learner(payload["algo"], **payload["config"])
     learner.load_state_dict(payload["state_dict"])
     return learner
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        return out.stdout.strip() or None
-    except Exception:  # pragma: no cover
-        return None
 
 
 def _evaluate(learner: Any, policy: Any, batches: list, seed: int) -> dict[str, float]:
@@ -161,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
     torch.manual_seed(args.seed)
-    git_commit = _git_commit()  # the code version that runs (recorded before training)
+    commit = git_commit()  # the code version that runs (recorded before training)
     train_sets = META_TRAIN_SETS
     synth_kwargs = {"d_max": args.d_max, "c_max": args.c_max, "n_range": tuple(args.n_range), "n_query": 128}
     keel = KeelTaskSource(train_sets, args.d_max, args.c_max, tuple(args.n_range))
@@ -246,18 +237,18 @@ def main(argv: list[str] | None = None) -> int:
         metadata = {
             "command": command,
             "autometa_version": __version__,
-            "git_commit": git_commit,
+            "git_commit": commit,
             "learner_file": learner_out.name,
         }
         save_policy(policy, out, metadata)
-        sha = hashlib.sha256(out.read_bytes()).hexdigest()
+        sha = sha256_file(out)
         card = {
             "name": "autometa default augmentation policy",
             "file": out.name,
             "sha256": sha,
             "companion_learner": {
                 "file": learner_out.name,
-                "sha256": hashlib.sha256(learner_out.read_bytes()).hexdigest(),
+                "sha256": sha256_file(learner_out),
                 "algo": learner.algo,
                 "config": learner.get_config(),
                 "meta_training_steps": learner_steps_done,

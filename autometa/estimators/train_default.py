@@ -29,11 +29,9 @@ a 2-core CPU in about an hour; a GPU only makes stages 1 and 2 faster.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import pickle
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -44,6 +42,7 @@ import numpy as np
 import torch
 
 from autometa._metrics import mean_ovr_auc
+from autometa._provenance import git_commit, sha256_file
 from autometa.augment import AugmentedLearner
 from autometa.estimators import AutoMetaClassifier, Portfolio, fit_portfolio
 from autometa.estimators._dev_data import (
@@ -347,18 +346,6 @@ def train_portfolio(
 
 
 # ----------------------------------------------------------------------------- model card
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).resolve().parent).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def write_model_card(parts: dict[str, dict[str, Any] | None], command: str, stages: tuple[str, ...]) -> Path:
     """Update ``autometa/checkpoints/model_card.json`` (keeps what other stages wrote).
 
@@ -388,7 +375,7 @@ def write_model_card(parts: dict[str, dict[str, Any] | None], command: str, stag
                 "excluded": "all reserved sets of BENCHMARKS.md; sklearn breast_cancer (= keel wdbc)",
             },
             "commands": commands,
-            "code_version": {"git_commit": _git_commit()},
+            "code_version": {"git_commit": git_commit() or "unknown"},
         }
     )
     for stage, facts in parts.items():
@@ -396,7 +383,7 @@ def write_model_card(parts: dict[str, dict[str, Any] | None], command: str, stag
             card[stage] = facts
     names = ("classifier_default.pt", "classifier_hypernet.pt", "classifier_portfolio.json", "classifier_in_context.pt")
     files = [CHECKPOINT_DIR / f for f in names]
-    card["sha256"] = {p.name: _sha256(p) for p in files if p.is_file()}
+    card["sha256"] = {p.name: sha256_file(p) for p in files if p.is_file()}
     path.write_text(json.dumps(card, indent=1, default=str))
     return path
 

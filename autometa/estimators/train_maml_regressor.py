@@ -14,7 +14,6 @@ the command and the held-out R² of the member, trained and untrained, on the
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from autometa._provenance import git_commit, sha256_file
 from autometa.estimators._context import FitContext
 from autometa.estimators._maml_regression_member import (
     MAML_REGRESSOR_CHECKPOINT,
@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     path = save_meta_learner(learner, args.out, metadata={"source": "train_maml_regressor", "steps": args.steps})
     card = {
         "file": Path(path).name,
-        "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+        "sha256": sha256_file(path),
+        "code_version": {"git_commit": git_commit()},
         "algo": learner.algo,
         "config": learner.get_config(),
         "parameters": int(sum(p.numel() for p in learner.parameters())),

@@ -19,7 +19,6 @@ summed over every session of the campaign.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import math
 import os
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from autometa._provenance import git_commit, sha256_file
 from autometa.meta._base import LEARNERS, ensure_registered
 from autometa.meta._checkpoint import (
     COMPACT_FILE,
@@ -490,7 +490,8 @@ def export_in_context(
     )
     info = {
         "file": Path(checkpoint).name,
-        "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+        "sha256": sha256_file(path),
+        "code_version": {"git_commit": git_commit()},
         "algo": learner.algo,
         "config": learner.get_config(),
         "parameters": int(sum(p.numel() for p in learner.parameters())),

@@ -215,6 +215,8 @@ def test_recipe_round_trip_train_score_export_load(tmp_path):
     card = json.loads((tmp_path / "card.json").read_text())
     assert card["sha256"] == hashlib.sha256((tmp_path / "icl.pt").read_bytes()).hexdigest() == info["sha256"]
     assert card["training"]["steps"] == 3 and card["learning_curve"][-1]["step"] == 3
+    commit = card["code_version"]["git_commit"]
+    assert commit is None or (len(commit) == 40 and int(commit, 16) >= 0)
     loaded = load_meta_learner(tmp_path / "icl.pt")
     again = held_out_auc(loaded, camp.eval_datasets, camp.eval_sizes, seeds=camp.eval_seeds)
     assert again["auc@32"] == curve[-1]["auc@32"]  # the exported weights are the scored ones
