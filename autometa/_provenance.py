@@ -11,8 +11,9 @@ import hashlib
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
-__all__ = ["git_commit", "sha256_file"]
+__all__ = ["git_commit", "learner_card", "sha256_file"]
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -33,3 +34,19 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def learner_card(learner: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The head of a shipped learner's model card: file, sha256, commit, algorithm, config, size.
+
+    ``learner`` is the meta-learner saved at ``path`` (its ``algo``, ``get_config()`` and
+    ``parameters()`` are read).
+    """
+    return {
+        "file": Path(path).name,
+        "sha256": sha256_file(path),
+        "code_version": {"git_commit": git_commit()},
+        "algo": learner.algo,
+        "config": learner.get_config(),
+        "parameters": int(sum(p.numel() for p in learner.parameters())),
+    }

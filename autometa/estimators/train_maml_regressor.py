@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autometa._provenance import git_commit, sha256_file
+from autometa._provenance import learner_card
 from autometa.estimators._context import FitContext
 from autometa.estimators._maml_regression_member import (
     MAML_REGRESSOR_CHECKPOINT,
@@ -80,12 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     learner.eval()
     path = save_meta_learner(learner, args.out, metadata={"source": "train_maml_regressor", "steps": args.steps})
     card = {
-        "file": Path(path).name,
-        "sha256": sha256_file(path),
-        "code_version": {"git_commit": git_commit()},
-        "algo": learner.algo,
-        "config": learner.get_config(),
-        "parameters": int(sum(p.numel() for p in learner.parameters())),
+        **learner_card(learner, path),
         "data": {
             "synthetic": {"generator": "autometa.tasks.RegressionPrior"},
             "dev_tables": list(prior.datasets),

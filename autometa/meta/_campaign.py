@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autometa._provenance import git_commit, sha256_file
+from autometa._provenance import learner_card
 from autometa.meta._base import LEARNERS, ensure_registered
 from autometa.meta._checkpoint import (
     COMPACT_FILE,
@@ -489,12 +489,7 @@ def export_in_context(
         learner, checkpoint, metadata={"campaign_step": int(curve[-1]["step"]), "source": "in-context campaign"}
     )
     info = {
-        "file": Path(checkpoint).name,
-        "sha256": sha256_file(path),
-        "code_version": {"git_commit": git_commit()},
-        "algo": learner.algo,
-        "config": learner.get_config(),
-        "parameters": int(sum(p.numel() for p in learner.parameters())),
+        **learner_card(learner, path),
         "data": {
             "synthetic": {
                 "generator": f"autometa.tasks.{type(prior.synthetic_for(prior.n_support_range[0])).__name__}",
