@@ -23,7 +23,16 @@ from typing import Any
 from autometa._version import __version__
 from autometa.tracking import start_run
 
-__all__ = ["BenchResult", "CellRecords", "add_common_arguments", "format_table", "report"]
+__all__ = [
+    "BenchResult",
+    "CellRecords",
+    "add_common_arguments",
+    "cell_ranks",
+    "complete_cells",
+    "format_table",
+    "held_out_protocol",
+    "report",
+]
 
 
 @dataclass
@@ -65,6 +74,44 @@ class BenchResult:
         d.pop("figures")
         d["environment"] = _environment()
         return d
+
+
+def held_out_protocol(
+    args: argparse.Namespace, default_datasets: Sequence[str]
+) -> tuple[list[int], list[str], int]:
+    """``(sizes, datasets, n_seeds)`` of a held-out benchmark from its ``--sizes``, ``--datasets``,
+    ``--seeds`` (default 5) and ``--quick`` (first size, two tables, one seed)."""
+    sizes = [int(s) for s in str(args.sizes).split(",") if s]
+    datasets = str(args.datasets).split(",") if args.datasets else list(default_datasets)
+    n_seeds = int(args.seeds or 5)
+    if args.quick:
+        sizes, datasets, n_seeds = sizes[:1], datasets[:2], 1
+    return sizes, datasets, n_seeds
+
+
+def complete_cells(
+    records: Sequence[dict[str, Any]], estimators: Sequence[str]
+) -> dict[tuple[str, int, int], dict[str, dict[str, Any]]]:
+    """``{(dataset, n_train, seed): {estimator: record}}`` of the cells every estimator ran on (in record order)."""
+    by_cell: dict[tuple[str, int, int], dict[str, dict[str, Any]]] = {}
+    for r in records:
+        if r["estimator"] in estimators:
+            by_cell.setdefault((r["dataset"], r["n_train"], r["seed"]), {})[r["estimator"]] = r
+    return {k: c for k, c in by_cell.items() if set(c) == set(estimators)}
+
+
+def cell_ranks(
+    cells: dict[tuple[str, int, int], dict[str, dict[str, Any]]], metric: str
+) -> dict[tuple[str, int], list[float]]:
+    """``{(estimator, n_train): [rank in each cell]}``, rank 1 for the highest ``metric`` (ties averaged)."""
+    from scipy.stats import rankdata
+
+    ranks: dict[tuple[str, int], list[float]] = {}
+    for (_, n, _), cell in cells.items():
+        names = list(cell)
+        for e, v in zip(names, rankdata([-cell[e][metric] for e in names]), strict=True):
+            ranks.setdefault((e, n), []).append(float(v))
+    return ranks
 
 
 class CellRecords:

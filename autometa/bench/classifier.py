@@ -32,7 +32,13 @@ from typing import Any
 import numpy as np
 
 from autometa._metrics import mean_ovr_auc
-from autometa.bench._common import BenchResult, CellRecords
+from autometa.bench._common import (
+    BenchResult,
+    CellRecords,
+    cell_ranks,
+    complete_cells,
+    held_out_protocol,
+)
 from autometa.tasks._cells import Cell, held_out_cells
 
 DESCRIPTION = __doc__
@@ -289,25 +295,13 @@ def hindsight_rows(records: list[dict[str, Any]], peers: list[str]) -> list[dict
 
 def summarize(records: list[dict[str, Any]], estimators: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Mean metrics, median time and mean AUC rank per (estimator, n_train)."""
-    from scipy.stats import rankdata
-
-    by_cell: dict[tuple[str, int, int], dict[str, dict[str, Any]]] = {}
-    for r in records:
-        if r["estimator"] in estimators:
-            by_cell.setdefault((r["dataset"], r["n_train"], r["seed"]), {})[r["estimator"]] = r
-    ranks: dict[tuple[str, int], list[float]] = {}
-    for (_, n, _), cell in by_cell.items():
-        if set(cell) != set(estimators):
-            continue  # only cells where every estimator ran
-        names = list(cell)
-        rk = rankdata([-cell[e]["roc_auc"] for e in names])
-        for e, v in zip(names, rk, strict=True):
-            ranks.setdefault((e, n), []).append(float(v))
+    complete = complete_cells(records, estimators)  # only cells where every estimator ran
+    ranks = cell_ranks(complete, "roc_auc")
     rows = []
     sizes = sorted({r["n_train"] for r in records})
     for n in sizes:
         for e in estimators:
-            rs = [c[e] for (_, nn, _), c in by_cell.items() if nn == n and set(c) == set(estimators)]
+            rs = [c[e] for (_, nn, _), c in complete.items() if nn == n]
             if not rs:
                 continue
             rows.append(
@@ -346,15 +340,11 @@ def compute(args: argparse.Namespace) -> BenchResult:
     from autometa.estimators._dev_data import EVALUATION
 
     torch.set_num_threads(int(args.threads))  # a long benchmark script, not library code
-    sizes = [int(s) for s in str(args.sizes).split(",") if s]
-    datasets = str(args.datasets).split(",") if args.datasets else list(EVALUATION)
-    n_seeds = int(args.seeds or 5)
+    sizes, datasets, n_seeds = held_out_protocol(args, EVALUATION)
     if args.estimators:
         estimators = [e.strip() for e in args.estimators.split(",") if e.strip()]
     else:
         estimators = list(ABLATION if args.ablation else MAIN)
-    if args.quick:
-        sizes, datasets, n_seeds = sizes[:1], datasets[:2], 1
     def describe(rec: dict[str, Any]) -> str:
         return (f"{rec['estimator']:>22} {rec['dataset']:>20} n={rec['n_train']:<4} seed={rec['seed']} "
                 f"auc={rec['roc_auc']:.4f} t={rec['time_s']:.2f}s")  # fmt: skip

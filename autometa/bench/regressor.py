@@ -38,7 +38,13 @@ from typing import Any
 
 import numpy as np
 
-from autometa.bench._common import BenchResult, CellRecords
+from autometa.bench._common import (
+    BenchResult,
+    CellRecords,
+    cell_ranks,
+    complete_cells,
+    held_out_protocol,
+)
 from autometa.bench.classifier import linear_preprocessing, tree_preprocessing
 from autometa.tasks._cells import Cell, held_out_cells
 
@@ -201,18 +207,8 @@ def hindsight_rows(records: list[dict[str, Any]], peers: list[str]) -> list[dict
 
 def summarize(records: list[dict[str, Any]], estimators: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Mean metrics, median time and mean R² rank per (estimator, n_train), plus the hindsight row."""
-    from scipy.stats import rankdata
-
-    by_cell: dict[tuple[str, int, int], dict[str, dict[str, Any]]] = {}
-    for r in records:
-        if r["estimator"] in estimators:
-            by_cell.setdefault((r["dataset"], r["n_train"], r["seed"]), {})[r["estimator"]] = r
-    complete = {k: c for k, c in by_cell.items() if set(c) == set(estimators)}
-    ranks: dict[tuple[str, int], list[float]] = {}
-    for (_, n, _), cell in complete.items():
-        names = list(cell)
-        for e, v in zip(names, rankdata([-cell[e]["r2"] for e in names]), strict=True):
-            ranks.setdefault((e, n), []).append(float(v))
+    complete = complete_cells(records, estimators)
+    ranks = cell_ranks(complete, "r2")
     rows = []
     sizes = sorted({n for _, n, _ in complete})
     for n in sizes:
@@ -243,15 +239,11 @@ def compute(args: argparse.Namespace) -> BenchResult:
     from autometa.tasks.roles import REGRESSOR_EVALUATION
 
     torch.set_num_threads(int(args.threads))  # a long benchmark script, not library code
-    sizes = [int(s) for s in str(args.sizes).split(",") if s]
-    datasets = str(args.datasets).split(",") if args.datasets else list(REGRESSOR_EVALUATION)
-    n_seeds = int(args.seeds or 5)
+    sizes, datasets, n_seeds = held_out_protocol(args, REGRESSOR_EVALUATION)
     estimators = [e.strip() for e in args.estimators.split(",") if e.strip()] if args.estimators else list(MAIN)
     unknown = [e for e in estimators if e not in (*MAIN, *ABLATION)]
     if unknown:
         raise ValueError(f"Unknown estimator(s) {unknown}; choose from {[*MAIN, *ABLATION]}.")
-    if args.quick:
-        sizes, datasets, n_seeds = sizes[:1], datasets[:2], 1
     def describe(rec: dict[str, Any]) -> str:
         return (f"{rec['estimator']:>12} {rec['dataset']:>30} n={rec['n_train']:<4} seed={rec['seed']} "
                 f"r2={rec['r2']:.4f} t={rec['time_s']:.2f}s")  # fmt: skip
