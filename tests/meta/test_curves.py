@@ -39,3 +39,14 @@ def test_the_docs_table_is_the_committed_comparison():
     doc = (ROOT / "docs" / "in_context.md").read_text()
     inside = doc.split("<!-- v2-comparison: written by campaigns/compare_v2.py -->")[1].split("<!-- /v2-comparison -->")[0]
     assert inside.strip() == markdown_table(committed).strip()
+
+
+def test_the_docs_cost_figures_are_the_committed_benchmark():
+    cost = json.loads((ROOT / "docs" / "results" / "in_context_v2_cost.json").read_text())
+    at = {(r["estimator"], r["support"], r["query"]): r["predict_s"] for r in cost["rows"]}
+    doc = (ROOT / "docs" / "in_context.md").read_text()
+    for key in [("icl:v2-step400", 512, 512), ("icl", 512, 512), ("rf300", 512, 512), ("icl:v2-step400", 512, 2000),
+                ("icl", 512, 2000)]:  # fmt: skip
+        assert f"{at[key]:.4f} s" in doc, key
+    assert f"{cost['summary']['icl:v2-step400_predict_growth@support=512']:.4f}x" in doc
+    assert at[("icl:v2-step400", 512, 512)] > at[("icl", 512, 512)]  # the prose says v2 costs more
