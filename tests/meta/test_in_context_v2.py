@@ -16,6 +16,7 @@ from autometa.meta import (
 from autometa.meta._in_context import in_context_proba
 from autometa.meta._in_context_v2 import permute_labels
 from autometa.meta._schedule import MuonAdamW, make_optimizer
+from autometa.meta._trainer_config import CheckpointConfig, OptimizerConfig
 from autometa.tasks import InContextPrior, SyntheticPrior, collate_tasks
 
 D, C = 8, 4
@@ -211,8 +212,8 @@ def test_muon_optimizer_state_round_trips():
 def _trainer(tmp_path, learner, steps_dir="run"):
     prior = InContextPrior(d_max=D, c_max=C, datasets=[], n_support_range=(8, 16), n_query=8)
     return MetaTrainer(
-        learner, prior, meta_batch_size=2, lr=1e-3, optimizer="muon", ema_decay=0.9, device="cpu", seed=0,
-        checkpoint_dir=tmp_path / steps_dir, checkpoint_every=3, tracking=False, progress=False,
+        learner, prior, meta_batch_size=2, optimizer=OptimizerConfig("muon", lr=1e-3, ema_decay=0.9), device="cpu",
+        seed=0, checkpoints=CheckpointConfig(tmp_path / steps_dir, every=3), tracking=False, progress=False,
     )  # fmt: skip
 
 
@@ -246,7 +247,7 @@ def test_meta_training_teaches_it():
             return float(m.meta_loss(held)[0])
 
     before = val_loss(learner)
-    MetaTrainer(learner, prior, meta_batch_size=4, lr=2e-3, optimizer="muon", device="cpu", seed=0,
+    MetaTrainer(learner, prior, meta_batch_size=4, optimizer=OptimizerConfig("muon", lr=2e-3), device="cpu", seed=0,
                 tracking=False, progress=False).fit(150)  # fmt: skip
     assert val_loss(learner) < before - 0.05
 
@@ -269,7 +270,7 @@ def test_regression_v2_reads_targets_and_learns():
         return learner.evaluate(held)["loss"]
 
     before = val_loss()
-    MetaTrainer(learner, prior, meta_batch_size=4, lr=2e-3, optimizer="muon", device="cpu", seed=0,
+    MetaTrainer(learner, prior, meta_batch_size=4, optimizer=OptimizerConfig("muon", lr=2e-3), device="cpu", seed=0,
                 tracking=False, progress=False).fit(120)  # fmt: skip
     assert val_loss() < before - 0.1
     xs = held.x_support[0]
