@@ -128,15 +128,18 @@ class MetaSampler(BaseSampler):
       in the meta-knowledge whose parameters match by name), a greedy portfolio over those
       tasks: each new point minimizes the similarity-weighted regret, across tasks, of the set
       proposed so far (tasks are re-weighted by the rank correlation between their surrogate
-      and the study's results as trials complete);
+      and the study's results as trials complete). A task archived in the meta-knowledge is
+      trusted by behaviour, not by name (:mod:`autometa.optuna._trust`): from a sceptical prior
+      scaled by how well its ranges and types fit the study's, its trust follows how well it
+      ranks the study's trials and sets the share of its picks among space-filling ones;
     * otherwise, the meta-learned design for the space's dimension (a portfolio of points in
       the unit cube built to minimize regret across synthetic tuning landscapes: basins,
       plateaus, sweet spots, irrelevant dimensions), or a scrambled Sobol design where the
       knowledge has none.
 
     Later trials maximize expected improvement under a Gaussian process whose prior mean is
-    the similarity-weighted combination of the task surrogates and whose length scale and
-    noise are meta-learned (refined on the study by marginal likelihood).
+    the similarity-weighted combination of the task surrogates (times the archive's trust) and
+    which has one length scale per parameter, fitted to the study around the meta-learned one.
 
     Parameters
     ----------
@@ -147,7 +150,7 @@ class MetaSampler(BaseSampler):
     knowledge : MetaKnowledge, path, ``"default"`` or None, default="default"
         The meta-knowledge: ``"default"`` is the one shipped with autometa (trained with
         ``python -m autometa.optuna.train``), a path loads a file written by that command,
-        ``None`` uses none (uniform design, plain GP).
+        ``None`` uses none (Sobol design, GP with untuned priors).
     n_startup_trials : int, default=10
         Number of configurations taken from the initial design.
     independent_sampler : optuna.samplers.BaseSampler, optional

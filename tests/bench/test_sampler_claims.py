@@ -54,8 +54,14 @@ def test_no_source_and_overhead_tables_match_their_json() -> None:
     rows = {r["sampler"]: r for r in _load("sampler_nosource.json")["rows"]}
     for label, key in (("MetaSampler (knowledge, no sources)", "meta"), ("TPESampler", "tpe")):
         r = rows[key]
-        assert f"| {label} | {r['regret@10']:.4f} | {r['regret@25']:.4f} | {r['mean_rank']:.2f} |" in _DOC
-    summary = {**_load("sampler_nosource.json")["summary"], **_load("sampler_nosource_hpo.json")["summary"]}
+        assert (
+            f"| {label} | {r['regret@10']:.4f} | {r['regret@25']:.4f} | {r['mean_rank']:.2f} |"
+            in _DOC
+        )
+    summary = {
+        **_load("sampler_nosource.json")["summary"],
+        **_load("sampler_nosource_hpo.json")["summary"],
+    }
     for prob in ("hpobench/car", "synthetic/noisy", "synthetic/conditional"):
         t10, t25 = summary[f"regret@10/{prob}"], summary[f"regret@25/{prob}"]
         assert f"| {prob} | {t10['meta']:.4f} / {t25['meta']:.4f} |" in _DOC
