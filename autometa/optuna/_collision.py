@@ -17,10 +17,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import optuna
+import optuna
 
 __all__ = ["COLLISIONS", "CollisionObjective", "collision_objective"]
 
@@ -57,8 +56,6 @@ class CollisionObjective:
             final = self.loss(params)
             if not pruned:
                 return final
-            import optuna
-
             # Slow starters: the curve's early excess depends on the configuration, so early
             # steps rank configurations only roughly, as real learning curves do.
             excess = 0.5 + 0.5 * math.tanh(final - 0.5)
