@@ -105,7 +105,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--objectives",
         default=None,
-        help="collision mode: comma-separated objectives (default: all; pruned variants as NAME+median_pruner)",
+        help="collision mode: comma-separated objectives (default: all development ones; pruned variants as "
+        "NAME+median_pruner; the held-out ones: four_mixed_scales,depth_width_activation)",
     )
     parser.add_argument(
         "--noisy",
@@ -532,7 +533,7 @@ def compute_collision(args: argparse.Namespace) -> BenchResult:
     """
     import optuna
 
-    from autometa.optuna._collision import COLLISIONS
+    from autometa.optuna._collision import COLLISIONS, HELD_OUT_COLLISIONS, collision_objective
 
     samplers = [s for s in args.samplers.split(",") if s]
     if args.samplers == ",".join(_SAMPLERS):
@@ -546,6 +547,7 @@ def compute_collision(args: argparse.Namespace) -> BenchResult:
     if getattr(args, "objectives", None):
         wanted = [o for o in args.objectives.split(",") if o]
         known = {f"{n}+median_pruner" if p else n: (n, p) for n, p in problems}
+        known.update({n: (n, False) for n in HELD_OUT_COLLISIONS})
         for o in wanted:
             if o not in known:
                 raise SystemExit(f"unknown collision objective {o!r}; choose from {','.join(known)}")
@@ -557,7 +559,7 @@ def compute_collision(args: argparse.Namespace) -> BenchResult:
     best: dict[tuple[str, str], list[float]] = {}
     for name, pruned in problems:
         label = f"{name}+median_pruner" if pruned else name
-        objective = COLLISIONS[name].objective(pruned)
+        objective = collision_objective(name).objective(pruned)
         for sname in samplers:
             values = []
             for seed in range(n_seeds):

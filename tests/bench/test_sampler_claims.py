@@ -68,3 +68,14 @@ def test_no_source_and_overhead_tables_match_their_json() -> None:
     over = {r["sampler"]: r for r in _load("sampler_overhead.json")["rows"]}
     cpu50 = over["meta"]["cpu_ms/trial@50"]
     assert f"| MetaSampler | **{cpu50:.1f}** |" in _DOC and cpu50 <= 10.0
+
+
+def test_held_out_collision_table_matches_its_json() -> None:
+    after = _load("sampler_collision_heldout.json")["summary"]
+    before = _load("sampler_collision_heldout_before.json")["summary"]
+    for label in ("four_mixed_scales", "depth_width_activation"):
+        a, b = after[f"mean_best/{label}"], before[f"mean_best/{label}"]
+        ok = a["meta"] <= 1.1 * min(a["tpe"], a["meta-bare"])
+        meta = f"{a['meta']:.5f}" if ok else f"**{a['meta']:.5f}**"
+        row = f"| {label} | {b['meta']:.5f} | {b['meta-bare']:.5f} | {meta} | {a['meta-bare']:.5f} | {a['tpe']:.5f} |"
+        assert row in _DOC, row
