@@ -96,6 +96,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "plateaus,log_optima,categorical,conditional,noisy; 'none' for none)",
     )
     parser.add_argument(
+        "--collision",
+        action="store_true",
+        help="name-collision mode: objectives that reuse the archive's parameter names (width, depth, alpha, "
+        "batch_size, learning_rate_init) with other optima and ranges, with and without a MedianPruner; "
+        "samplers default to meta,meta-bare,tpe,gp; 40 trials, 20 seeds; mean best value per objective",
+    )
+    parser.add_argument(
+        "--objectives",
+        default=None,
+        help="collision mode: comma-separated objectives (default: all development ones; pruned variants as "
+        "NAME+median_pruner; the held-out ones: four_mixed_scales,depth_width_activation)",
+    )
+    parser.add_argument(
         "--noisy",
         action="store_true",
         help="evaluate one of the table's 5 seeds at random (default: the mean over the 5 seeds)",
@@ -206,6 +219,8 @@ def compute(args: argparse.Namespace) -> BenchResult:
         return compute_no_source(args)
     if getattr(args, "overhead", False):
         return compute_overhead(args)
+    if getattr(args, "collision", False):
+        return compute_collision(args)
     datasets = [d for d in args.datasets.split(",") if d]
     samplers = [s for s in args.samplers.split(",") if s]
     for s in samplers:
@@ -502,6 +517,104 @@ def per_problem_summary(records: list[dict[str, Any]], samplers: list[str], chec
                 wins += all(m["meta"] <= m[p] + 1e-12 for p in peers)
             out[f"meta<=({'&'.join(peers)})@{c}"] = f"{wins}/{len(problems)} problems"
     return out
+
+
+_COLLISION_SAMPLERS = ("meta", "meta-bare", "tpe", "gp")
+_COLLISION_PRUNED = ("lr_width", "lri_width_depth", "mlp5")  # also run under a MedianPruner
+
+
+def compute_collision(args: argparse.Namespace) -> BenchResult:
+    """Name collisions: objectives reusing the archive's names with other optima, no source studies.
+
+    Every objective of :data:`autometa.optuna._collision.COLLISIONS` (minimization, optimum 0)
+    runs 40 trials (``--n-trials`` to change) per seed and sampler, and three of them again
+    under ``MedianPruner(n_startup_trials=5, n_warmup_steps=2)`` with a learning curve. Reported:
+    mean and median best value over seeds. These objectives are never used to tune the sampler.
+    """
+    import optuna
+
+    from autometa.optuna._collision import COLLISIONS, HELD_OUT_COLLISIONS, collision_objective
+
+    samplers = [s for s in args.samplers.split(",") if s]
+    if args.samplers == ",".join(_SAMPLERS):
+        samplers = list(_COLLISION_SAMPLERS)
+    for s in samplers:
+        if s not in ("meta", "meta-bare", "tpe", "gp", "random"):
+            raise SystemExit(f"sampler {s!r} is not available in --collision mode; choose from meta,meta-bare,tpe,gp,random")
+    n_trials = args.n_trials if args.n_trials != 50 else 40
+    n_seeds = args.seeds if args.seeds is not None else 20
+    problems = [(name, False) for name in COLLISIONS] + [(name, True) for name in _COLLISION_PRUNED]
+    if getattr(args, "objectives", None):
+        wanted = [o for o in args.objectives.split(",") if o]
+        known = {f"{n}+median_pruner" if p else n: (n, p) for n, p in problems}
+        known.update({n: (n, False) for n in HELD_OUT_COLLISIONS})
+        for o in wanted:
+            if o not in known:
+                raise SystemExit(f"unknown collision objective {o!r}; choose from {','.join(known)}")
+        problems = [known[o] for o in wanted]
+    if args.quick:
+        n_trials, n_seeds, problems = min(n_trials, 12), 1 if args.seeds is None else n_seeds, problems[:2]
+    start = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    best: dict[tuple[str, str], list[float]] = {}
+    for name, pruned in problems:
+        label = f"{name}+median_pruner" if pruned else name
+        objective = collision_objective(name).objective(pruned)
+        for sname in samplers:
+            values = []
+            for seed in range(n_seeds):
+                sampler = _make_sampler(sname, seed, [], "default")
+                pruner = (
+                    optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
+                    if pruned
+                    else optuna.pruners.NopPruner()
+                )
+                study = optuna.create_study(sampler=sampler, pruner=pruner)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    study.optimize(objective, n_trials=n_trials)
+                values.append(float(study.best_value))
+            best[(label, sname)] = values
+            rows.append({
+                "objective": label,
+                "sampler": sname,
+                "mean_best": float(np.mean(values)),
+                "median_best": float(np.median(values)),
+            })
+            print(
+                f"[{time.perf_counter() - start:7.1f}s] {label:32s} {sname:9s} mean best {np.mean(values):.5f}",
+                flush=True,
+            )
+    summary: dict[str, Any] = {}
+    labels = list(dict.fromkeys(r["objective"] for r in rows))
+    mean = {(r["objective"], r["sampler"]): r["mean_best"] for r in rows}
+    if {"meta", "meta-bare", "tpe"} <= set(samplers) and labels:
+        ok = [lab for lab in labels if mean[(lab, "meta")] <= 1.1 * min(mean[(lab, "tpe")], mean[(lab, "meta-bare")])]
+        summary["meta<=1.1*min(tpe,meta-bare)"] = f"{len(ok)}/{len(labels)} objectives"
+        ok = [lab for lab in labels if mean[(lab, "meta-bare")] <= 1.1 * mean[(lab, "tpe")]]
+        summary["meta-bare<=1.1*tpe"] = f"{len(ok)}/{len(labels)} objectives"
+    for lab in labels:
+        summary[f"mean_best/{lab}"] = {s: round(mean[(lab, s)], 5) for s in samplers}
+    return BenchResult(
+        name="sampler-collision",
+        rows=rows,
+        key_columns=["objective", "sampler"],
+        params={
+            "mode": "collision",
+            "samplers": ",".join(samplers),
+            "n_trials": n_trials,
+            "seeds": n_seeds,
+            "quick": bool(args.quick),
+            "optuna": optuna.__version__,
+            "wall_seconds": round(time.perf_counter() - start, 1),
+        },
+        summary=summary,
+        notes=[
+            "objectives: autometa/optuna/_collision.py (minimization, optimum 0); they reuse the shipped "
+            "archive's parameter names with other optima and ranges and are never used to tune the sampler",
+            "meta: MetaSampler(seed=s) with the shipped knowledge; meta-bare: MetaSampler(knowledge=None)",
+        ],
+    )
 
 
 _OVERHEAD_SAMPLERS = ("meta", "tpe", "gp")

@@ -18,16 +18,18 @@ from optuna.samplers import BaseSampler
 from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import TrialState
+from scipy.stats import qmc
 
 from autometa.optuna._believer import pick_with_believer
 from autometa.optuna._candidates import local_and_random_candidates
-from autometa.optuna._gp import GP, gaussianize, gp_window, kendall_tau
+from autometa.optuna._gp import GP, fit_ard, gaussianize, gp_window, kendall_tau
 from autometa.optuna._history import history_ranks
 from autometa.optuna._icl import MAX_DIM as ICL_MAX_DIM
 from autometa.optuna._icl import ICLSurrogate, pick_with_icl
 from autometa.optuna._knowledge import MetaKnowledge, TuningTask, task_from_study
 from autometa.optuna._space import NormalizedSpace
 from autometa.optuna._storage import compatible_studies
+from autometa.optuna._trust import PRIOR_RELEVANCE, compatibility, relevance
 
 if TYPE_CHECKING:
     from optuna.study import Study
@@ -46,11 +48,15 @@ _MAX_PLANS = 256
 _MIN_ARCHIVE_COVERAGE = 0.5  # an archived task must share this share of the study's parameters
 _MAX_ICL_CONTEXT = 48  # context points given to the in-context surrogate
 _MAX_GP_POINTS = 192  # the study GP sees at most this many trials (best half + a random rest)
-_PROBE_POSITIONS = (3, 4)  # no sources: space-filling probes among the archive's portfolio
-_MIN_CHECK_POINTS = 5  # observations before the archive's prediction is checked against the study
-_LENGTHSCALE_MULTS = (0.5, 1.0, 2.0)  # study GP: around the meta-learned length scale
-_NOISE_LEVELS = (0.3,)  # study GP: noise levels tried besides the meta-learned one
-_LOG_PRIOR_SD = 0.7  # log-normal prior width on the length-scale multiplier
+_ARD_PRIOR_SD = 1.0  # study GP: log-normal prior width on each parameter's length scale
+# Study GP noise: prior centre and bounds. Rank-normal scores of a deterministic objective look
+# noisy to a stationary GP, and a fitted noise level far above 1e-2 makes expected improvement
+# settle on near-copies of the incumbent (the smooth collision objectives in
+# autometa/optuna/_collision.py); the held-out noisy family did as well with the cap.
+_NOISE_CENTRE = 1e-3
+_NOISE_BOUNDS = (1e-6, 1e-2)
+_NOISE_PRIOR_SD = 1.4  # log-normal prior width on the noise level
+_MAX_HYPER_POINTS = 64  # the study GP's hyperparameters are fitted on at most this many trials
 
 
 @dataclass
@@ -62,6 +68,8 @@ class _TaskModel:
     subspace: NormalizedSpace
     gp: GP
     n_points: int  # configurations the task evaluated in this space
+    archived: bool = False  # from the meta-knowledge's archive (trusted by behaviour), not a source study
+    compat: float = 1.0  # archived: how well its space fits the study's (_trust.compatibility)
 
     def predict(self, internal: np.ndarray) -> np.ndarray:
         feats = self.subspace.features_from_internal(internal[:, self.columns])
@@ -120,15 +128,18 @@ class MetaSampler(BaseSampler):
       in the meta-knowledge whose parameters match by name), a greedy portfolio over those
       tasks: each new point minimizes the similarity-weighted regret, across tasks, of the set
       proposed so far (tasks are re-weighted by the rank correlation between their surrogate
-      and the study's results as trials complete);
+      and the study's results as trials complete). A task archived in the meta-knowledge is
+      trusted by behaviour, not by name (:mod:`autometa.optuna._trust`): from a sceptical prior
+      scaled by how well its ranges and types fit the study's, its trust follows how well it
+      ranks the study's trials and sets the share of its picks among space-filling ones;
     * otherwise, the meta-learned design for the space's dimension (a portfolio of points in
       the unit cube built to minimize regret across synthetic tuning landscapes: basins,
       plateaus, sweet spots, irrelevant dimensions), or a scrambled Sobol design where the
       knowledge has none.
 
     Later trials maximize expected improvement under a Gaussian process whose prior mean is
-    the similarity-weighted combination of the task surrogates and whose length scale and
-    noise are meta-learned (refined on the study by marginal likelihood).
+    the similarity-weighted combination of the task surrogates (times the archive's trust) and
+    which has one length scale per parameter, fitted to the study around the meta-learned one.
 
     Parameters
     ----------
@@ -139,7 +150,7 @@ class MetaSampler(BaseSampler):
     knowledge : MetaKnowledge, path, ``"default"`` or None, default="default"
         The meta-knowledge: ``"default"`` is the one shipped with autometa (trained with
         ``python -m autometa.optuna.train``), a path loads a file written by that command,
-        ``None`` uses none (uniform design, plain GP).
+        ``None`` uses none (Sobol design, GP with untuned priors).
     n_startup_trials : int, default=10
         Number of configurations taken from the initial design.
     independent_sampler : optuna.samplers.BaseSampler, optional
@@ -277,10 +288,11 @@ class MetaSampler(BaseSampler):
         self._tpe: optuna.samplers.TPESampler | None = None
         self._encoded: dict[tuple[Any, ...], dict[int, Any]] = {}  # (study, space) -> trial encodings
         self._search_spaces: dict[tuple[int, int], IntersectionSearchSpace] = {}
+        self._hyper: OrderedDict[tuple[Any, ...], tuple[Any, float]] = OrderedDict()  # study GP fits
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for key in ("_lock", "_states", "_plans", "_tpe", "_encoded", "_search_spaces"):
+        for key in ("_lock", "_states", "_plans", "_tpe", "_encoded", "_search_spaces", "_hyper"):
             state.pop(key, None)
         return state
 
@@ -483,6 +495,9 @@ class MetaSampler(BaseSampler):
             fitted = self._fit_task(task, space, rng, min_cols)
             if fitted is not None:
                 model, pts, values = fitted
+                if i >= n_sources:
+                    model.archived = True
+                    model.compat = compatibility(task.distributions, space.distributions)
                 models.append(model)
                 task_points.append(pts)
                 exact.append(values)
@@ -601,8 +616,7 @@ class MetaSampler(BaseSampler):
         n_seen = len(obs_y) + len(run_x) + pending
         if len(obs_y) < self._n_startup_trials and n_seen < 4 * self._n_startup_trials:
             state = self._space_state(space)
-            probe = not self._source_tasks and n_seen in _PROBE_POSITIONS
-            if state.tasks and not probe and not self._prior_disagrees(state, obs_x, obs_y):
+            if state.tasks and self._portfolio_turn(state, obs_x, obs_y, n_seen):
                 x = self._portfolio_step(state, obs_x, obs_y, run_x, pending)
             else:
                 x = self._design_step(space, obs_x, run_x, pending, rng)
@@ -610,35 +624,51 @@ class MetaSampler(BaseSampler):
             x = self._bo_step(space, obs_x, obs_y, run_x, pending, rng)
         return space.params_from_internal(x)
 
-    def _prior_disagrees(self, state: _SpaceState, obs_x: np.ndarray, obs_y: np.ndarray) -> bool:
-        """Whether the archived tasks' prediction contradicts the study (no source studies only).
+    def _portfolio_turn(self, state: _SpaceState, obs_x: np.ndarray, obs_y: np.ndarray, k: int) -> bool:
+        """Whether initial-design trial ``k`` takes the tasks' portfolio pick or a space-filling one.
 
-        With only the shipped archive (no ``source_studies``), trials 4 and 5 of the initial
-        design are space-filling probes (the others come from the archive's portfolio); once
-        ``_MIN_CHECK_POINTS`` trials are observed, the similarity-weighted prediction of the
-        archived tasks is compared with the study's ranks on all of them. A Kendall tau at or
-        below zero (the probes did as well as the archive's picks) means the study does not behave
-        like the archive, and the rest of the initial design is space filling (the BO step's
-        prior mean is already scaled by its least-squares fit, which drops a contradicting prior).
+        With source studies, always the portfolio. With archived tasks only, the share of
+        portfolio picks follows the archive's trust ``T`` (:meth:`_task_weights`): trial ``k`` is
+        a portfolio pick when ``ceil((k + 1) T) > ceil(k T)``. The first trial takes the
+        archive's pick; with the sceptical prior (``T`` about 0.4 or less) the next ones
+        alternate with space filling, and as the study's own trials confirm or contradict the
+        archive, ``T`` and with it the share of the archive's picks rises or falls.
         """
-        if self._source_tasks or obs_y.size < _MIN_CHECK_POINTS:
-            return False
-        means = state.task_means(obs_x)
-        weights = self._similarity(state.tasks, means, obs_y)
-        return kendall_tau(weights @ means, obs_y) <= 0.0
+        if self._source_tasks:
+            return True
+        _, trust = self._task_weights(state.tasks, state.task_means(obs_x), obs_y)
+        return math.ceil((k + 1) * trust - 1e-9) > math.ceil(k * trust - 1e-9)
 
     # -- initial design ---------------------------------------------------------------------
     @staticmethod
-    def _similarity(
+    def _task_weights(
         tasks: Sequence[_TaskModel], task_means_obs: np.ndarray, obs_y: np.ndarray
-    ) -> np.ndarray:
-        """Task weights: evidence prior times ``exp(T * Kendall tau)`` with the study's results."""
+    ) -> tuple[np.ndarray, float]:
+        """Task weights (summing to 1) and the trust ``T`` in ``[0, 1]`` of the tasks' prediction.
+
+        A task's similarity is an evidence prior times ``exp(4 * tau)``, with ``tau`` Kendall's
+        rank correlation between the task's surrogate and the study's results (from 3
+        observations on). A source study is trusted; an archived task is weighted by its
+        relevance (:func:`~autometa.optuna._trust.relevance`: a sceptical prior scaled by how well
+        its space fits the study's, updated by ``tau``). ``T`` is the similarity-weighted mean of
+        the tasks' trusts (1 with source studies only); it scales the tasks' prior mean in the
+        Bayesian-optimization phase and sets the share of the archive's picks in the initial
+        design.
+        """
         prior = np.array([t.n_points / (t.n_points + _EVIDENCE_POINTS) for t in tasks])
         finite = np.isfinite(obs_y)
-        if finite.sum() >= 3:
+        n_obs = int(finite.sum())
+        taus = np.zeros(len(tasks))
+        if n_obs >= 3:
             taus = np.array([kendall_tau(m[finite], obs_y[finite]) for m in task_means_obs])
             prior = prior * np.exp(_SIMILARITY_TEMPERATURE * taus)
-        return prior / prior.sum()
+        trust = np.array(
+            [relevance(float(tau), n_obs, PRIOR_RELEVANCE * t.compat) if t.archived else 1.0 for t, tau in zip(tasks, taus, strict=True)]
+        )
+        base = prior / prior.sum()
+        weights = base * trust
+        total = float(weights.sum())
+        return (weights / total if total > 0 else base), float(total)
 
     def _portfolio_step(
         self,
@@ -660,10 +690,10 @@ class MetaSampler(BaseSampler):
                 ]
             )
             best = pct.min(axis=1)
-            weights = self._similarity(state.tasks, means_chosen[:, : obs_x.shape[0]], obs_y)
+            weights, _ = self._task_weights(state.tasks, means_chosen[:, : obs_x.shape[0]], obs_y)
         else:
             best = np.ones(len(state.tasks))
-            weights = self._similarity(state.tasks, np.zeros((len(state.tasks), 0)), obs_y[:0])
+            weights, _ = self._task_weights(state.tasks, np.zeros((len(state.tasks), 0)), obs_y[:0])
         taken = _row_keys(state.space.features_from_internal(chosen)) if chosen.shape[0] else set()
         available = np.array([k not in taken for k in _row_keys(state.cand_features, as_list=True)])
         if (available & state.cand_from_tasks).any():
@@ -689,13 +719,28 @@ class MetaSampler(BaseSampler):
         rng: np.random.Generator,
     ) -> np.ndarray:
         design = self._knowledge.design(space.dim) if self._knowledge is not None else None
+        with self._lock:
+            base = self._base_seed or 0
         if design is None:
-            from scipy.stats import qmc
-
-            with self._lock:
-                base = self._base_seed or 0
             m = int(math.ceil(math.log2(4 * self._n_startup_trials)))
             design = qmc.Sobol(space.dim, scramble=True, seed=base).random_base2(m)
+        else:
+            # The learned design, under a random symmetry of the cube keyed by the seed (the
+            # parameters permuted, some reflected): the landscapes it was learned on look alike
+            # under these, but a fixed objective that one orientation misses is no longer
+            # missed by every seed (docs/sampler.md gives the measurements).
+            sym = np.random.default_rng([base, 104729, space.dim])
+            design = np.asarray(design, dtype=float)[:, sym.permutation(space.dim)]
+            flip = sym.random(space.dim) < 0.5
+            design[:, flip] = 1.0 - design[:, flip]
+            # Categorical parameters: every choice equally often, in a seeded order (the learned
+            # design's interior points would otherwise favour the middle choices).
+            for j, name in enumerate(space.names):
+                dist = space.distributions[name]
+                if isinstance(dist, CategoricalDistribution):
+                    n_c = len(dist.choices)
+                    order = np.concatenate([sym.permutation(n_c) for _ in range(-(-len(design) // n_c))])
+                    design[:, j] = (order[: len(design)] + 0.5) / n_c
         pts = space.internal_from_unit(design)
         chosen = np.concatenate([obs_x, run_x], axis=0)
         taken = _row_keys(space.features_from_internal(chosen)) if chosen.shape[0] else set()
@@ -735,7 +780,7 @@ class MetaSampler(BaseSampler):
         # Prior mean from similarity-weighted task surrogates.
         if state.tasks:
             obs_means = state.task_means(obs_x)
-            w = self._similarity(state.tasks, obs_means, obs_y)
+            w, trust = self._task_weights(state.tasks, obs_means, obs_y)
             active = w > 1e-3 / len(w)
             new_means = state.task_means(new, active)
             prior_c = w @ np.concatenate([state.cand_task_means, new_means], axis=1)
@@ -743,6 +788,7 @@ class MetaSampler(BaseSampler):
             prior_r = w @ state.task_means(run_x, active)
             vo = prior_o.var()
             a = float(np.clip(np.cov(prior_o, z, bias=True)[0, 1] / vo, 0.0, 2.0)) if vo > 1e-12 else 0.0
+            a *= trust  # an archive the study does not confirm fades out of the prior mean
             b = float(np.mean(z - a * prior_o))
         else:
             prior_c = np.zeros(cand.shape[0])
@@ -754,7 +800,7 @@ class MetaSampler(BaseSampler):
         taken = _row_keys(x_feat)
         win = gp_window(z, _MAX_GP_POINTS, rng)
         x_feat, resid = x_feat[win], resid[win]
-        gp = self._fit_study_gp(space, x_feat, resid)
+        gp = self._fit_study_gp(space, x_feat, resid, obs_x, obs_y)
         if run_x.size:
             lie = float(z.max()) - (a * prior_r + b)
             run_feat = space.features_from_internal(run_x)
@@ -768,30 +814,49 @@ class MetaSampler(BaseSampler):
         pick = pick_with_believer(gp, x_feat, resid, feats, a * prior_c + b, float(z.min()), available, pending)
         return cand[pick]
 
-    def _fit_study_gp(self, space: NormalizedSpace, x: np.ndarray, y: np.ndarray) -> GP:
-        """GP on the study: meta-learned hyperparameters as a prior, the study's evidence decides.
+    def _fit_study_gp(
+        self, space: NormalizedSpace, x: np.ndarray, y: np.ndarray, obs_x: np.ndarray, obs_y: np.ndarray
+    ) -> GP:
+        """GP on the study: one length scale per parameter and a noise level, fitted by evidence.
 
-        Length-scale multipliers 0.5x, 1x, 2x and the noise levels ``{meta-learned, 0.3}`` are
-        scored by log marginal likelihood plus a log-normal prior centred on the meta-learned
-        values, so a study that does not behave like the meta-training pool (plateaus, heavy
-        noise, short length scales) moves the GP away from the prior as its evidence grows.
-        (docs/sampler.md gives what the 0.3 level changed, with the commands that measured it.)
+        The meta-learned length scale is the centre of a log-normal prior on each parameter's
+        length scale, and the noise has one centred on ``_NOISE_CENTRE`` within
+        ``_NOISE_BOUNDS``; the study's marginal likelihood moves each length scale away from it
+        (:func:`~autometa.optuna._gp.fit_ard`), so a parameter the objective hardly depends on
+        gets a long length scale and the sensitive ones keep their resolution (one isotropic
+        length scale must be as short as the most sensitive parameter needs, everywhere). The
+        hyperparameters are fitted to the rank-normal scores of the study's own trials
+        (``obs_x``, ``obs_y`` in trial order): all of them below 20 trials, then the first
+        ``n - n % (n // 10)`` (so they are refitted every ``n // 10`` trials; the best half and
+        a seeded random rest of them beyond ``_MAX_HYPER_POINTS``). The fit is memoized by that
+        data, so a proposal stays a function of the history alone. The GP with these
+        hyperparameters is then fitted to ``x``, ``y`` (the windowed residuals).
         """
         base = self._lengthscale(space)
         noise0 = self._noise()
-        n = max(len(y), 1)
-        best_gp, best_score = None, -np.inf
-        for mult in _LENGTHSCALE_MULTS:
-            for noise in sorted({noise0, *_NOISE_LEVELS}):
-                gp = GP(base * mult, noise).fit(x, y)
-                prior = -0.5 * (math.log(mult) / _LOG_PRIOR_SD) ** 2 - 0.5 * (
-                    math.log(noise / noise0) / (2.0 * _LOG_PRIOR_SD)
-                ) ** 2
-                score = n * gp.log_marginal_likelihood() + prior
-                if score > best_score:
-                    best_gp, best_score = gp, score
-        assert best_gp is not None
-        return best_gp
+        n = obs_y.shape[0]
+        if n < 3:
+            return GP(base, noise0).fit(x, y)
+        m = n if n < 20 else n - n % max(1, n // 10)
+        hx, hy = obs_x[:m], gaussianize(obs_y[:m])
+        if m > _MAX_HYPER_POINTS:
+            keep = gp_window(hy, _MAX_HYPER_POINTS, np.random.default_rng(m))
+            hx, hy = hx[keep], hy[keep]
+        key = (space.signature, base, noise0, hx.tobytes(), hy.tobytes())
+        with self._lock:
+            cached = self._hyper.get(key)
+        if cached is None:
+            feats = space.features_from_internal(hx)
+            gp_h, _, _ = fit_ard(
+                feats, hy, space.feature_slices, base, _NOISE_CENTRE,
+                prior_sd=_ARD_PRIOR_SD, noise_prior_sd=_NOISE_PRIOR_SD, noise_bounds=_NOISE_BOUNDS,
+            )
+            cached = (gp_h.lengthscale, gp_h.noise)
+            with self._lock:
+                self._hyper[key] = cached
+                while len(self._hyper) > 16:
+                    self._hyper.popitem(last=False)
+        return GP(cached[0], cached[1]).fit(x, y)
 
     def _fit_gp(
         self,

@@ -61,6 +61,11 @@ class NormalizedSpace:
         return len(self.names)
 
     @property
+    def feature_slices(self) -> list[slice]:
+        """The GP feature columns of each parameter (a categorical one's one-hot block)."""
+        return list(self._feature_slices)
+
+    @property
     def signature(self) -> tuple[tuple[str, str], ...]:
         """A hashable description of the space (used as a cache key)."""
         return tuple((n, repr(self.distributions[n])) for n in self.names)

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+from scipy.stats import qmc
 
 from autometa.optuna._gp import GP, gaussianize
 from autometa.optuna._knowledge import MetaKnowledge
@@ -87,8 +88,6 @@ _DESIGN_PRIORS = {"landscapes": synthetic_landscapes, "gp": synthetic_gp_functio
 def _learn_designs(
     max_dim: int, size: int, n_functions: int, n_candidates: int, seed: int, prior: str
 ) -> tuple[dict[int, list[list[float]]], dict[str, float]]:
-    from scipy.stats import qmc
-
     rng = np.random.default_rng(seed)
     designs: dict[int, list[list[float]]] = {}
     reg: dict[str, list[float]] = {}

@@ -125,3 +125,15 @@ def test_overhead_mode_reports_ratios() -> None:
     assert [r["sampler"] for r in res.rows] == ["meta", "tpe"]
     assert all(r["ms/trial@24"] > 0 and r["cpu_ms/trial@24"] > 0 for r in res.rows)
     assert {"meta/tpe@12", "meta/tpe@24", "meta growth 12->24 (x2 trials)"} <= set(res.summary)
+
+
+def test_collision_mode_runs_and_checks_the_targets() -> None:
+    from autometa.bench.sampler import compute
+
+    args = _parse(["--collision", "--quick", "--samplers", "meta,meta-bare,tpe", "--objectives", "lr_width"])
+    res = compute(args)
+    assert {r["sampler"] for r in res.rows} == {"meta", "meta-bare", "tpe"}
+    assert all(r["objective"] == "lr_width" and r["mean_best"] >= 0.0 for r in res.rows)
+    assert res.summary["meta<=1.1*min(tpe,meta-bare)"].endswith("/1 objectives")
+    with pytest.raises(SystemExit, match="unknown collision objective"):
+        compute(_parse(["--collision", "--objectives", "nope"]))

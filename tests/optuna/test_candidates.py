@@ -17,13 +17,18 @@ def test_candidates_are_valid_seeded_and_partly_local() -> None:
     z = np.arange(20.0)
     a = local_and_random_candidates(space, obs, z, 30, 40, np.random.default_rng(1))
     b = local_and_random_candidates(space, obs, z, 30, 40, np.random.default_rng(1))
-    assert a.shape == (70, 2) and np.array_equal(a, b)
+    assert a.shape == (70 + 8 * 2, 2) and np.array_equal(a, b)
     assert space.names == ["k", "x"]
     assert np.all(a[:, 0] == np.round(a[:, 0])) and np.all((a[:, 1] >= 0) & (a[:, 1] <= 1))
     # Local moves stay near the 5 best observations more often than fresh points do.
     best = space.unit_from_internal(obs[:5])
     dist = lambda pts: np.min(np.linalg.norm(space.unit_from_internal(pts)[:, None] - best[None], axis=2), axis=1)  # noqa: E731
-    assert np.median(dist(a[30:])) < np.median(dist(a[:30]))
+    assert np.median(dist(a[30:70])) < np.median(dist(a[:30]))
+    # One-coordinate moves: a best observation with exactly one parameter redrawn.
+    coord = space.unit_from_internal(a[70:])
+    best_u = space.unit_from_internal(obs[:5])
+    same = np.isclose(coord[:, None, :], best_u[None, :, :], atol=1e-6).sum(axis=2).max(axis=1)
+    assert np.all(same >= 1)
 
 
 def test_believer_reserves_the_best_pick_for_a_pending_trial() -> None:

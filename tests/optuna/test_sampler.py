@@ -194,13 +194,12 @@ def test_archived_tasks_drive_the_first_trial() -> None:
     assert abs(study.trials[0].params["x"] - 2.0) < 0.5
 
 
-def test_study_gp_raises_its_noise_on_a_noisy_study_and_keeps_it_on_a_smooth_one() -> None:
-    # docs/sampler.md: the study GP scores the meta-learned noise and 0.3 by marginal likelihood.
+def test_study_gp_fits_a_length_scale_per_parameter() -> None:
+    # docs/sampler.md: the study GP fits one length scale per parameter (ARD) and a noise level
+    # of at most 1e-2; a parameter the objective ignores gets a longer length scale.
     sampler = MetaSampler(seed=0)
     space = NormalizedSpace({"a": FloatDistribution(0, 1), "b": FloatDistribution(0, 1)})
-    rng = np.random.default_rng(0)
-    x = rng.random((25, 2))
-    smooth = sampler._fit_study_gp(space, x, np.sin(3 * x[:, 0]) + x[:, 1] ** 2)
-    noisy = sampler._fit_study_gp(space, x, rng.standard_normal(25))
-    assert smooth.noise == sampler._noise() < 0.3
-    assert noisy.noise == 0.3
+    x = np.random.default_rng(0).random((25, 2))
+    y = np.sin(6 * x[:, 0])
+    gp = sampler._fit_study_gp(space, x, y, x, y)
+    assert gp.lengthscale[1] > 2 * gp.lengthscale[0] and gp.noise <= 1e-2
