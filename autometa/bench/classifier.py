@@ -54,6 +54,8 @@ ABLATION = (
     "am_plus_augment",
     "am_no_view_ensemble",
     "am_uniform",
+    "am_prior",
+    "am_evidence",
     "am_neural_only",
     "am_hypernet_only",
     "am_neural_random_init",
@@ -158,7 +160,9 @@ def make_estimator(name: str, X: Any, seed: int, ablation_checkpoint: str = ABLA
     ``am_plus_augment`` (+ the shipped Meta-LSTM member, meta-trained with and adapted on
     policy-augmented rows), ``autometa`` (+ the hypernetwork member), then
     ``am_no_view_ensemble`` (one view per neural member instead of 8) and ``am_uniform``
-    (equal instead of learned weights).
+    (equal instead of learned weights). ``am_prior`` and ``am_evidence`` are the combiner's
+    ablations: the meta-learned portfolio weights alone, and greedy ensemble selection on
+    out-of-fold predictions alone (``blend="prior"`` / ``"evidence"``).
     """
     from sklearn.pipeline import make_pipeline
 
@@ -182,6 +186,8 @@ def make_estimator(name: str, X: Any, seed: int, ablation_checkpoint: str = ABLA
         return AutoMetaClassifier(members=["hypernet"], random_state=seed)
     if name == "am_uniform":
         return AutoMetaClassifier(blend="uniform", random_state=seed)
+    if name in ("am_prior", "am_evidence"):  # the combiner's two ends: portfolio weights alone / selection alone
+        return AutoMetaClassifier(blend=name[3:], random_state=seed)
     if name == "am_neural_only":
         return AutoMetaClassifier(members=["neural"], random_state=seed)
     if name == "am_neural_random_init":

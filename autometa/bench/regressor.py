@@ -24,7 +24,10 @@ seeing the test results, averaged over tables.
 
 Estimators ``am_uniform`` (equal blend weights), ``am_no_icl`` (without the in-context member),
 ``am_no_maml`` (without the MAML member), ``am_classical`` (classical members only),
-``am_icl_only`` (the in-context member alone) and ``am_maml_only`` are the ablation. ``--raw PATH`` writes every
+``am_icl_only`` (the in-context member alone), ``am_maml_only``, ``am_prior`` (the meta-learned
+prior weights alone), ``am_evidence`` (greedy ensemble selection on out-of-fold predictions
+alone, from uniform), ``am_oob_spread`` (one spread for every row) and ``am_unbounded``
+(``extrapolate=True``) are the ablation. ``--raw PATH`` writes every
 cell as a JSON line; ``--reuse PATH`` skips the cells a file already holds.
 """
 
@@ -54,7 +57,9 @@ PEERS = ("ridge", "rf300", "hgb", "knn7", "svr", "flaml_lgbm")
 MAIN = ("autometa", *PEERS)
 ABLATION = {"am_uniform": {"blend": "uniform"}, "am_no_icl": {"in_context_learner": None},
             "am_no_maml": {"maml_learner": None}, "am_classical": {"in_context_learner": None, "maml_learner": None},
-            "am_icl_only": {"members": ["icl"]}, "am_maml_only": {"members": ["maml"]}}  # fmt: skip
+            "am_icl_only": {"members": ["icl"]}, "am_maml_only": {"members": ["maml"]},
+            "am_prior": {"blend": "prior"}, "am_evidence": {"blend": "evidence"}, "am_oob_spread": {"spread": "oob"},
+            "am_unbounded": {"extrapolate": True}}  # fmt: skip
 HINDSIGHT = "best_peer_hindsight"
 LEVELS = np.round(np.arange(1, 20) * 0.05, 2)
 
@@ -155,6 +160,8 @@ def regression_metrics(y: np.ndarray, mean: np.ndarray, quantiles: np.ndarray) -
         "nrmse": float(np.sqrt(mse)) / sd,
         "crps": 2.0 * float(pinball) / sd,
         "cover80": float(np.mean((y >= lo) & (y <= hi))),
+        # how much the 80% interval's width varies from row to row (0: the same width everywhere)
+        "width80_cv": float(np.std(hi - lo) / max(float(np.mean(hi - lo)), 1e-300)),
     }
 
 
@@ -216,6 +223,7 @@ def summarize(records: list[dict[str, Any]], estimators: list[str]) -> tuple[lis
             rs = [c[e] for (_, nn, _), c in complete.items() if nn == n]
             rows.append({"n_train": n, "estimator": e, **{m: float(np.mean([r[m] for r in rs]))
                          for m in ("r2", "nrmse", "crps", "cover80")},
+                         "width80_cv": float(np.mean([r.get("width80_cv", np.nan) for r in rs])),
                          "median_time_s": float(np.median([r["time_s"] for r in rs])),
                          "mean_rank": float(np.mean(ranks[(e, n)])), "cells": len(rs)})  # fmt: skip
     rows += hindsight_rows([r for r in records if (r["dataset"], r["n_train"], r["seed"]) in complete],
@@ -227,6 +235,10 @@ def summarize(records: list[dict[str, Any]], estimators: list[str]) -> tuple[lis
         if "autometa" in at and peers:
             summary[f"r2_margin_vs_best_peer@{n}"] = at["autometa"]["r2"] - max(r["r2"] for r in peers.values())
             summary[f"best_mean_rank@{n}"] = min(at, key=lambda e: at[e]["mean_rank"])
+            cells = [c for (_, nn, _), c in complete.items() if nn == n]
+            summary[f"cells_below_worst_peer@{n}"] = sum(
+                c["autometa"]["r2"] < min(c[e]["r2"] for e in peers) for c in cells
+            )
             hind = [r for r in rows if r["n_train"] == n and r["estimator"] == HINDSIGHT]
             if hind:
                 summary[f"r2_margin_vs_hindsight_peer@{n}"] = at["autometa"]["r2"] - hind[0]["r2"]
@@ -254,7 +266,8 @@ def compute(args: argparse.Namespace) -> BenchResult:
     return BenchResult(
         name="regressor",
         rows=rows,
-        columns=["n_train", "estimator", "r2", "nrmse", "crps", "cover80", "median_time_s", "mean_rank", "cells"],
+        columns=["n_train", "estimator", "r2", "nrmse", "crps", "cover80", "width80_cv", "median_time_s", "mean_rank",
+                 "cells"],  # fmt: skip
         key_columns=["n_train", "estimator"],
         params={"sizes": sizes, "datasets": datasets, "seeds": n_seeds, "max_test": args.max_test,
                 "estimators": estimators, "threads": args.threads},  # fmt: skip

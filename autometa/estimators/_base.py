@@ -11,14 +11,20 @@ the blend's weights are computed, and what it predicts.
 Every member follows one contract: ``fit(context, y, seed) -> self`` and ``predict(context)``
 (regression) or ``predict_proba(context)`` (classification), over the context of the rows.
 
+The blend's weights come from :meth:`AutoMetaEstimator._combine`: the meta-learned prior
+weights moved by greedy ensemble selection over the members' out-of-fold predictions, the
+task's evidence weighing ``n / (n + n0)`` (:mod:`autometa.estimators._combiner`).
+
 Parameters shared by both estimators (named alike, validated alike): ``members``, ``blend``
-(``"learned"``: the meta-learned weights, ``"uniform"``: equal weights), ``n_ensemble``,
+(``"learned"``: the meta-learned prior moved by the task's evidence, ``"prior"``: the prior
+alone, ``"evidence"``: greedy selection from equal weights, ``"uniform"``: equal weights), ``n_ensemble``,
 ``max_samples``, ``random_state``, ``n_jobs``, ``verbose``; every learner parameter takes
 ``"default"``, a checkpoint path or MLflow URI, a learner object, or None (leave the member out).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Collection
@@ -34,6 +40,12 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from autometa._threads import limit_threads
 from autometa._utils import table_input_tags
+from autometa.estimators._combiner import (
+    evidence_share,
+    fold_ids,
+    greedy_selection,
+    oof_predictions,
+)
 from autometa.estimators._context import FitContext
 from autometa.estimators._shipped import load_learner, load_shipped, shipped_path
 from autometa.estimators._table import TableSpec, informative_columns, validate_frame
@@ -41,6 +53,10 @@ from autometa.tracking._flavor import RefuseSkops
 
 __all__ = ["LEARNER_SOURCE", "AutoMetaEstimator", "MemberSpec"]
 
+#: folds of the out-of-fold predictions and greedy rounds of the combiner (:mod:`._combiner`)
+FOLDS, ROUNDS = 3, 20
+#: views (ensemble members) of a meta-learned member per fold for the out-of-fold predictions
+OOF_ENSEMBLE = 1
 #: what a learner parameter accepts: "default", a path or MLflow URI, a learner object, or None
 LEARNER_SOURCE = [str, os.PathLike, HasMethods(["adapt", "predict", "get_config"]), None]
 
@@ -95,10 +111,12 @@ class AutoMetaEstimator(RefuseSkops, BaseEstimator):
     _SUBSAMPLE: ClassVar[str] = "random"
     #: what a member predicts: ``"predict_proba"`` (classification) or ``"predict"`` (regression)
     _PREDICT: ClassVar[str] = "predict"
+    #: the combiner's loss of a blended out-of-fold prediction (:mod:`._combiner`)
+    _LOSS: ClassVar[Any] = None
 
     _parameter_constraints: ClassVar[dict] = {
         "members": [StrOptions({"auto"}), list, tuple],
-        "blend": [StrOptions({"learned", "uniform"})],
+        "blend": [StrOptions({"learned", "prior", "evidence", "uniform"})],
         "n_ensemble": [Interval(Integral, 1, None, closed="left")],
         "max_samples": [Interval(Integral, 2, None, closed="left")],
         "random_state": ["random_state"],
@@ -168,12 +186,14 @@ class AutoMetaEstimator(RefuseSkops, BaseEstimator):
         shipped, learned = self._shipped_blend(members, blend)
         weights = self._weights(members, context, shipped if learned else None)
         fitted: dict[str, Any] = {}
+        seeds: dict[str, int] = {}
         for name in sorted(weights):
-            member_seed = int(rng.integers(np.iinfo(np.int32).max))
+            seeds[name] = int(rng.integers(np.iinfo(np.int32).max))
             fitted[name] = self._make_member(name, learners.get(name)).fit(
-                context, target, member_seed
+                context, target, seeds[name]
             )
-        self.members_ = fitted
+        weights = self._combine(weights, fitted, context, target, seed, learners, seeds, blend, shipped)
+        self.members_ = {m: fitted[m] for m in weights}
         self.weights_ = weights
         self._finish(context, target, seed, shipped)
         if self.verbose:
@@ -182,6 +202,41 @@ class AutoMetaEstimator(RefuseSkops, BaseEstimator):
                 + ", ".join(f"{k}={v:.3f}" for k, v in weights.items())
             )
         return self
+
+    def _combine(self, prior: dict[str, float], fitted: dict[str, Any], context: FitContext, target: np.ndarray,
+                 seed: int, learners: dict[str, Any], seeds: dict[str, int], blend: str,
+                 shipped: Any) -> dict[str, float]:  # fmt: skip
+        """The blend's weights: the ``prior`` moved by the task's evidence (:mod:`._combiner`).
+
+        Each member's out-of-fold predictions on the training rows (:data:`FOLDS` folds, members
+        refitted on the other folds in their light variant) feed greedy ensemble selection
+        started from ``prior``; the evidence's share is ``n / (n + n0)`` with ``n0`` from
+        :meth:`_n0` (``blend="prior"``: none; ``"evidence"``: all, from equal weights).
+        """
+        n0 = self._n0(blend, shipped)
+        self.evidence_share_ = evidence_share(context.n_rows, n0)
+        self.prior_weights_ = dict(prior)
+        self.oof_predictions_: dict[str, np.ndarray] = {}
+        if not self._cross_fit_wanted(len(fitted), target):
+            return prior
+        stratify = target if self._PREDICT == "predict_proba" else None
+        folds = fold_ids(context.n_rows, FOLDS, seed, y=stratify)
+        for name in sorted(fitted):
+            shortcut = self._oof_shortcut(name, fitted[name], target)
+            if shortcut is not None:
+                self.oof_predictions_[name] = self._output(shortcut)
+                continue
+
+            def fit_predict(train: np.ndarray, test: np.ndarray, name: str = name) -> np.ndarray:
+                inner, outer = context.take(np.flatnonzero(train)), context.take(np.flatnonzero(test))
+                member = self._make_member(name, learners.get(name), light=True).fit(inner, target[train], seeds[name])
+                return self._output(getattr(member, self._PREDICT)(self._fold_rows(outer, inner)))
+
+            self.oof_predictions_[name] = oof_predictions(fit_predict, folds)
+        if self.evidence_share_ <= 0 or len(fitted) < 2:
+            return prior
+        weights = greedy_selection(self.oof_predictions_, target, self._LOSS, prior=prior, n0=n0, rounds=ROUNDS)
+        return {m: w for m, w in weights.items() if w > 1e-9}
 
     def _context(self, df: pd.DataFrame, n_threads: int = 1) -> FitContext:
         """The context of rows ``df`` (informative columns already selected) for this estimator."""
@@ -214,7 +269,7 @@ class AutoMetaEstimator(RefuseSkops, BaseEstimator):
         context = self._rows(X)
         with limit_threads(self.n_jobs):
             return {
-                name: getattr(member, self._PREDICT)(context)
+                name: self._output(getattr(member, self._PREDICT)(context))
                 for name, member in self.members_.items()
             }
 
@@ -222,7 +277,7 @@ class AutoMetaEstimator(RefuseSkops, BaseEstimator):
         """The weighted sum of the members' predictions, in ``weights_`` order."""
         total = None
         for name, w in self.weights_.items():
-            p = getattr(self.members_[name], self._PREDICT)(context)
+            p = self._output(getattr(self.members_[name], self._PREDICT)(context))
             if total is None:
                 total = np.zeros(np.shape(p))
             total += w * p
@@ -288,7 +343,7 @@ class AutoMetaEstimator(RefuseSkops, BaseEstimator):
                     stacklevel=5,
                 )
             return None, False
-        if blend == "uniform" or not several:
+        if blend in ("uniform", "evidence") or not several:
             return shipped, False
         outside = [m for m in members if m not in self._blend_members(shipped)]
         if outside:
@@ -324,13 +379,38 @@ class AutoMetaEstimator(RefuseSkops, BaseEstimator):
         weights apply (:meth:`_shipped_blend`), None for equal weights."""
         raise NotImplementedError
 
-    def _make_member(self, name: str, learner: Any) -> Any:
-        """A new, unfitted member ``name`` (``learner``: its loaded learner, None for classical ones)."""
+    def _make_member(self, name: str, learner: Any, light: bool = False) -> Any:
+        """A new, unfitted member ``name`` (``learner``: its loaded learner, None for classical ones;
+        ``light``: the cheaper variant fitted for out-of-fold predictions)."""
         raise NotImplementedError
 
     def _no_member_left(self, context: FitContext) -> str:
         """The error message when no allowed member can serve the task."""
         raise NotImplementedError
+
+    def _n0(self, blend: str, shipped: Any) -> float:
+        """Rows at which the combiner weighs prior and evidence equally (``inf``: the prior alone)."""
+        return {"learned": self._shipped_n0(shipped), "evidence": 0.0}.get(blend, math.inf)
+
+    def _shipped_n0(self, shipped: Any) -> float:
+        """The meta-learned ``n0`` (``inf`` when none ships)."""
+        return math.inf
+
+    def _cross_fit_wanted(self, n_members: int, target: np.ndarray) -> bool:
+        """Whether to compute out-of-fold predictions (the evidence needs two members and six rows)."""
+        return self.evidence_share_ > 0 and n_members > 1 and len(target) >= 6
+
+    def _oof_shortcut(self, name: str, member: Any, target: np.ndarray) -> np.ndarray | None:
+        """Out-of-fold predictions a fitted member gives for free (e.g. a forest's out-of-bag ones), or None."""
+        return None
+
+    def _fold_rows(self, rows: FitContext, fitted_on: FitContext) -> FitContext:
+        """The held-out rows of a fold as its members read them (as at ``predict``)."""
+        return rows
+
+    def _output(self, prediction: np.ndarray) -> np.ndarray:
+        """A member's prediction as the blend uses it (the regressor bounds it)."""
+        return prediction
 
     def _finish(self, context: FitContext, target: np.ndarray, seed: int, shipped: Any) -> None:
         """Fitted state that needs the fitted members (``shipped``: the shipped blend or None)."""

@@ -5,6 +5,7 @@ See :class:`AutoMetaClassifier` and ``docs/classifier.md``.
 
 from __future__ import annotations
 
+import math
 import warnings
 from numbers import Integral
 from typing import Any, ClassVar
@@ -17,7 +18,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
 from autometa._threads import limit_threads
-from autometa.estimators._base import LEARNER_SOURCE, AutoMetaEstimator, MemberSpec
+from autometa.estimators._base import LEARNER_SOURCE, OOF_ENSEMBLE, AutoMetaEstimator, MemberSpec
+from autometa.estimators._combiner import log_loss
 from autometa.estimators._context import FitContext
 from autometa.estimators._in_context_member import (
     IN_CONTEXT_CHECKPOINT,
@@ -27,7 +29,7 @@ from autometa.estimators._in_context_member import (
 from autometa.estimators._members import CLASSICAL_MEMBERS, ClassicalMember
 from autometa.estimators._neural import NeuralMember, learner_dims, stratified_subsample
 from autometa.estimators._portfolio import META_FEATURES, Portfolio, landmarkers, meta_features
-from autometa.estimators._shipped import load_learner, shipped_path
+from autometa.estimators._shipped import load_learner, load_shipped, shipped_path
 
 __all__ = [
     "DEFAULT_CHECKPOINT",
@@ -48,6 +50,8 @@ DEFAULT_PORTFOLIO = shipped_path("classifier_portfolio")
 HYPERNET_CHECKPOINT = shipped_path("classifier_hypernet")
 #: the meta-learned members and the shipped checkpoint each one loads for ``"default"``
 NEURAL_MEMBERS = {"neural": DEFAULT_CHECKPOINT, "hypernet": HYPERNET_CHECKPOINT}
+#: compute out-of-fold predictions even when the prior alone decides (the meta-training of ``n0``)
+_OOF_ALWAYS = False
 
 #: every member a user may allow and where its learner comes from; ``"icl"`` is the in-context
 #: learner (``classifier_in_context.pt``)
@@ -126,9 +130,13 @@ class AutoMetaClassifier(ClassifierMixin, AutoMetaEstimator):
         Model families allowed into the blend (``"auto"``: ``icl, et, gbm, knn, lr, rf``;
         ``neural`` and ``hypernet`` may be added by listing them). The portfolio still decides
         their weights.
-    blend : {"learned", "uniform"}, default="learned"
-        ``"learned"`` uses the meta-learned portfolio weights; ``"uniform"`` averages the
-        allowed members equally (an ablation baseline).
+    blend : {"learned", "prior", "evidence", "uniform"}, default="learned"
+        ``"learned"`` starts from the meta-learned portfolio weights (the prior) and moves them
+        by greedy ensemble selection on the members' 3-fold out-of-fold probabilities, the
+        evidence's share growing as ``n / (n + n0)`` with ``n0`` meta-learned
+        (``classifier_combiner.json``, :mod:`autometa.estimators._combiner`); ``"prior"`` uses
+        the portfolio weights alone, ``"evidence"`` the selection alone from equal weights,
+        ``"uniform"`` averages the allowed members equally (the ablations).
     n_ensemble : int, default=4
         Number of views of each meta-learned member (each with its own column placement,
         label permutation and, for the neural members, augmentation draw and, above 256 rows,
@@ -157,7 +165,7 @@ class AutoMetaClassifier(ClassifierMixin, AutoMetaEstimator):
         Results do not depend on it beyond floating-point rounding.
     verbose : int, default=0
         Print the chosen weights and timings when > 0.
-    combination : {"learned", "uniform"}, default="deprecated"
+    combination : {"learned", "prior", "evidence", "uniform"}, default="deprecated"
         Deprecated name of ``blend`` (since 0.1, removed in 0.2); when given it wins over
         ``blend``, with a ``FutureWarning``.
 
@@ -170,6 +178,13 @@ class AutoMetaClassifier(ClassifierMixin, AutoMetaEstimator):
         Only when ``X`` had string column names.
     weights_ : dict of str to float
         The combination weight of each fitted member.
+    prior_weights_ : dict of str to float
+        The meta-learned portfolio's weights for this task (the combiner's starting point).
+    evidence_share_ : float
+        ``n / (n + n0)``: how far the task's out-of-fold evidence moved the weights.
+    oof_predictions_ : dict of str to ndarray
+        Each member's 3-fold out-of-fold probabilities on the training rows (empty when the
+        prior alone decides).
     members_ : dict of str to object
         The fitted members.
     meta_features_ : dict of str to float
@@ -212,7 +227,7 @@ class AutoMetaClassifier(ClassifierMixin, AutoMetaEstimator):
         "meta_learner": LEARNER_SOURCE,
         "hypernet_learner": LEARNER_SOURCE,
         "in_context_learner": LEARNER_SOURCE,
-        "combination": [StrOptions({"learned", "uniform"}), Hidden(StrOptions({"deprecated"}))],
+        "combination": [StrOptions({"learned", "prior", "evidence", "uniform"}), Hidden(StrOptions({"deprecated"}))],
         "augment": ["boolean"],
         "adapt_steps": [Interval(Integral, 0, None, closed="left"), None],
         "device": [str],
@@ -321,12 +336,27 @@ class AutoMetaClassifier(ClassifierMixin, AutoMetaEstimator):
         z = np.array([self.meta_features_[k] for k in META_FEATURES])
         return portfolio.weights(z, members)
 
-    def _make_member(self, name: str, learner: Any) -> Any:
+    def _make_member(self, name: str, learner: Any, light: bool = False) -> Any:
+        views = min(self.n_ensemble, OOF_ENSEMBLE) if light else self.n_ensemble
         if name == "icl":
-            return InContextMember(learner, n_members=self.n_ensemble, steps=self.adapt_steps)
+            return InContextMember(learner, n_members=views, steps=self.adapt_steps)
         if name in NEURAL_MEMBERS:
-            return NeuralMember(learner, n_views=self.n_ensemble, steps=self.adapt_steps, augment=self.augment, name=name)
-        return ClassicalMember(CLASSICAL_MEMBERS[name])
+            return NeuralMember(learner, n_views=views, steps=self.adapt_steps, augment=self.augment, name=name)
+        return ClassicalMember(CLASSICAL_MEMBERS[name], light=light)
+
+    # ------------------------------------------------------------------ the combiner's hooks
+    _LOSS = staticmethod(log_loss)
+
+    def _shipped_n0(self, shipped: Portfolio | None) -> float:
+        if shipped is None or not shipped_path("classifier_combiner").is_file():
+            return math.inf
+        n0 = load_shipped("classifier_combiner").get("n0")
+        return math.inf if n0 is None else float(n0)
+
+    def _cross_fit_wanted(self, n_members: int, target: np.ndarray) -> bool:
+        # stratified folds keep every class in every training fold when each class has two rows
+        enough = len(target) >= 6 and np.bincount(target).min() >= 2
+        return (self.evidence_share_ > 0 or _OOF_ALWAYS) and n_members > 1 and enough
 
     # ------------------------------------------------------------------ predict
     def predict_proba(self, X: Any) -> np.ndarray:

@@ -107,6 +107,8 @@ CLASSICAL_MEMBERS: dict[str, MemberRecipe] = {
 
 #: members whose estimator takes ``n_jobs`` (LogisticRegression's is deprecated and ignored)
 _THREADED = frozenset({"et", "knn", "rf"})
+#: trees of the light forests fitted for out-of-fold predictions
+LIGHT_TREES = 32
 
 
 class ClassicalMember:
@@ -115,11 +117,15 @@ class ClassicalMember:
     Parameters
     ----------
     recipe : MemberRecipe
+    light : bool, default=False
+        Forests with :data:`LIGHT_TREES` trees: the variant fitted for out-of-fold predictions,
+        which only rank members.
     """
 
-    def __init__(self, recipe: MemberRecipe) -> None:
+    def __init__(self, recipe: MemberRecipe, light: bool = False) -> None:
         self.recipe = recipe
         self.name = recipe.name
+        self.light = light
 
     def fit(self, context: FitContext, y: np.ndarray, seed: int) -> ClassicalMember:
         """Fit on ``context``'s ``recipe.matrix`` design matrix and targets ``y`` (class indices,
@@ -137,6 +143,8 @@ class ClassicalMember:
             est = self.recipe.factory(X.shape[0], context.n_classes, seed)
             if self.name in _THREADED:
                 est.set_params(n_jobs=context.n_jobs)  # type: ignore[attr-defined]
+            if self.light and self.name in ("et", "rf"):
+                est.set_params(n_estimators=LIGHT_TREES)  # type: ignore[attr-defined]
             if self.name == "knn":
                 est.set_params(n_neighbors=int(min(est.get_params()["n_neighbors"], X.shape[0])))  # type: ignore[attr-defined]
         est.fit(X, y)  # type: ignore[attr-defined]

@@ -139,6 +139,8 @@ class Portfolio:
     scale: np.ndarray
     min_weight: float = 0.03
     info: dict[str, Any] = field(default_factory=dict)
+    feature_names: tuple[str, ...] = META_FEATURES
+    kind: str = "classifier"
 
     @classmethod
     def uniform(cls, members: list[str]) -> Portfolio:
@@ -146,6 +148,16 @@ class Portfolio:
         f = len(META_FEATURES)
         m = len(members)
         return cls(list(members), np.zeros((m, f)), np.zeros(m), np.zeros(f), np.ones(f), 0.0, {"kind": "uniform"})
+
+    def prior(self, z: np.ndarray, available: list[str]) -> dict[str, float]:
+        """Like :meth:`weights` but without dropping light members (the combiner's starting point)."""
+        idx = [i for i, m in enumerate(self.members) if m in available]
+        if not idx:
+            raise ValueError(f"None of the members {available} is in this portfolio ({self.members}).")
+        zs = np.nan_to_num((np.asarray(z, dtype=float) - self.mean) / self.scale, nan=0.0)
+        logits = self.intercept[idx] + self.coef[idx] @ zs
+        w = np.exp(logits - logits.max())
+        return {self.members[i]: float(wi) for i, wi in zip(idx, w / w.sum(), strict=True)}
 
     def weights(self, z: np.ndarray, available: list[str]) -> dict[str, float]:
         """Weights of the ``available`` members for meta-features ``z`` (sum to one)."""
@@ -165,9 +177,9 @@ class Portfolio:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format": "autometa.classifier-portfolio",
+            "format": f"autometa.{self.kind}-portfolio",
             "format_version": 1,
-            "meta_features": list(META_FEATURES),
+            "meta_features": list(self.feature_names),
             "members": list(self.members),
             "coef": np.asarray(self.coef).tolist(),
             "intercept": np.asarray(self.intercept).tolist(),
@@ -178,13 +190,16 @@ class Portfolio:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], source: str = "portfolio") -> Portfolio:
-        if not isinstance(d, dict) or d.get("format") != "autometa.classifier-portfolio":
-            raise ValueError(f"{source} is not an autometa classifier portfolio (no format field).")
-        if list(d.get("meta_features", [])) != list(META_FEATURES):
+    def from_dict(
+        cls, d: dict[str, Any], source: str = "portfolio", *, kind: str = "classifier",
+        feature_names: tuple[str, ...] = META_FEATURES, command: str = "python -m autometa.estimators.train_default",
+    ) -> Portfolio:  # fmt: skip
+        if not isinstance(d, dict) or d.get("format") != f"autometa.{kind}-portfolio":
+            raise ValueError(f"{source} is not an autometa {kind} portfolio (no format field).")
+        if list(d.get("meta_features", [])) != list(feature_names):
             raise ValueError(
                 f"{source} was learned with meta-features {d.get('meta_features')}, but this autometa "
-                f"computes {list(META_FEATURES)}; re-run `python -m autometa.estimators.train_default`."
+                f"computes {list(feature_names)}; re-run `{command}`."
             )
         try:
             p = cls(
@@ -195,10 +210,12 @@ class Portfolio:
                 scale=np.asarray(d["scale"], dtype=float),
                 min_weight=float(d.get("min_weight", 0.03)),
                 info=dict(d.get("info", {})),
+                feature_names=tuple(feature_names),
+                kind=kind,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{source} is a damaged portfolio file ({exc}).") from exc
-        m, f = len(p.members), len(META_FEATURES)
+        m, f = len(p.members), len(feature_names)
         if p.coef.shape != (m, f) or p.intercept.shape != (m,) or p.mean.shape != (f,) or p.scale.shape != (f,):
             raise ValueError(f"{source} has arrays of the wrong shape for {m} members and {f} meta-features.")
         return p
@@ -228,6 +245,8 @@ def fit_portfolio(
     min_weight: float = 0.03,
     objective: str = "logloss",
     temperature: float = 0.05,
+    feature_names: tuple[str, ...] = META_FEATURES,
+    kind: str = "classifier",
 ) -> Portfolio:
     """Learn combination weights from held-out member predictions on many tasks.
 
@@ -240,8 +259,11 @@ def fit_portfolio(
     l2 : float
         Penalty on ``coef`` and on the intercepts' spread (keeps the weights smooth in the
         meta-features and close to uniform unless the data say otherwise).
-    objective : {"logloss", "auc"}
-        ``"logloss"``: mean held-out log-loss of the blend. ``"auc"``: one minus a smooth
+    objective : {"logloss", "auc", "mse"}
+        ``"mse"`` (regression): records hold ``"y"`` (float targets) and ``"pred"``
+        (``{member: (m,)}`` predictions); the loss is the blend's mean squared error over the
+        targets' variance, averaged over tasks. ``"logloss"``: mean held-out log-loss of the
+        blend. ``"auc"``: one minus a smooth
         (sigmoid, ``temperature``) one-vs-rest ROC-AUC of the blend, averaged over tasks: what
         the classifier is judged on.
 
@@ -263,6 +285,9 @@ def fit_portfolio(
     m, f = len(members), Z.shape[1]
     coef = (0.01 * torch.randn(m, f, generator=g, dtype=torch.float64)).requires_grad_(True)
     intercept = torch.zeros(m, dtype=torch.float64, requires_grad=True)
+    if objective == "mse":
+        return _fit_mse(records, members, Zs, mean, scale, l2=l2, steps=steps, g=g, min_weight=min_weight,
+                        feature_names=feature_names, kind=kind)  # fmt: skip
     # the blend's log-loss only needs each member's probability of the true class
     n_max = max(len(r["y"]) for r in records)
     Q = torch.ones(len(records), m, n_max, dtype=torch.float64)
@@ -324,3 +349,41 @@ def fit_portfolio(
         min_weight=min_weight,
         info={"n_tasks": len(records), "objective": objective, "train_loss": float(loss.detach()), "l2": l2},
     )
+
+
+def _fit_mse(records: list[dict[str, Any]], members: list[str], Zs: Any, mean: np.ndarray, scale: np.ndarray, *,
+             l2: float, steps: int, g: Any, min_weight: float, feature_names: tuple[str, ...],
+             kind: str) -> Portfolio:  # fmt: skip
+    """:func:`fit_portfolio` for regression: the blend's normalized squared error."""
+    import torch
+
+    m, f = len(members), Zs.shape[1]
+    n_max = max(len(r["y"]) for r in records)
+    P = torch.zeros(len(records), m, n_max, dtype=torch.float64)
+    Y = torch.zeros(len(records), n_max, dtype=torch.float64)
+    rows = torch.zeros(len(records), n_max, dtype=torch.float64)
+    avail = torch.zeros(len(records), m, dtype=torch.bool)
+    for t, r in enumerate(records):
+        y = np.asarray(r["y"], dtype=np.float64)
+        Y[t, : len(y)] = torch.as_tensor(y)
+        rows[t, : len(y)] = 1.0 / (len(y) * max(float(np.var(y)), 1e-9))
+        for i, mb in enumerate(members):
+            if mb in r["pred"]:
+                avail[t, i] = True
+                P[t, i, : len(y)] = torch.as_tensor(np.asarray(r["pred"][mb], dtype=np.float64))
+    coef = (0.01 * torch.randn(m, f, generator=g, dtype=torch.float64)).requires_grad_(True)
+    intercept = torch.zeros(m, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([coef, intercept], lr=0.05)
+    for _ in range(steps):
+        opt.zero_grad()
+        w = torch.softmax((intercept + Zs @ coef.T).masked_fill(~avail, -1e9), dim=1)
+        blend = torch.einsum("tm,tmn->tn", w, P)
+        fit = (rows * (blend - Y) ** 2).sum(dim=1).mean()
+        loss = fit + l2 * ((coef**2).sum() + ((intercept - intercept.mean()) ** 2).sum())
+        loss.backward()
+        opt.step()
+    return Portfolio(
+        members=list(members), coef=coef.detach().numpy(), intercept=intercept.detach().numpy(), mean=mean,
+        scale=scale, min_weight=min_weight, feature_names=tuple(feature_names), kind=kind,
+        info={"n_tasks": len(records), "objective": "mse", "train_loss": float(loss.detach()), "l2": l2},
+    )  # fmt: skip

@@ -5,6 +5,7 @@ See :class:`AutoMetaRegressor` and ``docs/regressor.md``.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Collection
 from typing import Any, ClassVar
@@ -17,13 +18,17 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from autometa._threads import limit_threads
-from autometa.estimators._base import LEARNER_SOURCE, AutoMetaEstimator, MemberSpec
+from autometa.estimators._base import LEARNER_SOURCE, OOF_ENSEMBLE, AutoMetaEstimator, MemberSpec
+from autometa.estimators._bounds import TARGET_MARGIN, InputBounds, TargetBounds
+from autometa.estimators._combiner import squared_error
 from autometa.estimators._context import FitContext
 from autometa.estimators._in_context_regression_member import InContextRegressionMember
 from autometa.estimators._maml_regression_member import MAMLRegressionMember
 from autometa.estimators._members import ClassicalMember
+from autometa.estimators._portfolio import Portfolio
 from autometa.estimators._regression_members import REGRESSION_MEMBERS
-from autometa.estimators._shipped import shipped_path
+from autometa.estimators._regression_meta import regression_landmarkers, regression_meta_features
+from autometa.estimators._shipped import load_shipped, shipped_path
 from autometa.estimators._table import TargetOrder
 
 __all__ = [
@@ -46,7 +51,7 @@ DEFAULT_REGRESSOR_MEMBERS = tuple(_MEMBERS)
 #: quantile levels of the grid on which means and standard deviations in the user's units are integrated
 _GRID = (np.arange(200) + 0.5) / 200
 #: spread scales when no shipped blend calibrated them
-_UNCALIBRATED = {"spread": "icl", "spread_scale": {"icl": 1.0, "oob": 1.0}}
+_UNCALIBRATED = {"spread": "oob", "spread_scale": {"icl": 1.0, "oob": 1.0}}
 
 
 class TargetTransform:
@@ -115,15 +120,28 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
       efficient leave-one-out choice of the penalty), ``"knn"`` (distance-weighted k-NN),
       ``"svr"`` (RBF support vector regression).
 
-    The spread (``predict(X, return_std=True)``, :meth:`predict_quantiles`) is either the
-    in-context member's predictive distribution re-centred on the blend's mean, or a Gaussian
-    with the random forest's out-of-bag residual scale (always so without the in-context
-    member). The shipped blend says which (``spread`` in ``regressor_portfolio.json``: the
-    source whose calibrated 80% intervals scored best on meta-validation tables left out of
-    the calibration), and either is multiplied by a meta-learned factor that made 80%
-    intervals cover 80% of held-out targets on the meta-validation tasks. Quantiles are mapped back through the target transform (exact,
-    as it is monotone); means and standard deviations in the user's units are integrated over
-    the predictive distribution (so a log-transformed target's mean is a mean, not a median).
+    The blend's weights start from a meta-learned prior (a softmax over the members of a linear
+    function of the task's meta-features and landmarkers, :mod:`._regression_meta`) and move
+    toward greedy ensemble selection on the members' 3-fold out-of-fold predictions, the task's
+    evidence weighing ``n / (n + n0)`` with ``n0`` meta-learned (:mod:`._combiner`).
+
+    Predictions are bounded: the linear, distance and kernel members read inputs clipped to
+    the training range, and every member's prediction (so the blend and the quantiles too)
+    stays within the training targets' range widened by a margin (``target_margin`` in
+    ``regressor_portfolio.json``, 0.25 of the range on each side in transformed units, chosen
+    on validation tasks); ``predict`` warns once per call when rows lie more than one
+    training range outside a column's range. ``extrapolate=True`` lifts both limits.
+
+    The spread (``predict(X, return_std=True)``, :meth:`predict_quantiles`) is by default a
+    Gaussian per row, ``sqrt((a * oof_std_)**2 + (b * disagreement)**2)``: the blend's
+    out-of-fold residual scale and the members' weighted disagreement on the row, with
+    ``a``, ``b`` meta-learned on validation tasks by the 80% interval score
+    (:meth:`predict_z_std`). ``spread="icl"`` uses the in-context member's predictive
+    distribution re-centred on the blend's mean, ``spread="oob"`` one Gaussian scale for every
+    row (the random forest's out-of-bag residuals). Quantiles are mapped back through the
+    target transform (exact, as it is monotone); means and standard deviations in the user's
+    units are integrated over the predictive distribution (so a log-transformed target's mean
+    is a mean, not a median).
 
     Parameters
     ----------
@@ -138,15 +156,19 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
         checkpoint path or MLflow URI, a :class:`~autometa.meta.MAMLRegression`, or None.
     target_transform : {"auto", "none", "log", "standardize"}, default="auto"
         See :class:`TargetTransform`.
-    blend : {"learned", "uniform"}, default="learned"
-        ``"learned"``: the meta-learned weights; ``"uniform"``: equal weights (an ablation).
+    blend : {"learned", "prior", "evidence", "uniform"}, default="learned"
+        ``"learned"``: the meta-learned prior moved by the task's evidence; ``"prior"``: the
+        prior alone; ``"evidence"``: greedy selection on out-of-fold predictions from equal
+        weights; ``"uniform"``: equal weights (the last three are ablations).
         ``"portfolio"`` is the deprecated name of ``"learned"`` (since 0.1, removed in 0.2;
         a ``FutureWarning``).
-    spread : {"auto", "icl", "oob"}, default="auto"
-        Where the predictive spread comes from: ``"auto"`` is the shipped blend's choice;
-        ``"icl"`` the in-context member's predictive distribution (its width varies from row to
-        row); ``"oob"`` a Gaussian with the random forest's out-of-bag residual scale. Without an
-        in-context member it is always ``"oob"``.
+    spread : {"auto", "members", "icl", "oob"}, default="auto"
+        Where the predictive spread comes from: ``"auto"`` is the shipped blend's choice
+        (``"members"``); ``"members"`` the per-row Gaussian above; ``"icl"`` the in-context
+        member's predictive distribution (``"oob"`` without an in-context member); ``"oob"`` a
+        Gaussian with the random forest's out-of-bag residual scale, the same for every row.
+    extrapolate : bool, default=False
+        Lift the bounds on inputs and predictions (and the warning).
     n_ensemble : int, default=4
         Feature placements of the in-context member.
     max_samples : int, default=10000
@@ -164,9 +186,20 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
     members_ : dict of str to object
     weights_ : dict of str to float
     target_transform_ : TargetTransform
-    spread_ : {"icl", "oob"}
+    spread_ : {"members", "icl", "oob"}
         Where the predictive spread comes from.
     spread_scale_ : float
+    spread_model_ : dict
+        ``a`` and ``b`` of the ``"members"`` spread.
+    oof_std_ : float
+        The blend's out-of-fold residual scale on the training rows (transformed units).
+    prior_weights_, evidence_share_, oof_predictions_
+        The combiner's prior weights, the evidence's share ``n / (n + n0)`` and each member's
+        out-of-fold predictions on the training rows (transformed units).
+    meta_features_ : ndarray
+        The task's meta-features the prior read.
+    target_bounds_ : TargetBounds or None
+        The range predictions stay in (transformed units; None with ``extrapolate=True``).
     oob_std_ : float
         The random forest's out-of-bag residual scale (transformed units): the Gaussian
         spread when ``spread_ == "oob"``.
@@ -197,8 +230,9 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
         "in_context_learner": LEARNER_SOURCE,
         "maml_learner": LEARNER_SOURCE,
         "target_transform": [StrOptions({"auto", "none", "log", "standardize"})],
-        "blend": [StrOptions({"learned", "uniform", "portfolio"}, deprecated={"portfolio"})],
-        "spread": [StrOptions({"auto", "icl", "oob"})],
+        "blend": [StrOptions({"learned", "prior", "evidence", "uniform", "portfolio"}, deprecated={"portfolio"})],
+        "spread": [StrOptions({"auto", "members", "icl", "oob"})],
+        "extrapolate": ["boolean"],
     }
 
     def __init__(
@@ -210,6 +244,7 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
         target_transform: str = "auto",
         blend: str = "learned",
         spread: str = "auto",
+        extrapolate: bool = False,
         n_ensemble: int = 4,
         max_samples: int = 10_000,
         random_state: int | np.random.RandomState | None = None,
@@ -222,6 +257,7 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
         self.target_transform = target_transform
         self.blend = blend
         self.spread = spread
+        self.extrapolate = extrapolate
         self.n_ensemble = n_ensemble
         self.max_samples = max_samples
         self.random_state = random_state
@@ -251,6 +287,17 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
         # the meta-learned members read categorical levels in the order of their mean target
         self.target_order_ = TargetOrder().fit(context.frame, z, context.table_spec.categorical)
         context.target_order = self.target_order_
+        tree, linear, spec = context.matrix("tree"), context.matrix("linear"), context.table_spec
+        missing = float(np.isnan(tree).mean()) if tree.size else 0.0
+        landmarks = regression_landmarkers(tree, linear, z, seed=seed % (2**31))
+        self.meta_features_ = regression_meta_features(
+            context.n_rows, spec.n_columns, len(spec.categorical), missing, z, landmarks
+        )
+        self.input_bounds_ = InputBounds().fit(linear)
+        self.raw_bounds_ = InputBounds().fit(tree[:, : len(spec.numeric)])
+        shipped = load_shipped(self._BLEND) if shipped_path(self._BLEND).is_file() else {}
+        margin = float(shipped.get("target_margin", TARGET_MARGIN))
+        self.target_bounds_ = None if self.extrapolate else TargetBounds(margin).fit(z)
         return z
 
     def _no_member_left(self, context: FitContext) -> str:
@@ -264,24 +311,61 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
         return shipped["weights"]
 
     def _weights(self, members: list[str], context: FitContext, learned: dict[str, Any] | None) -> dict[str, float]:
+        """The prior: the meta-feature portfolio's weights (a constant vector for an older file)."""
+        model = learned.get("prior") if learned is not None else None
+        if isinstance(model, Portfolio):
+            return model.prior(self.meta_features_, members)
         weights = {m: float(learned["weights"][m]) if learned is not None else 1.0 for m in members}
         total = sum(weights.values())
         return {m: w / total for m, w in weights.items()}
 
-    def _make_member(self, name: str, learner: Any) -> Any:
+    def _make_member(self, name: str, learner: Any, light: bool = False) -> Any:
         if name == "icl":
-            return InContextRegressionMember(learner, n_members=self.n_ensemble)
+            n_members = min(self.n_ensemble, OOF_ENSEMBLE) if light else self.n_ensemble
+            return InContextRegressionMember(learner, n_members=n_members)
         if name == "maml":
             return MAMLRegressionMember(learner)
-        return ClassicalMember(REGRESSION_MEMBERS[name])
+        return ClassicalMember(REGRESSION_MEMBERS[name], light=light)
+
+    # ------------------------------------------------------------------ the combiner's hooks
+    _LOSS = staticmethod(squared_error)
+
+    def _shipped_n0(self, shipped: dict[str, Any] | None) -> float:
+        n0 = None if shipped is None else shipped.get("n0")
+        return math.inf if n0 is None else float(n0)
+
+    def _cross_fit_wanted(self, n_members: int, target: np.ndarray) -> bool:
+        # always: the spread reads the blend's out-of-fold residuals
+        return len(target) >= 6
+
+    def _oof_shortcut(self, name: str, member: Any, target: np.ndarray) -> np.ndarray | None:
+        oob = getattr(getattr(member, "estimator_", None), "oob_prediction_", None) if name == "rf" else None
+        return np.asarray(oob, dtype=np.float64) if oob is not None and np.isfinite(oob).all() else None
+
+    def _fold_rows(self, rows: FitContext, fitted_on: FitContext) -> FitContext:
+        if not self.extrapolate:
+            rows._matrices["linear"] = InputBounds().fit(fitted_on.matrix("linear")).clip(rows.matrix("linear"))
+        return rows
+
+    def _output(self, prediction: np.ndarray) -> np.ndarray:
+        bounds = getattr(self, "target_bounds_", None)
+        return prediction if bounds is None else bounds.clip(prediction)
 
     def _finish(self, context: FitContext, target: np.ndarray, seed: int, shipped: dict[str, Any] | None) -> None:
         calibration = _UNCALIBRATED if shipped is None else {
             "spread": shipped.get("spread", "icl"), "spread_scale": shipped["spread_scale"]}  # fmt: skip
         chosen = calibration["spread"] if self.spread == "auto" else self.spread
-        self.spread_ = chosen if "icl" in self.members_ else "oob"
-        self.spread_scale_ = float(calibration["spread_scale"][self.spread_])
+        if (chosen == "icl" and "icl" not in self.members_) or (chosen == "members" and not self.oof_predictions_):
+            chosen = "oob"
+        self.spread_ = chosen
+        self.spread_scale_ = float(calibration["spread_scale"].get(self.spread_, 1.0))
+        self.spread_model_ = dict((shipped or {}).get("spread_model", {"a": 1.0, "b": 1.0}))
         self.oob_std_ = _oob_std(self.members_, context, target, seed)
+        if self.oof_predictions_:
+            blend = sum(w * self.oof_predictions_[m] for m, w in self.weights_.items())
+            self.oof_std_ = float(np.sqrt(np.mean((target - blend) ** 2)))
+        else:
+            self.oof_std_ = self.oob_std_
 
     # ------------------------------------------------------------------ predict
     def icl_rows(self, X: Any) -> np.ndarray:
@@ -297,9 +381,45 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
             raise ValueError("This AutoMetaRegressor has no in-context member ('icl' is not in members_).")
         return self.members_["icl"].encode(self._rows(X))
 
+    def _rows(self, X: Any) -> FitContext:
+        """The rows to predict; warns once when some lie far outside the training range, and clips
+        the linear, distance and kernel members' inputs into it (unless ``extrapolate``)."""
+        context = super()._rows(X)
+        if self.extrapolate:
+            return context
+        spec = context.table_spec
+        names = [str(context.frame.columns[j]) for j in spec.numeric]
+        message = self.raw_bounds_.describe(context.matrix("tree")[:, : len(names)], names)
+        if message:
+            low, high = self.target_transform_.inverse(np.array([self.target_bounds_.low_, self.target_bounds_.high_]))
+            warnings.warn(
+                f"{message} The linear, distance and kernel members read them clipped to the training range, "
+                f"and every prediction stays within [{low:.6g}, {high:.6g}] (the training targets' range "
+                f"widened by {self.target_bounds_.margin:g} of its width; extrapolate=True lifts both limits). "
+                "Check these rows for data-entry errors.",
+                UserWarning,
+                stacklevel=3,
+            )
+        context._matrices["linear"] = self.input_bounds_.clip(context.matrix("linear"))
+        return context
+
+    def predict_z_std(self, preds: dict[str, np.ndarray], mean: np.ndarray) -> np.ndarray:
+        """The Gaussian spread of each row in transformed units (``spread_`` "members" or "oob").
+
+        ``"members"``: ``sqrt((a * oof_std_)**2 + (b * disagreement)**2)``, ``disagreement`` being
+        the weighted standard deviation of the members' predictions ``preds`` around the blend
+        ``mean``; ``"oob"``: the random forest's out-of-bag scale times ``spread_scale_``.
+        """
+        if self.spread_ == "members":
+            spread = sum(w * (preds[m] - mean) ** 2 for m, w in self.weights_.items())
+            a, b = float(self.spread_model_["a"]), float(self.spread_model_["b"])
+            return np.sqrt((a * self.oof_std_) ** 2 + b**2 * spread)
+        return np.full(len(mean), self.oob_std_ * self.spread_scale_)
+
     def _z_quantiles(self, context: FitContext, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Blend mean and quantiles ``(n, len(q))`` in transformed units."""
-        mean = self._predict_blend(context)
+        """Blend mean and quantiles ``(n, len(q))`` in transformed units (within the target bounds)."""
+        preds = {name: self._output(member.predict(context)) for name, member in self.members_.items()}
+        mean = sum(w * preds[m] for m, w in self.weights_.items())
         if self.spread_ == "icl":
             probs, borders = self.members_["icl"].predict_distribution(context)
             import torch
@@ -311,8 +431,8 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
             qs = bar_quantiles(p, b, torch.from_numpy(q)).numpy()
             offsets = (qs - centre[:, None]) * self.spread_scale_
         else:
-            offsets = stats.norm.ppf(q)[None, :] * self.oob_std_ * self.spread_scale_ * np.ones((len(mean), 1))
-        return mean, mean[:, None] + offsets
+            offsets = stats.norm.ppf(q)[None, :] * self.predict_z_std(preds, mean)[:, None]
+        return mean, self._output(mean[:, None] + offsets)
 
     def predict(self, X: Any, return_std: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Predictive mean (and standard deviation) of each row, in the units of ``y``.
@@ -328,12 +448,9 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
             t = self.target_transform_
             if not t.log_ and not return_std:
                 return t.inverse(self._predict_blend(context))
-            _, grid = self._z_quantiles(context, _GRID)
+            mean_z, grid = self._z_quantiles(context, _GRID)
             values = t.inverse(grid)
-            if t.log_:
-                mean = values.mean(axis=1)
-            else:
-                mean = t.inverse(self._predict_blend(context))
+            mean = values.mean(axis=1) if t.log_ else t.inverse(mean_z)
             if not return_std:
                 return mean
             return mean, values.std(axis=1)

@@ -111,6 +111,19 @@ def _read_json(source: str) -> Any:
     return json.loads(Path(source).read_text())
 
 
+def _read_regressor_portfolio(source: str) -> Any:
+    """The regressor's blend file, its meta-feature ``prior`` (when present) as a :class:`Portfolio`."""
+    from autometa.estimators._regression_meta import REGRESSION_META_FEATURES
+
+    payload = _read_json(source)
+    if "prior" in payload:
+        payload["prior"] = Portfolio.from_dict(
+            payload["prior"], source=source, kind="regressor", feature_names=REGRESSION_META_FEATURES,
+            command="python -m autometa.estimators.train_regressor",
+        )  # fmt: skip
+    return payload
+
+
 def _as_is(obj: Any, source: str) -> Any:
     return obj
 
@@ -149,8 +162,12 @@ SHIPPED: dict[str, Shipped] = {
         _check_type("MAMLRegression", algo="'maml-regression'"),
     ),
     "regressor_portfolio": Shipped(
-        "regressor_portfolio.json", "regressor's meta-learned blend weights and spread calibration",
-        "python -m autometa.estimators.train_regressor", _read_json, _as_is,
+        "regressor_portfolio.json", "regressor's meta-learned prior, combiner n0, spread model and target margin",
+        "python -m autometa.estimators.train_regressor", _read_regressor_portfolio, _as_is,
+    ),
+    "classifier_combiner": Shipped(
+        "classifier_combiner.json", "the classifier combiner's meta-learned n0",
+        "python -m autometa.estimators.train_combiner", _read_json, _as_is,
     ),
 }  # fmt: skip
 _CACHE: dict[tuple[str, str], tuple[float, Any]] = {}

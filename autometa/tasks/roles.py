@@ -31,7 +31,7 @@ Training lists (what each shipped part was meta-trained / meta-validated on):
 ``REGRESSOR_TRAIN`` / ``REGRESSOR_VALIDATION``
     Dev regression tables mixed into the regression learner's prior
     (``regressor_in_context.pt``; plus synthetic tasks) / the held-out tables of its
-    campaign's learning curve and of the regressor's blend weights (``regressor_portfolio.json``).
+    campaign's learning curve and the real tables of the regressor's prior (``regressor_portfolio.json``).
 ``AUGMENT_TRAIN`` / ``AUGMENT_VALIDATION``
     Meta-training / meta-validation of ``augment_policy.pt`` and its companion learner
     ``augment_learner.pt`` (plus synthetic tasks).
@@ -136,11 +136,11 @@ REGRESSOR_VALIDATION: tuple[str, ...] = _r("ISLR.Auto", "ggplot2.mpg", "MASS.cat
 #: every training list by the shipped file(s) it produced and its role there
 TRAINING: dict[str, tuple[str, ...]] = {
     "regressor_in_context.pt: meta-training": REGRESSOR_TRAIN,
-    "regressor_in_context.pt: learning curve; regressor_portfolio.json: blend weights": REGRESSOR_VALIDATION,
+    "regressor_in_context.pt: learning curve; regressor_portfolio.json: prior, n0, spread, margin (with synthetic tasks)": REGRESSOR_VALIDATION,
     "classifier_in_context.pt: meta-training": IN_CONTEXT_TRAIN,
     "classifier_in_context.pt: learning curve (meta-validation)": IN_CONTEXT_VALIDATION,
     "classifier neural members: meta-training": CLASSIFIER_NEURAL_TRAIN,
-    "classifier neural members: meta-validation; portfolio weights": CLASSIFIER_PORTFOLIO_TRAIN,
+    "classifier neural members: meta-validation; portfolio weights; classifier_combiner.json: n0": CLASSIFIER_PORTFOLIO_TRAIN,
     "augment_policy.pt / augment_learner.pt: meta-training": AUGMENT_TRAIN,
     "augment_policy.pt / augment_learner.pt: meta-validation": AUGMENT_VALIDATION,
 }

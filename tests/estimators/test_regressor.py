@@ -140,15 +140,23 @@ def test_bad_columns_are_named(mixed):
         AutoMetaRegressor(members=["xgboost"]).fit(X, y)
 
 
-def test_blend_uses_the_shipped_portfolio_when_it_covers_the_members(mixed):
+def test_blend_uses_the_shipped_prior_and_the_task_evidence(mixed):
     shipped = _shipped_blend()
-    if shipped is None:
-        pytest.skip("no shipped blend")
+    if shipped is None or "prior" not in shipped:
+        pytest.skip("no shipped prior")
     X, y = mixed
-    members = sorted(m for m in shipped["weights"] if m != "icl")
-    reg = AutoMetaRegressor(in_context_learner=None, members=members, random_state=0).fit(X, y)
-    total = sum(shipped["weights"][m] for m in members)
-    assert reg.weights_ == pytest.approx({m: shipped["weights"][m] / total for m in members})
+    members = sorted(m for m in shipped["members"] if m != "icl")
+    prior_only = AutoMetaRegressor(in_context_learner=None, members=members, blend="prior", random_state=0).fit(X, y)
+    expected = shipped["prior"].prior(prior_only.meta_features_, members)
+    assert prior_only.weights_ == pytest.approx(expected) and prior_only.evidence_share_ == 0.0
+    # the prior reads the task: other meta-features, other weights
+    other = prior_only.meta_features_.copy()
+    other[-3:] = [-0.5, -0.5, 0.9]  # a task where only the linear landmarker does well
+    assert shipped["prior"].prior(other, members) != pytest.approx(expected, abs=1e-3)
+    both = AutoMetaRegressor(in_context_learner=None, members=members, random_state=0).fit(X, y)
+    assert both.evidence_share_ == pytest.approx(len(y) / (len(y) + shipped["n0"]))
+    assert both.prior_weights_ == pytest.approx(expected)
+    assert set(both.oof_predictions_) == set(members)
     uni = AutoMetaRegressor(in_context_learner=None, members=members, blend="uniform").fit(X, y)
     assert list(uni.weights_.values()) == pytest.approx([1 / len(members)] * len(members))
 
@@ -187,7 +195,7 @@ def test_maml_member_adapts_to_the_training_rows(mixed):
     torch.manual_seed(0)
     learner = MAMLRegression(net={"kind": "mlp", "d_max": 8, "c_max": 1, "hidden": [16]}, inner_steps=20, inner_lr=0.2)
     reg = AutoMetaRegressor(members=["maml"], maml_learner=learner, random_state=0).fit(X[:60], y[:60])
-    assert list(reg.members_) == ["maml"] and reg.spread_ == "oob"
+    assert list(reg.members_) == ["maml"] and reg.spread_ == "members"
     fitted = reg.predict(X[:60])
     assert np.corrcoef(fitted, y[:60])[0, 1] > 0.5  # 20 steps on the rows move the random init to them
     assert "maml" not in AutoMetaRegressor(maml_learner=None, in_context_learner=None).fit(X, y).members_

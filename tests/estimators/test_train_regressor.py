@@ -5,14 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from autometa.estimators._regression_meta import REGRESSION_META_FEATURES
 from autometa.estimators._regressor import DEFAULT_REGRESSOR_MEMBERS, REGRESSOR_PORTFOLIO
 from autometa.estimators._shipped import load_shipped
 from autometa.estimators.train_regressor import (
     _loss,
+    blend_loss,
     calibrate_spread,
     choose_spread,
     fit_blend,
+    fit_prior,
     interval_score,
+    prior_tables,
 )
 from autometa.tasks import roles
 
@@ -74,18 +78,56 @@ def test_choose_spread_prefers_the_source_whose_calibration_transfers_across_tab
     assert right < interval_score(tasks, {"m": 1.0}, "oob", 0.5)["interval_score"]
 
 
-def test_shipped_blend_matches_the_defaults_and_its_card():
+def test_the_prior_learns_which_member_suits_which_task():
+    """Ridge wins where the linear landmarker is high, the forest where it is low: the prior must learn it.
+
+    With the meta-training removed (zero coefficients) both kinds of task get the same weights.
+    """
+    rng = np.random.default_rng(0)
+    tasks = []
+    for i in range(60):
+        z = rng.normal(size=80)
+        linear = i % 2 == 0
+        meta = rng.normal(size=len(REGRESSION_META_FEATURES))
+        meta[REGRESSION_META_FEATURES.index("landmark_ridge")] = 0.8 if linear else -0.2
+        preds = {"ridge": z + (0.2 if linear else 1.0) * rng.normal(size=80),
+                 "rf": z + (1.0 if linear else 0.2) * rng.normal(size=80)}  # fmt: skip
+        tasks.append({"meta": meta, "z": z, "preds": preds, "dataset": f"t{i % 4}"})
+    prior = fit_prior(tasks, ["rf", "ridge"], l2=0.01)
+    high = prior.prior(tasks[0]["meta"], ["rf", "ridge"])
+    low = prior.prior(tasks[1]["meta"], ["rf", "ridge"])
+    assert high["ridge"] > 0.7 and low["rf"] > 0.7
+    loss = np.mean([blend_loss(t, prior.prior(t["meta"], ["rf", "ridge"])) for t in tasks])
+    assert loss < 0.8 * np.mean([blend_loss(t, {"rf": 0.5, "ridge": 0.5}) for t in tasks])
+
+
+def test_shipped_prior_matches_the_defaults_and_its_card():
     if not REGRESSOR_PORTFOLIO.is_file():
         pytest.skip("no shipped blend")
     shipped = load_shipped("regressor_portfolio")
     assert set(shipped["members"]) <= set(DEFAULT_REGRESSOR_MEMBERS)
-    assert set(shipped["weights"]) == set(shipped["members"])
     assert sum(shipped["weights"].values()) == pytest.approx(1.0)
     info = shipped["info"]
-    assert set(info["data_sets"]) == set(roles.REGRESSOR_VALIDATION)
+    # trained on dev tables and the synthetic prior only: never an evaluation or reserved table
+    assert set(info["data_sets"]) == set(prior_tables())
     assert not set(info["data_sets"]) & set(roles.REGRESSOR_EVALUATION)
-    assert info["loss_learned"] <= info["loss_uniform"]
-    # the spread source is the one that scored best with its calibration left out of the table
-    held = info["spread_leave_one_table_out"]
-    assert shipped["spread"] == min(held, key=lambda s: (held[s]["interval_score"], s != "oob"))
-    assert shipped["weights"] != pytest.approx(dict.fromkeys(shipped["weights"], 1 / len(shipped["weights"])))
+    assert set(info["data_sets"]) == set(roles.REGRESSOR_VALIDATION)  # not the in-context member's tables
+    # the shipped choices are the analysis' choices
+    assert shipped["n0"] == info["n0"] and shipped["spread_model"] == info["spread_model"]
+    assert shipped["target_margin"] == info["target_margin"]
+    scores = info["n0_scores"]
+    assert scores[f"{shipped['n0']:g}"] == min(scores.values())
+    assert shipped["spread"] == "members"
+
+
+def test_regressor_portfolio_card_names_data_command_and_hash():
+    import hashlib
+    import json
+
+    card_path = REGRESSOR_PORTFOLIO.with_name("regressor_portfolio_model_card.json")
+    if not REGRESSOR_PORTFOLIO.is_file():
+        pytest.skip("no shipped blend")
+    card = json.loads(card_path.read_text())
+    assert card["sha256"]["regressor_portfolio.json"] == hashlib.sha256(REGRESSOR_PORTFOLIO.read_bytes()).hexdigest()
+    info = load_shipped("regressor_portfolio")["info"]
+    assert card["command"] == info["command"] and card["data"]["dev_tables"] == info["data_sets"]
