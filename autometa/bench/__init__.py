@@ -14,4 +14,5 @@ BENCHMARKS: dict[str, str] = {
     "classifier": "autometa.bench.classifier",
     "regressor": "autometa.bench.regressor",
     "in-context": "autometa.bench.in_context",
+    "costs": "autometa.bench.costs",
 }

@@ -61,7 +61,9 @@ def fold_ids(n: int, k: int, seed: int, y: np.ndarray | None = None) -> np.ndarr
     return out
 
 
-def oof_predictions(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray], folds: np.ndarray) -> np.ndarray:
+def oof_predictions(
+    fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray], folds: np.ndarray
+) -> np.ndarray:
     """Out-of-fold predictions: ``fit_predict(train_rows, test_rows)`` for each fold, reassembled.
 
     Parameters

@@ -110,12 +110,17 @@ def analyse(tasks: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         row = {"n": t["n"], "dataset": t["dataset"]}
         for n0 in N0_GRID:
-            w = greedy_selection(t["oof"], t["y_train"], log_loss, prior=t["prior"], n0=n0, rounds=20)
+            w = greedy_selection(
+                t["oof"], t["y_train"], log_loss, prior=t["prior"], n0=n0, rounds=20
+            )
             row[f"{n0:g}"] = _score(t, w)
         uniform = dict.fromkeys(t["oof"], 1.0)
         row["evidence_uniform_start"] = _score(t, greedy_selection(t["oof"], t["y_train"], log_loss, prior=uniform,
                                                                    n0=0.0, rounds=20))  # fmt: skip
-        row["best_member"] = (max(mean_ovr_auc(t["y"], p) for p in t["proba"].values()), float("nan"))
+        row["best_member"] = (
+            max(mean_ovr_auc(t["y"], p) for p in t["proba"].values()),
+            float("nan"),
+        )
         rows.append(row)
     keys = [f"{n0:g}" for n0 in N0_GRID] + ["evidence_uniform_start", "best_member"]
     auc = {k: float(np.mean([r[k][0] for r in rows])) for k in keys}
@@ -137,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     args.cache.parent.mkdir(parents=True, exist_ok=True)
     tables = _tables(args.tables)
-    tasks = collect(args.cache, tables, args.seeds, log=lambda m: print(m, file=sys.stderr, flush=True))
+    tasks = collect(
+        args.cache, tables, args.seeds, log=lambda m: print(m, file=sys.stderr, flush=True)
+    )
     tasks = [t for t in tasks if t["dataset"] in tables and t["seed"] < args.seeds]
     report = analyse(tasks)
     portfolio = shipped_path("classifier_portfolio")

@@ -18,7 +18,11 @@ def test_input_bounds_clip_and_find_far_rows():
     new = np.array([[5.0, 3.0], [0.5, 1.0], [-0.5, np.nan]])
     assert np.allclose(b.clip(new)[:2], [[1.0, 1.0], [0.5, 1.0]]) and np.isnan(b.clip(new)[2, 1])
     far = b.far_outside(new)
-    assert far.tolist() == [[True, False], [False, False], [False, False]]  # constant column never counts
+    assert far.tolist() == [
+        [True, False],
+        [False, False],
+        [False, False],
+    ]  # constant column never counts
     assert "column 'a' = 5" in b.describe(new, ["a", "b"])
     assert b.describe(new[1:], ["a", "b"]) is None
 
@@ -38,7 +42,10 @@ def prices() -> tuple[pd.DataFrame, np.ndarray]:
     n = 200
     X = pd.DataFrame({"area": rng.uniform(50, 200, n), "rooms": rng.integers(1, 6, n).astype(float),
                       "city": rng.choice(["a", "b", "c"], n)})  # fmt: skip
-    y = np.exp(0.02 * X["area"].to_numpy() + 0.2 * X["rooms"].to_numpy() + 0.3 * rng.normal(size=n)) * 1000
+    y = (
+        np.exp(0.02 * X["area"].to_numpy() + 0.2 * X["rooms"].to_numpy() + 0.3 * rng.normal(size=n))
+        * 1000
+    )
     return X, y
 
 
@@ -51,9 +58,13 @@ def test_a_data_entry_outlier_gives_a_bounded_prediction_and_one_warning(prices)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         pred = reg.predict(test)
-    messages = [str(w.message) for w in caught if "far outside the training range" in str(w.message)]
+    messages = [
+        str(w.message) for w in caught if "far outside the training range" in str(w.message)
+    ]
     assert len(messages) == 1 and "'area' = 1500" in messages[0]
-    low, high = reg.target_transform_.inverse(np.array([reg.target_bounds_.low_, reg.target_bounds_.high_]))
+    low, high = reg.target_transform_.inverse(
+        np.array([reg.target_bounds_.low_, reg.target_bounds_.high_])
+    )
     assert np.all(np.isfinite(pred)) and np.all((pred >= low) & (pred <= high))
     # the documented range: the training targets' range widened by the margin (in the log here)
     z = np.log(y[:128])
@@ -73,7 +84,9 @@ def test_the_ridge_member_alone_would_have_exploded_and_extrapolate_lifts_the_li
     X, y = prices
     test = X[128:129].copy()
     test.iloc[0, 0] = 1500.0
-    free = AutoMetaRegressor(members=["ridge"], extrapolate=True, random_state=0).fit(X[:128], y[:128])
+    free = AutoMetaRegressor(members=["ridge"], extrapolate=True, random_state=0).fit(
+        X[:128], y[:128]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warning when the user asked for extrapolation
         wild = free.predict(test)[0]

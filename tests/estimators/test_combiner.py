@@ -22,7 +22,11 @@ from autometa.estimators._combiner import (
 def _oof(n: int, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
     rng = np.random.default_rng(seed)
     y = rng.normal(size=n)
-    return {"bad": rng.normal(size=n), "good": y + 0.2 * rng.normal(size=n), "mid": y + 0.8 * rng.normal(size=n)}, y
+    return {
+        "bad": rng.normal(size=n),
+        "good": y + 0.2 * rng.normal(size=n),
+        "mid": y + 0.8 * rng.normal(size=n),
+    }, y
 
 
 def test_fold_ids_are_balanced_and_stratified():
@@ -109,9 +113,14 @@ def test_shipped_classifier_combiner_is_carded_and_chosen_by_its_analysis():
         pytest.skip("no shipped combiner")
     shipped = json.loads(COMBINER_FILE.read_text())
     card = json.loads(COMBINER_FILE.with_name("model_card.json").read_text())
-    assert card["sha256"]["classifier_combiner.json"] == hashlib.sha256(COMBINER_FILE.read_bytes()).hexdigest()
+    assert (
+        card["sha256"]["classifier_combiner.json"]
+        == hashlib.sha256(COMBINER_FILE.read_bytes()).hexdigest()
+    )
     info = shipped["info"]
     assert set(info["data_sets"]) <= set(roles.CLASSIFIER_PORTFOLIO_TRAIN)
     auc = info["auc_by_n0"]
     assert AutoMetaClassifier()._shipped_n0(load_shipped("classifier_portfolio")) == shipped["n0"]
-    assert auc[f"{shipped['n0']:g}"] == max(v for k, v in auc.items() if k[0].isdigit() or k == "inf")
+    assert auc[f"{shipped['n0']:g}"] == max(
+        v for k, v in auc.items() if k[0].isdigit() or k == "inf"
+    )
