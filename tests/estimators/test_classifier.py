@@ -106,7 +106,7 @@ def test_deterministic_in_process_and_in_a_fresh_process(tmp_path, mixed_frame):
         import numpy as np, pandas as pd
         from autometa.estimators import AutoMetaClassifier
         X = pd.read_pickle({str(tmp_path / 'X.pkl')!r}); y = np.load({str(tmp_path / 'y.npy')!r})
-        p = AutoMetaClassifier(random_state=3, members=["neural", "lr", "knn"], n_ensemble=2).fit(X, y).predict_proba(X)
+        p = AutoMetaClassifier(random_state=3, **{FAST!r}).fit(X, y).predict_proba(X)
         np.save({str(tmp_path / 'p.npy')!r}, p)
         """
     )
