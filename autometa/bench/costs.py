@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -84,8 +85,6 @@ def _member_costs(est: Any, X: Any, y: np.ndarray, Xte: Any) -> dict[str, dict[s
 
 
 def compute(args: argparse.Namespace) -> BenchResult:
-    import warnings
-
     import torch
 
     from autometa import AutoMetaClassifier, AutoMetaRegressor

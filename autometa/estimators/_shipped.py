@@ -23,6 +23,7 @@ from typing import Any
 
 from autometa.estimators._neural import learner_dims
 from autometa.estimators._portfolio import Portfolio
+from autometa.estimators._regression_meta import REGRESSION_META_FEATURES
 
 __all__ = ["CHECKPOINTS", "SHIPPED", "Shipped", "load_learner", "load_shipped", "shipped_path"]
 
@@ -113,8 +114,6 @@ def _read_json(source: str) -> Any:
 
 def _read_regressor_portfolio(source: str) -> Any:
     """The regressor's blend file, its meta-feature ``prior`` (when present) as a :class:`Portfolio`."""
-    from autometa.estimators._regression_meta import REGRESSION_META_FEATURES
-
     payload = _read_json(source)
     if "prior" in payload:
         payload["prior"] = Portfolio.from_dict(
