@@ -42,6 +42,7 @@ PRESET_DIRS = {
     "in-context-regression": Path("campaigns") / "in-context-regression",
     "in-context-v2": Path("campaigns") / "in-context-v2",
     "in-context-v2-gpu": Path("campaigns") / "in-context-v2-gpu",
+    "in-context-regression-v2": Path("campaigns") / "in-context-regression-v2",
 }
 
 
@@ -117,7 +118,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "campaigns/in-context) for --steps total steps or --hours more hours; it always resumes. "
         "'in-context-regression' does the same for the regression learner (default campaigns/in-context-regression); "
         "'in-context-v2' for the per-cell learner v2 (Muon, weight averaging; default campaigns/in-context-v2); "
-        "'in-context-v2-gpu' the same recipe at GPU scale (bf16 on CUDA)",
+        "'in-context-v2-gpu' the same recipe at GPU scale (bf16 on CUDA); 'in-context-regression-v2' the "
+        "regression learner on the v2 backbone",
     )
     g.add_argument(
         "--ship",

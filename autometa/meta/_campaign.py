@@ -91,6 +91,18 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
         "ema_decay": 0.995,
         "chunk_steps": 200,
     },
+    # the regression learner on the v2 backbone (same recipe; the regression prior's tasks)
+    "in-context-regression-v2": lambda: {
+        "task": "regression",
+        "algo": "in-context-regression-v2",
+        "learner_config": {"width": 96, "depth": 3, "heads": 4, "mlp_ratio": 2, "thinking_rows": 16},
+        "optimizer": "muon",
+        "lr": 1e-3,
+        "warmup_steps": 100,
+        "grad_clip": 2.0,
+        "ema_decay": 0.995,
+        "chunk_steps": 200,
+    },
     # the same recipe at GPU scale: a larger model and batch, tasks up to 1,024 rows, bf16 on CUDA
     # (device="auto"); one run of minutes writes its checkpoint and curve like any campaign
     "in-context-v2-gpu": lambda: {

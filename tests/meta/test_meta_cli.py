@@ -227,7 +227,7 @@ def test_meta_train_preset_default_is_offered(capsys):
     with pytest.raises(SystemExit):
         main(["meta-train", "--help"])
     out = capsys.readouterr().out
-    assert "--preset {default,in-context,in-context-regression,in-context-v2,in-context-v2-gpu}" in out
+    assert "--preset {default,in-context,in-context-regression,in-context-v2,in-context-v2-gpu,in-context-regression-v2}" in out
     with pytest.raises(SystemExit):
         main(["meta-train", "--preset", "fancy", "--steps", "3"])
 
