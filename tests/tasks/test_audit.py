@@ -120,3 +120,10 @@ def test_the_audit_command_is_registered(capsys):
         main(["audit", "--help"])
     assert exit_.value.code == 0
     assert "reserved" in capsys.readouterr().out
+
+
+def test_the_list_check_fails_when_a_list_holds_a_leaking_table():
+    name = roles.CLASSIFIER_PORTFOLIO_TRAIN[0]
+    with pytest.raises(AssertionError):
+        _assert_lists_clean({name: ["keel/australian"]})
+    _assert_lists_clean({"keel/crx": ["keel/australian"]})  # crx is in no list any more
