@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "meta-train": ("autometa._commands.meta_train", "Meta-train a learner on a task pool (resumable, tracked, torchrun-ready)."),
     "evaluate": ("autometa._commands.evaluate", "Evaluate a meta-learner checkpoint on held-out episodes."),
     "bench": ("autometa._commands.bench", "Run a benchmark: prints a table, logs to MLflow, --json PATH writes JSON."),
+    "audit": ("autometa._commands.audit", "Audit by content: which dev tables share rows with a reserved or evaluation table."),
 }
 
 _EPILOG = """examples:

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from autometa.augment._ops import IMAGE_OPS, OPS, get_op
+from autometa.meta._integrity import verify_payload, verify_shipped
 
 __all__ = [
     "DEFAULT_IMAGE_OPS",
@@ -472,10 +473,13 @@ def load_policy(path: str | Path, map_location: str | torch.device = "cpu") -> t
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"No augmentation policy file at {str(path)!r}; pass policy='default' or an existing path.")
+    verify_shipped(path)  # the shipped policy must match the SHA-256 its model card records
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
         raise ValueError(f"Could not read an augmentation policy from {str(path)!r}: {exc}") from exc
+    if isinstance(payload, dict):
+        verify_payload(payload, path)
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
         raise ValueError(f"{str(path)!r} is not an autometa augmentation policy (expected format {_FORMAT!r}).")
     policy = build_policy(payload["config"])

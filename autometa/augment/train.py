@@ -42,6 +42,7 @@ from autometa.augment._data import RESERVED_SETS, KeelTaskSource
 from autometa.augment._learner import AugmentedLearner, train_policy
 from autometa.augment._policy import AugmentationPolicy, UniformPolicy, save_policy
 from autometa.meta._base import build_learner
+from autometa.meta._integrity import verify_payload, verify_shipped
 from autometa.tasks import roles
 from autometa.tasks._pools import MixturePool
 from autometa.tasks._synthetic import SyntheticPrior
@@ -84,7 +85,10 @@ def load_companion_learner(path: str | Path) -> Any:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"No learner checkpoint at {str(path)!r}.")
+    verify_shipped(path)  # the shipped learner must match the SHA-256 its model card records
     payload = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(payload, dict):
+        verify_payload(payload, path)
     if not isinstance(payload, dict) or payload.get("format") != LEARNER_FORMAT:
         raise ValueError(f"{str(path)!r} is not an autometa augmentation companion learner.")
     learner = build_learner(payload["algo"], **payload["config"])

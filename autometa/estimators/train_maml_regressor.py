@@ -20,6 +20,7 @@ import platform
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +47,16 @@ NET = {"kind": "mlp", "d_max": 32, "c_max": 1, "hidden": [64, 64]}
 CARD = MAML_REGRESSOR_CHECKPOINT.with_name("regressor_maml_model_card.json")
 
 
-def maml_member_r2(learner: Any, sizes: tuple[int, ...] = (32, 128), seeds: int = 5) -> dict[str, float]:
-    """Mean R² of the MAML member alone on the validation tables (random samples, other rows as test rows)."""
+def maml_member_r2(
+    learner: Any, sizes: tuple[int, ...] = (32, 128), seeds: int = 5, tables: Sequence[str] | None = None
+) -> dict[str, float]:
+    """Mean R² of the MAML member alone on the validation tables (random samples, other rows as test rows).
+
+    ``tables`` defaults to :data:`autometa.tasks.roles.REGRESSOR_VALIDATION`.
+    """
     scores: dict[int, list[float]] = {n: [] for n in sizes}
-    cells = held_out_cells(roles.REGRESSOR_VALIDATION, sizes, range(seeds), n_test=1000, sampler="random", salt=31)
+    tables = roles.REGRESSOR_VALIDATION if tables is None else tuple(tables)
+    cells = held_out_cells(tables, sizes, range(seeds), n_test=1000, sampler="random", salt=31)
     for _, n, seed, X_train, y_train, X_test, y_test in cells:
         mu, sd = y_train.mean(), y_train.std() or 1.0
         member = MAMLRegressionMember(learner).fit(FitContext(X_train), (y_train - mu) / sd, seed)

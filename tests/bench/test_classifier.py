@@ -66,7 +66,10 @@ def test_evaluation_sets_are_held_out_of_training():
     assert not names & RESERVED
     assert not set(NEURAL_TRAIN) & set(PORTFOLIO_TRAIN)
     card = json.loads((bench.Path(bench.__file__).parent.parent / "checkpoints" / "model_card.json").read_text())
-    assert set(card["data"]["held_out_for_evaluation"]) == set(EVALUATION)
+    # what the card says the members trained on holds no current evaluation set (crx left the
+    # list after the content audit; the card's held-out list is the record of that time)
+    trained = set(card["data"]["neural_meta_train"]) | set(card["data"]["neural_meta_val_and_portfolio_train"])
+    assert not trained & set(EVALUATION)
 
 
 def test_quick_run_reports_and_reuses_cells(tmp_path):

@@ -44,8 +44,8 @@ def test_loads_offline_and_matches_its_card(monkeypatch):
 def test_card_lists_its_data_and_none_of_it_is_evaluated_on():
     data = card()["data"]
     assert data["reserved_data_sets_used"] == []
-    assert set(data["dev_tables"]) == set(roles.REGRESSOR_TRAIN)
-    assert set(data["held_out_for_the_learning_curve"]) == set(roles.REGRESSOR_VALIDATION)
+    assert set(data["dev_tables"]) - roles.CONTENT_LEAKS == set(roles.REGRESSOR_TRAIN)  # the card is a record
+    assert set(data["held_out_for_the_learning_curve"]) - roles.CONTENT_LEAKS == set(roles.REGRESSOR_VALIDATION)
     assert not any(is_reserved(t) for t in data["dev_tables"])
     assert not set(data["dev_tables"]) & set(roles.REGRESSOR_EVALUATION)
     assert data["synthetic"]["generator"] == "autometa.tasks.RegressionPrior"

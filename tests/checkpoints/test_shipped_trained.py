@@ -1,7 +1,10 @@
-"""Every meta-learned tensor (and every policy) in a shipped checkpoint differs from its initialization.
+"""The augmentation policy and its companion learner differ from their initialization.
 
-Each learner is rebuilt the way its training command built it (same config, same torch seed),
-so a tensor that never received a gradient would be equal to its rebuilt initialization.
+Each is rebuilt the way its training command built it (same config, same torch seed), so a
+tensor that never received a gradient would be equal to its rebuilt initialization. This is a
+weak check (one optimizer step passes it); the classifier's neural members have a quality test
+instead (``test_shipped_quality.py``: each beats its untrained self on validation tables), and
+docs/data.md says that the augmentation files have none yet.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import torch
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "autometa" / "checkpoints"
@@ -19,29 +21,6 @@ def _untrained(trained: torch.nn.Module, init: torch.nn.Module) -> list[str]:
     init_params = dict(init.named_parameters())
     assert set(init_params) == {k for k, _ in trained.named_parameters()}
     return [k for k, p in trained.named_parameters() if torch.equal(p.detach(), init_params[k].detach())]
-
-
-def _trainer_seed(path: Path) -> int:
-    from autometa.meta._checkpoint import load_checkpoint
-
-    meta = load_checkpoint(path)["metadata"]
-    meta = json.loads(meta) if isinstance(meta, str) else meta
-    return int(meta["trainer"]["seed"])
-
-
-@pytest.mark.parametrize(("file", "kind"), [("classifier_default.pt", "meta-lstm+augment"),
-                                            ("classifier_hypernet.pt", "hypernet+augment")])  # fmt: skip
-def test_classifier_members_are_trained(file, kind):
-    from autometa.estimators.train_default import build_neural_learner
-    from autometa.meta import load_meta_learner
-
-    path = CHECKPOINTS / file
-    trained = load_meta_learner(path)
-    torch.manual_seed(_trainer_seed(path))
-    init = build_neural_learner(kind)
-    if not hasattr(trained, "policy"):  # the policy was removed from the shipped file
-        init = init.base
-    assert _untrained(trained, init) == []
 
 
 def test_classifier_default_ships_no_untrained_policy():
