@@ -56,7 +56,34 @@ from autometa.meta._base import MetaLearner, masked_predict, register_learner
 from autometa.tasks._split import stratified_sample
 from autometa.tasks._task import TaskBatch
 
-__all__ = ["InContextLearner", "InContextState", "in_context_proba", "permute_slots"]
+__all__ = ["InContextLearner", "InContextState", "check_batch", "check_dims", "in_context_proba", "permute_slots"]
+
+
+def check_dims(**dims: int) -> None:
+    """Refuse a learner configuration: every dimension a positive int, ``c_max >= 2``, heads divide width."""
+    for name, value in dims.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int; got {value!r}.")
+    if dims.get("c_max", 2) < 2:
+        raise ValueError(f"c_max must be at least 2; got {dims['c_max']}.")
+    if dims["width"] % dims["heads"]:
+        raise ValueError(f"heads={dims['heads']} must divide width={dims['width']}.")
+
+
+def check_batch(learner: Any, batch: TaskBatch, *, regression: bool = False, hint: str = "") -> None:
+    """Refuse a batch the learner cannot read: wrong encoded width, too many classes, wrong target kind."""
+    if batch.x_support.shape[-1] != learner.d_max:
+        raise ValueError(
+            f"This in-context learner reads d_max={learner.d_max} encoded features; the batch has "
+            f"{batch.x_support.shape[-1]}. Encode tasks with d_max={learner.d_max}."
+        )
+    if regression and not batch.y_support.is_floating_point():
+        raise ValueError(f"{type(learner).__name__} needs regression tasks (float targets); got class labels.")
+    if not regression and batch.c_max > learner.c_max:
+        raise ValueError(
+            f"This in-context learner handles at most c_max={learner.c_max} classes per pass; the batch has "
+            f"{batch.c_max}.{hint}"
+        )
 
 
 class InContextState(NamedTuple):
@@ -179,14 +206,7 @@ class InContextLearner(MetaLearner):
         slot_shuffle: bool = True,
     ) -> None:
         super().__init__()
-        for name, value in (("d_max", d_max), ("c_max", c_max), ("width", width), ("depth", depth),
-                            ("heads", heads), ("mlp_ratio", mlp_ratio)):  # fmt: skip
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}.")
-        if c_max < 2:
-            raise ValueError(f"c_max must be at least 2; got {c_max}.")
-        if width % heads:
-            raise ValueError(f"heads={heads} must divide width={width}.")
+        check_dims(d_max=d_max, c_max=c_max, width=width, depth=depth, heads=heads, mlp_ratio=mlp_ratio)
         self.d_max, self.c_max, self.width, self.depth = d_max, c_max, width, depth
         self.heads, self.mlp_ratio, self.slot_shuffle = heads, mlp_ratio, bool(slot_shuffle)
         self.embed = nn.Linear(2 * d_max, width)
@@ -209,13 +229,7 @@ class InContextLearner(MetaLearner):
         }
 
     def _check(self, batch: TaskBatch) -> None:
-        if batch.x_support.shape[-1] != self.d_max:
-            raise ValueError(
-                f"This in-context learner reads d_max={self.d_max} encoded features; the batch has "
-                f"{batch.x_support.shape[-1]}. Encode tasks with d_max={self.d_max}."
-            )
-        if batch.c_max > self.c_max:
-            raise ValueError(f"This in-context learner handles at most c_max={self.c_max} classes; the batch has {batch.c_max}.")
+        check_batch(self, batch)
 
     def _embed(self, x: Tensor, feature_mask: Tensor) -> Tensor:
         mask = feature_mask.to(x.dtype)[:, None, :].expand_as(x)

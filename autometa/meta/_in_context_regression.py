@@ -28,11 +28,11 @@ from torch import Tensor, nn
 
 from autometa.functional._bar import bar_borders, bar_mean, bar_nll
 from autometa.meta._base import register_learner
-from autometa.meta._in_context import InContextLearner, InContextState, permute_slots
+from autometa.meta._in_context import InContextLearner, check_batch, permute_slots
 from autometa.tasks._encoder import standardize_targets
 from autometa.tasks._task import TaskBatch
 
-__all__ = ["InContextRegressionLearner", "TARGET_CLIP", "bar_query_scores", "in_context_regression_distribution"]
+__all__ = ["BarRegression", "InContextRegressionLearner", "TARGET_CLIP", "bar_query_scores", "in_context_regression_distribution"]
 
 #: standardized support targets are clipped to this range before they are embedded
 TARGET_CLIP = 8.0
@@ -54,8 +54,38 @@ def bar_query_scores(learner: Any, batch: TaskBatch) -> tuple[Tensor, Tensor]:
     return nll.mean(), mse.mean()
 
 
+class BarRegression:
+    """What both in-context regression learners share: the bar head's loss, evaluation and checks.
+
+    A learner mixing this in has ``head``, ``borders``, ``features(fast, x, batch)`` and a
+    ``_shuffles_slots`` flag (shuffle column placements in training).
+    """
+
+    _shuffles_slots: bool
+
+    def _check(self, batch: TaskBatch) -> None:
+        check_batch(self, batch, regression=True)
+
+    def predict(self, fast: Any, x: Tensor, batch: TaskBatch) -> Tensor:
+        """Logits ``[T, n, n_bins]`` of the predictive bar distribution of rows ``x``."""
+        return self.head(self.features(fast, x, batch))  # type: ignore[attr-defined]
+
+    def meta_loss(self, batch: TaskBatch) -> tuple[Tensor, dict[str, float]]:
+        """Query negative log-density (standardized units); in training with random slot placements."""
+        if self.training and self._shuffles_slots:  # type: ignore[attr-defined]
+            batch = permute_slots(batch)
+        loss, mse = bar_query_scores(self, batch)
+        return loss, {"loss": float(loss.detach()), "mse": float(mse.detach())}
+
+    @torch.no_grad()
+    def evaluate(self, batch: TaskBatch) -> dict[str, float]:
+        """Query negative log-density and mean squared error of the mean (standardized units)."""
+        loss, mse = bar_query_scores(self, batch)
+        return {"loss": float(loss), "mse": float(mse)}
+
+
 @register_learner("in-context-regression")
-class InContextRegressionLearner(InContextLearner):
+class InContextRegressionLearner(BarRegression, InContextLearner):
     """A transformer that predicts query targets' distributions from a support set in one pass.
 
     Parameters
@@ -100,35 +130,13 @@ class InContextRegressionLearner(InContextLearner):
         del config["c_max"]
         return {**config, "n_bins": self.n_bins}
 
-    def _check(self, batch: TaskBatch) -> None:
-        if batch.x_support.shape[-1] != self.d_max:
-            raise ValueError(
-                f"This in-context learner reads d_max={self.d_max} encoded features; the batch has "
-                f"{batch.x_support.shape[-1]}. Encode tasks with d_max={self.d_max}."
-            )
-        if not batch.y_support.is_floating_point():
-            raise ValueError("InContextRegressionLearner needs regression tasks (float targets); got class labels.")
-
     def _label_tokens(self, y_support: Tensor) -> Tensor:
         z = y_support.to(self.label.weight.dtype).clamp(-TARGET_CLIP, TARGET_CLIP)
         return self.label(z.unsqueeze(-1))
 
-    def predict(self, fast: InContextState, x: Tensor, batch: TaskBatch) -> Tensor:
-        """Logits ``[T, n, n_bins]`` of the predictive bar distribution of rows ``x``."""
-        return self.head(self.features(fast, x, batch))
-
-    def meta_loss(self, batch: TaskBatch) -> tuple[Tensor, dict[str, float]]:
-        """Query negative log-density (standardized units); in training with random slot placements."""
-        if self.training and self.slot_shuffle:
-            batch = permute_slots(batch)
-        loss, mse = bar_query_scores(self, batch)
-        return loss, {"loss": float(loss.detach()), "mse": float(mse.detach())}
-
-    @torch.no_grad()
-    def evaluate(self, batch: TaskBatch) -> dict[str, float]:
-        """Query negative log-density and mean squared error of the mean (standardized units)."""
-        loss, mse = bar_query_scores(self, batch)
-        return {"loss": float(loss), "mse": float(mse)}
+    @property
+    def _shuffles_slots(self) -> bool:
+        return self.slot_shuffle
 
 
 @torch.no_grad()

@@ -45,8 +45,8 @@ from torch import Tensor, nn
 
 from autometa.functional._bar import bar_borders
 from autometa.meta._base import MetaLearner, masked_predict, register_learner
-from autometa.meta._in_context import permute_slots
-from autometa.meta._in_context_regression import TARGET_CLIP, bar_query_scores
+from autometa.meta._in_context import check_batch, check_dims, permute_slots
+from autometa.meta._in_context_regression import TARGET_CLIP, BarRegression
 from autometa.tasks._task import TaskBatch
 
 __all__ = ["InContextRegressionV2", "InContextV2", "InContextV2State", "permute_labels"]
@@ -223,14 +223,7 @@ class InContextV2(MetaLearner):
         augment: bool = True,
     ) -> None:
         super().__init__()
-        for name, value in (("d_max", d_max), ("c_max", c_max), ("width", width), ("depth", depth),
-                            ("heads", heads), ("mlp_ratio", mlp_ratio)):  # fmt: skip
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}.")
-        if c_max < 2:
-            raise ValueError(f"c_max must be at least 2; got {c_max}.")
-        if width % heads:
-            raise ValueError(f"heads={heads} must divide width={width}.")
+        check_dims(d_max=d_max, c_max=c_max, width=width, depth=depth, heads=heads, mlp_ratio=mlp_ratio)
         if isinstance(thinking_rows, bool) or not isinstance(thinking_rows, int) or thinking_rows < 0:
             raise ValueError(f"thinking_rows must be a non-negative int; got {thinking_rows!r}.")
         offsets = tuple(int(o) for o in group_offsets)
@@ -260,16 +253,7 @@ class InContextV2(MetaLearner):
 
     # ------------------------------------------------------------------ pieces
     def _check(self, batch: TaskBatch) -> None:
-        if batch.x_support.shape[-1] != self.d_max:
-            raise ValueError(
-                f"This in-context learner reads d_max={self.d_max} encoded features; the batch has "
-                f"{batch.x_support.shape[-1]}. Encode tasks with d_max={self.d_max}."
-            )
-        if batch.c_max > self.c_max:
-            raise ValueError(
-                f"This in-context learner handles at most c_max={self.c_max} classes per pass; the batch has "
-                f"{batch.c_max}. Use in_context_proba, which serves more classes by output codes."
-            )
+        check_batch(self, batch, hint=" Use in_context_proba, which serves more classes by output codes.")
 
     @staticmethod
     def _columns(feature_mask: Tensor) -> tuple[Tensor, Tensor]:
@@ -352,7 +336,7 @@ class InContextV2(MetaLearner):
 
 
 @register_learner("in-context-regression-v2")
-class InContextRegressionV2(InContextV2):
+class InContextRegressionV2(BarRegression, InContextV2):
     """The v2 backbone with a regression head: a predictive bar distribution per query row.
 
     The same blocks, cell tokens, grouping and thinking rows as :class:`InContextV2`; a support
@@ -399,33 +383,11 @@ class InContextRegressionV2(InContextV2):
         del config["c_max"]
         return {**config, "n_bins": self.n_bins}
 
-    def _check(self, batch: TaskBatch) -> None:
-        if batch.x_support.shape[-1] != self.d_max:
-            raise ValueError(
-                f"This in-context learner reads d_max={self.d_max} encoded features; the batch has "
-                f"{batch.x_support.shape[-1]}. Encode tasks with d_max={self.d_max}."
-            )
-        if not batch.y_support.is_floating_point():
-            raise ValueError("InContextRegressionV2 needs regression tasks (float targets); got class labels.")
-
     def _target_tokens(self, y: Tensor | None, T: int, n: int, device: torch.device) -> Tensor:
         if y is None:
             return self.unknown.expand(T, n, -1)
         return self.label(y.to(self.label.weight.dtype).clamp(-TARGET_CLIP, TARGET_CLIP).unsqueeze(-1))
 
-    def predict(self, fast: InContextV2State, x: Tensor, batch: TaskBatch) -> Tensor:
-        """Logits ``(T, n, n_bins)`` of the predictive bar distribution of rows ``x``."""
-        return self.head(self.features(fast, x, batch))
-
-    def meta_loss(self, batch: TaskBatch) -> tuple[Tensor, dict[str, float]]:
-        """Query negative log-density (standardized units); in training on shuffled columns."""
-        if self.training and self.augment:
-            batch = permute_slots(batch)
-        loss, mse = bar_query_scores(self, batch)
-        return loss, {"loss": float(loss.detach()), "mse": float(mse.detach())}
-
-    @torch.no_grad()
-    def evaluate(self, batch: TaskBatch) -> dict[str, float]:
-        """Query negative log-density and mean squared error of the mean (standardized units)."""
-        loss, mse = bar_query_scores(self, batch)
-        return {"loss": float(loss), "mse": float(mse)}
+    @property
+    def _shuffles_slots(self) -> bool:
+        return self.augment
