@@ -62,24 +62,18 @@ __all__ = ["CAMPAIGN_PRESETS", "InContextCampaign", "cooldown_directory", "held_
 
 _COOLDOWN_SUFFIX = "-cooldown"
 
-def _v2_tables() -> list[str]:
-    """The v2 prior's dev tables: :data:`~autometa.tasks.roles.IN_CONTEXT_TRAIN`, which holds no
-    table of the content audit's :data:`~autometa.tasks.roles.CONTENT_LEAKS` (the KEEL glass
-    family, ``cleveland-0_vs_4``, ``iris`` and ``iris0`` left it)."""
-    return list(IN_CONTEXT_TRAIN)
-
-
 #: campaign settings of ``autometa meta-train --preset NAME`` (callables so that nothing loads at import)
 CAMPAIGN_PRESETS: dict[str, Any] = {
     "in-context": lambda: {"task": "classification"},
     "in-context-regression": lambda: {"task": "regression"},
     # v2: per-cell learner, Muon + AdamW at 1e-3, EMA of the weights; smaller tasks (the per-cell
-    # cost grows with rows x context rows x columns), and the prior without the audit's leaks
+    # cost grows with rows x context rows x columns); IN_CONTEXT_TRAIN holds none of the content
+    # audit's leaks (roles.CONTENT_LEAKS)
     "in-context-v2": lambda: {
         "task": "classification",
         "algo": "in-context-v2",
         "learner_config": {"width": 96, "depth": 3, "heads": 4, "mlp_ratio": 2, "thinking_rows": 16},
-        "prior_config": {"n_support_range": (4, 256), "n_query": 64, "max_features": 24, "datasets": _v2_tables()},
+        "prior_config": {"n_support_range": (4, 256), "n_query": 64, "max_features": 24, "datasets": list(IN_CONTEXT_TRAIN)},
         "optimizer": "muon",
         "lr": 1e-3,
         "warmup_steps": 100,
@@ -105,7 +99,7 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
         "task": "classification",
         "algo": "in-context-v2",
         "learner_config": {"width": 192, "depth": 6, "heads": 6, "mlp_ratio": 2, "thinking_rows": 24},
-        "prior_config": {"n_support_range": (4, 1024), "n_query": 128, "max_features": 48, "datasets": _v2_tables()},
+        "prior_config": {"n_support_range": (4, 1024), "n_query": 128, "max_features": 48, "datasets": list(IN_CONTEXT_TRAIN)},
         "meta_batch_size": 32,
         "optimizer": "muon",
         "lr": 1e-3,
