@@ -32,7 +32,13 @@ def mean_ovr_auc(y: np.ndarray, proba: np.ndarray) -> float:
     y = np.asarray(y)
     proba = np.asarray(proba, dtype=np.float64)
     if proba.ndim != 2 or len(y) != len(proba):
-        raise ValueError(f"proba must be [n, k] with one row per label; got {proba.shape} for {len(y)} labels.")
+        raise ValueError(
+            f"proba must be [n, k] with one row per label; got {proba.shape} for {len(y)} labels."
+        )
     proba = np.nan_to_num(proba, nan=1.0 / proba.shape[1])
-    aucs = [roc_auc_score(y == c, proba[:, c]) for c in range(proba.shape[1]) if 0 < np.sum(y == c) < len(y)]
+    aucs = [
+        roc_auc_score(y == c, proba[:, c])
+        for c in range(proba.shape[1])
+        if 0 < np.sum(y == c) < len(y)
+    ]
     return float(np.mean(aucs)) if aucs else float("nan")

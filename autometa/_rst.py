@@ -6,7 +6,9 @@ import re
 
 __all__ = ["plain_text"]
 
-_ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|attr|data|obj|exc|ref|doc):`~?([^`<]*?)(?:\s*<[^>]*>)?`")
+_ROLE = re.compile(
+    r":(?:py:)?(?:class|func|meth|mod|attr|data|obj|exc|ref|doc):`~?([^`<]*?)(?:\s*<[^>]*>)?`"
+)
 _LITERAL = re.compile(r"``([^`]+)``")
 
 

@@ -42,7 +42,9 @@ def effective_n_jobs(n_jobs: int | None) -> int:
         raise ValueError(f"n_jobs must be an int or None; got {n_jobs!r}.")
     n = int(n_jobs)
     if n == 0:
-        raise ValueError("n_jobs == 0 has no meaning; use None or 1 for one thread, -1 for all CPUs.")
+        raise ValueError(
+            "n_jobs == 0 has no meaning; use None or 1 for one thread, -1 for all CPUs."
+        )
     if n < 0:
         return max(1, _cpu_count() + 1 + n)
     return n

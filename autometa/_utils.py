@@ -40,7 +40,9 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         )
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was requested but CUDA is not available here; use device='auto'.")
+        raise ValueError(
+            "device='cuda' was requested but CUDA is not available here; use device='auto'."
+        )
     return dev
 
 

@@ -19,12 +19,30 @@ from autometa._version import __version__
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "info": ("autometa._commands.info", "Print version, device, tracking URI, shipped checkpoints and task pools."),
-    "demo": ("autometa._commands.demo", "Run the main job on the embedded defaults (what `make demo` runs)."),
-    "meta-train": ("autometa._commands.meta_train", "Meta-train a learner on a task pool (resumable, tracked, torchrun-ready)."),
-    "evaluate": ("autometa._commands.evaluate", "Evaluate a meta-learner checkpoint on held-out episodes."),
-    "bench": ("autometa._commands.bench", "Run a benchmark: prints a table, logs to MLflow, --json PATH writes JSON."),
-    "audit": ("autometa._commands.audit", "Audit by content: which dev tables share rows with a reserved or evaluation table."),
+    "info": (
+        "autometa._commands.info",
+        "Print version, device, tracking URI, shipped checkpoints and task pools.",
+    ),
+    "demo": (
+        "autometa._commands.demo",
+        "Run the main job on the embedded defaults (what `make demo` runs).",
+    ),
+    "meta-train": (
+        "autometa._commands.meta_train",
+        "Meta-train a learner on a task pool (resumable, tracked, torchrun-ready).",
+    ),
+    "evaluate": (
+        "autometa._commands.evaluate",
+        "Evaluate a meta-learner checkpoint on held-out episodes.",
+    ),
+    "bench": (
+        "autometa._commands.bench",
+        "Run a benchmark: prints a table, logs to MLflow, --json PATH writes JSON.",
+    ),
+    "audit": (
+        "autometa._commands.audit",
+        "Audit by content: which dev tables share rows with a reserved or evaluation table.",
+    ),
 }
 
 _EPILOG = """examples:
@@ -63,7 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("autometa"):
-            print(f"autometa {name}: not available in this version ({exc.name} missing).", file=sys.stderr)
+            print(
+                f"autometa {name}: not available in this version ({exc.name} missing).",
+                file=sys.stderr,
+            )
             return 2
         raise
     parser = argparse.ArgumentParser(

@@ -22,7 +22,9 @@ VARIANTS = {
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("variant", choices=sorted(VARIANTS))
-    parser.add_argument("--hours", type=float, required=True, help="wall-clock budget of this session")
+    parser.add_argument(
+        "--hours", type=float, required=True, help="wall-clock budget of this session"
+    )
     args = parser.parse_args()
     config = CAMPAIGN_PRESETS["in-context-v2"]()
     VARIANTS[args.variant](config)

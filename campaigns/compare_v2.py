@@ -35,5 +35,7 @@ if __name__ == "__main__":
     RESULTS.write_text(json.dumps(result, indent=1) + "\n")
     text = DOC.read_text()
     head, rest = text.split(BEGIN)
-    DOC.write_text(head + BEGIN + "\n" + markdown_table(result) + "\n" + END + rest.split(END, 1)[1])
+    DOC.write_text(
+        head + BEGIN + "\n" + markdown_table(result) + "\n" + END + rest.split(END, 1)[1]
+    )
     print(markdown_table(result))

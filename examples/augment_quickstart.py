@@ -40,10 +40,16 @@ for seed in range(5):
         proba = model.fit(X_tr, y_tr).predict_proba(X_te)[:, 1]
         aucs.setdefault(name, []).append(roc_auc_score(y_te, proba))
 
-print(pd.Series({k: np.mean(v) for k, v in aucs.items()}, name="mean ROC-AUC, n_train=32, 5 seeds").round(4))
+print(
+    pd.Series(
+        {k: np.mean(v) for k, v in aucs.items()}, name="mean ROC-AUC, n_train=32, 5 seeds"
+    ).round(4)
+)
 
 # the resampler on its own: every original row first, augmented rows appended, same dtypes
-rows = np.concatenate([np.flatnonzero(y == 0)[:4], np.flatnonzero(y == 1)[:4]])  # it needs two classes
+rows = np.concatenate(
+    [np.flatnonzero(y == 0)[:4], np.flatnonzero(y == 1)[:4]]
+)  # it needs two classes
 X_small = X.iloc[rows].assign(size=pd.Categorical(["s", "m", "l", "m", "s", "l", "m", "s"]))
 X_res, y_res = MetaAugmenter(n_augment=1, random_state=0).fit_resample(X_small, y.iloc[rows])
 print(X_res.shape, (X_res.dtypes == X_small.dtypes).all(), X_res["size"].tolist())

@@ -17,7 +17,9 @@ from autometa.meta import build_learner
 from autometa.tasks import SyntheticPrior, collate_tasks
 
 pool = SyntheticPrior(d_max=8, c_max=4, n_range=(16, 48), n_query=64)
-learner = build_learner("maml", net={"kind": "mlp", "d_max": 8, "c_max": 4, "hidden": [32, 32]}, inner_steps=3)
+learner = build_learner(
+    "maml", net={"kind": "mlp", "d_max": 8, "c_max": 4, "hidden": [32, 32]}, inner_steps=3
+)
 
 
 def sample_batch(rng: np.random.Generator):

@@ -48,7 +48,10 @@ NAMES = {
 }
 DATASETS = {
     "letter": ({}, {"kind": "mlp", "d_max": 16, "c_max": 5, "hidden": [64, 64]}),
-    "digits": ({"split_fractions": (0.5, 0.0, 0.5)}, {"kind": "conv4", "image_shape": [1, 8, 8], "c_max": 5, "n_blocks": 2}),
+    "digits": (
+        {"split_fractions": (0.5, 0.0, 0.5)},
+        {"kind": "conv4", "image_shape": [1, 8, 8], "c_max": 5, "n_blocks": 2},
+    ),
 }
 
 
@@ -58,12 +61,16 @@ def evaluate_episodes(learner, pool, n_episodes: int, seed: int, chunk: int = 25
     accs = []
     learner.eval()
     for start in range(0, n_episodes, chunk):
-        batch = collate_tasks([pool.sample(rng) for _ in range(min(chunk, n_episodes - start))], c_max=pool.c_max)
+        batch = collate_tasks(
+            [pool.sample(rng) for _ in range(min(chunk, n_episodes - start))], c_max=pool.c_max
+        )
         with torch.enable_grad():  # learners with inner gradient steps need autograd here
             fast = learner.adapt(batch)
         with torch.no_grad():
             logits = learner.predict(fast, batch.x_query, batch)
-            acc = torch.vmap(masked_accuracy)(logits, batch.y_query, batch.query_mask, batch.class_mask)
+            acc = torch.vmap(masked_accuracy)(
+                logits, batch.y_query, batch.query_mask, batch.class_mask
+            )
         accs.append(acc.detach().numpy())
     return np.concatenate(accs)
 
@@ -75,7 +82,9 @@ def raw_centroid_accuracies(pool, n_episodes: int, seed: int) -> np.ndarray:
     for _ in range(n_episodes):
         t = pool.sample(rng)
         centroids = torch.stack([t.x_support[t.y_support == c].mean(0) for c in range(t.n_classes)])
-        accs.append(float((torch.cdist(t.x_query, centroids).argmin(1) == t.y_query).float().mean()))
+        accs.append(
+            float((torch.cdist(t.x_query, centroids).argmin(1) == t.y_query).float().mean())
+        )
     return np.asarray(accs)
 
 
@@ -88,15 +97,25 @@ def run_one(dataset: str, algo: str, k_shot: int, args: argparse.Namespace) -> d
     if algo == "raw-centroid":
         accs = raw_centroid_accuracies(test, args.episodes, seed=args.eval_seed)
         return {
-            "dataset": dataset, "algo": algo, "k_shot": k_shot, "accuracy": float(accs.mean()),
-            "ci95": float(1.96 * accs.std(ddof=1) / math.sqrt(len(accs))), "episodes": len(accs),
+            "dataset": dataset,
+            "algo": algo,
+            "k_shot": k_shot,
+            "accuracy": float(accs.mean()),
+            "ci95": float(1.96 * accs.std(ddof=1) / math.sqrt(len(accs))),
+            "episodes": len(accs),
         }
     torch.manual_seed(args.seed)
     extra = {"episode_batch_norm": True} if args.episode_batch_norm and algo in ALGOS else {}
     learner = build_learner(algo, net=net, **extra)
     trainer = MetaTrainer(
-        learner, train, meta_batch_size=args.meta_batch, device="cpu", seed=args.seed,
-        optimizer=OptimizerConfig(lr=args.lr), tracking=args.track, progress=False,
+        learner,
+        train,
+        meta_batch_size=args.meta_batch,
+        device="cpu",
+        seed=args.seed,
+        optimizer=OptimizerConfig(lr=args.lr),
+        tracking=args.track,
+        progress=False,
     )
     t0 = time.perf_counter()
     trainer.fit(steps=args.steps)
@@ -119,8 +138,12 @@ def run_one(dataset: str, algo: str, k_shot: int, args: argparse.Namespace) -> d
 
 
 def print_table(paths: list[str]) -> None:
-    rows = [json.loads(line) for p in paths for line in Path(p).read_text().splitlines() if line.strip()]
-    cols = sorted({(r["dataset"], r["k_shot"]) for r in rows}, key=lambda c: (c[0] != "letter", c[0], c[1]))
+    rows = [
+        json.loads(line) for p in paths for line in Path(p).read_text().splitlines() if line.strip()
+    ]
+    cols = sorted(
+        {(r["dataset"], r["k_shot"]) for r in rows}, key=lambda c: (c[0] != "letter", c[0], c[1])
+    )
     cell = {(r["algo"], r["dataset"], r["k_shot"]): r for r in rows}
     header = "| learner | " + " | ".join(f"{d} 5-way {k}-shot" for d, k in cols) + " |"
     print(header)
@@ -136,7 +159,9 @@ def print_table(paths: list[str]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="letter")
     parser.add_argument("--algos", nargs="+", default=ALGOS)
     parser.add_argument("--shots", nargs="+", type=int, default=[1, 5])
@@ -148,12 +173,18 @@ def main() -> None:
     parser.add_argument("--eval-seed", type=int, default=12345)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--track", action="store_true", help="log the meta-training runs to MLflow")
-    parser.add_argument("--net", default=None, help="base-net config as JSON (default: per data set, see above)")
     parser.add_argument(
-        "--episode-batch-norm", action="store_true", help="conv-4: embed support and query together (ablation)"
+        "--net", default=None, help="base-net config as JSON (default: per data set, see above)"
+    )
+    parser.add_argument(
+        "--episode-batch-norm",
+        action="store_true",
+        help="conv-4: embed support and query together (ablation)",
     )
     parser.add_argument("--out", default=None, help="append one JSON line per (learner, shot)")
-    parser.add_argument("--table", nargs="+", default=None, help="print the markdown table of JSON-lines files")
+    parser.add_argument(
+        "--table", nargs="+", default=None, help="print the markdown table of JSON-lines files"
+    )
     args = parser.parse_args()
     if args.table:
         print_table(args.table)

@@ -48,7 +48,9 @@ def r2(z: np.ndarray, pred: np.ndarray) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--checkpoint-dir", default="runs/maml-regression")
@@ -75,17 +77,31 @@ def main() -> None:
                 tr, te = rows[:n], rows[n : n + 1000]
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    reg = AutoMetaRegressor(blend="uniform", random_state=seed).fit(X.iloc[tr], y[tr])
-                z_tr, z = reg.target_transform_.transform(y[tr]), reg.target_transform_.transform(y[te])
+                    reg = AutoMetaRegressor(blend="uniform", random_state=seed).fit(
+                        X.iloc[tr], y[tr]
+                    )
+                z_tr, z = (
+                    reg.target_transform_.transform(y[tr]),
+                    reg.target_transform_.transform(y[te]),
+                )
                 preds = reg.member_predictions(X.iloc[te])
                 preds["maml"] = maml_predict(learner, X.iloc[tr], z_tr, X.iloc[te])
                 preds["maml_untrained"] = maml_predict(untrained, X.iloc[tr], z_tr, X.iloc[te])
                 tasks.append({"dataset": name, "n": n, "z": z, "preds": preds})
     members = sorted(m for m in tasks[0]["preds"] if not m.startswith("maml"))
-    out = {"train_minutes": round(train_min, 1), "steps": args.steps, "tasks": len(tasks), "r2": {}, "loto": {}}
+    out = {
+        "train_minutes": round(train_min, 1),
+        "steps": args.steps,
+        "tasks": len(tasks),
+        "r2": {},
+        "loto": {},
+    }
     for n in (32, 128):
         sub = [t for t in tasks if t["n"] == n]
-        out["r2"][n] = {m: round(float(np.mean([r2(t["z"], t["preds"][m]) for t in sub])), 4) for m in sub[0]["preds"]}
+        out["r2"][n] = {
+            m: round(float(np.mean([r2(t["z"], t["preds"][m]) for t in sub])), 4)
+            for m in sub[0]["preds"]
+        }
     for label, ms in (("without_maml", members), ("with_maml", sorted([*members, "maml"]))):
         held = []
         for name in sorted({t["dataset"] for t in tasks}):

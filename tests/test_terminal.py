@@ -19,14 +19,23 @@ RAW = ("``", ":class:", ":func:", ":mod:", ":meth:", ":attr:")
 
 def test_plain_text_strips_roles_and_literals():
     text = "Fits :class:`~autometa.estimators.AutoMetaClassifier` via :func:`autometa.meta.load_meta_learner`; ``make demo``."
-    assert plain_text(text) == "Fits AutoMetaClassifier via autometa.meta.load_meta_learner; `make demo`."
+    assert (
+        plain_text(text)
+        == "Fits AutoMetaClassifier via autometa.meta.load_meta_learner; `make demo`."
+    )
     assert plain_text(None) is None
 
 
 @pytest.mark.parametrize(
     "argv",
-    [["demo", "--help"], ["bench", "--help"], ["bench", "classifier", "--help"], ["bench", "augment", "--help"],
-     ["meta-train", "--help"], ["evaluate", "--help"]],  # fmt: skip
+    [
+        ["demo", "--help"],
+        ["bench", "--help"],
+        ["bench", "classifier", "--help"],
+        ["bench", "augment", "--help"],
+        ["meta-train", "--help"],
+        ["evaluate", "--help"],
+    ],  # fmt: skip
     ids=" ".join,
 )
 def test_help_has_no_raw_rest(argv, capsys):
@@ -66,7 +75,9 @@ def test_quiet_mlflow_drops_mlflow_chatter_but_not_real_warnings(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
     assert proc.stderr.strip().splitlines() == [
-        line for line in proc.stderr.strip().splitlines() if "a warning of the user's own" in line or "warnings.warn" in line
+        line
+        for line in proc.stderr.strip().splitlines()
+        if "a warning of the user's own" in line or "warnings.warn" in line
     ]
     assert "a warning of the user's own" in proc.stderr
     assert "mlflow" not in proc.stderr.lower()

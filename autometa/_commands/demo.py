@@ -43,14 +43,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-train", type=int, default=64, help="training rows (stratified sample)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the run")
-    parser.add_argument("--no-model", action="store_true", help="log metrics only, not the fitted model")
+    parser.add_argument(
+        "--no-model", action="store_true", help="log metrics only, not the fitted model"
+    )
 
 
 def _load(name: str) -> tuple[Any, np.ndarray, str]:
     from autometa.estimators._dev_data import EVALUATION, load_dev_dataset
 
     if name not in EVALUATION:
-        raise SystemExit(f"autometa demo: choose a data set held out of meta-training: {', '.join(EVALUATION)}")
+        raise SystemExit(
+            f"autometa demo: choose a data set held out of meta-training: {', '.join(EVALUATION)}"
+        )
     try:
         X, y = load_dev_dataset(name)
         return X, y, name
@@ -66,10 +70,13 @@ def _baselines(X: Any) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-
     return {
-        "LogisticRegression": make_pipeline(linear_preprocessing(X), LogisticRegression(max_iter=1000)),
-        "HistGradientBoosting": make_pipeline(tree_preprocessing(X), HistGradientBoostingClassifier(random_state=0)),
+        "LogisticRegression": make_pipeline(
+            linear_preprocessing(X), LogisticRegression(max_iter=1000)
+        ),
+        "HistGradientBoosting": make_pipeline(
+            tree_preprocessing(X), HistGradientBoostingClassifier(random_state=0)
+        ),
     }
 
 
@@ -92,11 +99,19 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for label, model in models.items():
         proba, elapsed = fit_predict_timed(model, Xtr, ytr, Xte)
-        rows.append({"model": label, **classification_metrics(yte, proba, classes), "fit_predict_s": elapsed})
+        rows.append(
+            {
+                "model": label,
+                **classification_metrics(yte, proba, classes),
+                "fit_predict_s": elapsed,
+            }
+        )
     print()
     print(format_table(rows, ["model", "roc_auc", "log_loss", "accuracy", "fit_predict_s"]))
     print()
-    print("AutoMetaClassifier started from the shipped checkpoint (autometa/checkpoints/model_card.json);")
+    print(
+        "AutoMetaClassifier started from the shipped checkpoint (autometa/checkpoints/model_card.json);"
+    )
     print("blend weights chosen by the meta-learned portfolio: "
           + ", ".join(f"{k}={v:.2f}" for k, v in sorted(clf.weights_.items(), key=lambda kv: -kv[1])))  # fmt: skip
     best = max(rows, key=lambda r: r["roc_auc"])
@@ -104,10 +119,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"On this split AutoMetaClassifier {verdict} by ROC-AUC.")
 
     if not args.no_mlflow:
-
         params = {"dataset": name, "n_train": len(ytr), "n_test": len(yte), "seed": args.seed}
-        with start_run(experiment="autometa-demo", run_name=f"demo-{name.replace('/', '-')}", params=params) as run:
-            run.log_metrics({f"{r['model']}/{k}": v for r in rows for k, v in r.items() if k != "model"})
+        with start_run(
+            experiment="autometa-demo", run_name=f"demo-{name.replace('/', '-')}", params=params
+        ) as run:
+            run.log_metrics(
+                {f"{r['model']}/{k}": v for r in rows for k, v in r.items() if k != "model"}
+            )
             run.log_metrics({f"weight/{k}": v for k, v in clf.weights_.items()})
             run.log_dict({"rows": rows, "weights": clf.weights_}, "demo_results.json")
             if run.run_id:
@@ -132,4 +150,7 @@ def _log_model(clf: Any, example: Any, run_id: str, tracking_uri: str | None) ->
             autometa.mlflow.log_model(clf, name="classifier", input_example=example)
         print(f"fitted classifier logged as runs:/{run_id}/classifier")
     except Exception as exc:  # noqa: BLE001 - the demo's model logging must never fail the demo
-        warnings.warn(f"could not log the fitted classifier to MLflow ({type(exc).__name__}: {exc})", stacklevel=2)
+        warnings.warn(
+            f"could not log the fitted classifier to MLflow ({type(exc).__name__}: {exc})",
+            stacklevel=2,
+        )

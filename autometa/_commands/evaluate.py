@@ -33,13 +33,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="checkpoint file or folder (best.pt), or an MLflow URI (models:/name/version, runs:/id/path)",
     )
-    parser.add_argument("--pool", default="synthetic", help="pool spec of the evaluation tasks (default synthetic)")
-    parser.add_argument("--split", default="val", help="pool split: val (default), test (episodic), train, all")
-    parser.add_argument("--pool-seed", type=int, default=0, help="seed of the pool's train/val partition (default 0)")
-    parser.add_argument("--tasks", type=int, default=1000, help="number of evaluation tasks (default 1000)")
-    parser.add_argument("--batch-size", type=int, default=32, help="tasks adapted at once (default 32)")
+    parser.add_argument(
+        "--pool", default="synthetic", help="pool spec of the evaluation tasks (default synthetic)"
+    )
+    parser.add_argument(
+        "--split", default="val", help="pool split: val (default), test (episodic), train, all"
+    )
+    parser.add_argument(
+        "--pool-seed",
+        type=int,
+        default=0,
+        help="seed of the pool's train/val partition (default 0)",
+    )
+    parser.add_argument(
+        "--tasks", type=int, default=1000, help="number of evaluation tasks (default 1000)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=32, help="tasks adapted at once (default 32)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the task stream (default 0)")
-    parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N"
+    )
     parser.add_argument(
         "--json",
         nargs="?",
@@ -74,8 +89,12 @@ def per_task_metrics(learner: Any, batch: Any) -> tuple[Any, Any]:
             fast = learner.adapt(batch)
         with torch.no_grad():
             logits = learner.predict(fast, batch.x_query, batch).float()
-            loss = torch.vmap(masked_cross_entropy)(logits, batch.y_query, batch.query_mask, batch.class_mask)
-            acc = torch.vmap(masked_accuracy)(logits, batch.y_query, batch.query_mask, batch.class_mask)
+            loss = torch.vmap(masked_cross_entropy)(
+                logits, batch.y_query, batch.query_mask, batch.class_mask
+            )
+            acc = torch.vmap(masked_accuracy)(
+                logits, batch.y_query, batch.query_mask, batch.class_mask
+            )
     finally:
         learner.train(was_training)
     return loss.cpu().numpy(), acc.cpu().numpy()
@@ -141,11 +160,18 @@ def run(args: argparse.Namespace) -> int:
     learner = load_meta_learner(args.checkpoint)
     d_max, c_max = learner_dims(learner)
     try:
-        pool = make_pool(args.pool, d_max=d_max or 32, c_max=c_max or 10, split=args.split, seed=args.pool_seed)
+        pool = make_pool(
+            args.pool, d_max=d_max or 32, c_max=c_max or 10, split=args.split, seed=args.pool_seed
+        )
     except (ValueError, KeyError, FileNotFoundError) as exc:
         raise ValueError(f"Bad pool spec {args.pool!r}: {exc}") from exc
     result = evaluate_learner(
-        learner, pool, n_tasks=args.tasks, batch_size=args.batch_size, seed=args.seed, device=args.device
+        learner,
+        pool,
+        n_tasks=args.tasks,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        device=args.device,
     )
     result = {
         "checkpoint": str(args.checkpoint),

@@ -83,9 +83,19 @@ def checkpoint_table(entries: list[dict[str, object]]) -> list[str]:
         if "error" in e:
             rows.append((str(e["card"]), "", "", str(e["error"])))
             continue
-        rows.append((str(e["file"]), _size(e["size_bytes"]), str(e["sha256"] or "")[:12], _clip(str(e["what"]), 60)))
+        rows.append(
+            (
+                str(e["file"]),
+                _size(e["size_bytes"]),
+                str(e["sha256"] or "")[:12],
+                _clip(str(e["what"]), 60),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3] for r in rows]
+    return [
+        "  " + "  ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3]
+        for r in rows
+    ]
 
 
 def registered_pools() -> dict[str, str]:

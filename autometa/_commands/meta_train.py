@@ -85,7 +85,9 @@ def _hidden(text: str) -> list[int]:
     try:
         widths = [int(w) for w in text.replace(" ", "").split(",") if w]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated layer widths such as 64,64; got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer widths such as 64,64; got {text!r}"
+        ) from None
     if any(w < 1 for w in widths):
         raise argparse.ArgumentTypeError(f"layer widths must be positive; got {text!r}")
     return widths
@@ -94,7 +96,9 @@ def _hidden(text: str) -> list[int]:
 def _key_value(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected key=value (value as JSON or text), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected key=value (value as JSON or text), got {text!r}"
+        )
     try:
         value = json.loads(raw)
     except json.JSONDecodeError:
@@ -155,24 +159,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="--preset in-context: wall-clock budget of this session in hours (instead of, or with, --steps)",
     )
-    g.add_argument("--pool", default="synthetic", help="training pool spec (default: synthetic; see `autometa info`)")
+    g.add_argument(
+        "--pool",
+        default="synthetic",
+        help="training pool spec (default: synthetic; see `autometa info`)",
+    )
     g.add_argument(
         "--val-pool",
         default=None,
         help="meta-validation pool spec; default: --pool with split=val; 'none' disables validation",
     )
-    g.add_argument("--pool-seed", type=int, default=0, help="seed of the data-set train/val partition (default 0)")
-    g.add_argument("--d-max", type=_positive_int, default=32, help="encoded feature width (default 32)")
-    g.add_argument("--c-max", type=_positive_int, default=10, help="largest number of classes (default 10)")
-    g.add_argument("--hidden", type=_hidden, default=[64, 64], help="base MLP hidden widths (default 64,64)")
+    g.add_argument(
+        "--pool-seed",
+        type=int,
+        default=0,
+        help="seed of the data-set train/val partition (default 0)",
+    )
+    g.add_argument(
+        "--d-max", type=_positive_int, default=32, help="encoded feature width (default 32)"
+    )
+    g.add_argument(
+        "--c-max", type=_positive_int, default=10, help="largest number of classes (default 10)"
+    )
+    g.add_argument(
+        "--hidden", type=_hidden, default=[64, 64], help="base MLP hidden widths (default 64,64)"
+    )
     g.add_argument(
         "--net",
         choices=("auto", "mlp", "conv4"),
         default="auto",
         help="base net: auto = conv-4 for image pools (episodic:digits, images:...), else MLP",
     )
-    g.add_argument("--inner-steps", type=_positive_int, default=None, help="inner-loop steps (learners that have them)")
-    g.add_argument("--inner-lr", type=_positive_float, default=None, help="inner-loop step size (learners that have it)")
+    g.add_argument(
+        "--inner-steps",
+        type=_positive_int,
+        default=None,
+        help="inner-loop steps (learners that have them)",
+    )
+    g.add_argument(
+        "--inner-lr",
+        type=_positive_float,
+        default=None,
+        help="inner-loop step size (learners that have it)",
+    )
     g.add_argument(
         "--learner-kw",
         type=_key_value,
@@ -189,21 +218,54 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     t = parser.add_argument_group("outer loop")
     t.add_argument(
-        "--steps", type=int, default=None, help="total outer steps (a resumed run continues up to it); required except with --hours"
+        "--steps",
+        type=int,
+        default=None,
+        help="total outer steps (a resumed run continues up to it); required except with --hours",
     )
-    t.add_argument("--meta-batch-size", type=_positive_int, default=16, help="tasks per outer step, all ranks together")
-    t.add_argument("--lr", type=_positive_float, default=1e-3, help="outer learning rate (default 1e-3)")
+    t.add_argument(
+        "--meta-batch-size",
+        type=_positive_int,
+        default=16,
+        help="tasks per outer step, all ranks together",
+    )
+    t.add_argument(
+        "--lr", type=_positive_float, default=1e-3, help="outer learning rate (default 1e-3)"
+    )
     t.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), default="adam")
-    t.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant", help="outer learning-rate schedule")
-    t.add_argument("--warmup-steps", type=int, default=0, help="linear learning-rate warm-up steps (default 0)")
+    t.add_argument(
+        "--lr-schedule",
+        choices=("constant", "cosine"),
+        default="constant",
+        help="outer learning-rate schedule",
+    )
+    t.add_argument(
+        "--warmup-steps", type=int, default=0, help="linear learning-rate warm-up steps (default 0)"
+    )
     t.add_argument("--grad-clip", type=_positive_float, default=None, help="clip the gradient norm")
     t.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
-    t.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), default="auto", help="mixed precision (CUDA only)")
-    t.add_argument("--seed", type=int, default=0, help="seed of the task stream and initialization (default 0)")
+    t.add_argument(
+        "--amp",
+        choices=("auto", "bf16", "fp16", "off"),
+        default="auto",
+        help="mixed precision (CUDA only)",
+    )
+    t.add_argument(
+        "--seed", type=int, default=0, help="seed of the task stream and initialization (default 0)"
+    )
     c = parser.add_argument_group("validation, checkpoints, tracking")
-    c.add_argument("--eval-every", type=_positive_int, default=100, help="steps between meta-validations")
-    c.add_argument("--val-tasks", type=_positive_int, default=64, help="fixed meta-validation tasks")
-    c.add_argument("--patience", type=_positive_int, default=None, help="early stopping: validations without improvement")
+    c.add_argument(
+        "--eval-every", type=_positive_int, default=100, help="steps between meta-validations"
+    )
+    c.add_argument(
+        "--val-tasks", type=_positive_int, default=64, help="fixed meta-validation tasks"
+    )
+    c.add_argument(
+        "--patience",
+        type=_positive_int,
+        default=None,
+        help="early stopping: validations without improvement",
+    )
     c.add_argument(
         "--checkpoint-dir",
         type=Path,
@@ -212,7 +274,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         + ", ".join(f"{k}: {v}" for k, v in PRESET_DIRS.items())
         + ")",
     )
-    c.add_argument("--checkpoint-every", type=_positive_int, default=100, help="steps between checkpoints")
+    c.add_argument(
+        "--checkpoint-every", type=_positive_int, default=100, help="steps between checkpoints"
+    )
     c.add_argument(
         "--resume",
         nargs="?",
@@ -230,14 +294,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     c.add_argument("--experiment", default="autometa-meta-train", help="MLflow experiment name")
     c.add_argument("--run-name", default=None, help="MLflow run name (default: <algo>-<pool>)")
-    c.add_argument("--log-model", action="store_true", help="log the best learner as an MLflow pyfunc model")
-    c.add_argument("--register-model", default=None, metavar="NAME", help="also register it in the MLflow model registry")
-    c.add_argument("--log-every", type=_positive_int, default=10, help="steps between MLflow metric logs")
+    c.add_argument(
+        "--log-model", action="store_true", help="log the best learner as an MLflow pyfunc model"
+    )
+    c.add_argument(
+        "--register-model",
+        default=None,
+        metavar="NAME",
+        help="also register it in the MLflow model registry",
+    )
+    c.add_argument(
+        "--log-every", type=_positive_int, default=10, help="steps between MLflow metric logs"
+    )
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
-    c.add_argument("--save", type=Path, default=None, help="also save the final learner to this file")
+    c.add_argument(
+        "--save", type=Path, default=None, help="also save the final learner to this file"
+    )
 
 
-def build_learner_from_args(args: argparse.Namespace, image_shape: tuple[int, int, int] | None = None) -> Any:
+def build_learner_from_args(
+    args: argparse.Namespace, image_shape: tuple[int, int, int] | None = None
+) -> Any:
     """Instantiate ``--algo`` with the options its constructor accepts.
 
     The base net is an MLP of width ``--d-max``, or, with ``image_shape`` (image pools), a
@@ -252,16 +329,29 @@ def build_learner_from_args(args: argparse.Namespace, image_shape: tuple[int, in
 
     algo = args.algo
     if algo not in LEARNERS or algo == "augmented":
-        raise ValueError(f"Unknown meta-learning algorithm {algo!r}; choose one of {', '.join(_algo_choices())}.")
+        raise ValueError(
+            f"Unknown meta-learning algorithm {algo!r}; choose one of {', '.join(_algo_choices())}."
+        )
     cls = LEARNERS[algo]
     params = inspect.signature(cls.__init__).parameters
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    accepted = sorted(n for n in params if n != "self" and params[n].kind is not inspect.Parameter.VAR_KEYWORD)
+    accepted = sorted(
+        n for n in params if n != "self" and params[n].kind is not inspect.Parameter.VAR_KEYWORD
+    )
     kwargs: dict[str, Any] = {}
     if "net" in params and image_shape is not None:
-        kwargs["net"] = {"kind": "conv4", "image_shape": [int(v) for v in image_shape], "c_max": args.c_max}
+        kwargs["net"] = {
+            "kind": "conv4",
+            "image_shape": [int(v) for v in image_shape],
+            "c_max": args.c_max,
+        }
     elif "net" in params:
-        kwargs["net"] = {"kind": "mlp", "d_max": args.d_max, "c_max": args.c_max, "hidden": list(args.hidden)}
+        kwargs["net"] = {
+            "kind": "mlp",
+            "d_max": args.d_max,
+            "c_max": args.c_max,
+            "hidden": list(args.hidden),
+        }
     else:
         for name in ("d_max", "c_max"):
             if name in params:
@@ -273,7 +363,9 @@ def build_learner_from_args(args: argparse.Namespace, image_shape: tuple[int, in
         if value is None:
             continue
         if name not in params and not accepts_any:
-            raise ValueError(f"{flag} does not apply to --algo {algo} (its options: {', '.join(accepted)}).")
+            raise ValueError(
+                f"{flag} does not apply to --algo {algo} (its options: {', '.join(accepted)})."
+            )
         kwargs[name] = value
     for key, value in args.learner_kw:
         if key not in params and not accepts_any:
@@ -337,8 +429,12 @@ def check_run_folder(ckpt_dir: Path, *, resume: bool | str, overwrite: bool) -> 
     from autometa.meta._checkpoint import BEST_FILE, CURVE_FILE, LAST_FILE  # pulls in torch
 
     if resume and overwrite:
-        raise ValueError(f"--resume continues the run in {ckpt_dir} and --overwrite deletes it: pass one of them.")
-    existing = [name for name in (LAST_FILE, BEST_FILE) if (ckpt_dir / name).is_file()]  # these make it "a run"
+        raise ValueError(
+            f"--resume continues the run in {ckpt_dir} and --overwrite deletes it: pass one of them."
+        )
+    existing = [
+        name for name in (LAST_FILE, BEST_FILE) if (ckpt_dir / name).is_file()
+    ]  # these make it "a run"
     if resume or not existing:
         return
     if not overwrite:
@@ -367,7 +463,11 @@ def _run_preset(args: argparse.Namespace) -> int:
         tracking=not args.no_mlflow,
     )
     command = f"autometa meta-train --preset default --steps {recipe.steps} --seed {recipe.seed} --checkpoint-dir {recipe.out}"
-    recipe.run(command=command + (" --resume" if recipe.resume else "") + (" --no-mlflow" if not recipe.tracking else ""))
+    recipe.run(
+        command=command
+        + (" --resume" if recipe.resume else "")
+        + (" --no-mlflow" if not recipe.tracking else "")
+    )
     return 0
 
 
@@ -377,11 +477,15 @@ def _run_campaign(args: argparse.Namespace) -> int:
 
     cooling = args.cooldown_steps is not None
     if args.steps is None and args.hours is None and not args.ship and not cooling:
-        raise ValueError("--preset in-context needs --steps (total outer steps) or --hours (this session's budget).")
+        raise ValueError(
+            "--preset in-context needs --steps (total outer steps) or --hours (this session's budget)."
+        )
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps must be a positive integer; got {args.steps}.")
     if args.cooldown_dir is not None and not cooling:
-        raise ValueError("--cooldown-dir names a cool-down branch; give it with --cooldown-steps N.")
+        raise ValueError(
+            "--cooldown-dir names a cool-down branch; give it with --cooldown-steps N."
+        )
     if cooling and args.cooldown_steps < 1:
         raise ValueError(f"--cooldown-steps must be a positive integer; got {args.cooldown_steps}.")
     regression = args.preset == "in-context-regression"
@@ -394,7 +498,10 @@ def _run_campaign(args: argparse.Namespace) -> int:
     )
     if cooling:
         campaign = campaign.cooldown_branch(args.cooldown_steps, args.cooldown_dir)
-        print(f"cool-down of {campaign.directory}: steps {campaign.cooldown[0]} -> {campaign.cooldown[1]}", file=sys.stderr)
+        print(
+            f"cool-down of {campaign.directory}: steps {campaign.cooldown[0]} -> {campaign.cooldown[1]}",
+            file=sys.stderr,
+        )
     if args.steps is not None or args.hours is not None or cooling:
         campaign.run(steps=args.steps, hours=args.hours)
     if args.ship:
@@ -415,7 +522,11 @@ def _campaign_command(campaign: Any, preset: str, ship: str) -> str:
     start, end = campaign.cooldown
     base = campaign.origin
     default_branch = cooldown_directory(base)
-    branch = "" if Path(campaign.directory) == default_branch else f" --cooldown-dir {campaign.directory}"
+    branch = (
+        ""
+        if Path(campaign.directory) == default_branch
+        else f" --cooldown-dir {campaign.directory}"
+    )
     return (
         f"autometa meta-train --preset {preset} --hours H --checkpoint-dir {base} (resumed across sessions, "
         f"to step {start}), then --checkpoint-dir {base} --cooldown-steps {end - start}{branch} "
@@ -443,8 +554,15 @@ def _ship_regression_campaign(campaign: Any) -> None:
     seeds = campaign.eval_seeds
     datasets, sizes = campaign.eval_datasets, campaign.eval_sizes
     references = {
-        "rf300": held_out_r2(lambda: RandomForestRegressor(300, n_jobs=1, random_state=0), datasets, sizes, seeds=seeds),
-        "ridge": held_out_r2(lambda: RidgeCV(alphas=(0.1, 1.0, 10.0, 100.0)), datasets, sizes, seeds=seeds),
+        "rf300": held_out_r2(
+            lambda: RandomForestRegressor(300, n_jobs=1, random_state=0),
+            datasets,
+            sizes,
+            seeds=seeds,
+        ),
+        "ridge": held_out_r2(
+            lambda: RidgeCV(alphas=(0.1, 1.0, 10.0, 100.0)), datasets, sizes, seeds=seeds
+        ),
     }
     learner, curve = campaign.snapshot()
     info = export_in_context(
@@ -458,7 +576,9 @@ def _ship_regression_campaign(campaign: Any) -> None:
         references=references,
     )
     plot_curve(curve, references, campaign.directory / "r2_curve.png", metric="r2")
-    print(f"shipped {info['file']} (step {info['training']['steps']}, {info['training']['cpu_hours']} CPU-hours)")
+    print(
+        f"shipped {info['file']} (step {info['training']['steps']}, {info['training']['cpu_hours']} CPU-hours)"
+    )
 
 
 def _ship_campaign(campaign: Any, tta_steps: int = 0) -> None:
@@ -473,16 +593,23 @@ def _ship_campaign(campaign: Any, tta_steps: int = 0) -> None:
 
     seeds = campaign.eval_seeds
     references = {
-        "rf300": held_out_auc(lambda: RandomForestClassifier(300, n_jobs=1, random_state=0), seeds=seeds),
+        "rf300": held_out_auc(
+            lambda: RandomForestClassifier(300, n_jobs=1, random_state=0), seeds=seeds
+        ),
         "logreg": held_out_auc(lambda: LogisticRegression(max_iter=1000), seeds=seeds),
     }
     learner, curve = campaign.snapshot()
     extra: dict[str, Any] = {}
     if tta_steps > 0:
-
-        shutil.rmtree(campaign.directory / "tta", ignore_errors=True)  # steps for this snapshot only
-        tta, scores = train_tta(learner, campaign.directory / "tta", steps=tta_steps, seed=campaign.seed)
-        adds = all(scores["meta_trained_steps"][k] > scores["in_context"][k] for k in scores["in_context"])
+        shutil.rmtree(
+            campaign.directory / "tta", ignore_errors=True
+        )  # steps for this snapshot only
+        tta, scores = train_tta(
+            learner, campaign.directory / "tta", steps=tta_steps, seed=campaign.seed
+        )
+        adds = all(
+            scores["meta_trained_steps"][k] > scores["in_context"][k] for k in scores["in_context"]
+        )
         extra["test_time_adaptation"] = {
             "what": "Meta-LSTM steps on the head from a meta-learned head init, 2-fold cross-fitted support loss",
             "inner_steps": tta.steps, "outer_steps": tta_steps, "held_out_auc": scores, "shipped": adds,
@@ -501,7 +628,9 @@ def _ship_campaign(campaign: Any, tta_steps: int = 0) -> None:
         references=references,
     )
     plot_curve(curve, references, campaign.directory / "auc_curve.png")
-    print(f"shipped {info['file']} (step {info['training']['steps']}, {info['training']['cpu_hours']} CPU-hours)")
+    print(
+        f"shipped {info['file']} (step {info['training']['steps']}, {info['training']['cpu_hours']} CPU-hours)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -541,7 +670,9 @@ def run(args: argparse.Namespace) -> int:
     explicit_net = any(key == "net" for key, _ in args.learner_kw)
     image_shape = getattr(pool, "image_shape", None)
     if args.net == "conv4" and image_shape is None and not explicit_net:
-        raise ValueError(f"--net conv4 needs an image pool (episodic:digits, images:<folder>); {args.pool!r} is tabular.")
+        raise ValueError(
+            f"--net conv4 needs an image pool (episodic:digits, images:<folder>); {args.pool!r} is tabular."
+        )
     if not explicit_net and image_shape is not None and args.net in ("auto", "conv4"):
         seed_everything(args.seed)
         learner = build_learner_from_args(args, image_shape=tuple(image_shape))
@@ -551,7 +682,9 @@ def run(args: argparse.Namespace) -> int:
         seed_everything(args.seed)
         learner = build_learner_from_args(args)
     pool_name = str(getattr(pool, "name", args.pool)).replace("/", "-").replace(":", "-")
-    run_name = args.run_name or f"{args.algo}{'-aug' if args.augment == 'learned' else ''}-{pool_name}"
+    run_name = (
+        args.run_name or f"{args.algo}{'-aug' if args.augment == 'learned' else ''}-{pool_name}"
+    )
     ckpt_dir = default_checkpoint_dir(args, run_name)
     check_run_folder(ckpt_dir, resume=args.resume, overwrite=args.overwrite)
     trainer = MetaTrainer(
@@ -573,7 +706,9 @@ def run(args: argparse.Namespace) -> int:
             log_model=args.log_model,
             registered_model_name=args.register_model,
         ),
-        validation=ValidationConfig(val_pool, every=args.eval_every, tasks=args.val_tasks, patience=args.patience),
+        validation=ValidationConfig(
+            val_pool, every=args.eval_every, tasks=args.val_tasks, patience=args.patience
+        ),
     )
     resume = args.resume if args.resume is True or args.resume is False else Path(args.resume)
     finished = False
@@ -583,8 +718,12 @@ def run(args: argparse.Namespace) -> int:
             save_meta_learner(
                 result.learner,
                 args.save,
-                metadata={"command": " ".join(["autometa", "meta-train", *sys.argv[2:]]), "steps": result.steps,
-                          "pool": args.pool, "best_val_loss": result.best_val_loss},
+                metadata={
+                    "command": " ".join(["autometa", "meta-train", *sys.argv[2:]]),
+                    "steps": result.steps,
+                    "pool": args.pool,
+                    "best_val_loss": result.best_val_loss,
+                },
             )
         finished = True
     finally:

@@ -19,7 +19,14 @@ from autometa.tasks import roles as _roles
 from autometa.tasks._encoded_pool import EncodedDatasetPool
 from autometa.tasks._split import stratified_sample as stratified_indices
 
-__all__ = ["EVAL_SETS", "META_TRAIN_SETS", "RESERVED_SETS", "KeelTaskSource", "load_keel", "stratified_indices"]
+__all__ = [
+    "EVAL_SETS",
+    "META_TRAIN_SETS",
+    "RESERVED_SETS",
+    "KeelTaskSource",
+    "load_keel",
+    "stratified_indices",
+]
 
 
 def _bare(names: Sequence[str]) -> tuple[str, ...]:
@@ -27,7 +34,9 @@ def _bare(names: Sequence[str]) -> tuple[str, ...]:
 
 
 #: reserved KEEL balanced sets: never used here (BENCHMARKS.md)
-RESERVED_SETS: tuple[str, ...] = _bare(sorted(n for n in _datasets.RESERVED if n.startswith("keel/")))
+RESERVED_SETS: tuple[str, ...] = _bare(
+    sorted(n for n in _datasets.RESERVED if n.startswith("keel/"))
+)
 #: dev sets the augmentation policy is evaluated on (held out of its meta-training)
 EVAL_SETS: tuple[str, ...] = _bare(_roles.AUGMENT_EVALUATION)
 #: dev sets the shipped policy (and its companion learner) are meta-trained and meta-validated on
@@ -43,7 +52,9 @@ def load_keel(name: str) -> tuple[pd.DataFrame, np.ndarray]:
         For a reserved set or an unknown name.
     """
     if name in RESERVED_SETS:
-        raise ValueError(f"{name!r} is a reserved KEEL set (BENCHMARKS.md): it must not be used here.")
+        raise ValueError(
+            f"{name!r} is a reserved KEEL set (BENCHMARKS.md): it must not be used here."
+        )
     if f"keel/{name}" not in _datasets.list_datasets("dev", "keel-balanced"):
         raise ValueError(f"Unknown KEEL balanced data set {name!r}.")
     return _datasets.load_dev_table(f"keel/{name}")
@@ -67,5 +78,7 @@ class KeelTaskSource(EncodedDatasetPool):
     ) -> None:
         for n in names:
             if n in RESERVED_SETS:
-                raise ValueError(f"{n!r} is a reserved KEEL set (BENCHMARKS.md) and cannot be in a task pool.")
+                raise ValueError(
+                    f"{n!r} is a reserved KEEL set (BENCHMARKS.md) and cannot be in a task pool."
+                )
         super().__init__([f"keel/{n}" for n in names], d_max, c_max, n_range, n_query, name)

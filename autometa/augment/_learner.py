@@ -78,7 +78,15 @@ def soft_cross_entropy(logits: Tensor, y: Tensor, row_mask: Tensor, class_mask: 
 
 def _is_functional_gradient_learner(learner: MetaLearner) -> bool:
     return all(
-        hasattr(learner, a) for a in ("net", "init_params", "update_rule", "params_to_adapt", "inner_steps", "first_order")
+        hasattr(learner, a)
+        for a in (
+            "net",
+            "init_params",
+            "update_rule",
+            "params_to_adapt",
+            "inner_steps",
+            "first_order",
+        )
     )
 
 
@@ -146,13 +154,17 @@ class AugmentedLearner(MetaLearner):
                 f"got {type(base).__name__}."
             )
         if isinstance(self.base, AugmentedLearner):
-            raise ValueError("The base learner is already an AugmentedLearner; wrap the inner learner instead.")
+            raise ValueError(
+                "The base learner is already an AugmentedLearner; wrap the inner learner instead."
+            )
         if policy is None:
             policy = _default_policy_for(self.base)
         elif isinstance(policy, Mapping):
             policy = build_policy(policy)
         elif not isinstance(policy, _PolicyBase):
-            raise ValueError(f"policy must be an AugmentationPolicy or a policy config dict; got {type(policy).__name__}.")
+            raise ValueError(
+                f"policy must be an AugmentationPolicy or a policy config dict; got {type(policy).__name__}."
+            )
         self.policy = policy
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative int; got {seed!r}.")
@@ -160,7 +172,9 @@ class AugmentedLearner(MetaLearner):
         self._generator: torch.Generator | None = None
 
     @classmethod
-    def from_learner(cls, learner: MetaLearner, policy: _PolicyBase | None = None, seed: int = 0) -> AugmentedLearner:
+    def from_learner(
+        cls, learner: MetaLearner, policy: _PolicyBase | None = None, seed: int = 0
+    ) -> AugmentedLearner:
         """Wrap ``learner`` for meta-training (a fresh default policy unless ``policy`` is given).
 
         Raises
@@ -192,7 +206,9 @@ class AugmentedLearner(MetaLearner):
             self.seed = int(seed)
         self._generator = None
 
-    def augment(self, batch: TaskBatch, generator: torch.Generator | None = None) -> AugmentedSupport:
+    def augment(
+        self, batch: TaskBatch, generator: torch.Generator | None = None
+    ) -> AugmentedSupport:
         """The policy-augmented support sets of ``batch``.
 
         ``generator`` replaces the learner's own random stream (e.g. a per-``fit`` seeded one,
@@ -229,7 +245,6 @@ class AugmentedLearner(MetaLearner):
             aug = self.augment(batch, generator)
         base = self.base
         if _is_functional_gradient_learner(base):
-
             if hasattr(base, "_check_batch"):
                 base._check_batch(batch)
             c_max = int(getattr(base, "c_max", batch.class_mask.shape[-1]))
@@ -319,7 +334,9 @@ def train_policy(
     wrapped = AugmentedLearner(learner, policy, seed=seed)
     params = [p for p in wrapped.policy.parameters() if p.requires_grad]
     if not params:
-        raise ValueError("The policy has no trainable parameters (a fixed or uniform policy cannot be trained).")
+        raise ValueError(
+            "The policy has no trainable parameters (a fixed or uniform policy cannot be trained)."
+        )
     check_policy_trainable(wrapped.base, wrapped.policy)
     saved = [(p, p.requires_grad) for p in learner.parameters()]
     for p, _ in saved:

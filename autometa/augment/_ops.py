@@ -103,16 +103,20 @@ class AugmentOp:
         if self.kind == "image":
             image_shape = _check_image_shape(image_shape, x.shape[-1])
         x_new, y_new = self.fn(x, y, row_mask, feature_mask, m, generator, image_shape)
-        keep = (row_mask.unsqueeze(-1) & feature_mask.unsqueeze(1))
+        keep = row_mask.unsqueeze(-1) & feature_mask.unsqueeze(1)
         x_new = torch.where(keep, x_new, torch.zeros((), dtype=x.dtype, device=x.device))
-        y_new = torch.where(row_mask.unsqueeze(-1), y_new, torch.zeros((), dtype=y.dtype, device=y.device))
+        y_new = torch.where(
+            row_mask.unsqueeze(-1), y_new, torch.zeros((), dtype=y.dtype, device=y.device)
+        )
         # magnitude exactly zero is the identity, bit for bit
         zero = (m.detach() == 0).unsqueeze(-1)
         return torch.where(zero, x, x_new), torch.where(zero, y, y_new)
 
 
 # --------------------------------------------------------------------------- validation
-def check_magnitude(magnitude: float | Tensor, name: str = "op", like: Tensor | None = None) -> Tensor:
+def check_magnitude(
+    magnitude: float | Tensor, name: str = "op", like: Tensor | None = None
+) -> Tensor:
     """Validate a magnitude (non-negative, finite) and return it as a float tensor.
 
     Raises
@@ -121,7 +125,9 @@ def check_magnitude(magnitude: float | Tensor, name: str = "op", like: Tensor | 
         If the magnitude is negative, NaN or infinite, or has more than two dimensions.
     """
     if isinstance(magnitude, bool):
-        raise ValueError(f"The magnitude of {name!r} must be a non-negative number; got {magnitude!r}.")
+        raise ValueError(
+            f"The magnitude of {name!r} must be a non-negative number; got {magnitude!r}."
+        )
     if isinstance(magnitude, Tensor):
         m = magnitude.to(like.dtype if like is not None else torch.float32)
         if like is not None:
@@ -134,14 +140,20 @@ def check_magnitude(magnitude: float | Tensor, name: str = "op", like: Tensor | 
                 device=like.device if like is not None else None,
             )
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"The magnitude of {name!r} must be a non-negative number; got {magnitude!r}.") from exc
+            raise ValueError(
+                f"The magnitude of {name!r} must be a non-negative number; got {magnitude!r}."
+            ) from exc
     if m.ndim > 2:
-        raise ValueError(f"The magnitude of {name!r} must be a scalar, [T] or [T, N]; got shape {tuple(m.shape)}.")
+        raise ValueError(
+            f"The magnitude of {name!r} must be a scalar, [T] or [T, N]; got shape {tuple(m.shape)}."
+        )
     md = m.detach()
     if not bool(torch.isfinite(md).all()):
         raise ValueError(f"The magnitude of {name!r} must be finite; got {magnitude!r}.")
     if bool((md < 0).any()):
-        raise ValueError(f"The magnitude of {name!r} must be >= 0 (0 means no augmentation); got {magnitude!r}.")
+        raise ValueError(
+            f"The magnitude of {name!r} must be >= 0 (0 means no augmentation); got {magnitude!r}."
+        )
     return m
 
 
@@ -158,12 +170,16 @@ def _broadcast_magnitude(m: Tensor, t: int, n: int, name: str) -> Tensor:
 
 def _check_inputs(x: Tensor, y: Tensor, row_mask: Tensor, feature_mask: Tensor) -> None:
     if x.ndim != 3:
-        raise ValueError(f"x must have shape [T, N, D] (use apply_op for one task); got {tuple(x.shape)}.")
+        raise ValueError(
+            f"x must have shape [T, N, D] (use apply_op for one task); got {tuple(x.shape)}."
+        )
     t, n, d = x.shape
     if y.ndim != 3 or y.shape[:2] != (t, n):
         raise ValueError(f"y must be soft labels of shape [T={t}, N={n}, C]; got {tuple(y.shape)}.")
     if row_mask.shape != (t, n) or row_mask.dtype != torch.bool:
-        raise ValueError(f"row_mask must be a bool tensor of shape [{t}, {n}]; got {tuple(row_mask.shape)} {row_mask.dtype}.")
+        raise ValueError(
+            f"row_mask must be a bool tensor of shape [{t}, {n}]; got {tuple(row_mask.shape)} {row_mask.dtype}."
+        )
     if feature_mask.shape != (t, d) or feature_mask.dtype != torch.bool:
         raise ValueError(
             f"feature_mask must be a bool tensor of shape [{t}, {d}]; got {tuple(feature_mask.shape)} {feature_mask.dtype}."
@@ -175,7 +191,9 @@ def _check_image_shape(image_shape: Sequence[int] | None, d: int) -> tuple[int, 
         raise ValueError(f"Image ops need image_shape=(C, H, W); got {image_shape!r}.")
     c, h, w = (int(s) for s in image_shape)
     if c * h * w != d:
-        raise ValueError(f"image_shape={(c, h, w)} has C*H*W={c * h * w} values but rows have {d} features.")
+        raise ValueError(
+            f"image_shape={(c, h, w)} has C*H*W={c * h * w} values but rows have {d} features."
+        )
     return c, h, w
 
 
@@ -197,7 +215,9 @@ def _column_stats(x: Tensor, row_mask: Tensor) -> tuple[Tensor, Tensor]:
     return mean, var.clamp_min(0.0).sqrt()
 
 
-def _bernoulli_st(p: Tensor, shape: Sequence[int], like: Tensor, generator: torch.Generator | None) -> Tensor:
+def _bernoulli_st(
+    p: Tensor, shape: Sequence[int], like: Tensor, generator: torch.Generator | None
+) -> Tensor:
     """Bernoulli(p) draws with a straight-through gradient to ``p`` (value: 0/1)."""
     hard = (_rand(shape, like, generator) < p).to(like.dtype)
     return hard + (p - p.detach())
@@ -217,7 +237,9 @@ def _partners(
     if same_class:
         valid = valid & (labels.unsqueeze(2) == labels.unsqueeze(1))
     score = torch.rand(t, n, n, generator=generator, device=row_mask.device) + 1.0
-    score = torch.where(valid, score, torch.where(eye, torch.full_like(score, 0.5), torch.zeros_like(score)))
+    score = torch.where(
+        valid, score, torch.where(eye, torch.full_like(score, 0.5), torch.zeros_like(score))
+    )
     return score.argmax(-1)
 
 
@@ -226,7 +248,12 @@ def _gather_rows(x: Tensor, idx: Tensor) -> Tensor:
 
 
 def _neighbours(
-    x: Tensor, labels: Tensor, row_mask: Tensor, feature_mask: Tensor, generator: torch.Generator | None, k: int
+    x: Tensor,
+    labels: Tensor,
+    row_mask: Tensor,
+    feature_mask: Tensor,
+    generator: torch.Generator | None,
+    k: int,
 ) -> Tensor:
     """One of the ``k`` nearest same-class real rows of every row (self when there is none)."""
     t, n, _ = x.shape
@@ -320,7 +347,9 @@ def _warp(x: Tensor, theta: Tensor, shape: tuple[int, int, int]) -> Tensor:
     t, n, d = x.shape
     imgs = _as_images(x, shape)
     grid = F.affine_grid(theta.reshape(t * n, 2, 3), list(imgs.shape), align_corners=False)
-    return F.grid_sample(imgs, grid, mode="bilinear", padding_mode="border", align_corners=False).reshape(t, n, d)
+    return F.grid_sample(
+        imgs, grid, mode="bilinear", padding_mode="border", align_corners=False
+    ).reshape(t, n, d)
 
 
 def _affine(x, y, rm, fm, m, g, shape):
@@ -330,7 +359,8 @@ def _affine(x, y, rm, fm, m, g, shape):
     shift = m.unsqueeze(-1) * 0.2 * (2 * _rand((t, n, 2), x, g) - 1)  # up to 10% of the side
     cos, sin = torch.cos(angle), torch.sin(angle)
     theta = torch.stack(
-        [torch.stack([cos, -sin, shift[..., 0]], -1), torch.stack([sin, cos, shift[..., 1]], -1)], -2
+        [torch.stack([cos, -sin, shift[..., 0]], -1), torch.stack([sin, cos, shift[..., 1]], -1)],
+        -2,
     )
     return _warp(x, theta, shape), y
 
@@ -341,7 +371,8 @@ def _crop(x, y, rm, fm, m, g, shape):
     off = (1.0 - scale).unsqueeze(-1) * (2 * _rand((t, n, 2), x, g) - 1)
     zero = torch.zeros_like(scale)
     theta = torch.stack(
-        [torch.stack([scale, zero, off[..., 0]], -1), torch.stack([zero, scale, off[..., 1]], -1)], -2
+        [torch.stack([scale, zero, off[..., 0]], -1), torch.stack([zero, scale, off[..., 1]], -1)],
+        -2,
     )
     return _warp(x, theta, shape), y
 
@@ -354,33 +385,109 @@ def _image_noise(x, y, rm, fm, m, g, shape):
     return x + m.unsqueeze(-1) * std * _randn(x.shape, x, g), y
 
 
-def _op(name, fn, kind, max_magnitude, differentiable, description, soft_labels=False, numeric_only=True):
-    return AugmentOp(name, fn, kind, max_magnitude, differentiable, soft_labels, numeric_only, description)
+def _op(
+    name, fn, kind, max_magnitude, differentiable, description, soft_labels=False, numeric_only=True
+):
+    return AugmentOp(
+        name, fn, kind, max_magnitude, differentiable, soft_labels, numeric_only, description
+    )
 
 
 OPS: dict[str, AugmentOp] = {
     op.name: op
     for op in [
-        _op("identity", _identity, "any", 0.0, False, "no change (the policy's way to add fewer augmented rows)",
-            numeric_only=False),
-        _op("gaussian_noise", _gaussian_noise, "tabular", 1.0, True,
-            "noise standard deviation, in units of each column's standard deviation"),
-        _op("scaling", _scaling, "tabular", 0.5, True,
-            "log-scale jitter of each value's deviation from its column mean"),
-        _op("feature_dropout", _feature_dropout, "tabular", 0.5, True,
-            "probability that a value is replaced by its column mean"),
-        _op("swap_noise", _swap_noise, "tabular", 0.5, True,
-            "probability that a value is replaced by the same column of a random other row", numeric_only=False),
-        _op("mixup", _mixup, "tabular", 1.0, True,
-            "largest interpolation weight toward a random row of the same class"),
-        _op("mixup_cross", _mixup_cross, "tabular", 0.5, True,
-            "largest interpolation weight toward a random row of any class (soft labels)", soft_labels=True),
-        _op("smote", _smote, "tabular", 1.0, True,
-            "largest interpolation weight toward one of the 5 nearest same-class rows"),
+        _op(
+            "identity",
+            _identity,
+            "any",
+            0.0,
+            False,
+            "no change (the policy's way to add fewer augmented rows)",
+            numeric_only=False,
+        ),
+        _op(
+            "gaussian_noise",
+            _gaussian_noise,
+            "tabular",
+            1.0,
+            True,
+            "noise standard deviation, in units of each column's standard deviation",
+        ),
+        _op(
+            "scaling",
+            _scaling,
+            "tabular",
+            0.5,
+            True,
+            "log-scale jitter of each value's deviation from its column mean",
+        ),
+        _op(
+            "feature_dropout",
+            _feature_dropout,
+            "tabular",
+            0.5,
+            True,
+            "probability that a value is replaced by its column mean",
+        ),
+        _op(
+            "swap_noise",
+            _swap_noise,
+            "tabular",
+            0.5,
+            True,
+            "probability that a value is replaced by the same column of a random other row",
+            numeric_only=False,
+        ),
+        _op(
+            "mixup",
+            _mixup,
+            "tabular",
+            1.0,
+            True,
+            "largest interpolation weight toward a random row of the same class",
+        ),
+        _op(
+            "mixup_cross",
+            _mixup_cross,
+            "tabular",
+            0.5,
+            True,
+            "largest interpolation weight toward a random row of any class (soft labels)",
+            soft_labels=True,
+        ),
+        _op(
+            "smote",
+            _smote,
+            "tabular",
+            1.0,
+            True,
+            "largest interpolation weight toward one of the 5 nearest same-class rows",
+        ),
         _op("hflip", _hflip, "image", 1.0, True, "probability of a horizontal flip"),
-        _op("affine", _affine, "image", 1.0, True, "rotation up to 30 degrees and shift up to 10% (times magnitude)"),
-        _op("crop", _crop, "image", 1.0, True, "random crop keeping down to 60% of each side (times magnitude)"),
-        _op("image_noise", _image_noise, "image", 1.0, True, "noise standard deviation in units of the pixel std"),
+        _op(
+            "affine",
+            _affine,
+            "image",
+            1.0,
+            True,
+            "rotation up to 30 degrees and shift up to 10% (times magnitude)",
+        ),
+        _op(
+            "crop",
+            _crop,
+            "image",
+            1.0,
+            True,
+            "random crop keeping down to 60% of each side (times magnitude)",
+        ),
+        _op(
+            "image_noise",
+            _image_noise,
+            "image",
+            1.0,
+            True,
+            "noise standard deviation in units of the pixel std",
+        ),
     ]
 }
 
@@ -429,13 +536,21 @@ def apply_op(
     (torch.Size([6, 2]), torch.Size([6, 2]))
     """
     if x.ndim != 2 or y.ndim != 1 or y.shape[0] != x.shape[0]:
-        raise ValueError(f"apply_op needs x of shape (n, d) and y of shape (n,); got {tuple(x.shape)}, {tuple(y.shape)}.")
+        raise ValueError(
+            f"apply_op needs x of shape (n, d) and y of shape (n,); got {tuple(x.shape)}, {tuple(y.shape)}."
+        )
     c = int(y.max()) + 1 if n_classes is None else int(n_classes)
     y_soft = F.one_hot(y.long(), c).to(x.dtype)
-    fm = torch.ones(x.shape[1], dtype=torch.bool, device=x.device) if feature_mask is None else feature_mask
+    fm = (
+        torch.ones(x.shape[1], dtype=torch.bool, device=x.device)
+        if feature_mask is None
+        else feature_mask
+    )
     rm = torch.ones(1, x.shape[0], dtype=torch.bool, device=x.device)
     m = check_magnitude(magnitude, name, x)
     if m.ndim == 1:
         m = m.unsqueeze(0)
-    x_new, y_new = get_op(name)(x[None], y_soft[None], rm, fm[None], m, generator=generator, image_shape=image_shape)
+    x_new, y_new = get_op(name)(
+        x[None], y_soft[None], rm, fm[None], m, generator=generator, image_shape=image_shape
+    )
     return x_new[0], y_new[0]

@@ -109,14 +109,21 @@ def task_statistics(y: Tensor, row_mask: Tensor, feature_mask: Tensor) -> Tensor
     small = torch.where(present, counts, torch.full_like(counts, math.inf)).min(1).values
     small = torch.where(torch.isfinite(small), small, big).clamp_min(1.0)
     return torch.stack(
-        [n.log() / math.log(1000.0), d.log() / math.log(100.0), k.log() / math.log(10.0), (big / small).log() / math.log(10.0)],
+        [
+            n.log() / math.log(1000.0),
+            d.log() / math.log(100.0),
+            k.log() / math.log(10.0),
+            (big / small).log() / math.log(10.0),
+        ],
         dim=-1,
     )
 
 
 def _check_ops(ops: Sequence[str]) -> tuple[str, ...]:
     if isinstance(ops, str) or not isinstance(ops, Sequence) or len(ops) == 0:
-        raise ValueError(f"ops must be a non-empty list of op names; got {ops!r}. Known ops: {sorted(OPS)}.")
+        raise ValueError(
+            f"ops must be a non-empty list of op names; got {ops!r}. Known ops: {sorted(OPS)}."
+        )
     for name in ops:
         get_op(name)
     if len(set(ops)) != len(ops):
@@ -129,7 +136,9 @@ def _check_ops(ops: Sequence[str]) -> tuple[str, ...]:
 
 def _check_n_augment(n_augment: Any) -> int:
     if isinstance(n_augment, bool) or not isinstance(n_augment, int) or n_augment < 0:
-        raise ValueError(f"n_augment (augmented rows per real row) must be an int >= 0; got {n_augment!r}.")
+        raise ValueError(
+            f"n_augment (augmented rows per real row) must be an int >= 0; got {n_augment!r}."
+        )
     return int(n_augment)
 
 
@@ -183,19 +192,34 @@ class _PolicyBase(nn.Module):
         t, s, d = x.shape
         if y.ndim == 2:
             if y.dtype.is_floating_point:
-                raise ValueError("Integer labels y must have an integer dtype; pass soft labels as [T, S, C].")
+                raise ValueError(
+                    "Integer labels y must have an integer dtype; pass soft labels as [T, S, C]."
+                )
             c = int(y.max()) + 1 if n_classes is None else int(n_classes)
             y = F.one_hot(y.long().clamp_min(0), c).to(x.dtype)
         elif y.ndim != 3:
-            raise ValueError(f"y must be labels [T, S] or soft labels [T, S, C]; got {tuple(y.shape)}.")
+            raise ValueError(
+                f"y must be labels [T, S] or soft labels [T, S, C]; got {tuple(y.shape)}."
+            )
         rm = torch.ones(t, s, dtype=torch.bool, device=x.device) if row_mask is None else row_mask
-        fm = torch.ones(t, d, dtype=torch.bool, device=x.device) if feature_mask is None else feature_mask
+        fm = (
+            torch.ones(t, d, dtype=torch.bool, device=x.device)
+            if feature_mask is None
+            else feature_mask
+        )
         y = y * rm.unsqueeze(-1).to(y.dtype)
         k = self.n_augment if n_augment is None else _check_n_augment(n_augment)
         base_parent = torch.arange(s, device=x.device).expand(t, s)
         if k == 0 or s == 0:
             return AugmentedSupport(
-                x, y, rm, fm, base_parent, torch.full((t, s), -1, device=x.device), torch.zeros_like(x[..., 0]), self.ops
+                x,
+                y,
+                rm,
+                fm,
+                base_parent,
+                torch.full((t, s), -1, device=x.device),
+                torch.zeros_like(x[..., 0]),
+                self.ops,
             )
         xr, yr, rmr = x.repeat(1, k, 1), y.repeat(1, k, 1), rm.repeat(1, k)
         stats = task_statistics(y, rm, fm)
@@ -287,8 +311,14 @@ class AugmentationPolicy(_PolicyBase):
         self.ops = _check_ops(ops)
         self.n_augment = _check_n_augment(n_augment)
         if not isinstance(init_magnitude, (int, float)) or not 0.0 < float(init_magnitude) < 1.0:
-            raise ValueError(f"init_magnitude must be a fraction in (0, 1) of each op's max magnitude; got {init_magnitude!r}.")
-        if not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature <= 0:
+            raise ValueError(
+                f"init_magnitude must be a fraction in (0, 1) of each op's max magnitude; got {init_magnitude!r}."
+            )
+        if (
+            not isinstance(temperature, (int, float))
+            or not math.isfinite(temperature)
+            or temperature <= 0
+        ):
             raise ValueError(f"temperature must be a finite float > 0; got {temperature!r}.")
         if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
             raise ValueError(f"hidden must be a positive int; got {hidden!r}.")
@@ -302,10 +332,13 @@ class AugmentationPolicy(_PolicyBase):
         raw = math.log(self.init_magnitude / (1.0 - self.init_magnitude))
         self.magnitude_logits = nn.Parameter(torch.full((k,), raw))
         self.register_buffer(
-            "max_magnitude", torch.tensor([OPS[n].max_magnitude for n in self.ops], dtype=torch.float32)
+            "max_magnitude",
+            torch.tensor([OPS[n].max_magnitude for n in self.ops], dtype=torch.float32),
         )
         if self.conditional:
-            self.context = nn.Sequential(nn.Linear(N_STATS, self.hidden), nn.Tanh(), nn.Linear(self.hidden, 2 * k))
+            self.context = nn.Sequential(
+                nn.Linear(N_STATS, self.hidden), nn.Tanh(), nn.Linear(self.hidden, 2 * k)
+            )
             nn.init.zeros_(self.context[-1].weight)
             nn.init.zeros_(self.context[-1].bias)
         else:
@@ -326,7 +359,9 @@ class AugmentationPolicy(_PolicyBase):
         probs = probs.expand(t, k)
         u = torch.rand(t, n_rows, k, generator=generator, device=probs.device, dtype=probs.dtype)
         gumbel = -torch.log(-torch.log(u.clamp(1e-10, 1.0 - 1e-7)))
-        soft = torch.softmax((probs.clamp_min(1e-12).log().unsqueeze(1) + gumbel) / self.temperature, -1)
+        soft = torch.softmax(
+            (probs.clamp_min(1e-12).log().unsqueeze(1) + gumbel) / self.temperature, -1
+        )
         if hard:
             one_hot = F.one_hot(soft.detach().argmax(-1), k).to(soft.dtype)
             weights = one_hot + (soft - soft.detach())
@@ -339,7 +374,8 @@ class AugmentationPolicy(_PolicyBase):
         with torch.no_grad():
             probs, mags = self.distribution(stats)
         return {
-            n: {"probability": float(probs[0, j]), "magnitude": float(mags[0, j])} for j, n in enumerate(self.ops)
+            n: {"probability": float(probs[0, j]), "magnitude": float(mags[0, j])}
+            for j, n in enumerate(self.ops)
         }
 
     # ------------------------------------------------------------------ constructors, config
@@ -374,7 +410,9 @@ class AugmentationPolicy(_PolicyBase):
             if top == 0.0 or m == 0.0:
                 raw.append(-math.inf)
             elif m >= top:
-                raise ValueError(f"The magnitude of {o!r} must be below its max_magnitude={top}; got {m!r}.")
+                raise ValueError(
+                    f"The magnitude of {o!r} must be below its max_magnitude={top}; got {m!r}."
+                )
             else:
                 raw.append(math.log((m / top) / (1.0 - m / top)))
         with torch.no_grad():
@@ -405,7 +443,10 @@ class UniformPolicy(_PolicyBase):
     """
 
     def __init__(
-        self, ops: Sequence[str] = DEFAULT_TABULAR_OPS, n_augment: int = 2, image_shape: Sequence[int] | None = None
+        self,
+        ops: Sequence[str] = DEFAULT_TABULAR_OPS,
+        n_augment: int = 2,
+        image_shape: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         ops = tuple(o for o in _check_ops(ops) if o != "identity")
@@ -414,14 +455,18 @@ class UniformPolicy(_PolicyBase):
         self.ops = ops
         self.n_augment = _check_n_augment(n_augment)
         self.image_shape = None if image_shape is None else tuple(int(v) for v in image_shape)
-        self.register_buffer("max_magnitude", torch.tensor([OPS[n].max_magnitude for n in self.ops]))
+        self.register_buffer(
+            "max_magnitude", torch.tensor([OPS[n].max_magnitude for n in self.ops])
+        )
 
     def _choose(self, stats, n_rows, generator, hard):
         t, k = stats.shape[0], len(self.ops)
         dev, dt = stats.device, stats.dtype
         choice = torch.randint(k, (t, n_rows), generator=generator, device=dev)
         weights = F.one_hot(choice, k).to(dt)
-        mags = torch.rand(t, n_rows, k, generator=generator, device=dev, dtype=dt) * self.max_magnitude.to(dt)
+        mags = torch.rand(
+            t, n_rows, k, generator=generator, device=dev, dtype=dt
+        ) * self.max_magnitude.to(dt)
         return weights, mags
 
     def get_config(self) -> dict[str, Any]:
@@ -446,7 +491,9 @@ def build_policy(config: Mapping[str, Any]) -> _PolicyBase:
     raise ValueError(f"Unknown policy kind {kind!r}; use 'learned' or 'uniform'.")
 
 
-def save_policy(policy: _PolicyBase, path: str | Path, metadata: Mapping[str, Any] | None = None) -> Path:
+def save_policy(
+    policy: _PolicyBase, path: str | Path, metadata: Mapping[str, Any] | None = None
+) -> Path:
     """Save a policy (config + weights + JSON-able metadata) to ``path`` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -462,7 +509,9 @@ def save_policy(policy: _PolicyBase, path: str | Path, metadata: Mapping[str, An
     return path
 
 
-def load_policy(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[_PolicyBase, dict[str, Any]]:
+def load_policy(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[_PolicyBase, dict[str, Any]]:
     """Load a policy saved by :func:`save_policy`; returns ``(policy, metadata)``.
 
     Raises
@@ -472,16 +521,22 @@ def load_policy(path: str | Path, map_location: str | torch.device = "cpu") -> t
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"No augmentation policy file at {str(path)!r}; pass policy='default' or an existing path.")
+        raise ValueError(
+            f"No augmentation policy file at {str(path)!r}; pass policy='default' or an existing path."
+        )
     verify_shipped(path)  # the shipped policy must match the SHA-256 its model card records
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
-        raise ValueError(f"Could not read an augmentation policy from {str(path)!r}: {exc}") from exc
+        raise ValueError(
+            f"Could not read an augmentation policy from {str(path)!r}: {exc}"
+        ) from exc
     if isinstance(payload, dict):
         verify_payload(payload, path)
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
-        raise ValueError(f"{str(path)!r} is not an autometa augmentation policy (expected format {_FORMAT!r}).")
+        raise ValueError(
+            f"{str(path)!r} is not an autometa augmentation policy (expected format {_FORMAT!r})."
+        )
     policy = build_policy(payload["config"])
     policy.load_state_dict(payload["state_dict"])
     return policy, dict(payload.get("metadata", {}))

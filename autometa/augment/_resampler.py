@@ -45,7 +45,9 @@ def _resolve_policy(policy: Any, n_augment: int | None):
         for name, m in policy.items():
             if name not in OPS or OPS[name].kind == "image":
                 tabular = sorted(n for n, op in OPS.items() if op.kind != "image")
-                raise ValueError(f"Unknown augmentation op {name!r} for tables; known ops: {tabular}.")
+                raise ValueError(
+                    f"Unknown augmentation op {name!r} for tables; known ops: {tabular}."
+                )
             check_magnitude(m, name)
         return AugmentationPolicy.fixed(
             {k: 1.0 for k in policy},
@@ -62,7 +64,9 @@ def _resolve_policy(policy: Any, n_augment: int | None):
     elif isinstance(policy, (str, Path)):
         path = Path(policy)
         if not path.is_file():
-            raise ValueError(f"No augmentation policy file at {str(path)!r}; pass policy='default' or an existing path.")
+            raise ValueError(
+                f"No augmentation policy file at {str(path)!r}; pass policy='default' or an existing path."
+            )
     else:
         raise ValueError(
             "policy must be 'default', a path to a policy checkpoint, an AugmentationPolicy, "
@@ -204,7 +208,11 @@ class MetaAugmenter(BaseEstimator):
         if num_cols:
             values = frame[num_cols].to_numpy(dtype=np.float64, na_value=np.nan)
             if np.isinf(values).any():
-                bad = [str(c) for c, hit in zip(num_cols, np.isinf(values).any(axis=0), strict=True) if hit]
+                bad = [
+                    str(c)
+                    for c, hit in zip(num_cols, np.isinf(values).any(axis=0), strict=True)
+                    if hit
+                ]
                 raise ValueError(
                     f"X contains infinity in column(s) {bad}; replace those values by finite ones or by NaN "
                     "(missing values are kept missing)."
@@ -230,7 +238,9 @@ class MetaAugmenter(BaseEstimator):
         else:
             arr = np.asarray(X)
             if arr.ndim != 2:
-                raise ValueError(f"X must be 2-dimensional (n_samples, n_features); got shape {arr.shape}.")
+                raise ValueError(
+                    f"X must be 2-dimensional (n_samples, n_features); got shape {arr.shape}."
+                )
             frame = pd.DataFrame(arr)
             if arr.dtype == object:  # numbers stored as objects become numeric columns
                 for c in frame.columns:
@@ -243,7 +253,9 @@ class MetaAugmenter(BaseEstimator):
         if y_arr.ndim != 1:
             raise ValueError(f"y must be 1-dimensional; got shape {y_arr.shape}.")
         if frame.shape[0] == 0:
-            raise ValueError(f"Found array with 0 sample(s) (shape={frame.shape}) while a minimum of 1 is required.")
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={frame.shape}) while a minimum of 1 is required."
+            )
         if frame.shape[1] == 0:
             raise ValueError(
                 f"Found array with 0 feature(s) (shape={frame.shape}) while a minimum of 1 is required."
@@ -305,7 +317,9 @@ class MetaAugmenter(BaseEstimator):
         z = np.zeros((n, 1))  # a dummy column when there are no numeric columns
         z_missing = np.zeros((n, 1), dtype=bool)
         if num_cols:
-            qt = QuantileTransformer(n_quantiles=max(2, min(1000, n)), output_distribution="normal", random_state=seed)
+            qt = QuantileTransformer(
+                n_quantiles=max(2, min(1000, n)), output_distribution="normal", random_state=seed
+            )
             z = qt.fit_transform(values)
             z_missing = np.isnan(z)
             z = np.where(z_missing, 0.0, z)  # the ops see a missing cell as the column median
@@ -357,14 +371,21 @@ class MetaAugmenter(BaseEstimator):
                 if pd.api.types.is_integer_dtype(dtype):
                     lo, hi = np.nanmin(values[:, j]), np.nanmax(values[:, j])
                     v = np.clip(np.rint(v), lo, hi)
-                new_frame[col] = pd.Series(v, dtype=dtype) if not isinstance(dtype, np.dtype) else v.astype(dtype)
+                new_frame[col] = (
+                    pd.Series(v, dtype=dtype)
+                    if not isinstance(dtype, np.dtype)
+                    else v.astype(dtype)
+                )
         # categorical columns: swap noise swaps values among same-class rows
         cat_cols = [c for c, is_num in zip(frame.columns, numeric, strict=True) if not is_num]
         swap_rows = np.flatnonzero(op_names == "swap_noise")
         if cat_cols and len(swap_rows):
             by_class = [np.flatnonzero(y_idx == c) for c in range(len(self.classes_))]
             for col in cat_cols:
-                hit = swap_rows[rng.random(len(swap_rows)) < np.minimum(mags[swap_rows], OPS["swap_noise"].max_magnitude)]
+                hit = swap_rows[
+                    rng.random(len(swap_rows))
+                    < np.minimum(mags[swap_rows], OPS["swap_noise"].max_magnitude)
+                ]
                 if not len(hit):
                     continue
                 donors = np.array([rng.choice(by_class[labels[r]]) for r in hit])
@@ -384,7 +405,9 @@ class MetaAugmenter(BaseEstimator):
             X_arr = np.asarray(X)
             X_out = np.concatenate([X_arr, new_frame.to_numpy(dtype=X_arr.dtype)], axis=0)
         if isinstance(y, pd.Series):
-            y_out = pd.concat([y.reset_index(drop=True), pd.Series(y_new, name=y.name)], ignore_index=True)
+            y_out = pd.concat(
+                [y.reset_index(drop=True), pd.Series(y_new, name=y.name)], ignore_index=True
+            )
             y_out = y_out.astype(y.dtype)
         else:
             y_out = np.concatenate([y_arr, y_new.astype(y_arr.dtype)])

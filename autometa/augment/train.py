@@ -62,7 +62,9 @@ def _batch(pool: Any, rng: np.random.Generator, n_tasks: int) -> Any:
     return collate_tasks([pool.sample(rng) for _ in range(n_tasks)], c_max=pool.c_max)
 
 
-def save_companion_learner(learner: Any, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+def save_companion_learner(
+    learner: Any, path: str | Path, metadata: dict[str, Any] | None = None
+) -> Path:
     """Save a meta-learner as ``{format, algo, config, state_dict, metadata}``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,18 +117,30 @@ def _parser() -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--out", default="autometa/checkpoints/augment_policy.pt", help="policy checkpoint path")
-    p.add_argument("--learner-out", default=None, help="companion learner path (default: next to --out)")
-    p.add_argument("--card", default=None, help="model card path (default: next to --out)")
-    p.add_argument("--learner-steps", type=int, default=1500, help="MAML meta-training steps (phase 1)")
     p.add_argument(
-        "--learner", default=None, help="start from this companion learner checkpoint and skip phase 1"
+        "--out", default="autometa/checkpoints/augment_policy.pt", help="policy checkpoint path"
     )
     p.add_argument(
-        "--adapt-steps", type=int, default=None,
+        "--learner-out", default=None, help="companion learner path (default: next to --out)"
+    )
+    p.add_argument("--card", default=None, help="model card path (default: next to --out)")
+    p.add_argument(
+        "--learner-steps", type=int, default=1500, help="MAML meta-training steps (phase 1)"
+    )
+    p.add_argument(
+        "--learner",
+        default=None,
+        help="start from this companion learner checkpoint and skip phase 1",
+    )
+    p.add_argument(
+        "--adapt-steps",
+        type=int,
+        default=None,
         help="inner steps the policy is trained for and the saved learner adapts with (default: --inner-steps)",
     )
-    p.add_argument("--policy-steps", type=int, default=1500, help="policy meta-training steps (phase 2)")
+    p.add_argument(
+        "--policy-steps", type=int, default=1500, help="policy meta-training steps (phase 2)"
+    )
     p.add_argument("--tasks-per-batch", type=int, default=8)
     p.add_argument("--learner-lr", type=float, default=1e-3)
     p.add_argument("--policy-lr", type=float, default=0.02)
@@ -137,7 +151,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--c-max", type=int, default=10)
     p.add_argument("--hidden", type=int, nargs="+", default=[64, 64])
     p.add_argument("--n-range", type=int, nargs=2, default=[16, 128], help="support rows per task")
-    p.add_argument("--time-budget-min", type=float, default=None, help="split evenly between the phases (all of it for phase 2 with --learner)")
+    p.add_argument(
+        "--time-budget-min",
+        type=float,
+        default=None,
+        help="split evenly between the phases (all of it for phase 2 with --learner)",
+    )
     p.add_argument("--val-batches", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -149,37 +168,60 @@ def main(argv: list[str] | None = None) -> int:
     """Run both phases and write the policy, companion learner and model card."""
     args = _parser().parse_args(argv)
     torch.set_num_threads(args.threads)
-    command = "python -m autometa.augment.train " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    command = "python -m autometa.augment.train " + " ".join(
+        shlex.quote(a) for a in (argv or sys.argv[1:])
+    )
     out = Path(args.out)
-    learner_out = Path(args.learner_out) if args.learner_out else out.with_name("augment_learner.pt")
+    learner_out = (
+        Path(args.learner_out) if args.learner_out else out.with_name("augment_learner.pt")
+    )
     card_out = Path(args.card) if args.card else out.with_name("augment_model_card.json")
-
 
     torch.manual_seed(args.seed)
     commit = git_commit()  # the code version that runs (recorded before training)
     train_sets = META_TRAIN_SETS
-    synth_kwargs = {"d_max": args.d_max, "c_max": args.c_max, "n_range": tuple(args.n_range), "n_query": 128}
+    synth_kwargs = {
+        "d_max": args.d_max,
+        "c_max": args.c_max,
+        "n_range": tuple(args.n_range),
+        "n_query": 128,
+    }
     keel = KeelTaskSource(train_sets, args.d_max, args.c_max, tuple(args.n_range))
-    pool = MixturePool([SyntheticPrior(**synth_kwargs), keel], weights=[0.5, 0.5], name="synthetic+keel-dev")
-    val_pool = KeelTaskSource(META_VAL_SETS, args.d_max, args.c_max, tuple(args.n_range), name="keel-dev-val")
+    pool = MixturePool(
+        [SyntheticPrior(**synth_kwargs), keel], weights=[0.5, 0.5], name="synthetic+keel-dev"
+    )
+    val_pool = KeelTaskSource(
+        META_VAL_SETS, args.d_max, args.c_max, tuple(args.n_range), name="keel-dev-val"
+    )
     val_rng = np.random.default_rng(10_000 + args.seed)
     val_batches = [_batch(val_pool, val_rng, args.tasks_per_batch) for _ in range(args.val_batches)]
 
     net = {"kind": "mlp", "d_max": args.d_max, "c_max": args.c_max, "hidden": list(args.hidden)}
     learner = build_learner("maml", net=net, inner_steps=args.inner_steps, inner_lr=args.inner_lr)
-    budget = None if args.time_budget_min is None else args.time_budget_min * 60.0 / (1 if args.learner else 2)
+    budget = (
+        None
+        if args.time_budget_min is None
+        else args.time_budget_min * 60.0 / (1 if args.learner else 2)
+    )
     params = {k: v for k, v in vars(args).items() if k not in ("no_mlflow",)}
     history: dict[str, list] = {"learner": [], "policy": []}
 
-    with start_run("autometa-augment", run_name="augment-policy", params=params, enabled=not args.no_mlflow) as run:
+    with start_run(
+        "autometa-augment", run_name="augment-policy", params=params, enabled=not args.no_mlflow
+    ) as run:
         # ---- phase 1: MAML without augmentation (or a given learner)
         t0 = time.monotonic()
         if args.learner:
             learner = load_companion_learner(args.learner)
             learner_steps_done = int(
-                torch.load(args.learner, map_location="cpu", weights_only=True)["metadata"].get("steps", 0)
+                torch.load(args.learner, map_location="cpu", weights_only=True)["metadata"].get(
+                    "steps", 0
+                )
             )
-            print(f"[learner] loaded {args.learner} ({learner_steps_done} steps); phase 1 skipped", flush=True)
+            print(
+                f"[learner] loaded {args.learner} ({learner_steps_done} steps); phase 1 skipped",
+                flush=True,
+            )
         else:
             opt = torch.optim.Adam(learner.parameters(), lr=args.learner_lr)
             rng = np.random.default_rng(args.seed)
@@ -193,14 +235,19 @@ def main(argv: list[str] | None = None) -> int:
                 if step % 50 == 0:
                     history["learner"].append((step, ema))
                     run.log_metrics({"learner/loss_ema": ema}, step=step)
-                    print(f"[learner] step {step} loss(ema) {ema:.4f} {time.monotonic() - t0:.0f}s", flush=True)
+                    print(
+                        f"[learner] step {step} loss(ema) {ema:.4f} {time.monotonic() - t0:.0f}s",
+                        flush=True,
+                    )
                 if budget is not None and time.monotonic() - t0 > budget:
                     break
             learner_steps_done = step + 1
         learner_time = time.monotonic() - t0
         if args.adapt_steps is not None:
             learner.inner_steps = int(args.adapt_steps)
-        save_companion_learner(learner, learner_out, {"steps": learner_steps_done, "command": command})
+        save_companion_learner(
+            learner, learner_out, {"steps": learner_steps_done, "command": command}
+        )
 
         # ---- phase 2: the policy alone, learner frozen
         policy = AugmentationPolicy(n_augment=args.n_augment)
@@ -208,13 +255,18 @@ def main(argv: list[str] | None = None) -> int:
         state = {"ema": None, "step": 0}
 
         def log(step: int, m: dict[str, float]) -> None:
-            state["ema"] = m["loss"] if state["ema"] is None else 0.98 * state["ema"] + 0.02 * m["loss"]
+            state["ema"] = (
+                m["loss"] if state["ema"] is None else 0.98 * state["ema"] + 0.02 * m["loss"]
+            )
             state["step"] = step + 1
             if step % 50 == 0:
                 history["policy"].append((step, state["ema"]))
                 run.log_metrics({"policy/loss_ema": state["ema"], **m}, step=step)
                 probs = {k[9:]: round(v, 3) for k, v in m.items() if k.startswith("policy/p_")}
-                print(f"[policy] step {step} loss(ema) {state['ema']:.4f} {probs} {time.monotonic() - t1:.0f}s", flush=True)
+                print(
+                    f"[policy] step {step} loss(ema) {state['ema']:.4f} {probs} {time.monotonic() - t1:.0f}s",
+                    flush=True,
+                )
 
         policy = train_policy(
             learner,
@@ -231,12 +283,13 @@ def main(argv: list[str] | None = None) -> int:
         # ---- meta-validation on held-out dev sets
         metrics = {
             "none": _evaluate(learner, None, val_batches, args.seed),
-            "uniform": _evaluate(learner, UniformPolicy(n_augment=args.n_augment), val_batches, args.seed),
+            "uniform": _evaluate(
+                learner, UniformPolicy(n_augment=args.n_augment), val_batches, args.seed
+            ),
             "learned": _evaluate(learner, policy, val_batches, args.seed),
         }
         print("meta-validation:", json.dumps(metrics), flush=True)
         run.log_metrics({f"val/{k}/{m}": v for k, d in metrics.items() for m, v in d.items()})
-
 
         metadata = {
             "command": command,
@@ -268,12 +321,19 @@ def main(argv: list[str] | None = None) -> int:
                 "synthetic": {"generator": "autometa.tasks.SyntheticPrior", **synth_kwargs},
                 "keel_meta_train": list(train_sets),
                 "keel_meta_validation": list(META_VAL_SETS),
-                "held_out_for_autometa_bench_augment": [n.split("/", 1)[1] for n in roles.AUGMENT_EVALUATION],
-                "held_out_for_evaluation": {cmd: list(names) for cmd, names in roles.EVALUATION.items()},
+                "held_out_for_autometa_bench_augment": [
+                    n.split("/", 1)[1] for n in roles.AUGMENT_EVALUATION
+                ],
+                "held_out_for_evaluation": {
+                    cmd: list(names) for cmd, names in roles.EVALUATION.items()
+                },
                 "reserved_never_used": list(RESERVED_SETS),
                 "p_synthetic": 0.5,
             },
-            "metrics": {"meta_validation": metrics, "n_val_tasks": args.val_batches * args.tasks_per_batch},
+            "metrics": {
+                "meta_validation": metrics,
+                "n_val_tasks": args.val_batches * args.tasks_per_batch,
+            },
             "training_curve": history,
             "command": command,
             "autometa_version": __version__,

@@ -34,7 +34,12 @@ from autometa.bench._common import BenchResult
 
 DESCRIPTION = __doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n", 1)[1]
 
-HAND_POLICY: dict[str, float] = {"gaussian_noise": 0.1, "swap_noise": 0.1, "mixup": 0.5, "smote": 0.5}
+HAND_POLICY: dict[str, float] = {
+    "gaussian_noise": 0.1,
+    "swap_noise": 0.1,
+    "mixup": 0.5,
+    "smote": 0.5,
+}
 
 META_COMPARISONS = [
     ("maml+learned", "maml+none"),
@@ -54,16 +59,32 @@ EST_COMPARISONS = [
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--policy", default="default", help="policy checkpoint ('default': the shipped one)")
-    parser.add_argument("--learner", default=None, help="companion learner checkpoint (default: next to the policy)")
-    parser.add_argument("--sets", nargs="+", default=None, help="evaluation data sets (default: the held-out dev sets)")
+    parser.add_argument(
+        "--policy", default="default", help="policy checkpoint ('default': the shipped one)"
+    )
+    parser.add_argument(
+        "--learner", default=None, help="companion learner checkpoint (default: next to the policy)"
+    )
+    parser.add_argument(
+        "--sets",
+        nargs="+",
+        default=None,
+        help="evaluation data sets (default: the held-out dev sets)",
+    )
     parser.add_argument("--n-train", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--max-test", type=int, default=2000)
-    parser.add_argument("--n-augment", type=int, default=None, help="augmented rows per row (default: the policy's)")
     parser.add_argument(
-        "--inner-steps", type=int, default=None, help="inner SGD steps at adaptation (default: the learner's own, 5)"
+        "--n-augment", type=int, default=None, help="augmented rows per row (default: the policy's)"
     )
-    parser.add_argument("--skip-estimators", action="store_true", help="only the meta-learner experiment")
+    parser.add_argument(
+        "--inner-steps",
+        type=int,
+        default=None,
+        help="inner SGD steps at adaptation (default: the learner's own, 5)",
+    )
+    parser.add_argument(
+        "--skip-estimators", action="store_true", help="only the meta-learner experiment"
+    )
 
 
 def paired_ci(diffs: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
@@ -74,11 +95,15 @@ def paired_ci(diffs: np.ndarray, level: float = 0.95) -> tuple[float, float, flo
     m = float(diffs.mean())
     if len(diffs) < 2:
         return m, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.5 + level / 2, len(diffs) - 1) * diffs.std(ddof=1) / np.sqrt(len(diffs)))
+    half = float(
+        stats.t.ppf(0.5 + level / 2, len(diffs) - 1) * diffs.std(ddof=1) / np.sqrt(len(diffs))
+    )
     return m, m - half, m + half
 
 
-def _split(y: np.ndarray, n_train: int, max_test: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _split(
+    y: np.ndarray, n_train: int, max_test: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     from autometa.augment._data import stratified_indices
 
     train = stratified_indices(y, n_train, rng, min_per_class=2)
@@ -96,8 +121,13 @@ def _meta_arms(learner, policies: dict[str, Any], X, y, train, test, seed: int) 
     from autometa.tasks._task import collate_tasks
 
     task = encode_task(
-        X.iloc[train].reset_index(drop=True), y[train], X.iloc[test].reset_index(drop=True), y[test],
-        d_max=learner.d_max, c_max=learner.c_max, random_state=seed,
+        X.iloc[train].reset_index(drop=True),
+        y[train],
+        X.iloc[test].reset_index(drop=True),
+        y[test],
+        d_max=learner.d_max,
+        c_max=learner.c_max,
+        random_state=seed,
     )
     batch = collate_tasks([task], c_max=learner.c_max)
     k = task.n_classes
@@ -113,7 +143,9 @@ def _meta_arms(learner, policies: dict[str, Any], X, y, train, test, seed: int) 
     return out
 
 
-def _estimator_arms(X, y, train, test, seed: int, policy_arg: str, n_augment: int | None) -> dict[str, float]:
+def _estimator_arms(
+    X, y, train, test, seed: int, policy_arg: str, n_augment: int | None
+) -> dict[str, float]:
     import pandas as pd
     from imblearn.over_sampling import SMOTE
     from imblearn.pipeline import make_pipeline
@@ -126,9 +158,16 @@ def _estimator_arms(X, y, train, test, seed: int, policy_arg: str, n_augment: in
 
     classes, y_idx = np.unique(y[train], return_inverse=True)
     y_test = np.searchsorted(classes, y[test])
-    Xtr, Xte = X.iloc[train].reset_index(drop=True).copy(), X.iloc[test].reset_index(drop=True).copy()
+    Xtr, Xte = (
+        X.iloc[train].reset_index(drop=True).copy(),
+        X.iloc[test].reset_index(drop=True).copy(),
+    )
     # impute with training statistics (the same for every arm)
-    num = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c].dtype) and not pd.api.types.is_bool_dtype(X[c].dtype)]
+    num = [
+        c
+        for c in X.columns
+        if pd.api.types.is_numeric_dtype(X[c].dtype) and not pd.api.types.is_bool_dtype(X[c].dtype)
+    ]
     cat = [c for c in X.columns if c not in num]
     for c in num:
         med = Xtr[c].median()
@@ -140,7 +179,10 @@ def _estimator_arms(X, y, train, test, seed: int, policy_arg: str, n_augment: in
 
     def pre():
         return ColumnTransformer(
-            [("num", StandardScaler(), num), ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), cat)]
+            [
+                ("num", StandardScaler(), num),
+                ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), cat),
+            ]
         )
 
     counts = np.bincount(y_idx)
@@ -153,8 +195,14 @@ def _estimator_arms(X, y, train, test, seed: int, policy_arg: str, n_augment: in
     for name, make in estimators.items():
         arms = {
             name: make_pipeline(pre(), make()),
-            f"{name}+metaaug": make_pipeline(MetaAugmenter(policy=policy_arg, n_augment=n_augment, random_state=seed), pre(), make()),
-            f"{name}+smote": make_pipeline(pre(), SMOTE(k_neighbors=k_nn, random_state=seed), make()),
+            f"{name}+metaaug": make_pipeline(
+                MetaAugmenter(policy=policy_arg, n_augment=n_augment, random_state=seed),
+                pre(),
+                make(),
+            ),
+            f"{name}+smote": make_pipeline(
+                pre(), SMOTE(k_neighbors=k_nn, random_state=seed), make()
+            ),
         }
         for arm, model in arms.items():
             model.fit(Xtr, y_idx)
@@ -174,7 +222,11 @@ def compute(args: argparse.Namespace) -> BenchResult:
     policy_path = DEFAULT_POLICY_PATH if args.policy == "default" else Path(args.policy)
     learned, meta = load_policy(policy_path)
     learned.requires_grad_(False)
-    learner_path = Path(args.learner) if args.learner else policy_path.with_name(meta.get("learner_file", "augment_learner.pt"))
+    learner_path = (
+        Path(args.learner)
+        if args.learner
+        else policy_path.with_name(meta.get("learner_file", "augment_learner.pt"))
+    )
     learner = load_companion_learner(learner_path)
     learner.requires_grad_(False)
     if args.inner_steps is not None:
@@ -187,7 +239,9 @@ def compute(args: argparse.Namespace) -> BenchResult:
     ops = [o for o in learned.ops if o != "identity"]
     policies = {
         "none": None,
-        "hand": AugmentationPolicy.fixed({o: 1.0 for o in HAND_POLICY}, HAND_POLICY, n_augment=n_aug),
+        "hand": AugmentationPolicy.fixed(
+            {o: 1.0 for o in HAND_POLICY}, HAND_POLICY, n_augment=n_aug
+        ),
         "uniform": UniformPolicy(ops, n_augment=n_aug),
         "learned": learned,
     }
@@ -244,7 +298,16 @@ def compute(args: argparse.Namespace) -> BenchResult:
     return BenchResult(
         name="augment",
         rows=rows,
-        columns=["n_train", "comparison", "auc_a", "auc_b", "diff", "ci95_low", "ci95_high", "wins"],
+        columns=[
+            "n_train",
+            "comparison",
+            "auc_a",
+            "auc_b",
+            "diff",
+            "ci95_low",
+            "ci95_high",
+            "wins",
+        ],
         key_columns=["n_train", "comparison"],
         params={
             "sets": ",".join(sets),

@@ -73,14 +73,38 @@ ABLATION_COMMAND = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default="32,128,512", help="comma-separated n_train values")
-    parser.add_argument("--datasets", default=None, help="comma-separated dev data sets (default: the held-out evaluation sets)")
-    parser.add_argument("--estimators", default=None, help=f"comma-separated subset of {list(MAIN) + list(ABLATION[1:])}")
-    parser.add_argument("--ablation", action="store_true", help="run the AutoMetaClassifier ablation variants instead of the peers")
+    parser.add_argument(
+        "--datasets",
+        default=None,
+        help="comma-separated dev data sets (default: the held-out evaluation sets)",
+    )
+    parser.add_argument(
+        "--estimators",
+        default=None,
+        help=f"comma-separated subset of {list(MAIN) + list(ABLATION[1:])}",
+    )
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="run the AutoMetaClassifier ablation variants instead of the peers",
+    )
     parser.add_argument("--max-test", type=int, default=2000, help="largest test set")
     parser.add_argument("--raw", metavar="PATH", help="write per-cell results as JSON lines")
-    parser.add_argument("--reuse", metavar="PATH", action="append", default=[], help="per-cell results to reuse (repeatable)")
-    parser.add_argument("--report-only", action="store_true", help="only summarize the --reuse results (run nothing)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core CPU)")
+    parser.add_argument(
+        "--reuse",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="per-cell results to reuse (repeatable)",
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="only summarize the --reuse results (run nothing)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core CPU)"
+    )
     parser.add_argument("--ablation-checkpoint", default=ABLATION_CHECKPOINT,
                         help=f"Meta-LSTM learner trained without augmentation, for am_plus_metalstm "
                              f"(made by `{ABLATION_COMMAND}`)")  # fmt: skip
@@ -90,7 +114,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _split_columns(X: Any) -> tuple[list[str], list[str]]:
     import pandas as pd
 
-    cat = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))]
+    cat = [
+        c
+        for c in X.columns
+        if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))
+    ]
     return [c for c in X.columns if c not in cat], cat
 
 
@@ -104,7 +132,13 @@ def linear_preprocessing(X: Any) -> Any:
     return ColumnTransformer(
         [
             ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num),
-            ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")), cat),
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")
+                ),
+                cat,
+            ),
         ],
         sparse_threshold=0.0,
     )
@@ -118,7 +152,15 @@ def tree_preprocessing(X: Any) -> Any:
     return ColumnTransformer(
         [
             ("num", "passthrough", num),
-            ("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan), cat),
+            (
+                "cat",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value",
+                    unknown_value=np.nan,
+                    encoded_missing_value=np.nan,
+                ),
+                cat,
+            ),
         ]
     )
 
@@ -149,7 +191,9 @@ def _ablation_checkpoint(path: str) -> str:
     return path
 
 
-def make_estimator(name: str, X: Any, seed: int, ablation_checkpoint: str = ABLATION_CHECKPOINT) -> Any:
+def make_estimator(
+    name: str, X: Any, seed: int, ablation_checkpoint: str = ABLATION_CHECKPOINT
+) -> Any:
     """A fresh estimator (with its preprocessing) for one benchmark cell.
 
     ``am_icl_only`` is the in-context member alone; ``am_with_neural`` the default members plus
@@ -179,19 +223,26 @@ def make_estimator(name: str, X: Any, seed: int, ablation_checkpoint: str = ABLA
         return AutoMetaClassifier(members=CLASSICAL, random_state=seed)
     if name == "am_plus_metalstm":
         path = _ablation_checkpoint(ablation_checkpoint)
-        return AutoMetaClassifier(members=["neural", *CLASSICAL], meta_learner=path, random_state=seed)
+        return AutoMetaClassifier(
+            members=["neural", *CLASSICAL], meta_learner=path, random_state=seed
+        )
     if name == "am_plus_augment":
         return AutoMetaClassifier(members=["neural", *CLASSICAL], random_state=seed)
     if name == "am_hypernet_only":
         return AutoMetaClassifier(members=["hypernet"], random_state=seed)
     if name == "am_uniform":
         return AutoMetaClassifier(blend="uniform", random_state=seed)
-    if name in ("am_prior", "am_evidence"):  # the combiner's two ends: portfolio weights alone / selection alone
+    if name in (
+        "am_prior",
+        "am_evidence",
+    ):  # the combiner's two ends: portfolio weights alone / selection alone
         return AutoMetaClassifier(blend=name[3:], random_state=seed)
     if name == "am_neural_only":
         return AutoMetaClassifier(members=["neural"], random_state=seed)
     if name == "am_neural_random_init":
-        return AutoMetaClassifier(members=["neural"], meta_learner=_random_init_checkpoint(), random_state=seed)
+        return AutoMetaClassifier(
+            members=["neural"], meta_learner=_random_init_checkpoint(), random_state=seed
+        )
     if name == "am_no_view_ensemble":
         return AutoMetaClassifier(n_ensemble=1, random_state=seed)
     if name == "logreg":
@@ -201,11 +252,16 @@ def make_estimator(name: str, X: Any, seed: int, ablation_checkpoint: str = ABLA
     if name == "rf300":
         from sklearn.ensemble import RandomForestClassifier
 
-        return make_pipeline(tree_preprocessing(X), RandomForestClassifier(n_estimators=300, n_jobs=1, random_state=seed))
+        return make_pipeline(
+            tree_preprocessing(X),
+            RandomForestClassifier(n_estimators=300, n_jobs=1, random_state=seed),
+        )
     if name == "hgb":
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        return make_pipeline(tree_preprocessing(X), HistGradientBoostingClassifier(random_state=seed))
+        return make_pipeline(
+            tree_preprocessing(X), HistGradientBoostingClassifier(random_state=seed)
+        )
     if name == "knn7":
         from sklearn.neighbors import KNeighborsClassifier
 
@@ -217,12 +273,16 @@ def make_estimator(name: str, X: Any, seed: int, ablation_checkpoint: str = ABLA
     if name == "flaml_lgbm":
         from flaml.default import LGBMClassifier
 
-        return make_pipeline(tree_preprocessing(X), LGBMClassifier(random_state=seed, n_jobs=1, verbose=-1))
+        return make_pipeline(
+            tree_preprocessing(X), LGBMClassifier(random_state=seed, n_jobs=1, verbose=-1)
+        )
     raise ValueError(f"Unknown estimator {name!r}; known: {list(MAIN) + list(ABLATION[1:])}.")
 
 
 # ----------------------------------------------------------------------------- metrics
-def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict[str, float]:
+def classification_metrics(
+    y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray
+) -> dict[str, float]:
     from sklearn.metrics import log_loss
 
     idx = np.searchsorted(classes, y_true)
@@ -241,7 +301,9 @@ def _cells(datasets: list[str], sizes: list[int], n_seeds: int, max_test: int) -
                           spare=100, seeds_outer=True)  # fmt: skip
 
 
-def fit_predict_timed(est: Any, X_train: Any, y_train: Any, X_test: Any) -> tuple[np.ndarray, float]:
+def fit_predict_timed(
+    est: Any, X_train: Any, y_train: Any, X_test: Any
+) -> tuple[np.ndarray, float]:
     """``est.fit`` then ``est.predict_proba`` (warnings silenced); the probabilities and the seconds taken."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -288,10 +350,16 @@ def hindsight_rows(records: list[dict[str, Any]], peers: list[str]) -> list[dict
     cells: dict[tuple[str, int], dict[str, list[float]]] = {}
     for r in records:
         if r["estimator"] in peers:
-            cells.setdefault((r["dataset"], r["n_train"]), {}).setdefault(r["estimator"], []).append(r["roc_auc"])
+            cells.setdefault((r["dataset"], r["n_train"]), {}).setdefault(
+                r["estimator"], []
+            ).append(r["roc_auc"])
     out = []
     for n in sorted({n for _, n in cells}):
-        best = [max(np.mean(v) for v in c.values()) for (_, nn), c in cells.items() if nn == n and set(c) == set(peers)]
+        best = [
+            max(np.mean(v) for v in c.values())
+            for (_, nn), c in cells.items()
+            if nn == n and set(c) == set(peers)
+        ]
         if best:
             out.append({"n_train": n, "estimator": HINDSIGHT, "roc_auc": float(np.mean(best)), "log_loss": float("nan"),
                         "accuracy": float("nan"), "median_time_s": float("nan"), "mean_rank": float("nan"),
@@ -299,7 +367,9 @@ def hindsight_rows(records: list[dict[str, Any]], peers: list[str]) -> list[dict
     return out
 
 
-def summarize(records: list[dict[str, Any]], estimators: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def summarize(
+    records: list[dict[str, Any]], estimators: list[str]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Mean metrics, median time and mean AUC rank per (estimator, n_train)."""
     complete = complete_cells(records, estimators)  # only cells where every estimator ran
     ranks = cell_ranks(complete, "roc_auc")
@@ -334,9 +404,13 @@ def summarize(records: list[dict[str, Any]], estimators: list[str]) -> tuple[lis
                 summary[f"best_mean_rank@{n}"] = min(at, key=lambda e: at[e]["mean_rank"])
             hindsight = [r for r in rows if r["n_train"] == n and r["estimator"] == HINDSIGHT]
             if hindsight:
-                summary[f"auc_margin_vs_hindsight_peer@{n}"] = at["autometa"]["roc_auc"] - hindsight[0]["roc_auc"]
+                summary[f"auc_margin_vs_hindsight_peer@{n}"] = (
+                    at["autometa"]["roc_auc"] - hindsight[0]["roc_auc"]
+                )
             if "hgb" in at:
-                summary[f"time_ratio_to_hgb@{n}"] = at["autometa"]["median_time_s"] / max(at["hgb"]["median_time_s"], 1e-9)
+                summary[f"time_ratio_to_hgb@{n}"] = at["autometa"]["median_time_s"] / max(
+                    at["hgb"]["median_time_s"], 1e-9
+                )
     return rows, summary
 
 
@@ -351,6 +425,7 @@ def compute(args: argparse.Namespace) -> BenchResult:
         estimators = [e.strip() for e in args.estimators.split(",") if e.strip()]
     else:
         estimators = list(ABLATION if args.ablation else MAIN)
+
     def describe(rec: dict[str, Any]) -> str:
         return (f"{rec['estimator']:>22} {rec['dataset']:>20} n={rec['n_train']:<4} seed={rec['seed']} "
                 f"auc={rec['roc_auc']:.4f} t={rec['time_s']:.2f}s")  # fmt: skip
@@ -366,10 +441,25 @@ def compute(args: argparse.Namespace) -> BenchResult:
     return BenchResult(
         name="classifier",
         rows=rows,
-        columns=["n_train", "estimator", "roc_auc", "log_loss", "accuracy", "median_time_s", "mean_rank", "cells"],
+        columns=[
+            "n_train",
+            "estimator",
+            "roc_auc",
+            "log_loss",
+            "accuracy",
+            "median_time_s",
+            "mean_rank",
+            "cells",
+        ],
         key_columns=["n_train", "estimator"],
-        params={"sizes": sizes, "datasets": datasets, "seeds": n_seeds, "max_test": args.max_test,
-                "estimators": all_estimators, "threads": args.threads},  # fmt: skip
+        params={
+            "sizes": sizes,
+            "datasets": datasets,
+            "seeds": n_seeds,
+            "max_test": args.max_test,
+            "estimators": all_estimators,
+            "threads": args.threads,
+        },  # fmt: skip
         summary=summary,
         notes=[
             "evaluation data sets are dev sets held out of the checkpoint's meta-training and of the portfolio",

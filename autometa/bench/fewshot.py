@@ -26,19 +26,29 @@ DESCRIPTION = __doc__
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", default="letter", help="many-class dev data set (letter, penbased, digits, ...)")
+    parser.add_argument(
+        "--dataset",
+        default="letter",
+        help="many-class dev data set (letter, penbased, digits, ...)",
+    )
     parser.add_argument("--ways", type=int, default=5)
     parser.add_argument("--shots", type=int, nargs="+", default=[1, 5])
     parser.add_argument("--queries", type=int, default=15, help="query rows per class")
-    parser.add_argument("--algos", nargs="+", default=None, help="learners to run (default: every registered one)")
-    parser.add_argument("--steps", type=int, default=500, help="meta-training steps per learner and K")
+    parser.add_argument(
+        "--algos", nargs="+", default=None, help="learners to run (default: every registered one)"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=500, help="meta-training steps per learner and K"
+    )
     parser.add_argument("--meta-batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3, help="outer learning rate")
     parser.add_argument("--hidden", type=int, nargs="+", default=[64, 64], help="MLP hidden widths")
     parser.add_argument("--test-episodes", type=int, default=1000)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's choice)"
+    )
 
 
 def _learner_kwargs(algo: str) -> dict[str, Any]:
@@ -54,7 +64,9 @@ def _learner_kwargs(algo: str) -> dict[str, Any]:
     return {}
 
 
-def evaluate_episodes(learner: Any, pool: Any, n_episodes: int, seed: int, chunk: int = 100, device: Any = "cpu") -> Any:
+def evaluate_episodes(
+    learner: Any, pool: Any, n_episodes: int, seed: int, chunk: int = 100, device: Any = "cpu"
+) -> Any:
     """Per-episode query accuracy of ``learner`` on ``n_episodes`` episodes drawn from ``seed``."""
     import numpy as np
     import torch
@@ -72,7 +84,11 @@ def evaluate_episodes(learner: Any, pool: Any, n_episodes: int, seed: int, chunk
             fast = learner.adapt(batch)
         with torch.no_grad():
             logits = learner.predict(fast, batch.x_query, batch).detach()
-            accs.append(torch.vmap(masked_accuracy)(logits, batch.y_query, batch.query_mask, batch.class_mask))
+            accs.append(
+                torch.vmap(masked_accuracy)(
+                    logits, batch.y_query, batch.query_mask, batch.class_mask
+                )
+            )
         del fast
     learner.train()
     return torch.cat(accs).cpu().numpy()
@@ -103,14 +119,31 @@ def compute(args: argparse.Namespace) -> BenchResult:
     rows = []
     for k in args.shots:
         pools = {
-            split: EpisodicPool(args.dataset, n_way=args.ways, k_shot=k, n_query=args.queries, split=split, split_seed=args.seed)
+            split: EpisodicPool(
+                args.dataset,
+                n_way=args.ways,
+                k_shot=k,
+                n_query=args.queries,
+                split=split,
+                split_seed=args.seed,
+            )
             for split in ("train", "val", "test")
         }
         train = pools["train"]
         if train.image_shape is not None:
-            net = {"kind": "conv4", "image_shape": list(train.image_shape), "c_max": args.ways, "channels": 32}
+            net = {
+                "kind": "conv4",
+                "image_shape": list(train.image_shape),
+                "c_max": args.ways,
+                "channels": 32,
+            }
         else:
-            net = {"kind": "mlp", "d_max": train.d_max, "c_max": args.ways, "hidden": list(args.hidden)}
+            net = {
+                "kind": "mlp",
+                "d_max": train.d_max,
+                "c_max": args.ways,
+                "hidden": list(args.hidden),
+            }
         for algo in algos:
             torch.manual_seed(args.seed)
             learner = build_learner(algo, net=net, **_learner_kwargs(algo))
@@ -128,7 +161,9 @@ def compute(args: argparse.Namespace) -> BenchResult:
             )
             trainer.fit(args.steps)
             train_s = time.perf_counter() - t0
-            accs = evaluate_episodes(learner, pools["test"], args.test_episodes, seed=10_000 + args.seed, device=device)
+            accs = evaluate_episodes(
+                learner, pools["test"], args.test_episodes, seed=10_000 + args.seed, device=device
+            )
             print(
                 f"[fewshot] {args.ways}-way {k}-shot {algo}: accuracy {accs.mean():.4f} "
                 f"({train_s:.0f} s meta-training)",
@@ -140,7 +175,9 @@ def compute(args: argparse.Namespace) -> BenchResult:
                     "shots": k,
                     "algo": algo,
                     "accuracy": float(accs.mean()),
-                    "ci95": float(1.96 * accs.std(ddof=1) / math.sqrt(len(accs))) if len(accs) > 1 else float("nan"),
+                    "ci95": float(1.96 * accs.std(ddof=1) / math.sqrt(len(accs)))
+                    if len(accs) > 1
+                    else float("nan"),
                     "episodes": int(len(accs)),
                     "train_s": train_s,
                 }
@@ -150,9 +187,18 @@ def compute(args: argparse.Namespace) -> BenchResult:
         rows=rows,
         key_columns=["shots", "algo"],
         params={
-            "dataset": args.dataset, "ways": args.ways, "shots": list(args.shots), "queries": args.queries,
-            "steps": args.steps, "meta_batch": args.meta_batch, "lr": args.lr, "hidden": list(args.hidden),
-            "test_episodes": args.test_episodes, "seed": args.seed, "device": str(device), "algos": algos,
+            "dataset": args.dataset,
+            "ways": args.ways,
+            "shots": list(args.shots),
+            "queries": args.queries,
+            "steps": args.steps,
+            "meta_batch": args.meta_batch,
+            "lr": args.lr,
+            "hidden": list(args.hidden),
+            "test_episodes": args.test_episodes,
+            "seed": args.seed,
+            "device": str(device),
+            "algos": algos,
         },
         summary={f"acc {r['algo']} {args.ways}w{r['shots']}s": r["accuracy"] for r in rows},
         notes=[

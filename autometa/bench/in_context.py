@@ -24,9 +24,15 @@ DESCRIPTION = __doc__
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--support", default="32,128,512,1024", help="comma-separated training-row counts")
-    parser.add_argument("--query", default="512,2000,10000", help="comma-separated rows to classify")
-    parser.add_argument("--repeats", type=int, default=3, help="timings per cell (the median is reported)")
+    parser.add_argument(
+        "--support", default="32,128,512,1024", help="comma-separated training-row counts"
+    )
+    parser.add_argument(
+        "--query", default="512,2000,10000", help="comma-separated rows to classify"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timings per cell (the median is reported)"
+    )
     parser.add_argument(
         "--learners",
         default="default",
@@ -87,7 +93,11 @@ def compute(args: argparse.Namespace) -> BenchResult:
         lo, hi = min(queries), max(queries)
         for name in [*names.values(), "rf300"]:
             for n in supports:
-                at = {r["query"]: r["predict_s"] for r in rows if r["estimator"] == name and r["support"] == n}
+                at = {
+                    r["query"]: r["predict_s"]
+                    for r in rows
+                    if r["estimator"] == name and r["support"] == n
+                }
                 summary[f"{name}_predict_growth@support={n}"] = at[hi] / max(at[lo], 1e-9)
         summary["query_rows_growth"] = hi / lo
     return BenchResult(
@@ -95,7 +105,13 @@ def compute(args: argparse.Namespace) -> BenchResult:
         rows=rows,
         columns=["estimator", "support", "query", "fit_s", "predict_s"],
         key_columns=["estimator", "support", "query"],
-        params={"support": supports, "query": queries, "repeats": repeats, "threads": 1, "learners": learners},
+        params={
+            "support": supports,
+            "query": queries,
+            "repeats": repeats,
+            "threads": 1,
+            "learners": learners,
+        },
         summary=summary,
         notes=["CPU seconds of this process (one torch/BLAS thread), median over repeats"],
     )

@@ -66,12 +66,20 @@ LEVELS = np.round(np.arange(1, 20) * 0.05, 2)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default="32,128,512", help="comma-separated n_train values")
-    parser.add_argument("--datasets", default=None, help="comma-separated tables (default: REGRESSOR_EVALUATION)")
-    parser.add_argument("--estimators", default=None, help=f"comma-separated subset of {[*MAIN, *ABLATION]}")
+    parser.add_argument(
+        "--datasets", default=None, help="comma-separated tables (default: REGRESSOR_EVALUATION)"
+    )
+    parser.add_argument(
+        "--estimators", default=None, help=f"comma-separated subset of {[*MAIN, *ABLATION]}"
+    )
     parser.add_argument("--max-test", type=int, default=2000, help="largest test set")
     parser.add_argument("--raw", metavar="PATH", help="write per-cell results as JSON lines")
-    parser.add_argument("--reuse", metavar="PATH", action="append", default=[], help="per-cell results to reuse")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core CPU)")
+    parser.add_argument(
+        "--reuse", metavar="PATH", action="append", default=[], help="per-cell results to reuse"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core CPU)"
+    )
 
 
 class GaussianPeer:
@@ -120,7 +128,9 @@ def make_estimator(name: str, X: Any, seed: int) -> Any:
     if name == "ridge":
         from sklearn.linear_model import RidgeCV
 
-        return GaussianPeer(lambda: make_pipeline(linear_preprocessing(X), RidgeCV(alphas=np.logspace(-3, 3, 13))))
+        return GaussianPeer(
+            lambda: make_pipeline(linear_preprocessing(X), RidgeCV(alphas=np.logspace(-3, 3, 13)))
+        )
     if name == "rf300":
         from sklearn.ensemble import RandomForestRegressor
 
@@ -129,7 +139,11 @@ def make_estimator(name: str, X: Any, seed: int) -> Any:
     if name == "hgb":
         from sklearn.ensemble import HistGradientBoostingRegressor
 
-        return GaussianPeer(lambda: make_pipeline(tree_preprocessing(X), HistGradientBoostingRegressor(random_state=seed)))
+        return GaussianPeer(
+            lambda: make_pipeline(
+                tree_preprocessing(X), HistGradientBoostingRegressor(random_state=seed)
+            )
+        )
     if name == "knn7":
         from sklearn.neighbors import KNeighborsRegressor
 
@@ -197,14 +211,18 @@ def hindsight_rows(records: list[dict[str, Any]], peers: list[str]) -> list[dict
     cells: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = {}
     for r in records:
         if r["estimator"] in peers:
-            cells.setdefault((r["dataset"], r["n_train"]), {}).setdefault(r["estimator"], []).append(r)
+            cells.setdefault((r["dataset"], r["n_train"]), {}).setdefault(
+                r["estimator"], []
+            ).append(r)
     out = []
     for n in sorted({n for _, n in cells}):
         best = []
         for (_, nn), c in cells.items():
             if nn == n and set(c) == set(peers):
                 top = max(c, key=lambda e: np.mean([r["r2"] for r in c[e]]))
-                best.append((np.mean([r["r2"] for r in c[top]]), np.mean([r["nrmse"] for r in c[top]])))
+                best.append(
+                    (np.mean([r["r2"] for r in c[top]]), np.mean([r["nrmse"] for r in c[top]]))
+                )
         if best:
             out.append({"n_train": n, "estimator": HINDSIGHT, "r2": float(np.mean([b[0] for b in best])),
                         "nrmse": float(np.mean([b[1] for b in best])), "crps": float("nan"), "cover80": float("nan"),
@@ -212,7 +230,9 @@ def hindsight_rows(records: list[dict[str, Any]], peers: list[str]) -> list[dict
     return out
 
 
-def summarize(records: list[dict[str, Any]], estimators: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def summarize(
+    records: list[dict[str, Any]], estimators: list[str]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Mean metrics, median time and mean R² rank per (estimator, n_train), plus the hindsight row."""
     complete = complete_cells(records, estimators)
     ranks = cell_ranks(complete, "r2")
@@ -233,7 +253,9 @@ def summarize(records: list[dict[str, Any]], estimators: list[str]) -> tuple[lis
         at = {r["estimator"]: r for r in rows if r["n_train"] == n and r["estimator"] != HINDSIGHT}
         peers = {e: r for e, r in at.items() if e in PEERS}
         if "autometa" in at and peers:
-            summary[f"r2_margin_vs_best_peer@{n}"] = at["autometa"]["r2"] - max(r["r2"] for r in peers.values())
+            summary[f"r2_margin_vs_best_peer@{n}"] = at["autometa"]["r2"] - max(
+                r["r2"] for r in peers.values()
+            )
             summary[f"best_mean_rank@{n}"] = min(at, key=lambda e: at[e]["mean_rank"])
             cells = [c for (_, nn, _), c in complete.items() if nn == n]
             summary[f"cells_below_worst_peer@{n}"] = sum(
@@ -252,10 +274,15 @@ def compute(args: argparse.Namespace) -> BenchResult:
 
     torch.set_num_threads(int(args.threads))  # a long benchmark script, not library code
     sizes, datasets, n_seeds = held_out_protocol(args, REGRESSOR_EVALUATION)
-    estimators = [e.strip() for e in args.estimators.split(",") if e.strip()] if args.estimators else list(MAIN)
+    estimators = (
+        [e.strip() for e in args.estimators.split(",") if e.strip()]
+        if args.estimators
+        else list(MAIN)
+    )
     unknown = [e for e in estimators if e not in (*MAIN, *ABLATION)]
     if unknown:
         raise ValueError(f"Unknown estimator(s) {unknown}; choose from {[*MAIN, *ABLATION]}.")
+
     def describe(rec: dict[str, Any]) -> str:
         return (f"{rec['estimator']:>12} {rec['dataset']:>30} n={rec['n_train']:<4} seed={rec['seed']} "
                 f"r2={rec['r2']:.4f} t={rec['time_s']:.2f}s")  # fmt: skip
@@ -266,11 +293,27 @@ def compute(args: argparse.Namespace) -> BenchResult:
     return BenchResult(
         name="regressor",
         rows=rows,
-        columns=["n_train", "estimator", "r2", "nrmse", "crps", "cover80", "width80_cv", "median_time_s", "mean_rank",
-                 "cells"],  # fmt: skip
+        columns=[
+            "n_train",
+            "estimator",
+            "r2",
+            "nrmse",
+            "crps",
+            "cover80",
+            "width80_cv",
+            "median_time_s",
+            "mean_rank",
+            "cells",
+        ],  # fmt: skip
         key_columns=["n_train", "estimator"],
-        params={"sizes": sizes, "datasets": datasets, "seeds": n_seeds, "max_test": args.max_test,
-                "estimators": estimators, "threads": args.threads},  # fmt: skip
+        params={
+            "sizes": sizes,
+            "datasets": datasets,
+            "seeds": n_seeds,
+            "max_test": args.max_test,
+            "estimators": estimators,
+            "threads": args.threads,
+        },  # fmt: skip
         summary=summary,
         notes=[
             "evaluation tables: dev regression tables held out of the regressor's meta-training and blend fitting",

@@ -48,10 +48,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=",".join(HPOBENCH_DATASETS),
         help="comma-separated held-out HPOBench data sets (default: all 8)",
     )
-    parser.add_argument("--samplers", default=",".join(_SAMPLERS), help=f"subset of {','.join(_ALL_SAMPLERS)}")
+    parser.add_argument(
+        "--samplers", default=",".join(_SAMPLERS), help=f"subset of {','.join(_ALL_SAMPLERS)}"
+    )
     parser.add_argument("--n-trials", type=int, default=50, help="trials per study (default 50)")
-    parser.add_argument("--source-trials", type=int, default=50, help="trials per TPE source study (default 50)")
-    parser.add_argument("--records", metavar="PATH", help="append one JSON line per finished study to PATH")
+    parser.add_argument(
+        "--source-trials", type=int, default=50, help="trials per TPE source study (default 50)"
+    )
+    parser.add_argument(
+        "--records", metavar="PATH", help="append one JSON line per finished study to PATH"
+    )
     parser.add_argument(
         "--from-records",
         metavar="PATHS",
@@ -81,7 +87,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="no-source mode, sampler meta-icl: a trained surrogate file (ICLSurrogate.save) instead of training one",
     )
-    parser.add_argument("--sizes", default="50,200,1000", help="overhead mode: history sizes (default 50,200,1000)")
+    parser.add_argument(
+        "--sizes", default="50,200,1000", help="overhead mode: history sizes (default 50,200,1000)"
+    )
     parser.add_argument(
         "--no-source",
         action="store_true",
@@ -146,11 +154,18 @@ def _load_metalearn_tpe(root: str | Path | None) -> Any:
         )
     import optunahub
 
-    return optunahub.load_local_module(package="samplers/meta_learn_tpe", registry_root=str(root)).MetaLearnTPESampler
+    return optunahub.load_local_module(
+        package="samplers/meta_learn_tpe", registry_root=str(root)
+    ).MetaLearnTPESampler
 
 
 def _make_sampler(
-    name: str, seed: int, sources: list[Any], knowledge: Any, metalearn_tpe: Any = None, surrogate: Any = None
+    name: str,
+    seed: int,
+    sources: list[Any],
+    knowledge: Any,
+    metalearn_tpe: Any = None,
+    surrogate: Any = None,
 ) -> Any:
     import optuna
 
@@ -161,7 +176,9 @@ def _make_sampler(
     if name == "meta":
         return MetaSampler(source_studies=sources, knowledge=knowledge, seed=seed)
     if name == "meta-icl":
-        return MetaSampler(source_studies=sources, knowledge=knowledge, surrogate=surrogate, seed=seed)
+        return MetaSampler(
+            source_studies=sources, knowledge=knowledge, surrogate=surrogate, seed=seed
+        )
     if name == "meta-bare":
         return MetaSampler(source_studies=sources, knowledge=None, seed=seed)
     if name == "random":
@@ -171,7 +188,9 @@ def _make_sampler(
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed)
     if name == "cmaes":
-        source_trials = [t for s in sources for t in s.get_trials(deepcopy=False) if t.state.is_finished()]
+        source_trials = [
+            t for s in sources for t in s.get_trials(deepcopy=False) if t.state.is_finished()
+        ]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return optuna.samplers.CmaEsSampler(seed=seed, source_trials=source_trials or None)
@@ -202,7 +221,11 @@ def _run_study(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        study.optimize(lambda t: table.evaluate(suggest_hpobench(t), rng), n_trials=n_trials, callbacks=[callback])
+        study.optimize(
+            lambda t: table.evaluate(suggest_hpobench(t), rng),
+            n_trials=n_trials,
+            callbacks=[callback],
+        )
     return regrets, times, cpu
 
 
@@ -243,10 +266,14 @@ def compute(args: argparse.Namespace) -> BenchResult:
     # Synthetic part of the meta-knowledge: shared by all folds (never sees a table).
     fold_knowledge: dict[str, Any] = {}
     if "meta" in samplers:
-        designs = learn_designs(3 if args.quick else 8, 10, 16 if args.quick else 96, 64 if args.quick else 256, seed=1)
+        designs = learn_designs(
+            3 if args.quick else 8, 10, 16 if args.quick else 96, 64 if args.quick else 256, seed=1
+        )
     for held in datasets if "meta" in samplers else []:
         others = [n for n in HPOBENCH_DATASETS if n != held]
-        fold_knowledge[held], _ = train_meta_knowledge(others, seed=0, quick=args.quick, tables=tables, designs=designs)
+        fold_knowledge[held], _ = train_meta_knowledge(
+            others, seed=0, quick=args.quick, tables=tables, designs=designs
+        )
 
     records: list[dict[str, Any]] = []
     for seed in range(n_seeds):
@@ -254,17 +281,36 @@ def compute(args: argparse.Namespace) -> BenchResult:
         need_sources = any(s in samplers for s in _NEEDS_SOURCES)
         for name in HPOBENCH_DATASETS if need_sources else []:
             src = optuna.create_study(
-                study_name=f"tpe-{name}-seed{seed}", direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed)
+                study_name=f"tpe-{name}-seed{seed}",
+                direction="maximize",
+                sampler=optuna.samplers.TPESampler(seed=seed),
             )
             rng = np.random.default_rng(10_000 + seed) if args.noisy else None
-            src.optimize(lambda t, n=name, r=rng: tables[n].evaluate(suggest_hpobench(t), r), n_trials=source_trials)
+            src.optimize(
+                lambda t, n=name, r=rng: tables[n].evaluate(suggest_hpobench(t), r),
+                n_trials=source_trials,
+            )
             sources[name] = src
         for held in datasets:
             fold_sources = [sources[n] for n in HPOBENCH_DATASETS if n != held and n in sources]
             for sname in samplers:
-                sampler = _make_sampler(sname, seed, fold_sources, fold_knowledge.get(held), metalearn_tpe)
-                regrets, times, cpu = _run_study(sampler, tables[held], n_trials, noise_seed=seed * 100 + HPOBENCH_DATASETS.index(held) if args.noisy else None)
-                rec = {"dataset": held, "seed": seed, "sampler": sname, "regret": regrets, "seconds": times, "cpu_seconds": cpu}
+                sampler = _make_sampler(
+                    sname, seed, fold_sources, fold_knowledge.get(held), metalearn_tpe
+                )
+                regrets, times, cpu = _run_study(
+                    sampler,
+                    tables[held],
+                    n_trials,
+                    noise_seed=seed * 100 + HPOBENCH_DATASETS.index(held) if args.noisy else None,
+                )
+                rec = {
+                    "dataset": held,
+                    "seed": seed,
+                    "sampler": sname,
+                    "regret": regrets,
+                    "seconds": times,
+                    "cpu_seconds": cpu,
+                }
                 records.append(rec)
                 if args.records:
                     with open(args.records, "a") as fh:
@@ -274,21 +320,31 @@ def compute(args: argparse.Namespace) -> BenchResult:
                     + " ".join(f"@{c}={regrets[c - 1]:.4f}" for c in checkpoints),
                     flush=True,
                 )
-    return summarize(records, samplers, checkpoints, params={
-        "datasets": ",".join(datasets),
-        "samplers": ",".join(samplers),
-        "n_trials": n_trials,
-        "source_trials": source_trials,
-        "seeds": n_seeds,
-        "quick": bool(args.quick),
-        "objective": "one random seed of the table (noisy)" if args.noisy else "mean accuracy over the table's 5 seeds",
-        "optuna": optuna.__version__,
-        "wall_seconds": round(time.perf_counter() - start, 1),
-    })
+    return summarize(
+        records,
+        samplers,
+        checkpoints,
+        params={
+            "datasets": ",".join(datasets),
+            "samplers": ",".join(samplers),
+            "n_trials": n_trials,
+            "source_trials": source_trials,
+            "seeds": n_seeds,
+            "quick": bool(args.quick),
+            "objective": "one random seed of the table (noisy)"
+            if args.noisy
+            else "mean accuracy over the table's 5 seeds",
+            "optuna": optuna.__version__,
+            "wall_seconds": round(time.perf_counter() - start, 1),
+        },
+    )
 
 
 def summarize(
-    records: list[dict[str, Any]], samplers: list[str], checkpoints: list[int], params: dict[str, Any]
+    records: list[dict[str, Any]],
+    samplers: list[str],
+    checkpoints: list[int],
+    params: dict[str, Any],
 ) -> BenchResult:
     """Aggregate per-study records into the benchmark table, ranks and a regret-curve plot."""
     from scipy.stats import rankdata
@@ -313,16 +369,24 @@ def summarize(
         row["mean_rank"] = float(np.mean([np.mean(ranks[s][c]) for c in checkpoints]))
         last = checkpoints[-1]
         window = slice(max(0, last - 10), last)
-        row[f"ms/trial@{last}"] = 1000.0 * float(np.mean([np.mean(r["seconds"][window]) for r in recs]))
+        row[f"ms/trial@{last}"] = 1000.0 * float(
+            np.mean([np.mean(r["seconds"][window]) for r in recs])
+        )
         if all("cpu_seconds" in r for r in recs):
-            row[f"cpu_ms/trial@{last}"] = 1000.0 * float(np.mean([np.mean(r["cpu_seconds"][window]) for r in recs]))
+            row[f"cpu_ms/trial@{last}"] = 1000.0 * float(
+                np.mean([np.mean(r["cpu_seconds"][window]) for r in recs])
+            )
         rows.append(row)
     summary: dict[str, Any] = {"studies_per_sampler": len(groups)}
     rmap = {r["sampler"]: r for r in rows}
     if "meta" in rmap:
         for c in checkpoints:
-            best_peer = min((r[f"regret@{c}"] for r in rows if r["sampler"] != "meta"), default=float("nan"))
-            summary[f"meta_regret@{c}/best_peer_regret@{c}"] = rmap["meta"][f"regret@{c}"] / best_peer if best_peer else float("nan")
+            best_peer = min(
+                (r[f"regret@{c}"] for r in rows if r["sampler"] != "meta"), default=float("nan")
+            )
+            summary[f"meta_regret@{c}/best_peer_regret@{c}"] = (
+                rmap["meta"][f"regret@{c}"] / best_peer if best_peer else float("nan")
+            )
         if "tpe" in rmap:
             summary[f"meta_regret@{checkpoints[0]} <= tpe_regret@{checkpoints[-1]}"] = bool(
                 rmap["meta"][f"regret@{checkpoints[0]}"] <= rmap["tpe"][f"regret@{checkpoints[-1]}"]
@@ -353,7 +417,13 @@ def _plot(records: list[dict[str, Any]], samplers: list[str], groups: list[tuple
     fig, ax = plt.subplots(figsize=(6, 4))
     keep = set(groups)
     for s in samplers:
-        curves = np.array([r["regret"] for r in records if r["sampler"] == s and (r["dataset"], r["seed"]) in keep])
+        curves = np.array(
+            [
+                r["regret"]
+                for r in records
+                if r["sampler"] == s and (r["dataset"], r["seed"]) in keep
+            ]
+        )
         if curves.size == 0:
             continue
         mean = curves.mean(axis=0)
@@ -370,7 +440,10 @@ def _plot(records: list[dict[str, Any]], samplers: list[str], groups: list[tuple
 def summarize_records_file(*paths: str | Path) -> BenchResult:
     """Rebuild the result from ``--records`` files (parallel or interrupted runs)."""
     records = [
-        json.loads(line) for path in paths for line in Path(path).read_text().splitlines() if line.strip()
+        json.loads(line)
+        for path in paths
+        for line in Path(path).read_text().splitlines()
+        if line.strip()
     ]
     samplers = list(dict.fromkeys(r["sampler"] for r in records))
     n = min(len(r["regret"]) for r in records)
@@ -384,7 +457,9 @@ def summarize_records_file(*paths: str | Path) -> BenchResult:
     return summarize(records, samplers, checkpoints, params=params)
 
 
-def _run_synthetic(sampler: Any, instance: Any, n_trials: int, noise_seed: int) -> tuple[list[float], list[float]]:
+def _run_synthetic(
+    sampler: Any, instance: Any, n_trials: int, noise_seed: int
+) -> tuple[list[float], list[float]]:
     """Run one minimization study on a synthetic instance; incumbent regret and wall time per trial."""
     import optuna
 
@@ -400,7 +475,11 @@ def _run_synthetic(sampler: Any, instance: Any, n_trials: int, noise_seed: int) 
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        study.optimize(instance.objective(np.random.default_rng(noise_seed)), n_trials=n_trials, callbacks=[callback])
+        study.optimize(
+            instance.objective(np.random.default_rng(noise_seed)),
+            n_trials=n_trials,
+            callbacks=[callback],
+        )
     return regrets, times
 
 
@@ -427,7 +506,11 @@ def compute_no_source(args: argparse.Namespace) -> BenchResult:
                 f"sampler {s!r} is not available in --no-source mode; choose from meta,meta-bare,meta-icl,random,tpe,gp"
             )
     datasets = [d for d in args.datasets.split(",") if d and d != "none"]
-    families = list(FAMILIES) if args.families is None else [f for f in args.families.split(",") if f and f != "none"]
+    families = (
+        list(FAMILIES)
+        if args.families is None
+        else [f for f in args.families.split(",") if f and f != "none"]
+    )
     n_trials = args.n_trials if args.n_trials != 50 else 25
     n_seeds = args.seeds if args.seeds is not None else 5
     if args.quick:
@@ -440,10 +523,14 @@ def compute_no_source(args: argparse.Namespace) -> BenchResult:
     fold_knowledge: dict[str, Any] = {}
     if datasets and "meta" in samplers:
         tables = {name: HPOBenchTable(name) for name in HPOBENCH_DATASETS}
-        designs = learn_designs(3 if args.quick else 8, 10, 16 if args.quick else 96, 64 if args.quick else 256, seed=1)
+        designs = learn_designs(
+            3 if args.quick else 8, 10, 16 if args.quick else 96, 64 if args.quick else 256, seed=1
+        )
         for held in datasets:
             others = [n for n in HPOBENCH_DATASETS if n != held]
-            fold_knowledge[held], _ = train_meta_knowledge(others, seed=0, quick=args.quick, tables=tables, designs=designs)
+            fold_knowledge[held], _ = train_meta_knowledge(
+                others, seed=0, quick=args.quick, tables=tables, designs=designs
+            )
     shipped = MetaKnowledge.default() if families else None
     surrogate = None
     if "meta-icl" in samplers:
@@ -456,7 +543,10 @@ def compute_no_source(args: argparse.Namespace) -> BenchResult:
         else:
             steps = min(args.icl_steps, 50) if args.quick else args.icl_steps
             surrogate = train_icl_surrogate(steps=steps, seed=0)
-        print(f"[{time.perf_counter() - start:7.1f}s] in-context surrogate: {surrogate.metrics}", flush=True)
+        print(
+            f"[{time.perf_counter() - start:7.1f}s] in-context surrogate: {surrogate.metrics}",
+            flush=True,
+        )
     records: list[dict[str, Any]] = []
     for seed in range(n_seeds):
         problems: list[tuple[str, Any]] = [(f"hpobench/{d}", d) for d in datasets]
@@ -464,14 +554,24 @@ def compute_no_source(args: argparse.Namespace) -> BenchResult:
         for label, key in problems:
             for sname in samplers:
                 if label.startswith("hpobench/"):
-                    sampler = _make_sampler(sname, seed, [], fold_knowledge.get(key), surrogate=surrogate)
+                    sampler = _make_sampler(
+                        sname, seed, [], fold_knowledge.get(key), surrogate=surrogate
+                    )
                     table = HPOBenchTable(key)
                     regrets, times, _ = _run_study(sampler, table, n_trials, noise_seed=None)
                 else:
                     sampler = _make_sampler(sname, seed, [], shipped, surrogate=surrogate)
                     instance = make_instance(key, seed)
-                    regrets, times = _run_synthetic(sampler, instance, n_trials, noise_seed=1000 + seed)
-                rec = {"dataset": label, "seed": seed, "sampler": sname, "regret": regrets, "seconds": times}
+                    regrets, times = _run_synthetic(
+                        sampler, instance, n_trials, noise_seed=1000 + seed
+                    )
+                rec = {
+                    "dataset": label,
+                    "seed": seed,
+                    "sampler": sname,
+                    "regret": regrets,
+                    "seconds": times,
+                }
                 records.append(rec)
                 if args.records:
                     with open(args.records, "a") as fh:
@@ -481,30 +581,45 @@ def compute_no_source(args: argparse.Namespace) -> BenchResult:
                     + " ".join(f"@{c}={regrets[c - 1]:.4f}" for c in checkpoints),
                     flush=True,
                 )
-    result = summarize(records, samplers, checkpoints, params={
-        "mode": "no-source",
-        "datasets": ",".join(datasets),
-        "families": ",".join(families),
-        "samplers": ",".join(samplers),
-        "n_trials": n_trials,
-        "seeds": n_seeds,
-        "quick": bool(args.quick),
-        "wall_seconds": round(time.perf_counter() - start, 1),
-    })
+    result = summarize(
+        records,
+        samplers,
+        checkpoints,
+        params={
+            "mode": "no-source",
+            "datasets": ",".join(datasets),
+            "families": ",".join(families),
+            "samplers": ",".join(samplers),
+            "n_trials": n_trials,
+            "seeds": n_seeds,
+            "quick": bool(args.quick),
+            "wall_seconds": round(time.perf_counter() - start, 1),
+        },
+    )
     result.summary.update(per_problem_summary(records, samplers, checkpoints))
     if surrogate is not None:
         result.summary.update({f"icl/{k}": v for k, v in surrogate.metrics.items()})
     return result
 
 
-def per_problem_summary(records: list[dict[str, Any]], samplers: list[str], checkpoints: list[int]) -> dict[str, Any]:
+def per_problem_summary(
+    records: list[dict[str, Any]], samplers: list[str], checkpoints: list[int]
+) -> dict[str, Any]:
     """Mean regret per held-out problem and sampler, and whether MetaSampler is <= random and TPE."""
     out: dict[str, Any] = {}
     problems = sorted({r["dataset"] for r in records})
     for c in checkpoints:
         for prob in problems:
             means = {
-                s: float(np.mean([r["regret"][c - 1] for r in records if r["dataset"] == prob and r["sampler"] == s]))
+                s: float(
+                    np.mean(
+                        [
+                            r["regret"][c - 1]
+                            for r in records
+                            if r["dataset"] == prob and r["sampler"] == s
+                        ]
+                    )
+                )
                 for s in samplers
                 if any(r["dataset"] == prob and r["sampler"] == s for r in records)
             }
@@ -540,7 +655,9 @@ def compute_collision(args: argparse.Namespace) -> BenchResult:
         samplers = list(_COLLISION_SAMPLERS)
     for s in samplers:
         if s not in ("meta", "meta-bare", "tpe", "gp", "random"):
-            raise SystemExit(f"sampler {s!r} is not available in --collision mode; choose from meta,meta-bare,tpe,gp,random")
+            raise SystemExit(
+                f"sampler {s!r} is not available in --collision mode; choose from meta,meta-bare,tpe,gp,random"
+            )
     n_trials = args.n_trials if args.n_trials != 50 else 40
     n_seeds = args.seeds if args.seeds is not None else 20
     problems = [(name, False) for name in COLLISIONS] + [(name, True) for name in _COLLISION_PRUNED]
@@ -550,10 +667,16 @@ def compute_collision(args: argparse.Namespace) -> BenchResult:
         known.update({n: (n, False) for n in HELD_OUT_COLLISIONS})
         for o in wanted:
             if o not in known:
-                raise SystemExit(f"unknown collision objective {o!r}; choose from {','.join(known)}")
+                raise SystemExit(
+                    f"unknown collision objective {o!r}; choose from {','.join(known)}"
+                )
         problems = [known[o] for o in wanted]
     if args.quick:
-        n_trials, n_seeds, problems = min(n_trials, 12), 1 if args.seeds is None else n_seeds, problems[:2]
+        n_trials, n_seeds, problems = (
+            min(n_trials, 12),
+            1 if args.seeds is None else n_seeds,
+            problems[:2],
+        )
     start = time.perf_counter()
     rows: list[dict[str, Any]] = []
     best: dict[tuple[str, str], list[float]] = {}
@@ -575,12 +698,14 @@ def compute_collision(args: argparse.Namespace) -> BenchResult:
                     study.optimize(objective, n_trials=n_trials)
                 values.append(float(study.best_value))
             best[(label, sname)] = values
-            rows.append({
-                "objective": label,
-                "sampler": sname,
-                "mean_best": float(np.mean(values)),
-                "median_best": float(np.median(values)),
-            })
+            rows.append(
+                {
+                    "objective": label,
+                    "sampler": sname,
+                    "mean_best": float(np.mean(values)),
+                    "median_best": float(np.median(values)),
+                }
+            )
             print(
                 f"[{time.perf_counter() - start:7.1f}s] {label:32s} {sname:9s} mean best {np.mean(values):.5f}",
                 flush=True,
@@ -589,7 +714,11 @@ def compute_collision(args: argparse.Namespace) -> BenchResult:
     labels = list(dict.fromkeys(r["objective"] for r in rows))
     mean = {(r["objective"], r["sampler"]): r["mean_best"] for r in rows}
     if {"meta", "meta-bare", "tpe"} <= set(samplers) and labels:
-        ok = [lab for lab in labels if mean[(lab, "meta")] <= 1.1 * min(mean[(lab, "tpe")], mean[(lab, "meta-bare")])]
+        ok = [
+            lab
+            for lab in labels
+            if mean[(lab, "meta")] <= 1.1 * min(mean[(lab, "tpe")], mean[(lab, "meta-bare")])
+        ]
         summary["meta<=1.1*min(tpe,meta-bare)"] = f"{len(ok)}/{len(labels)} objectives"
         ok = [lab for lab in labels if mean[(lab, "meta-bare")] <= 1.1 * mean[(lab, "tpe")]]
         summary["meta-bare<=1.1*tpe"] = f"{len(ok)}/{len(labels)} objectives"
@@ -683,14 +812,19 @@ def compute_overhead(args: argparse.Namespace) -> BenchResult:
             # GPSampler takes seconds per trial at 1,000 trials: fewer timed trials for it.
             wall, cpu = time_per_trial(sname, n, n_timed=3 if sname == "gp" else _OVERHEAD_TIMED)
             row[f"ms/trial@{n}"], row[f"cpu_ms/trial@{n}"] = wall, cpu
-            print(f"[{time.perf_counter() - start:7.1f}s] {sname:6s} n={n:5d} {wall:.2f} ms/trial ({cpu:.2f} CPU)", flush=True)
+            print(
+                f"[{time.perf_counter() - start:7.1f}s] {sname:6s} n={n:5d} {wall:.2f} ms/trial ({cpu:.2f} CPU)",
+                flush=True,
+            )
         rows.append(row)
     summary: dict[str, Any] = {}
     rmap = {r["sampler"]: r for r in rows}
     for peer in ("tpe", "gp"):
         if "meta" in rmap and peer in rmap:
             for n in sizes:
-                summary[f"meta/{peer}@{n}"] = round(rmap["meta"][f"ms/trial@{n}"] / rmap[peer][f"ms/trial@{n}"], 3)
+                summary[f"meta/{peer}@{n}"] = round(
+                    rmap["meta"][f"ms/trial@{n}"] / rmap[peer][f"ms/trial@{n}"], 3
+                )
                 summary[f"meta/{peer} CPU@{n}"] = round(
                     rmap["meta"][f"cpu_ms/trial@{n}"] / rmap[peer][f"cpu_ms/trial@{n}"], 3
                 )

@@ -35,8 +35,12 @@ _METHODS = ("maml", "metasgd", "meta-lstm", "pretrained", "random-init")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, default=2000, help="meta-training (outer) steps per method and K")
-    parser.add_argument("--meta-batch", type=int, default=25, help="tasks per outer step (paper: 25)")
+    parser.add_argument(
+        "--steps", type=int, default=2000, help="meta-training (outer) steps per method and K"
+    )
+    parser.add_argument(
+        "--meta-batch", type=int, default=25, help="tasks per outer step (paper: 25)"
+    )
     parser.add_argument("--shots", type=int, nargs="+", default=[5, 10], help="support sizes K")
     parser.add_argument("--test-tasks", type=int, default=600)
     parser.add_argument("--methods", nargs="+", choices=_METHODS, default=list(_METHODS))
@@ -88,7 +92,9 @@ class _Regressor:
         from autometa.meta import MetaLSTMRule
 
         torch.manual_seed(seed)
-        self.module = nn.Sequential(nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(), nn.Linear(40, 1))
+        self.module = nn.Sequential(
+            nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(), nn.Linear(40, 1)
+        )
         self.params = dict(self.module.named_parameters())
         self.meta_params: list[Any] = list(self.params.values())
         self.rule: Any = SGD(inner_lr)
@@ -133,11 +139,24 @@ def _train(method: str, k: int, args: argparse.Namespace) -> _Regressor:
             # plain regression on all tasks' points: no adaptation during training
             x = torch.cat([support.x, query.x], 1)
             y = torch.cat([support.y, query.y], 1)
-            loss = ((torch.vmap(reg.forward, in_dims=(None, 0, 0))(reg.params, x, support.feature_mask) - y) ** 2).mean()
+            loss = (
+                (
+                    torch.vmap(reg.forward, in_dims=(None, 0, 0))(
+                        reg.params, x, support.feature_mask
+                    )
+                    - y
+                )
+                ** 2
+            ).mean()
         else:
             fast = adapt(
-                reg.forward, reg.params, support, steps=reg.train_steps, update_rule=reg.rule,
-                first_order=method == "meta-lstm", loss_fn=masked_mse,
+                reg.forward,
+                reg.params,
+                support,
+                steps=reg.train_steps,
+                update_rule=reg.rule,
+                first_order=method == "meta-lstm",
+                loss_fn=masked_mse,
             )
             loss = _query_mse(reg, fast, query).mean()
         opt.zero_grad()
@@ -151,10 +170,19 @@ def _evaluate(reg: _Regressor, k: int, args: argparse.Namespace, steps: int) -> 
 
     from autometa.functional import adapt
 
-    g = torch.Generator().manual_seed(10_000 + args.seed + k)  # the same test tasks for every method
+    g = torch.Generator().manual_seed(
+        10_000 + args.seed + k
+    )  # the same test tasks for every method
     support, query = sample_sinusoids(g, args.test_tasks, k, 100)
     with torch.no_grad():  # torch.func still computes the inner gradients; no outer graph
-        fast = adapt(reg.forward, reg.params, support, steps=steps, update_rule=reg.test_rule, loss_fn=masked_mse)
+        fast = adapt(
+            reg.forward,
+            reg.params,
+            support,
+            steps=steps,
+            update_rule=reg.test_rule,
+            loss_fn=masked_mse,
+        )
         mse = _query_mse(reg, fast, query)
     return float(mse.mean()), float(1.96 * mse.std() / math.sqrt(len(mse)))
 
@@ -173,9 +201,21 @@ def compute(args: argparse.Namespace) -> BenchResult:
             train_s = time.perf_counter() - t0
             m1, c1 = _evaluate(reg, k, args, 1)
             m10, c10 = _evaluate(reg, k, args, 10)
-            print(f"[sinusoid] K={k} {method}: mse@1 {m1:.3f}, mse@10 {m10:.3f} ({train_s:.0f} s)", file=sys.stderr, flush=True)
+            print(
+                f"[sinusoid] K={k} {method}: mse@1 {m1:.3f}, mse@10 {m10:.3f} ({train_s:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
             rows.append(
-                {"K": k, "method": method, "mse_1_step": m1, "ci95_1": c1, "mse_10_steps": m10, "ci95_10": c10, "train_s": train_s}
+                {
+                    "K": k,
+                    "method": method,
+                    "mse_1_step": m1,
+                    "ci95_1": c1,
+                    "mse_10_steps": m10,
+                    "ci95_10": c10,
+                    "train_s": train_s,
+                }
             )
     summary = {f"mse@10 {r['method']} K={r['K']}": r["mse_10_steps"] for r in rows}
     return BenchResult(
@@ -183,8 +223,14 @@ def compute(args: argparse.Namespace) -> BenchResult:
         rows=rows,
         key_columns=["K", "method"],
         params={
-            "steps": args.steps, "meta_batch": args.meta_batch, "shots": list(args.shots), "test_tasks": args.test_tasks,
-            "inner_lr": args.inner_lr, "outer_lr": args.outer_lr, "seed": args.seed, "methods": list(args.methods),
+            "steps": args.steps,
+            "meta_batch": args.meta_batch,
+            "shots": list(args.shots),
+            "test_tasks": args.test_tasks,
+            "inner_lr": args.inner_lr,
+            "outer_lr": args.outer_lr,
+            "seed": args.seed,
+            "methods": list(args.methods),
         },
         summary=summary,
         notes=[

@@ -44,17 +44,29 @@ _METHODS = ("maml", "meta-lstm")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--meta-batch", type=int, nargs="+", default=[8, 32], help="tasks per outer step (default: 8 32)")
+    parser.add_argument(
+        "--meta-batch",
+        type=int,
+        nargs="+",
+        default=[8, 32],
+        help="tasks per outer step (default: 8 32)",
+    )
     parser.add_argument("--methods", nargs="+", choices=_METHODS, default=list(_METHODS))
     parser.add_argument("--inner-steps", type=int, default=5)
-    parser.add_argument("--d-max", type=int, default=32, help="feature width of the episodes and base net")
+    parser.add_argument(
+        "--d-max", type=int, default=32, help="feature width of the episodes and base net"
+    )
     parser.add_argument("--hidden", type=int, nargs="+", default=[64, 64], help="MLP hidden widths")
     parser.add_argument("--ways", type=int, default=5)
     parser.add_argument("--shots", type=int, default=5)
     parser.add_argument("--queries", type=int, default=15, help="query rows per class")
-    parser.add_argument("--iters", type=int, default=10, help="timed outer iterations per configuration")
+    parser.add_argument(
+        "--iters", type=int, default=10, help="timed outer iterations per configuration"
+    )
     parser.add_argument("--warmup", type=int, default=2, help="untimed outer iterations first")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads in every worker (same for all)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads in every worker (same for all)"
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, auto")
     parser.add_argument("--seed", type=int, default=0)
 
@@ -175,12 +187,19 @@ def _worker(cfg: dict[str, Any]) -> dict[str, Any]:
     else:
         rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         peak_mb = (rss1 - rss0) / 1024  # ru_maxrss is in KiB on Linux
-    return {"s_per_iter": statistics.median(times), "peak_mem_mb": peak_mb, "first_loss": losses[0], "device": str(device)}
+    return {
+        "s_per_iter": statistics.median(times),
+        "peak_mem_mb": peak_mb,
+        "first_loss": losses[0],
+        "device": str(device),
+    }
 
 
 def _run_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     code = "import json,sys; from autometa.bench.speed import _worker; print('@@' + json.dumps(_worker(json.loads(sys.argv[1]))))"
-    proc = subprocess.run([sys.executable, "-c", code, json.dumps(cfg)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(cfg)], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"speed worker failed for {cfg}:\n{proc.stderr[-3000:]}")
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("@@")][-1]
@@ -209,7 +228,10 @@ def compute(args: argparse.Namespace) -> BenchResult:
     summary: dict[str, Any] = {}
     for method in args.methods:
         for mb in meta_batches:
-            res = {impl: _run_worker({**base, "method": method, "impl": impl, "meta_batch": mb}) for impl in _IMPLS}
+            res = {
+                impl: _run_worker({**base, "method": method, "impl": impl, "meta_batch": mb})
+                for impl in _IMPLS
+            }
             ref, ours = res["reference"], res["autometa"]
             speedup = ref["s_per_iter"] / ours["s_per_iter"]
             for impl in _IMPLS:
@@ -223,7 +245,9 @@ def compute(args: argparse.Namespace) -> BenchResult:
                         "s_per_iter": r["s_per_iter"],
                         "peak_mem_mb": r["peak_mem_mb"],
                         "speedup": speedup if impl == "autometa" else 1.0,
-                        "mem_ratio": ours["peak_mem_mb"] / max(ref["peak_mem_mb"], 1e-9) if impl == "autometa" else 1.0,
+                        "mem_ratio": ours["peak_mem_mb"] / max(ref["peak_mem_mb"], 1e-9)
+                        if impl == "autometa"
+                        else 1.0,
                         "first_loss": r["first_loss"],
                     }
                 )
@@ -238,9 +262,24 @@ def compute(args: argparse.Namespace) -> BenchResult:
     return BenchResult(
         name="speed",
         rows=rows,
-        columns=["method", "meta_batch", "impl", "tasks_per_s", "s_per_iter", "peak_mem_mb", "speedup", "mem_ratio", "first_loss"],
+        columns=[
+            "method",
+            "meta_batch",
+            "impl",
+            "tasks_per_s",
+            "s_per_iter",
+            "peak_mem_mb",
+            "speedup",
+            "mem_ratio",
+            "first_loss",
+        ],
         key_columns=["method", "meta_batch", "impl"],
-        params={**base, "meta_batch": meta_batches, "methods": list(args.methods), "device_used": device},
+        params={
+            **base,
+            "meta_batch": meta_batches,
+            "methods": list(args.methods),
+            "device_used": device,
+        },
         summary=summary,
         notes=notes,
     )

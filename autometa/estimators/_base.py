@@ -178,7 +178,9 @@ class AutoMetaEstimator(RefuseSkops, BaseEstimator):
             if self._MEMBERS[m].learner is None or self._serves(m, learners.get(m), context)
         ]
         for m in members:
-            if m not in served and learners.get(m) is not None:  # left out by a limit, not by the user
+            if (
+                m not in served and learners.get(m) is not None
+            ):  # left out by a limit, not by the user
                 _note_once((type(self).__name__, m), self._left_out(m, learners[m], context))
         members = served
         if not members:
@@ -192,7 +194,9 @@ class AutoMetaEstimator(RefuseSkops, BaseEstimator):
             fitted[name] = self._make_member(name, learners.get(name)).fit(
                 context, target, seeds[name]
             )
-        weights = self._combine(weights, fitted, context, target, seed, learners, seeds, blend, shipped)
+        weights = self._combine(
+            weights, fitted, context, target, seed, learners, seeds, blend, shipped
+        )
         self.members_ = {m: fitted[m] for m in weights}
         self.weights_ = weights
         self._finish(context, target, seed, shipped)
@@ -228,14 +232,21 @@ class AutoMetaEstimator(RefuseSkops, BaseEstimator):
                 continue
 
             def fit_predict(train: np.ndarray, test: np.ndarray, name: str = name) -> np.ndarray:
-                inner, outer = context.take(np.flatnonzero(train)), context.take(np.flatnonzero(test))
-                member = self._make_member(name, learners.get(name), light=True).fit(inner, target[train], seeds[name])
+                inner, outer = (
+                    context.take(np.flatnonzero(train)),
+                    context.take(np.flatnonzero(test)),
+                )
+                member = self._make_member(name, learners.get(name), light=True).fit(
+                    inner, target[train], seeds[name]
+                )
                 return self._output(getattr(member, self._PREDICT)(self._fold_rows(outer, inner)))
 
             self.oof_predictions_[name] = oof_predictions(fit_predict, folds)
         if self.evidence_share_ <= 0 or len(fitted) < 2:
             return prior
-        weights = greedy_selection(self.oof_predictions_, target, self._LOSS, prior=prior, n0=n0, rounds=ROUNDS)
+        weights = greedy_selection(
+            self.oof_predictions_, target, self._LOSS, prior=prior, n0=n0, rounds=ROUNDS
+        )
         return {m: w for m, w in weights.items() if w > 1e-9}
 
     def _context(self, df: pd.DataFrame, n_threads: int = 1) -> FitContext:

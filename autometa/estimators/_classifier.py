@@ -227,7 +227,10 @@ class AutoMetaClassifier(ClassifierMixin, AutoMetaEstimator):
         "meta_learner": LEARNER_SOURCE,
         "hypernet_learner": LEARNER_SOURCE,
         "in_context_learner": LEARNER_SOURCE,
-        "combination": [StrOptions({"learned", "prior", "evidence", "uniform"}), Hidden(StrOptions({"deprecated"}))],
+        "combination": [
+            StrOptions({"learned", "prior", "evidence", "uniform"}),
+            Hidden(StrOptions({"deprecated"})),
+        ],
         "augment": ["boolean"],
         "adapt_steps": [Interval(Integral, 0, None, closed="left"), None],
         "device": [str],
@@ -298,7 +301,12 @@ class AutoMetaClassifier(ClassifierMixin, AutoMetaEstimator):
         return stratified_subsample(y, self.max_samples, rng)
 
     def _prepare(self, context: FitContext, y: np.ndarray, seed: int) -> np.ndarray:
-        tree, linear, spec, n_classes = context.matrix("tree"), context.matrix("linear"), context.table_spec, context.n_classes
+        tree, linear, spec, n_classes = (
+            context.matrix("tree"),
+            context.matrix("linear"),
+            context.table_spec,
+            context.n_classes,
+        )
         missing = float(np.isnan(tree).mean()) if tree.size else 0.0
         landmarks = landmarkers(tree, linear, y, seed=seed % (2**31))
         z = meta_features(
@@ -331,7 +339,9 @@ class AutoMetaClassifier(ClassifierMixin, AutoMetaEstimator):
     def _blend_members(shipped: Portfolio) -> list[str]:
         return shipped.members
 
-    def _weights(self, members: list[str], context: FitContext, learned: Portfolio | None) -> dict[str, float]:
+    def _weights(
+        self, members: list[str], context: FitContext, learned: Portfolio | None
+    ) -> dict[str, float]:
         portfolio = learned if learned is not None else Portfolio.uniform(members)
         z = np.array([self.meta_features_[k] for k in META_FEATURES])
         return portfolio.weights(z, members)
@@ -341,7 +351,9 @@ class AutoMetaClassifier(ClassifierMixin, AutoMetaEstimator):
         if name == "icl":
             return InContextMember(learner, n_members=views, steps=self.adapt_steps)
         if name in NEURAL_MEMBERS:
-            return NeuralMember(learner, n_views=views, steps=self.adapt_steps, augment=self.augment, name=name)
+            return NeuralMember(
+                learner, n_views=views, steps=self.adapt_steps, augment=self.augment, name=name
+            )
         return ClassicalMember(CLASSICAL_MEMBERS[name], light=light)
 
     # ------------------------------------------------------------------ the combiner's hooks

@@ -69,7 +69,9 @@ class InContextMember:
                 f"The in-context member handles at most {MAX_CLASSES} classes ({self.learner.c_max} per pass, more "
                 f"by output codes); y has {n_classes}. Leave 'icl' out of members for this task."
             )
-        self.encoder_ = TabularEncoder(d_max=self.learner.d_max, c_max=max(self.learner.c_max, n_classes)).fit(X, y)
+        self.encoder_ = TabularEncoder(
+            d_max=self.learner.d_max, c_max=max(self.learner.c_max, n_classes)
+        ).fit(X, y)
         xs, mask = self.encoder_.transform(X)
         self.x_support_ = torch.from_numpy(xs)
         self.y_support_ = torch.as_tensor(np.asarray(y), dtype=torch.long)
@@ -96,4 +98,6 @@ class InContextMember:
             seed=self.seed_,
         )
         out = proba.double().numpy()
-        return out / out.sum(axis=1, keepdims=True)  # exact in float64 (the net computes in float32)
+        return out / out.sum(
+            axis=1, keepdims=True
+        )  # exact in float64 (the net computes in float32)

@@ -18,7 +18,11 @@ import numpy as np
 from autometa.estimators._context import EncodedRowsMember, FitContext
 from autometa.estimators._shipped import load_learner, shipped_path
 
-__all__ = ["IN_CONTEXT_REGRESSOR_CHECKPOINT", "InContextRegressionMember", "load_in_context_regressor"]
+__all__ = [
+    "IN_CONTEXT_REGRESSOR_CHECKPOINT",
+    "InContextRegressionMember",
+    "load_in_context_regressor",
+]
 
 #: the shipped, meta-trained regression learner (model card: ``regressor_in_context_model_card.json``)
 IN_CONTEXT_REGRESSOR_CHECKPOINT = shipped_path("regressor_in_context")
@@ -99,4 +103,6 @@ class InContextRegressionMember(EncodedRowsMember):
 
         q = np.atleast_1d(np.asarray(q, dtype=np.float64))
         probs, borders = self.predict_distribution(rows)
-        return bar_quantiles(torch.from_numpy(probs), torch.from_numpy(borders), torch.from_numpy(q)).numpy()
+        return bar_quantiles(
+            torch.from_numpy(probs), torch.from_numpy(borders), torch.from_numpy(q)
+        ).numpy()

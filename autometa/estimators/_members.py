@@ -36,7 +36,9 @@ def _rf(n: int, n_classes: int, seed: int):
 
     # fewer trees once rows are plentiful: the forest dominates fit time there, and its variance
     # is already averaged with the extra trees and four other members
-    return RandomForestClassifier(n_estimators=100 if n <= 256 else 64, max_features="sqrt", n_jobs=1, random_state=seed)
+    return RandomForestClassifier(
+        n_estimators=100 if n <= 256 else 64, max_features="sqrt", n_jobs=1, random_state=seed
+    )
 
 
 def _et(n: int, n_classes: int, seed: int):
@@ -56,7 +58,9 @@ def _lr(n: int, n_classes: int, seed: int):
 def _knn(n: int, n_classes: int, seed: int):
     from sklearn.neighbors import KNeighborsClassifier
 
-    return KNeighborsClassifier(n_neighbors=int(np.clip(round(np.sqrt(n)), 3, 15)), weights="distance")
+    return KNeighborsClassifier(
+        n_neighbors=int(np.clip(round(np.sqrt(n)), 3, 15)), weights="distance"
+    )
 
 
 def _gbm(n: int, n_classes: int, seed: int):

@@ -42,7 +42,9 @@ def learner_dims(learner: Any) -> tuple[int, int]:
 
     d_max, c_max = _dims(learner)
     if d_max is None or c_max is None:
-        raise ValueError(f"{type(learner).__name__} exposes no d_max/c_max (neither itself nor its base net).")
+        raise ValueError(
+            f"{type(learner).__name__} exposes no d_max/c_max (neither itself nor its base net)."
+        )
     return int(d_max), int(c_max)
 
 
@@ -78,7 +80,12 @@ class NeuralMember:
     """
 
     def __init__(
-        self, learner: Any, n_views: int = 8, steps: int | None = None, augment: bool = True, name: str = "neural"
+        self,
+        learner: Any,
+        n_views: int = 8,
+        steps: int | None = None,
+        augment: bool = True,
+        name: str = "neural",
     ) -> None:
         self.learner = learner
         self.n_views = int(n_views)
@@ -98,7 +105,9 @@ class NeuralMember:
         rng = np.random.default_rng(seed)
         d_max, c_max = learner_dims(self.learner)
         if n_classes > c_max:
-            raise ValueError(f"The neural member supports at most c_max={c_max} classes; got {n_classes}.")
+            raise ValueError(
+                f"The neural member supports at most c_max={c_max} classes; got {n_classes}."
+            )
         rows = stratified_subsample(y, MAX_ADAPT_ROWS, rng)
         df, y = df.iloc[rows], y[rows]
         self.encoder_ = TabularEncoder(d_max, c_max, random_state=0).fit(df, y)

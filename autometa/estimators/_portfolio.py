@@ -47,7 +47,9 @@ META_FEATURES: tuple[str, ...] = (
 LANDMARK_ROWS = 512
 
 
-def landmarkers(tree_matrix: np.ndarray, linear_matrix: np.ndarray, y: np.ndarray, seed: int = 0) -> np.ndarray:
+def landmarkers(
+    tree_matrix: np.ndarray, linear_matrix: np.ndarray, y: np.ndarray, seed: int = 0
+) -> np.ndarray:
     """Cheap internal validation: 3-fold accuracy gains over the majority class of three probes.
 
     The probes are a decision stump (on ``tree_matrix``, NaN allowed), 1-nearest-neighbour and
@@ -78,7 +80,9 @@ def landmarkers(tree_matrix: np.ndarray, linear_matrix: np.ndarray, y: np.ndarra
         (GaussianNB(), linear_matrix[rows]),
     ):
         right = 0
-        for k in range(3):  # out-of-fold predictions (a plain loop: cross_val_predict's overhead is most of the cost)
+        for k in range(
+            3
+        ):  # out-of-fold predictions (a plain loop: cross_val_predict's overhead is most of the cost)
             test = fold == k
             right += int(np.sum(probe.fit(x[~test], y[~test]).predict(x[test]) == y[test]))
         out.append(right / len(y) - majority)
@@ -147,13 +151,23 @@ class Portfolio:
         """Equal weights for every member (the ablation baseline)."""
         f = len(META_FEATURES)
         m = len(members)
-        return cls(list(members), np.zeros((m, f)), np.zeros(m), np.zeros(f), np.ones(f), 0.0, {"kind": "uniform"})
+        return cls(
+            list(members),
+            np.zeros((m, f)),
+            np.zeros(m),
+            np.zeros(f),
+            np.ones(f),
+            0.0,
+            {"kind": "uniform"},
+        )
 
     def prior(self, z: np.ndarray, available: list[str]) -> dict[str, float]:
         """Like :meth:`weights` but without dropping light members (the combiner's starting point)."""
         idx = [i for i, m in enumerate(self.members) if m in available]
         if not idx:
-            raise ValueError(f"None of the members {available} is in this portfolio ({self.members}).")
+            raise ValueError(
+                f"None of the members {available} is in this portfolio ({self.members})."
+            )
         zs = np.nan_to_num((np.asarray(z, dtype=float) - self.mean) / self.scale, nan=0.0)
         logits = self.intercept[idx] + self.coef[idx] @ zs
         w = np.exp(logits - logits.max())
@@ -163,7 +177,9 @@ class Portfolio:
         """Weights of the ``available`` members for meta-features ``z`` (sum to one)."""
         idx = [i for i, m in enumerate(self.members) if m in available]
         if not idx:
-            raise ValueError(f"None of the members {available} is in this portfolio ({self.members}).")
+            raise ValueError(
+                f"None of the members {available} is in this portfolio ({self.members})."
+            )
         zs = np.nan_to_num((np.asarray(z, dtype=float) - self.mean) / self.scale, nan=0.0)
         logits = self.intercept[idx] + self.coef[idx] @ zs
         w = np.exp(logits - logits.max())
@@ -216,8 +232,15 @@ class Portfolio:
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{source} is a damaged portfolio file ({exc}).") from exc
         m, f = len(p.members), len(feature_names)
-        if p.coef.shape != (m, f) or p.intercept.shape != (m,) or p.mean.shape != (f,) or p.scale.shape != (f,):
-            raise ValueError(f"{source} has arrays of the wrong shape for {m} members and {f} meta-features.")
+        if (
+            p.coef.shape != (m, f)
+            or p.intercept.shape != (m,)
+            or p.mean.shape != (f,)
+            or p.scale.shape != (f,)
+        ):
+            raise ValueError(
+                f"{source} has arrays of the wrong shape for {m} members and {f} meta-features."
+            )
         return p
 
     def save(self, path: str | Path) -> Path:
@@ -308,7 +331,14 @@ def fit_portfolio(
         for r in records:
             y = np.asarray(r["y"], dtype=np.int64)
             k = next(iter(r["proba"].values())).shape[1]
-            P = np.stack([np.asarray(r["proba"][mb]) if mb in r["proba"] else np.full((len(y), k), 1.0 / k) for mb in members])
+            P = np.stack(
+                [
+                    np.asarray(r["proba"][mb])
+                    if mb in r["proba"]
+                    else np.full((len(y), k), 1.0 / k)
+                    for mb in members
+                ]
+            )
             task = []
             for c in range(k):
                 pos, neg = y == c, y != c
@@ -332,7 +362,9 @@ def fit_portfolio(
                 if not task:
                     continue
                 aucs = [
-                    torch.sigmoid(((w[t] @ sp)[:, None] - (w[t] @ sn)[None, :]) / temperature).mean()
+                    torch.sigmoid(
+                        ((w[t] @ sp)[:, None] - (w[t] @ sn)[None, :]) / temperature
+                    ).mean()
                     for sp, sn in task
                 ]
                 per_task.append(1.0 - torch.stack(aucs).mean())
@@ -347,7 +379,12 @@ def fit_portfolio(
         mean=mean,
         scale=scale,
         min_weight=min_weight,
-        info={"n_tasks": len(records), "objective": objective, "train_loss": float(loss.detach()), "l2": l2},
+        info={
+            "n_tasks": len(records),
+            "objective": objective,
+            "train_loss": float(loss.detach()),
+            "l2": l2,
+        },
     )
 
 

@@ -48,7 +48,9 @@ def _ridge(n: int, _: int, seed: int):
 def _knn(n: int, _: int, seed: int):
     from sklearn.neighbors import KNeighborsRegressor
 
-    return KNeighborsRegressor(n_neighbors=int(np.clip(round(np.sqrt(n)), 3, 15)), weights="distance")
+    return KNeighborsRegressor(
+        n_neighbors=int(np.clip(round(np.sqrt(n)), 3, 15)), weights="distance"
+    )
 
 
 def _svr(n: int, _: int, seed: int):

@@ -73,11 +73,18 @@ class TargetTransform:
         positive = bool(np.all(y > 0))
         if self.kind == "log" and not positive:
             bad = y[y <= 0][:3].tolist()
-            raise ValueError(f"target_transform='log' needs positive targets; y holds {bad}. Use 'auto' or 'none'.")
+            raise ValueError(
+                f"target_transform='log' needs positive targets; y holds {bad}. Use 'auto' or 'none'."
+            )
         self.log_ = self.kind == "log"
         # a (nearly) constant target has no skew: scipy would warn of catastrophic cancellation
         spread = float(np.max(np.abs(y - y.mean()))) if len(y) else 0.0
-        if self.kind == "auto" and positive and len(y) >= 8 and spread > 1e-6 * abs(float(y.mean())):
+        if (
+            self.kind == "auto"
+            and positive
+            and len(y) >= 8
+            and spread > 1e-6 * abs(float(y.mean()))
+        ):
             skew, log_skew = stats.skew(y), stats.skew(np.log(y))
             self.log_ = bool(skew > 1.0 and abs(log_skew) <= skew / 2)
         t = np.log(y) if self.log_ else y
@@ -230,7 +237,11 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
         "in_context_learner": LEARNER_SOURCE,
         "maml_learner": LEARNER_SOURCE,
         "target_transform": [StrOptions({"auto", "none", "log", "standardize"})],
-        "blend": [StrOptions({"learned", "prior", "evidence", "uniform", "portfolio"}, deprecated={"portfolio"})],
+        "blend": [
+            StrOptions(
+                {"learned", "prior", "evidence", "uniform", "portfolio"}, deprecated={"portfolio"}
+            )
+        ],
         "spread": [StrOptions({"auto", "members", "icl", "oob"})],
         "extrapolate": ["boolean"],
     }
@@ -310,7 +321,9 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
     def _blend_members(shipped: dict[str, Any]) -> Collection[str]:
         return shipped["weights"]
 
-    def _weights(self, members: list[str], context: FitContext, learned: dict[str, Any] | None) -> dict[str, float]:
+    def _weights(
+        self, members: list[str], context: FitContext, learned: dict[str, Any] | None
+    ) -> dict[str, float]:
         """The prior: the meta-feature portfolio's weights (a constant vector for an older file)."""
         model = learned.get("prior") if learned is not None else None
         if isinstance(model, Portfolio):
@@ -339,23 +352,37 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
         return len(target) >= 6
 
     def _oof_shortcut(self, name: str, member: Any, target: np.ndarray) -> np.ndarray | None:
-        oob = getattr(getattr(member, "estimator_", None), "oob_prediction_", None) if name == "rf" else None
-        return np.asarray(oob, dtype=np.float64) if oob is not None and np.isfinite(oob).all() else None
+        oob = (
+            getattr(getattr(member, "estimator_", None), "oob_prediction_", None)
+            if name == "rf"
+            else None
+        )
+        return (
+            np.asarray(oob, dtype=np.float64)
+            if oob is not None and np.isfinite(oob).all()
+            else None
+        )
 
     def _fold_rows(self, rows: FitContext, fitted_on: FitContext) -> FitContext:
         if not self.extrapolate:
-            rows._matrices["linear"] = InputBounds().fit(fitted_on.matrix("linear")).clip(rows.matrix("linear"))
+            rows._matrices["linear"] = (
+                InputBounds().fit(fitted_on.matrix("linear")).clip(rows.matrix("linear"))
+            )
         return rows
 
     def _output(self, prediction: np.ndarray) -> np.ndarray:
         bounds = getattr(self, "target_bounds_", None)
         return prediction if bounds is None else bounds.clip(prediction)
 
-    def _finish(self, context: FitContext, target: np.ndarray, seed: int, shipped: dict[str, Any] | None) -> None:
+    def _finish(
+        self, context: FitContext, target: np.ndarray, seed: int, shipped: dict[str, Any] | None
+    ) -> None:
         calibration = _UNCALIBRATED if shipped is None else {
             "spread": shipped.get("spread", "icl"), "spread_scale": shipped["spread_scale"]}  # fmt: skip
         chosen = calibration["spread"] if self.spread == "auto" else self.spread
-        if (chosen == "icl" and "icl" not in self.members_) or (chosen == "members" and not self.oof_predictions_):
+        if (chosen == "icl" and "icl" not in self.members_) or (
+            chosen == "members" and not self.oof_predictions_
+        ):
             chosen = "oob"
         self.spread_ = chosen
         self.spread_scale_ = float(calibration["spread_scale"].get(self.spread_, 1.0))
@@ -378,7 +405,9 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
         """
         check_is_fitted(self)
         if "icl" not in self.members_:
-            raise ValueError("This AutoMetaRegressor has no in-context member ('icl' is not in members_).")
+            raise ValueError(
+                "This AutoMetaRegressor has no in-context member ('icl' is not in members_)."
+            )
         return self.members_["icl"].encode(self._rows(X))
 
     def _rows(self, X: Any) -> FitContext:
@@ -391,7 +420,9 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
         names = [str(context.frame.columns[j]) for j in spec.numeric]
         message = self.raw_bounds_.describe(context.matrix("tree")[:, : len(names)], names)
         if message:
-            low, high = self.target_transform_.inverse(np.array([self.target_bounds_.low_, self.target_bounds_.high_]))
+            low, high = self.target_transform_.inverse(
+                np.array([self.target_bounds_.low_, self.target_bounds_.high_])
+            )
             warnings.warn(
                 f"{message} The linear, distance and kernel members read them clipped to the training range, "
                 f"and every prediction stays within [{low:.6g}, {high:.6g}] (the training targets' range "
@@ -418,7 +449,9 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
 
     def _z_quantiles(self, context: FitContext, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Blend mean and quantiles ``(n, len(q))`` in transformed units (within the target bounds)."""
-        preds = {name: self._output(member.predict(context)) for name, member in self.members_.items()}
+        preds = {
+            name: self._output(member.predict(context)) for name, member in self.members_.items()
+        }
         mean = sum(w * preds[m] for m, w in self.weights_.items())
         if self.spread_ == "icl":
             probs, borders = self.members_["icl"].predict_distribution(context)
@@ -434,7 +467,9 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
             offsets = stats.norm.ppf(q)[None, :] * self.predict_z_std(preds, mean)[:, None]
         return mean, self._output(mean[:, None] + offsets)
 
-    def predict(self, X: Any, return_std: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    def predict(
+        self, X: Any, return_std: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Predictive mean (and standard deviation) of each row, in the units of ``y``.
 
         Parameters
@@ -465,7 +500,9 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
         check_is_fitted(self)
         q = np.atleast_1d(np.asarray(q, dtype=np.float64))
         if q.ndim != 1 or not np.all((q > 0) & (q < 1)):
-            raise ValueError(f"q must hold quantile levels strictly between 0 and 1; got {q.tolist()}.")
+            raise ValueError(
+                f"q must hold quantile levels strictly between 0 and 1; got {q.tolist()}."
+            )
         order = np.argsort(q)
         context = self._rows(X)
         with limit_threads(self.n_jobs):
@@ -490,14 +527,20 @@ def _check_target(y: Any, n_rows: int) -> np.ndarray:
                "sklearn.multioutput.MultiOutputRegressor (one model per target column).")  # fmt: skip
     if isinstance(y, pd.DataFrame):
         if y.shape[1] != 1:
-            raise ValueError(f"y must be one column of targets; got a DataFrame with columns {list(y.columns)}. {several}")
+            raise ValueError(
+                f"y must be one column of targets; got a DataFrame with columns {list(y.columns)}. {several}"
+            )
         y = y.iloc[:, 0]
     raw = y.to_numpy() if isinstance(y, pd.Series) else np.asarray(y)
     if raw.ndim > 2 or (raw.ndim == 2 and raw.shape[1] != 1):
-        raise ValueError(f"y must be one column of targets; got an array of shape {raw.shape}. {several}")
+        raise ValueError(
+            f"y must be one column of targets; got an array of shape {raw.shape}. {several}"
+        )
     raw = column_or_1d(raw, warn=True)
     if len(raw) != n_rows:
-        raise ValueError(f"X and y have inconsistent numbers of samples: X has {n_rows} rows, y has {len(raw)}.")
+        raise ValueError(
+            f"X and y have inconsistent numbers of samples: X has {n_rows} rows, y has {len(raw)}."
+        )
     if raw.dtype.kind not in "fiub":
         numeric = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce")
         bad = pd.Series(raw, dtype=object)[numeric.isna() & pd.Series(raw, dtype=object).notna()]
@@ -515,5 +558,7 @@ def _check_target(y: Any, n_rows: int) -> np.ndarray:
             "drop those rows first."
         )
     if n_rows < 2:
-        raise ValueError(f"{n_rows} sample(s) to train on: a regressor needs at least 2 training rows.")
+        raise ValueError(
+            f"{n_rows} sample(s) to train on: a regressor needs at least 2 training rows."
+        )
     return y

@@ -46,7 +46,9 @@ def to_frame(X: Any, columns: list[str] | None = None) -> pd.DataFrame:
 
 
 def _is_time(s: pd.Series) -> bool:
-    return pd.api.types.is_datetime64_any_dtype(s.dtype) or pd.api.types.is_timedelta64_dtype(s.dtype)
+    return pd.api.types.is_datetime64_any_dtype(s.dtype) or pd.api.types.is_timedelta64_dtype(
+        s.dtype
+    )
 
 
 def _is_numeric(s: pd.Series) -> bool:
@@ -64,7 +66,9 @@ def _is_numeric(s: pd.Series) -> bool:
         vals = s.dropna()
         if len(vals) == 0:
             return True
-        if vals.map(lambda v: isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating))).all():
+        if vals.map(
+            lambda v: isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating))
+        ).all():
             return True
     return False
 
@@ -132,7 +136,9 @@ class TableSpec:
         self.nan_columns = [i for i in range(num.shape[1]) if np.isnan(num[:, i]).any()]
         self.levels = []
         for j in self.categorical:
-            counts = pd.Series(_as_str(df.iloc[:, j]), dtype=object).dropna().value_counts(sort=False)
+            counts = (
+                pd.Series(_as_str(df.iloc[:, j]), dtype=object).dropna().value_counts(sort=False)
+            )
             # most frequent first, ties broken by the string itself: deterministic
             order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
             self.levels.append([k for k, _ in order])

@@ -79,9 +79,15 @@ def make_pools() -> tuple[Any, Any]:
     """The meta-training pool (synthetic + NEURAL_TRAIN) and the meta-validation pool (PORTFOLIO_TRAIN)."""
 
     synthetic = SyntheticPrior(D_MAX, C_MAX, n_range=(16, 256), n_query=64, d_range=(2, D_MAX))
-    dev = DevDatasetPool(NEURAL_TRAIN, D_MAX, C_MAX, n_range=(16, 256), n_query=64, name="dev-neural")
+    dev = DevDatasetPool(
+        NEURAL_TRAIN, D_MAX, C_MAX, n_range=(16, 256), n_query=64, name="dev-neural"
+    )
     train = ViewPool(MixturePool([synthetic, dev], [0.5, 0.5], name="mixture"))
-    val = ViewPool(DevDatasetPool(PORTFOLIO_TRAIN, D_MAX, C_MAX, n_range=(16, 256), n_query=64, name="dev-portfolio"))
+    val = ViewPool(
+        DevDatasetPool(
+            PORTFOLIO_TRAIN, D_MAX, C_MAX, n_range=(16, 256), n_query=64, name="dev-portfolio"
+        )
+    )
     return train, val
 
 
@@ -114,7 +120,9 @@ def build_neural_learner(kind: str) -> Any:
         return build_learner("meta-lstm", net=NET, inner_steps=5, init_lr=0.1)
     if kind == "meta-lstm+augment":
         learner = AugmentedLearner(build_learner("meta-lstm", net=NET, inner_steps=5, init_lr=0.1))
-        learner.policy.requires_grad_(False)  # first-order: it could not learn; a fixed augmentation
+        learner.policy.requires_grad_(
+            False
+        )  # first-order: it could not learn; a fixed augmentation
         return learner
     if kind == "hypernet+augment":
         hyper = build_learner("hypernet-maml", net=NET, inner_rule="meta-lstm", inner_steps=5, inner_lr=0.1,
@@ -175,12 +183,18 @@ def strip_policy(src: Path, dst: Path) -> Path:
 
     payload = load_checkpoint(src)
     learner = learner_from_payload(payload)
-    metadata = json.loads(payload["metadata"]) if isinstance(payload.get("metadata"), str) else dict(payload.get("metadata") or {})
+    metadata = (
+        json.loads(payload["metadata"])
+        if isinstance(payload.get("metadata"), str)
+        else dict(payload.get("metadata") or {})
+    )
     metadata["policy_removed"] = (
         "the AugmentationPolicy of this run was frozen at its initialization (a first-order Meta-LSTM gives "
         "it no gradient); it is removed, so the neural member adapts on the real rows"
     )
-    return atomic_torch_save(make_payload(getattr(learner, "base", learner), metadata=metadata), dst)
+    return atomic_torch_save(
+        make_payload(getattr(learner, "base", learner), metadata=metadata), dst
+    )
 
 
 # ----------------------------------------------------------------------------- stage 2
@@ -195,7 +209,12 @@ PORTFOLIO_L2 = 0.005
 
 
 def member_predictions(
-    X: Any, y: np.ndarray, train: np.ndarray, test: np.ndarray, seed: int, members: tuple[str, ...] = MEMBERS
+    X: Any,
+    y: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    seed: int,
+    members: tuple[str, ...] = MEMBERS,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """Fit each member alone on ``train`` rows; return meta-features, held-out probabilities, labels."""
 
@@ -233,7 +252,9 @@ def _portfolio_task(spec: tuple[int, str, int, int], deadline: float) -> dict[st
     return {"z": z, "proba": probs, "y": y_idx, "name": name, "n": n}
 
 
-def portfolio_records(n_tasks: int, seed: int, minutes: float, workers: int = 1) -> list[dict[str, Any]]:
+def portfolio_records(
+    n_tasks: int, seed: int, minutes: float, workers: int = 1
+) -> list[dict[str, Any]]:
     """Held-out predictions of every member on up to ``n_tasks`` tasks cut from ``PORTFOLIO_TRAIN``.
 
     The task list is drawn up front from ``seed`` (every data set once, then at random;
@@ -246,7 +267,11 @@ def portfolio_records(n_tasks: int, seed: int, minutes: float, workers: int = 1)
     sizes = (16, 32, 64, 128, 256, 512)
     specs = []
     for t in range(n_tasks):
-        name = PORTFOLIO_TRAIN[t % len(PORTFOLIO_TRAIN)] if t < len(PORTFOLIO_TRAIN) else PORTFOLIO_TRAIN[int(rng.integers(len(PORTFOLIO_TRAIN)))]
+        name = (
+            PORTFOLIO_TRAIN[t % len(PORTFOLIO_TRAIN)]
+            if t < len(PORTFOLIO_TRAIN)
+            else PORTFOLIO_TRAIN[int(rng.integers(len(PORTFOLIO_TRAIN)))]
+        )
         specs.append((t, name, int(sizes[int(rng.integers(len(sizes)))]), int(rng.integers(2**31))))
     deadline = time.time() + 60 * minutes
     out = Parallel(n_jobs=workers)(delayed(_portfolio_task)(spec, deadline) for spec in specs)
@@ -256,7 +281,6 @@ def portfolio_records(n_tasks: int, seed: int, minutes: float, workers: int = 1)
 def _score_blends(records: list[dict[str, Any]], portfolio: Any) -> dict[str, float]:
     """Mean log-loss and one-vs-rest ROC-AUC of the learned blend, the uniform blend and each member."""
     from sklearn.metrics import log_loss
-
 
     auc = mean_ovr_auc
 
@@ -269,7 +293,9 @@ def _score_blends(records: list[dict[str, Any]], portfolio: Any) -> dict[str, fl
             w = pf.weights(r["z"], list(r["proba"]))
             blends[label] = sum(w[m] * r["proba"][m] for m in w)
         for label, p in {**blends, **r["proba"]}.items():
-            out.setdefault(f"logloss/{label}", []).append(log_loss(r["y"], np.clip(p, 1e-9, 1), labels=range(k)))
+            out.setdefault(f"logloss/{label}", []).append(
+                log_loss(r["y"], np.clip(p, 1e-9, 1), labels=range(k))
+            )
             out.setdefault(f"auc/{label}", []).append(auc(np.asarray(r["y"]), p))
     return {k: float(np.nanmean(v)) for k, v in out.items()}
 
@@ -282,21 +308,31 @@ def family_folds(records: list[dict[str, Any]], n_folds: int, seed: int) -> list
     families.
     """
 
-    families = np.random.default_rng(seed).permutation(sorted({family_of(r["name"]) for r in records}))
+    families = np.random.default_rng(seed).permutation(
+        sorted({family_of(r["name"]) for r in records})
+    )
     return [set(families[k::n_folds]) for k in range(n_folds)]
 
 
-def _held_out_scores(records: list[dict[str, Any]], held: set[str], l2: float, seed: int) -> dict[str, float]:
+def _held_out_scores(
+    records: list[dict[str, Any]], held: set[str], l2: float, seed: int
+) -> dict[str, float]:
     """Fit the weights without the ``held`` families; score blends and members on them."""
 
     val = [r for r in records if family_of(r["name"]) in held]
     fit = [r for r in records if family_of(r["name"]) not in held]
-    scores = _score_blends(val, fit_portfolio(fit, list(MEMBERS), objective="auc", l2=l2, seed=seed))
+    scores = _score_blends(
+        val, fit_portfolio(fit, list(MEMBERS), objective="auc", l2=l2, seed=seed)
+    )
     return {**scores, "n_tasks": float(len(val))}
 
 
 def select_l2(
-    records: list[dict[str, Any]], candidates: list[float], seed: int, n_folds: int = 3, workers: int = 1
+    records: list[dict[str, Any]],
+    candidates: list[float],
+    seed: int,
+    n_folds: int = 3,
+    workers: int = 1,
 ) -> dict[float, float]:
     """Leave-family-out AUC of the learned minus the uniform blend, for each candidate L2."""
     from joblib import Parallel, delayed
@@ -310,7 +346,10 @@ def select_l2(
         per_fold = runs[i * n_folds : (i + 1) * n_folds]
         gains = [r["auc/learned"] - r["auc/uniform"] for r in per_fold]
         out[l2] = float(np.average(gains, weights=[r["n_tasks"] for r in per_fold]))
-        print(f"[portfolio] l2={l2:g}: learned - uniform AUC on held-out families {out[l2]:+.4f}", flush=True)
+        print(
+            f"[portfolio] l2={l2:g}: learned - uniform AUC on held-out families {out[l2]:+.4f}",
+            flush=True,
+        )
     return out
 
 
@@ -322,7 +361,6 @@ def train_portfolio(
 
     With ``l2_candidates``, the L2 strength is chosen by :func:`select_l2` first.
     """
-
 
     if refit_only:
         records = pickle.loads(records_path.read_bytes())
@@ -346,7 +384,9 @@ def train_portfolio(
 
 
 # ----------------------------------------------------------------------------- model card
-def write_model_card(parts: dict[str, dict[str, Any] | None], command: str, stages: tuple[str, ...]) -> Path:
+def write_model_card(
+    parts: dict[str, dict[str, Any] | None], command: str, stages: tuple[str, ...]
+) -> Path:
     """Update ``autometa/checkpoints/model_card.json`` (keeps what other stages wrote).
 
     ``parts`` maps a stage (``neural``, ``hypernet``, ``portfolio``) to its facts (``None``:
@@ -369,7 +409,10 @@ def write_model_card(parts: dict[str, dict[str, Any] | None], command: str, stag
                 "in_context_model_card.json (data, compute, learning curve)",
             },
             "data": {
-                "neural_meta_train": ["synthetic (SyntheticPrior: mlp/scm/gmm, 50% of tasks)", *NEURAL_TRAIN],
+                "neural_meta_train": [
+                    "synthetic (SyntheticPrior: mlp/scm/gmm, 50% of tasks)",
+                    *NEURAL_TRAIN,
+                ],
                 "neural_meta_val_and_portfolio_train": list(PORTFOLIO_TRAIN),
                 "held_out_for_evaluation": list(EVALUATION),
                 "excluded": "all reserved sets of BENCHMARKS.md; sklearn breast_cancer (= keel wdbc)",
@@ -381,7 +424,12 @@ def write_model_card(parts: dict[str, dict[str, Any] | None], command: str, stag
     for stage, facts in parts.items():
         if facts is not None:
             card[stage] = facts
-    names = ("classifier_default.pt", "classifier_hypernet.pt", "classifier_portfolio.json", "classifier_in_context.pt")
+    names = (
+        "classifier_default.pt",
+        "classifier_hypernet.pt",
+        "classifier_portfolio.json",
+        "classifier_in_context.pt",
+    )
     files = [CHECKPOINT_DIR / f for f in names]
     card["sha256"] = {p.name: sha256_file(p) for p in files if p.is_file()}
     path.write_text(json.dumps(card, indent=1, default=str))
@@ -460,7 +508,11 @@ class DefaultRecipe:
                     l2_candidates=list(self.l2_candidates) if self.l2_candidates else None,
                 )  # fmt: skip
                 continue
-            ship = SHIPPED[stage] if self.ship is None else (None if self.ship == "none" else self.ship)
+            ship = (
+                SHIPPED[stage]
+                if self.ship is None
+                else (None if self.ship == "none" else self.ship)
+            )
             facts = train_neural(self.steps, self.seed, self.out / stage, self.tracking, resume=self.resume,
                                  kind=self.learner or STAGE_LEARNERS[stage], ship=ship)  # fmt: skip
             if ship is None:  # an ablation learner: reported, not shipped
@@ -478,7 +530,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--stage", choices=["all", *STAGES], default="all",
                         help="all = neural, hypernet, then portfolio")  # fmt: skip
-    parser.add_argument("--steps", type=int, default=1500, help="meta-training steps (neural/hypernet stages)")
+    parser.add_argument(
+        "--steps", type=int, default=1500, help="meta-training steps (neural/hypernet stages)"
+    )
     parser.add_argument("--learner", choices=sorted(LEARNERS), default=None,
                         help="override the stage's learner (ablations; default: meta-lstm+augment for "
                              "neural, hypernet+augment for hypernet)")  # fmt: skip
@@ -487,21 +541,40 @@ def main(argv: list[str] | None = None) -> int:
                              "(default: the stage's shipped file)")  # fmt: skip
     parser.add_argument("--portfolio-tasks", type=int, default=400)
     parser.add_argument("--portfolio-minutes", type=float, default=30.0)
-    parser.add_argument("--portfolio-workers", type=int, default=1, help="processes gathering the portfolio's records")
-    parser.add_argument("--portfolio-l2", type=float, default=PORTFOLIO_L2,
-                        help="L2 pull of the portfolio's weights toward uniform")
+    parser.add_argument(
+        "--portfolio-workers",
+        type=int,
+        default=1,
+        help="processes gathering the portfolio's records",
+    )
+    parser.add_argument(
+        "--portfolio-l2",
+        type=float,
+        default=PORTFOLIO_L2,
+        help="L2 pull of the portfolio's weights toward uniform",
+    )
     parser.add_argument("--select-l2", default=None, metavar="L2,L2,...",
                         help="choose the L2 among these by leave-data-set-family-out validation")  # fmt: skip
     parser.add_argument("--refit-only", action="store_true",
                         help="stage 2: refit the weights from the saved held-out predictions in --out")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--resume", action="store_true", help="continue a stage from --out/<stage>/last.pt (bit-exact)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="checkpoint folder (one sub-folder per stage)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a stage from --out/<stage>/last.pt (bit-exact)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="checkpoint folder (one sub-folder per stage)"
+    )
     parser.add_argument("--no-mlflow", action="store_true")
     args = parser.parse_args(argv)
 
-    torch.set_num_threads(1)  # a long script on a shared CPU: one thread is faster than two contended
-    command = "python -m autometa.estimators.train_default " + " ".join(argv if argv is not None else sys.argv[1:])
+    torch.set_num_threads(
+        1
+    )  # a long script on a shared CPU: one thread is faster than two contended
+    command = "python -m autometa.estimators.train_default " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
     recipe = DefaultRecipe(
         steps=args.steps, seed=args.seed, out=args.out, stages=STAGES if args.stage == "all" else (args.stage,),
         resume=args.resume, tracking=not args.no_mlflow, learner=args.learner, ship=args.ship,

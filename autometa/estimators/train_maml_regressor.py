@@ -48,7 +48,10 @@ CARD = MAML_REGRESSOR_CHECKPOINT.with_name("regressor_maml_model_card.json")
 
 
 def maml_member_r2(
-    learner: Any, sizes: tuple[int, ...] = (32, 128), seeds: int = 5, tables: Sequence[str] | None = None
+    learner: Any,
+    sizes: tuple[int, ...] = (32, 128),
+    seeds: int = 5,
+    tables: Sequence[str] | None = None,
 ) -> dict[str, float]:
     """Mean R² of the MAML member alone on the validation tables (random samples, other rows as test rows).
 
@@ -85,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
                     checkpoints=CheckpointConfig(args.checkpoint_dir, every=500)).fit(args.steps)  # fmt: skip
     minutes, cpu_hours = (time.time() - t0) / 60, (time.process_time() - cpu0) / 3600
     learner.eval()
-    path = save_meta_learner(learner, args.out, metadata={"source": "train_maml_regressor", "steps": args.steps})
+    path = save_meta_learner(
+        learner, args.out, metadata={"source": "train_maml_regressor", "steps": args.steps}
+    )
     card = {
         **learner_card(learner, path),
         "data": {
@@ -96,14 +101,24 @@ def main(argv: list[str] | None = None) -> int:
             "reserved_data_sets_used": [],
         },
         "training": {
-            "steps": args.steps, "meta_batch_size": 8, "optimizer": "Adam lr=0.001 grad_clip=1.0", "seed": 0,
-            "cpu_hours": round(cpu_hours, 3), "wall_minutes": round(minutes, 1),
+            "steps": args.steps,
+            "meta_batch_size": 8,
+            "optimizer": "Adam lr=0.001 grad_clip=1.0",
+            "seed": 0,
+            "cpu_hours": round(cpu_hours, 3),
+            "wall_minutes": round(minutes, 1),
             "machine": f"{os.cpu_count()}-core CPU ({platform.machine()}), one torch thread; no GPU",
-            "command": "python -m autometa.estimators.train_maml_regressor " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "command": "python -m autometa.estimators.train_maml_regressor "
+            + " ".join(argv if argv is not None else sys.argv[1:]),
         },  # fmt: skip
-        "held_out_r2": {"meta_trained": maml_member_r2(learner), "untrained": maml_member_r2(untrained)},
+        "held_out_r2": {
+            "meta_trained": maml_member_r2(learner),
+            "untrained": maml_member_r2(untrained),
+        },
     }
-    CARD.with_name(Path(args.out).stem + "_model_card.json").write_text(json.dumps(card, indent=1) + "\n")
+    CARD.with_name(Path(args.out).stem + "_model_card.json").write_text(
+        json.dumps(card, indent=1) + "\n"
+    )
     print(json.dumps(card["held_out_r2"], indent=1))
     return 0
 

@@ -46,13 +46,25 @@ from autometa.tasks._cells import held_out_cells
 from autometa.tasks.datasets import load_dev_table
 from autometa.tasks.roles import REGRESSOR_EVALUATION, REGRESSOR_VALIDATION
 
-__all__ = ["calibrate_spread", "choose_spread", "collect_tasks", "fit_blend", "interval_score", "main"]
+__all__ = [
+    "calibrate_spread",
+    "choose_spread",
+    "collect_tasks",
+    "fit_blend",
+    "interval_score",
+    "main",
+]
 
 LEVELS = np.array([0.1, 0.9])
 
 
 def collect_tasks(
-    datasets: Sequence[str], sizes: Sequence[int], seeds: Sequence[int], *, in_context: bool = True, log: Any = None
+    datasets: Sequence[str],
+    sizes: Sequence[int],
+    seeds: Sequence[int],
+    *,
+    in_context: bool = True,
+    log: Any = None,
 ) -> list[dict[str, Any]]:
     """Per task: each member's test predictions and the spread offsets, in transformed units."""
 
@@ -67,7 +79,14 @@ def collect_tasks(
             reg.fit(X_train, y_train)
         z = reg.target_transform_.transform(y_test)
         preds = reg.member_predictions(X_test)
-        task = {"dataset": name, "n": n, "seed": seed, "z": z, "preds": preds, "oob_sd": reg.oob_std_}
+        task = {
+            "dataset": name,
+            "n": n,
+            "seed": seed,
+            "z": z,
+            "preds": preds,
+            "oob_sd": reg.oob_std_,
+        }
         if "icl" in reg.members_:
             icl = reg.members_["icl"]
             xq = reg.icl_rows(X_test)
@@ -86,19 +105,25 @@ def _loss(weights: np.ndarray, tasks: list[dict[str, Any]], members: list[str]) 
     return float(np.mean(out))
 
 
-def fit_blend(tasks: list[dict[str, Any]], members: list[str], l2: float = 0.01) -> dict[str, float]:
+def fit_blend(
+    tasks: list[dict[str, Any]], members: list[str], l2: float = 0.01
+) -> dict[str, float]:
     """Softmax member weights minimizing the mean normalized squared error (+ ``l2`` on the logits)."""
 
     def objective(logits: np.ndarray) -> float:
         w = np.exp(logits - logits.max())
         return _loss(w / w.sum(), tasks, members) + l2 * float(np.sum(logits**2))
 
-    res = optimize.minimize(objective, np.zeros(len(members)), method="Nelder-Mead" if len(members) < 3 else "L-BFGS-B")
+    res = optimize.minimize(
+        objective, np.zeros(len(members)), method="Nelder-Mead" if len(members) < 3 else "L-BFGS-B"
+    )
     w = np.exp(res.x - res.x.max())
     return dict(zip(members, (w / w.sum()).tolist(), strict=True))
 
 
-def _interval(t: dict[str, Any], weights: dict[str, float], source: str, scale: float) -> tuple[np.ndarray, np.ndarray]:
+def _interval(
+    t: dict[str, Any], weights: dict[str, float], source: str, scale: float
+) -> tuple[np.ndarray, np.ndarray]:
     """The scaled central 80% interval of task ``t`` from spread ``source`` around the blend mean."""
     mean = sum(w * t["preds"][m] for m, w in weights.items())
     if source == "icl":
@@ -123,7 +148,9 @@ def calibrate_spread(tasks: list[dict[str, Any]], weights: dict[str, float], sou
     return float(optimize.brentq(coverage, 0.05, 20.0, xtol=1e-3))
 
 
-def interval_score(tasks: list[dict[str, Any]], weights: dict[str, float], source: str, scale: float) -> dict[str, float]:
+def interval_score(
+    tasks: list[dict[str, Any]], weights: dict[str, float], source: str, scale: float
+) -> dict[str, float]:
     """Coverage and the 80% interval score (width + 10 x the miss; proper, lower is better) over ``tasks``.
 
     Both are averaged per task; the score is in units of the task's target standard deviation.
@@ -152,7 +179,9 @@ def choose_spread(tasks: list[dict[str, Any]], members: list[str], l2: float) ->
         outside = [t for t in tasks if t["dataset"] == name]
         w = fit_blend(inside, members, l2)
         for source in sources:
-            held[source].append(interval_score(outside, w, source, calibrate_spread(inside, w, source)))
+            held[source].append(
+                interval_score(outside, w, source, calibrate_spread(inside, w, source))
+            )
     summary = {s: {k: float(np.mean([h[k] for h in v])) for k in v[0]} for s, v in held.items()}
     best = min(sources, key=lambda s: (summary[s]["interval_score"], s != "oob"))
     return {"spread": best, "leave_one_table_out": summary}
@@ -187,7 +216,9 @@ def synthetic_table(seed: int, n: int, n_test: int = 200) -> tuple[pd.DataFrame,
     cols = {}
     for j in range(X.shape[1]):
         if categorical[j]:
-            cols[f"x{j}"] = pd.Series([None if np.isnan(v) else f"L{int(v)}" for v in X[:, j]], dtype=object)
+            cols[f"x{j}"] = pd.Series(
+                [None if np.isnan(v) else f"L{int(v)}" for v in X[:, j]], dtype=object
+            )
         else:
             cols[f"x{j}"] = X[:, j]
     return pd.DataFrame(cols), y
@@ -207,7 +238,9 @@ def dataset_rows(name: str) -> int:
     return len(load_dev_table(name)[1])
 
 
-def collect_prior_tasks(path: Path, seeds: int, synthetic: int, log: Any = print) -> list[dict[str, Any]]:
+def collect_prior_tasks(
+    path: Path, seeds: int, synthetic: int, log: Any = print
+) -> list[dict[str, Any]]:
     """Fit every member on every planned task; append each task's record to ``path`` (resumable).
 
     A record holds the members' out-of-fold predictions on the training rows and their test
@@ -273,7 +306,9 @@ def fit_prior(tasks: list[dict[str, Any]], members: list[str], l2: float) -> Por
                          kind="regressor", min_weight=0.0)  # fmt: skip
 
 
-def held_out_priors(tasks: list[dict[str, Any]], members: list[str], l2: float) -> dict[str, Portfolio]:
+def held_out_priors(
+    tasks: list[dict[str, Any]], members: list[str], l2: float
+) -> dict[str, Portfolio]:
     """For each group, the prior fitted on every other group."""
     groups = sorted({_group(t) for t in tasks})
     return {g: fit_prior([t for t in tasks if _group(t) != g], members, l2) for g in groups}
@@ -287,7 +322,9 @@ def combined_weights(t: dict[str, Any], prior: dict[str, float], n0: float) -> d
     return greedy_selection(t["oof"], t["z_train"], squared_error, prior=prior, n0=n0, rounds=20)
 
 
-def spread_terms(t: dict[str, Any], weights: dict[str, float]) -> tuple[np.ndarray, float, np.ndarray]:
+def spread_terms(
+    t: dict[str, Any], weights: dict[str, float]
+) -> tuple[np.ndarray, float, np.ndarray]:
     """Test-row blend, the blend's out-of-fold residual scale and the members' disagreement per row."""
     mean = sum(w * t["preds"][m] for m, w in weights.items())
     oof = sum(w * t["oof"][m] for m, w in weights.items())
@@ -296,7 +333,9 @@ def spread_terms(t: dict[str, Any], weights: dict[str, float]) -> tuple[np.ndarr
     return mean, s, d
 
 
-def spread_score(items: list[tuple[np.ndarray, np.ndarray, float, np.ndarray]], a: float, b: float) -> dict[str, float]:
+def spread_score(
+    items: list[tuple[np.ndarray, np.ndarray, float, np.ndarray]], a: float, b: float
+) -> dict[str, float]:
     """Mean coverage and 80% interval score (in target sd units) of ``sqrt((a s)^2 + (b d)^2)`` Gaussians."""
     cover, score, width_cv = [], [], []
     for z, mean, s, d in items:
@@ -312,7 +351,11 @@ def spread_score(items: list[tuple[np.ndarray, np.ndarray, float, np.ndarray]], 
 
 def fit_spread(items: list[tuple[np.ndarray, np.ndarray, float, np.ndarray]]) -> dict[str, float]:
     """The (a, b) on a grid with the best interval score (a proper score: calibrated intervals win)."""
-    grid = [(a, b) for a in np.arange(0.5, 1.61, 0.05) for b in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)]
+    grid = [
+        (a, b)
+        for a in np.arange(0.5, 1.61, 0.05)
+        for b in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+    ]
     a, b = min(grid, key=lambda ab: spread_score(items, *ab)["interval_score"])
     return {"a": round(float(a), 3), "b": float(b)}
 
@@ -333,20 +376,28 @@ def analyse(tasks: list[dict[str, Any]], l2: float) -> dict[str, Any]:
         row["best_member"] = min(nmse(t["preds"][m], t["z"]) for m in members)
         per_task.append(row)
     # n0: the best mean normalized MSE over the validation tables and the synthetic tasks
-    choice = [r for r in per_task if r["dataset"] in REGRESSOR_VALIDATION or r["dataset"] == "synthetic"]
+    choice = [
+        r for r in per_task if r["dataset"] in REGRESSOR_VALIDATION or r["dataset"] == "synthetic"
+    ]
     n0_scores = {f"{n0:g}": float(np.mean([r[f"n0={n0:g}"] for r in choice])) for n0 in N0_GRID}
     n0 = float(min(N0_GRID, key=lambda v: n0_scores[f"{v:g}"]))
     by_size = {}
     for n in sorted({r["n"] for r in per_task}):
         rs = [r for r in per_task if r["n"] == n]
-        by_size[str(n)] = {k: float(np.mean([r[k] for r in rs])) for k in rs[0] if k not in ("dataset", "group", "n")}
+        by_size[str(n)] = {
+            k: float(np.mean([r[k] for r in rs]))
+            for k in rs[0]
+            if k not in ("dataset", "group", "n")
+        }
         by_size[str(n)]["tasks"] = len(rs)
     real = [r for r in per_task if r["dataset"] != "synthetic"]
     loto = {k: float(np.mean([r[k] for r in real])) for k in ("uniform", "prior")}
     loto_tables = {}
     for name in sorted({r["dataset"] for r in real}):
         rs = [r for r in real if r["dataset"] == name]
-        loto_tables[name] = {k: float(np.mean([r[k] for r in rs])) for k in ("uniform", "prior", f"n0={n0:g}")}
+        loto_tables[name] = {
+            k: float(np.mean([r[k] for r in rs])) for k in ("uniform", "prior", f"n0={n0:g}")
+        }
     # the spread, with the chosen n0 and held-out priors; calibrated on validation + synthetic tasks
     items = []
     for t in tasks:
@@ -368,7 +419,9 @@ def analyse(tasks: list[dict[str, Any]], l2: float) -> dict[str, Any]:
                 width = hi - lo if hi > lo else 1.0
                 share.append(np.mean((t["z"] < lo - m * width) | (t["z"] > hi + m * width)))
         outside[f"{m:g}"] = float(np.mean(share))
-    margin = float(min([m for m in MARGIN_GRID if outside[f"{m:g}"] <= 0.005] or [max(MARGIN_GRID)]))
+    margin = float(
+        min([m for m in MARGIN_GRID if outside[f"{m:g}"] <= 0.005] or [max(MARGIN_GRID)])
+    )
     return {
         "members": members, "n0": n0, "n0_scores": n0_scores, "by_size": by_size, "leave_one_table_out": loto,
         "leave_one_table_out_tables": loto_tables, "spread_model": spread, "spread_fit": spread_fit,
@@ -376,7 +429,9 @@ def analyse(tasks: list[dict[str, Any]], l2: float) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def fit_spread_a_only(items: list[tuple[np.ndarray, np.ndarray, float, np.ndarray]]) -> dict[str, float]:
+def fit_spread_a_only(
+    items: list[tuple[np.ndarray, np.ndarray, float, np.ndarray]],
+) -> dict[str, float]:
     """The ablation: the out-of-fold residual scale alone (b = 0), the same width for every row."""
     a = min(np.arange(0.5, 1.61, 0.05), key=lambda v: spread_score(items, v, 0.0)["interval_score"])
     return {"a": round(float(a), 3), **spread_score(items, float(a), 0.0)}
@@ -390,7 +445,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="task records (appended; a re-run resumes)")  # fmt: skip
     p.add_argument("--seeds", type=int, default=5, help="seeds per (table, size)")
     p.add_argument("--synthetic", type=int, default=40, help="synthetic prior tasks per size")
-    p.add_argument("--l2", type=float, default=0.02, help="L2 penalty of the prior (on coef and intercept spread)")
+    p.add_argument(
+        "--l2",
+        type=float,
+        default=0.02,
+        help="L2 penalty of the prior (on coef and intercept spread)",
+    )
     args = p.parse_args(argv)
     t0 = time.time()
     args.cache.parent.mkdir(parents=True, exist_ok=True)

@@ -81,7 +81,9 @@ class Support(NamedTuple):
 
 def support_from_batch(batch: Any) -> Support:
     """The support part of a :class:`~autometa.tasks.TaskBatch` as a :class:`Support`."""
-    return Support(batch.x_support, batch.y_support, batch.support_mask, batch.feature_mask, batch.class_mask)
+    return Support(
+        batch.x_support, batch.y_support, batch.support_mask, batch.feature_mask, batch.class_mask
+    )
 
 
 @runtime_checkable
@@ -94,7 +96,9 @@ class UpdateRule(Protocol):
 
     def init_state(self, params: Params) -> Any: ...
 
-    def __call__(self, params: Params, grads: Params, loss: Tensor, state: Any) -> tuple[Params, Any]: ...
+    def __call__(
+        self, params: Params, grads: Params, loss: Tensor, state: Any
+    ) -> tuple[Params, Any]: ...
 
 
 class SGD:
@@ -114,10 +118,14 @@ class SGD:
     def init_state(self, params: Params) -> None:
         return None
 
-    def __call__(self, params: Params, grads: Params, loss: Tensor, state: None) -> tuple[Params, None]:
+    def __call__(
+        self, params: Params, grads: Params, loss: Tensor, state: None
+    ) -> tuple[Params, None]:
         return {k: p - self.lr * grads[k] for k, p in params.items()}, None
 
-    def batched(self, params: Params, grads: Params, losses: Tensor, state: None) -> tuple[Params, None]:
+    def batched(
+        self, params: Params, grads: Params, losses: Tensor, state: None
+    ) -> tuple[Params, None]:
         """The step for ``T`` tasks at once: the rule is elementwise, so it is the same call."""
         return self(params, grads, losses, state)
 
@@ -142,10 +150,16 @@ class MetaSGDRule:
     def init_state(self, params: Params) -> None:
         return None
 
-    def __call__(self, params: Params, grads: Params, loss: Tensor, state: None) -> tuple[Params, None]:
-        return {k: (p - self.lrs[k] * grads[k]) if k in self.lrs else p for k, p in params.items()}, None
+    def __call__(
+        self, params: Params, grads: Params, loss: Tensor, state: None
+    ) -> tuple[Params, None]:
+        return {
+            k: (p - self.lrs[k] * grads[k]) if k in self.lrs else p for k, p in params.items()
+        }, None
 
-    def batched(self, params: Params, grads: Params, losses: Tensor, state: None) -> tuple[Params, None]:
+    def batched(
+        self, params: Params, grads: Params, losses: Tensor, state: None
+    ) -> tuple[Params, None]:
         """The step for ``T`` tasks at once (the step sizes broadcast over the task axis)."""
         return self(params, grads, losses, state)
 
@@ -168,13 +182,17 @@ def make_forward(net: nn.Module | ForwardFn) -> ForwardFn:
     raise TypeError(f"net must be an nn.Module or a callable; got {type(net).__name__}.")
 
 
-def batched_forward(net: nn.Module | ForwardFn, fast: Mapping[str, Tensor], x: Tensor, feature_mask: Tensor) -> Tensor:
+def batched_forward(
+    net: nn.Module | ForwardFn, fast: Mapping[str, Tensor], x: Tensor, feature_mask: Tensor
+) -> Tensor:
     """Evaluate the net with per-task parameters: ``fast[k]: [T, ...]``, ``x: [T, n, D]`` -> ``[T, n, C]``."""
     forward = make_forward(net)
     return vmap(forward)(dict(fast), x, feature_mask)
 
 
-def _check_adapt_args(steps: int, params: Mapping[str, Tensor], params_to_adapt: Iterable[str] | None) -> list[str]:
+def _check_adapt_args(
+    steps: int, params: Mapping[str, Tensor], params_to_adapt: Iterable[str] | None
+) -> list[str]:
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative int; got {steps!r}.")
     if params_to_adapt is None:
@@ -182,7 +200,9 @@ def _check_adapt_args(steps: int, params: Mapping[str, Tensor], params_to_adapt:
     names = list(params_to_adapt)
     unknown = [n for n in names if n not in params]
     if unknown:
-        raise ValueError(f"params_to_adapt names unknown parameters {unknown}; known: {sorted(params)}.")
+        raise ValueError(
+            f"params_to_adapt names unknown parameters {unknown}; known: {sorted(params)}."
+        )
     if not names:
         raise ValueError("params_to_adapt is empty: nothing to adapt.")
     return names
@@ -269,7 +289,9 @@ def adapt(
     return {k: out[k] for k in params}
 
 
-def _batched_step(rule: UpdateRule, params: Params, grads: Params, losses: Tensor, state: Any) -> tuple[Params, Any]:
+def _batched_step(
+    rule: UpdateRule, params: Params, grads: Params, losses: Tensor, state: Any
+) -> tuple[Params, Any]:
     """One step of ``rule`` for ``T`` tasks at once: its ``batched`` method, else ``vmap(rule)``."""
     batched = getattr(rule, "batched", None)
     if batched is not None:
@@ -297,7 +319,13 @@ def _adapt_inference(
             leaves = {k: fast[k].detach().requires_grad_(True) for k in names}
             logits = batched_forward(net, {**fast, **leaves}, support.x, support.feature_mask)
             losses = vmap(loss_fn)(logits, support.y, support.row_mask, support.class_mask)
-            grads = dict(zip(names, torch.autograd.grad(losses.sum(), [leaves[k] for k in names]), strict=True))
+            grads = dict(
+                zip(
+                    names,
+                    torch.autograd.grad(losses.sum(), [leaves[k] for k in names]),
+                    strict=True,
+                )
+            )
             with torch.no_grad():
                 new, state = _batched_step(update_rule, leaves, grads, losses.detach(), state)
             fast.update({k: v.detach() for k, v in new.items()})

@@ -41,7 +41,9 @@ def masked_accuracy(logits: Tensor, y: Tensor, row_mask: Tensor, class_mask: Ten
     return ((pred == y).to(logits.dtype) * w).sum() / w.sum().clamp_min(1.0)
 
 
-def masked_squared_error(outputs: Tensor, y: Tensor, row_mask: Tensor, class_mask: Tensor) -> Tensor:
+def masked_squared_error(
+    outputs: Tensor, y: Tensor, row_mask: Tensor, class_mask: Tensor
+) -> Tensor:
     """Mean squared error over the real rows of one regression task.
 
     ``outputs``: ``[n, 1]`` (a one-output net) or ``[n]``; ``y``: ``[n]`` float targets;

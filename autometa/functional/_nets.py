@@ -39,7 +39,9 @@ class MaskedMLP(nn.Module):
             raise ValueError(f"MaskedMLP needs d_max >= 1 and c_max >= 1; got {d_max}, {c_max}.")
         self.d_max, self.c_max, self.hidden = int(d_max), int(c_max), tuple(int(h) for h in hidden)
         widths = [2 * self.d_max, *self.hidden]
-        self.body = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))
+        self.body = nn.ModuleList(
+            nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True)
+        )
         self.head = nn.Linear(widths[-1], self.c_max)
 
     def features(self, x: Tensor, feature_mask: Tensor | None = None) -> Tensor:
@@ -60,7 +62,12 @@ class MaskedMLP(nn.Module):
         return self.hidden[-1] if self.hidden else 2 * self.d_max
 
     def get_config(self) -> dict[str, Any]:
-        return {"kind": "mlp", "d_max": self.d_max, "c_max": self.c_max, "hidden": list(self.hidden)}
+        return {
+            "kind": "mlp",
+            "d_max": self.d_max,
+            "c_max": self.c_max,
+            "hidden": list(self.hidden),
+        }
 
 
 class Conv4(nn.Module):

@@ -153,8 +153,12 @@ class MetaLearner(nn.Module, abc.ABC):
 
 def query_loss_and_accuracy(logits: Tensor, batch: TaskBatch) -> tuple[Tensor, Tensor]:
     """Mean over tasks of the masked query cross-entropy and accuracy."""
-    losses = torch.vmap(masked_cross_entropy)(logits, batch.y_query, batch.query_mask, batch.class_mask)
-    accs = torch.vmap(masked_accuracy)(logits.detach(), batch.y_query, batch.query_mask, batch.class_mask)
+    losses = torch.vmap(masked_cross_entropy)(
+        logits, batch.y_query, batch.query_mask, batch.class_mask
+    )
+    accs = torch.vmap(masked_accuracy)(
+        logits.detach(), batch.y_query, batch.query_mask, batch.class_mask
+    )
     return losses.mean(), accs.mean()
 
 
@@ -199,10 +203,17 @@ def predict_proba(learner: MetaLearner, model_input: Mapping[str, Any]) -> Any:
     xq = np.asarray(model_input["x_query"], dtype=np.float32)
     d = xs.shape[1]
     if d > d_max or xq.shape[1] != d:
-        raise ValueError(f"x_support and x_query need the same width <= d_max={d_max}; got {d}, {xq.shape[1]}.")
+        raise ValueError(
+            f"x_support and x_query need the same width <= d_max={d_max}; got {d}, {xq.shape[1]}."
+        )
     n_classes = int(ys.max()) + 1
     batch = TaskBatch.for_inference(
-        torch.from_numpy(xs), torch.from_numpy(ys), torch.from_numpy(xq), n_classes=n_classes, d_max=d_max, c_max=c_max
+        torch.from_numpy(xs),
+        torch.from_numpy(ys),
+        torch.from_numpy(xq),
+        n_classes=n_classes,
+        d_max=d_max,
+        c_max=c_max,
     )
     with torch.enable_grad():
         fast = learner.adapt(batch)

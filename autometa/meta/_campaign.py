@@ -58,7 +58,13 @@ from autometa.tasks import InContextPrior, InContextPriorV2, InContextRegression
 from autometa.tasks.roles import IN_CONTEXT_TRAIN, REGRESSOR_VALIDATION
 from autometa.tracking import start_run
 
-__all__ = ["CAMPAIGN_PRESETS", "InContextCampaign", "cooldown_directory", "held_out_auc", "held_out_r2"]
+__all__ = [
+    "CAMPAIGN_PRESETS",
+    "InContextCampaign",
+    "cooldown_directory",
+    "held_out_auc",
+    "held_out_r2",
+]
 
 _COOLDOWN_SUFFIX = "-cooldown"
 
@@ -72,8 +78,19 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
     "in-context-v2": lambda: {
         "task": "classification",
         "algo": "in-context-v2",
-        "learner_config": {"width": 96, "depth": 3, "heads": 4, "mlp_ratio": 2, "thinking_rows": 16},
-        "prior_config": {"n_support_range": (4, 256), "n_query": 64, "max_features": 24, "datasets": list(IN_CONTEXT_TRAIN)},
+        "learner_config": {
+            "width": 96,
+            "depth": 3,
+            "heads": 4,
+            "mlp_ratio": 2,
+            "thinking_rows": 16,
+        },
+        "prior_config": {
+            "n_support_range": (4, 256),
+            "n_query": 64,
+            "max_features": 24,
+            "datasets": list(IN_CONTEXT_TRAIN),
+        },
         "optimizer": "muon",
         "lr": 1e-3,
         "warmup_steps": 100,
@@ -85,7 +102,13 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
     "in-context-regression-v2": lambda: {
         "task": "regression",
         "algo": "in-context-regression-v2",
-        "learner_config": {"width": 96, "depth": 3, "heads": 4, "mlp_ratio": 2, "thinking_rows": 16},
+        "learner_config": {
+            "width": 96,
+            "depth": 3,
+            "heads": 4,
+            "mlp_ratio": 2,
+            "thinking_rows": 16,
+        },
         "optimizer": "muon",
         "lr": 1e-3,
         "warmup_steps": 100,
@@ -98,8 +121,19 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
     "in-context-v2-gpu": lambda: {
         "task": "classification",
         "algo": "in-context-v2",
-        "learner_config": {"width": 192, "depth": 6, "heads": 6, "mlp_ratio": 2, "thinking_rows": 24},
-        "prior_config": {"n_support_range": (4, 1024), "n_query": 128, "max_features": 48, "datasets": list(IN_CONTEXT_TRAIN)},
+        "learner_config": {
+            "width": 192,
+            "depth": 6,
+            "heads": 6,
+            "mlp_ratio": 2,
+            "thinking_rows": 24,
+        },
+        "prior_config": {
+            "n_support_range": (4, 1024),
+            "n_query": 128,
+            "max_features": 48,
+            "datasets": list(IN_CONTEXT_TRAIN),
+        },
         "meta_batch_size": 32,
         "optimizer": "muon",
         "lr": 1e-3,
@@ -109,6 +143,7 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
         "chunk_steps": 250,
     },
 }
+
 
 class InContextCampaign:
     """Meta-train the in-context learner in resumable chunks, recording its learning curve.
@@ -190,7 +225,6 @@ class InContextCampaign:
         self.task = task
         if eval_datasets is None:
             if task == "regression":
-
                 eval_datasets = REGRESSOR_VALIDATION
             else:
                 eval_datasets = EVAL_DATASETS
@@ -219,7 +253,9 @@ class InContextCampaign:
         self.optimizer = optimizer
         self.ema_decay = None if ema_decay is None else float(ema_decay)
         self.branched_from: str | None = None
-        self.devices: list[str] = []  # every device the campaign has trained on, in order of first use
+        self.devices: list[
+            str
+        ] = []  # every device the campaign has trained on, in order of first use
         if self.curve_path.is_file():  # a cool-down branch keeps its window and origin
             meta = json.loads(self.curve_path.read_text())
             stored = meta.get("cooldown")
@@ -246,7 +282,10 @@ class InContextCampaign:
             device=self.device,
             progress=False,
             optimizer=OptimizerConfig(
-                self.optimizer, lr=self.lr, weight_decay=self.weight_decay, grad_clip=self.grad_clip,
+                self.optimizer,
+                lr=self.lr,
+                weight_decay=self.weight_decay,
+                grad_clip=self.grad_clip,
                 ema_decay=self.ema_decay,
             ),  # fmt: skip
             schedule=ScheduleConfig(warmup_steps=self.warmup_steps, decay_window=self.cooldown),
@@ -259,7 +298,9 @@ class InContextCampaign:
         if self.algo is not None:
             ensure_registered(self.algo)
             if self.algo not in LEARNERS:
-                raise ValueError(f"Unknown learner {self.algo!r}; choose one of {sorted(LEARNERS)}.")
+                raise ValueError(
+                    f"Unknown learner {self.algo!r}; choose one of {sorted(LEARNERS)}."
+                )
             return LEARNERS[self.algo]
         return InContextRegressionLearner if self.task == "regression" else InContextLearner
 
@@ -287,7 +328,9 @@ class InContextCampaign:
         """The constant-rate campaign a cool-down branch came from (this campaign's own folder otherwise)."""
         if self.branched_from:
             return Path(self.branched_from)
-        if self.cooldown is not None and self.directory.name.endswith(_COOLDOWN_SUFFIX):  # branches from before
+        if self.cooldown is not None and self.directory.name.endswith(
+            _COOLDOWN_SUFFIX
+        ):  # branches from before
             return self.directory.with_name(self.directory.name.removesuffix(_COOLDOWN_SUFFIX))
         return self.directory
 
@@ -317,7 +360,11 @@ class InContextCampaign:
                 learner = self.learner_class(**json.loads(payload["config"]))
                 averaged = payload["training"].get("averaged")
                 if averaged is not None:  # the scored weights are the moving average
-                    state = {k[len("module.") :]: v for k, v in averaged.items() if k.startswith("module.")}
+                    state = {
+                        k[len("module.") :]: v
+                        for k, v in averaged.items()
+                        if k.startswith("module.")
+                    }
                     learner.load_state_dict(state)
                 else:
                     learner.load_state_dict(payload["state_dict"])
@@ -351,7 +398,9 @@ class InContextCampaign:
         tmp.write_text(json.dumps(meta, indent=1))
         os.replace(tmp, self.curve_path)
 
-    def cooldown_branch(self, steps: int, directory: str | os.PathLike[str] | None = None) -> InContextCampaign:
+    def cooldown_branch(
+        self, steps: int, directory: str | os.PathLike[str] | None = None
+    ) -> InContextCampaign:
         """A copy of this campaign that decays the learning rate linearly to 0 over ``steps`` steps.
 
         The branch starts from this campaign's committed state (``resume.pt`` and its curve) in
@@ -372,13 +421,17 @@ class InContextCampaign:
         if (target / "curve.json").is_file():
             branch = InContextCampaign(target, **kwargs)
             if branch.cooldown is None:
-                raise ValueError(f"{target} holds a campaign without a cool-down; pick another directory.")
+                raise ValueError(
+                    f"{target} holds a campaign without a cool-down; pick another directory."
+                )
             return branch
         if isinstance(steps, bool) or int(steps) < 1:
             raise ValueError(f"the cool-down needs a positive number of steps; got {steps!r}.")
         curve, compact = self.curve(), self.directory / COMPACT_FILE
         if not curve or not compact.is_file():
-            raise ValueError(f"{self.directory} has no campaign state (resume.pt and curve.json) to cool down.")
+            raise ValueError(
+                f"{self.directory} has no campaign state (resume.pt and curve.json) to cool down."
+            )
         start = int(load_checkpoint(compact)["training"]["step"])
         if start != int(curve[-1]["step"]):
             raise ValueError(
@@ -394,7 +447,9 @@ class InContextCampaign:
         return branch
 
     # ------------------------------------------------------------------ the loop
-    def run(self, *, hours: float | None = None, steps: int | None = None, log: Any = None) -> list[dict[str, float]]:
+    def run(
+        self, *, hours: float | None = None, steps: int | None = None, log: Any = None
+    ) -> list[dict[str, float]]:
         """Train until ``steps`` total steps or ``hours`` more wall-clock hours, whichever first.
 
         Continues from ``last.pt`` (exact) or else ``resume.pt`` (compact) when present.
@@ -407,13 +462,17 @@ class InContextCampaign:
         if self.cooldown is not None:  # a cool-down ends at its window's end
             steps = self.cooldown[1] if steps is None else min(int(steps), self.cooldown[1])
         if hours is None and steps is None:
-            raise ValueError("Give steps= (total outer steps) or hours= (wall-clock budget of this session).")
+            raise ValueError(
+                "Give steps= (total outer steps) or hours= (wall-clock budget of this session)."
+            )
         log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.directory.mkdir(parents=True, exist_ok=True)
         trainer = self.build_trainer()
         resume = resume_file(self.directory)
         if resume is not None and resume.name == COMPACT_FILE:
-            log(f"campaign: continuing from the compact state {resume} (16-bit weights and moments)")
+            log(
+                f"campaign: continuing from the compact state {resume} (16-bit weights and moments)"
+            )
         curve = self.curve()
         cpu_base = curve[-1]["cpu_hours"] if curve else 0.0
         wall_base = curve[-1]["wall_hours"] if curve else 0.0
@@ -426,7 +485,11 @@ class InContextCampaign:
             with start_run(
                 experiment="autometa-campaign",
                 run_name=name,
-                params={"learner": self.learner_config, "prior": self.prior_config, "resumed_from_step": done},
+                params={
+                    "learner": self.learner_config,
+                    "prior": self.prior_config,
+                    "resumed_from_step": done,
+                },
                 tags={"autometa.campaign": name},
                 tracking_uri=self.tracking_uri,
                 enabled=self.tracking,
@@ -436,18 +499,34 @@ class InContextCampaign:
                     """After each chunk: score, extend the curve, log; stop when the budget is spent."""
                     if str(trainer.device) not in self.devices:
                         self.devices.append(str(trainer.device))
-                    hist = [h for h in trainer.history[-self.chunk_steps :] if "meta_train/loss" in h]
+                    hist = [
+                        h for h in trainer.history[-self.chunk_steps :] if "meta_train/loss" in h
+                    ]
                     entry: dict[str, float] = {
                         "step": int(trainer.step),
-                        "train_loss": float(np.mean([h["meta_train/loss"] for h in hist])) if hist else math.nan,
+                        "train_loss": float(np.mean([h["meta_train/loss"] for h in hist]))
+                        if hist
+                        else math.nan,
                     }
-                    entry.update(self.evaluate(trainer.averaged if trainer.averaged is not None else trainer.learner))
+                    entry.update(
+                        self.evaluate(
+                            trainer.averaged if trainer.averaged is not None else trainer.learner
+                        )
+                    )
                     entry["cpu_hours"] = cpu_base + (time.process_time() - cpu0) / 3600.0
                     entry["wall_hours"] = wall_base + (time.monotonic() - wall0) / 3600.0
                     curve.append(entry)
                     self._write_curve(curve)
-                    run.log_metrics({k: v for k, v in entry.items() if k != "step"}, step=int(entry["step"]))
-                    log("campaign: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in entry.items()))
+                    run.log_metrics(
+                        {k: v for k, v in entry.items() if k != "step"}, step=int(entry["step"])
+                    )
+                    log(
+                        "campaign: "
+                        + ", ".join(
+                            f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                            for k, v in entry.items()
+                        )
+                    )
                     return deadline is not None and time.monotonic() >= deadline
 
                 if steps is None or done < int(steps):
@@ -482,14 +561,15 @@ def export_in_context(
     given, peers' AUC on the same held-out splits.
     """
 
-
     if learner is None:
         learner, curve = campaign.snapshot()
     else:
         curve = campaign.curve() if curve is None else curve
     prior = campaign.build_prior(getattr(learner, "base", learner))
     path = save_meta_learner(
-        learner, checkpoint, metadata={"campaign_step": int(curve[-1]["step"]), "source": "in-context campaign"}
+        learner,
+        checkpoint,
+        metadata={"campaign_step": int(curve[-1]["step"]), "source": "in-context campaign"},
     )
     info = {
         **learner_card(learner, path),
@@ -497,7 +577,10 @@ def export_in_context(
             "synthetic": {
                 "generator": f"autometa.tasks.{type(prior.synthetic_for(prior.n_support_range[0])).__name__}",
                 "kinds": list(prior.synthetic_for(prior.n_support_range[0]).kinds),
-                **{k: list(v) if isinstance(v, tuple) else v for k, v in prior.synthetic_options.items()},
+                **{
+                    k: list(v) if isinstance(v, tuple) else v
+                    for k, v in prior.synthetic_options.items()
+                },
             },
             "dev_tables": list(prior.datasets),
             "dev_table_share": prior.dataset_weight,
@@ -523,7 +606,8 @@ def export_in_context(
             "command": command,
         },
         "learning_curve": [
-            {k: (round(v, 4) if isinstance(v, float) else v) for k, v in entry.items()} for entry in curve
+            {k: (round(v, 4) if isinstance(v, float) else v) for k, v in entry.items()}
+            for entry in curve
         ],
         "peers_on_the_same_splits": references or {},
         **(extra or {}),
@@ -545,11 +629,18 @@ def plot_curve(
     ax = fig.add_subplot()
     hours = [c["cpu_hours"] for c in curve]
     prefix = f"{metric}@"
-    keys = sorted({k for c in curve for k in c if k.startswith(prefix)}, key=lambda k: int(k[len(prefix) :]))
+    keys = sorted(
+        {k for c in curve for k in c if k.startswith(prefix)}, key=lambda k: int(k[len(prefix) :])
+    )
     colors = dict(zip(keys, ("tab:blue", "tab:orange", "tab:green", "tab:red"), strict=False))
     for k in keys:
         size = k[len(prefix) :]
-        ax.plot(hours, [c.get(k, math.nan) for c in curve], color=colors[k], label=f"in-context, n={size}")
+        ax.plot(
+            hours,
+            [c.get(k, math.nan) for c in curve],
+            color=colors[k],
+            label=f"in-context, n={size}",
+        )
         for peer, style in zip(sorted(references or {}), ("--", ":"), strict=False):
             if k in references[peer]:
                 ax.axhline(references[peer][k], color=colors[k], linestyle=style, linewidth=1,

@@ -83,7 +83,12 @@ CHECKPOINT_FORMAT = "autometa.meta-learner"
 CHECKPOINT_VERSION = 1
 #: the files of a checkpoint folder: the latest training state, the best by meta-validation,
 #: the compact training state (:func:`compact_payload`) and the learning-curve plot
-LAST_FILE, BEST_FILE, COMPACT_FILE, CURVE_FILE = "last.pt", "best.pt", "resume.pt", "learning_curve.png"
+LAST_FILE, BEST_FILE, COMPACT_FILE, CURVE_FILE = (
+    "last.pt",
+    "best.pt",
+    "resume.pt",
+    "learning_curve.png",
+)
 #: optimizer moments stored as bf16 in a compact file (Adam/AdamW's first and second moments)
 _COMPACT_MOMENTS = ("exp_avg", "exp_avg_sq")
 
@@ -160,7 +165,11 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
         with _suppress_os_error():
             os.unlink(tmp)
         if isinstance(exc, OSError):
-            kept = "the previous checkpoint there is unchanged" if path.exists() else "nothing was written"
+            kept = (
+                "the previous checkpoint there is unchanged"
+                if path.exists()
+                else "nothing was written"
+            )
             raise type(exc)(
                 exc.errno, f"Saving the checkpoint {path} failed ({exc.strerror or exc}); {kept}."
             ) from None
@@ -377,7 +386,11 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
     payload = read_torch_file(path, map_location)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         hint = ""
-        if isinstance(payload, dict) and payload and all(hasattr(v, "shape") for v in payload.values()):
+        if (
+            isinstance(payload, dict)
+            and payload
+            and all(hasattr(v, "shape") for v in payload.values())
+        ):
             hint = (
                 " It looks like a bare state_dict: build the learner yourself and call "
                 "learner.load_state_dict(torch.load(path)), or save it with save_meta_learner."
@@ -395,7 +408,9 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
         )
     missing = [k for k in ("algo", "config", "state_dict") if k not in payload]
     if missing:
-        raise ValueError(f"{path} is an incomplete autometa checkpoint: missing {missing}; save it again.")
+        raise ValueError(
+            f"{path} is an incomplete autometa checkpoint: missing {missing}; save it again."
+        )
     stored = payload.get("content_sha256")
     if stored is not None:  # files from before the hash existed have none (and load as before)
         actual = content_hash(payload)
@@ -418,7 +433,9 @@ def compact_payload(payload: Mapping[str, Any], history_tail: int = 200) -> dict
     size of the full file).
     """
     out = dict(payload)
-    out["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    out["state_dict"] = {
+        k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()
+    }
     training = dict(payload["training"])
     optimizer = dict(training["optimizer"])
     optimizer["state"] = {
@@ -428,7 +445,9 @@ def compact_payload(payload: Mapping[str, Any], history_tail: int = 200) -> dict
     training["optimizer"] = optimizer
     training["history"] = json.dumps(json.loads(training["history"])[-int(history_tail) :])
     if training.get("averaged") is not None:  # a moving average of the weights: fp16 as well
-        training["averaged"] = {k: v.half() if v.is_floating_point() else v for k, v in training["averaged"].items()}
+        training["averaged"] = {
+            k: v.half() if v.is_floating_point() else v for k, v in training["averaged"].items()
+        }
     out["training"] = training
     return out
 
@@ -436,7 +455,9 @@ def compact_payload(payload: Mapping[str, Any], history_tail: int = 200) -> dict
 def expand_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The inverse of :func:`compact_payload`: weights and moments back in float32."""
     out = dict(payload)
-    out["state_dict"] = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    out["state_dict"] = {
+        k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()
+    }
     training = dict(payload["training"])
     optimizer = dict(training["optimizer"])
     optimizer["state"] = {
@@ -445,7 +466,9 @@ def expand_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     }
     training["optimizer"] = optimizer
     if training.get("averaged") is not None:
-        training["averaged"] = {k: v.float() if v.is_floating_point() else v for k, v in training["averaged"].items()}
+        training["averaged"] = {
+            k: v.float() if v.is_floating_point() else v for k, v in training["averaged"].items()
+        }
     out["training"] = training
     return out
 
@@ -471,9 +494,15 @@ def learner_from_payload(payload: Mapping[str, Any], source: str = "checkpoint")
             f"(known: {sorted(LEARNERS)}); import the module that defines it{where} before loading."
         )
     try:
-        config = json.loads(payload["config"]) if isinstance(payload["config"], str) else dict(payload["config"])
+        config = (
+            json.loads(payload["config"])
+            if isinstance(payload["config"], str)
+            else dict(payload["config"])
+        )
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{source} has an unreadable learner config ({exc}); save it again.") from exc
+        raise ValueError(
+            f"{source} has an unreadable learner config ({exc}); save it again."
+        ) from exc
     try:
         learner = build_learner(algo, **config)
     except (TypeError, ValueError) as exc:
@@ -542,7 +571,7 @@ def load_meta_learner(
         payload = load_checkpoint(source, map_location=map_location)
     learner = learner_from_payload(payload, source=source)
     if map_location is not None and not callable(map_location):
-            learner.to(torch.device(map_location) if isinstance(map_location, str) else map_location)
+        learner.to(torch.device(map_location) if isinstance(map_location, str) else map_location)
     return learner
 
 

@@ -75,7 +75,11 @@ def compare_campaigns(
         ``{"budgets": [...], "span": s, "campaigns": {name: {"dir": ..., "until_step": s,
         "cpu_hours": reached, "at": {str(budget): scores or None}}}}``.
     """
-    out: dict[str, Any] = {"budgets": [float(b) for b in budgets], "span": float(span), "campaigns": {}}
+    out: dict[str, Any] = {
+        "budgets": [float(b) for b in budgets],
+        "span": float(span),
+        "campaigns": {},
+    }
     for name, directory in campaigns.items():
         curve = load_curve(directory)
         if until is not None and name in until:
@@ -89,11 +93,17 @@ def compare_campaigns(
     return out
 
 
-def markdown_table(result: dict[str, Any], keys: Sequence[str] = ("auc@32", "auc@128", "auc@512")) -> str:
+def markdown_table(
+    result: dict[str, Any], keys: Sequence[str] = ("auc@32", "auc@128", "auc@512")
+) -> str:
     """The comparison of :func:`compare_campaigns` as a markdown table (one row per campaign)."""
     sizes = "/".join(k.split("@", 1)[1] for k in keys)
     budgets = result["budgets"]
-    lines = ["| campaign | CPU-hours reached | " + " | ".join(f"AUC@{sizes} at {b:g} CPU-h" for b in budgets) + " |"]
+    lines = [
+        "| campaign | CPU-hours reached | "
+        + " | ".join(f"AUC@{sizes} at {b:g} CPU-h" for b in budgets)
+        + " |"
+    ]
     lines.append("|---" * (2 + len(budgets)) + "|")
     for name, entry in result["campaigns"].items():
         cells = []

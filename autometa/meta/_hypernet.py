@@ -102,11 +102,15 @@ class SetEncoder(nn.Module):
         Attention heads; must divide ``width``.
     """
 
-    def __init__(self, in_dim: int, width: int, encoder: str = "deepsets", depth: int = 2, heads: int = 4) -> None:
+    def __init__(
+        self, in_dim: int, width: int, encoder: str = "deepsets", depth: int = 2, heads: int = 4
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         if encoder == "deepsets":
-            self.rows = nn.Sequential(nn.Linear(in_dim, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU())
+            self.rows = nn.Sequential(
+                nn.Linear(in_dim, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU()
+            )
             self.blocks = nn.ModuleList()
         else:
             self.rows = nn.Linear(in_dim, width)
@@ -219,7 +223,9 @@ class HyperNet(EmbeddingLearner):
         embeddings [T, C, E], one-hot labels [T, S, C])``."""
         check_batch_width(batch, self.c_max, type(self).__name__)
         onehot = support_onehot(batch)
-        emb, _ = self.episode_embeddings(batch)  # batch-norm statistics of the whole episode when transductive
+        emb, _ = self.episode_embeddings(
+            batch
+        )  # batch-norm statistics of the whole episode when transductive
         label = F.pad(onehot, (0, self.c_max - onehot.shape[-1]))
         context, z = self.set_encoder(torch.cat([emb, label], dim=-1), batch.support_mask, onehot)
         return context, z, class_means(emb, onehot), onehot
@@ -325,13 +331,17 @@ class HyperNetMAML(HyperNet):
         first_order: bool = False,
         inner_params: str = "head",
     ) -> None:
-        super().__init__(net, encoder, width, depth, heads, film, proto_residual, episode_batch_norm)
+        super().__init__(
+            net, encoder, width, depth, heads, film, proto_residual, episode_batch_norm
+        )
         owner = type(self).__name__
         self.inner_steps = check_int_at_least(inner_steps, "inner_steps", owner)
         if isinstance(inner_lr, bool) or not isinstance(inner_lr, (int, float)) or not inner_lr > 0:
             raise ValueError(f"{owner}: inner_lr must be a float > 0; got {inner_lr!r}.")
         self.inner_lr = float(inner_lr)
-        self.inner_rule = check_choice(inner_rule, "inner_rule", ("sgd", "meta-sgd", "meta-lstm"), owner)
+        self.inner_rule = check_choice(
+            inner_rule, "inner_rule", ("sgd", "meta-sgd", "meta-lstm"), owner
+        )
         self.learn_inner_lr = bool(learn_inner_lr)
         self.first_order = bool(first_order)
         self.inner_params = check_choice(inner_params, "inner_params", ("head", "all"), owner)
@@ -347,7 +357,9 @@ class HyperNetMAML(HyperNet):
         elif self.inner_rule == "meta-sgd":
             self.inner_lrs = nn.ParameterDict(
                 {
-                    k.replace(".", "__"): nn.Parameter(torch.full_like(self.net.get_parameter(k), self.inner_lr))
+                    k.replace(".", "__"): nn.Parameter(
+                        torch.full_like(self.net.get_parameter(k), self.inner_lr)
+                    )
                     for k in self._adapt_names
                     if k.startswith("body")
                 }
@@ -385,7 +397,9 @@ class HyperNetMAML(HyperNet):
             rows = batch.x_support
             if self.transductive:
                 rows = torch.cat([batch.x_support, batch.x_query], dim=1)
-            feats = vmap(lambda p, x, fm: functional_call(self.net, p, (x, fm)))(body, rows, batch.feature_mask)
+            feats = vmap(lambda p, x, fm: functional_call(self.net, p, (x, fm)))(
+                body, rows, batch.feature_mask
+            )
             feats = feats[:, : batch.x_support.shape[1]]
             params = {"head.weight": start["head.weight"], "head.bias": start["head.bias"]}
 
@@ -398,13 +412,20 @@ class HyperNetMAML(HyperNet):
             # statistics of the support set inside the loop)
             params, forward, inputs = start, self.forward_one, batch.x_support
 
-        def one_task(p: dict[str, Tensor], x: Tensor, y: Tensor, rm: Tensor, fm: Tensor, cm: Tensor):
+        def one_task(
+            p: dict[str, Tensor], x: Tensor, y: Tensor, rm: Tensor, fm: Tensor, cm: Tensor
+        ):
             support = Support(x[None], y[None], rm[None], fm[None], cm[None])
             out = adapt(forward, p, support, steps=steps, update_rule=rule, first_order=first_order)
             return {k: v[0] for k, v in out.items()}
 
         adapted = vmap(one_task)(
-            params, inputs, batch.y_support, batch.support_mask, batch.feature_mask, batch.class_mask
+            params,
+            inputs,
+            batch.y_support,
+            batch.support_mask,
+            batch.feature_mask,
+            batch.class_mask,
         )
         return {**start, **adapted}
 

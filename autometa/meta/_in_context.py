@@ -56,7 +56,14 @@ from autometa.meta._base import MetaLearner, masked_predict, register_learner
 from autometa.tasks._split import stratified_sample
 from autometa.tasks._task import TaskBatch
 
-__all__ = ["InContextLearner", "InContextState", "check_batch", "check_dims", "in_context_proba", "permute_slots"]
+__all__ = [
+    "InContextLearner",
+    "InContextState",
+    "check_batch",
+    "check_dims",
+    "in_context_proba",
+    "permute_slots",
+]
 
 
 def check_dims(**dims: int) -> None:
@@ -70,7 +77,9 @@ def check_dims(**dims: int) -> None:
         raise ValueError(f"heads={dims['heads']} must divide width={dims['width']}.")
 
 
-def check_batch(learner: Any, batch: TaskBatch, *, regression: bool = False, hint: str = "") -> None:
+def check_batch(
+    learner: Any, batch: TaskBatch, *, regression: bool = False, hint: str = ""
+) -> None:
     """Refuse a batch the learner cannot read: wrong encoded width, too many classes, wrong target kind."""
     if batch.x_support.shape[-1] != learner.d_max:
         raise ValueError(
@@ -78,7 +87,9 @@ def check_batch(learner: Any, batch: TaskBatch, *, regression: bool = False, hin
             f"{batch.x_support.shape[-1]}. Encode tasks with d_max={learner.d_max}."
         )
     if regression and not batch.y_support.is_floating_point():
-        raise ValueError(f"{type(learner).__name__} needs regression tasks (float targets); got class labels.")
+        raise ValueError(
+            f"{type(learner).__name__} needs regression tasks (float targets); got class labels."
+        )
     if not regression and batch.c_max > learner.c_max:
         raise ValueError(
             f"This in-context learner handles at most c_max={learner.c_max} classes per pass; the batch has "
@@ -111,7 +122,9 @@ class _Block(nn.Module):
         self.kv = nn.Linear(width, 2 * width)
         self.out = nn.Linear(width, width)
         self.norm2 = nn.LayerNorm(width)
-        self.mlp = nn.Sequential(nn.Linear(width, mlp_ratio * width), nn.GELU(), nn.Linear(mlp_ratio * width, width))
+        self.mlp = nn.Sequential(
+            nn.Linear(width, mlp_ratio * width), nn.GELU(), nn.Linear(mlp_ratio * width, width)
+        )
 
     def _split(self, t: Tensor) -> Tensor:
         T, n, w = t.shape
@@ -206,7 +219,9 @@ class InContextLearner(MetaLearner):
         slot_shuffle: bool = True,
     ) -> None:
         super().__init__()
-        check_dims(d_max=d_max, c_max=c_max, width=width, depth=depth, heads=heads, mlp_ratio=mlp_ratio)
+        check_dims(
+            d_max=d_max, c_max=c_max, width=width, depth=depth, heads=heads, mlp_ratio=mlp_ratio
+        )
         self.d_max, self.c_max, self.width, self.depth = d_max, c_max, width, depth
         self.heads, self.mlp_ratio, self.slot_shuffle = heads, mlp_ratio, bool(slot_shuffle)
         self.embed = nn.Linear(2 * d_max, width)
@@ -328,9 +343,15 @@ def in_context_proba(
     gen = torch.Generator().manual_seed(int(seed))
     xs, ys, masks, perms = [], [], [], []
     for m in range(int(n_members)):
-        if y_support.numel() > max_support:  # the project's one stratified sampler, seeded per member
+        if (
+            y_support.numel() > max_support
+        ):  # the project's one stratified sampler, seeded per member
             rows = torch.from_numpy(
-                np.sort(stratified_sample(y_support.numpy(), int(max_support), np.random.default_rng([seed, m])))
+                np.sort(
+                    stratified_sample(
+                        y_support.numpy(), int(max_support), np.random.default_rng([seed, m])
+                    )
+                )
             )
         else:
             rows = torch.arange(y_support.numel())
@@ -341,7 +362,11 @@ def in_context_proba(
         masks.append(feature_mask[slots])
         perms.append((slots, labels))
     batch = TaskBatch.for_inference(
-        torch.stack(xs), torch.stack(ys), n_classes=n_classes, c_max=learner.c_max, feature_mask=torch.stack(masks)
+        torch.stack(xs),
+        torch.stack(ys),
+        n_classes=n_classes,
+        c_max=learner.c_max,
+        feature_mask=torch.stack(masks),
     )
     try:
         state = learner.adapt(batch)

@@ -32,7 +32,13 @@ from autometa.meta._in_context import InContextLearner, check_batch, permute_slo
 from autometa.tasks._encoder import standardize_targets
 from autometa.tasks._task import TaskBatch
 
-__all__ = ["BarRegression", "InContextRegressionLearner", "TARGET_CLIP", "bar_query_scores", "in_context_regression_distribution"]
+__all__ = [
+    "BarRegression",
+    "InContextRegressionLearner",
+    "TARGET_CLIP",
+    "bar_query_scores",
+    "in_context_regression_distribution",
+]
 
 #: standardized support targets are clipped to this range before they are embedded
 TARGET_CLIP = 8.0
@@ -185,7 +191,9 @@ def in_context_regression_distribution(
     n = z.numel()
     for m in range(int(n_members)):
         if n > max_support:
-            rows = torch.from_numpy(np.sort(np.random.default_rng([seed, m]).choice(n, int(max_support), replace=False)))
+            rows = torch.from_numpy(
+                np.sort(np.random.default_rng([seed, m]).choice(n, int(max_support), replace=False))
+            )
         else:
             rows = torch.arange(n)
         slots = torch.argsort(torch.rand(D, generator=gen))
@@ -193,7 +201,9 @@ def in_context_regression_distribution(
         ys.append(z[rows])
         masks.append(feature_mask[slots])
         slots_all.append(slots)
-    batch = TaskBatch.for_inference(torch.stack(xs), torch.stack(ys), n_classes=1, feature_mask=torch.stack(masks))
+    batch = TaskBatch.for_inference(
+        torch.stack(xs), torch.stack(ys), n_classes=1, feature_mask=torch.stack(masks)
+    )
     try:
         state = learner.adapt(batch)
         out = torch.zeros(x_query.shape[0], learner.n_bins, dtype=torch.float64)

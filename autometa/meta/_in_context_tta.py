@@ -59,7 +59,9 @@ class InContextTTA(MetaLearner):
     hidden_size, init_lr : passed to :class:`~autometa.meta.MetaLSTMRule`.
     """
 
-    def __init__(self, base: dict[str, Any], steps: int = 3, hidden_size: int = 20, init_lr: float = 0.05) -> None:
+    def __init__(
+        self, base: dict[str, Any], steps: int = 3, hidden_size: int = 20, init_lr: float = 0.05
+    ) -> None:
         super().__init__()
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
             raise ValueError(f"steps must be a non-negative int; got {steps!r}.")
@@ -104,14 +106,20 @@ class InContextTTA(MetaLearner):
             context = self.base.adapt(batch)
             held_out = self._cross_fitted_features(batch) if steps else batch.x_support
         init = {"weight": self.head_weight, "bias": self.head_bias}
-        support = Support(held_out, batch.y_support, batch.support_mask, batch.feature_mask, batch.class_mask)
+        support = Support(
+            held_out, batch.y_support, batch.support_mask, batch.feature_mask, batch.class_mask
+        )
         fast = adapt(_head, init, support, steps=steps, update_rule=self.rule)
         return _TTAState(context, fast)
 
     def _cross_fitted_features(self, batch: TaskBatch) -> Tensor:
         """Features ``[T, S, width]`` of the support rows, each fold encoded against the other fold."""
-        fold = (torch.arange(batch.x_support.shape[1], device=batch.x_support.device) % 2 == 0)[None, :]
-        out = torch.zeros(*batch.x_support.shape[:2], self.base.width, device=batch.x_support.device)
+        fold = (torch.arange(batch.x_support.shape[1], device=batch.x_support.device) % 2 == 0)[
+            None, :
+        ]
+        out = torch.zeros(
+            *batch.x_support.shape[:2], self.base.width, device=batch.x_support.device
+        )
         for rows in (fold, ~fold):
             context = self.base.adapt(replace(batch, support_mask=batch.support_mask & ~rows))
             feats = self.base.features(context, batch.x_support, batch)

@@ -123,7 +123,9 @@ class _Block(nn.Module):
         self.kv_r = nn.Linear(width, 2 * width, bias=False)
         self.norm_m = _RMSNorm(width)
         self.mlp = nn.Sequential(
-            nn.Linear(width, mlp_ratio * width, bias=False), nn.GELU(), nn.Linear(mlp_ratio * width, width, bias=False)
+            nn.Linear(width, mlp_ratio * width, bias=False),
+            nn.GELU(),
+            nn.Linear(mlp_ratio * width, width, bias=False),
         )
 
     def feature_attention(self, h: Tensor, token_mask: Tensor) -> Tensor:
@@ -223,12 +225,25 @@ class InContextV2(MetaLearner):
         augment: bool = True,
     ) -> None:
         super().__init__()
-        check_dims(d_max=d_max, c_max=c_max, width=width, depth=depth, heads=heads, mlp_ratio=mlp_ratio)
-        if isinstance(thinking_rows, bool) or not isinstance(thinking_rows, int) or thinking_rows < 0:
+        check_dims(
+            d_max=d_max, c_max=c_max, width=width, depth=depth, heads=heads, mlp_ratio=mlp_ratio
+        )
+        if (
+            isinstance(thinking_rows, bool)
+            or not isinstance(thinking_rows, int)
+            or thinking_rows < 0
+        ):
             raise ValueError(f"thinking_rows must be a non-negative int; got {thinking_rows!r}.")
         offsets = tuple(int(o) for o in group_offsets)
-        if not offsets or offsets[0] != 0 or any(o < 0 for o in offsets) or len(set(offsets)) != len(offsets):
-            raise ValueError(f"group_offsets must start with 0 and hold distinct non-negative ints; got {group_offsets!r}.")
+        if (
+            not offsets
+            or offsets[0] != 0
+            or any(o < 0 for o in offsets)
+            or len(set(offsets)) != len(offsets)
+        ):
+            raise ValueError(
+                f"group_offsets must start with 0 and hold distinct non-negative ints; got {group_offsets!r}."
+            )
         self.d_max, self.c_max, self.width, self.depth = d_max, c_max, width, depth
         self.heads, self.mlp_ratio, self.thinking_rows = heads, mlp_ratio, thinking_rows
         self.group_offsets, self.augment = offsets, bool(augment)
@@ -253,7 +268,9 @@ class InContextV2(MetaLearner):
 
     # ------------------------------------------------------------------ pieces
     def _check(self, batch: TaskBatch) -> None:
-        check_batch(self, batch, hint=" Use in_context_proba, which serves more classes by output codes.")
+        check_batch(
+            self, batch, hint=" Use in_context_proba, which serves more classes by output codes."
+        )
 
     @staticmethod
     def _columns(feature_mask: Tensor) -> tuple[Tensor, Tensor]:
@@ -267,11 +284,14 @@ class InContextV2(MetaLearner):
         """Cell tokens ``(T, n, F, w)`` of rows ``x`` (T, n, D), feature grouping included."""
         T, n, _ = x.shape
         F_ = columns.shape[1]
-        vals = torch.gather(x, 2, columns[:, None, :].expand(T, n, F_)) * column_mask[:, None, :].to(x.dtype)
+        vals = torch.gather(x, 2, columns[:, None, :].expand(T, n, F_)) * column_mask[
+            :, None, :
+        ].to(x.dtype)
         count = column_mask.sum(1, keepdim=True).clamp(min=1)  # (T, 1)
         j = torch.arange(F_, device=x.device)[None, :]
         groups = [vals] + [
-            torch.gather(vals, 2, ((j + o) % count)[:, None, :].expand(T, n, F_)) for o in self.group_offsets[1:]
+            torch.gather(vals, 2, ((j + o) % count)[:, None, :].expand(T, n, F_))
+            for o in self.group_offsets[1:]
         ]
         return self.cell(torch.stack(groups, dim=-1))
 
@@ -297,9 +317,15 @@ class InContextV2(MetaLearner):
             think = self.think[None, :, None, :].expand(T, -1, h.shape[2], -1)
             h = torch.cat([think, h], dim=1)
         context_mask = torch.cat(
-            [torch.ones(T, self.thinking_rows, dtype=torch.bool, device=h.device), batch.support_mask], dim=1
+            [
+                torch.ones(T, self.thinking_rows, dtype=torch.bool, device=h.device),
+                batch.support_mask,
+            ],
+            dim=1,
         )
-        token_mask = torch.cat([column_mask, torch.ones(T, 1, dtype=torch.bool, device=h.device)], dim=1)
+        token_mask = torch.cat(
+            [column_mask, torch.ones(T, 1, dtype=torch.bool, device=h.device)], dim=1
+        )
         keys, values = [], []
         for block in self.blocks:
             h = block.feature_attention(h, token_mask)
@@ -313,7 +339,9 @@ class InContextV2(MetaLearner):
         """The head's input ``(T, n, 2 * width)`` for rows ``x`` given the context state."""
         T = x.shape[0]
         h = self._rows(x, None, fast.columns, fast.column_mask)
-        token_mask = torch.cat([fast.column_mask, torch.ones(T, 1, dtype=torch.bool, device=x.device)], dim=1)
+        token_mask = torch.cat(
+            [fast.column_mask, torch.ones(T, 1, dtype=torch.bool, device=x.device)], dim=1
+        )
         for block, k, v in zip(self.blocks, fast.keys, fast.values, strict=True):
             h = block.feature_attention(h, token_mask)
             h = block.mlp_step(block.column_attention(h, k, v, fast.context_mask))
@@ -386,7 +414,9 @@ class InContextRegressionV2(BarRegression, InContextV2):
     def _target_tokens(self, y: Tensor | None, T: int, n: int, device: torch.device) -> Tensor:
         if y is None:
             return self.unknown.expand(T, n, -1)
-        return self.label(y.to(self.label.weight.dtype).clamp(-TARGET_CLIP, TARGET_CLIP).unsqueeze(-1))
+        return self.label(
+            y.to(self.label.weight.dtype).clamp(-TARGET_CLIP, TARGET_CLIP).unsqueeze(-1)
+        )
 
     @property
     def _shuffles_slots(self) -> bool:

@@ -46,7 +46,16 @@ from autometa.meta._base import (
 )
 from autometa.tasks._task import TaskBatch
 
-__all__ = ["ANIL", "FOMAML", "MAML", "AdaptedTask", "GradientLearner", "MetaSGD", "Reptile", "build_base_net"]
+__all__ = [
+    "ANIL",
+    "FOMAML",
+    "MAML",
+    "AdaptedTask",
+    "GradientLearner",
+    "MetaSGD",
+    "Reptile",
+    "build_base_net",
+]
 
 
 def build_base_net(net: Mapping[str, Any]) -> nn.Module:
@@ -85,7 +94,11 @@ def check_positive_int(name: str, value: Any) -> int:
 
 
 def check_positive_float(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not value > 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.floating, np.integer))
+        or not value > 0
+    ):
         raise ValueError(f"{name} must be a float > 0; got {value!r}.")
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite; got {value!r}.")
@@ -171,18 +184,26 @@ class GradientLearner(MetaLearner):
     def _check_batch(self, batch: TaskBatch) -> None:
         d, c = batch.x_support.shape[-1], batch.class_mask.shape[-1]
         if d != self.d_max:
-            raise ValueError(f"The batch has feature width {d} but the base net expects d_max={self.d_max}.")
+            raise ValueError(
+                f"The batch has feature width {d} but the base net expects d_max={self.d_max}."
+            )
         if c > self.c_max:
-            raise ValueError(f"The batch has c_max={c} classes but the base net has only c_max={self.c_max} outputs.")
+            raise ValueError(
+                f"The batch has c_max={c} classes but the base net has only c_max={self.c_max} outputs."
+            )
 
     def _class_mask(self, batch: TaskBatch) -> Tensor:
         cm = batch.class_mask
         if cm.shape[-1] < self.c_max:
-            pad = torch.zeros(*cm.shape[:-1], self.c_max - cm.shape[-1], dtype=torch.bool, device=cm.device)
+            pad = torch.zeros(
+                *cm.shape[:-1], self.c_max - cm.shape[-1], dtype=torch.bool, device=cm.device
+            )
             cm = torch.cat([cm, pad], dim=-1)
         return cm
 
-    def adapt(self, batch: TaskBatch, steps: int | None = None, inference: bool = False) -> dict[str, Tensor]:
+    def adapt(
+        self, batch: TaskBatch, steps: int | None = None, inference: bool = False
+    ) -> dict[str, Tensor]:
         """Fast parameters ``{name: [T, ...]}`` after ``steps`` (default ``inner_steps``) inner steps.
 
         ``inference=True`` adapts without the meta-gradient graph (``fit`` time; see
@@ -244,7 +265,9 @@ class GradientLearner(MetaLearner):
         )
         k = int(y.max()) + 1 if n_classes is None else int(n_classes)
         if not 1 <= k <= self.c_max or int(y.min()) < 0 or int(y.max()) >= k:
-            raise ValueError(f"Labels must lie in range(n_classes) with n_classes <= c_max={self.c_max}; got n_classes={k}.")
+            raise ValueError(
+                f"Labels must lie in range(n_classes) with n_classes <= c_max={self.c_max}; got n_classes={k}."
+            )
         batch = TaskBatch.for_inference(x, y, n_classes=k, c_max=self.c_max, feature_mask=fm)
         # torch.func.grad computes the inner gradients even under no_grad, while the outer
         # graph (only needed for meta-training) is not recorded: cheaper, same numbers
@@ -288,7 +311,11 @@ class FOMAML(GradientLearner):
         super().__init__(net, inner_steps=inner_steps, inner_lr=inner_lr, first_order=True)
 
     def get_config(self) -> dict[str, Any]:
-        return {"net": dict(self.net_config), "inner_steps": self.inner_steps, "inner_lr": self.inner_lr}
+        return {
+            "net": dict(self.net_config),
+            "inner_steps": self.inner_steps,
+            "inner_lr": self.inner_lr,
+        }
 
 
 def _mangle(name: str) -> str:
@@ -304,11 +331,18 @@ class MetaSGD(GradientLearner):
     """
 
     def __init__(
-        self, net: Mapping[str, Any], inner_steps: int = 1, inner_lr: float = 0.4, first_order: bool = False
+        self,
+        net: Mapping[str, Any],
+        inner_steps: int = 1,
+        inner_lr: float = 0.4,
+        first_order: bool = False,
     ) -> None:
         super().__init__(net, inner_steps=inner_steps, inner_lr=inner_lr, first_order=first_order)
         self.lrs = nn.ParameterDict(
-            {_mangle(k): nn.Parameter(torch.full_like(p, self.inner_lr)) for k, p in self.net.named_parameters()}
+            {
+                _mangle(k): nn.Parameter(torch.full_like(p, self.inner_lr))
+                for k, p in self.net.named_parameters()
+            }
         )
 
     def update_rule(self) -> UpdateRule:
@@ -323,7 +357,11 @@ class ANIL(GradientLearner):
     """
 
     def __init__(
-        self, net: Mapping[str, Any], inner_steps: int = 5, inner_lr: float = 0.4, first_order: bool = False
+        self,
+        net: Mapping[str, Any],
+        inner_steps: int = 5,
+        inner_lr: float = 0.4,
+        first_order: bool = False,
     ) -> None:
         super().__init__(net, inner_steps=inner_steps, inner_lr=inner_lr, first_order=first_order)
         head = getattr(self.net, "head", None)
@@ -337,7 +375,9 @@ class ANIL(GradientLearner):
     def params_to_adapt(self) -> list[str]:
         return list(self._head_names)
 
-    def adapt(self, batch: TaskBatch, steps: int | None = None, inference: bool = False) -> dict[str, Tensor]:
+    def adapt(
+        self, batch: TaskBatch, steps: int | None = None, inference: bool = False
+    ) -> dict[str, Tensor]:
         """Head-only adaptation on body features computed once per task.
 
         Equal to ``adapt(net, ..., params_to_adapt=head)`` (tested), but the body runs once
@@ -389,7 +429,11 @@ class Reptile(GradientLearner):
         super().__init__(net, inner_steps=inner_steps, inner_lr=inner_lr, first_order=True)
 
     def get_config(self) -> dict[str, Any]:
-        return {"net": dict(self.net_config), "inner_steps": self.inner_steps, "inner_lr": self.inner_lr}
+        return {
+            "net": dict(self.net_config),
+            "inner_steps": self.inner_steps,
+            "inner_lr": self.inner_lr,
+        }
 
     def meta_loss(self, batch: TaskBatch) -> tuple[Tensor, dict[str, float]]:
         init = self.init_params()
@@ -397,7 +441,9 @@ class Reptile(GradientLearner):
             fast = self.adapt(batch)
             logits = self.predict(fast, batch.x_query, batch)
             query_loss, acc = query_loss_and_accuracy(logits, batch)
-        pseudo = sum(0.5 * (p.unsqueeze(0) - fast[k]).pow(2).flatten(1).sum(1) for k, p in init.items())
+        pseudo = sum(
+            0.5 * (p.unsqueeze(0) - fast[k]).pow(2).flatten(1).sum(1) for k, p in init.items()
+        )
         pseudo = pseudo.mean()
         return pseudo, {
             "loss": float(query_loss),

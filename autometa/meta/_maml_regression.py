@@ -42,9 +42,13 @@ class MAMLRegression(MAML):
                  first_order: bool = False) -> None:  # fmt: skip
         super().__init__(net, inner_steps=inner_steps, inner_lr=inner_lr, first_order=first_order)
         if self.c_max != 1:
-            raise ValueError(f"maml-regression needs a one-output net (c_max=1); got c_max={self.c_max}.")
+            raise ValueError(
+                f"maml-regression needs a one-output net (c_max=1); got c_max={self.c_max}."
+            )
 
-    def adapt(self, batch: TaskBatch, steps: int | None = None, inference: bool = False) -> dict[str, Tensor]:
+    def adapt(
+        self, batch: TaskBatch, steps: int | None = None, inference: bool = False
+    ) -> dict[str, Tensor]:
         """Fast parameters after ``steps`` (default ``inner_steps``) squared-error steps on the support rows."""
         self._check_batch(batch)
         return adapt(
@@ -65,7 +69,9 @@ class MAMLRegression(MAML):
 
     def _query_mse(self, batch: TaskBatch) -> Tensor:
         pred = self.predict(self.adapt(batch), batch.x_query, batch)
-        return torch.vmap(masked_squared_error)(pred, batch.y_query, batch.query_mask, batch.class_mask)
+        return torch.vmap(masked_squared_error)(
+            pred, batch.y_query, batch.query_mask, batch.class_mask
+        )
 
     def meta_loss(self, batch: TaskBatch) -> tuple[Tensor, dict[str, float]]:
         """Query mean squared error after adaptation, averaged over tasks."""

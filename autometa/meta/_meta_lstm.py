@@ -79,11 +79,15 @@ class MetaLSTMRule(nn.Module):
         Seed of the LSTM weight initialization.
     """
 
-    def __init__(self, hidden_size: int = 20, init_lr: float = 0.1, p: float = 10.0, seed: int = 0) -> None:
+    def __init__(
+        self, hidden_size: int = 20, init_lr: float = 0.1, p: float = 10.0, seed: int = 0
+    ) -> None:
         super().__init__()
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         if not 0.0 < init_lr < 1.0:
-            raise ValueError(f"init_lr is the initial input-gate value and must lie in (0, 1); got {init_lr!r}.")
+            raise ValueError(
+                f"init_lr is the initial input-gate value and must lie in (0, 1); got {init_lr!r}."
+            )
         self.init_lr = float(init_lr)
         self.p = check_positive_float("p", p)
         g = torch.Generator().manual_seed(int(seed))
@@ -122,7 +126,11 @@ class MetaLSTMRule(nn.Module):
         n = theta.shape[0]
         # ``loss`` is the task's scalar loss, or one loss per coordinate (several tasks flattened together)
         x = torch.cat(
-            [preprocess_gradient(grad, self.p), preprocess_gradient(loss.reshape(-1), self.p).expand(n, 2)], dim=-1
+            [
+                preprocess_gradient(grad, self.p),
+                preprocess_gradient(loss.reshape(-1), self.p).expand(n, 2),
+            ],
+            dim=-1,
         )
         hs = self.hidden_size
         z = x @ self.weight_ih.T + state["h"] @ self.weight_hh.T + self.bias
@@ -131,12 +139,20 @@ class MetaLSTMRule(nn.Module):
         c = torch.sigmoid(zf) * state["c"] + torch.sigmoid(zi) * torch.tanh(zg)
         h = torch.sigmoid(zo) * torch.tanh(c)
         # w . [h, theta, gate_prev] without materializing the concatenation
-        f = torch.sigmoid(h @ self.w_f[:hs] + theta * self.w_f[hs] + state["f"] * self.w_f[hs + 1] + self.b_f)
-        i = torch.sigmoid(h @ self.w_i[:hs] + theta * self.w_i[hs] + state["i"] * self.w_i[hs + 1] + self.b_i)
+        f = torch.sigmoid(
+            h @ self.w_f[:hs] + theta * self.w_f[hs] + state["f"] * self.w_f[hs + 1] + self.b_f
+        )
+        i = torch.sigmoid(
+            h @ self.w_i[:hs] + theta * self.w_i[hs] + state["i"] * self.w_i[hs + 1] + self.b_i
+        )
         return f, i, {"h": h, "c": c, "f": f, "i": i}
 
     def forward(
-        self, params: Mapping[str, Tensor], grads: Mapping[str, Tensor], loss: Tensor, state: Mapping[str, Tensor]
+        self,
+        params: Mapping[str, Tensor],
+        grads: Mapping[str, Tensor],
+        loss: Tensor,
+        state: Mapping[str, Tensor],
     ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         names = list(params)
         theta = torch.cat([params[k].reshape(-1) for k in names])
@@ -151,7 +167,11 @@ class MetaLSTMRule(nn.Module):
         return out, new_state
 
     def batched(
-        self, params: Mapping[str, Tensor], grads: Mapping[str, Tensor], losses: Tensor, state: Mapping[str, Tensor] | None
+        self,
+        params: Mapping[str, Tensor],
+        grads: Mapping[str, Tensor],
+        losses: Tensor,
+        state: Mapping[str, Tensor] | None,
     ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """The step for ``T`` tasks at once: parameters ``[T, ...]``, losses ``[T]``.
 
@@ -220,7 +240,9 @@ class MetaLSTM(GradientLearner):
         if not isinstance(second_order, (bool, np.bool_)):
             raise ValueError(f"second_order must be a bool; got {second_order!r}.")
         init_lr = check_positive_float("init_lr", init_lr)
-        super().__init__(net, inner_steps=inner_steps, inner_lr=init_lr, first_order=not second_order)
+        super().__init__(
+            net, inner_steps=inner_steps, inner_lr=init_lr, first_order=not second_order
+        )
         self.second_order = bool(second_order)
         self.seed = int(seed)
         self.rule = MetaLSTMRule(hidden_size=hidden_size, init_lr=init_lr, seed=seed)

@@ -167,7 +167,6 @@ class EmbeddingLearner(MetaLearner):
         s = batch.x_support.shape[1]
         return self.embed(torch.cat([batch.x_support, x], dim=1), batch.feature_mask)[:, s:]
 
-
     def prototype_state(self, batch: TaskBatch) -> dict[str, Tensor]:
         """``{"prototypes": [T, C, E]}`` (zero for classes a task lacks), plus the query
         embeddings when the episode is embedded together (``episode_batch_norm``)."""
@@ -267,7 +266,9 @@ class _LSTMFCE(nn.Module):
 
     def support(self, g: Tensor, mask: Tensor) -> Tensor:
         lengths = mask.sum(1).clamp_min(1).cpu()
-        packed = nn.utils.rnn.pack_padded_sequence(g, lengths, batch_first=True, enforce_sorted=False)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            g, lengths, batch_first=True, enforce_sorted=False
+        )
         out, _ = self.bilstm(packed)
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=g.shape[1])
         d = g.shape[-1]
@@ -338,7 +339,9 @@ class MatchingNet(EmbeddingLearner):
         e = self.embedding_dim
         if self.fce == "attention":
             if e % self.heads:
-                raise ValueError(f"MatchingNet: heads={self.heads} must divide the embedding width {e}.")
+                raise ValueError(
+                    f"MatchingNet: heads={self.heads} must divide the embedding width {e}."
+                )
             self.context: nn.Module | None = _AttentionFCE(e, self.heads)
         elif self.fce == "lstm":
             self.context = _LSTMFCE(e, self.process_steps)
@@ -421,7 +424,9 @@ class RelationNet(EmbeddingLearner):
         episode_batch_norm: bool = False,
     ) -> None:
         super().__init__(net, episode_batch_norm)
-        hidden = [check_int_at_least(h, "relation_hidden entries", "RelationNet") for h in relation_hidden]
+        hidden = [
+            check_int_at_least(h, "relation_hidden entries", "RelationNet") for h in relation_hidden
+        ]
         self.relation_hidden = hidden
         self.loss = check_choice(loss, "loss", ("ce", "mse"), "RelationNet")
         widths = [2 * self.embedding_dim, *hidden]
@@ -441,7 +446,9 @@ class RelationNet(EmbeddingLearner):
         protos = fast["prototypes"]
         t, n, e = q.shape
         c = protos.shape[1]
-        pairs = torch.cat([q.unsqueeze(2).expand(t, n, c, e), protos.unsqueeze(1).expand(t, n, c, e)], dim=-1)
+        pairs = torch.cat(
+            [q.unsqueeze(2).expand(t, n, c, e), protos.unsqueeze(1).expand(t, n, c, e)], dim=-1
+        )
         return self.relation(pairs).squeeze(-1)
 
     def predict(self, fast: dict[str, Tensor], x: Tensor, batch: TaskBatch) -> Tensor:
@@ -460,7 +467,11 @@ class RelationNet(EmbeddingLearner):
         return loss, {"loss": float(loss.detach()), "accuracy": float(acc)}
 
     def get_config(self) -> dict[str, Any]:
-        return {**self._base_config(), "relation_hidden": list(self.relation_hidden), "loss": self.loss}
+        return {
+            **self._base_config(),
+            "relation_hidden": list(self.relation_hidden),
+            "loss": self.loss,
+        }
 
 
 # ----------------------------------------------------------------------------- Siamese networks
@@ -500,7 +511,9 @@ class SiameseNet(EmbeddingLearner):
         episode_batch_norm: bool = False,
     ) -> None:
         super().__init__(net, episode_batch_norm)
-        hidden = [check_int_at_least(h, "verifier_hidden entries", "SiameseNet") for h in verifier_hidden]
+        hidden = [
+            check_int_at_least(h, "verifier_hidden entries", "SiameseNet") for h in verifier_hidden
+        ]
         self.verifier_hidden = hidden
         self.loss = check_choice(loss, "loss", ("pairwise", "ce"), "SiameseNet")
         widths = [self.embedding_dim, *hidden]
@@ -544,9 +557,17 @@ class SiameseNet(EmbeddingLearner):
         valid = (batch.query_mask.unsqueeze(2) & batch.support_mask.unsqueeze(1)).to(v.dtype)
         bce = F.binary_cross_entropy_with_logits(v, same, reduction="none")
         pos, neg = same * valid, (1.0 - same) * valid
-        loss = 0.5 * (bce * pos).sum() / pos.sum().clamp_min(1.0) + 0.5 * (bce * neg).sum() / neg.sum().clamp_min(1.0)
-        acc = vmap(masked_accuracy)(logits.detach(), batch.y_query, batch.query_mask, batch.class_mask).mean()
+        loss = 0.5 * (bce * pos).sum() / pos.sum().clamp_min(1.0) + 0.5 * (
+            bce * neg
+        ).sum() / neg.sum().clamp_min(1.0)
+        acc = vmap(masked_accuracy)(
+            logits.detach(), batch.y_query, batch.query_mask, batch.class_mask
+        ).mean()
         return loss, {"loss": float(loss.detach()), "accuracy": float(acc)}
 
     def get_config(self) -> dict[str, Any]:
-        return {**self._base_config(), "verifier_hidden": list(self.verifier_hidden), "loss": self.loss}
+        return {
+            **self._base_config(),
+            "verifier_hidden": list(self.verifier_hidden),
+            "loss": self.loss,
+        }

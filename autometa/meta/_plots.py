@@ -12,7 +12,11 @@ __all__ = ["learning_curve_figure"]
 
 
 def learning_curve_figure(
-    history: Sequence[dict[str, float]], *, best_step: int | None, title: str, path: Path | None = None
+    history: Sequence[dict[str, float]],
+    *,
+    best_step: int | None,
+    title: str,
+    path: Path | None = None,
 ) -> Any:
     """Meta-train loss (raw and smoothed), meta-val loss and the best step over outer steps.
 

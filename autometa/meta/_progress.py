@@ -110,7 +110,13 @@ class ProgressLines:
         self._sample_every = max(1, self.total // 256)
 
     def schedule(
-        self, kind: str, every: int, *, prior_steps: float = 0.0, prior_s: float | None = None, at_end: bool = False
+        self,
+        kind: str,
+        every: int,
+        *,
+        prior_steps: float = 0.0,
+        prior_s: float | None = None,
+        at_end: bool = False,
     ) -> None:
         """Declare a recurring event (see :class:`Event`) so that the time left includes it."""
         self._events[kind] = Event(int(every), float(prior_steps), bool(at_end), prior_s)
@@ -135,7 +141,9 @@ class ProgressLines:
             n0, bare0 = self._samples[0]
         step_s = max(bare - bare0, 0.0) / max(self.n - n0, 1)
         left = step_s * (self.total - self.n)
-        return left + sum(e.ahead(self.n, self.total) * e.cost(step_s) for e in self._events.values())
+        return left + sum(
+            e.ahead(self.n, self.total) * e.cost(step_s) for e in self._events.values()
+        )
 
     def _bare(self, now: float) -> float:
         return now - self._start - sum(e.seconds for e in self._events.values())
@@ -160,7 +168,9 @@ class ProgressLines:
 
     def line(self, now: float) -> str:
         elapsed = now - self._start
-        parts = [f"{self.desc}: step {self.n}/{self.total} ({100 * self.n / max(self.total, 1):.0f}%)"]
+        parts = [
+            f"{self.desc}: step {self.n}/{self.total} ({100 * self.n / max(self.total, 1):.0f}%)"
+        ]
         parts += [f"{k}={v}" for k, v in self._postfix.items()]
         parts.append(f"{_duration(elapsed)} elapsed")
         left = self.time_left(now)

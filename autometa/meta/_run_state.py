@@ -80,7 +80,9 @@ def restore_rngs(training: Mapping[str, Any], rng: np.random.Generator) -> None:
         torch.cuda.set_rng_state_all(cuda_states)
 
 
-def _module_generators(module: torch.nn.Module) -> Iterator[tuple[str, Any, str, torch.Generator | None]]:
+def _module_generators(
+    module: torch.nn.Module,
+) -> Iterator[tuple[str, Any, str, torch.Generator | None]]:
     """``torch.Generator`` attributes of ``module``'s submodules (e.g. an augmentation stream)."""
     for mod_name, sub in module.named_modules():
         for attr, value in vars(sub).items():
@@ -90,7 +92,11 @@ def _module_generators(module: torch.nn.Module) -> Iterator[tuple[str, Any, str,
 
 def module_generator_states(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     """``{"<submodule>:<attribute>": state}`` of every created ``torch.Generator`` in ``module``."""
-    return {f"{mod}:{attr}": gen.get_state() for mod, _, attr, gen in _module_generators(module) if gen is not None}
+    return {
+        f"{mod}:{attr}": gen.get_state()
+        for mod, _, attr, gen in _module_generators(module)
+        if gen is not None
+    }
 
 
 def restore_module_generators(

@@ -9,7 +9,16 @@ from typing import Any
 
 import torch
 
-__all__ = ["AMP_CHOICES", "MuonAdamW", "OPTIMIZERS", "SCHEDULES", "autocast", "lr_at", "make_optimizer", "resolve_amp"]
+__all__ = [
+    "AMP_CHOICES",
+    "MuonAdamW",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "autocast",
+    "lr_at",
+    "make_optimizer",
+    "resolve_amp",
+]
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "muon")
 SCHEDULES = ("constant", "cosine")
@@ -69,10 +78,19 @@ class MuonAdamW:
     lr, weight_decay : float
     """
 
-    def __init__(self, matrices: list[torch.nn.Parameter], others: list[torch.nn.Parameter], *, lr: float, weight_decay: float) -> None:
+    def __init__(
+        self,
+        matrices: list[torch.nn.Parameter],
+        others: list[torch.nn.Parameter],
+        *,
+        lr: float,
+        weight_decay: float,
+    ) -> None:
         if not matrices or any(p.ndim != 2 for p in matrices):
             raise ValueError("Muon needs at least one parameter and only 2-D weight matrices.")
-        self.muon = torch.optim.Muon(matrices, lr=lr, weight_decay=weight_decay, adjust_lr_fn="match_rms_adamw")
+        self.muon = torch.optim.Muon(
+            matrices, lr=lr, weight_decay=weight_decay, adjust_lr_fn="match_rms_adamw"
+        )
         self.adamw = torch.optim.AdamW(others, lr=lr, weight_decay=weight_decay) if others else None
         self._parts = [o for o in (self.muon, self.adamw) if o is not None]
 
@@ -98,12 +116,18 @@ class MuonAdamW:
             for g in sd["param_groups"]:
                 groups.append({**g, "params": [offset + int(i) for i in g["params"]]})
             offset += sum(len(g["params"]) for g in o.param_groups)
-        return {"state": state, "param_groups": groups, "parts": [len(o.param_groups) for o in self._parts]}
+        return {
+            "state": state,
+            "param_groups": groups,
+            "parts": [len(o.param_groups) for o in self._parts],
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         parts = state_dict.get("parts")
         if parts != [len(o.param_groups) for o in self._parts]:
-            raise ValueError("This optimizer state is not a Muon + AdamW state of the same learner.")
+            raise ValueError(
+                "This optimizer state is not a Muon + AdamW state of the same learner."
+            )
         offset, g0 = 0, 0
         for o, n_groups in zip(self._parts, parts, strict=True):
             groups = state_dict["param_groups"][g0 : g0 + n_groups]
@@ -138,7 +162,9 @@ def make_optimizer(
     if name == "muon":
         mats = [p for p in params if p.ndim == 2] if matrices is None else list(matrices)
         ids = {id(p) for p in mats}
-        return MuonAdamW(mats, [p for p in params if id(p) not in ids], lr=lr, weight_decay=weight_decay)
+        return MuonAdamW(
+            mats, [p for p in params if id(p) not in ids], lr=lr, weight_decay=weight_decay
+        )
     raise ValueError(f"optimizer={name!r} is not supported; use one of {OPTIMIZERS}.")
 
 
@@ -155,7 +181,9 @@ def resolve_amp(amp: str | bool | None, device: torch.device) -> torch.dtype | N
     mode = "auto" if amp is True else ("off" if amp in (False, None) else amp)
     if device.type != "cuda":
         if mode in ("bf16", "fp16"):
-            raise ValueError(f"amp={mode!r} needs a CUDA device; on {device.type} use amp='off' or 'auto'.")
+            raise ValueError(
+                f"amp={mode!r} needs a CUDA device; on {device.type} use amp='off' or 'auto'."
+            )
         mode = "off"
     elif mode == "auto":
         mode = "bf16" if torch.cuda.is_bf16_supported() else "fp16"

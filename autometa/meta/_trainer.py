@@ -276,8 +276,14 @@ class MetaTrainer:
         if isinstance(mbs, bool) or not isinstance(mbs, (int, np.integer)) or mbs < 1:
             raise ValueError(f"meta_batch_size must be a positive integer; got {mbs!r}.")
         if self.amp not in (*AMP_CHOICES, True, False, None):
-            raise ValueError(f"amp={self.amp!r} is not understood; use one of {AMP_CHOICES} or a bool.")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(
+                f"amp={self.amp!r} is not understood; use one of {AMP_CHOICES} or a bool."
+            )
+        if (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, (int, np.integer))
+            or self.seed < 0
+        ):
             raise ValueError(f"seed must be a non-negative int; got {self.seed!r}.")
         for attr in ("meta_loss", "parameters", "get_config", "state_dict"):
             if not callable(getattr(self.learner, attr, None)):
@@ -285,7 +291,9 @@ class MetaTrainer:
                     f"learner must be an autometa MetaLearner (missing {attr}()); got {type(self.learner).__name__}."
                 )
         if not callable(getattr(self.pool, "sample", None)):
-            raise TypeError(f"pool must be a TaskPool with sample(rng); got {type(self.pool).__name__}.")
+            raise TypeError(
+                f"pool must be a TaskPool with sample(rng); got {type(self.pool).__name__}."
+            )
         _, c_learner = learner_dims(self.learner)
         c_pool = getattr(self.pool, "c_max", None)
         if c_learner is not None and c_pool is not None and int(c_pool) > int(c_learner):
@@ -369,7 +377,9 @@ class MetaTrainer:
             )  # fmt: skip
         if self.optimizer.ema_decay is not None and self._averaged is None:
             self._averaged = AveragedModel(
-                self.learner, multi_avg_fn=get_ema_multi_avg_fn(float(self.optimizer.ema_decay)), use_buffers=True
+                self.learner,
+                multi_avg_fn=get_ema_multi_avg_fn(float(self.optimizer.ema_decay)),
+                use_buffers=True,
             )
         if self._scaler is None and self._amp_dtype is torch.float16:
             self._scaler = torch.amp.GradScaler("cuda")
@@ -427,7 +437,9 @@ class MetaTrainer:
         assert self._opt is not None
         lo, hi = self._shard(batch.n_tasks)
         weight = (hi - lo) / batch.n_tasks
-        shard = (batch.slice(lo, hi) if self._world > 1 else batch).to(self._device, non_blocking=True)
+        shard = (batch.slice(lo, hi) if self._world > 1 else batch).to(
+            self._device, non_blocking=True
+        )
         self.learner.train()
         for group in self._opt.param_groups:
             group["lr"] = self.lr_at(self._step)
@@ -450,7 +462,9 @@ class MetaTrainer:
                 grads.append(p.grad)
             # one collective: the gradients plus a count of ranks whose loss was not finite, so
             # that every rank stops together instead of leaving the others waiting
-            bad = torch.tensor([0.0 if finite else 1.0], device=grads[0].device, dtype=grads[0].dtype)
+            bad = torch.tensor(
+                [0.0 if finite else 1.0], device=grads[0].device, dtype=grads[0].dtype
+            )
             self._all_reduce_sum([*grads, bad])
             if float(bad) > 0:
                 self._raise_non_finite(float("nan"), ranks=int(round(float(bad))))
@@ -458,7 +472,9 @@ class MetaTrainer:
             self._scaler.unscale_(self._opt)
         out: dict[str, float] = {}
         if self.optimizer.grad_clip is not None:
-            out["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, self.optimizer.grad_clip))
+            out["grad_norm"] = float(
+                torch.nn.utils.clip_grad_norm_(params, self.optimizer.grad_clip)
+            )
         if self._scaler is not None:
             self._scaler.step(self._opt)
             self._scaler.update()
@@ -467,7 +483,10 @@ class MetaTrainer:
         if self._averaged is not None:
             self._averaged.update_parameters(self.learner)
         keys = sorted(k for k, v in metrics.items() if isinstance(v, (int, float)))
-        vals = torch.tensor([float(metrics[k]) * (weight if self._world > 1 else 1.0) for k in keys], dtype=torch.float64)
+        vals = torch.tensor(
+            [float(metrics[k]) * (weight if self._world > 1 else 1.0) for k in keys],
+            dtype=torch.float64,
+        )
         if self._world > 1:
             vals = vals.to(self._device) if self._device.type == "cuda" else vals
             self._all_reduce_sum([vals])
@@ -480,16 +499,23 @@ class MetaTrainer:
         if self._val_cache is None:
             pool = self.validation.pool
             assert pool is not None
-            rng = np.random.default_rng(np.random.SeedSequence(int(self.seed), spawn_key=_VAL_SPAWN_KEY))
+            rng = np.random.default_rng(
+                np.random.SeedSequence(int(self.seed), spawn_key=_VAL_SPAWN_KEY)
+            )
             tasks = [pool.sample(rng) for _ in range(self.validation.tasks)]
             size = self.meta_batch_size
-            self._val_cache = [collate_tasks(tasks[i : i + size], c_max=self.c_max) for i in range(0, len(tasks), size)]
+            self._val_cache = [
+                collate_tasks(tasks[i : i + size], c_max=self.c_max)
+                for i in range(0, len(tasks), size)
+            ]
         return self._val_cache
 
     def validate(self) -> dict[str, float]:
         """Mean query loss/accuracy on the fixed validation tasks (``meta_val/*`` metrics)."""
         if self.validation.pool is None:
-            raise ValueError("validate() needs a validation pool (validation=ValidationConfig(pool)).")
+            raise ValueError(
+                "validate() needs a validation pool (validation=ValidationConfig(pool))."
+            )
         if self._device is None:
             self._setup()
         was_training = self.learner.training
@@ -513,7 +539,10 @@ class MetaTrainer:
             vals = vals.to(self._device) if self._device.type == "cuda" else vals
             self._all_reduce_sum([vals])
             vals = vals.cpu()
-        return {f"meta_val/{k}": v / self.validation.tasks for k, v in zip(keys, vals.tolist(), strict=True)}
+        return {
+            f"meta_val/{k}": v / self.validation.tasks
+            for k, v in zip(keys, vals.tolist(), strict=True)
+        }
 
     # ------------------------------------------------------------------ checkpoints
     def _training_state(self) -> dict[str, Any]:
@@ -608,7 +637,9 @@ class MetaTrainer:
         self._stopped_early = bool(training.get("stopped_early", False))
         self._stored_horizon = int(training.get("horizon", 0))
         _run_state.restore_rngs(training, self._rng)
-        _run_state.restore_module_generators(self.learner, training.get("module_generators") or {}, self._device)
+        _run_state.restore_module_generators(
+            self.learner, training.get("module_generators") or {}, self._device
+        )
         self._resumed_from = self._step
         meta = json.loads(payload.get("metadata") or "{}")
         self._previous_run = (meta.get("mlflow_run_id"), meta.get("mlflow_tracking_uri"))
@@ -617,7 +648,9 @@ class MetaTrainer:
     # ------------------------------------------------------------------ plots
     def _plot(self, path: Path | None) -> Any:
         title = f"{self.learner.algo} on {_pool_spec(self.pool)}"
-        return learning_curve_figure(self._history, best_step=self._best_step, title=title, path=path)
+        return learning_curve_figure(
+            self._history, best_step=self._best_step, title=title, path=path
+        )
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -653,7 +686,9 @@ class MetaTrainer:
         """
         if steps is None:
             if on_checkpoint is None or self.schedule.kind == "cosine":
-                raise ValueError("steps=None (run until on_checkpoint stops) needs on_checkpoint and a non-cosine schedule.")
+                raise ValueError(
+                    "steps=None (run until on_checkpoint stops) needs on_checkpoint and a non-cosine schedule."
+                )
         elif isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ValueError(f"steps must be a positive integer; got {steps!r}.")
         self._setup()
@@ -677,7 +712,6 @@ class MetaTrainer:
         last_path = ckpt_dir / LAST_FILE if ckpt_dir is not None else None
         best_path = ckpt_dir / BEST_FILE if ckpt_dir is not None else None
 
-
         params = {
             "algo": self.learner.algo,
             "learner": self.learner.get_config(),
@@ -691,25 +725,42 @@ class MetaTrainer:
             tags["autometa.resumed_from"] = f"{resume_path}@{self._step}"
         track = self.tracking
         run_name = track.run_name or f"{self.learner.algo}-{_pool_spec(self.pool)}"
-        lock = checkpoint_lock(ckpt_dir) if ckpt_dir is not None and is_main else contextlib.nullcontext()
-        with lock, start_run(
-            experiment=track.experiment,
-            run_name=run_name,
-            params=params,
-            tags=tags,
-            tracking_uri=track.uri,
-            enabled=bool(track.enabled) and is_main,
-        ) as run:
+        lock = (
+            checkpoint_lock(ckpt_dir)
+            if ckpt_dir is not None and is_main
+            else contextlib.nullcontext()
+        )
+        with (
+            lock,
+            start_run(
+                experiment=track.experiment,
+                run_name=run_name,
+                params=params,
+                tags=tags,
+                tracking_uri=track.uri,
+                enabled=bool(track.enabled) and is_main,
+            ) as run,
+        ):
             self._run_ref = (run.run_id, run.tracking_uri)
             if self._previous_run[0] and self._previous_run[1] == run.tracking_uri:
                 # holding this folder's lock proves the process that wrote its last.pt is gone
-                ours = ckpt_dir is not None and resume_path is not None and resume_path.parent.resolve() == ckpt_dir.resolve()
+                ours = (
+                    ckpt_dir is not None
+                    and resume_path is not None
+                    and resume_path.parent.resolve() == ckpt_dir.resolve()
+                )
                 run.supersede(self._previous_run[0], mark_killed=ours)
             val_probe_s = None
             val = self.validation
-            if val.pool is not None and (steps is None or steps // val.every > self._step // val.every):
+            if val.pool is not None and (
+                steps is None or steps // val.every > self._step // val.every
+            ):
                 self._val_batches()  # the fixed validation tasks: built before the loop, not inside its first validation
-                val_probe_s = self._time_validation() if self.progress and is_main and self._world == 1 else None
+                val_probe_s = (
+                    self._time_validation()
+                    if self.progress and is_main and self._world == 1
+                    else None
+                )
             with self._progress_bar(steps, val_probe_s) as bar:
                 self._loop(steps, run, bar, last_path, best_path, is_main, on_checkpoint)
             curve = None
@@ -727,14 +778,20 @@ class MetaTrainer:
                 best_step=self._best_step,
                 best_val_loss=self._best_val,
                 stopped_early=self._stopped_early,
-                last_checkpoint=last_path if last_path is not None and last_path.is_file() else None,
-                best_checkpoint=best_path if best_path is not None and best_path.is_file() else None,
+                last_checkpoint=last_path
+                if last_path is not None and last_path.is_file()
+                else None,
+                best_checkpoint=best_path
+                if best_path is not None and best_path.is_file()
+                else None,
                 learning_curve=curve,
                 run_id=run.run_id,
                 resumed_from=self._resumed_from,
             )
             if self._best_val is not None:
-                run.log_metrics({"best/meta_val_loss": self._best_val, "best/step": float(self._best_step or 0)})
+                run.log_metrics(
+                    {"best/meta_val_loss": self._best_val, "best/step": float(self._best_step or 0)}
+                )
             if is_main and run.enabled and (track.log_model or track.registered_model_name):
                 result.model_uri = self._log_model(run, result.best_checkpoint)
         self.result_ = result
@@ -749,10 +806,17 @@ class MetaTrainer:
                 registered_model_name=self.tracking.registered_model_name,
                 run_id=run.run_id,
                 tracking_uri=run.tracking_uri,
-                metadata={"step": self._best_step if best is not None else self._step, "trainer": self.config()},
+                metadata={
+                    "step": self._best_step if best is not None else self._step,
+                    "trainer": self.config(),
+                },
             )
         except Exception as exc:  # noqa: BLE001 - tracking never kills a finished run
-            warnings.warn(f"Logging the meta-learner as an MLflow model failed ({exc}).", TrackingWarning, stacklevel=3)
+            warnings.warn(
+                f"Logging the meta-learner as an MLflow model failed ({exc}).",
+                TrackingWarning,
+                stacklevel=3,
+            )
             return None
         return info.registered_model_uri or info.model_uri
 
@@ -776,9 +840,13 @@ class MetaTrainer:
             _run_state.restore_module_generators(self.learner, generators, self._device)
         return (time.perf_counter() - t0) * len(batches)
 
-    def _progress_bar(self, steps: int | None, val_probe_s: float | None = None) -> contextlib.AbstractContextManager[Any]:
+    def _progress_bar(
+        self, steps: int | None, val_probe_s: float | None = None
+    ) -> contextlib.AbstractContextManager[Any]:
         enabled = bool(self.progress) and self._rank == 0 and steps is not None
-        events: list[dict[str, Any]] = []  # ProgressLines.schedule(**event): what the time left counts
+        events: list[
+            dict[str, Any]
+        ] = []  # ProgressLines.schedule(**event): what the time left counts
         val = self.validation
         if val.pool is not None:
             # a validation adapts on val.tasks tasks without the outer backward; its cost is timed on one
@@ -787,7 +855,9 @@ class MetaTrainer:
                            "prior_steps": _VAL_PRIOR * val.tasks / self.meta_batch_size})  # fmt: skip
         if self.checkpoints.directory is not None:
             events.append({"kind": "checkpoint", "every": self.checkpoints.every, "at_end": True})
-        return progress_bar(enabled, steps or 0, self._step, f"meta-train {self.learner.algo}", events)
+        return progress_bar(
+            enabled, steps or 0, self._step, f"meta-train {self.learner.algo}", events
+        )
 
     def _loop(
         self,
@@ -801,7 +871,9 @@ class MetaTrainer:
     ) -> None:
         pending: dict[str, float] = {}
         val, log_every, every = self.validation, self.tracking.log_every, self.checkpoints.every
-        record = getattr(bar, "record", None)  # ProgressLines: the time left counts validations/checkpoints
+        record = getattr(
+            bar, "record", None
+        )  # ProgressLines: the time left counts validations/checkpoints
         stop = False
         while (steps is None or self._step < steps) and not self._stopped_early and not stop:
             t0 = time.perf_counter()
@@ -817,7 +889,11 @@ class MetaTrainer:
                 scores = self.validate()
                 entry.update(scores)
                 if self._best_val is None or scores["meta_val/loss"] < self._best_val:
-                    self._best_val, self._best_step, self._bad_evals = scores["meta_val/loss"], self._step, 0
+                    self._best_val, self._best_step, self._bad_evals = (
+                        scores["meta_val/loss"],
+                        self._step,
+                        0,
+                    )
                     if best_path is not None and is_main:
                         self._save(best_path, "best")
                 else:
@@ -827,13 +903,20 @@ class MetaTrainer:
                 if record is not None:
                     record("validation", time.perf_counter() - t_val)
             self._history.append(entry)
-            pending = {**entry, "meta_train/tasks_per_s": tasks_per_s, "meta_train/lr": self.lr_at(self._step - 1)}
+            pending = {
+                **entry,
+                "meta_train/tasks_per_s": tasks_per_s,
+                "meta_train/lr": self.lr_at(self._step - 1),
+            }
             pending.pop("step")
             if is_main and (self._step % log_every == 0 or "meta_val/loss" in entry):
                 run.log_metrics(pending, step=self._step)
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{entry.get('meta_train/loss', float('nan')):.4f}", tasks_s=f"{tasks_per_s:.1f}")
+                bar.set_postfix(
+                    loss=f"{entry.get('meta_train/loss', float('nan')):.4f}",
+                    tasks_s=f"{tasks_per_s:.1f}",
+                )
             if self._step % every == 0 or self._step == steps or self._stopped_early:
                 if last_path is not None and is_main:
                     t_save = time.perf_counter()

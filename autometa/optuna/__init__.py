@@ -16,4 +16,10 @@ from autometa.optuna._knowledge import (
 )
 from autometa.optuna._sampler import MetaSampler
 
-__all__ = ["DEFAULT_KNOWLEDGE_PATH", "MetaKnowledge", "MetaSampler", "TuningTask", "task_from_study"]
+__all__ = [
+    "DEFAULT_KNOWLEDGE_PATH",
+    "MetaKnowledge",
+    "MetaSampler",
+    "TuningTask",
+    "task_from_study",
+]

@@ -35,9 +35,13 @@ def local_and_random_candidates(
     top = obs_x[np.argsort(z, kind="stable")[:_N_TOP]]
     top_u = space.unit_from_internal(top)
     scales = rng.choice(list(_LOCAL_SCALES), size=(n_local, 1))
-    local_u = top_u[rng.integers(0, len(top_u), n_local)] + scales * rng.standard_normal((n_local, space.dim))
+    local_u = top_u[rng.integers(0, len(top_u), n_local)] + scales * rng.standard_normal(
+        (n_local, space.dim)
+    )
     n_coord = _N_COORD * space.dim
     origin = np.where(rng.random(n_coord) < 0.5, 0, rng.integers(0, len(top_u), n_coord))
     coord_u = top_u[origin].copy()
     coord_u[np.arange(n_coord), np.arange(n_coord) % space.dim] = rng.random(n_coord)
-    return np.concatenate([fresh, space.internal_from_unit(local_u), space.internal_from_unit(coord_u)], axis=0)
+    return np.concatenate(
+        [fresh, space.internal_from_unit(local_u), space.internal_from_unit(coord_u)], axis=0
+    )

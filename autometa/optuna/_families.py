@@ -144,7 +144,11 @@ def _categorical(rng: np.random.Generator) -> SyntheticInstance:
 
     def loss(p: dict[str, Any]) -> float:
         i, j = a_choices.index(p["kind"]), b_choices.index(p["mode"])
-        return float(table[i, j] + 4.0 * (p["x"] - shift[i, j]) ** 2 + 0.01 * abs(p["n"] - 4 - 8 * shift[i, j]))
+        return float(
+            table[i, j]
+            + 4.0 * (p["x"] - shift[i, j]) ** 2
+            + 0.01 * abs(p["n"] - 4 - 8 * shift[i, j])
+        )
 
     return SyntheticInstance("categorical", suggest, sample, loss)
 
@@ -182,8 +186,12 @@ def _conditional(rng: np.random.Generator) -> SyntheticInstance:
         if p["model"] == "linear":
             return float(base[0] + 0.2 * (math.log10(p["C"]) - logc) ** 2)
         if p["model"] == "tree":
-            return float(base[1] + ((p["depth"] / 12.0) - c[0]) ** 2 * 3 + 2 * (p["frac"] - c[1]) ** 2)
-        return float(base[2] - 0.5 + 0.15 * (math.log10(p["lr"]) + 2.5) ** 2 + 3 * (p["drop"] - c[3]) ** 2)
+            return float(
+                base[1] + ((p["depth"] / 12.0) - c[0]) ** 2 * 3 + 2 * (p["frac"] - c[1]) ** 2
+            )
+        return float(
+            base[2] - 0.5 + 0.15 * (math.log10(p["lr"]) + 2.5) ** 2 + 3 * (p["drop"] - c[3]) ** 2
+        )
 
     return SyntheticInstance("conditional", suggest, sample, loss)
 

@@ -16,7 +16,15 @@ from scipy.linalg import LinAlgError, cho_solve, cholesky
 from scipy.optimize import minimize
 from scipy.special import ndtr, ndtri
 
-__all__ = ["GP", "expected_improvement", "fit_ard", "gaussianize", "gp_window", "kendall_tau", "matern52"]
+__all__ = [
+    "GP",
+    "expected_improvement",
+    "fit_ard",
+    "gaussianize",
+    "gp_window",
+    "kendall_tau",
+    "matern52",
+]
 
 _SQRT5 = math.sqrt(5.0)
 
@@ -29,9 +37,7 @@ def matern52(a: np.ndarray, b: np.ndarray, lengthscale: float | np.ndarray) -> n
     if np.ndim(lengthscale):
         ls = np.asarray(lengthscale, dtype=float)
         a, b, lengthscale = a / ls, b / ls, 1.0
-    sq = (
-        np.sum(a * a, axis=1)[:, None] + np.sum(b * b, axis=1)[None, :] - 2.0 * (a @ b.T)
-    )
+    sq = np.sum(a * a, axis=1)[:, None] + np.sum(b * b, axis=1)[None, :] - 2.0 * (a @ b.T)
     r = np.sqrt(np.maximum(sq, 0.0)) / lengthscale
     return (1.0 + _SQRT5 * r + (5.0 / 3.0) * r * r) * np.exp(-_SQRT5 * r)
 
@@ -135,7 +141,9 @@ class GP:
         if not return_std:
             return mean * self.y_std_ + self.y_mean_, np.zeros_like(mean)
         if self.k_inv_ is None:
-            self.k_inv_ = cho_solve((self.chol_, True), np.eye(self.x_.shape[0]), check_finite=False)
+            self.k_inv_ = cho_solve(
+                (self.chol_, True), np.eye(self.x_.shape[0]), check_finite=False
+            )
         var = np.maximum(1.0 - np.sum((ks @ self.k_inv_) * ks, axis=1), 1e-12)
         return mean * self.y_std_ + self.y_mean_, np.sqrt(var) * self.y_std_
 
@@ -214,17 +222,35 @@ def fit_ard(
             return 1e10, np.zeros_like(theta)
         alpha = cho_solve((chol, True), yz, check_finite=False)
         k_inv = cho_solve((chol, True), eye, check_finite=False)
-        lml = -0.5 * float(yz @ alpha) - float(np.sum(np.log(np.diag(chol)))) - 0.5 * n * math.log(2 * math.pi)
+        lml = (
+            -0.5 * float(yz @ alpha)
+            - float(np.sum(np.log(np.diag(chol))))
+            - 0.5 * n * math.log(2 * math.pi)
+        )
         w = np.outer(alpha, alpha) - k_inv
         common = (5.0 / 3.0) * (1.0 + _SQRT5 * r) * e  # dk/dlog(l_p) = common * scaled_p
-        grad = np.array([0.5 * float(np.sum(w * common * sp)) for sp in scaled] + [0.5 * nz * float(np.trace(w))])
+        grad = np.array(
+            [0.5 * float(np.sum(w * common * sp)) for sp in scaled]
+            + [0.5 * nz * float(np.trace(w))]
+        )
         z = (theta - mu) / sd
         return -(lml - 0.5 * float(z @ z)), -(grad - z / sd)
 
     lo = [math.log(bounds[0])] * n_par + [math.log(noise_bounds[0])]
     hi = [math.log(bounds[1])] * n_par + [math.log(noise_bounds[1])]
-    start = mu.copy() if init is None or len(init) != n_par + 1 else np.clip(np.asarray(init, float), lo, hi)
-    res = minimize(neg, start, jac=True, method="L-BFGS-B", bounds=list(zip(lo, hi, strict=True)), options={"maxiter": maxiter})
+    start = (
+        mu.copy()
+        if init is None or len(init) != n_par + 1
+        else np.clip(np.asarray(init, float), lo, hi)
+    )
+    res = minimize(
+        neg,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=list(zip(lo, hi, strict=True)),
+        options={"maxiter": maxiter},
+    )
     start_value = neg(start)[0]
     ok = np.all(np.isfinite(res.x)) and res.fun < start_value + 1e-9
     theta, value = (res.x, float(res.fun)) if ok else (start, start_value)

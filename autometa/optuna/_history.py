@@ -49,7 +49,9 @@ def trial_sort_key(trial: FrozenTrial, sign: float) -> tuple[float, float, float
         return (0.0, 0.0, sign * float(trial.value))
     if trial.state == TrialState.PRUNED:
         steps = [
-            (step, value) for step, value in trial.intermediate_values.items() if not math.isnan(value)
+            (step, value)
+            for step, value in trial.intermediate_values.items()
+            if not math.isnan(value)
         ]
         if not steps:
             return (2.0, 0.0, 0.0)
@@ -82,7 +84,8 @@ def history_ranks(
     space: NormalizedSpace,
     states: Sequence[TrialState],
     constant_liar: bool,
-    cache: dict[int, tuple[Any, np.ndarray | None, tuple[float, float, float] | None]] | None = None,
+    cache: dict[int, tuple[Any, np.ndarray | None, tuple[float, float, float] | None]]
+    | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Observed configurations, their loss ranks, running configurations and a pending count.
 
@@ -116,7 +119,11 @@ def history_ranks(
         if t.number == trial.number:
             continue
         stamp = (t._trial_id, t.state, t.datetime_complete)
-        if t.state != TrialState.RUNNING and cache is not None and cache.get(t.number, (None,))[0] == stamp:
+        if (
+            t.state != TrialState.RUNNING
+            and cache is not None
+            and cache.get(t.number, (None,))[0] == stamp
+        ):
             _, x, key = cache[t.number]
             if x is not None and key is not None:
                 obs_x.append(x)

@@ -31,7 +31,14 @@ from autometa.optuna._gp import expected_improvement
 if TYPE_CHECKING:
     from autometa.optuna._space import NormalizedSpace
 
-__all__ = ["MAX_DIM", "ICLSurrogate", "load_icl_surrogate", "pick_with_icl", "sample_prior_batch", "train_icl_surrogate"]
+__all__ = [
+    "MAX_DIM",
+    "ICLSurrogate",
+    "load_icl_surrogate",
+    "pick_with_icl",
+    "sample_prior_batch",
+    "train_icl_surrogate",
+]
 
 MAX_DIM = 8
 _FORMAT = "autometa-icl-surrogate/1"
@@ -58,7 +65,11 @@ def sample_prior_batch(batch: int, n_points: int, generator, dim: int | None = N
     (rank-normal scores of noisy values) and ``dims [batch]``.
     """
     torch = _torch()
-    dims = torch.randint(1, MAX_DIM + 1, (batch,), generator=generator) if dim is None else torch.full((batch,), dim)
+    dims = (
+        torch.randint(1, MAX_DIM + 1, (batch,), generator=generator)
+        if dim is None
+        else torch.full((batch,), dim)
+    )
     mask = (torch.arange(MAX_DIM)[None, :] < dims[:, None]).float()
     x = torch.rand(batch, n_points, MAX_DIM, generator=generator) * mask[:, None, :]
     # Per-dimension length scales: log-uniform in [0.1, 1] * sqrt(d); 30% of dims ~irrelevant.
@@ -66,7 +77,9 @@ def sample_prior_batch(batch: int, n_points: int, generator, dim: int | None = N
     ls = ls * torch.sqrt(dims.float())[:, None]
     ls = torch.where(torch.rand(batch, MAX_DIM, generator=generator) < 0.3, ls * 20.0, ls)
     k = _matern52(x, ls) + 1e-4 * torch.eye(n_points)
-    f = (torch.linalg.cholesky(k) @ torch.randn(batch, n_points, 1, generator=generator)).squeeze(-1)
+    f = (torch.linalg.cholesky(k) @ torch.randn(batch, n_points, 1, generator=generator)).squeeze(
+        -1
+    )
     kind = torch.randint(0, 3, (batch,), generator=generator)
     plateau = torch.floor(f * 2.0) / 2.0
     centers = torch.rand(batch, 3, MAX_DIM, generator=generator)
@@ -74,8 +87,12 @@ def sample_prior_batch(batch: int, n_points: int, generator, dim: int | None = N
     dist2 = (((x[:, None, :, :] - centers[:, :, None, :]) * mask[:, None, None, :]) ** 2).sum(-1)
     bumps = -(torch.exp(-0.5 * dist2 / width**2)).sum(1) + 0.2 * f
     f = torch.where(kind[:, None] == 0, f, torch.where(kind[:, None] == 1, plateau, bumps))
-    noise = torch.exp(torch.empty(batch, 1).uniform_(math.log(1e-3), math.log(0.3), generator=generator))
-    y = f / (f.std(dim=1, keepdim=True) + 1e-6) + noise * torch.randn(batch, n_points, generator=generator)
+    noise = torch.exp(
+        torch.empty(batch, 1).uniform_(math.log(1e-3), math.log(0.3), generator=generator)
+    )
+    y = f / (f.std(dim=1, keepdim=True) + 1e-6) + noise * torch.randn(
+        batch, n_points, generator=generator
+    )
     ranks = y.argsort(dim=1).argsort(dim=1).float()
 
     z = torch.as_tensor(ndtri(((ranks + 0.5) / n_points).numpy()), dtype=torch.float32)
@@ -102,7 +119,9 @@ def _net_class():
             self.embed_x = nn.Linear(MAX_DIM, width)
             self.embed_y = nn.Linear(1, width)
             self.query_flag = nn.Parameter(torch.zeros(width))
-            layer = nn.TransformerEncoderLayer(width, heads, 2 * width, dropout=0.0, batch_first=True)
+            layer = nn.TransformerEncoderLayer(
+                width, heads, 2 * width, dropout=0.0, batch_first=True
+            )
             self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
             self.head = nn.Linear(width, 2)
 
@@ -158,16 +177,29 @@ class ICLSurrogate:
         from autometa.meta._checkpoint import atomic_torch_save
 
         layers = self.net.encoder.layers
-        config = {"width": self.net.embed_x.out_features, "layers": len(layers), "heads": layers[0].self_attn.num_heads}
-        payload = {"format": _FORMAT, "config": config, "state_dict": self.net.state_dict(), "metrics": dict(self.metrics)}
+        config = {
+            "width": self.net.embed_x.out_features,
+            "layers": len(layers),
+            "heads": layers[0].self_attn.num_heads,
+        }
+        payload = {
+            "format": _FORMAT,
+            "config": config,
+            "state_dict": self.net.state_dict(),
+            "metrics": dict(self.metrics),
+        }
         return atomic_torch_save(payload, path)
 
-    def predict(self, x_obs: np.ndarray, z_obs: np.ndarray, x_cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def predict(
+        self, x_obs: np.ndarray, z_obs: np.ndarray, x_cand: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Predictive mean and std of the rank-normal score at ``x_cand`` (unit cube, ``dim <= 8``)."""
         torch = _torch()
         d = x_obs.shape[1]
         if d > MAX_DIM:
-            raise ValueError(f"the in-context surrogate handles at most {MAX_DIM} dimensions, got {d}.")
+            raise ValueError(
+                f"the in-context surrogate handles at most {MAX_DIM} dimensions, got {d}."
+            )
         pad = lambda a: np.pad(a, ((0, 0), (0, MAX_DIM - d)))  # noqa: E731
         with torch.no_grad():
             xc = torch.as_tensor(pad(x_obs), dtype=torch.float32)[None]
@@ -216,7 +248,12 @@ def held_out_nll(net, seed: int = 12345, batches: int = 4, n_points: int = 64) -
 
 
 def train_icl_surrogate(
-    steps: int = 1500, batch: int = 32, n_points: int = 64, width: int = 64, layers: int = 3, seed: int = 0
+    steps: int = 1500,
+    batch: int = 32,
+    n_points: int = 64,
+    width: int = 64,
+    layers: int = 3,
+    seed: int = 0,
 ) -> ICLSurrogate:
     """Meta-train the surrogate on the function prior (CPU, about a minute for the defaults).
 
@@ -266,6 +303,7 @@ def pick_with_icl(
     ``pending`` trials whose parameters are unknown takes the current maximizer, believed at its
     predicted mean (kriging believer), before this trial's pick.
     """
+
     def keys(a: np.ndarray) -> list[bytes]:
         return [row.tobytes() for row in np.round(a, 9) + 0.0]
 

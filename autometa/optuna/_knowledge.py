@@ -36,7 +36,9 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_KNOWLEDGE_PATH", "MetaKnowledge", "TuningTask", "task_from_study"]
 
 #: Where the shipped meta-knowledge lives.
-DEFAULT_KNOWLEDGE_PATH = Path(__file__).resolve().parent.parent / "checkpoints" / "sampler_knowledge.json"
+DEFAULT_KNOWLEDGE_PATH = (
+    Path(__file__).resolve().parent.parent / "checkpoints" / "sampler_knowledge.json"
+)
 _FORMAT_VERSION = 1
 _TRAIN_COMMAND = "python -m autometa.optuna.train --out autometa/checkpoints/sampler_knowledge.json"
 
@@ -72,7 +74,9 @@ class TuningTask:
         names = sorted(self.distributions)
         return {
             "name": self.name,
-            "distributions": {n: json.loads(distribution_to_json(self.distributions[n])) for n in names},
+            "distributions": {
+                n: json.loads(distribution_to_json(self.distributions[n])) for n in names
+            },
             "params": {n: [p.get(n) for p in self.params] for n in names},
             "losses": [float(v) for v in self.losses],
         }
@@ -83,7 +87,9 @@ class TuningTask:
         cols = d["params"]
         n = len(d["losses"])
         params = [{k: cols[k][i] for k in cols if cols[k][i] is not None} for i in range(n)]
-        return cls(name=str(d["name"]), distributions=dists, params=params, losses=list(d["losses"]))
+        return cls(
+            name=str(d["name"]), distributions=dists, params=params, losses=list(d["losses"])
+        )
 
 
 def task_from_study(study: optuna.Study) -> TuningTask:
@@ -165,7 +171,10 @@ class MetaKnowledge:
             "format_version": _FORMAT_VERSION,
             "gp_lengthscale": self.gp_lengthscale,
             "gp_noise": self.gp_noise,
-            "designs": {str(k): [[round(float(u), 6) for u in p] for p in v] for k, v in self.designs.items()},
+            "designs": {
+                str(k): [[round(float(u), 6) for u in p] for p in v]
+                for k, v in self.designs.items()
+            },
             "tasks": [t.to_json() for t in self.tasks],
             "metadata": self.metadata,
         }

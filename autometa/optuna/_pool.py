@@ -102,7 +102,9 @@ class HPOBenchTable:
 
     def __init__(self, dataset_name: str) -> None:
         if dataset_name not in HPOBENCH_DATASETS:
-            raise ValueError(f"dataset_name must be one of {HPOBENCH_DATASETS}, got {dataset_name!r}.")
+            raise ValueError(
+                f"dataset_name must be one of {HPOBENCH_DATASETS}, got {dataset_name!r}."
+            )
         self.dataset_name = dataset_name
         self.grid, self.codes, self.mean_acc, self.seed_acc = _load_table(dataset_name)
         self._index = {code: i for i, code in enumerate(self.codes)}
@@ -216,7 +218,9 @@ def _basin(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return f / (f.std() + 1e-12) + rng.uniform(0.0, 0.5) * _gp_draw(x, rng)
 
 
-def synthetic_landscapes(unit_points: np.ndarray, n_functions: int, rng: np.random.Generator) -> np.ndarray:
+def synthetic_landscapes(
+    unit_points: np.ndarray, n_functions: int, rng: np.random.Generator
+) -> np.ndarray:
     """Sample tuning landscapes at ``unit_points`` ``[n, d]`` (to minimize); returns ``[n_functions, n]``.
 
     Each function is one of :data:`LANDSCAPE_KINDS` with equal probability, on a random subset

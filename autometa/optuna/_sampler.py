@@ -68,7 +68,9 @@ class _TaskModel:
     subspace: NormalizedSpace
     gp: GP
     n_points: int  # configurations the task evaluated in this space
-    archived: bool = False  # from the meta-knowledge's archive (trusted by behaviour), not a source study
+    archived: bool = (
+        False  # from the meta-knowledge's archive (trusted by behaviour), not a source study
+    )
     compat: float = 1.0  # archived: how well its space fits the study's (_trust.compatibility)
 
     def predict(self, internal: np.ndarray) -> np.ndarray:
@@ -201,7 +203,11 @@ class MetaSampler(BaseSampler):
         surrogate: ICLSurrogate | None = None,
         seed: int | None = None,
     ) -> None:
-        if isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int) or n_startup_trials < 1:
+        if (
+            isinstance(n_startup_trials, bool)
+            or not isinstance(n_startup_trials, int)
+            or n_startup_trials < 1
+        ):
             raise ValueError(f"n_startup_trials must be a positive int, got {n_startup_trials!r}.")
         if isinstance(knowledge, MetaKnowledge) or knowledge is None:
             self._knowledge = knowledge
@@ -286,9 +292,13 @@ class MetaSampler(BaseSampler):
         self._states: OrderedDict[tuple[Any, ...], _SpaceState] = OrderedDict()
         self._plans: OrderedDict[tuple[int, int], dict[str, Any]] = OrderedDict()
         self._tpe: optuna.samplers.TPESampler | None = None
-        self._encoded: dict[tuple[Any, ...], dict[int, Any]] = {}  # (study, space) -> trial encodings
+        self._encoded: dict[
+            tuple[Any, ...], dict[int, Any]
+        ] = {}  # (study, space) -> trial encodings
         self._search_spaces: dict[tuple[int, int], IntersectionSearchSpace] = {}
-        self._hyper: OrderedDict[tuple[Any, ...], tuple[Any, float]] = OrderedDict()  # study GP fits
+        self._hyper: OrderedDict[tuple[Any, ...], tuple[Any, float]] = (
+            OrderedDict()
+        )  # study GP fits
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -394,7 +404,9 @@ class MetaSampler(BaseSampler):
         with self._lock:
             if self._tpe is None:
                 self._tpe = optuna.samplers.TPESampler(
-                    n_startup_trials=self._n_startup_trials, constant_liar=self._constant_liar, seed=0
+                    n_startup_trials=self._n_startup_trials,
+                    constant_liar=self._constant_liar,
+                    seed=0,
                 )
             self._tpe._rng.rng.seed(int(rng.integers(0, 2**31 - 1)))  # private: see docstring
             return self._tpe.sample_independent(study, trial, param_name, param_distribution)
@@ -436,13 +448,24 @@ class MetaSampler(BaseSampler):
             # As in the relative space: an archived task must share at least half of the
             # parameters the study has shown so far (a lone ``depth`` of another model says
             # little); the first trial, which has shown nothing yet, may start from the archive.
-            seen = {n for t in study.get_trials(deepcopy=False) if t.number != trial.number for n in t.params}
+            seen = {
+                n
+                for t in study.get_trials(deepcopy=False)
+                if t.number != trial.number
+                for n in t.params
+            }
             if seen:
                 n_sources = len(self._source_tasks)
                 need = math.ceil(_MIN_ARCHIVE_COVERAGE * len(seen))
-                tasks = [t for i, t in enumerate(tasks) if i < n_sources or len(seen & set(t.distributions)) >= need]
+                tasks = [
+                    t
+                    for i, t in enumerate(tasks)
+                    if i < n_sources or len(seen & set(t.distributions)) >= need
+                ]
         if tasks and trial.number < 4 * self._n_startup_trials:
-            n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+            n_complete = len(
+                study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+            )
             if n_complete < self._n_startup_trials:
                 dists: dict[str, BaseDistribution] = {}
                 for t in tasks:
@@ -513,7 +536,9 @@ class MetaSampler(BaseSampler):
             means = np.stack([m.predict(cand) for m in models])
             # Where a task evaluated a candidate, trust the evaluation over the surrogate.
             for t, model in enumerate(models):
-                keys = _row_keys(model.subspace.features_from_internal(cand[:, model.columns]), as_list=True)
+                keys = _row_keys(
+                    model.subspace.features_from_internal(cand[:, model.columns]), as_list=True
+                )
                 for c, key in enumerate(keys):
                     if key in exact[t]:
                         means[t, c] = exact[t][key]
@@ -584,7 +609,9 @@ class MetaSampler(BaseSampler):
         """
         states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
         with self._lock:
-            cache = self._encoded.setdefault((id(study._storage), study._study_id, space.signature), {})
+            cache = self._encoded.setdefault(
+                (id(study._storage), study._study_id, space.signature), {}
+            )
             while len(self._encoded) > 8:
                 self._encoded.pop(next(iter(self._encoded)))
         return history_ranks(study, trial, space, states, self._constant_liar, cache)
@@ -600,7 +627,10 @@ class MetaSampler(BaseSampler):
             for extra in (1, 2, 3):
                 clash = any(
                     t.number != trial.number and t.params == params
-                    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED))
+                    for t in study.get_trials(
+                        deepcopy=False,
+                        states=(TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED),
+                    )
                 )
                 if not clash:
                     break
@@ -624,7 +654,9 @@ class MetaSampler(BaseSampler):
             x = self._bo_step(space, obs_x, obs_y, run_x, pending, rng)
         return space.params_from_internal(x)
 
-    def _portfolio_turn(self, state: _SpaceState, obs_x: np.ndarray, obs_y: np.ndarray, k: int) -> bool:
+    def _portfolio_turn(
+        self, state: _SpaceState, obs_x: np.ndarray, obs_y: np.ndarray, k: int
+    ) -> bool:
         """Whether initial-design trial ``k`` takes the tasks' portfolio pick or a space-filling one.
 
         With source studies, always the portfolio. With archived tasks only, the share of
@@ -663,7 +695,10 @@ class MetaSampler(BaseSampler):
             taus = np.array([kendall_tau(m[finite], obs_y[finite]) for m in task_means_obs])
             prior = prior * np.exp(_SIMILARITY_TEMPERATURE * taus)
         trust = np.array(
-            [relevance(float(tau), n_obs, PRIOR_RELEVANCE * t.compat) if t.archived else 1.0 for t, tau in zip(tasks, taus, strict=True)]
+            [
+                relevance(float(tau), n_obs, PRIOR_RELEVANCE * t.compat) if t.archived else 1.0
+                for t, tau in zip(tasks, taus, strict=True)
+            ]
         )
         base = prior / prior.sum()
         weights = base * trust
@@ -739,13 +774,17 @@ class MetaSampler(BaseSampler):
                 dist = space.distributions[name]
                 if isinstance(dist, CategoricalDistribution):
                     n_c = len(dist.choices)
-                    order = np.concatenate([sym.permutation(n_c) for _ in range(-(-len(design) // n_c))])
+                    order = np.concatenate(
+                        [sym.permutation(n_c) for _ in range(-(-len(design) // n_c))]
+                    )
                     design[:, j] = (order[: len(design)] + 0.5) / n_c
         pts = space.internal_from_unit(design)
         chosen = np.concatenate([obs_x, run_x], axis=0)
         taken = _row_keys(space.features_from_internal(chosen)) if chosen.shape[0] else set()
         skip = pending
-        for key, x in zip(_row_keys(space.features_from_internal(pts), as_list=True), pts, strict=True):
+        for key, x in zip(
+            _row_keys(space.features_from_internal(pts), as_list=True), pts, strict=True
+        ):
             if key in taken:
                 continue
             if skip == 0:
@@ -772,7 +811,11 @@ class MetaSampler(BaseSampler):
             new = local_and_random_candidates(space, obs_x, z, _N_FRESH_RANDOM, _N_LOCAL, rng)
             cand = np.concatenate([state.cand_internal, new], axis=0)
             win = gp_window(z, _MAX_ICL_CONTEXT, rng)  # the network was trained on <= 56 points
-            return cand[pick_with_icl(self._surrogate, space, obs_x[win], z[win], run_x, cand, pending, obs_x)]
+            return cand[
+                pick_with_icl(
+                    self._surrogate, space, obs_x[win], z[win], run_x, cand, pending, obs_x
+                )
+            ]
         # Candidates: fixed ones (cached per space), fresh random ones, perturbations of the best.
         new = local_and_random_candidates(space, obs_x, z, _N_FRESH_RANDOM, _N_LOCAL, rng)
         cand = np.concatenate([state.cand_internal, new], axis=0)
@@ -787,7 +830,11 @@ class MetaSampler(BaseSampler):
             prior_o = w @ obs_means
             prior_r = w @ state.task_means(run_x, active)
             vo = prior_o.var()
-            a = float(np.clip(np.cov(prior_o, z, bias=True)[0, 1] / vo, 0.0, 2.0)) if vo > 1e-12 else 0.0
+            a = (
+                float(np.clip(np.cov(prior_o, z, bias=True)[0, 1] / vo, 0.0, 2.0))
+                if vo > 1e-12
+                else 0.0
+            )
             a *= trust  # an archive the study does not confirm fades out of the prior mean
             b = float(np.mean(z - a * prior_o))
         else:
@@ -811,11 +858,18 @@ class MetaSampler(BaseSampler):
         available = np.array([k not in taken for k in _row_keys(feats, as_list=True)])
         if not available.any():
             available[:] = True
-        pick = pick_with_believer(gp, x_feat, resid, feats, a * prior_c + b, float(z.min()), available, pending)
+        pick = pick_with_believer(
+            gp, x_feat, resid, feats, a * prior_c + b, float(z.min()), available, pending
+        )
         return cand[pick]
 
     def _fit_study_gp(
-        self, space: NormalizedSpace, x: np.ndarray, y: np.ndarray, obs_x: np.ndarray, obs_y: np.ndarray
+        self,
+        space: NormalizedSpace,
+        x: np.ndarray,
+        y: np.ndarray,
+        obs_x: np.ndarray,
+        obs_y: np.ndarray,
     ) -> GP:
         """GP on the study: one length scale per parameter and a noise level, fitted by evidence.
 
@@ -848,8 +902,14 @@ class MetaSampler(BaseSampler):
         if cached is None:
             feats = space.features_from_internal(hx)
             gp_h, _, _ = fit_ard(
-                feats, hy, space.feature_slices, base, _NOISE_CENTRE,
-                prior_sd=_ARD_PRIOR_SD, noise_prior_sd=_NOISE_PRIOR_SD, noise_bounds=_NOISE_BOUNDS,
+                feats,
+                hy,
+                space.feature_slices,
+                base,
+                _NOISE_CENTRE,
+                prior_sd=_ARD_PRIOR_SD,
+                noise_prior_sd=_NOISE_PRIOR_SD,
+                noise_bounds=_NOISE_BOUNDS,
             )
             cached = (gp_h.lengthscale, gp_h.noise)
             with self._lock:

@@ -41,7 +41,9 @@ def compatible_studies(
     ValueError
         If a name in ``study_names`` is not in the storage.
     """
-    available = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+    available = [
+        s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
+    ]
     if study_names is None:
         names = available
     else:
@@ -69,7 +71,11 @@ def compatible_studies(
             elif search_space is not None and not _shares_a_parameter(study, search_space):
                 reason = "it shares no parameter (name and kind) with search_space"
         if reason is not None:
-            warnings.warn(f"MetaSampler.from_storage: skipping study {name!r}: {reason}.", UserWarning, stacklevel=3)
+            warnings.warn(
+                f"MetaSampler.from_storage: skipping study {name!r}: {reason}.",
+                UserWarning,
+                stacklevel=3,
+            )
             continue
         out.append(study)
     return out

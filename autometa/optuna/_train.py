@@ -60,11 +60,19 @@ def greedy_portfolio(ranks: np.ndarray, size: int) -> list[int]:
 def _percentile_ranks(values: np.ndarray) -> np.ndarray:
     """Row-wise share of candidates strictly better (lower) than each candidate."""
     s = np.sort(values, axis=1)
-    return np.stack([np.searchsorted(s[i], values[i], side="left") for i in range(len(values))]) / values.shape[1]
+    return (
+        np.stack([np.searchsorted(s[i], values[i], side="left") for i in range(len(values))])
+        / values.shape[1]
+    )
 
 
 def learn_designs(
-    max_dim: int, size: int, n_functions: int, n_candidates: int, seed: int, prior: str = "landscapes"
+    max_dim: int,
+    size: int,
+    n_functions: int,
+    n_candidates: int,
+    seed: int,
+    prior: str = "landscapes",
 ) -> tuple[dict[int, list[list[float]]], dict[str, float]]:
     """Meta-learn an initial design for each dimension on synthetic functions.
 
@@ -101,14 +109,18 @@ def _learn_designs(
             r_val = _percentile_ranks(make(cand, n_functions // 2, rng))
             tag = "" if name == "landscapes" else "gp/"
             reg.setdefault(f"{tag}learned", []).append(float(r_val[:, chosen].min(axis=1).mean()))
-            reg.setdefault(f"{tag}random", []).append(float(np.mean([r_val[:, c].min(axis=1).mean() for c in rand])))
+            reg.setdefault(f"{tag}random", []).append(
+                float(np.mean([r_val[:, c].min(axis=1).mean() for c in rand]))
+            )
             # The candidates are a scrambled Sobol sequence: its first points are a Sobol design.
             reg.setdefault(f"{tag}sobol", []).append(float(r_val[:, :size].min(axis=1).mean()))
     metrics = {f"design_regret@{size}/{k}": float(np.mean(v)) for k, v in reg.items()}
     return designs, metrics
 
 
-def _gp_tasks(tables: Sequence[HPOBenchTable], n_points: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+def _gp_tasks(
+    tables: Sequence[HPOBenchTable], n_points: int, rng: np.random.Generator
+) -> list[tuple[np.ndarray, np.ndarray]]:
     tasks: list[tuple[np.ndarray, np.ndarray]] = []
     for d in (1, 2, 3, 5, 8):
         for _ in range(6):
@@ -121,7 +133,9 @@ def _gp_tasks(tables: Sequence[HPOBenchTable], n_points: int, rng: np.random.Gen
             rows = rng.choice(table.mean_acc.size, size=n_points, replace=False)
             params = table.params_of(rows)
             internal = np.stack([space.internal_from_params(p) for p in params])
-            tasks.append((space.features_from_internal(internal), gaussianize(-table.mean_acc[rows])))
+            tasks.append(
+                (space.features_from_internal(internal), gaussianize(-table.mean_acc[rows]))
+            )
     return tasks
 
 
@@ -136,12 +150,22 @@ def learn_gp_hyperparameters(
     for ell in _LENGTHSCALES:
         for noise in _NOISES:
             lml = float(
-                np.mean([GP(ell * math.sqrt(x.shape[1]), noise).fit(x, y).log_marginal_likelihood() for x, y in tasks])
+                np.mean(
+                    [
+                        GP(ell * math.sqrt(x.shape[1]), noise).fit(x, y).log_marginal_likelihood()
+                        for x, y in tasks
+                    ]
+                )
             )
             if lml > best[0]:
                 best = (lml, float(ell), float(noise))
     default = float(
-        np.mean([GP(0.25 * math.sqrt(x.shape[1]), 1e-3).fit(x, y).log_marginal_likelihood() for x, y in tasks])
+        np.mean(
+            [
+                GP(0.25 * math.sqrt(x.shape[1]), 1e-3).fit(x, y).log_marginal_likelihood()
+                for x, y in tasks
+            ]
+        )
     )
     return best[1], best[2], {"gp_lml/meta_learned": best[0], "gp_lml/untuned_default": default}
 
@@ -189,7 +213,18 @@ def train_meta_knowledge(
 
     # Small matrices: multi-threaded BLAS only adds contention.
     with single_threaded_blas():
-        return _train(hpobench, seed, archive_points, design_size, max_dim, n_functions, n_candidates, quick, tables, designs)
+        return _train(
+            hpobench,
+            seed,
+            archive_points,
+            design_size,
+            max_dim,
+            n_functions,
+            n_candidates,
+            quick,
+            tables,
+            designs,
+        )
 
 
 def _train(
@@ -219,10 +254,18 @@ def _train(
     # One shared set of rows for all tables (the union of each table's best configurations and
     # random ones), so that every archived configuration is evaluated on every archived task.
     n_top = archive_points // (2 * max(len(loaded), 1)) if loaded else 0
-    top = np.unique(np.concatenate([t.top_rows(n_top) for t in loaded])) if loaded else np.zeros(0, int)
+    top = (
+        np.unique(np.concatenate([t.top_rows(n_top) for t in loaded]))
+        if loaded
+        else np.zeros(0, int)
+    )
     n_rows = loaded[0].mean_acc.size if loaded else 0
     rest = np.setdiff1d(np.arange(n_rows), top)
-    rand = rng.choice(rest, size=min(len(rest), archive_points - len(top)), replace=False) if loaded else rest
+    rand = (
+        rng.choice(rest, size=min(len(rest), archive_points - len(top)), replace=False)
+        if loaded
+        else rest
+    )
     rows = np.sort(np.concatenate([top, rand]).astype(int))
     archive = [t.as_task(rows) for t in loaded]
     metrics = {**m_gp, **m_design, "gp_lengthscale": ell, "gp_noise": noise}
@@ -268,13 +311,21 @@ def lodo_regret(
     return out
 
 
-def _lodo(knowledge_for: Any, datasets: Sequence[str], n_trials: int, seeds: Sequence[int], out: dict[str, float]) -> None:
+def _lodo(
+    knowledge_for: Any,
+    datasets: Sequence[str],
+    n_trials: int,
+    seeds: Sequence[int],
+    out: dict[str, float],
+) -> None:
 
     for name in datasets:
         table = HPOBenchTable(name)
         regs = []
         for seed in seeds:
-            study = optuna.create_study(direction="maximize", sampler=MetaSampler(knowledge=knowledge_for(name), seed=seed))
+            study = optuna.create_study(
+                direction="maximize", sampler=MetaSampler(knowledge=knowledge_for(name), seed=seed)
+            )
             study.optimize(lambda t, tb=table: tb.evaluate(suggest_hpobench(t)), n_trials=n_trials)
             regs.append(table.percentile_regret(study.best_params))
         out[f"lodo_regret@{n_trials}/{name}"] = float(np.mean(regs))

@@ -62,7 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seeds=[0] if args.quick else [0, 1, 2],
             )
         )
-    command = "python -m autometa.optuna.train " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m autometa.optuna.train " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
     knowledge.metadata["command"] = command
     knowledge.metadata["metrics"] = metrics
     out = Path(args.out)
@@ -96,7 +98,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     (out.parent / MODEL_CARD_NAME).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
     print(json.dumps(metrics, indent=2, sort_keys=True))
     print(f"wrote {out} (sha256 {sha[:12]}) and {out.parent / MODEL_CARD_NAME}")
-
 
     with start_run(
         experiment="autometa-meta-train",

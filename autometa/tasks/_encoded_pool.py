@@ -64,7 +64,10 @@ class EncodedDatasetPool:
             X, y = load_dev_table(name)
             enc = TabularEncoder(d_max=max(2 * X.shape[1], 1), c_max=max(2, len(np.unique(y))))
             x, mask = enc.fit_transform(X, y)
-            self._encoded[name] = (x[:, mask].astype(np.float32), enc.encode_labels(y).astype(np.int64))
+            self._encoded[name] = (
+                x[:, mask].astype(np.float32),
+                enc.encode_labels(y).astype(np.int64),
+            )
         return self._encoded[name]
 
     def sample(self, rng: np.random.Generator) -> Task:
@@ -78,7 +81,9 @@ class EncodedDatasetPool:
             x, y = x[rows], y[rows]
         n_support = int(rng.integers(self.n_range[0], self.n_range[1] + 1))
         n_support = min(n_support, len(y) // 2)
-        idx = stratified_sample(y, n_support + min(self.n_query, len(y) - n_support), rng, min_per_class=2)
+        idx = stratified_sample(
+            y, n_support + min(self.n_query, len(y) - n_support), rng, min_per_class=2
+        )
         s, q = idx[:n_support], idx[n_support:]
         q = q[np.isin(y[q], y[s])]  # every query class occurs in the support set
         present = np.unique(y[s])

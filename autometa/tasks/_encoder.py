@@ -62,10 +62,15 @@ def sort_key(value: Any) -> tuple[int, float, str]:
 def _as_class_array(values: list[Any]) -> np.ndarray:
     """An array of labels that keeps each label's type (no silent ``1 -> '1'``)."""
     kinds = {
-        "bool" if isinstance(v, (bool, np.bool_)) else
-        "int" if isinstance(v, numbers.Integral) else
-        "float" if isinstance(v, numbers.Real) else
-        "str" if isinstance(v, str) else "other"
+        "bool"
+        if isinstance(v, (bool, np.bool_))
+        else "int"
+        if isinstance(v, numbers.Integral)
+        else "float"
+        if isinstance(v, numbers.Real)
+        else "str"
+        if isinstance(v, str)
+        else "other"
         for v in values
     }
     if len(kinds) == 1 and kinds <= {"bool", "int", "float", "str"}:
@@ -117,9 +122,13 @@ class Columns:
                     if arr.ndim == 1
                     else ""
                 )
-                raise ValueError(f"{what} must be 2-D (n_samples, n_features); got {arr.ndim}-D input.{hint}")
+                raise ValueError(
+                    f"{what} must be 2-D (n_samples, n_features); got {arr.ndim}-D input.{hint}"
+                )
             if arr.dtype.kind == "c":
-                raise ValueError(f"{what} has complex values; the encoder needs real or categorical data.")
+                raise ValueError(
+                    f"{what} has complex values; the encoder needs real or categorical data."
+                )
             self.frame = None
             self.array = arr
             self.shape = arr.shape
@@ -171,7 +180,9 @@ class Columns:
         col = self.raw(j)
         dtype = col.dtype
         try:
-            if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+            if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(
+                dtype
+            ):
                 return time_seconds(col)
             if isinstance(col, pd.Series):
                 return col.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -367,13 +378,17 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         if y_arr.ndim != 1:
             raise ValueError(f"y must be 1-D (n_samples,); got shape {y_arr.shape}.")
         if n_samples is not None and y_arr.shape[0] != n_samples:
-            raise ValueError(f"X has {n_samples} samples but y has {y_arr.shape[0]}; they must match.")
+            raise ValueError(
+                f"X has {n_samples} samples but y has {y_arr.shape[0]}; they must match."
+            )
         if y_arr.shape[0] == 0:
             raise ValueError("y has 0 samples; at least one label is required.")
         if (y_arr.dtype.kind == "f" and np.isnan(y_arr).any()) or (
             y_arr.dtype == object and _is_missing(y_arr).any()
         ):
-            raise ValueError("y contains missing values (NaN/None); drop those rows or impute labels first.")
+            raise ValueError(
+                "y contains missing values (NaN/None); drop those rows or impute labels first."
+            )
         return y_arr
 
     def encode_labels(self, y: Any) -> np.ndarray:
@@ -386,7 +401,11 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         """
         self._check_fitted(labels=True)
         y_arr = self._check_y(y)
-        if y_arr.dtype != object and y_arr.dtype.kind in "iubU" and self.classes_.dtype == y_arr.dtype:
+        if (
+            y_arr.dtype != object
+            and y_arr.dtype.kind in "iubU"
+            and self.classes_.dtype == y_arr.dtype
+        ):
             idx = np.searchsorted(self.classes_, y_arr)
             idx = np.clip(idx, 0, len(self.classes_) - 1)
             bad = self.classes_[idx] != y_arr
@@ -415,7 +434,9 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         """Map class indices back to the original labels."""
         self._check_fitted(labels=True)
         idx = np.asarray(idx)
-        if idx.size and (idx.dtype.kind not in "iu" or idx.min() < 0 or idx.max() >= len(self.classes_)):
+        if idx.size and (
+            idx.dtype.kind not in "iu" or idx.min() < 0 or idx.max() >= len(self.classes_)
+        ):
             raise ValueError(f"Class indices must be integers in range({len(self.classes_)}).")
         return self.classes_[idx.astype(np.int64)]
 
@@ -431,8 +452,12 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         numeric = _numeric_array(raw)
         if numeric is not None and all(isinstance(k, numbers.Real) for k in codec.categories):
             self._check_finite(numeric, cols, j)
-            keys = np.fromiter(codec.categories.keys(), dtype=np.float64, count=len(codec.categories))
-            codes = np.fromiter(codec.categories.values(), dtype=np.float64, count=len(codec.categories))
+            keys = np.fromiter(
+                codec.categories.keys(), dtype=np.float64, count=len(codec.categories)
+            )
+            codes = np.fromiter(
+                codec.categories.values(), dtype=np.float64, count=len(codec.categories)
+            )
             if keys.size == 0:
                 return np.full(numeric.shape, np.nan)
             order = np.argsort(keys)
@@ -457,7 +482,10 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             values = values[rows]
         values = values[~_is_missing(values)]
         counts = pd.Series(values, dtype=object).value_counts(sort=False)
-        order = sorted(zip(counts.index.tolist(), counts.tolist(), strict=True), key=lambda kv: (-kv[1], sort_key(kv[0])))
+        order = sorted(
+            zip(counts.index.tolist(), counts.tolist(), strict=True),
+            key=lambda kv: (-kv[1], sort_key(kv[0])),
+        )
         return {value: code for code, (value, _) in enumerate(order)}
 
     @staticmethod
@@ -500,7 +528,9 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             if knots.size == 1:
                 values = np.zeros(1)
             elif knots.size > self.max_knots:
-                sub = np.unique(np.linspace(0, knots.size - 1, self.max_knots).round().astype(np.int64))
+                sub = np.unique(
+                    np.linspace(0, knots.size - 1, self.max_knots).round().astype(np.int64)
+                )
                 knots, values = knots[sub], values[sub]
             codec.knots, codec.values = knots, values
 
@@ -594,7 +624,9 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         if not hasattr(self, "_codecs"):
             raise ValueError("This TabularEncoder is not fitted yet; call fit(X, y) first.")
         if labels and not hasattr(self, "classes_"):
-            raise ValueError("This TabularEncoder was fitted without y; call fit(X, y) to encode labels.")
+            raise ValueError(
+                "This TabularEncoder was fitted without y; call fit(X, y) to encode labels."
+            )
 
     def _align(self, X: Any) -> Columns:
         cols = Columns(X)
@@ -695,7 +727,9 @@ def encode_task(
 
     from autometa.tasks._task import Task
 
-    enc = TabularEncoder(d_max, c_max, categorical_features=categorical_features, random_state=random_state)
+    enc = TabularEncoder(
+        d_max, c_max, categorical_features=categorical_features, random_state=random_state
+    )
     xs, mask = enc.fit_transform(X_support, y_support)
     xq, _ = enc.transform(X_query)
     ys = enc.encode_labels(y_support)
@@ -706,7 +740,9 @@ def encode_task(
     if class_permutation is not None:
         perm = np.asarray(class_permutation, dtype=np.int64)
         if sorted(perm.tolist()) != list(range(len(enc.classes_))):
-            raise ValueError(f"class_permutation must be a permutation of range({len(enc.classes_)}).")
+            raise ValueError(
+                f"class_permutation must be a permutation of range({len(enc.classes_)})."
+            )
         ys, yq = perm[ys], perm[yq]
     return Task(
         x_support=torch.from_numpy(xs),
@@ -732,7 +768,9 @@ def standardize_targets(y_support: Any, *others: Any) -> tuple[np.ndarray, ...]:
     scale = float(ys.std())
     if not np.isfinite(scale) or scale < 1e-12:
         scale = 1.0
-    out = [(ys - center) / scale] + [(np.asarray(y, dtype=np.float64) - center) / scale for y in others]
+    out = [(ys - center) / scale] + [
+        (np.asarray(y, dtype=np.float64) - center) / scale for y in others
+    ]
     return (*out, center, scale)
 
 
@@ -767,7 +805,9 @@ def encode_regression_task(
     for part, y in (("y_support", y_support), ("y_query", y_query)):
         if not np.all(np.isfinite(np.asarray(y, dtype=np.float64))):
             raise ValueError(f"{part} holds NaN or infinite targets; drop those rows first.")
-    enc = TabularEncoder(d_max, 2, categorical_features=categorical_features, random_state=random_state)
+    enc = TabularEncoder(
+        d_max, 2, categorical_features=categorical_features, random_state=random_state
+    )
     xs, mask = enc.fit_transform(X_support)
     xq, _ = enc.transform(X_query)
     zs, zq, _, _ = standardize_targets(y_support, y_query)

@@ -107,7 +107,11 @@ class EpisodicPool:
         evaluation_only: bool = False,
         name: str | None = None,
     ) -> None:
-        for pname, value, lo in (("n_way", n_way, 2), ("k_shot", k_shot, 1), ("n_query", n_query, 1)):
+        for pname, value, lo in (
+            ("n_way", n_way, 2),
+            ("k_shot", k_shot, 1),
+            ("n_query", n_query, 1),
+        ):
             if isinstance(value, bool) or int(value) != value or value < lo:
                 raise ValueError(f"{pname} must be an int >= {lo}; got {value!r}.")
         if split not in _SPLITS:
@@ -160,7 +164,9 @@ class EpisodicPool:
             size = int(np.prod(self.image_shape))
             feats = np.asarray(X, dtype=np.float32).reshape(n_rows, -1)
             if feats.shape[1] != size:
-                raise ValueError(f"image_shape {self.image_shape} needs {size} features; X has {feats.shape[1]}.")
+                raise ValueError(
+                    f"image_shape {self.image_shape} needs {size} features; X has {feats.shape[1]}."
+                )
             if d_max is not None and int(d_max) != size:
                 raise ValueError(
                     f"{label!r} holds {self.image_shape} images: d_max must be {size} (or None); got {d_max}."
@@ -173,7 +179,9 @@ class EpisodicPool:
             train_rows = np.isin(y_idx, parts["train"])
             n_features = np.asarray(X).shape[1] if not hasattr(X, "columns") else len(X.columns)
             width = n_features if d_max is None else int(d_max)
-            encoder = TabularEncoder(d_max=width, c_max=max(2, len(classes)), missing_indicators=True)
+            encoder = TabularEncoder(
+                d_max=width, c_max=max(2, len(classes)), missing_indicators=True
+            )
             fit_rows = train_rows if train_rows.any() else np.ones(n_rows, dtype=bool)
             encoder.fit(X.iloc[fit_rows] if hasattr(X, "iloc") else np.asarray(X)[fit_rows])
             self._x, self._mask = encoder.transform(X)

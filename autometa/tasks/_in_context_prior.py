@@ -90,7 +90,9 @@ class InContextPrior:
     ) -> None:
         lo, hi = (int(v) for v in n_support_range)
         if not 2 <= lo <= hi:
-            raise ValueError(f"n_support_range must satisfy 2 <= low <= high; got {n_support_range!r}.")
+            raise ValueError(
+                f"n_support_range must satisfy 2 <= low <= high; got {n_support_range!r}."
+            )
         if not 0.0 <= dataset_weight <= 1.0:
             raise ValueError(f"dataset_weight must be in [0, 1]; got {dataset_weight!r}.")
         if int(n_query) < 1 or int(max_features) < 1:

@@ -66,7 +66,9 @@ def _prepare(X: pd.DataFrame, y: pd.Series, name: str) -> _Prepared:
             raw = np.asarray(cols.raw(j), dtype=object)
             missing = np.asarray(pd.isna(raw), dtype=bool)
             values = sorted(set(raw[~missing].tolist()), key=sort_key)
-            codes = pd.Categorical(raw, categories=pd.Index(values, dtype=object)).codes.astype(np.float64)
+            codes = pd.Categorical(raw, categories=pd.Index(values, dtype=object)).codes.astype(
+                np.float64
+            )
             codes[codes < 0] = np.nan
             out[:, j] = codes
         else:
@@ -77,7 +79,9 @@ def _prepare(X: pd.DataFrame, y: pd.Series, name: str) -> _Prepared:
     index = {c: i for i, c in enumerate(classes)}
     y_idx = np.fromiter((index[v] for v in labels), dtype=np.int64, count=len(labels))
     if len(classes) < 2:
-        raise ValueError(f"Data set {name!r} has {len(classes)} class; a classification task needs at least 2.")
+        raise ValueError(
+            f"Data set {name!r} has {len(classes)} class; a classification task needs at least 2."
+        )
     return _Prepared(out, categorical, y_idx, len(classes))
 
 
@@ -184,7 +188,9 @@ class DatasetPool:
         if int(n_query) < 1:
             raise ValueError(f"n_query must be a positive int; got {n_query!r}.")
         self.n_query = int(n_query)
-        self.max_features = self.d_max if max_features is None else min(int(max_features), self.d_max)
+        self.max_features = (
+            self.d_max if max_features is None else min(int(max_features), self.d_max)
+        )
         if self.max_features < 1:
             raise ValueError(f"max_features must be a positive int; got {max_features!r}.")
         if balance not in ("family", "dataset"):
@@ -204,7 +210,9 @@ class DatasetPool:
             default_name = "datasets"
         else:
             if datasets is None:
-                raise ValueError("Give datasets (names, a group such as 'keel-dev', or frames) or folder.")
+                raise ValueError(
+                    "Give datasets (names, a group such as 'keel-dev', or frames) or folder."
+                )
             if isinstance(datasets, str) and datasets in _GROUPS:
                 names = _datasets.list_datasets("dev", _GROUPS[datasets])
                 default_name = datasets
@@ -235,7 +243,9 @@ class DatasetPool:
             info = _datasets.dataset_info(canonical)
             if info.split == "reserved":
                 reserved.append(canonical)
-            loader = functools.partial(_datasets.load_dataset, canonical, evaluation_only=self.evaluation_only)
+            loader = functools.partial(
+                _datasets.load_dataset, canonical, evaluation_only=self.evaluation_only
+            )
             self._add(canonical, loader, info.family)
         if reserved and not self.evaluation_only:
             raise ValueError(
@@ -358,7 +368,10 @@ class MixturePool:
     """
 
     def __init__(
-        self, pools: Sequence[TaskPool], weights: Sequence[float] | None = None, name: str | None = None
+        self,
+        pools: Sequence[TaskPool],
+        weights: Sequence[float] | None = None,
+        name: str | None = None,
     ) -> None:
         pools = list(pools)
         if not pools:
@@ -370,7 +383,9 @@ class MixturePool:
             )
         w = np.ones(len(pools)) if weights is None else np.asarray(weights, dtype=np.float64)
         if w.shape != (len(pools),) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise ValueError(f"weights must be {len(pools)} non-negative numbers with a positive sum; got {weights!r}.")
+            raise ValueError(
+                f"weights must be {len(pools)} non-negative numbers with a positive sum; got {weights!r}."
+            )
         self.pools = pools
         self.probabilities = w / w.sum()
         self.d_max = d.pop()

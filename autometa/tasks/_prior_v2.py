@@ -61,7 +61,9 @@ def _node_function(rng: np.random.Generator, parents: np.ndarray, family: str) -
     w = rng.standard_normal(k) / np.sqrt(k)
     lin = parents @ w
     if family == "activation":
-        return activation(ACTIVATIONS[int(rng.integers(len(ACTIVATIONS)))], lin + rng.normal(0, 0.5))
+        return activation(
+            ACTIVATIONS[int(rng.integers(len(ACTIVATIONS)))], lin + rng.normal(0, 0.5)
+        )
     if family == "tree":
         return _tree_function(rng, parents)
     if family == "linear":
@@ -118,7 +120,9 @@ class SyntheticPriorV2(SyntheticPrior):
                 raise ValueError(f"{name} must be in [0, 1]; got {value!r}.")
         p, hi = (float(v) for v in categorical_share)
         if not (0.0 <= p <= 1.0 and 0.0 < hi <= 1.0):
-            raise ValueError(f"categorical_share must be (probability, share in (0, 1]); got {categorical_share!r}.")
+            raise ValueError(
+                f"categorical_share must be (probability, share in (0, 1]); got {categorical_share!r}."
+            )
         self.binary_prob, self.threshold_prob = float(binary_prob), float(threshold_prob)
         self.categorical_share = (p, hi)
 
@@ -135,10 +139,14 @@ class SyntheticPriorV2(SyntheticPrior):
 
     def _split_ok(self, y_support: np.ndarray, y_query: np.ndarray) -> bool:
         classes = np.unique(y_support)
-        return classes.size >= 2 and np.array_equal(classes, np.unique(y_query))  # every class on both sides
+        return classes.size >= 2 and np.array_equal(
+            classes, np.unique(y_query)
+        )  # every class on both sides
 
     # ------------------------------------------------------------------ generators
-    def _scm(self, rng: np.random.Generator, n: int, d: int, families: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    def _scm(
+        self, rng: np.random.Generator, n: int, d: int, families: tuple[str, ...]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Node values of a random DAG (``n`` rows) and the chosen feature columns; last node is the target."""
         m = d + int(rng.integers(1, d + 2))
         edge_prob = rng.uniform(0.2, 0.7)
@@ -147,15 +155,21 @@ class SyntheticPriorV2(SyntheticPrior):
         for j in range(m):
             parents = np.flatnonzero(rng.random(j) < edge_prob)
             if parents.size == 0:
-                nodes[:, j] = rng.standard_normal(n) if rng.random() < 0.7 else rng.uniform(-2, 2, n)
+                nodes[:, j] = (
+                    rng.standard_normal(n) if rng.random() < 0.7 else rng.uniform(-2, 2, n)
+                )
                 continue
             family = families[int(rng.integers(len(families)))]
-            nodes[:, j] = _standardize(_node_function(rng, nodes[:, parents], family)) + noise_scale * rng.standard_normal(n)
+            nodes[:, j] = _standardize(
+                _node_function(rng, nodes[:, parents], family)
+            ) + noise_scale * rng.standard_normal(n)
         target = int(rng.integers(max(1, m // 2), m))
         features = rng.permutation(np.setdiff1d(np.arange(m), [target]))[:d]
         return nodes[:, features], nodes[:, target]
 
-    def _classes(self, rng: np.random.Generator, t: np.ndarray, c: int, p: np.ndarray) -> np.ndarray:
+    def _classes(
+        self, rng: np.random.Generator, t: np.ndarray, c: int, p: np.ndarray
+    ) -> np.ndarray:
         if rng.random() < self.threshold_prob:  # random cut points, at least a few rows per class
             cuts = np.sort(np.quantile(t, rng.uniform(0.02, 0.98, c - 1)))
         else:

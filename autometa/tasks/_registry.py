@@ -88,7 +88,9 @@ def _episode_shape(rest: str, head: str, example: str, any_suffix: bool) -> tupl
     if body and (any_suffix or re.fullmatch(r"\w+", shape) and ("way" in shape or "shot" in shape)):
         match = re.fullmatch(r"(\d+)way(\d+)shot", shape)
         if match is None:
-            raise ValueError(f"Episode shape {shape!r} is not of the form <N>way<K>shot, e.g. 5way1shot.")
+            raise ValueError(
+                f"Episode shape {shape!r} is not of the form <N>way<K>shot, e.g. 5way1shot."
+            )
         source, n_way, k_shot = body, int(match.group(1)), int(match.group(2))
     if not source:
         raise ValueError(f"Pool spec '{head}:' needs a source, e.g. {example}.")
@@ -97,16 +99,22 @@ def _episode_shape(rest: str, head: str, example: str, any_suffix: bool) -> tupl
 
 def _accepted(cls: type) -> set[str]:
     params = inspect.signature(cls.__init__).parameters
-    return {n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)} - {"self"}
+    return {n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)} - {
+        "self"
+    }
 
 
 def _build(cls: type, extra: dict[str, Any], *args: Any, **fixed: Any) -> TaskPool:
     """``cls(*args, **fixed, **extra)`` keeping only the ``extra`` options ``cls`` accepts."""
     accepted = _accepted(cls)
-    return cls(*args, **fixed, **{k: v for k, v in extra.items() if k in accepted and k not in fixed})
+    return cls(
+        *args, **fixed, **{k: v for k, v in extra.items() if k in accepted and k not in fixed}
+    )
 
 
-def _make_one(spec: str, *, d_max: int, c_max: int, split: str, seed: int, **kwargs: Any) -> TaskPool:
+def _make_one(
+    spec: str, *, d_max: int, c_max: int, split: str, seed: int, **kwargs: Any
+) -> TaskPool:
     head, _, rest = spec.partition(":")
     if head == "synthetic":
         from autometa.tasks._synthetic import SyntheticPrior
@@ -124,15 +132,21 @@ def _make_one(spec: str, *, d_max: int, c_max: int, split: str, seed: int, **kwa
     if head == "dataset":
         names = [n for n in rest.split("+") if n]
         if not names:
-            raise ValueError("Pool spec 'dataset:' needs at least one data-set name, e.g. dataset:letter+wine.")
+            raise ValueError(
+                "Pool spec 'dataset:' needs at least one data-set name, e.g. dataset:letter+wine."
+            )
         from autometa.tasks._pools import DatasetPool
 
         return _build(DatasetPool, kwargs, names, d_max=d_max, c_max=c_max)
     if head == "images":
-        path, n_way, k_shot = _episode_shape(rest, "images", "images:/data/omniglot:5way1shot", False)
+        path, n_way, k_shot = _episode_shape(
+            rest, "images", "images:/data/omniglot:5way1shot", False
+        )
         from autometa.tasks._images import ImageFolderPool
 
-        return _build(ImageFolderPool, kwargs, path, n_way=n_way, k_shot=k_shot, split=split, split_seed=seed)
+        return _build(
+            ImageFolderPool, kwargs, path, n_way=n_way, k_shot=k_shot, split=split, split_seed=seed
+        )
     if head == "episodic":
         dataset, n_way, k_shot = _episode_shape(rest, "episodic", "episodic:letter:5way1shot", True)
         from autometa.tasks import datasets
@@ -140,7 +154,14 @@ def _make_one(spec: str, *, d_max: int, c_max: int, split: str, seed: int, **kwa
 
         width = None if datasets.resolve_name(dataset) in _IMAGES else d_max
         return _build(
-            EpisodicPool, kwargs, dataset, n_way=n_way, k_shot=k_shot, split=split, split_seed=seed, d_max=width
+            EpisodicPool,
+            kwargs,
+            dataset,
+            n_way=n_way,
+            k_shot=k_shot,
+            split=split,
+            split_seed=seed,
+            d_max=width,
         )
     if head == "folder":
         from autometa.tasks._pools import DatasetPool
@@ -149,8 +170,12 @@ def _make_one(spec: str, *, d_max: int, c_max: int, split: str, seed: int, **kwa
         if ":target=" in rest:
             path, _, target = rest.rpartition(":target=")
         if not path:
-            raise ValueError("Pool spec 'folder:' needs a path, e.g. folder:/data/tables:target=label.")
-        return _build(DatasetPool, kwargs, None, folder=path, target=target, d_max=d_max, c_max=c_max)
+            raise ValueError(
+                "Pool spec 'folder:' needs a path, e.g. folder:/data/tables:target=label."
+            )
+        return _build(
+            DatasetPool, kwargs, None, folder=path, target=target, d_max=d_max, c_max=c_max
+        )
     raise ValueError(f"Unknown pool {spec!r}. Known pools: {', '.join(_POOLS)}.")
 
 
@@ -193,7 +218,9 @@ def make_pool(
         For an unknown or malformed spec.
     """
     if not isinstance(spec, str) or not spec.strip():
-        raise ValueError(f"A pool spec must be a non-empty string; got {spec!r}. Known pools: {', '.join(_POOLS)}.")
+        raise ValueError(
+            f"A pool spec must be a non-empty string; got {spec!r}. Known pools: {', '.join(_POOLS)}."
+        )
     components = [c.strip() for c in spec.split(",") if c.strip()]
     parsed = [_parse_weight(c) for c in components]
     if kwargs:
@@ -202,11 +229,16 @@ def make_pool(
         from autometa.tasks._pools import DatasetPool
         from autometa.tasks._synthetic import SyntheticPrior
 
-        known = set().union(*(_accepted(c) for c in (SyntheticPrior, DatasetPool, EpisodicPool, ImageFolderPool)))
+        known = set().union(
+            *(_accepted(c) for c in (SyntheticPrior, DatasetPool, EpisodicPool, ImageFolderPool))
+        )
         unknown = sorted(set(kwargs) - known)
         if unknown:
             raise ValueError(f"make_pool got options no pool accepts: {unknown}.")
-    pools = [_make_one(body, d_max=d_max, c_max=c_max, split=split, seed=seed, **kwargs) for body, _ in parsed]
+    pools = [
+        _make_one(body, d_max=d_max, c_max=c_max, split=split, seed=seed, **kwargs)
+        for body, _ in parsed
+    ]
     if len(pools) == 1:
         return pools[0]
     from autometa.tasks._pools import MixturePool

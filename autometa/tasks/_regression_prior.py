@@ -136,7 +136,10 @@ class RegressionPrior:
         self.d_range = (max(1, int(d_range[0])), int(d_range[1]))
         self.kinds = tuple(kinds)
         self.snr_range = (s_lo, s_hi)
-        self.outlier_prob, self.heteroscedastic_prob = float(outlier_prob), float(heteroscedastic_prob)
+        self.outlier_prob, self.heteroscedastic_prob = (
+            float(outlier_prob),
+            float(heteroscedastic_prob),
+        )
         self.skew_prob = float(skew_prob)
         self.corruption = {
             "irrelevant_prob": float(irrelevant_prob),
@@ -227,7 +230,11 @@ class RegressionPrior:
     @staticmethod
     def _f_linear(rng: np.random.Generator, X: np.ndarray) -> np.ndarray:
         d = X.shape[1]
-        k = int(rng.integers(1, max(2, d) + 1)) if rng.random() < 0.5 else min(d, int(rng.integers(1, 4)))
+        k = (
+            int(rng.integers(1, max(2, d) + 1))
+            if rng.random() < 0.5
+            else min(d, int(rng.integers(1, 4)))
+        )
         w = np.zeros(d)
         idx = rng.choice(d, size=min(k, d), replace=False)
         w[idx] = rng.standard_t(3.0, idx.size)
@@ -296,12 +303,20 @@ class RegressionTablePool:
         name = self.names[int(r.integers(len(self.names)))]
         X, y = self.tables[name]
         n = len(y)
-        n_support = max(2, min(int(r.integers(self.n_support_range[0], self.n_support_range[1] + 1)), n // 2))
+        n_support = max(
+            2, min(int(r.integers(self.n_support_range[0], self.n_support_range[1] + 1)), n // 2)
+        )
         n_query = max(1, min(self.n_query, n - n_support))
         rows = r.permutation(n)
         support, query = rows[:n_support], rows[n_support : n_support + n_query]
         return encode_regression_task(
-            X.iloc[support], y[support], X.iloc[query], y[query], d_max=self.d_max, name=name, seed=seed
+            X.iloc[support],
+            y[support],
+            X.iloc[query],
+            y[query],
+            d_max=self.d_max,
+            name=name,
+            seed=seed,
         )
 
 

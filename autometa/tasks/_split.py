@@ -26,7 +26,9 @@ def allocate(counts: np.ndarray, n: int, min_per_class: int = 1) -> np.ndarray:
     present = np.flatnonzero(counts > 0)
     first = np.minimum(counts, int(min_per_class))
     if min_per_class > 1 and n < first.sum():
-        raise ValueError(f"Cannot draw {n} rows with {min_per_class} per class from {present.size} classes.")
+        raise ValueError(
+            f"Cannot draw {n} rows with {min_per_class} per class from {present.size} classes."
+        )
     if n <= present.size:
         order = present[np.lexsort((present, -counts[present]))]
         out[order[:n]] = 1
@@ -48,7 +50,9 @@ def allocate(counts: np.ndarray, n: int, min_per_class: int = 1) -> np.ndarray:
     return out + base
 
 
-def stratified_sample(y: np.ndarray, n: int, rng: np.random.Generator, min_per_class: int = 1) -> np.ndarray:
+def stratified_sample(
+    y: np.ndarray, n: int, rng: np.random.Generator, min_per_class: int = 1
+) -> np.ndarray:
     """Indices of ``n`` rows of ``y`` drawn without replacement, class shares preserved.
 
     Every class with rows gets at least ``min_per_class`` (when ``n`` allows; see
@@ -94,5 +98,7 @@ def legacy_stratified_split(y: np.ndarray, n: int, seed: int) -> tuple[np.ndarra
     """
     from sklearn.model_selection import train_test_split
 
-    train, rest = train_test_split(np.arange(len(y)), train_size=int(n), stratify=y, random_state=int(seed))
+    train, rest = train_test_split(
+        np.arange(len(y)), train_size=int(n), stratify=y, random_state=int(seed)
+    )
     return train, rest

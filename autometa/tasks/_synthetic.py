@@ -43,7 +43,12 @@ _MAX_SEED = 2**63 - 1
 
 
 def corrupt_features(
-    X: np.ndarray, rng: np.random.Generator, *, irrelevant_prob: float, categorical_prob: float, missing_prob: float
+    X: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    irrelevant_prob: float,
+    categorical_prob: float,
+    missing_prob: float,
 ) -> np.ndarray:
     """Make generated features look like real tables, in place; return the categorical-column mask.
 
@@ -184,7 +189,9 @@ class SyntheticPrior:
         name: str = "synthetic",
     ) -> None:
         if int(d_max) < 1 or int(c_max) < 2:
-            raise ValueError(f"SyntheticPrior needs d_max >= 1 and c_max >= 2; got {d_max}, {c_max}.")
+            raise ValueError(
+                f"SyntheticPrior needs d_max >= 1 and c_max >= 2; got {d_max}, {c_max}."
+            )
         self.d_max, self.c_max = int(d_max), int(c_max)
         self.n_range = _check_range("n_range", n_range, 4, 10**7, True)
         self.d_range = _check_range("d_range", d_range, 1, 10**6, True)
@@ -242,12 +249,16 @@ class SyntheticPrior:
         return self._draw(rng)
 
     # ------------------------------------------------------------------ internals
-    def _draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, int]:
+    def _draw(
+        self, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, int]:
         n_support = int(rng.integers(self.n_range[0], self.n_range[1] + 1))
         if self.n_query is not None:
             n_query = self.n_query
         else:
-            n_query = max(1, int(round(n_support * self.query_fraction / (1.0 - self.query_fraction))))
+            n_query = max(
+                1, int(round(n_support * self.query_fraction / (1.0 - self.query_fraction)))
+            )
         n = n_support + n_query
         d_hi = min(self.d_range[1], self.d_max)
         d_lo = min(self.d_range[0], d_hi)
@@ -350,4 +361,3 @@ class SyntheticPrior:
         leaf_class = rng.choice(c, size=n_leaves, p=p)
         leaf_class[rng.permutation(n_leaves)[: min(c, n_leaves)]] = np.arange(min(c, n_leaves))
         return X, leaf_class[leaf]
-

@@ -58,14 +58,16 @@ class Task:
         for part in ("support", "query"):
             x, y = getattr(self, f"x_{part}"), getattr(self, f"y_{part}")
             if x.ndim != 2 or x.shape[1] != d:
-                raise ValueError(
-                    f"x_{part} must have shape (n, d_max={d}); got {tuple(x.shape)}."
-                )
+                raise ValueError(f"x_{part} must have shape (n, d_max={d}); got {tuple(x.shape)}.")
             if y.ndim != 1 or y.shape[0] != x.shape[0]:
                 raise ValueError(
                     f"y_{part} must have shape ({x.shape[0]},) to match x_{part}; got {tuple(y.shape)}."
                 )
-            if not y.is_floating_point() and y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.n_classes):
+            if (
+                not y.is_floating_point()
+                and y.numel()
+                and (int(y.min()) < 0 or int(y.max()) >= self.n_classes)
+            ):
                 raise ValueError(f"y_{part} has labels outside range(n_classes={self.n_classes}).")
         if self.feature_mask.dtype != torch.bool:
             raise ValueError("feature_mask must be a bool tensor.")
@@ -88,7 +90,11 @@ class Task:
         """Return a copy with every tensor on ``device``."""
         return replace(
             self,
-            **{f.name: getattr(self, f.name).to(device) for f in fields(self) if isinstance(getattr(self, f.name), Tensor)},
+            **{
+                f.name: getattr(self, f.name).to(device)
+                for f in fields(self)
+                if isinstance(getattr(self, f.name), Tensor)
+            },
         )
 
 
@@ -190,7 +196,10 @@ class TaskBatch:
             x_query = torch.zeros(T, 0, d, dtype=x_support.dtype, device=dev)
         if D > d:
             pad = (0, D - d)
-            x_support, x_query = torch.nn.functional.pad(x_support, pad), torch.nn.functional.pad(x_query, pad)
+            x_support, x_query = (
+                torch.nn.functional.pad(x_support, pad),
+                torch.nn.functional.pad(x_query, pad),
+            )
         if feature_mask is None:
             feature_mask = torch.arange(D, device=dev) < d
         if feature_mask.ndim == 1:
@@ -201,7 +210,9 @@ class TaskBatch:
         return cls(
             x_support=x_support,
             y_support=y_support,
-            support_mask=torch.ones(T, S, dtype=torch.bool, device=dev) if support_mask is None else support_mask,
+            support_mask=torch.ones(T, S, dtype=torch.bool, device=dev)
+            if support_mask is None
+            else support_mask,
             x_query=x_query,
             y_query=torch.zeros(T, Q, dtype=y_support.dtype, device=dev),
             query_mask=torch.ones(T, Q, dtype=torch.bool, device=dev),
@@ -258,7 +269,9 @@ def collate_tasks(tasks: list[Task], c_max: int | None = None) -> TaskBatch:
     if len(d) != 1:
         raise ValueError(f"All tasks in a batch must share d_max; got {sorted(d)}.")
     if len({t.is_regression for t in tasks}) != 1:
-        raise ValueError("A batch cannot mix regression tasks (float targets) with classification tasks.")
+        raise ValueError(
+            "A batch cannot mix regression tasks (float targets) with classification tasks."
+        )
     c_max = max(t.n_classes for t in tasks) if c_max is None else int(c_max)
     if any(t.n_classes > c_max for t in tasks):
         raise ValueError(f"A task has more than c_max={c_max} classes.")

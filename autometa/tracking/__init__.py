@@ -23,7 +23,13 @@ from autometa.tracking._store import (
 
 _LAZY = {
     name: "autometa.tracking._pyfunc"
-    for name in ("LoggedModel", "MetaLearnerPyfunc", "load_classifier", "log_classifier", "log_pyfunc_model")
+    for name in (
+        "LoggedModel",
+        "MetaLearnerPyfunc",
+        "load_classifier",
+        "log_classifier",
+        "log_pyfunc_model",
+    )
 }
 
 __all__ = [

@@ -29,14 +29,16 @@ def resolve_registry_uri(uri: str, registry_uri: str) -> str:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=registry_uri, registry_uri=registry_uri)
-    ref = uri[len("models:/"):].strip("/")
+    ref = uri[len("models:/") :].strip("/")
     if "@" in ref.split("/", 1)[0]:
         name, _, alias = ref.split("/", 1)[0].partition("@")
         version = client.get_model_version_by_alias(name, alias).version
     else:
         parts = ref.split("/")
         if len(parts) < 2 or not parts[0]:
-            raise ValueError(f"{uri!r} is not a models:/ URI of the form models:/NAME/VERSION or models:/NAME@ALIAS.")
+            raise ValueError(
+                f"{uri!r} is not a models:/ URI of the form models:/NAME/VERSION or models:/NAME@ALIAS."
+            )
         name, version = parts[0], parts[1]
         if version.lower() == "latest":
             versions = client.search_model_versions(f"name='{name}'")
@@ -93,10 +95,15 @@ def download_model_file(
         )
     try:
         with bounded_http():
-            artifact_uri = resolve_registry_uri(uri, tracking_uri) if uri.startswith("models:/") else uri
+            artifact_uri = (
+                resolve_registry_uri(uri, tracking_uri) if uri.startswith("models:/") else uri
+            )
             local = Path(
                 mlflow.artifacts.download_artifacts(
-                    artifact_uri=artifact_uri, dst_path=os.fspath(dst), tracking_uri=tracking_uri, registry_uri=tracking_uri
+                    artifact_uri=artifact_uri,
+                    dst_path=os.fspath(dst),
+                    tracking_uri=tracking_uri,
+                    registry_uri=tracking_uri,
                 )
             )
     except Exception as exc:  # noqa: BLE001 - mlflow raises many types
@@ -109,5 +116,7 @@ def download_model_file(
         return local
     candidates = sorted(local.rglob(file_name)) or sorted(local.rglob("*.pt"))
     if not candidates:
-        raise ValueError(f"{uri!r} holds no {what} (looked for {file_name} and *.pt under {local}); {hint}")
+        raise ValueError(
+            f"{uri!r} holds no {what} (looked for {file_name} and *.pt under {local}); {hint}"
+        )
     return candidates[0]

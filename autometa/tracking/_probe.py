@@ -77,7 +77,9 @@ def probe(uri: str, timeout: float = PROBE_TIMEOUT_S) -> str | None:
         with socket.create_connection((host, port), timeout=timeout):
             return None
     except OSError as exc:
-        reason = f"cannot connect to {host}:{port} within {timeout:g} s ({type(exc).__name__}: {exc})"
+        reason = (
+            f"cannot connect to {host}:{port} within {timeout:g} s ({type(exc).__name__}: {exc})"
+        )
         with _LOCK:
             _UNREACHABLE[uri] = reason
         return reason

@@ -20,7 +20,9 @@ __all__ = ["quiet_mlflow"]
 
 _LOGGERS = ("mlflow", "alembic", "urllib3", "git")
 _WARNING_MODULES = r"(mlflow|setuptools|pip|_distutils_hack|pkg_resources|alembic|pydantic)(\.|$)"
-_THIRD_PARTY = re.compile(r"/(mlflow|setuptools|pip|_distutils_hack|pkg_resources|alembic|pydantic)/")
+_THIRD_PARTY = re.compile(
+    r"/(mlflow|setuptools|pip|_distutils_hack|pkg_resources|alembic|pydantic)/"
+)
 
 
 @contextlib.contextmanager

@@ -284,7 +284,7 @@ def start_run(
         if unreachable:
             raise ConnectionError(f"the tracking server is unreachable: {unreachable}")
         if uri.startswith("sqlite:///"):
-            Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         from mlflow.tracking import MlflowClient
 
         with quiet_mlflow():  # a new store logs its table creation at INFO
@@ -295,7 +295,9 @@ def start_run(
         info = client.create_run(exp_id, run_name=run_name, tags=all_tags).info
         run = TrackedRun(client, info.run_id, uri)
     except Exception as exc:  # noqa: BLE001
-        run._fail(f"starting a run at {uri}", exc, stacklevel=4)  # the caller's `with start_run(...)` line
+        run._fail(
+            f"starting a run at {uri}", exc, stacklevel=4
+        )  # the caller's `with start_run(...)` line
     if params:
         run.log_params(params)
     status = "FINISHED"

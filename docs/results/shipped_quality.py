@@ -84,7 +84,12 @@ def main() -> int:
                     "untrained_per_cell": untrained.tolist(),
                 }
             )
-            print(rows[-1]["member"], round(rows[-1]["shipped"], 4), round(rows[-1]["untrained"], 4), flush=True)
+            print(
+                rows[-1]["member"],
+                round(rows[-1]["shipped"], 4),
+                round(rows[-1]["untrained"], 4),
+                flush=True,
+            )
     out = {
         "name": "shipped_quality",
         "command": "OMP_NUM_THREADS=1 python docs/results/shipped_quality.py",

@@ -55,7 +55,9 @@ def test_parameters_include_policy_and_base():
 
 def test_config_round_trip_through_registry():
     assert LEARNERS["augmented"] is AugmentedLearner
-    learner = AugmentedLearner(build_learner("maml", net=NET, inner_steps=2), AugmentationPolicy(n_augment=1), seed=3)
+    learner = AugmentedLearner(
+        build_learner("maml", net=NET, inner_steps=2), AugmentationPolicy(n_augment=1), seed=3
+    )
     config = learner.get_config()
     assert config["base"] == {"algo": "maml", "config": learner.base.get_config()}
     assert config["policy"]["n_augment"] == 1 and config["seed"] == 3
@@ -77,7 +79,9 @@ def test_same_seed_same_adaptation():
 
 def test_hard_label_path_for_other_learners():
     # Reptile is first order: it gets a TaskBatch and no gradient reaches the policy
-    learner = AugmentedLearner(build_learner("reptile", net=NET, inner_steps=1), UniformPolicy(n_augment=1))
+    learner = AugmentedLearner(
+        build_learner("reptile", net=NET, inner_steps=1), UniformPolicy(n_augment=1)
+    )
     fast = learner.adapt(_batch())
     assert fast["head.weight"].shape[0] == 2
 
@@ -102,8 +106,14 @@ def test_train_policy_freezes_learner_and_moves_policy():
     policy = AugmentationPolicy(n_augment=1)
     logits0 = policy.op_logits.detach().clone()
     seen = []
-    out = train_policy(base, lambda rng: _batch(int(rng.integers(100))), policy=policy, steps=3, lr=0.05,
-                       callback=lambda s, m: seen.append(s))
+    out = train_policy(
+        base,
+        lambda rng: _batch(int(rng.integers(100))),
+        policy=policy,
+        steps=3,
+        lr=0.05,
+        callback=lambda s, m: seen.append(s),
+    )
     assert out is policy and seen == [0, 1, 2]
     assert not torch.equal(policy.op_logits.detach(), logits0)
     assert all(torch.equal(before[k], v) for k, v in base.state_dict().items())
@@ -120,7 +130,9 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="already an AugmentedLearner"):
         AugmentedLearner(AugmentedLearner(build_learner("maml", net=NET)))
     with pytest.raises(ValueError, match="no trainable parameters"):
-        train_policy(build_learner("maml", net=NET), lambda rng: _batch(), policy=UniformPolicy(), steps=1)
+        train_policy(
+            build_learner("maml", net=NET), lambda rng: _batch(), policy=UniformPolicy(), steps=1
+        )
 
 
 def test_keel_task_source_is_dev_only():
@@ -137,12 +149,17 @@ def test_keel_task_source_is_dev_only():
         KeelTaskSource(["iris", "pima"])
     with pytest.raises(ValueError, match="reserved KEEL set"):
         load_keel("sonar")
-    task = KeelTaskSource(["iris"], d_max=8, c_max=3, n_range=(12, 12), n_query=20).sample(np.random.default_rng(0))
+    task = KeelTaskSource(["iris"], d_max=8, c_max=3, n_range=(12, 12), n_query=20).sample(
+        np.random.default_rng(0)
+    )
     assert task.x_support.shape == (12, 8) and task.n_features == 4 and task.n_classes == 3
     assert set(task.y_query.tolist()) <= set(task.y_support.tolist())
 
 
-@pytest.mark.parametrize(("algo", "extra"), [("fomaml", {}), ("reptile", {}), ("meta-lstm", {}), ("maml", {"first_order": True})])
+@pytest.mark.parametrize(
+    ("algo", "extra"),
+    [("fomaml", {}), ("reptile", {}), ("meta-lstm", {}), ("maml", {"first_order": True})],
+)
 def test_learned_policy_with_a_first_order_learner_raises(algo, extra):
     # a first-order learner detaches the inner gradients: the policy would get no gradient at all
     torch.manual_seed(0)

@@ -94,7 +94,9 @@ def test_seed_fixes_output_and_positive_magnitude_changes_rows(name):
 def test_differentiable_in_magnitude(name):
     x, y, rm, fm = _batch_for(name)
     m = torch.tensor(0.3, requires_grad=True)
-    x_new, y_new = get_op(name)(x, y, rm, fm, m, generator=torch.Generator().manual_seed(0), image_shape=IMAGE_SHAPE)
+    x_new, y_new = get_op(name)(
+        x, y, rm, fm, m, generator=torch.Generator().manual_seed(0), image_shape=IMAGE_SHAPE
+    )
     target = torch.randn(x.shape, generator=torch.Generator().manual_seed(5))
     ((x_new - target) ** 2).sum().add((y_new**2).sum()).backward()
     assert m.grad is not None and torch.isfinite(m.grad) and m.grad != 0
@@ -121,7 +123,9 @@ def test_within_class_partners_only():
 def test_apply_op_single_task():
     x = torch.randn(10, 3)
     y = torch.tensor([0, 1] * 5)
-    x_new, y_soft = apply_op("gaussian_noise", x, y, 0.2, generator=torch.Generator().manual_seed(0))
+    x_new, y_soft = apply_op(
+        "gaussian_noise", x, y, 0.2, generator=torch.Generator().manual_seed(0)
+    )
     assert x_new.shape == (10, 3) and y_soft.shape == (10, 2)
     assert torch.equal(y_soft.argmax(-1), y)
 
@@ -133,7 +137,12 @@ def test_op_lists():
 
 @pytest.mark.parametrize(
     ("magnitude", "match"),
-    [(-0.1, "must be >= 0"), (float("inf"), "must be finite"), (float("nan"), "must be finite"), ("big", "non-negative number")],
+    [
+        (-0.1, "must be >= 0"),
+        (float("inf"), "must be finite"),
+        (float("nan"), "must be finite"),
+        ("big", "non-negative number"),
+    ],
 )
 def test_bad_magnitude_raises(magnitude, match):
     x, y, rm, fm = _tabular_batch()

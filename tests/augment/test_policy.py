@@ -92,7 +92,9 @@ def test_conditional_policy_depends_on_task_statistics():
 
 
 def test_fixed_policy_describe_and_frozen():
-    policy = AugmentationPolicy.fixed({"identity": 1.0, "gaussian_noise": 3.0}, {"gaussian_noise": 0.1})
+    policy = AugmentationPolicy.fixed(
+        {"identity": 1.0, "gaussian_noise": 3.0}, {"gaussian_noise": 0.1}
+    )
     d = policy.describe()
     assert d["gaussian_noise"]["probability"] == pytest.approx(0.75)
     assert d["gaussian_noise"]["magnitude"] == pytest.approx(0.1)

@@ -70,7 +70,12 @@ def test_numpy_round_trip_and_seed():
     X1, y1 = a.fit_resample(X, y)
     X2, y2 = clone(a).fit_resample(X, y)
     X3, _ = MetaAugmenter(n_augment=1, random_state=4).fit_resample(X, y)
-    assert isinstance(X1, np.ndarray) and X1.dtype == X.dtype and 30 < X1.shape[0] <= 60 and X1.shape[1] == 4
+    assert (
+        isinstance(X1, np.ndarray)
+        and X1.dtype == X.dtype
+        and 30 < X1.shape[0] <= 60
+        and X1.shape[1] == 4
+    )
     assert np.array_equal(X1[:30], X) and np.array_equal(y1[:30], y)
     assert np.array_equal(X1, X2) and np.array_equal(y1, y2)
     assert not np.array_equal(X1, X3)
@@ -86,7 +91,9 @@ def test_same_output_in_another_process():
         "X=np.arange(60.0).reshape(20,3);y=np.array([0,1]*10);"
         "print(MetaAugmenter(random_state=0).fit_resample(X,y)[0].sum().round(8))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     X = np.arange(60.0).reshape(20, 3)
     y = np.array([0, 1] * 10)
     assert float(out) == MetaAugmenter(random_state=0).fit_resample(X, y)[0].sum().round(8)
@@ -94,7 +101,9 @@ def test_same_output_in_another_process():
 
 def test_hand_policy_checkpoint_and_n_augment_zero(tmp_path):
     X, y = _frame(20)
-    Xr, _ = MetaAugmenter(policy={"gaussian_noise": 0.2}, n_augment=1, random_state=0).fit_resample(X, y)
+    Xr, _ = MetaAugmenter(policy={"gaussian_noise": 0.2}, n_augment=1, random_state=0).fit_resample(
+        X, y
+    )
     assert len(Xr) == 40  # noise always changes a row
     path = save_policy(AugmentationPolicy(n_augment=1), tmp_path / "p.pt")
     aug = MetaAugmenter(policy=str(path), random_state=0)
@@ -180,9 +189,15 @@ def test_no_added_row_is_an_exact_copy_of_its_parent():
     parents = _parent_rows(X_res, X, aug.parents_[len(X) :])
     # a copy up to float noise (e.g. a quantile round trip of an identity draw) counts as a copy
     num = ["num", "count", "f32"]
-    close = np.isclose(new[num].to_numpy(float), parents[num].to_numpy(float), rtol=1e-6, atol=1e-9).all(axis=1)
+    close = np.isclose(
+        new[num].to_numpy(float), parents[num].to_numpy(float), rtol=1e-6, atol=1e-9
+    ).all(axis=1)
     rest = [c for c in X.columns if c not in num]
-    equal = (new[rest].eq(parents[rest]) | (new[rest].isna() & parents[rest].isna())).all(axis=1).to_numpy()
+    equal = (
+        (new[rest].eq(parents[rest]) | (new[rest].isna() & parents[rest].isna()))
+        .all(axis=1)
+        .to_numpy()
+    )
     assert not (close & equal).any()
     assert "identity" not in set(aug.ops_)
     # without the filter the shipped policy draws mostly identity: the rows it adds are real changes
@@ -191,7 +206,13 @@ def test_no_added_row_is_an_exact_copy_of_its_parent():
 
 def test_numeric_nan_is_kept_missing_and_augmented_around():
     rng = np.random.default_rng(0)
-    X = pd.DataFrame({"a": rng.normal(size=40), "b": rng.normal(size=40), "n": pd.array(rng.integers(0, 9, 40), dtype="Int64")})
+    X = pd.DataFrame(
+        {
+            "a": rng.normal(size=40),
+            "b": rng.normal(size=40),
+            "n": pd.array(rng.integers(0, 9, 40), dtype="Int64"),
+        }
+    )
     X.loc[::4, "a"] = np.nan
     X.loc[1::5, "n"] = pd.NA
     X["empty"] = np.nan
@@ -212,8 +233,12 @@ def test_numeric_nan_is_kept_missing_and_augmented_around():
 def test_random_state_instance_and_none():
     X = np.random.default_rng(0).normal(size=(20, 3))
     y = np.array([0, 1] * 10)
-    a, _ = MetaAugmenter(policy={"gaussian_noise": 0.2}, random_state=np.random.RandomState(5)).fit_resample(X, y)
-    b, _ = MetaAugmenter(policy={"gaussian_noise": 0.2}, random_state=np.random.RandomState(5)).fit_resample(X, y)
+    a, _ = MetaAugmenter(
+        policy={"gaussian_noise": 0.2}, random_state=np.random.RandomState(5)
+    ).fit_resample(X, y)
+    b, _ = MetaAugmenter(
+        policy={"gaussian_noise": 0.2}, random_state=np.random.RandomState(5)
+    ).fit_resample(X, y)
     np.testing.assert_array_equal(a, b)
     c, _ = MetaAugmenter(policy={"gaussian_noise": 0.2}).fit_resample(X, y)
     assert c.shape == a.shape

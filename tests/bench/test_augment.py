@@ -24,7 +24,18 @@ def test_bench_augment_cli_tiny(tmp_path, tracking_uri, capsys):
 
     out = tmp_path / "augment.json"
     rc = main(
-        ["bench", "augment", "--sets", "hayes-roth", "--n-train", "32", "--seeds", "2", "--json", str(out)]
+        [
+            "bench",
+            "augment",
+            "--sets",
+            "hayes-roth",
+            "--n-train",
+            "32",
+            "--seeds",
+            "2",
+            "--json",
+            str(out),
+        ]
     )
     assert rc == 0
     payload = json.loads(out.read_text())

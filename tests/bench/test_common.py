@@ -24,7 +24,9 @@ def test_report_prints_writes_json_and_logs(tracking_uri, tmp_path, capsys):
         summary={"speedup": 3.125},
     )
     path = tmp_path / "out" / "r.json"
-    rc = report(result, argparse.Namespace(json=str(path), no_mlflow=False, experiment="bench-test"))
+    rc = report(
+        result, argparse.Namespace(json=str(path), no_mlflow=False, experiment="bench-test")
+    )
     assert rc == 0
     printed = capsys.readouterr().out
     assert "maml" in printed and "speedup: 3.1250" in printed
@@ -47,11 +49,16 @@ def test_cell_records_reuse_append_and_select(tmp_path, capsys):
     old = {"estimator": "rf", "dataset": "a", "n_train": 32, "seed": 0, "auc": 0.7}
     (tmp_path / "old.jsonl").write_text(json.dumps(old) + "\n\n")
     raw = tmp_path / "raw.jsonl"
-    with CellRecords([tmp_path / "old.jsonl"], raw, lambda r: f"cell {r['dataset']} {r['seed']}") as store:
+    with CellRecords(
+        [tmp_path / "old.jsonl"], raw, lambda r: f"cell {r['dataset']} {r['seed']}"
+    ) as store:
         assert store.done == {("rf", "a", 32, 0)}
         store.add({**old, "seed": 1})
         store.add({**old, "dataset": "b", "n_train": 128})
     assert "cell a 1" in capsys.readouterr().out
     assert [json.loads(line)["seed"] for line in raw.read_text().splitlines()] == [1, 0]
-    assert [(r["dataset"], r["seed"]) for r in store.select([32], ["a", "b"], 2)] == [("a", 0), ("a", 1)]
+    assert [(r["dataset"], r["seed"]) for r in store.select([32], ["a", "b"], 2)] == [
+        ("a", 0),
+        ("a", 1),
+    ]
     assert store.select([32], ["a"], 1) == [old]

@@ -16,7 +16,9 @@ def test_tiny_run_costs_every_member():
     finally:
         torch.set_num_threads(before)
     members = {(r["estimator"], r["member"]) for r in result.rows}
-    assert {("regressor", m) for m in ("icl", "maml", "et", "gbm", "knn", "rf", "ridge", "svr")} <= members
+    assert {
+        ("regressor", m) for m in ("icl", "maml", "et", "gbm", "knn", "rf", "ridge", "svr")
+    } <= members
     assert {("classifier", m) for m in ("icl", "et", "gbm", "knn", "lr", "rf")} <= members
     rf = next(r for r in result.rows if r["estimator"] == "regressor" and r["member"] == "rf")
     assert rf["oof_s"] == 0.0  # the forest's out-of-bag predictions are free

@@ -24,7 +24,9 @@ def pools() -> dict[str, EpisodicPool]:
 
 def _protonet(pool: EpisodicPool):
     torch.manual_seed(0)
-    return build_learner("protonet", net={"kind": "mlp", "d_max": pool.d_max, "c_max": 5, "hidden": [32, 32]})
+    return build_learner(
+        "protonet", net={"kind": "mlp", "d_max": pool.d_max, "c_max": 5, "hidden": [32, 32]}
+    )
 
 
 def test_evaluate_episodes_shape_range_and_determinism(pools) -> None:
@@ -40,15 +42,29 @@ def test_meta_training_beats_the_untrained_learner_on_the_same_episodes(pools) -
     # meta-test classes are disjoint from the meta-train classes
     learner = _protonet(pools["train"])
     before = evaluate_episodes(learner, pools["test"], n_episodes=200, seed=10_000)
-    MetaTrainer(learner, pools["train"], meta_batch_size=8, lr=3e-3, tracking=False, progress=False).fit(150)
+    MetaTrainer(
+        learner, pools["train"], meta_batch_size=8, lr=3e-3, tracking=False, progress=False
+    ).fit(150)
     after = evaluate_episodes(learner, pools["test"], n_episodes=200, seed=10_000)
     assert after.mean() > before.mean() + 0.1, (before.mean(), after.mean())
 
 
 def _args(**kw) -> argparse.Namespace:
     base = dict(
-        dataset="letter", ways=5, shots=[1], queries=15, algos=["protonet"], steps=2, meta_batch=4, lr=1e-3,
-        hidden=[16], test_episodes=20, device="cpu", seed=0, threads=1, quick=False,
+        dataset="letter",
+        ways=5,
+        shots=[1],
+        queries=15,
+        algos=["protonet"],
+        steps=2,
+        meta_batch=4,
+        lr=1e-3,
+        hidden=[16],
+        test_episodes=20,
+        device="cpu",
+        seed=0,
+        threads=1,
+        quick=False,
     )
     base.update(kw)
     return argparse.Namespace(**base)

@@ -16,7 +16,9 @@ def test_tiny_run_reports_growth(monkeypatch):
         result = bench.compute(args)
     finally:
         torch.set_num_threads(before)
-    assert {(r["estimator"], r["query"]) for r in result.rows} == {(e, q) for e in ("icl", "rf300") for q in (20, 80)}
+    assert {(r["estimator"], r["query"]) for r in result.rows} == {
+        (e, q) for e in ("icl", "rf300") for q in (20, 80)
+    }
     assert all(r["fit_s"] >= 0 and r["predict_s"] >= 0 for r in result.rows)
     assert result.summary["query_rows_growth"] == 4.0
     assert "icl_predict_growth@support=16" in result.summary

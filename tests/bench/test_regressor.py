@@ -59,9 +59,13 @@ def test_tiny_run_and_resume(tmp_path):
     lines = (tmp_path / "raw.jsonl").read_text().splitlines()
     assert len(lines) == 2
     for rec in map(json.loads, lines):
-        assert np.isfinite([rec["r2"], rec["nrmse"], rec["crps"]]).all() and 0 <= rec["cover80"] <= 1
+        assert (
+            np.isfinite([rec["r2"], rec["nrmse"], rec["crps"]]).all() and 0 <= rec["cover80"] <= 1
+        )
     assert {r["estimator"] for r in result.rows} == {"ridge", "knn7", bench.HINDSIGHT}
-    again = bench.compute(_args(tmp_path, raw=str(tmp_path / "raw2.jsonl"), reuse=[str(tmp_path / "raw.jsonl")]))
+    again = bench.compute(
+        _args(tmp_path, raw=str(tmp_path / "raw2.jsonl"), reuse=[str(tmp_path / "raw.jsonl")])
+    )
     assert not (tmp_path / "raw2.jsonl").read_text()  # every cell was reused
     assert [r["r2"] for r in again.rows] == [r["r2"] for r in result.rows]
 

@@ -18,7 +18,15 @@ def _records() -> list[dict]:
         for seed in (0, 1):
             for s, scale in (("meta", 0.1), ("random", 1.0)):
                 curve = np.minimum.accumulate(scale * rng.random(12))
-                out.append({"dataset": ds, "seed": seed, "sampler": s, "regret": curve.tolist(), "seconds": [0.01] * 12})
+                out.append(
+                    {
+                        "dataset": ds,
+                        "seed": seed,
+                        "sampler": s,
+                        "regret": curve.tolist(),
+                        "seconds": [0.01] * 12,
+                    }
+                )
     return out
 
 
@@ -45,7 +53,17 @@ def test_quick_benchmark_runs(tmp_path) -> None:
     parser.add_argument("--quick", action="store_true")
     add_arguments(parser)
     args = parser.parse_args(
-        ["--quick", "--datasets", "car", "--samplers", "meta,random", "--n-trials", "10", "--source-trials", "10"]
+        [
+            "--quick",
+            "--datasets",
+            "car",
+            "--samplers",
+            "meta,random",
+            "--n-trials",
+            "10",
+            "--source-trials",
+            "10",
+        ]
     )
     res = compute(args)
     assert {r["sampler"] for r in res.rows} == {"meta", "random"}
@@ -74,7 +92,14 @@ def test_metalearn_tpe_checks_package_and_optuna_version(tmp_path) -> None:
 
     from autometa.bench.sampler import compute
 
-    argv = ["--samplers", "metalearn-tpe", "--datasets", "car", "--metalearn-tpe-root", str(tmp_path)]
+    argv = [
+        "--samplers",
+        "metalearn-tpe",
+        "--datasets",
+        "car",
+        "--metalearn-tpe-root",
+        str(tmp_path),
+    ]
     with pytest.raises(SystemExit, match="meta_learn_tpe/__init__.py not found"):
         compute(_parse(argv))
     if int(optuna.__version__.split(".")[0]) < 5:
@@ -100,8 +125,23 @@ def test_per_problem_summary_counts_wins() -> None:
 def test_no_source_mode_runs_on_a_family() -> None:
     from autometa.bench.sampler import compute
 
-    res = compute(_parse(["--no-source", "--datasets", "none", "--families", "plateaus", "--seeds", "1",
-                          "--n-trials", "12", "--samplers", "meta,random"]))
+    res = compute(
+        _parse(
+            [
+                "--no-source",
+                "--datasets",
+                "none",
+                "--families",
+                "plateaus",
+                "--seeds",
+                "1",
+                "--n-trials",
+                "12",
+                "--samplers",
+                "meta,random",
+            ]
+        )
+    )
     assert res.params["mode"] == "no-source"
     assert {r["sampler"] for r in res.rows} == {"meta", "random"}
     assert "regret@10/synthetic/plateaus" in res.summary
@@ -113,8 +153,25 @@ def test_no_source_mode_reads_a_saved_surrogate(tmp_path) -> None:
     from autometa.optuna._icl import train_icl_surrogate
 
     path = train_icl_surrogate(steps=5, batch=4, width=16, layers=1, seed=0).save(tmp_path / "s.pt")
-    res = compute(_parse(["--no-source", "--datasets", "none", "--families", "plateaus", "--seeds", "1",
-                          "--n-trials", "12", "--samplers", "meta-icl", "--icl-surrogate", str(path)]))
+    res = compute(
+        _parse(
+            [
+                "--no-source",
+                "--datasets",
+                "none",
+                "--families",
+                "plateaus",
+                "--seeds",
+                "1",
+                "--n-trials",
+                "12",
+                "--samplers",
+                "meta-icl",
+                "--icl-surrogate",
+                str(path),
+            ]
+        )
+    )
     assert res.summary["icl/steps"] == 5  # the saved one, not a freshly trained one (default 1500)
 
 
@@ -130,7 +187,9 @@ def test_overhead_mode_reports_ratios() -> None:
 def test_collision_mode_runs_and_checks_the_targets() -> None:
     from autometa.bench.sampler import compute
 
-    args = _parse(["--collision", "--quick", "--samplers", "meta,meta-bare,tpe", "--objectives", "lr_width"])
+    args = _parse(
+        ["--collision", "--quick", "--samplers", "meta,meta-bare,tpe", "--objectives", "lr_width"]
+    )
     res = compute(args)
     assert {r["sampler"] for r in res.rows} == {"meta", "meta-bare", "tpe"}
     assert all(r["objective"] == "lr_width" and r["mean_best"] >= 0.0 for r in res.rows)

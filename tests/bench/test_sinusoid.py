@@ -50,13 +50,23 @@ def test_masked_mse_ignores_padding_rows() -> None:
     y = torch.tensor([0.0, 0.0, 0.0])
     mask = torch.tensor([True, True, False])
     assert float(masked_mse(pred, y, mask, None)) == pytest.approx((1.0 + 4.0) / 2)
-    assert float(masked_mse(pred, y, torch.zeros(3, dtype=torch.bool), None)) == 0.0  # no row: no NaN
+    assert (
+        float(masked_mse(pred, y, torch.zeros(3, dtype=torch.bool), None)) == 0.0
+    )  # no row: no NaN
 
 
 def _args(**kw) -> argparse.Namespace:
     base = dict(
-        steps=150, meta_batch=10, shots=[5], test_tasks=100, methods=["maml", "random-init"], inner_lr=0.01,
-        outer_lr=1e-2, seed=0, threads=1, quick=False,
+        steps=150,
+        meta_batch=10,
+        shots=[5],
+        test_tasks=100,
+        methods=["maml", "random-init"],
+        inner_lr=0.01,
+        outer_lr=1e-2,
+        seed=0,
+        threads=1,
+        quick=False,
     )
     base.update(kw)
     return argparse.Namespace(**base)
@@ -67,7 +77,9 @@ def test_meta_trained_maml_beats_the_untrained_net_on_the_same_test_tasks() -> N
     rows = {r["method"]: r for r in res.rows}
     assert set(rows) == {"maml", "random-init"}
     for r in rows.values():
-        assert math.isfinite(r["mse_1_step"]) and math.isfinite(r["mse_10_steps"]) and r["ci95_10"] > 0
+        assert (
+            math.isfinite(r["mse_1_step"]) and math.isfinite(r["mse_10_steps"]) and r["ci95_10"] > 0
+        )
     # the same net and seed, untrained ("random-init"), adapted by the same rule on the same tasks
     assert rows["maml"]["mse_10_steps"] < 0.8 * rows["random-init"]["mse_10_steps"]
     assert res.summary["mse@10 maml K=5"] == rows["maml"]["mse_10_steps"]

@@ -16,7 +16,10 @@ def test_speed_bench_quick_mode_reports_speedup_and_matching_losses():
     args = parser.parse_args(["--quick", "--no-mlflow", "--methods", "maml"])
     result = speed.compute(args)
     assert result.name == "speed"
-    assert [(r["impl"], r["meta_batch"]) for r in result.rows] == [("reference", 2), ("autometa", 2)]
+    assert [(r["impl"], r["meta_batch"]) for r in result.rows] == [
+        ("reference", 2),
+        ("autometa", 2),
+    ]
     ref, ours = result.rows
     assert ours["speedup"] == pytest.approx(ref["s_per_iter"] / ours["s_per_iter"])
     assert ours["tasks_per_s"] > 0 and ours["peak_mem_mb"] >= 0

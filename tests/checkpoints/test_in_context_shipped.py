@@ -24,7 +24,9 @@ def card() -> dict:
 
 
 def test_loads_offline_and_matches_its_card(monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing is fetched from anywhere
+    monkeypatch.setenv(
+        "MLFLOW_TRACKING_URI", "http://127.0.0.1:9"
+    )  # nothing is fetched from anywhere
     learner = load_in_context_learner("default")
     info = card()
     assert isinstance(_base(learner), InContextLearner)
@@ -72,7 +74,11 @@ def test_every_tensor_was_trained():
     if isinstance(trained, InContextTTA):  # the head init and the LSTM were meta-trained too
         fresh = InContextTTA.from_learner(_base(trained), steps=trained.steps)
         moved = dict(fresh.named_parameters())
-        assert not [k for k, p in trained.named_parameters() if not k.startswith("base.") and torch.equal(p, moved[k])]
+        assert not [
+            k
+            for k, p in trained.named_parameters()
+            if not k.startswith("base.") and torch.equal(p, moved[k])
+        ]
         tta = card()["test_time_adaptation"]
         assert tta["shipped"] and all(
             tta["held_out_auc"]["meta_trained_steps"][k] > tta["held_out_auc"]["in_context"][k]
@@ -101,9 +107,15 @@ def test_meta_training_is_what_makes_it_work(name, tmp_path):
 
     X, y = load_dev_dataset(name)
     torch.manual_seed(0)
-    untrained = save_meta_learner(InContextLearner(**_base(load_in_context_learner()).get_config()), tmp_path / "u.pt")
+    untrained = save_meta_learner(
+        InContextLearner(**_base(load_in_context_learner()).get_config()), tmp_path / "u.pt"
+    )
     shipped = _auc(lambda s: AutoMetaClassifier(members=["icl"], random_state=s), X, y)
-    raw = _auc(lambda s: AutoMetaClassifier(members=["icl"], in_context_learner=untrained, random_state=s), X, y)
+    raw = _auc(
+        lambda s: AutoMetaClassifier(members=["icl"], in_context_learner=untrained, random_state=s),
+        X,
+        y,
+    )
     assert shipped > raw + 0.05, (shipped, raw)
 
 
@@ -115,7 +127,9 @@ def test_test_time_steps_ship_only_when_they_add():
     if tta is None:
         pytest.skip("the shipped learner was exported without measuring test-time steps")
     scores = tta["held_out_auc"]
-    adds = all(scores["meta_trained_steps"][k] > scores["in_context"][k] for k in scores["in_context"])
+    adds = all(
+        scores["meta_trained_steps"][k] > scores["in_context"][k] for k in scores["in_context"]
+    )
     assert tta["shipped"] == adds
     assert isinstance(load_in_context_learner("default"), InContextTTA) == adds
 
@@ -130,7 +144,9 @@ def test_cooldown_claim_matches_the_curve():
     before = [c for c in curve if start - 8000 < c["step"] <= start]
     after = curve[-8:]
     for size in (32, 128, 512):
-        assert np.mean([c[f"auc@{size}"] for c in after]) > np.mean([c[f"auc@{size}"] for c in before])
+        assert np.mean([c[f"auc@{size}"] for c in after]) > np.mean(
+            [c[f"auc@{size}"] for c in before]
+        )
 
 
 def test_later_cooldown_did_not_beat_the_shipped_snapshot():
@@ -139,7 +155,9 @@ def test_later_cooldown_did_not_beat_the_shipped_snapshot():
     root = Path(__file__).resolve().parents[2] / "campaigns"
     later = json.loads((root / "in-context-cooldown-136k" / "curve.json").read_text())["curve"][-8:]
     shipped = card()["learning_curve"][-8:]
-    assert later[-1]["step"] == 148000 and shipped[-1]["step"] == card()["training"]["steps"] == 84000
+    assert (
+        later[-1]["step"] == 148000 and shipped[-1]["step"] == card()["training"]["steps"] == 84000
+    )
 
     def mean(points, size):
         return float(np.mean([c[f"auc@{size}"] for c in points]))
@@ -152,7 +170,9 @@ def test_later_cooldown_did_not_beat_the_shipped_snapshot():
     assert len(early) == len(late) == 16
     assert all(abs(mean(late, n) - mean(early, n)) < 0.007 for n in (32, 128, 512))
     hours = {c["step"]: c["cpu_hours"] for c in constant}
-    assert hours[144500] - hours[68000] == pytest.approx(4.0, abs=0.05)  # between the windows' centres
+    assert hours[144500] - hours[68000] == pytest.approx(
+        4.0, abs=0.05
+    )  # between the windows' centres
     # "9.3 CPU-hours in all": the constant-rate path plus what each cool-down branch added
     total = constant[-1]["cpu_hours"]
     for branch in ("in-context-cooldown", "in-context-cooldown-72k", "in-context-cooldown-136k"):
@@ -177,8 +197,12 @@ def test_trained_learner_is_label_and_feature_order_invariant_in_expectation():
         base = in_context_proba(learner, xs, ys, xq, fm, 2, n_members=64, seed=0)
         relabelled = in_context_proba(learner, xs, 1 - ys, xq, fm, 2, n_members=64, seed=1)
         cols = torch.randperm(xs.shape[1], generator=torch.Generator().manual_seed(0))
-        moved = in_context_proba(learner, xs[:, cols], ys, xq[:, cols], fm[cols], 2, n_members=64, seed=2)
-        single = in_context_proba(learner, xs[:, cols], ys, xq[:, cols], fm[cols], 2, n_members=1, seed=2)
+        moved = in_context_proba(
+            learner, xs[:, cols], ys, xq[:, cols], fm[cols], 2, n_members=64, seed=2
+        )
+        single = in_context_proba(
+            learner, xs[:, cols], ys, xq[:, cols], fm[cols], 2, n_members=1, seed=2
+        )
     assert (base[:, 1] - 0.5).abs().mean() > 0.25  # the check below is not about near-0.5 outputs
     assert (base - relabelled.flip(1)).abs().mean() < 0.02
     assert (base - moved).abs().mean() < 0.5 * (base - single).abs().mean()

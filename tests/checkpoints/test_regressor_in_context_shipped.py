@@ -31,12 +31,16 @@ def card() -> dict:
 
 
 def test_loads_offline_and_matches_its_card(monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing is fetched from anywhere
+    monkeypatch.setenv(
+        "MLFLOW_TRACKING_URI", "http://127.0.0.1:9"
+    )  # nothing is fetched from anywhere
     learner = load_in_context_regressor()
     info = card()
     assert isinstance(learner, InContextRegressionLearner)
     assert learner.get_config() == info["config"]
-    assert info["sha256"] == hashlib.sha256(IN_CONTEXT_REGRESSOR_CHECKPOINT.read_bytes()).hexdigest()
+    assert (
+        info["sha256"] == hashlib.sha256(IN_CONTEXT_REGRESSOR_CHECKPOINT.read_bytes()).hexdigest()
+    )
     assert IN_CONTEXT_REGRESSOR_CHECKPOINT.stat().st_size <= 25 * 2**20
     assert info["parameters"] == sum(p.numel() for p in learner.parameters())
 
@@ -44,8 +48,12 @@ def test_loads_offline_and_matches_its_card(monkeypatch):
 def test_card_lists_its_data_and_none_of_it_is_evaluated_on():
     data = card()["data"]
     assert data["reserved_data_sets_used"] == []
-    assert set(data["dev_tables"]) - roles.CONTENT_LEAKS == set(roles.REGRESSOR_TRAIN)  # the card is a record
-    assert set(data["held_out_for_the_learning_curve"]) - roles.CONTENT_LEAKS == set(roles.REGRESSOR_VALIDATION)
+    assert set(data["dev_tables"]) - roles.CONTENT_LEAKS == set(
+        roles.REGRESSOR_TRAIN
+    )  # the card is a record
+    assert set(data["held_out_for_the_learning_curve"]) - roles.CONTENT_LEAKS == set(
+        roles.REGRESSOR_VALIDATION
+    )
     assert not any(is_reserved(t) for t in data["dev_tables"])
     assert not set(data["dev_tables"]) & set(roles.REGRESSOR_EVALUATION)
     assert data["synthetic"]["generator"] == "autometa.tasks.RegressionPrior"
@@ -99,4 +107,6 @@ def test_cooldown_claim_matches_the_curve():
     before = [c for c in curve if start - 4000 < c["step"] <= start]
     after = curve[-8:]
     for size in (32, 128):
-        assert np.mean([c[f"r2@{size}"] for c in after]) > np.mean([c[f"r2@{size}"] for c in before])
+        assert np.mean([c[f"r2@{size}"] for c in after]) > np.mean(
+            [c[f"r2@{size}"] for c in before]
+        )

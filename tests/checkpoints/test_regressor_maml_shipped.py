@@ -18,7 +18,9 @@ from autometa.tasks.datasets import is_reserved
 
 CARD = MAML_REGRESSOR_CHECKPOINT.with_name("regressor_maml_model_card.json")
 
-pytestmark = pytest.mark.skipif(not MAML_REGRESSOR_CHECKPOINT.is_file(), reason="no MAML regression checkpoint shipped")
+pytestmark = pytest.mark.skipif(
+    not MAML_REGRESSOR_CHECKPOINT.is_file(), reason="no MAML regression checkpoint shipped"
+)
 
 
 def card() -> dict:
@@ -32,8 +34,12 @@ def test_loads_offline_and_matches_its_card(monkeypatch):
     assert isinstance(learner, MAMLRegression) and learner.get_config() == info["config"]
     assert info["sha256"] == hashlib.sha256(MAML_REGRESSOR_CHECKPOINT.read_bytes()).hexdigest()
     data = info["data"]
-    assert data["reserved_data_sets_used"] == [] and not any(is_reserved(t) for t in data["dev_tables"])
-    assert set(data["dev_tables"]) - roles.CONTENT_LEAKS == set(roles.REGRESSOR_TRAIN)  # the card is a record
+    assert data["reserved_data_sets_used"] == [] and not any(
+        is_reserved(t) for t in data["dev_tables"]
+    )
+    assert set(data["dev_tables"]) - roles.CONTENT_LEAKS == set(
+        roles.REGRESSOR_TRAIN
+    )  # the card is a record
     assert not set(data["dev_tables"]) & set(roles.REGRESSOR_EVALUATION)
 
 

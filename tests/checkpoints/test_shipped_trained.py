@@ -20,7 +20,9 @@ CHECKPOINTS = Path(__file__).resolve().parents[2] / "autometa" / "checkpoints"
 def _untrained(trained: torch.nn.Module, init: torch.nn.Module) -> list[str]:
     init_params = dict(init.named_parameters())
     assert set(init_params) == {k for k, _ in trained.named_parameters()}
-    return [k for k, p in trained.named_parameters() if torch.equal(p.detach(), init_params[k].detach())]
+    return [
+        k for k, p in trained.named_parameters() if torch.equal(p.detach(), init_params[k].detach())
+    ]
 
 
 def test_classifier_default_ships_no_untrained_policy():
@@ -38,10 +40,14 @@ def test_augment_policy_and_companion_learner_are_trained():
     from autometa.meta import build_learner
 
     card = json.loads((CHECKPOINTS / "augment_model_card.json").read_text())
-    seed = int(card["command"].split("--seed ")[1].split()[0]) if "--seed " in card["command"] else 0
+    seed = (
+        int(card["command"].split("--seed ")[1].split()[0]) if "--seed " in card["command"] else 0
+    )
     learner = load_companion_learner(CHECKPOINTS / "augment_learner.pt")
     torch.manual_seed(seed)
     init_learner = build_learner(learner.algo, **card["companion_learner"]["config"])
-    init_policy = AugmentationPolicy(**{k: v for k, v in card["policy"]["config"].items() if k != "kind"})
+    init_policy = AugmentationPolicy(
+        **{k: v for k, v in card["policy"]["config"].items() if k != "kind"}
+    )
     assert _untrained(learner, init_learner) == []
     assert _untrained(load_policy(CHECKPOINTS / "augment_policy.pt")[0], init_policy) == []

@@ -44,7 +44,10 @@ def test_every_column_missing_raises(frame):
 @pytest.mark.parametrize(
     ("labels", "match"),
     [
-        (["x", None] * 30, r"y contains 30 missing label\(s\) \(NaN/None\), e.g. at row\(s\) \[1, 3"),
+        (
+            ["x", None] * 30,
+            r"y contains 30 missing label\(s\) \(NaN/None\), e.g. at row\(s\) \[1, 3",
+        ),
         ([1, "a"] * 30, r"y mixes label types \(number 1, str 'a'\)"),
         ([True, "a"] * 30, r"y mixes label types \(bool True, str 'a'\)"),
     ],
@@ -113,7 +116,10 @@ def test_zero_row_predict_raises(frame):
 
 def test_large_fit_warns_and_subsamples(frame):
     X, y = frame
-    with pytest.warns(UserWarning, match=r"60 training rows exceed max_samples=40; fitting on a stratified subsample"):
+    with pytest.warns(
+        UserWarning,
+        match=r"60 training rows exceed max_samples=40; fitting on a stratified subsample",
+    ):
         clf = AutoMetaClassifier(max_samples=40, random_state=0, **FAST).fit(X, y)
     assert clf.members_["lr"].estimator_.n_features_in_ >= 2
     assert sum(len(c) for c in [clf.members_["gbm"].estimator_.classes_]) == 2
@@ -124,7 +130,9 @@ def test_time_columns_are_seconds_whatever_the_unit(unit):
     from autometa._utils import time_seconds
     from autometa.tasks import TabularEncoder
 
-    when = pd.Series(pd.to_datetime(["2020-01-01", None, "2020-01-03"])).astype(f"datetime64[{unit}]")
+    when = pd.Series(pd.to_datetime(["2020-01-01", None, "2020-01-03"])).astype(
+        f"datetime64[{unit}]"
+    )
     np.testing.assert_array_equal(time_seconds(when), [1577836800.0, np.nan, 1578009600.0])
     np.testing.assert_array_equal(time_seconds(when - when[0]), [0.0, np.nan, 172800.0])
     X = pd.DataFrame({"when": when})

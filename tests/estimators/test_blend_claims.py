@@ -25,7 +25,9 @@ def test_regressor_numbers_match_the_results(doc):
         assert f"{rows[(n, 'autometa')]['cover80']:.4f}" in text
         assert f"{rows[(n, 'best_peer_hindsight')]['r2']:.4f}" in text
         assert summary[f"cells_below_worst_peer@{n}"] == 0
-    assert f"{summary['r2_margin_vs_hindsight_peer@128']:.3g}" in text.replace("-0.0000152", "-1.52e-05")
+    assert f"{summary['r2_margin_vs_hindsight_peer@128']:.3g}" in text.replace(
+        "-0.0000152", "-1.52e-05"
+    )
     costs = json.loads((RESULTS / "member_costs.json").read_text())["summary"]
     assert f"{costs['regressor_fit_predict_cpu_s@512']:.4f}" in text
 

@@ -31,12 +31,16 @@ def test_dataframe_mixed_columns_nan_and_string_labels(mixed_frame):
     pred = clf.predict(X)
     assert set(pred) <= {"no", "yes"}
     assert (pred == y).mean() > 0.75  # the label is a noisy function of two columns
-    assert set(clf.weights_) <= {"neural", "lr", "knn"} and abs(sum(clf.weights_.values()) - 1) < 1e-9
+    assert (
+        set(clf.weights_) <= {"neural", "lr", "knn"} and abs(sum(clf.weights_.values()) - 1) < 1e-9
+    )
 
 
 def test_opt_in_neural_members_use_the_shipped_neural_members(mixed_frame):
     X, y = mixed_frame
-    clf = AutoMetaClassifier(members=["neural", "hypernet"], blend="uniform", random_state=0, n_ensemble=2).fit(X, y)
+    clf = AutoMetaClassifier(
+        members=["neural", "hypernet"], blend="uniform", random_state=0, n_ensemble=2
+    ).fit(X, y)
     for name in ("neural", "hypernet"):
         assert name in clf.members_ and clf.weights_[name] > 0
     # the Meta-LSTM member ships without a policy (it was never trained: a first-order learner
@@ -49,14 +53,20 @@ def test_opt_in_neural_members_use_the_shipped_neural_members(mixed_frame):
 
 def test_augment_false_adapts_on_the_real_rows_only(mixed_frame):
     X, y = mixed_frame
-    kw = {"members": ["hypernet"], "n_ensemble": 2, "random_state": 0}  # the member whose checkpoint has a policy
+    kw = {
+        "members": ["hypernet"],
+        "n_ensemble": 2,
+        "random_state": 0,
+    }  # the member whose checkpoint has a policy
     a = AutoMetaClassifier(**kw).fit(X, y).predict_proba(X)
     b = AutoMetaClassifier(augment=False, **kw).fit(X, y).predict_proba(X)
     assert not np.allclose(a, b)
     np.testing.assert_allclose(b.sum(axis=1), 1.0)
 
 
-@pytest.mark.parametrize("labels", [np.array([True, False]), np.array([3, 7]), np.array(["b", "a"], dtype=object)])
+@pytest.mark.parametrize(
+    "labels", [np.array([True, False]), np.array([3, 7]), np.array(["b", "a"], dtype=object)]
+)
 def test_label_types_round_trip(labels):
     X, y01 = make_classification(40, 4, random_state=1)
     y = labels[y01]
@@ -69,13 +79,20 @@ def test_label_types_round_trip(labels):
 def test_multiclass_more_than_c_max_skips_the_neural_member(monkeypatch):
     from autometa.estimators import _base
 
-    monkeypatch.setattr(_base, "_NOTED", set())  # the note naming the limit is shown once per process
-    X, y = make_classification(120, 8, n_informative=6, n_redundant=0, n_classes=12, n_clusters_per_class=1, random_state=0)
+    monkeypatch.setattr(
+        _base, "_NOTED", set()
+    )  # the note naming the limit is shown once per process
+    X, y = make_classification(
+        120, 8, n_informative=6, n_redundant=0, n_classes=12, n_clusters_per_class=1, random_state=0
+    )
     with pytest.warns(UserWarning, match="'neural' member handles at most 10 classes"):
         clf = AutoMetaClassifier(random_state=0, **FAST).fit(X, y)
     assert "neural" not in clf.weights_
     assert clf.predict_proba(X).shape == (120, 12)
-    with pytest.warns(UserWarning, match="'hypernet' member"), pytest.raises(ValueError, match="allow a classical member"):
+    with (
+        pytest.warns(UserWarning, match="'hypernet' member"),
+        pytest.raises(ValueError, match="allow a classical member"),
+    ):
         AutoMetaClassifier(members=["neural", "hypernet"], blend="uniform").fit(X, y)
 
 
@@ -105,9 +122,9 @@ def test_deterministic_in_process_and_in_a_fresh_process(tmp_path, mixed_frame):
         f"""
         import numpy as np, pandas as pd
         from autometa.estimators import AutoMetaClassifier
-        X = pd.read_pickle({str(tmp_path / 'X.pkl')!r}); y = np.load({str(tmp_path / 'y.npy')!r})
+        X = pd.read_pickle({str(tmp_path / "X.pkl")!r}); y = np.load({str(tmp_path / "y.npy")!r})
         p = AutoMetaClassifier(random_state=3, **{FAST!r}).fit(X, y).predict_proba(X)
-        np.save({str(tmp_path / 'p.npy')!r}, p)
+        np.save({str(tmp_path / "p.npy")!r}, p)
         """
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -147,7 +164,9 @@ def test_bad_predict_input_messages(mixed_frame):
         clf.predict(X.iloc[:, :4])
     Xn = np.nan_to_num(X[["num", "int"]].to_numpy(float))
     clf2 = AutoMetaClassifier(random_state=0, **FAST).fit(Xn, y)
-    with pytest.raises(ValueError, match="X has 3 features, but AutoMetaClassifier is expecting 2 features"):
+    with pytest.raises(
+        ValueError, match="X has 3 features, but AutoMetaClassifier is expecting 2 features"
+    ):
         clf2.predict(np.zeros((2, 3)))
     bad = Xn[:3].copy()
     bad[0, 0] = np.inf
@@ -213,6 +232,8 @@ def test_other_tabular_meta_learners_drive_the_neural_member(tmp_path, algo):
     learner = build_learner(algo, net={"kind": "mlp", "d_max": 8, "c_max": 3, "hidden": [16]})
     save_meta_learner(learner, tmp_path / f"{algo}.pt")
     X, y = make_classification(40, 4, n_informative=2, n_redundant=0, random_state=0)
-    clf = AutoMetaClassifier(meta_learner=tmp_path / f"{algo}.pt", members=["neural"], n_ensemble=2, random_state=0)
+    clf = AutoMetaClassifier(
+        meta_learner=tmp_path / f"{algo}.pt", members=["neural"], n_ensemble=2, random_state=0
+    )
     proba = clf.fit(X, y).predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)

@@ -11,7 +11,11 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 
 @parametrize_with_checks(
-    [AutoMetaClassifier(members=["neural", "lr", "knn"], n_ensemble=2, blend="uniform", random_state=0)],
+    [
+        AutoMetaClassifier(
+            members=["neural", "lr", "knn"], n_ensemble=2, blend="uniform", random_state=0
+        )
+    ],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_contract(estimator, check):

@@ -15,14 +15,20 @@ from autometa.estimators._classifier import DEFAULT_MEMBERS
 
 def table(n: int = 60, classes: int = 2, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.choice(["x", "y", "z"], n)})
+    X = pd.DataFrame(
+        {"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.choice(["x", "y", "z"], n)}
+    )
     X.loc[rng.random(n) < 0.1, "a"] = np.nan
     y = np.array([f"k{i}" for i in (np.arange(n) % classes)])
     return X, y
 
 
 def test_icl_is_a_default_member_and_neural_ones_are_opt_in():
-    assert "icl" in DEFAULT_MEMBERS and "neural" not in DEFAULT_MEMBERS and "hypernet" not in DEFAULT_MEMBERS
+    assert (
+        "icl" in DEFAULT_MEMBERS
+        and "neural" not in DEFAULT_MEMBERS
+        and "hypernet" not in DEFAULT_MEMBERS
+    )
     X, y = table()
     clf = AutoMetaClassifier(random_state=0).fit(X, y)
     assert set(clf.members_) <= set(DEFAULT_MEMBERS)
@@ -46,11 +52,20 @@ def test_more_classes_than_one_pass_are_served_up_to_the_limit(monkeypatch):
     clf = AutoMetaClassifier(members=["icl", "lr"], random_state=0).fit(X, y)
     assert set(clf.members_) == {"icl", "lr"}
     assert np.allclose(clf.predict_proba(X).sum(1), 1.0)
-    X, y = table(n=202, classes=101)  # above the member's limit of 100: it leaves, the classical member stays
-    monkeypatch.setattr(_base, "_NOTED", set())  # the note naming the limit is shown once per process
-    with pytest.warns(UserWarning, match="at most 100 classes; y has 101"), pytest.raises(ValueError, match="classical member"):
+    X, y = table(
+        n=202, classes=101
+    )  # above the member's limit of 100: it leaves, the classical member stays
+    monkeypatch.setattr(
+        _base, "_NOTED", set()
+    )  # the note naming the limit is shown once per process
+    with (
+        pytest.warns(UserWarning, match="at most 100 classes; y has 101"),
+        pytest.raises(ValueError, match="classical member"),
+    ):
         AutoMetaClassifier(members=["icl"], random_state=0).fit(X, y)
-    assert set(AutoMetaClassifier(members=["icl", "lr"], random_state=0).fit(X, y).members_) == {"lr"}
+    assert set(AutoMetaClassifier(members=["icl", "lr"], random_state=0).fit(X, y).members_) == {
+        "lr"
+    }
 
 
 def test_a_checkpoint_of_another_learner_is_refused(tmp_path):
@@ -85,12 +100,20 @@ def test_adapt_steps_zero_turns_test_time_adaptation_off(tmp_path):
 
     torch.manual_seed(0)
     base = InContextLearner(d_max=8, c_max=4, width=16, depth=1)
-    tta = InContextTTA.from_learner(base, steps=2)  # head init = the base's head, as before meta-training
+    tta = InContextTTA.from_learner(
+        base, steps=2
+    )  # head init = the base's head, as before meta-training
     base_path = save_meta_learner(base, tmp_path / "base.pt")
     tta_path = save_meta_learner(tta, tmp_path / "tta.pt")
     X, y = table()
-    plain = AutoMetaClassifier(members=["icl"], in_context_learner=base_path, random_state=0).fit(X, y).predict_proba(X)
-    off = AutoMetaClassifier(members=["icl"], in_context_learner=tta_path, adapt_steps=0, random_state=0)
+    plain = (
+        AutoMetaClassifier(members=["icl"], in_context_learner=base_path, random_state=0)
+        .fit(X, y)
+        .predict_proba(X)
+    )
+    off = AutoMetaClassifier(
+        members=["icl"], in_context_learner=tta_path, adapt_steps=0, random_state=0
+    )
     on = AutoMetaClassifier(members=["icl"], in_context_learner=tta_path, random_state=0)
     p_off, p_on = off.fit(X, y).predict_proba(X), on.fit(X, y).predict_proba(X)
     np.testing.assert_allclose(p_off, plain, atol=1e-6)  # no steps: the in-context learner alone

@@ -25,7 +25,12 @@ def batch():
 
 @pytest.mark.parametrize(
     ("algo", "kwargs"),
-    [("meta-lstm", {"init_lr": 0.1}), ("metasgd", {"inner_lr": 0.1}), ("maml", {"inner_lr": 0.1}), ("anil", {})],
+    [
+        ("meta-lstm", {"init_lr": 0.1}),
+        ("metasgd", {"inner_lr": 0.1}),
+        ("maml", {"inner_lr": 0.1}),
+        ("anil", {}),
+    ],
 )
 def test_inference_mode_equals_the_learners_vmapped_adapt(batch, algo, kwargs):
     torch.manual_seed(0)
@@ -67,7 +72,11 @@ def test_augmented_member_is_seeded_per_fit_and_augmentation_matters(algo):
     df, y = _frame()
 
     def proba(augment, seed=1):
-        return NeuralMember(learner, n_views=2, augment=augment).fit(_ctx(df), y, seed).predict_proba(_ctx(df))
+        return (
+            NeuralMember(learner, n_views=2, augment=augment)
+            .fit(_ctx(df), y, seed)
+            .predict_proba(_ctx(df))
+        )
 
     first = proba(True)
     np.testing.assert_allclose(first.sum(axis=1), 1.0)

@@ -44,7 +44,9 @@ def _small(algo: str, **kwargs):
     from autometa.meta import build_learner
 
     torch.manual_seed(0)
-    return build_learner(algo, net={"kind": "mlp", "d_max": 32, "c_max": 10, "hidden": [16]}, inner_steps=3, **kwargs)
+    return build_learner(
+        algo, net={"kind": "mlp", "d_max": 32, "c_max": 10, "hidden": [16]}, inner_steps=3, **kwargs
+    )
 
 
 def cases() -> dict[str, np.ndarray]:
@@ -57,11 +59,17 @@ def cases() -> dict[str, np.ndarray]:
     out = {}
     X, y, Xq = _split("keel/led7digit", 64)
     # (the default blend no longer holds the neural members; this is the Meta-LSTM member alone)
-    out["neural_64_rows"] = AutoMetaClassifier(members=["neural"], random_state=0).fit(X, y).predict_proba(Xq)
+    out["neural_64_rows"] = (
+        AutoMetaClassifier(members=["neural"], random_state=0).fit(X, y).predict_proba(Xq)
+    )
     X, y, Xq = _split("keel/banana", 300)
-    out["neural_300_rows"] = AutoMetaClassifier(members=["neural"], random_state=0).fit(X, y).predict_proba(Xq)
+    out["neural_300_rows"] = (
+        AutoMetaClassifier(members=["neural"], random_state=0).fit(X, y).predict_proba(Xq)
+    )
     X, y, Xq = _split("keel/titanic", 48)
-    out["hypernet"] = AutoMetaClassifier(members=["hypernet"], random_state=0).fit(X, y).predict_proba(Xq)
+    out["hypernet"] = (
+        AutoMetaClassifier(members=["hypernet"], random_state=0).fit(X, y).predict_proba(Xq)
+    )
     meta_lstm = load_classifier_meta_learner("default")
     torch.manual_seed(0)
     augmented = AugmentedLearner(meta_lstm, AugmentationPolicy())

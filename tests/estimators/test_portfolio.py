@@ -35,7 +35,9 @@ def _records(n_tasks: int, seed: int = 0) -> list[dict]:
 def test_fit_portfolio_learns_task_dependent_weights():
     p = fit_portfolio(_records(40), ["good", "big", "noise"], steps=150)
     small = p.weights(meta_features(20, 5, 2, 0, np.array([10, 10]), 0.0), ["good", "big", "noise"])
-    large = p.weights(meta_features(2000, 5, 2, 0, np.array([1000, 1000]), 0.0), ["good", "big", "noise"])
+    large = p.weights(
+        meta_features(2000, 5, 2, 0, np.array([1000, 1000]), 0.0), ["good", "big", "noise"]
+    )
     assert small["good"] > 0.6 and large["big"] > 0.6
     assert "noise" not in small or small["noise"] < 0.2
     assert sum(small.values()) == pytest.approx(1.0)
@@ -43,7 +45,9 @@ def test_fit_portfolio_learns_task_dependent_weights():
 
 def test_weights_renormalize_over_available_members():
     p = Portfolio.uniform(["a", "b", "c"])
-    assert p.weights(np.zeros(len(META_FEATURES)), ["a", "c"]) == pytest.approx({"a": 0.5, "c": 0.5})
+    assert p.weights(np.zeros(len(META_FEATURES)), ["a", "c"]) == pytest.approx(
+        {"a": 0.5, "c": 0.5}
+    )
     with pytest.raises(ValueError, match="None of the members"):
         p.weights(np.zeros(len(META_FEATURES)), ["x"])
 

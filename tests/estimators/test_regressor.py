@@ -59,7 +59,9 @@ def test_icl_member_plugs_in_and_gives_the_spread(mixed):
     auto = AutoMetaRegressor(in_context_learner=tiny_learner(), random_state=0).fit(X[:60], y[:60])
     assert auto.spread_ == (shipped["spread"] if shipped is not None else "icl")
     for spread in ("icl", "oob"):
-        reg = AutoMetaRegressor(in_context_learner=tiny_learner(), spread=spread, random_state=0).fit(X[:60], y[:60])
+        reg = AutoMetaRegressor(
+            in_context_learner=tiny_learner(), spread=spread, random_state=0
+        ).fit(X[:60], y[:60])
         assert "icl" in reg.members_ and reg.spread_ == spread
         q = reg.predict_quantiles(X[60:], [0.9, 0.1, 0.5])
         assert np.all(q[:, 1] <= q[:, 2]) and np.all(q[:, 2] <= q[:, 0])
@@ -68,7 +70,9 @@ def test_icl_member_plugs_in_and_gives_the_spread(mixed):
         if spread == "oob":  # one Gaussian scale for every row (in transformed units)
             widths = q[:, 0] - q[:, 1]
             assert np.allclose(widths, widths[0])
-    no_icl = AutoMetaRegressor(in_context_learner=None, spread="icl", random_state=0).fit(X[:60], y[:60])
+    no_icl = AutoMetaRegressor(in_context_learner=None, spread="icl", random_state=0).fit(
+        X[:60], y[:60]
+    )
     assert no_icl.spread_ == "oob"
     with pytest.raises(ValueError, match="need their learners"):
         AutoMetaRegressor(members=["icl"], in_context_learner=None).fit(X, y)
@@ -107,7 +111,9 @@ def test_deterministic_pickle_and_threads(mixed):
     b = AutoMetaRegressor(in_context_learner=tiny_learner(), random_state=3, n_jobs=2).fit(X, y)
     assert np.allclose(a.predict(X), b.predict(X), atol=1e-6)
     again = pickle.loads(pickle.dumps(a))
-    assert np.array_equal(again.predict_quantiles(X, [0.2, 0.8]), a.predict_quantiles(X, [0.2, 0.8]))
+    assert np.array_equal(
+        again.predict_quantiles(X, [0.2, 0.8]), a.predict_quantiles(X, [0.2, 0.8])
+    )
 
 
 @pytest.mark.parametrize(
@@ -146,7 +152,9 @@ def test_blend_uses_the_shipped_prior_and_the_task_evidence(mixed):
         pytest.skip("no shipped prior")
     X, y = mixed
     members = sorted(m for m in shipped["members"] if m != "icl")
-    prior_only = AutoMetaRegressor(in_context_learner=None, members=members, blend="prior", random_state=0).fit(X, y)
+    prior_only = AutoMetaRegressor(
+        in_context_learner=None, members=members, blend="prior", random_state=0
+    ).fit(X, y)
     expected = shipped["prior"].prior(prior_only.meta_features_, members)
     assert prior_only.weights_ == pytest.approx(expected) and prior_only.evidence_share_ == 0.0
     # the prior reads the task: other meta-features, other weights
@@ -166,7 +174,9 @@ def test_in_context_member_reads_categories_ranked_by_their_mean_target():
     level = rng.choice(["b", "c", "a"], size=90)
     y = pd.Series(level).map({"a": 3.0, "b": -3.0, "c": 0.0}).to_numpy() + 0.1 * rng.normal(size=90)
     X = pd.DataFrame({"level": level, "noise": rng.normal(size=90)})
-    reg = AutoMetaRegressor(members=["icl"], in_context_learner=tiny_learner(), random_state=0).fit(X, y)
+    reg = AutoMetaRegressor(members=["icl"], in_context_learner=tiny_learner(), random_state=0).fit(
+        X, y
+    )
     rows = reg.icl_rows(pd.DataFrame({"level": ["b", "c", "a"], "noise": [0.0, 0.0, 0.0]}))
     col = int(np.flatnonzero(reg.members_["icl"].encoder_.selected_features_ == 0)[0])
     assert rows[0, col] < rows[1, col] < rows[2, col]  # b < c < a, as their targets
@@ -184,7 +194,9 @@ def test_several_targets_get_a_clear_error_naming_the_columns_and_the_way_out(mi
         assert "MultiOutputRegressor" in str(err.value)
     from sklearn.multioutput import MultiOutputRegressor
 
-    both = MultiOutputRegressor(AutoMetaRegressor(in_context_learner=None, random_state=0)).fit(X, Y)
+    both = MultiOutputRegressor(AutoMetaRegressor(in_context_learner=None, random_state=0)).fit(
+        X, Y
+    )
     assert both.predict(X[:5]).shape == (5, 2)
 
 
@@ -193,9 +205,18 @@ def test_maml_member_adapts_to_the_training_rows(mixed):
 
     X, y = mixed
     torch.manual_seed(0)
-    learner = MAMLRegression(net={"kind": "mlp", "d_max": 8, "c_max": 1, "hidden": [16]}, inner_steps=20, inner_lr=0.2)
-    reg = AutoMetaRegressor(members=["maml"], maml_learner=learner, random_state=0).fit(X[:60], y[:60])
+    learner = MAMLRegression(
+        net={"kind": "mlp", "d_max": 8, "c_max": 1, "hidden": [16]}, inner_steps=20, inner_lr=0.2
+    )
+    reg = AutoMetaRegressor(members=["maml"], maml_learner=learner, random_state=0).fit(
+        X[:60], y[:60]
+    )
     assert list(reg.members_) == ["maml"] and reg.spread_ == "members"
     fitted = reg.predict(X[:60])
-    assert np.corrcoef(fitted, y[:60])[0, 1] > 0.5  # 20 steps on the rows move the random init to them
-    assert "maml" not in AutoMetaRegressor(maml_learner=None, in_context_learner=None).fit(X, y).members_
+    assert (
+        np.corrcoef(fitted, y[:60])[0, 1] > 0.5
+    )  # 20 steps on the rows move the random init to them
+    assert (
+        "maml"
+        not in AutoMetaRegressor(maml_learner=None, in_context_learner=None).fit(X, y).members_
+    )

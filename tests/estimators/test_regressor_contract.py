@@ -21,7 +21,11 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 
 @parametrize_with_checks(
-    [AutoMetaRegressor(members=["icl", "ridge", "knn"], in_context_learner=_TINY, n_ensemble=2, random_state=0)],
+    [
+        AutoMetaRegressor(
+            members=["icl", "ridge", "knn"], in_context_learner=_TINY, n_ensemble=2, random_state=0
+        )
+    ],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_contract(estimator, check):

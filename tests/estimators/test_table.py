@@ -12,7 +12,9 @@ def _frame():
     rng = np.random.default_rng(0)
     level = rng.choice(["low", "mid", "high"], size=300)
     effect = pd.Series(level).map({"low": -2.0, "mid": 0.0, "high": 2.0}).to_numpy()
-    df = pd.DataFrame({"x": rng.normal(size=300), "level": level, "flag": rng.choice(["a", "b"], size=300)})
+    df = pd.DataFrame(
+        {"x": rng.normal(size=300), "level": level, "flag": rng.choice(["a", "b"], size=300)}
+    )
     return df, effect + 0.1 * rng.normal(size=300)
 
 

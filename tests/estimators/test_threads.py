@@ -58,7 +58,14 @@ def test_classifier_uses_n_jobs_inside_fit_and_predict_and_restores(caller_threa
 
     def spy(self, context, y, seed):
         out = original(self, context, y, seed)
-        seen.append((self.name, torch.get_num_threads(), set(_pools()), self.estimator_.get_params().get("n_jobs")))
+        seen.append(
+            (
+                self.name,
+                torch.get_num_threads(),
+                set(_pools()),
+                self.estimator_.get_params().get("n_jobs"),
+            )
+        )
         return out
 
     monkeypatch.setattr(_members.ClassicalMember, "fit", spy)
@@ -87,7 +94,9 @@ def test_default_is_one_thread(caller_threads, monkeypatch):
 def test_results_equal_across_n_jobs():
     X, y = make_classification(n_samples=120, n_features=8, n_informative=4, random_state=2)
     probas = [
-        AutoMetaClassifier(random_state=0, n_jobs=n, **FAST).fit(X[:90], y[:90]).predict_proba(X[90:])
+        AutoMetaClassifier(random_state=0, n_jobs=n, **FAST)
+        .fit(X[:90], y[:90])
+        .predict_proba(X[90:])
         for n in (1, 2, None)
     ]
     np.testing.assert_allclose(probas[0], probas[1], rtol=0, atol=1e-6)

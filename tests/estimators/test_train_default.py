@@ -27,7 +27,9 @@ def test_every_recipe_learner_builds_for_the_classifier_shapes(kind):
 
 def test_a_short_unshipped_run_reports_its_facts(tmp_path):
     before = {p.name: p.stat().st_mtime for p in train_default.CHECKPOINT_DIR.iterdir()}
-    facts = train_default.train_neural(2, 0, tmp_path, tracking=False, kind="hypernet+augment", ship=None)
+    facts = train_default.train_neural(
+        2, 0, tmp_path, tracking=False, kind="hypernet+augment", ship=None
+    )
     assert facts["steps"] == 2 and facts["file"] is None and facts["learner"] == "hypernet+augment"
     assert (tmp_path / "last.pt").is_file()
     # nothing shipped changed
@@ -64,7 +66,14 @@ def _records(names, seed=0):
 
 
 def test_validation_holds_out_whole_data_set_families():
-    names = ["keel-imb/yeast3", "keel-imb/yeast4", "keel/banana", "keel/ring", "keel/titanic", "keel/chess"]
+    names = [
+        "keel-imb/yeast3",
+        "keel-imb/yeast4",
+        "keel/banana",
+        "keel/ring",
+        "keel/titanic",
+        "keel/chess",
+    ]
     records = _records(names)
     folds = train_default.family_folds(records, 3, seed=0)
     assert set().union(*folds) == {"yeast", "banana", "ring", "titanic", "chess"}

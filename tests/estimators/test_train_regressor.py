@@ -29,7 +29,14 @@ def _tasks(seed=0, n_tasks=12):
         z = rng.normal(size=100)
         preds = {"good": z + 0.3 * rng.normal(size=100), "mid": z + 1.0 * rng.normal(size=100),
                  "bad": rng.normal(size=100)}  # fmt: skip
-        tasks.append({"z": z, "preds": preds, "oob_sd": 1.0, "icl_offsets": np.c_[-np.ones(100), np.ones(100)]})
+        tasks.append(
+            {
+                "z": z,
+                "preds": preds,
+                "oob_sd": 1.0,
+                "icl_offsets": np.c_[-np.ones(100), np.ones(100)],
+            }
+        )
     return tasks
 
 
@@ -42,7 +49,9 @@ def test_fitted_weights_beat_uniform_and_favour_the_good_member():
     uniform = _loss(np.full(3, 1 / 3), tasks, members)
     assert learned < 0.7 * uniform
     held = _tasks(seed=1)
-    assert _loss(np.array([w[m] for m in members]), held, members) < _loss(np.full(3, 1 / 3), held, members)
+    assert _loss(np.array([w[m] for m in members]), held, members) < _loss(
+        np.full(3, 1 / 3), held, members
+    )
 
 
 def test_spread_calibration_reaches_80_percent():
@@ -112,7 +121,9 @@ def test_shipped_prior_matches_the_defaults_and_its_card():
     # (the file is a record: tables the content audit dropped since are still named in it)
     assert set(info["data_sets"]) - roles.CONTENT_LEAKS == set(prior_tables())
     assert not set(info["data_sets"]) & set(roles.REGRESSOR_EVALUATION)
-    assert set(info["data_sets"]) - roles.CONTENT_LEAKS == set(roles.REGRESSOR_VALIDATION)  # not the in-context member's tables
+    assert set(info["data_sets"]) - roles.CONTENT_LEAKS == set(
+        roles.REGRESSOR_VALIDATION
+    )  # not the in-context member's tables
     # the shipped choices are the analysis' choices
     assert shipped["n0"] == info["n0"] and shipped["spread_model"] == info["spread_model"]
     assert shipped["target_margin"] == info["target_margin"]
@@ -129,6 +140,9 @@ def test_regressor_portfolio_card_names_data_command_and_hash():
     if not REGRESSOR_PORTFOLIO.is_file():
         pytest.skip("no shipped blend")
     card = json.loads(card_path.read_text())
-    assert card["sha256"]["regressor_portfolio.json"] == hashlib.sha256(REGRESSOR_PORTFOLIO.read_bytes()).hexdigest()
+    assert (
+        card["sha256"]["regressor_portfolio.json"]
+        == hashlib.sha256(REGRESSOR_PORTFOLIO.read_bytes()).hexdigest()
+    )
     info = load_shipped("regressor_portfolio")["info"]
     assert card["command"] == info["command"] and card["data"]["dev_tables"] == info["data_sets"]

@@ -71,11 +71,18 @@ def test_second_order_meta_gradient_matches_hand_unrolled_reference():
     for t in range(sup.x.shape[0]):
         p = dict(params)
         for _ in range(steps):
-            loss = masked_cross_entropy(_hand_forward(p, sup.x[t], sup.feature_mask[t]), sup.y[t], sup.row_mask[t], sup.class_mask[t])
+            loss = masked_cross_entropy(
+                _hand_forward(p, sup.x[t], sup.feature_mask[t]),
+                sup.y[t],
+                sup.row_mask[t],
+                sup.class_mask[t],
+            )
             grads = torch.autograd.grad(loss, list(p.values()), create_graph=True)
             p = {k: v - lr * g for (k, v), g in zip(p.items(), grads, strict=True)}
         xq, yq, qm = query
-        total = total + masked_cross_entropy(_hand_forward(p, xq[t], sup.feature_mask[t]), yq[t], qm[t], sup.class_mask[t])
+        total = total + masked_cross_entropy(
+            _hand_forward(p, xq[t], sup.feature_mask[t]), yq[t], qm[t], sup.class_mask[t]
+        )
     want = torch.autograd.grad(total / sup.x.shape[0], list(params.values()))
     for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
@@ -132,7 +139,14 @@ def test_vmap_path_equals_per_task_loop(first_order, rule_kind):
 def test_head_only_adaptation_leaves_body_at_shared_value():
     net = _net()
     params = dict(net.named_parameters())
-    fast = adapt(net, params, _support(), steps=2, update_rule=SGD(0.5), params_to_adapt=["head.weight", "head.bias"])
+    fast = adapt(
+        net,
+        params,
+        _support(),
+        steps=2,
+        update_rule=SGD(0.5),
+        params_to_adapt=["head.weight", "head.bias"],
+    )
     for k in ("body.0.weight", "body.1.bias"):
         torch.testing.assert_close(fast[k], params[k].expand_as(fast[k]))
     assert not torch.allclose(fast["head.weight"][0], params["head.weight"])
@@ -188,7 +202,13 @@ def test_custom_forward_callable_and_regression_loss():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, 10, 4, generator=g)
     y = x.sum(-1)
-    sup = Support(x, y, torch.ones(2, 10, dtype=torch.bool), torch.ones(2, 4, dtype=torch.bool), torch.ones(2, 1, dtype=torch.bool))
+    sup = Support(
+        x,
+        y,
+        torch.ones(2, 10, dtype=torch.bool),
+        torch.ones(2, 4, dtype=torch.bool),
+        torch.ones(2, 1, dtype=torch.bool),
+    )
     fast0 = adapt(forward, params, sup, steps=0, update_rule=SGD(0.1), loss_fn=mse)
     fast = adapt(forward, params, sup, steps=20, update_rule=SGD(0.1), loss_fn=mse)
 

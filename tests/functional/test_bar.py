@@ -29,7 +29,9 @@ def test_nll_is_a_normalized_density():
 
 def test_moments_and_quantiles_match_samples():
     b = bar_borders(32).double()
-    probs = torch.softmax(torch.randn(32, generator=torch.Generator().manual_seed(1), dtype=torch.float64), -1)
+    probs = torch.softmax(
+        torch.randn(32, generator=torch.Generator().manual_seed(1), dtype=torch.float64), -1
+    )
     rng = np.random.default_rng(0)
     bins = rng.choice(32, size=400_000, p=probs.numpy())
     lo, hi = b[:-1].numpy()[bins], b[1:].numpy()[bins]
@@ -37,7 +39,9 @@ def test_moments_and_quantiles_match_samples():
     assert float(bar_mean(probs, b)) == pytest.approx(samples.mean(), abs=0.01)
     assert float(bar_variance(probs, b)) == pytest.approx(samples.var(), rel=0.01)
     q = torch.tensor([0.05, 0.1, 0.5, 0.9, 0.95], dtype=torch.float64)
-    assert np.allclose(bar_quantiles(probs, b, q).numpy(), np.quantile(samples, q.numpy()), atol=0.02)
+    assert np.allclose(
+        bar_quantiles(probs, b, q).numpy(), np.quantile(samples, q.numpy()), atol=0.02
+    )
 
 
 def test_quantiles_batched_and_monotone():

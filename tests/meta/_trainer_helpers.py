@@ -24,10 +24,21 @@ __all__ = ["BlobPool", "LinearMAML"]
 class LinearMAML(MetaLearner):
     """MAML on a linear classifier: meta-learns the initial weights."""
 
-    def __init__(self, d_max: int = 6, c_max: int = 3, inner_steps: int = 2, inner_lr: float = 0.5, init_seed: int = 0) -> None:
+    def __init__(
+        self,
+        d_max: int = 6,
+        c_max: int = 3,
+        inner_steps: int = 2,
+        inner_lr: float = 0.5,
+        init_seed: int = 0,
+    ) -> None:
         super().__init__()
         self.d_max, self.c_max = int(d_max), int(c_max)
-        self.inner_steps, self.inner_lr, self.init_seed = int(inner_steps), float(inner_lr), int(init_seed)
+        self.inner_steps, self.inner_lr, self.init_seed = (
+            int(inner_steps),
+            float(inner_lr),
+            int(init_seed),
+        )
         g = torch.Generator().manual_seed(self.init_seed)
         self.weight = nn.Parameter(0.1 * torch.randn(self.d_max, self.c_max, generator=g))
         self.bias = nn.Parameter(torch.zeros(self.c_max))
@@ -51,11 +62,15 @@ class LinearMAML(MetaLearner):
         def one_task(xs: Tensor, ys: Tensor, sm: Tensor, cm: Tensor) -> dict[str, Tensor]:
             params = init
             for _ in range(self.inner_steps):
-                grads = torch.func.grad(lambda p: masked_cross_entropy(self._logits(p, xs), ys, sm, cm))(params)
+                grads = torch.func.grad(
+                    lambda p: masked_cross_entropy(self._logits(p, xs), ys, sm, cm)
+                )(params)
                 params = {k: params[k] - self.inner_lr * grads[k] for k in params}
             return params
 
-        return torch.vmap(one_task)(batch.x_support, batch.y_support, batch.support_mask, batch.class_mask)
+        return torch.vmap(one_task)(
+            batch.x_support, batch.y_support, batch.support_mask, batch.class_mask
+        )
 
     def predict(self, fast: dict[str, Tensor], x: Tensor, batch: TaskBatch) -> Tensor:
         return masked_predict(torch.vmap(self._logits)(fast, x), batch)

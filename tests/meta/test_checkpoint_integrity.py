@@ -42,7 +42,9 @@ def test_hash_is_stored_and_a_flipped_bit_is_caught(tmp_path):
     _flip_bit_in_tensor_data(path, learner.weight)
     payload = torch.load(path, weights_only=True)  # torch itself does not notice
     assert not torch.equal(payload["state_dict"]["weight"], learner.weight.detach())
-    with pytest.raises(ValueError, match=rf"{path.name} failed its integrity check.*changed or corrupted"):
+    with pytest.raises(
+        ValueError, match=rf"{path.name} failed its integrity check.*changed or corrupted"
+    ):
         load_meta_learner(path)
 
 
@@ -82,7 +84,10 @@ def test_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(torch, "save", half_write_then_enospc)
-    with pytest.raises(OSError, match=r"Saving the checkpoint .*m.pt failed \(No space left on device\); the previous"):
+    with pytest.raises(
+        OSError,
+        match=r"Saving the checkpoint .*m.pt failed \(No space left on device\); the previous",
+    ):
         save_meta_learner(LinearMAML(init_seed=2), path)
     monkeypatch.undo()
     assert path.read_bytes() == before
@@ -111,14 +116,19 @@ def _deny(monkeypatch, what: str) -> None:
 def test_read_only_folder_gives_a_clear_error(tmp_path, monkeypatch):
     # (the tests may run as root, which ignores file modes, so the OS refusal is simulated)
     _deny(monkeypatch, "save")
-    with pytest.raises(PermissionError, match=r"Cannot write the checkpoint .*m.pt: the folder .* is not writable"):
+    with pytest.raises(
+        PermissionError, match=r"Cannot write the checkpoint .*m.pt: the folder .* is not writable"
+    ):
         save_meta_learner(LinearMAML(), tmp_path / "m.pt")
 
 
 def test_read_only_folder_stops_meta_training_before_it_starts(tmp_path, monkeypatch):
     _deny(monkeypatch, "lock")
     trainer = make_trainer(tmp_path)
-    with pytest.raises(PermissionError, match=r"Cannot meta-train into .*ckpt: the checkpoint folder is not writable"):
+    with pytest.raises(
+        PermissionError,
+        match=r"Cannot meta-train into .*ckpt: the checkpoint folder is not writable",
+    ):
         trainer.fit(3)
     assert trainer._step == 0
 
@@ -136,7 +146,9 @@ _HOLDER = textwrap.dedent(
 
 def _hold_lock(folder: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(folder)], stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(folder)], stdout=subprocess.PIPE, text=True, env=env
+    )
     assert proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -145,7 +157,9 @@ def test_second_process_refuses_to_train_into_a_locked_folder(tmp_path):
     folder = tmp_path / "ckpt"
     holder = _hold_lock(folder)
     try:
-        with pytest.raises(RuntimeError, match=rf"in use by another meta-training process \(pid {holder.pid}\)"):
+        with pytest.raises(
+            RuntimeError, match=rf"in use by another meta-training process \(pid {holder.pid}\)"
+        ):
             make_trainer(tmp_path).fit(3)
         assert not (folder / "last.pt").exists()  # nothing interleaved
     finally:

@@ -37,7 +37,9 @@ def test_the_committed_comparison_is_what_the_committed_curves_give():
 def test_the_docs_table_is_the_committed_comparison():
     committed = json.loads((ROOT / "docs" / "results" / "in_context_v2.json").read_text())
     doc = (ROOT / "docs" / "in_context.md").read_text()
-    inside = doc.split("<!-- v2-comparison: written by campaigns/compare_v2.py -->")[1].split("<!-- /v2-comparison -->")[0]
+    inside = doc.split("<!-- v2-comparison: written by campaigns/compare_v2.py -->")[1].split(
+        "<!-- /v2-comparison -->"
+    )[0]
     assert inside.strip() == markdown_table(committed).strip()
 
 

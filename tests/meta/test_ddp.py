@@ -51,7 +51,16 @@ def _run(tmp_path: Path, name: str, nproc: int) -> None:
     if nproc == 1:
         cmd = [sys.executable, str(script), out, ckpt]
     else:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", str(script), out, ckpt]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            str(script),
+            out,
+            ckpt,
+        ]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
@@ -75,7 +84,9 @@ def test_two_gloo_processes_equal_one_process(tmp_path):
         assert a.keys() == b.keys()
         np.testing.assert_allclose([a[k] for k in sorted(a)], [b[k] for k in sorted(b)], rtol=1e-5)
     # only rank 0 writes checkpoints
-    files = sorted(p.name for p in (tmp_path / "ckpt-ddp").iterdir() if p.name != ".autometa.lock")  # the folder lock
+    files = sorted(
+        p.name for p in (tmp_path / "ckpt-ddp").iterdir() if p.name != ".autometa.lock"
+    )  # the folder lock
     assert files == ["best.pt", "last.pt", "learning_curve.png"]
 
 
@@ -137,11 +148,20 @@ def test_non_finite_loss_on_one_rank_stops_every_rank(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "AUTOMETA_TRACKING": "0"}
     for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(key, None)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(script),
+    ]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode != 0
     # both ranks raise (none is left waiting in a collective), naming the step and the rank count
     reports = [p.read_text() for p in sorted(tmp_path.glob("stopped_*.txt"))]
     assert len(reports) == 2, proc.stdout + proc.stderr[-2000:]
     for report in reports:
-        assert report.startswith("STOPPED The meta-loss became nan on 1 of 2 ranks at step 2"), report
+        assert report.startswith("STOPPED The meta-loss became nan on 1 of 2 ranks at step 2"), (
+            report
+        )

@@ -24,7 +24,9 @@ CONV = {"kind": "conv4", "image_shape": [1, 8, 8], "c_max": 5, "channels": 8}
 class NewClassesPool:
     """Few-shot Gaussian tasks with fresh class centres each task; 2..c_max classes, 3..d_max features."""
 
-    def __init__(self, d_max: int = 8, c_max: int = 5, k: int = 3, q: int = 4, n_way: int | None = None) -> None:
+    def __init__(
+        self, d_max: int = 8, c_max: int = 5, k: int = 3, q: int = 4, n_way: int | None = None
+    ) -> None:
         self.d_max, self.c_max, self.k, self.q, self.n_way = d_max, c_max, k, q, n_way
         self.name = "new-classes"
 
@@ -54,7 +56,14 @@ def _tasks(n: int, seed: int, **kw) -> list[Task]:
 
 def _shuffled(task: Task, seed: int) -> Task:
     perm = torch.randperm(task.x_support.shape[0], generator=torch.Generator().manual_seed(seed))
-    return Task(task.x_support[perm], task.y_support[perm], task.x_query, task.y_query, task.feature_mask, task.n_classes)
+    return Task(
+        task.x_support[perm],
+        task.y_support[perm],
+        task.x_query,
+        task.y_query,
+        task.feature_mask,
+        task.n_classes,
+    )
 
 
 def _perturb(learner: torch.nn.Module) -> None:
@@ -80,7 +89,9 @@ def test_set_encoder_is_permutation_invariant(encoder):
         fast_a, fast_b = learner.adapt(a), learner.adapt(b)
         for k in fast_a:
             torch.testing.assert_close(fast_a[k], fast_b[k])
-        torch.testing.assert_close(learner.predict(fast_a, a.x_query, a), learner.predict(fast_b, b.x_query, b))
+        torch.testing.assert_close(
+            learner.predict(fast_a, a.x_query, a), learner.predict(fast_b, b.x_query, b)
+        )
 
 
 @pytest.mark.parametrize("encoder", ["deepsets", "attention"])
@@ -120,7 +131,10 @@ def test_varied_rows_features_and_classes_with_masks():
     learner = HyperNet(net=MLP, width=16)
     tasks = _tasks(4, seed=4) + _tasks(1, seed=5, k=1)
     batch = collate_tasks(tasks, c_max=5)
-    assert len({int(t.feature_mask.sum()) for t in tasks}) > 1 and len({t.n_classes for t in tasks}) > 1
+    assert (
+        len({int(t.feature_mask.sum()) for t in tasks}) > 1
+        and len({t.n_classes for t in tasks}) > 1
+    )
     with torch.no_grad():
         fast = learner.adapt(batch)
         probs = torch.softmax(learner.predict(fast, batch.x_query, batch), dim=-1)
@@ -163,7 +177,9 @@ def test_hypernet_maml_steps_start_from_the_hypernet_and_train_everything(kw):
 
     def support_loss(params):
         logits = learner.predict(params, batch.x_support, batch)
-        return torch.vmap(masked_cross_entropy)(logits, batch.y_support, batch.support_mask, batch.class_mask).mean()
+        return torch.vmap(masked_cross_entropy)(
+            logits, batch.y_support, batch.support_mask, batch.class_mask
+        ).mean()
 
     assert float(support_loss(fast).detach()) < float(support_loss(start).detach())
     loss, _ = learner.meta_loss(batch)
@@ -177,12 +193,16 @@ def test_conv4_hypernet_with_episode_batch_norm():
     learner = HyperNet(net=CONV, width=16, episode_batch_norm=True)
     rng = np.random.default_rng(1)
     xs, xq = (torch.from_numpy(rng.random((n, 64), dtype=np.float32)) for n in (5, 10))
-    task = Task(xs, torch.arange(5), xq, torch.arange(5).repeat(2), torch.ones(64, dtype=torch.bool), 5)
+    task = Task(
+        xs, torch.arange(5), xq, torch.arange(5).repeat(2), torch.ones(64, dtype=torch.bool), 5
+    )
     batch = collate_tasks([task], c_max=5)
     with torch.no_grad():
         fast = learner.adapt(batch)
         both = learner.net.features(torch.cat([xs, xq]), None)
-        torch.testing.assert_close(fast["head.weight"][0], both[:5])  # 1-shot: prototypes are the rows
+        torch.testing.assert_close(
+            fast["head.weight"][0], both[:5]
+        )  # 1-shot: prototypes are the rows
         logits = learner.predict(fast, batch.x_query, batch)[0]
     expected = both[5:] @ both[:5].T - 0.5 * (both[:5] ** 2).sum(-1)
     torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)
@@ -193,7 +213,9 @@ def test_conv4_hypernet_normalizes_each_set_by_default():
     learner = HyperNet(net=CONV, width=16)
     rng = np.random.default_rng(1)
     xs, xq = (torch.from_numpy(rng.random((n, 64), dtype=np.float32)) for n in (5, 10))
-    task = Task(xs, torch.arange(5), xq, torch.arange(5).repeat(2), torch.ones(64, dtype=torch.bool), 5)
+    task = Task(
+        xs, torch.arange(5), xq, torch.arange(5).repeat(2), torch.ones(64, dtype=torch.bool), 5
+    )
     batch = collate_tasks([task], c_max=5)
     with torch.no_grad():
         fast = learner.adapt(batch)
@@ -211,9 +233,12 @@ def test_conv4_base_net(algo):
     rng = np.random.default_rng(0)
     tasks = [
         Task(
-            torch.from_numpy(rng.random((10, 64), dtype=np.float32)), torch.arange(5).repeat(2),
-            torch.from_numpy(rng.random((15, 64), dtype=np.float32)), torch.arange(5).repeat(3),
-            torch.ones(64, dtype=torch.bool), 5,
+            torch.from_numpy(rng.random((10, 64), dtype=np.float32)),
+            torch.arange(5).repeat(2),
+            torch.from_numpy(rng.random((15, 64), dtype=np.float32)),
+            torch.arange(5).repeat(3),
+            torch.ones(64, dtype=torch.bool),
+            5,
         )
         for _ in range(2)
     ]
@@ -229,16 +254,28 @@ def test_conv4_base_net(algo):
 def test_meta_training_beats_chance_on_held_out_episodes(algo):
     torch.manual_seed(0)
     extra = {"inner_steps": 1} if algo == "hypernet-maml" else {}
-    learner = build_learner(algo, net={"kind": "mlp", "d_max": 8, "c_max": 5, "hidden": [32]}, width=32, **extra)
+    learner = build_learner(
+        algo, net={"kind": "mlp", "d_max": 8, "c_max": 5, "hidden": [32]}, width=32, **extra
+    )
     trainer = MetaTrainer(
-        learner, NewClassesPool(n_way=5), meta_batch_size=4, lr=3e-3, device="cpu", seed=0,
-        tracking=False, progress=False, eval_every=10_000, checkpoint_every=10_000,
+        learner,
+        NewClassesPool(n_way=5),
+        meta_batch_size=4,
+        lr=3e-3,
+        device="cpu",
+        seed=0,
+        tracking=False,
+        progress=False,
+        eval_every=10_000,
+        checkpoint_every=10_000,
     )
     held_out = collate_tasks(_tasks(20, seed=123, n_way=5), c_max=5)
     before = learner.evaluate(held_out)
     trainer.fit(steps=20)
     after = learner.evaluate(held_out)
-    assert after["accuracy"] > 0.6, f"{algo}: held-out 5-way accuracy {after['accuracy']:.2f} (chance 0.2)"
+    assert after["accuracy"] > 0.6, (
+        f"{algo}: held-out 5-way accuracy {after['accuracy']:.2f} (chance 0.2)"
+    )
     assert after["loss"] < before["loss"]
 
 
@@ -265,14 +302,26 @@ def test_checkpoint_round_trip(tmp_path, algo, kw):
     [
         ("hypernet", {"net": "mlp"}, "base-net config dict"),
         ("hypernet", {"net": MLP, "encoder": "lstm"}, "encoder must be one of"),
-        ("hypernet", {"net": MLP, "encoder": "attention", "width": 30, "heads": 4}, "must divide width"),
+        (
+            "hypernet",
+            {"net": MLP, "encoder": "attention", "width": 30, "heads": 4},
+            "must divide width",
+        ),
         ("hypernet", {"net": MLP, "width": 0}, "width must be an int >= 1"),
-        ("hypernet", {"net": {**MLP, "hidden": []}}, "film=True needs a base net with a hidden layer"),
+        (
+            "hypernet",
+            {"net": {**MLP, "hidden": []}},
+            "film=True needs a base net with a hidden layer",
+        ),
         ("hypernet-maml", {"net": MLP, "inner_steps": 0}, "inner_steps must be an int >= 1"),
         ("hypernet-maml", {"net": MLP, "inner_lr": -1.0}, "inner_lr must be a float > 0"),
         ("hypernet-maml", {"net": MLP, "inner_rule": "adam"}, "inner_rule must be one of"),
         ("hypernet-maml", {"net": MLP, "inner_params": "body"}, "inner_params must be one of"),
-        ("hypernet-maml", {"net": MLP, "inner_rule": "meta-lstm", "inner_lr": 1.5}, r"must lie in \(0, 1\)"),
+        (
+            "hypernet-maml",
+            {"net": MLP, "inner_rule": "meta-lstm", "inner_lr": 1.5},
+            r"must lie in \(0, 1\)",
+        ),
     ],
 )
 def test_bad_configs_raise_clear_errors(algo, kw, match):

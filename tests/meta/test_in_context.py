@@ -69,7 +69,9 @@ def test_support_row_order_is_exactly_irrelevant():
     perm = torch.randperm(batch.x_support.shape[1], generator=torch.Generator().manual_seed(1))
     from dataclasses import replace
 
-    shuffled = replace(batch, x_support=batch.x_support[:, perm], y_support=batch.y_support[:, perm])
+    shuffled = replace(
+        batch, x_support=batch.x_support[:, perm], y_support=batch.y_support[:, perm]
+    )
     with torch.no_grad():
         a = learner.predict(learner.adapt(batch), batch.x_query, batch)
         b = learner.predict(learner.adapt(shuffled), batch.x_query, batch)
@@ -106,9 +108,14 @@ def test_permute_slots_moves_columns_together():
     for t in range(batch.n_tasks):
         assert moved.feature_mask[t].sum() == batch.feature_mask[t].sum()
         # the same multiset of columns, support and query moved by one permutation
-        cols = {tuple(batch.x_support[t, :, j].tolist()): tuple(batch.x_query[t, :, j].tolist()) for j in range(D)}
+        cols = {
+            tuple(batch.x_support[t, :, j].tolist()): tuple(batch.x_query[t, :, j].tolist())
+            for j in range(D)
+        }
         for j in range(D):
-            assert cols[tuple(moved.x_support[t, :, j].tolist())] == tuple(moved.x_query[t, :, j].tolist())
+            assert cols[tuple(moved.x_support[t, :, j].tolist())] == tuple(
+                moved.x_query[t, :, j].tolist()
+            )
 
 
 def _ensemble_inputs(n_support: int, seed: int = 0):
@@ -120,7 +127,12 @@ def _ensemble_inputs(n_support: int, seed: int = 0):
     enc = TabularEncoder(d_max=D, c_max=C).fit(X[:n_support], y[:n_support])
     xs, fm = enc.transform(X[:n_support])
     xq, _ = enc.transform(X[n_support:])
-    return torch.from_numpy(xs), torch.from_numpy(enc.encode_labels(y[:n_support])), torch.from_numpy(xq), torch.from_numpy(fm)
+    return (
+        torch.from_numpy(xs),
+        torch.from_numpy(enc.encode_labels(y[:n_support])),
+        torch.from_numpy(xq),
+        torch.from_numpy(fm),
+    )
 
 
 @pytest.mark.parametrize("n_support", [1, 2, 1024])
@@ -157,9 +169,13 @@ def test_feature_and_label_order_invariant_in_expectation():
     xs, ys, xq, fm = _ensemble_inputs(40)
     base = in_context_proba(learner, xs, ys, xq, fm, 2, n_members=256, seed=0)
     cols = torch.tensor([3, 1, 0, 4, 2, 5, 6, 7])
-    moved = in_context_proba(learner, xs[:, cols], ys, xq[:, cols], fm[cols], 2, n_members=256, seed=1)
+    moved = in_context_proba(
+        learner, xs[:, cols], ys, xq[:, cols], fm[cols], 2, n_members=256, seed=1
+    )
     relabelled = in_context_proba(learner, xs, 1 - ys, xq, fm, 2, n_members=256, seed=2)
-    single = in_context_proba(learner, xs[:, cols], ys, xq[:, cols], fm[cols], 2, n_members=1, seed=1)
+    single = in_context_proba(
+        learner, xs[:, cols], ys, xq[:, cols], fm[cols], 2, n_members=1, seed=1
+    )
     gap_ensemble = (base - moved).abs().mean()
     assert gap_ensemble < 0.5 * (base - single).abs().mean() + 1e-4
     assert (base - relabelled.flip(1)).abs().mean() < 0.05
@@ -177,8 +193,13 @@ def test_more_classes_than_c_max_are_served_by_output_codes():
 def test_loss_goes_down_on_the_prior_in_a_few_cpu_steps():
     torch.manual_seed(0)
     learner = InContextLearner(d_max=D, c_max=C, width=32, depth=2)
-    prior = InContextPrior(d_max=D, c_max=C, datasets=[], n_support_range=(16, 48), n_query=32, max_features=D)
-    val = [collate_tasks(prior.sample_batch(np.random.default_rng(100 + i), 8), c_max=C) for i in range(4)]
+    prior = InContextPrior(
+        d_max=D, c_max=C, datasets=[], n_support_range=(16, 48), n_query=32, max_features=D
+    )
+    val = [
+        collate_tasks(prior.sample_batch(np.random.default_rng(100 + i), 8), c_max=C)
+        for i in range(4)
+    ]
 
     def val_loss() -> float:
         learner.eval()
@@ -186,6 +207,8 @@ def test_loss_goes_down_on_the_prior_in_a_few_cpu_steps():
             return float(np.mean([float(learner.meta_loss(b)[0]) for b in val]))
 
     before = val_loss()
-    MetaTrainer(learner, prior, meta_batch_size=8, lr=3e-3, device="cpu", tracking=False, progress=False).fit(120)
+    MetaTrainer(
+        learner, prior, meta_batch_size=8, lr=3e-3, device="cpu", tracking=False, progress=False
+    ).fit(120)
     after = val_loss()
     assert after < before - 0.03, (before, after)

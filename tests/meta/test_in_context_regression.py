@@ -70,7 +70,9 @@ def test_query_rows_do_not_interact_and_support_order_is_irrelevant():
     perm = torch.randperm(batch.x_support.shape[1], generator=torch.Generator().manual_seed(0))
     from dataclasses import replace
 
-    shuffled = replace(batch, x_support=batch.x_support[:, perm], y_support=batch.y_support[:, perm])
+    shuffled = replace(
+        batch, x_support=batch.x_support[:, perm], y_support=batch.y_support[:, perm]
+    )
     again = learner.predict(learner.adapt(shuffled), batch.x_query, shuffled)
     assert torch.allclose(full, again, atol=1e-5)
 

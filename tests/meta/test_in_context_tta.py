@@ -24,8 +24,13 @@ def base() -> InContextLearner:
 
 
 def batches(n: int, seed: int):
-    prior = InContextPrior(d_max=D, c_max=C, datasets=[], n_support_range=(16, 48), n_query=32, max_features=D)
-    return [collate_tasks(prior.sample_batch(np.random.default_rng(seed + i), 8), c_max=C) for i in range(n)]
+    prior = InContextPrior(
+        d_max=D, c_max=C, datasets=[], n_support_range=(16, 48), n_query=32, max_features=D
+    )
+    return [
+        collate_tasks(prior.sample_batch(np.random.default_rng(seed + i), 8), c_max=C)
+        for i in range(n)
+    ]
 
 
 def test_zero_steps_is_the_in_context_learner_exactly():
@@ -48,15 +53,21 @@ def test_cross_fitted_features_never_see_their_own_label():
     with torch.no_grad():
         a = tta._cross_fitted_features(batch)
         b = tta._cross_fitted_features(replace(batch, y_support=y2))
-    torch.testing.assert_close(a[:, 0::2], b[:, 0::2])  # the fold of row 0 is encoded without its labels
+    torch.testing.assert_close(
+        a[:, 0::2], b[:, 0::2]
+    )  # the fold of row 0 is encoded without its labels
     assert not torch.allclose(a[:, 1::2], b[:, 1::2])  # the other fold reads them
 
 
 def test_meta_training_the_steps_beats_the_untrained_steps():
     b = base()
     # the base learns a little first, so the head has something to refine
-    prior = InContextPrior(d_max=D, c_max=C, datasets=[], n_support_range=(16, 48), n_query=32, max_features=D)
-    MetaTrainer(b, prior, meta_batch_size=8, lr=3e-3, device="cpu", tracking=False, progress=False).fit(60)
+    prior = InContextPrior(
+        d_max=D, c_max=C, datasets=[], n_support_range=(16, 48), n_query=32, max_features=D
+    )
+    MetaTrainer(
+        b, prior, meta_batch_size=8, lr=3e-3, device="cpu", tracking=False, progress=False
+    ).fit(60)
     b.eval()
     val = batches(4, 500)
 
@@ -67,7 +78,16 @@ def test_meta_training_the_steps_beats_the_untrained_steps():
     untrained = InContextTTA.from_learner(b, steps=3)
     before = loss(untrained)
     trained = InContextTTA.from_learner(b, steps=3)
-    MetaTrainer(trained, prior, meta_batch_size=8, lr=3e-3, device="cpu", tracking=False, progress=False, seed=1).fit(60)
+    MetaTrainer(
+        trained,
+        prior,
+        meta_batch_size=8,
+        lr=3e-3,
+        device="cpu",
+        tracking=False,
+        progress=False,
+        seed=1,
+    ).fit(60)
     assert loss(trained) < before - 0.01
     # the base stayed frozen
     for (k, p), q in zip(trained.base.state_dict().items(), b.state_dict().values(), strict=True):

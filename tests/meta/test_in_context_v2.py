@@ -49,7 +49,9 @@ def test_shapes_and_absent_classes_masked():
 
 def test_config_roundtrip_and_checkpoint(tmp_path):
     learner = small()
-    assert build_learner("in-context-v2", **learner.get_config()).get_config() == learner.get_config()
+    assert (
+        build_learner("in-context-v2", **learner.get_config()).get_config() == learner.get_config()
+    )
     loaded = load_meta_learner(save_meta_learner(learner, tmp_path / "v2.pt"))
     for a, b in zip(learner.state_dict().values(), loaded.state_dict().values(), strict=True):
         assert torch.equal(a, b)
@@ -88,7 +90,9 @@ def test_padding_columns_and_padded_support_rows_change_nothing():
         batch,
         x_support=torch.cat([batch.x_support, torch.full_like(batch.x_support[:, :1], 9.0)], 1),
         y_support=torch.cat([batch.y_support, batch.y_support[:, :1]], 1),
-        support_mask=torch.cat([batch.support_mask, torch.zeros_like(batch.support_mask[:, :1])], 1),
+        support_mask=torch.cat(
+            [batch.support_mask, torch.zeros_like(batch.support_mask[:, :1])], 1
+        ),
     )
     assert torch.allclose(logits_of(learner, pad), ref, atol=1e-5)
 
@@ -118,7 +122,9 @@ def test_invariant_in_expectation_to_labels_and_feature_order():
     relabel = torch.randperm(k, generator=torch.Generator().manual_seed(3))
     p_lab = in_context_proba(learner, xs, relabel[ys], xq, fm, k, n_members=64, seed=1)[:, relabel]
     cols = torch.randperm(D, generator=torch.Generator().manual_seed(4))
-    p_col = in_context_proba(learner, xs[:, cols], ys, xq[:, cols], fm[cols], k, n_members=64, seed=2)
+    p_col = in_context_proba(
+        learner, xs[:, cols], ys, xq[:, cols], fm[cols], k, n_members=64, seed=2
+    )
     assert (p_lab - ref).abs().mean() < 0.02
     assert (p_col - ref).abs().mean() < 0.02
 
@@ -139,7 +145,11 @@ def test_one_and_1024_support_rows(n_support):
     learner = small().eval()
     rng = np.random.default_rng(0)
     xs = torch.from_numpy(rng.normal(size=(n_support, D)).astype(np.float32))
-    ys = torch.from_numpy(rng.integers(0, 2, n_support)) if n_support > 1 else torch.zeros(1, dtype=torch.long)
+    ys = (
+        torch.from_numpy(rng.integers(0, 2, n_support))
+        if n_support > 1
+        else torch.zeros(1, dtype=torch.long)
+    )
     fm = torch.ones(D, dtype=torch.bool)
     xq = torch.from_numpy(rng.normal(size=(5, D)).astype(np.float32))
     proba = in_context_proba(learner, xs, ys, xq, fm, 2, n_members=2)
@@ -193,17 +203,33 @@ def test_thirty_classes_decoder_is_exact_for_a_perfect_group_classifier(monkeypa
 
 def test_muon_optimizer_state_round_trips():
     learner = small()
-    opt = make_optimizer("muon", learner.parameters(), lr=1e-3, weight_decay=0.0, matrices=learner.matrix_parameters())
+    opt = make_optimizer(
+        "muon",
+        learner.parameters(),
+        lr=1e-3,
+        weight_decay=0.0,
+        matrices=learner.matrix_parameters(),
+    )
     assert isinstance(opt, MuonAdamW)
     loss, _ = learner.meta_loss(batch_of())
     loss.backward()
     opt.step()
     state = opt.state_dict()
-    other = make_optimizer("muon", small().parameters(), lr=1e-3, weight_decay=0.0, matrices=small().matrix_parameters())
+    other = make_optimizer(
+        "muon",
+        small().parameters(),
+        lr=1e-3,
+        weight_decay=0.0,
+        matrices=small().matrix_parameters(),
+    )
     with pytest.raises(ValueError):
-        make_optimizer("muon", [torch.nn.Parameter(torch.zeros(3))], lr=1e-3, weight_decay=0.0, matrices=[])
+        make_optimizer(
+            "muon", [torch.nn.Parameter(torch.zeros(3))], lr=1e-3, weight_decay=0.0, matrices=[]
+        )
     fresh = small()
-    opt2 = make_optimizer("muon", fresh.parameters(), lr=1e-3, weight_decay=0.0, matrices=fresh.matrix_parameters())
+    opt2 = make_optimizer(
+        "muon", fresh.parameters(), lr=1e-3, weight_decay=0.0, matrices=fresh.matrix_parameters()
+    )
     opt2.load_state_dict(state)
     assert len(opt2.state_dict()["state"]) == len(state["state"])
     del other
@@ -224,13 +250,20 @@ def test_muon_and_ema_resume_exactly(tmp_path):
     part.fit(3)
     resumed = _trainer(tmp_path, small(), "b")
     resumed.fit(6, resume=True)
-    for a, b in zip(whole.learner.state_dict().values(), resumed.learner.state_dict().values(), strict=True):
+    for a, b in zip(
+        whole.learner.state_dict().values(), resumed.learner.state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b)
-    for a, b in zip(whole.averaged.state_dict().values(), resumed.averaged.state_dict().values(), strict=True):
+    for a, b in zip(
+        whole.averaged.state_dict().values(), resumed.averaged.state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b)
     # the average is not the raw weights
     assert not all(
-        torch.equal(a, b) for a, b in zip(whole.learner.state_dict().values(), whole.averaged.state_dict().values(), strict=True)
+        torch.equal(a, b)
+        for a, b in zip(
+            whole.learner.state_dict().values(), whole.averaged.state_dict().values(), strict=True
+        )
     )
 
 
@@ -259,7 +292,10 @@ def test_regression_v2_reads_targets_and_learns():
 
     torch.manual_seed(0)
     learner = InContextRegressionV2(d_max=D, width=32, depth=2, thinking_rows=4, n_bins=16)
-    assert build_learner("in-context-regression-v2", **learner.get_config()).get_config() == learner.get_config()
+    assert (
+        build_learner("in-context-regression-v2", **learner.get_config()).get_config()
+        == learner.get_config()
+    )
     prior = RegressionPrior(d_max=D, n_range=(24, 24), n_query=16)
     held = collate_tasks([prior.sample(np.random.default_rng(1000 + i)) for i in range(16)])
     with pytest.raises(ValueError, match="float targets"):
@@ -275,7 +311,12 @@ def test_regression_v2_reads_targets_and_learns():
     assert val_loss() < before - 0.1
     xs = held.x_support[0]
     probs, borders = in_context_regression_distribution(
-        learner, xs, held.y_support[0].numpy() * 3.0 + 5.0, held.x_query[0], held.feature_mask[0], n_members=2
+        learner,
+        xs,
+        held.y_support[0].numpy() * 3.0 + 5.0,
+        held.x_query[0],
+        held.feature_mask[0],
+        n_members=2,
     )
     assert probs.shape == (held.x_query.shape[1], 16) and np.allclose(probs.sum(1), 1.0)
     assert borders.shape == (17,)

@@ -17,7 +17,15 @@ NET = {"kind": "mlp", "d_max": 8, "c_max": 4, "hidden": [32, 32]}
 ALGOS = ["maml", "fomaml", "metasgd", "anil", "reptile"]
 
 
-def blob_tasks(seed: int, n_tasks: int, n_classes: int = 3, shots: int = 5, queries: int = 10, d: int = 6, d_max: int = 8):
+def blob_tasks(
+    seed: int,
+    n_tasks: int,
+    n_classes: int = 3,
+    shots: int = 5,
+    queries: int = 10,
+    d: int = 6,
+    d_max: int = 8,
+):
     """Easy tasks: Gaussian class blobs whose means come from a shared, meta-learnable prior."""
     g = torch.Generator().manual_seed(seed)
     fm = torch.arange(d_max) < d
@@ -118,7 +126,9 @@ def test_reptile_pseudo_loss_gradient_is_the_reptile_direction():
     opt = torch.optim.SGD(learner.parameters(), lr=0.5)
     opt.step()
     for k, p in learner.net.named_parameters():
-        torch.testing.assert_close(p.detach(), init[k] + 0.5 * (fast[k].detach().mean(0) - init[k]), rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(
+            p.detach(), init[k] + 0.5 * (fast[k].detach().mean(0) - init[k]), rtol=1e-4, atol=1e-6
+        )
     assert metrics["reptile_distance"] > 0
 
 
@@ -150,7 +160,9 @@ def test_single_task_adapt_and_predict():
     learner = MAML(net=NET, inner_steps=3, inner_lr=0.3)
     _train(learner, steps=10)
     b = blob_tasks(77, 1)
-    adapted = learner.adapt_task(b.x_support[0], b.y_support[0], b.feature_mask[0], n_classes=3, steps=10)
+    adapted = learner.adapt_task(
+        b.x_support[0], b.y_support[0], b.feature_mask[0], n_classes=3, steps=10
+    )
     logits = learner.predict_task(adapted, b.x_query[0])
     assert logits.shape == (b.x_query.shape[1], 3)
     assert not logits.requires_grad
@@ -177,7 +189,11 @@ def test_batch_with_wrong_width_raises():
         ("metasgd", {"inner_lr": 0.0}, "inner_lr must be a float > 0"),
         ("anil", {"inner_lr": -1.0}, "inner_lr must be a float > 0"),
         ("maml", {"net": {"kind": "transformer"}}, "Unknown base net kind"),
-        ("maml", {"net": {"kind": "mlp", "d_max": 8, "c_max": 4, "width": 3}}, "Invalid base net config"),
+        (
+            "maml",
+            {"net": {"kind": "mlp", "d_max": 8, "c_max": 4, "width": 3}},
+            "Invalid base net config",
+        ),
         ("maml", {"net": "mlp"}, "net must be a config dict"),
         (
             "maml",
@@ -212,10 +228,27 @@ def test_anil_needs_a_net_with_a_head(monkeypatch):
 
 def test_conv4_maml_with_matching_d_max():
     torch.manual_seed(0)
-    learner = MAML(net={"kind": "conv4", "image_shape": [1, 4, 4], "c_max": 3, "channels": 4, "n_blocks": 2, "d_max": 16}, inner_steps=1)
+    learner = MAML(
+        net={
+            "kind": "conv4",
+            "image_shape": [1, 4, 4],
+            "c_max": 3,
+            "channels": 4,
+            "n_blocks": 2,
+            "d_max": 16,
+        },
+        inner_steps=1,
+    )
     g = torch.Generator().manual_seed(0)
     tasks = [
-        Task(torch.rand(6, 16, generator=g), torch.arange(3).repeat(2), torch.rand(3, 16, generator=g), torch.arange(3), torch.ones(16, dtype=torch.bool), 3)
+        Task(
+            torch.rand(6, 16, generator=g),
+            torch.arange(3).repeat(2),
+            torch.rand(3, 16, generator=g),
+            torch.arange(3),
+            torch.ones(16, dtype=torch.bool),
+            3,
+        )
         for _ in range(2)
     ]
     loss, _ = learner.meta_loss(collate_tasks(tasks))
@@ -231,7 +264,14 @@ def test_anil_feature_path_equals_generic_head_only_adapt():
     batch = blob_tasks(4, 3)
     params = dict(learner.net.named_parameters())
     fast = learner.adapt(batch)
-    ref = adapt(learner.net, params, support_from_batch(batch), steps=3, update_rule=SGD(0.3), params_to_adapt=["head.weight", "head.bias"])
+    ref = adapt(
+        learner.net,
+        params,
+        support_from_batch(batch),
+        steps=3,
+        update_rule=SGD(0.3),
+        params_to_adapt=["head.weight", "head.bias"],
+    )
     for k in params:
         torch.testing.assert_close(fast[k], ref[k], rtol=1e-5, atol=1e-6)
     g1 = torch.autograd.grad(fast["head.weight"].sum(), list(params.values()))

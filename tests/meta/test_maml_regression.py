@@ -44,7 +44,9 @@ def test_predicts_one_value_per_row_and_round_trips_a_checkpoint(tmp_path):
     path = save_meta_learner(learner, tmp_path / "m.pt")
     again = load_meta_learner(path)
     assert isinstance(again, MAMLRegression)
-    assert torch.equal(again.predict(again.adapt(batch, inference=True), batch.x_query, batch), pred)
+    assert torch.equal(
+        again.predict(again.adapt(batch, inference=True), batch.x_query, batch), pred
+    )
 
 
 def test_needs_a_one_output_net():

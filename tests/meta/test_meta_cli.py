@@ -22,7 +22,17 @@ TINY = [
 
 
 def meta_train(tmp_path: Path, *extra: str, algo: str = "maml", steps: int = 3) -> list[str]:
-    return ["meta-train", "--algo", algo, "--steps", str(steps), *TINY, "--checkpoint-dir", str(tmp_path / "ckpt"), *extra]
+    return [
+        "meta-train",
+        "--algo",
+        algo,
+        "--steps",
+        str(steps),
+        *TINY,
+        "--checkpoint-dir",
+        str(tmp_path / "ckpt"),
+        *extra,
+    ]
 
 
 def summary(out: str) -> dict[str, str]:
@@ -42,32 +52,85 @@ def test_help_teaches(capsys):
 
 
 def test_meta_train_resume_and_evaluate(tmp_path, capsys):
-    args = meta_train(tmp_path, "--no-mlflow", "--inner-steps", "1", "--inner-lr", "0.3", "--save", str(tmp_path / "final.pt"))
+    args = meta_train(
+        tmp_path,
+        "--no-mlflow",
+        "--inner-steps",
+        "1",
+        "--inner-lr",
+        "0.3",
+        "--save",
+        str(tmp_path / "final.pt"),
+    )
     assert main(args) == 0
     first = summary(capsys.readouterr().out)
     assert first["steps"] == "3" and first["mlflow_run_id"] == "None"
-    assert first["best_step"] == "2" and Path(first["last_checkpoint"]) == tmp_path / "ckpt" / "last.pt"
+    assert (
+        first["best_step"] == "2"
+        and Path(first["last_checkpoint"]) == tmp_path / "ckpt" / "last.pt"
+    )
     learner = load_meta_learner(tmp_path / "final.pt")
     assert isinstance(learner, MAML) and learner.inner_steps == 1 and learner.inner_lr == 0.3
     assert learner.get_config()["net"] == {"kind": "mlp", "d_max": 6, "c_max": 3, "hidden": [8]}
 
     # continue the same run up to 5 steps
-    assert main([*meta_train(tmp_path, "--no-mlflow", "--inner-steps", "1", "--inner-lr", "0.3", steps=5), "--resume"]) == 0
+    assert (
+        main(
+            [
+                *meta_train(
+                    tmp_path, "--no-mlflow", "--inner-steps", "1", "--inner-lr", "0.3", steps=5
+                ),
+                "--resume",
+            ]
+        )
+        == 0
+    )
     second = summary(capsys.readouterr().out)
     assert second["steps"] == "5" and second["resumed_from"] == "3"
 
-    assert main(["evaluate", "--checkpoint", str(tmp_path / "ckpt"), "--pool", "synthetic", "--tasks", "6", "--batch-size", "4", "--json"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(tmp_path / "ckpt"),
+                "--pool",
+                "synthetic",
+                "--tasks",
+                "6",
+                "--batch-size",
+                "4",
+                "--json",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["algo"] == "maml" and result["tasks"] == 6
     assert 0.0 <= result["accuracy"] <= 1.0 and result["accuracy_ci95"] >= 0 and result["loss"] > 0
-    assert main(["evaluate", "--checkpoint", str(tmp_path / "final.pt"), "--tasks", "3", "--json", str(tmp_path / "r.json")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(tmp_path / "final.pt"),
+                "--tasks",
+                "3",
+                "--json",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "r.json").read_text())["tasks"] == 3
     assert main(["evaluate", "--checkpoint", str(tmp_path / "final.pt"), "--tasks", "3"]) == 0
     assert "query accuracy" in capsys.readouterr().out
 
 
 def test_learner_kw_and_other_algorithms(tmp_path, capsys):
-    args = meta_train(tmp_path, "--no-mlflow", "--learner-kw", "first_order=true", "--val-pool", "none", steps=2)
+    args = meta_train(
+        tmp_path, "--no-mlflow", "--learner-kw", "first_order=true", "--val-pool", "none", steps=2
+    )
     assert main(args) == 0
     out = summary(capsys.readouterr().out)
     assert out["best_step"] == "None" and out["best_checkpoint"] == "None"
@@ -77,7 +140,14 @@ def test_learner_kw_and_other_algorithms(tmp_path, capsys):
 
 def test_augment_learned_wraps_the_learner(tmp_path, capsys):
     pytest.importorskip("autometa.augment._learner")
-    assert main(meta_train(tmp_path, "--no-mlflow", "--augment", "learned", "--inner-steps", "1", steps=2)) == 0
+    assert (
+        main(
+            meta_train(
+                tmp_path, "--no-mlflow", "--augment", "learned", "--inner-steps", "1", steps=2
+            )
+        )
+        == 0
+    )
     learner = load_meta_learner(tmp_path / "ckpt" / "last.pt")
     assert learner.algo == "augmented" and learner.base.algo == "maml"
 
@@ -85,11 +155,23 @@ def test_augment_learned_wraps_the_learner(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--algo", "no-such-algo", "--steps", "2"], "Unknown meta-learning algorithm 'no-such-algo'; choose one of"),
+        (
+            ["--algo", "no-such-algo", "--steps", "2"],
+            "Unknown meta-learning algorithm 'no-such-algo'; choose one of",
+        ),
         (["--algo", "maml", "--steps", "0"], "--steps must be a positive integer"),
-        (["--algo", "maml", "--steps", "2", "--pool", "nonsense-pool"], "Bad pool spec 'nonsense-pool'"),
-        (["--algo", "protonet", "--steps", "2", "--inner-lr", "0.1"], "--inner-lr does not apply to --algo protonet"),
-        (["--algo", "maml", "--steps", "2", "--learner-kw", "bogus=1"], "maml has no option 'bogus'"),
+        (
+            ["--algo", "maml", "--steps", "2", "--pool", "nonsense-pool"],
+            "Bad pool spec 'nonsense-pool'",
+        ),
+        (
+            ["--algo", "protonet", "--steps", "2", "--inner-lr", "0.1"],
+            "--inner-lr does not apply to --algo protonet",
+        ),
+        (
+            ["--algo", "maml", "--steps", "2", "--learner-kw", "bogus=1"],
+            "maml has no option 'bogus'",
+        ),
         (["--algo", "maml", "--steps", "2", "--learner-kw", "inner_steps=-1"], "Cannot build maml"),
     ],
 )
@@ -117,7 +199,9 @@ def test_missing_steps_is_a_clear_error(capsys):
     assert "--steps is required" in capsys.readouterr().err
     assert main(["meta-train", "--preset", "in-context"]) == 2
     assert "--steps" in capsys.readouterr().err
-    assert main(["meta-train", "--preset", "in-context", "--steps", "5", "--cooldown-dir", "x"]) == 2
+    assert (
+        main(["meta-train", "--preset", "in-context", "--steps", "5", "--cooldown-dir", "x"]) == 2
+    )
     assert "--cooldown-steps" in capsys.readouterr().err
 
 
@@ -129,7 +213,9 @@ def test_evaluate_errors(tmp_path, capsys):
     assert "truncated, corrupt" in capsys.readouterr().err
     from autometa.meta import save_meta_learner
 
-    save_meta_learner(MAML(net={"kind": "mlp", "d_max": 6, "c_max": 3, "hidden": [8]}), tmp_path / "m.pt")
+    save_meta_learner(
+        MAML(net={"kind": "mlp", "d_max": 6, "c_max": 3, "hidden": [8]}), tmp_path / "m.pt"
+    )
     assert main(["evaluate", "--checkpoint", str(tmp_path / "m.pt"), "--pool", "nope"]) == 2
     assert "Bad pool spec 'nope'" in capsys.readouterr().err
     assert main(["evaluate", "--checkpoint", str(tmp_path / "m.pt"), "--tasks", "0"]) == 2
@@ -139,7 +225,17 @@ def test_evaluate_errors(tmp_path, capsys):
 def test_meta_train_logs_to_mlflow(tmp_path, tracking_uri, capsys):
     from mlflow.tracking import MlflowClient
 
-    args = meta_train(tmp_path, "--experiment", "cli-test", "--run-name", "tiny", "--log-every", "1", "--register-model", "cli-model")
+    args = meta_train(
+        tmp_path,
+        "--experiment",
+        "cli-test",
+        "--run-name",
+        "tiny",
+        "--log-every",
+        "1",
+        "--register-model",
+        "cli-model",
+    )
     assert main(args) == 0
     out = summary(capsys.readouterr().out)
     run_id = out["mlflow_run_id"]
@@ -151,7 +247,10 @@ def test_meta_train_logs_to_mlflow(tmp_path, tracking_uri, capsys):
     assert [m.step for m in client.get_metric_history(run_id, "meta_train/loss")] == [1, 2, 3]
     assert [m.step for m in client.get_metric_history(run_id, "meta_val/accuracy")] == [2]
     assert run.data.params["learner.net.d_max"] == "6"
-    assert {a.path for a in client.list_artifacts(run_id, "checkpoints")} == {"checkpoints/best.pt", "checkpoints/last.pt"}
+    assert {a.path for a in client.list_artifacts(run_id, "checkpoints")} == {
+        "checkpoints/best.pt",
+        "checkpoints/last.pt",
+    }
     # the logged checkpoint loads straight from MLflow
     learner = load_meta_learner(f"runs:/{run_id}/checkpoints/last.pt")
     local = load_meta_learner(tmp_path / "ckpt" / "last.pt")
@@ -169,10 +268,24 @@ def test_python_m_and_torchrun(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "AUTOMETA_TRACKING": "0"}
     for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         env.pop(key, None)
-    common = ["-m", "autometa", "meta-train", "--algo", "maml", "--steps", "2", *TINY, "--no-mlflow"]
+    common = [
+        "-m",
+        "autometa",
+        "meta-train",
+        "--algo",
+        "maml",
+        "--steps",
+        "2",
+        *TINY,
+        "--no-mlflow",
+    ]
     single = subprocess.run(
         [sys.executable, *common, "--checkpoint-dir", str(tmp_path / "one")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert single.returncode == 0, single.stderr
     multi = subprocess.run(
@@ -190,7 +303,17 @@ def test_seed_fixes_initial_weights_and_run(tmp_path, capsys):
     from autometa.meta._checkpoint import load_checkpoint
 
     def weights(name: str, seed: str) -> dict[str, torch.Tensor]:
-        args = meta_train(tmp_path / name, "--no-mlflow", "--val-pool", "none", "--seed", seed, "--inner-steps", "1", steps=2)
+        args = meta_train(
+            tmp_path / name,
+            "--no-mlflow",
+            "--val-pool",
+            "none",
+            "--seed",
+            seed,
+            "--inner-steps",
+            "1",
+            steps=2,
+        )
         assert main(args) == 0
         return load_checkpoint(tmp_path / name / "ckpt" / "last.pt")["state_dict"]
 
@@ -206,9 +329,13 @@ def test_image_pools_get_a_conv4_net(tmp_path, capsys):
     net = load_meta_learner(tmp_path / "auto").get_config()["net"]
     assert net == {"kind": "conv4", "image_shape": [1, 8, 8], "c_max": 10}
     assert main([*common, "--net", "mlp", "--checkpoint-dir", str(tmp_path / "mlp")]) == 0
-    assert load_meta_learner(tmp_path / "mlp").get_config()["net"]["d_max"] == 64  # flattened pixels
+    assert (
+        load_meta_learner(tmp_path / "mlp").get_config()["net"]["d_max"] == 64
+    )  # flattened pixels
     capsys.readouterr()
-    assert main(["meta-train", "--algo", "maml", "--steps", "1", "--net", "conv4", "--no-mlflow"]) == 2
+    assert (
+        main(["meta-train", "--algo", "maml", "--steps", "1", "--net", "conv4", "--no-mlflow"]) == 2
+    )
     assert "--net conv4 needs an image pool" in capsys.readouterr().err
 
 
@@ -227,7 +354,10 @@ def test_meta_train_preset_default_is_offered(capsys):
     with pytest.raises(SystemExit):
         main(["meta-train", "--help"])
     out = capsys.readouterr().out
-    assert "--preset {default,in-context,in-context-regression,in-context-v2,in-context-v2-gpu,in-context-regression-v2}" in out
+    assert (
+        "--preset {default,in-context,in-context-regression,in-context-v2,in-context-v2-gpu,in-context-regression-v2}"
+        in out
+    )
     with pytest.raises(SystemExit):
         main(["meta-train", "--preset", "fancy", "--steps", "3"])
 
@@ -238,10 +368,14 @@ def test_preset_default_with_a_checkpoint_dir_runs_its_stages(tmp_path, monkeypa
 
     ship_dir = tmp_path / "shipped"
     ship_dir.mkdir()
-    monkeypatch.setattr(train_default, "CHECKPOINT_DIR", ship_dir)  # never touch the real shipped files
+    monkeypatch.setattr(
+        train_default, "CHECKPOINT_DIR", ship_dir
+    )  # never touch the real shipped files
     portfolio_calls = []
 
-    def tiny_portfolio(n_tasks, seed, minutes, records_path, **kw):  # the 30-minute stage has its own tests
+    def tiny_portfolio(
+        n_tasks, seed, minutes, records_path, **kw
+    ):  # the 30-minute stage has its own tests
         portfolio_calls.append((seed, records_path))
         return {"n_tasks": 0}
 

@@ -14,7 +14,9 @@ from autometa.tasks import Task, collate_tasks
 NET = {"kind": "mlp", "d_max": 8, "c_max": 4, "hidden": [16]}
 
 
-def blob_tasks(seed: int, n_tasks: int, n_classes: int = 3, shots: int = 5, queries: int = 10, d_max: int = 8):
+def blob_tasks(
+    seed: int, n_tasks: int, n_classes: int = 3, shots: int = 5, queries: int = 10, d_max: int = 8
+):
     g = torch.Generator().manual_seed(seed)
     fm = torch.ones(d_max, dtype=torch.bool)
     tasks = []
@@ -28,7 +30,9 @@ def blob_tasks(seed: int, n_tasks: int, n_classes: int = 3, shots: int = 5, quer
 
 
 def _support(batch):
-    return Support(batch.x_support, batch.y_support, batch.support_mask, batch.feature_mask, batch.class_mask)
+    return Support(
+        batch.x_support, batch.y_support, batch.support_mask, batch.feature_mask, batch.class_mask
+    )
 
 
 def test_preprocessing_matches_andrychowicz():
@@ -129,11 +133,20 @@ def test_second_order_flag_changes_the_meta_gradient_and_config_roundtrip():
 def test_meta_lstm_with_conv4_base_net():
     torch.manual_seed(0)
     learner = MetaLSTM(
-        net={"kind": "conv4", "image_shape": [1, 4, 4], "c_max": 3, "channels": 4, "n_blocks": 2}, inner_steps=1, hidden_size=4
+        net={"kind": "conv4", "image_shape": [1, 4, 4], "c_max": 3, "channels": 4, "n_blocks": 2},
+        inner_steps=1,
+        hidden_size=4,
     )
     g = torch.Generator().manual_seed(0)
     tasks = [
-        Task(torch.rand(6, 16, generator=g), torch.arange(3).repeat(2), torch.rand(3, 16, generator=g), torch.arange(3), torch.ones(16, dtype=torch.bool), 3)
+        Task(
+            torch.rand(6, 16, generator=g),
+            torch.arange(3).repeat(2),
+            torch.rand(3, 16, generator=g),
+            torch.arange(3),
+            torch.ones(16, dtype=torch.bool),
+            3,
+        )
         for _ in range(2)
     ]
     loss, _ = learner.meta_loss(collate_tasks(tasks))

@@ -33,7 +33,9 @@ class NewClassesPool:
     2..c_max classes, 3..d_max features, ``k`` support and ``q`` query rows per class.
     """
 
-    def __init__(self, d_max: int = 8, c_max: int = 5, k: int = 3, q: int = 4, n_way: int | None = None) -> None:
+    def __init__(
+        self, d_max: int = 8, c_max: int = 5, k: int = 3, q: int = 4, n_way: int | None = None
+    ) -> None:
         self.d_max, self.c_max, self.k, self.q, self.n_way = d_max, c_max, k, q, n_way
         self.name = "new-classes"
 
@@ -78,7 +80,9 @@ def test_prototypes_equal_class_means_of_embeddings():
     batch = _batch(n_tasks=3)
     fast = learner.adapt(batch)
     protos = fast["prototypes"]
-    assert protos.shape == (3, 5, 32) and "query_embedding" not in fast  # the MLP embeds rows independently
+    assert (
+        protos.shape == (3, 5, 32) and "query_embedding" not in fast
+    )  # the MLP embeds rows independently
     for t in range(3):
         emb = learner.net.features(batch.x_support[t], batch.feature_mask[t])
         for k in range(int(batch.n_classes[t])):
@@ -86,7 +90,7 @@ def test_prototypes_equal_class_means_of_embeddings():
             torch.testing.assert_close(protos[t, k], emb[rows].mean(0))
     logits = learner.predict(fast, batch.x_query, batch)
     q = learner.net.features(batch.x_query[0], batch.feature_mask[0])
-    expected = -torch.cdist(q, protos[0]) ** 2
+    expected = -(torch.cdist(q, protos[0]) ** 2)
     c0 = int(batch.n_classes[0])
     torch.testing.assert_close(logits[0, :, :c0], expected[:, :c0], rtol=1e-4, atol=1e-4)
 
@@ -104,7 +108,9 @@ def test_episode_batch_norm_embeds_support_and_query_together(algo):
         torch.testing.assert_close(fast["query_embedding"][1], both[s:])
         if algo == "protonet":
             onehot = F.one_hot(batch.y_support[1], 5).float()
-            torch.testing.assert_close(fast["prototypes"][1], (onehot.T @ both[:s]) / onehot.sum(0)[:, None])
+            torch.testing.assert_close(
+                fast["prototypes"][1], (onehot.T @ both[:s]) / onehot.sum(0)[:, None]
+            )
         cached = learner.predict(fast, batch.x_query, batch)
         recomputed = learner.predict(fast, batch.x_query.clone(), batch)  # not the cached tensor
     torch.testing.assert_close(cached, recomputed, rtol=1e-5, atol=1e-5)
@@ -158,7 +164,9 @@ def test_siamese_pairwise_loss_matches_a_pair_by_pair_reference():
                     continue
                 same = bool(batch.y_query[t, i] == batch.y_support[t, j])
                 target = torch.tensor(1.0 if same else 0.0)
-                (pos if same else neg).append(F.binary_cross_entropy_with_logits(v[t, i, j], target))
+                (pos if same else neg).append(
+                    F.binary_cross_entropy_with_logits(v[t, i, j], target)
+                )
     expected = 0.5 * torch.stack(pos).mean() + 0.5 * torch.stack(neg).mean()
     torch.testing.assert_close(loss, expected)
     assert 0.0 <= metrics["accuracy"] <= 1.0
@@ -173,8 +181,12 @@ def test_predictions_do_not_depend_on_support_order(algo):
     shuffled = collate_tasks(
         [
             Task(
-                batch.x_support[0, perm], batch.y_support[0, perm], batch.x_query[0], batch.y_query[0],
-                batch.feature_mask[0], int(batch.n_classes[0]),
+                batch.x_support[0, perm],
+                batch.y_support[0, perm],
+                batch.x_query[0],
+                batch.y_query[0],
+                batch.feature_mask[0],
+                int(batch.n_classes[0]),
             )
         ],
         c_max=5,
@@ -203,14 +215,24 @@ def test_meta_training_beats_chance_on_held_out_episodes(algo):
     learner = build_learner(algo, net={"kind": "mlp", "d_max": 8, "c_max": 5, "hidden": [32]})
     pool = NewClassesPool(n_way=5)
     trainer = MetaTrainer(
-        learner, pool, meta_batch_size=4, lr=3e-3, device="cpu", seed=0, tracking=False, progress=False,
-        eval_every=10_000, checkpoint_every=10_000,
+        learner,
+        pool,
+        meta_batch_size=4,
+        lr=3e-3,
+        device="cpu",
+        seed=0,
+        tracking=False,
+        progress=False,
+        eval_every=10_000,
+        checkpoint_every=10_000,
     )
     held_out = _batch(n_tasks=20, seed=123, n_way=5)
     before = learner.evaluate(held_out)
     trainer.fit(steps=20)
     after = learner.evaluate(held_out)
-    assert after["accuracy"] > 0.6, f"{algo}: held-out 5-way accuracy {after['accuracy']:.2f} (chance 0.2)"
+    assert after["accuracy"] > 0.6, (
+        f"{algo}: held-out 5-way accuracy {after['accuracy']:.2f} (chance 0.2)"
+    )
     assert after["loss"] < before["loss"], f"{algo}: meta-training did not lower the held-out loss"
 
 
@@ -240,9 +262,17 @@ def test_checkpoint_round_trip(tmp_path, algo, kw):
         ("protonet", {"net": {"kind": "resnet", "c_max": 5}}, "Unknown base net kind"),
         ("protonet", {"net": {"kind": "mlp", "c_max": 5}}, "invalid base-net config"),
         ("matching", {"net": MLP, "fce": "gru"}, "fce must be one of"),
-        ("matching", {"net": MLP, "fce": "attention", "heads": 5}, "must divide the embedding width"),
+        (
+            "matching",
+            {"net": MLP, "fce": "attention", "heads": 5},
+            "must divide the embedding width",
+        ),
         ("relation", {"net": MLP, "loss": "hinge"}, "loss must be one of"),
-        ("relation", {"net": MLP, "relation_hidden": [0]}, "relation_hidden entries must be an int >= 1"),
+        (
+            "relation",
+            {"net": MLP, "relation_hidden": [0]},
+            "relation_hidden entries must be an int >= 1",
+        ),
         ("siamese", {"net": MLP, "loss": "triplet"}, "loss must be one of"),
     ],
 )

@@ -34,7 +34,9 @@ def make_trainer(tmp_path: Path | None = None, **kw) -> MetaTrainer:
     kw.setdefault("val_tasks", 8)
     if tmp_path is not None:
         kw.setdefault("checkpoint_dir", tmp_path / "ckpt")
-    return MetaTrainer(LinearMAML(), BlobPool(), val_pool=kw.pop("val_pool", BlobPool(name="val")), **kw)
+    return MetaTrainer(
+        LinearMAML(), BlobPool(), val_pool=kw.pop("val_pool", BlobPool(name="val")), **kw
+    )
 
 
 def test_fit_returns_history_and_checkpoints(tmp_path):
@@ -53,7 +55,11 @@ def test_fit_returns_history_and_checkpoints(tmp_path):
     best = load_checkpoint(result.best_checkpoint)
     assert best["training"]["step"] == result.best_step
     # no temporary files left behind by the atomic writes
-    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir() if p.name != ".autometa.lock") == ["best.pt", "last.pt", "learning_curve.png"]
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir() if p.name != ".autometa.lock") == [
+        "best.pt",
+        "last.pt",
+        "learning_curve.png",
+    ]
 
 
 def test_meta_training_lowers_validation_loss():
@@ -95,7 +101,9 @@ def test_memory_does_not_grow_across_outer_steps():
 
     def live_tensors() -> int:
         gc.collect()
-        with warnings.catch_warnings():  # isinstance() on torch.distributed's deprecated reduce_op warns
+        with (
+            warnings.catch_warnings()
+        ):  # isinstance() on torch.distributed's deprecated reduce_op warns
             warnings.simplefilter("ignore", FutureWarning)
             return sum(1 for o in gc.get_objects() if isinstance(o, torch.Tensor))
 
@@ -176,7 +184,9 @@ def test_in_process_resume_equals_uninterrupted(tmp_path):
     resumed = make_trainer(tmp_path, seed=1).fit(8, resume=True)
     assert resumed.resumed_from == 4
     assert resumed.history == full.history
-    for (k, a), b in zip(full.learner.state_dict().items(), resumed.learner.state_dict().values(), strict=True):
+    for (k, a), b in zip(
+        full.learner.state_dict().items(), resumed.learner.state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b), k
 
 
@@ -216,20 +226,28 @@ def _run_script(tmp_path: Path, *args: str, wait: bool = True):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "AUTOMETA_TRACKING": "0"}
     cmd = [sys.executable, str(script), *args]
     if wait:
-        proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
         assert proc.returncode == 0, proc.stderr
         return proc
-    return subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
 @pytest.mark.slow
 def test_kill9_and_resume_equals_uninterrupted_run(tmp_path):
     """A run killed with SIGKILL mid-run and resumed from last.pt ends bit-identical."""
     ckpt = tmp_path / "ckpt"
-    victim = _run_script(tmp_path, "fresh", str(ckpt), str(tmp_path / "killed.pt"), "0.04", wait=False)
+    victim = _run_script(
+        tmp_path, "fresh", str(ckpt), str(tmp_path / "killed.pt"), "0.04", wait=False
+    )
     deadline = time.time() + 90
     while time.time() < deadline:
-        if (ckpt / "last.pt").is_file() and load_checkpoint(ckpt / "last.pt")["training"]["step"] >= 4:
+        if (ckpt / "last.pt").is_file() and load_checkpoint(ckpt / "last.pt")["training"][
+            "step"
+        ] >= 4:
             break
         if victim.poll() is not None:
             pytest.fail(f"training script ended early: {victim.stderr.read().decode()}")
@@ -258,7 +276,12 @@ def test_mlflow_logging(tracking_uri, tmp_path):
     from mlflow.tracking import MlflowClient
 
     result = make_trainer(
-        tmp_path, tracking=True, experiment="trainer-test", run_name="linear", log_every=2, checkpoint_every=4
+        tmp_path,
+        tracking=True,
+        experiment="trainer-test",
+        run_name="linear",
+        log_every=2,
+        checkpoint_every=4,
     ).fit(6)
     assert result.run_id is not None
     client = MlflowClient(tracking_uri)
@@ -285,7 +308,9 @@ def _real_trainer(algo: str, ckpt: Path | None) -> MetaTrainer:
     if algo == "augmented-maml":
         from autometa.augment import AugmentedLearner
 
-        learner = AugmentedLearner.from_learner(build_learner("maml", net=net, inner_steps=1), seed=0)
+        learner = AugmentedLearner.from_learner(
+            build_learner("maml", net=net, inner_steps=1), seed=0
+        )
     else:
         learner = build_learner(algo, net=net, inner_steps=1)
     return MetaTrainer(
@@ -307,12 +332,16 @@ def test_real_learners_resume_exactly(tmp_path, algo):
     resumed = _real_trainer(algo, tmp_path).fit(4, resume=True)
     assert resumed.resumed_from == 2
     assert resumed.history == full.history
-    for (k, a), b in zip(full.learner.state_dict().items(), resumed.learner.state_dict().values(), strict=True):
+    for (k, a), b in zip(
+        full.learner.state_dict().items(), resumed.learner.state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b), k
 
 
 def test_non_finite_loss_stops_with_a_clear_error():
-    trainer = MetaTrainer(LinearMAML(inner_lr=float("inf")), BlobPool(), tracking=False, progress=False)
+    trainer = MetaTrainer(
+        LinearMAML(inner_lr=float("inf")), BlobPool(), tracking=False, progress=False
+    )
     with pytest.raises(FloatingPointError, match="meta-loss became nan at step 1; lower lr"):
         trainer.fit(3)
 
@@ -357,7 +386,9 @@ def test_crash_and_resume_with_cosine_schedule(tmp_path):
     assert load_checkpoint(tmp_path / "ckpt" / "last.pt")["training"]["step"] == 3
     resumed = make_trainer(tmp_path, **kw).fit(8, resume=True)
     assert resumed.resumed_from == 3 and resumed.history == full.history
-    for (k, a), b in zip(full.learner.state_dict().items(), resumed.learner.state_dict().values(), strict=True):
+    for (k, a), b in zip(
+        full.learner.state_dict().items(), resumed.learner.state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b), k
     with pytest.warns(RuntimeWarning, match="cosine schedule spans 8 steps, this fit 9"):
         make_trainer(tmp_path, **kw).fit(9, resume=True)

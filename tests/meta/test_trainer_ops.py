@@ -34,7 +34,10 @@ def test_progress_lines_every_interval_and_at_the_end():
     clock.t += 1.0
     bar.update(1)
     lines = out.getvalue().splitlines()
-    assert lines[0] == "meta-train maml: step 30/100 (30%), loss=0.5000, tasks_s=8.0, 30 s elapsed, about 70 s left"
+    assert (
+        lines[0]
+        == "meta-train maml: step 30/100 (30%), loss=0.5000, tasks_s=8.0, 30 s elapsed, about 70 s left"
+    )
     assert lines[-1].startswith("meta-train maml: step 100/100 (100%)") and "left" not in lines[-1]
 
 
@@ -45,8 +48,13 @@ def test_progress_lines_every_n_steps_and_after_resume():
         clock.t += 6.0
         bar.update(1)
     lines = out.getvalue().splitlines()
-    assert [ln.split(",")[0] for ln in lines] == ["meta-train: step 600/1000 (60%)", "meta-train: step 700/1000 (70%)"]
-    assert "10 min elapsed" in lines[0] and "about 40 min left" in lines[0]  # rate from this run's steps only
+    assert [ln.split(",")[0] for ln in lines] == [
+        "meta-train: step 600/1000 (60%)",
+        "meta-train: step 700/1000 (70%)",
+    ]
+    assert (
+        "10 min elapsed" in lines[0] and "about 40 min left" in lines[0]
+    )  # rate from this run's steps only
 
 
 def test_trainer_prints_progress_lines_when_stderr_is_not_a_tty(tmp_path, capsys):

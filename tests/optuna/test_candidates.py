@@ -22,7 +22,12 @@ def test_candidates_are_valid_seeded_and_partly_local() -> None:
     assert np.all(a[:, 0] == np.round(a[:, 0])) and np.all((a[:, 1] >= 0) & (a[:, 1] <= 1))
     # Local moves stay near the 5 best observations more often than fresh points do.
     best = space.unit_from_internal(obs[:5])
-    dist = lambda pts: np.min(np.linalg.norm(space.unit_from_internal(pts)[:, None] - best[None], axis=2), axis=1)  # noqa: E731
+
+    def dist(pts):
+        return np.min(
+            np.linalg.norm(space.unit_from_internal(pts)[:, None] - best[None], axis=2), axis=1
+        )
+
     assert np.median(dist(a[30:70])) < np.median(dist(a[:30]))
     # One-coordinate moves: a best observation with exactly one parameter redrawn.
     coord = space.unit_from_internal(a[70:])

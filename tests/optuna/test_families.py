@@ -25,7 +25,9 @@ def test_instances_are_seeded_and_regret_is_a_percentile(family: str) -> None:
     study.optimize(a.objective(np.random.default_rng(0)), n_trials=5)
     for t in study.trials:
         value = a.loss(t.params)
-        assert t.value == pytest.approx(value) if a.noise == 0 else abs(t.value - value) < 10 * a.noise
+        assert (
+            t.value == pytest.approx(value) if a.noise == 0 else abs(t.value - value) < 10 * a.noise
+        )
 
 
 def test_unknown_family() -> None:

@@ -19,12 +19,16 @@ def test_matern52_is_a_unit_variance_kernel() -> None:
 def test_gaussianize_is_rank_based_with_tied_scores() -> None:
     z = gaussianize(np.array([10.0, -3.0, 1e9, 10.0]))
     assert z[1] < z[0] == z[3] < z[2]
-    np.testing.assert_allclose(gaussianize(np.array([1.0, 2.0, 3.0])), -gaussianize(np.array([3.0, 2.0, 1.0])))
+    np.testing.assert_allclose(
+        gaussianize(np.array([1.0, 2.0, 3.0])), -gaussianize(np.array([3.0, 2.0, 1.0]))
+    )
 
 
 def test_kendall_tau() -> None:
     a = np.arange(6.0)
-    assert kendall_tau(a, a) == 1.0 and kendall_tau(a, -a) == -1.0 and kendall_tau(a[:1], a[:1]) == 0.0
+    assert (
+        kendall_tau(a, a) == 1.0 and kendall_tau(a, -a) == -1.0 and kendall_tau(a[:1], a[:1]) == 0.0
+    )
 
 
 def test_gp_interpolates_and_is_uncertain_away_from_data() -> None:
@@ -37,7 +41,10 @@ def test_gp_interpolates_and_is_uncertain_away_from_data() -> None:
     _, far = gp.predict(np.array([[5.0, 5.0]]))
     assert far[0] > 10 * std.max()
     # A length scale near the data's gets a higher marginal likelihood than an absurd one.
-    assert gp.log_marginal_likelihood() > GP(lengthscale=0.005, noise=1e-6).fit(x, y).log_marginal_likelihood()
+    assert (
+        gp.log_marginal_likelihood()
+        > GP(lengthscale=0.005, noise=1e-6).fit(x, y).log_marginal_likelihood()
+    )
 
 
 def test_expected_improvement_prefers_low_mean_and_high_std() -> None:

@@ -33,14 +33,19 @@ def test_pruned_rank_below_completed_later_steps_first() -> None:
         study.add_trial(_trial(0.1, TrialState.COMPLETE, value=sign * 5.0))  # worst completed
         study.add_trial(_trial(0.2, TrialState.COMPLETE, value=sign * 1.0))  # best
         study.add_trial(_trial(0.3, TrialState.PRUNED, inter={0: sign * 0.0}))  # early step
-        study.add_trial(_trial(0.4, TrialState.PRUNED, inter={0: sign * 9.0, 3: sign * 7.0}))  # later step
+        study.add_trial(
+            _trial(0.4, TrialState.PRUNED, inter={0: sign * 9.0, 3: sign * 7.0})
+        )  # later step
         study.add_trial(_trial(0.5, TrialState.PRUNED))  # no intermediate value: last
         study.add_trial(_trial(0.6, TrialState.FAIL))  # ignored
         space = NormalizedSpace({"x": FloatDistribution(0, 1)})
         current = study.ask()
         obs_x, ranks, run_x, pending = history_ranks(
-            study, study._storage.get_trial(current._trial_id), space,
-            (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING), True,
+            study,
+            study._storage.get_trial(current._trial_id),
+            space,
+            (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING),
+            True,
         )
         np.testing.assert_allclose(obs_x[:, 0], [0.1, 0.2, 0.3, 0.4, 0.5])
         np.testing.assert_allclose(ranks, [1, 0, 3, 2, 4])

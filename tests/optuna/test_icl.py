@@ -54,7 +54,9 @@ def test_more_than_8_dimensions_is_refused(surrogate) -> None:
 def test_sampler_with_the_surrogate(surrogate) -> None:
     sampler = MetaSampler(knowledge=None, surrogate=surrogate, seed=0)
     study = optuna.create_study(sampler=sampler)
-    study.optimize(lambda t: (t.suggest_float("x", -5, 5) - 1.0) ** 2 + t.suggest_int("k", 0, 5), n_trials=20)
+    study.optimize(
+        lambda t: (t.suggest_float("x", -5, 5) - 1.0) ** 2 + t.suggest_int("k", 0, 5), n_trials=20
+    )
     assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 20
     # (How well it optimizes is measured by `autometa bench sampler --no-source`, not here.)
     asked = [study.ask() for _ in range(3)]  # running trials get distinct proposals
@@ -75,12 +77,18 @@ def test_sampler_with_surrogate_pickles(surrogate) -> None:
     np.testing.assert_allclose(a[0], b[0])
 
 
-def test_saved_surrogate_loads_without_unpickling_and_predicts_the_same(surrogate, tmp_path) -> None:
+def test_saved_surrogate_loads_without_unpickling_and_predicts_the_same(
+    surrogate, tmp_path
+) -> None:
     path = surrogate.save(tmp_path / "surrogate.pt")
     loaded = load_icl_surrogate(path)
     assert loaded.metrics == surrogate.metrics
     x = np.random.default_rng(1).random((7, 3))
-    for a, b in zip(surrogate.predict(x, np.arange(7.0), x[:4]), loaded.predict(x, np.arange(7.0), x[:4]), strict=True):
+    for a, b in zip(
+        surrogate.predict(x, np.arange(7.0), x[:4]),
+        loaded.predict(x, np.arange(7.0), x[:4]),
+        strict=True,
+    ):
         np.testing.assert_array_equal(a, b)
 
 

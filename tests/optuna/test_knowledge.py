@@ -56,7 +56,11 @@ def test_task_from_study_keeps_finite_completed_trials() -> None:
     dist = {"x": FloatDistribution(0, 2)}
     study.add_trial(optuna.create_trial(params={"x": 1.0}, distributions=dist, value=3.0))
     study.add_trial(optuna.create_trial(params={"x": 0.5}, distributions=dist, value=float("inf")))
-    study.add_trial(optuna.create_trial(params={"x": 0.2}, distributions=dist, state=optuna.trial.TrialState.FAIL))
+    study.add_trial(
+        optuna.create_trial(
+            params={"x": 0.2}, distributions=dist, state=optuna.trial.TrialState.FAIL
+        )
+    )
     task = task_from_study(study)
     assert task.params == [{"x": 1.0}] and task.losses == [3.0]
     with pytest.raises(ValueError, match="1 configurations but 2 losses"):
@@ -69,8 +73,19 @@ def test_pruned_source_trials_rank_below_completed() -> None:
     study.add_trial(optuna.create_trial(params={"x": 1.0}, distributions=dist, value=3.0))
     study.add_trial(optuna.create_trial(params={"x": 1.5}, distributions=dist, value=1.0))
     pruned = optuna.trial.TrialState.PRUNED
-    study.add_trial(optuna.create_trial(params={"x": 0.1}, distributions=dist, state=pruned, intermediate_values={0: 9.0}))
-    study.add_trial(optuna.create_trial(params={"x": 0.2}, distributions=dist, state=pruned, intermediate_values={0: 0.0, 4: 0.5}))
+    study.add_trial(
+        optuna.create_trial(
+            params={"x": 0.1}, distributions=dist, state=pruned, intermediate_values={0: 9.0}
+        )
+    )
+    study.add_trial(
+        optuna.create_trial(
+            params={"x": 0.2},
+            distributions=dist,
+            state=pruned,
+            intermediate_values={0: 0.0, 4: 0.5},
+        )
+    )
     task = task_from_study(study)
     assert [p["x"] for p in task.params] == [1.0, 1.5, 0.1, 0.2]
     completed, early, late = task.losses[:2], task.losses[2], task.losses[3]

@@ -19,7 +19,9 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 def _n_tasks(sampler: MetaSampler, names: list[str]) -> int:
     known = hpobench_space()
-    space = NormalizedSpace({n: known.get(n, FloatDistribution(1e-5, 1.0, log=True)) for n in names})
+    space = NormalizedSpace(
+        {n: known.get(n, FloatDistribution(1e-5, 1.0, log=True)) for n in names}
+    )
     return len(sampler._space_state(space).tasks)
 
 
@@ -38,11 +40,17 @@ def test_a_lone_shared_name_in_a_define_by_run_study_is_not_planned_from_the_arc
     def objective(trial: optuna.Trial) -> float:
         model = trial.suggest_categorical("model", ["tree", "net"])
         depth = trial.suggest_int("depth", 1, 12)
-        return (depth - 9) ** 2 + (trial.suggest_float("frac", 0, 1) if model == "tree" else trial.suggest_float("drop", 0, 1))
+        return (depth - 9) ** 2 + (
+            trial.suggest_float("frac", 0, 1)
+            if model == "tree"
+            else trial.suggest_float("drop", 0, 1)
+        )
 
     study.optimize(objective, n_trials=1)  # the first trial may start from the archive
     nxt = study.ask()
-    assert sampler._plan(study, study._storage.get_trial(nxt._trial_id)) == {}  # 1 of 3-4 names: too few
+    assert (
+        sampler._plan(study, study._storage.get_trial(nxt._trial_id)) == {}
+    )  # 1 of 3-4 names: too few
     # a study with the archive's own parameters still gets archive values in its design
     hpo = optuna.create_study(sampler=MetaSampler(seed=0))
     names = ["alpha", "batch_size", "depth", "learning_rate_init", "width"]
@@ -56,7 +64,12 @@ def test_contradicting_archive_falls_back_to_space_filling() -> None:
     # The archive says "x near 4 is best"; the study's optimum is at -4.
     rng = np.random.default_rng(0)
     xs = rng.uniform(-5, 5, size=80)
-    task = TuningTask("liar", {"x": FloatDistribution(-5, 5)}, [{"x": float(x)} for x in xs], list((xs - 4.0) ** 2))
+    task = TuningTask(
+        "liar",
+        {"x": FloatDistribution(-5, 5)},
+        [{"x": float(x)} for x in xs],
+        list((xs - 4.0) ** 2),
+    )
     study = optuna.create_study(sampler=MetaSampler(knowledge=MetaKnowledge(tasks=[task]), seed=0))
     study.optimize(lambda t: (t.suggest_float("x", -5, 5) + 4.0) ** 2, n_trials=10)
     archived = {round(float(x), 9) for x in xs}
@@ -73,8 +86,11 @@ def test_contradicting_archive_falls_back_to_space_filling() -> None:
     assert sum(agreed) > sum(picks)
 
 
-@pytest.mark.xfail(reason="issue 26: with the ARD study GP and trust by behaviour, regret@25 over these 15 studies "
-                   "is no longer below TPE's; see docs/sampler.md", strict=False)
+@pytest.mark.xfail(
+    reason="issue 26: with the ARD study GP and trust by behaviour, regret@25 over these 15 studies "
+    "is no longer below TPE's; see docs/sampler.md",
+    strict=False,
+)
 def test_no_source_beats_random_and_tpe_on_held_out_families() -> None:
     # Every synthetic family is held out from the shipped knowledge (HPOBench, GP-prior functions, landscapes).
     # Mean percentile regret after 25 trials over the 5 families x 3 seeds.
@@ -110,7 +126,9 @@ def test_shipped_design_was_learned_on_landscapes_and_beats_the_gp_prior_design(
 
     def regret(design) -> float:
         points = [{f"z{i}": float(v) for i, v in enumerate(p)} for p in design]
-        return float(np.mean([min(inst.percentile_regret(p) for p in points) for inst in instances]))
+        return float(
+            np.mean([min(inst.percentile_regret(p) for p in points) for inst in instances])
+        )
 
     learned, gp_prior = regret(shipped.design(4)), regret(gp_designs[4])
     rng = np.random.default_rng(0)
@@ -118,8 +136,11 @@ def test_shipped_design_was_learned_on_landscapes_and_beats_the_gp_prior_design(
     assert learned < gp_prior - 0.02 and learned < uniform, (learned, gp_prior, uniform)
 
 
-@pytest.mark.xfail(reason="issue 26: the ARD study GP recovers from the Sobol design's start on this quadratic, "
-                   "so the 0.3 gap this test pinned is gone; see docs/sampler.md", strict=False)
+@pytest.mark.xfail(
+    reason="issue 26: the ARD study GP recovers from the Sobol design's start on this quadratic, "
+    "so the 0.3 gap this test pinned is gone; see docs/sampler.md",
+    strict=False,
+)
 def test_shipped_design_beats_a_sobol_design_on_a_mixed_space() -> None:
     # docs/sampler.md: on a mixed float / log-float / int / categorical quadratic the shipped
     # design (interior points) finds the good category early; a scrambled Sobol design (the
@@ -158,9 +179,13 @@ def test_shipped_archive_has_seen_the_hpobench_tables() -> None:
     def regret_at_10(knowledge) -> float:
         out = []
         for seed in range(3):
-            study = optuna.create_study(direction="maximize", sampler=MetaSampler(knowledge=knowledge, seed=seed))
+            study = optuna.create_study(
+                direction="maximize", sampler=MetaSampler(knowledge=knowledge, seed=seed)
+            )
             study.optimize(lambda t: table.evaluate(suggest_hpobench(t)), n_trials=10)
             out.append(table.percentile_regret(study.best_params))
         return float(np.mean(out))
 
-    assert regret_at_10("default") < regret_at_10(MetaKnowledge.default().without_tasks(["hpobench/car"]))
+    assert regret_at_10("default") < regret_at_10(
+        MetaKnowledge.default().without_tasks(["hpobench/car"])
+    )

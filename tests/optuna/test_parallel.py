@@ -38,9 +38,13 @@ def _worker(kind: str, path: str, out: str) -> None:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # Same seed in every worker: the hardest case for "workers must not collide".
-    study = optuna.load_study(study_name="shared", storage=_storage(kind, path), sampler=MetaSampler(seed=0))
+    study = optuna.load_study(
+        study_name="shared", storage=_storage(kind, path), sampler=MetaSampler(seed=0)
+    )
     done: list[int] = []
-    study.optimize(_objective, n_trials=TRIALS_PER_WORKER, callbacks=[lambda s, t: done.append(t.number)])
+    study.optimize(
+        _objective, n_trials=TRIALS_PER_WORKER, callbacks=[lambda s, t: done.append(t.number)]
+    )
     Path(out).write_text(",".join(map(str, done)))
 
 
@@ -66,7 +70,9 @@ def test_workers_share_one_study(kind: str, tmp_path: Path) -> None:
     assert sorted(reported) == sorted(t.number for t in trials) == list(range(n))
     assert all(t.state == TrialState.COMPLETE for t in trials)
     for t in trials:
-        expected = (t.params["x"] - 1.0) ** 2 + 0.1 * (t.params["k"] - 3) ** 2 + (t.params["c"] == "a")
+        expected = (
+            (t.params["x"] - 1.0) ** 2 + 0.1 * (t.params["k"] - 3) ** 2 + (t.params["c"] == "a")
+        )
         assert t.value == pytest.approx(expected)
     # Workers with the same seed still propose different configurations. Without a lock in the
     # storage, two workers can read the study in the same instant before either has written its
@@ -101,7 +107,11 @@ def _pruning_worker(kind: str, path: str, out: str) -> None:
         pruner=optuna.pruners.MedianPruner(n_startup_trials=4),
     )
     done: list[int] = []
-    study.optimize(_pruned_objective, n_trials=PRUNING_TRIALS_PER_WORKER, callbacks=[lambda s, t: done.append(t.number)])
+    study.optimize(
+        _pruned_objective,
+        n_trials=PRUNING_TRIALS_PER_WORKER,
+        callbacks=[lambda s, t: done.append(t.number)],
+    )
     Path(out).write_text(",".join(map(str, done)))
 
 

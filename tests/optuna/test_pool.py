@@ -34,7 +34,11 @@ def test_table_lookup_regret_and_task() -> None:
     assert table.evaluate(best) == pytest.approx(np.mean(table.seed_acc[table.row(best)]))
     assert min(noisy) <= table.evaluate(best) <= max(noisy)
     task = table.as_task(table.top_rows(10))
-    assert task.name == "hpobench/car" and len(task.losses) == 10 and task.losses[0] == -table.mean_acc.max()
+    assert (
+        task.name == "hpobench/car"
+        and len(task.losses) == 10
+        and task.losses[0] == -table.mean_acc.max()
+    )
 
 
 def test_synthetic_gp_functions_are_seeded_and_smooth() -> None:

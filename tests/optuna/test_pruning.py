@@ -30,7 +30,9 @@ def _learning_curve(trial: optuna.Trial) -> float:
 
 
 def _run(sampler: optuna.samplers.BaseSampler) -> optuna.Study:
-    study = optuna.create_study(sampler=sampler, pruner=optuna.pruners.MedianPruner(n_startup_trials=5))
+    study = optuna.create_study(
+        sampler=sampler, pruner=optuna.pruners.MedianPruner(n_startup_trials=5)
+    )
     study.optimize(_learning_curve, n_trials=N_TRIALS)
     return study
 

@@ -56,9 +56,13 @@ print(json.dumps([t.params for t in study.trials]))
 def test_same_seed_same_suggestions_in_another_process() -> None:
     import json
 
-    out = subprocess.run([sys.executable, "-c", _SUBPROCESS], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _SUBPROCESS], capture_output=True, text=True, check=True
+    )
     study = optuna.create_study(sampler=MetaSampler(seed=3))
-    study.optimize(lambda t: (t.suggest_float("x", -5, 5) - 1) ** 2 + t.suggest_int("k", 0, 4), n_trials=12)
+    study.optimize(
+        lambda t: (t.suggest_float("x", -5, 5) - 1) ** 2 + t.suggest_int("k", 0, 4), n_trials=12
+    )
     assert json.loads(out.stdout) == _params(study)
 
 
@@ -81,7 +85,11 @@ def test_warm_start_from_source_study_helps_early() -> None:
 
 def test_maximize_source_is_negated() -> None:
     source = optuna.create_study(direction="maximize")
-    source.add_trial(optuna.create_trial(params={"x": 1.0}, distributions={"x": FloatDistribution(0, 2)}, value=3.0))
+    source.add_trial(
+        optuna.create_trial(
+            params={"x": 1.0}, distributions={"x": FloatDistribution(0, 2)}, value=3.0
+        )
+    )
     task = task_from_study(source)
     assert task.losses == [-3.0]
 
@@ -187,7 +195,12 @@ def test_archived_tasks_drive_the_first_trial() -> None:
     # A task archived under matching parameter names decides the very first configuration.
     rng = np.random.default_rng(0)
     xs = rng.uniform(-5, 5, size=60)
-    task = TuningTask("quad", {"x": FloatDistribution(-5, 5)}, [{"x": float(x)} for x in xs], list((xs - 2.0) ** 2))
+    task = TuningTask(
+        "quad",
+        {"x": FloatDistribution(-5, 5)},
+        [{"x": float(x)} for x in xs],
+        list((xs - 2.0) ** 2),
+    )
     k = MetaKnowledge(tasks=[task])
     study = optuna.create_study(sampler=MetaSampler(knowledge=k, seed=0))
     study.optimize(lambda t: (t.suggest_float("x", -5, 5) - 2.0) ** 2, n_trials=1)

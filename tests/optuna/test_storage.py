@@ -26,13 +26,19 @@ def _storage(kind: str, tmp_path: Path) -> optuna.storages.BaseStorage | str:
 
 
 @pytest.mark.parametrize("kind", ["rdb", "journal"])
-def test_compatible_studies_are_taken_and_the_others_skipped_with_a_note(kind: str, tmp_path: Path) -> None:
+def test_compatible_studies_are_taken_and_the_others_skipped_with_a_note(
+    kind: str, tmp_path: Path
+) -> None:
     storage = _storage(kind, tmp_path)
-    good = optuna.create_study(study_name="good", storage=storage, sampler=optuna.samplers.RandomSampler(seed=0))
+    good = optuna.create_study(
+        study_name="good", storage=storage, sampler=optuna.samplers.RandomSampler(seed=0)
+    )
     good.optimize(_quad, n_trials=30)
     short = optuna.create_study(study_name="short", storage=storage)
     short.optimize(_quad, n_trials=2)
-    multi = optuna.create_study(study_name="multi", storage=storage, directions=["minimize", "minimize"])
+    multi = optuna.create_study(
+        study_name="multi", storage=storage, directions=["minimize", "minimize"]
+    )
     multi.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=5)
     other = optuna.create_study(study_name="other", storage=storage)
     other.optimize(lambda t: float(t.suggest_categorical("x", ["a", "b"]) == "a"), n_trials=6)
@@ -41,7 +47,9 @@ def test_compatible_studies_are_taken_and_the_others_skipped_with_a_note(kind: s
     with pytest.warns(UserWarning, match="skipping study") as record:
         sampler = MetaSampler.from_storage(storage, search_space=space, knowledge=None, seed=0)
     notes = " ".join(str(w.message) for w in record)
-    assert "'short'" in notes and "'multi'" in notes and "'other'" in notes and "'good'" not in notes
+    assert (
+        "'short'" in notes and "'multi'" in notes and "'other'" in notes and "'good'" not in notes
+    )
     assert [t.name for t in sampler._source_tasks] == ["good"]
     # The transferred study starts from the source's best configurations.
     warm = optuna.create_study(sampler=sampler)
@@ -67,7 +75,9 @@ def test_categorical_kind_must_match(tmp_path: Path) -> None:
     storage = _storage("rdb", tmp_path)
     optuna.create_study(study_name="a", storage=storage).optimize(_quad, n_trials=6)
     with pytest.warns(UserWarning, match="shares no parameter"):
-        s = MetaSampler.from_storage(storage, search_space={"x": CategoricalDistribution(["u", "v"])}, knowledge=None)
+        s = MetaSampler.from_storage(
+            storage, search_space={"x": CategoricalDistribution(["u", "v"])}, knowledge=None
+        )
     assert s._source_tasks == []
 
 

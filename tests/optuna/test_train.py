@@ -24,6 +24,8 @@ def test_learned_designs_beat_random_points_on_held_out_functions() -> None:
 
 
 def test_gp_hyperparameters_beat_the_untuned_default() -> None:
-    ell, noise, metrics = learn_gp_hyperparameters([HPOBenchTable("car"), HPOBenchTable("kc1")], 24, seed=0)
+    ell, noise, metrics = learn_gp_hyperparameters(
+        [HPOBenchTable("car"), HPOBenchTable("kc1")], 24, seed=0
+    )
     assert ell > 0 and noise > 0
     assert metrics["gp_lml/meta_learned"] >= metrics["gp_lml/untuned_default"]

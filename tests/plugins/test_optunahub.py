@@ -24,7 +24,9 @@ def test_package_files_exist() -> None:
 
 def test_load_local_module_and_optimize() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    module = optunahub.load_local_module(package="samplers/autometa", registry_root=str(REGISTRY_ROOT))
+    module = optunahub.load_local_module(
+        package="samplers/autometa", registry_root=str(REGISTRY_ROOT)
+    )
     assert module.MetaSampler is MetaSampler
     study = optuna.create_study(sampler=module.MetaSampler(seed=0))
     study.optimize(lambda t: (t.suggest_float("x", -3, 3) - 1) ** 2, n_trials=8)

@@ -6,21 +6,38 @@ import pytest
 from autometa.tasks import TabularEncoder, datasets
 
 RESERVED_BALANCED = {
-    "australian", "bands", "german", "heart", "ionosphere", "mammographic", "movement_libras",
-    "pima", "saheart", "segment", "sonar", "spambase", "vehicle", "vowel",
+    "australian",
+    "bands",
+    "german",
+    "heart",
+    "ionosphere",
+    "mammographic",
+    "movement_libras",
+    "pima",
+    "saheart",
+    "segment",
+    "sonar",
+    "spambase",
+    "vehicle",
+    "vowel",
 }
 RESERVED_IMBALANCED = {"pima", "segment0", "vehicle0", "vehicle1", "vehicle2", "vehicle3", "vowel0"}
 
 
 def test_dev_and_reserved_split_matches_benchmarks_md():
-    assert set(datasets.list_datasets("reserved", "keel-balanced")) == {f"keel/{n}" for n in RESERVED_BALANCED}
+    assert set(datasets.list_datasets("reserved", "keel-balanced")) == {
+        f"keel/{n}" for n in RESERVED_BALANCED
+    }
     assert set(datasets.list_datasets("reserved", "keel-imbalanced")) == {
         f"keel-imb/{n}" for n in RESERVED_IMBALANCED
     }
     assert len(datasets.list_datasets("dev", "keel-balanced")) == 29
     assert len(datasets.list_datasets("dev", "keel-imbalanced")) == 93
     assert datasets.list_datasets("dev", "sklearn") == [
-        "sklearn/breast_cancer", "sklearn/digits", "sklearn/iris", "sklearn/wine",
+        "sklearn/breast_cancer",
+        "sklearn/digits",
+        "sklearn/iris",
+        "sklearn/wine",
     ]
     assert not set(datasets.list_datasets("dev")) & set(datasets.list_datasets("reserved"))
     assert datasets.is_reserved("pima") and not datasets.is_reserved("letter")
@@ -35,7 +52,9 @@ def test_reserved_sets_are_refused():
 
 def test_no_dev_set_shares_a_family_with_a_reserved_set():
     reserved_families = {datasets.family_of(n) for n in datasets.list_datasets("reserved")}
-    assert not [n for n in datasets.list_datasets("dev") if datasets.family_of(n) in reserved_families]
+    assert not [
+        n for n in datasets.list_datasets("dev") if datasets.family_of(n) in reserved_families
+    ]
 
 
 def test_duplicate_groups():
@@ -88,7 +107,9 @@ def test_dev_split_partitions_whole_families():
     assert datasets.dev_split("val", seed=1) != val
     assert datasets.dev_split("all", source="sklearn") == datasets.list_datasets("dev", "sklearn")
     for source in ("keel-balanced", "keel-imbalanced", "sklearn"):
-        assert datasets.dev_split("train", source=source) and datasets.dev_split("val", source=source)
+        assert datasets.dev_split("train", source=source) and datasets.dev_split(
+            "val", source=source
+        )
     # copies follow each other: scikit-learn iris is on the side of KEEL iris
     side = {n: s for s in ("train", "val") for n in datasets.dev_split(s)}
     for name in datasets.list_datasets("dev", "sklearn"):

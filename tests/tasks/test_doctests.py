@@ -8,7 +8,12 @@ import pytest
 
 @pytest.mark.parametrize(
     "module",
-    ["autometa.tasks._encoder", "autometa.tasks._synthetic", "autometa.tasks._pools", "autometa.tasks.datasets"],
+    [
+        "autometa.tasks._encoder",
+        "autometa.tasks._synthetic",
+        "autometa.tasks._pools",
+        "autometa.tasks.datasets",
+    ],
 )
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)

@@ -10,9 +10,13 @@ from autometa.tasks import EncodedDatasetPool
 
 
 def test_tasks_are_valid_and_a_function_of_the_generator():
-    pool = EncodedDatasetPool(["keel/iris", "keel/wine"], d_max=8, c_max=2, n_range=(10, 20), n_query=30)
+    pool = EncodedDatasetPool(
+        ["keel/iris", "keel/wine"], d_max=8, c_max=2, n_range=(10, 20), n_query=30
+    )
     a = [pool.sample(np.random.default_rng(3)) for _ in range(2)]
-    assert all(torch.equal(a[0].x_support, t.x_support) and torch.equal(a[0].y_query, t.y_query) for t in a)
+    assert all(
+        torch.equal(a[0].x_support, t.x_support) and torch.equal(a[0].y_query, t.y_query) for t in a
+    )
     rng = np.random.default_rng(0)
     for _ in range(20):
         task = pool.sample(rng)

@@ -204,7 +204,9 @@ def test_categorical_features_forces_numeric_codes_to_categorical():
 
 def test_encode_task_builds_a_valid_task_and_collates():
     X, y = _mixed_frame(30)
-    task = encode_task(X.iloc[:20], y[:20], X.iloc[20:], y[20:], d_max=10, c_max=4, name="t", seed=3)
+    task = encode_task(
+        X.iloc[:20], y[:20], X.iloc[20:], y[20:], d_max=10, c_max=4, name="t", seed=3
+    )
     assert isinstance(task, Task) and task.n_classes == 3 and task.seed == 3
     batch = collate_tasks([task, task], c_max=4)
     assert batch.x_support.shape == (2, 20, 10)
@@ -257,7 +259,9 @@ def test_property_encoder_shapes_padding_finite_and_deterministic(frame, d_max):
     x, mask = enc.fit_transform(X, y)
     assert x.shape == (len(X), d_max) and x.dtype == np.float32
     assert mask.shape == (d_max,) and mask.dtype == bool
-    assert mask.sum() == enc.n_features_out_ == min(d_max, X.shape[1]) + enc.indicator_features_.size
+    assert (
+        mask.sum() == enc.n_features_out_ == min(d_max, X.shape[1]) + enc.indicator_features_.size
+    )
     assert mask[: mask.sum()].all()
     assert np.all(x[:, ~mask] == 0.0)
     assert np.isfinite(x).all()
@@ -312,7 +316,9 @@ def test_deterministic_in_another_process():
     from autometa.tasks import SyntheticPrior
 
     t = SyntheticPrior().sample(np.random.default_rng(11))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == f"{float(t.x_support.double().sum())} {t.y_query.tolist()[:10]}"
 
 
@@ -328,6 +334,8 @@ def test_subsample_uses_random_state():
 
 
 def test_categories_fitted_on_strings_accept_numbers_at_transform():
-    enc = TabularEncoder(d_max=2, missing_indicators=False).fit(pd.DataFrame({"c": ["a", "b", "a"]}))
+    enc = TabularEncoder(d_max=2, missing_indicators=False).fit(
+        pd.DataFrame({"c": ["a", "b", "a"]})
+    )
     x, _ = enc.transform(np.array([[1.0], [2.0]]))
     assert np.all(x == 0.0)  # unseen categories

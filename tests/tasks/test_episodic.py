@@ -25,11 +25,18 @@ def _arrays(n_classes: int = 12, per_class: int = 30, d: int = 5):
     split=st.sampled_from(["train", "val", "test"]),
     split_seed=st.integers(0, 3),
 )
-def test_property_episode_shapes_labels_and_determinism(n_way, k_shot, n_query, seed, split, split_seed):
+def test_property_episode_shapes_labels_and_determinism(
+    n_way, k_shot, n_query, seed, split, split_seed
+):
     X, y = _arrays(n_classes=20)  # 12 / 4 / 4 classes
-    pool = EpisodicPool((X, y), n_way=n_way, k_shot=k_shot, n_query=n_query, split=split, split_seed=split_seed)
+    pool = EpisodicPool(
+        (X, y), n_way=n_way, k_shot=k_shot, n_query=n_query, split=split, split_seed=split_seed
+    )
     task = pool.sample(np.random.default_rng(seed))
-    assert task.x_support.shape == (n_way * k_shot, 5) and task.x_query.shape == (n_way * n_query, 5)
+    assert task.x_support.shape == (n_way * k_shot, 5) and task.x_query.shape == (
+        n_way * n_query,
+        5,
+    )
     assert task.n_classes == n_way == pool.c_max
     assert torch.bincount(task.y_support, minlength=n_way).tolist() == [k_shot] * n_way
     assert torch.bincount(task.y_query, minlength=n_way).tolist() == [n_query] * n_way
@@ -41,12 +48,16 @@ def test_property_episode_shapes_labels_and_determinism(n_way, k_shot, n_query, 
 def test_class_disjoint_splits_and_documented_partition():
     X, y = _arrays(n_classes=10)
     pools = {
-        s: EpisodicPool((X, y), n_way=2, split=s, split_seed=4, image_shape=(1, 1, 5))  # unencoded rows
+        s: EpisodicPool(
+            (X, y), n_way=2, split=s, split_seed=4, image_shape=(1, 1, 5)
+        )  # unencoded rows
         for s in ("train", "val", "test")
     }
     parts = pools["train"].classes_by_split
     assert [len(parts[s]) for s in ("train", "val", "test")] == [6, 2, 2]
-    assert set(parts["train"]).isdisjoint(parts["val"]) and set(parts["val"]).isdisjoint(parts["test"])
+    assert set(parts["train"]).isdisjoint(parts["val"]) and set(parts["val"]).isdisjoint(
+        parts["test"]
+    )
     assert set(parts["train"]) | set(parts["val"]) | set(parts["test"]) == set(np.unique(y))
     assert all(p.classes_by_split == parts for p in pools.values())
     # each split only ever yields rows of its own classes (X encodes the class in its mean)
@@ -87,7 +98,9 @@ def test_letter_and_image_episodes():
     letter = make_pool("episodic:letter:5way1shot", d_max=32, split="test")
     task = letter.sample(np.random.default_rng(0))
     assert task.x_support.shape == (5, 32) and task.n_features == 16
-    images = EpisodicPool("optdigits", n_way=2, k_shot=1, n_query=3, split_fractions=(0.5, 0.0, 0.5))
+    images = EpisodicPool(
+        "optdigits", n_way=2, k_shot=1, n_query=3, split_fractions=(0.5, 0.0, 0.5)
+    )
     assert images.image_shape == (1, 8, 8) and images.d_max == 64
     batch = collate_tasks([images.sample(np.random.default_rng(s)) for s in range(3)])
     assert batch.x_support.shape == (3, 2, 64)
@@ -127,7 +140,13 @@ def test_property_splits_are_class_disjoint_for_any_seed(split_seed, seed):
     for split in ("train", "val", "test"):
         # image_shape: values pass through unencoded, so every row can be traced back to its class
         pool = EpisodicPool(
-            (X, y), n_way=2, k_shot=1, n_query=1, split=split, split_seed=split_seed, image_shape=(1, 1, 2)
+            (X, y),
+            n_way=2,
+            k_shot=1,
+            n_query=1,
+            split=split,
+            split_seed=split_seed,
+            image_shape=(1, 1, 2),
         )
         task = pool.sample(np.random.default_rng(seed))
         rows = torch.cat([task.x_support, task.x_query]).numpy()
@@ -136,4 +155,8 @@ def test_property_splits_are_class_disjoint_for_any_seed(split_seed, seed):
         assert seen[split] <= set(pool.classes_by_split[split])
     parts = pool.classes_by_split
     assert sorted(parts["train"] + parts["val"] + parts["test"]) == sorted(set(y))
-    assert not seen["train"] & seen["val"] and not seen["train"] & seen["test"] and not seen["val"] & seen["test"]
+    assert (
+        not seen["train"] & seen["val"]
+        and not seen["train"] & seen["test"]
+        and not seen["val"] & seen["test"]
+    )

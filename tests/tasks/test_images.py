@@ -84,11 +84,15 @@ def test_loader_errors(tmp_path, omniglot_dir):
 
 
 def test_folder_pool_splits_characters_disjointly(omniglot_dir):
-    kw = dict(image_size=8, n_way=2, k_shot=1, n_query=2, split_seed=3, split_fractions=(0.6, 0.2, 0.2))
+    kw = dict(
+        image_size=8, n_way=2, k_shot=1, n_query=2, split_seed=3, split_fractions=(0.6, 0.2, 0.2)
+    )
     pools = {s: ImageFolderPool(omniglot_dir, split=s, **kw) for s in ("train", "val", "test")}
     assert isinstance(pools["train"], EpisodicPool)
     classes = {s: set(p.classes_by_split[s]) for s, p in pools.items()}
-    assert classes["train"].isdisjoint(classes["val"]) and classes["train"].isdisjoint(classes["test"])
+    assert classes["train"].isdisjoint(classes["val"]) and classes["train"].isdisjoint(
+        classes["test"]
+    )
     assert classes["val"].isdisjoint(classes["test"])
     assert set().union(*classes.values()) == set(pools["train"].folder_classes)
     assert [len(classes[s]) for s in ("train", "val", "test")] == [6, 2, 2]
@@ -100,7 +104,9 @@ def test_folder_pool_splits_characters_disjointly(omniglot_dir):
 
 
 def test_episodes_have_the_right_shapes_labels_and_images(omniglot_dir):
-    pool = ImageFolderPool(omniglot_dir, image_size=8, n_way=3, k_shot=2, n_query=3, split_fractions=(1, 0, 0))
+    pool = ImageFolderPool(
+        omniglot_dir, image_size=8, n_way=3, k_shot=2, n_query=3, split_fractions=(1, 0, 0)
+    )
     task = pool.sample(np.random.default_rng(0))
     assert task.x_support.shape == (6, 64) and task.x_query.shape == (9, 64)
     assert sorted(task.y_support.tolist()) == [0, 0, 1, 1, 2, 2]
@@ -108,9 +114,16 @@ def test_episodes_have_the_right_shapes_labels_and_images(omniglot_dir):
     assert task.n_classes == 3 and bool(task.feature_mask.all())
     # support and query rows of a class are different images of the same character
     folder = load_image_folder(omniglot_dir, image_size=8)
-    rows = {tuple(np.round(r, 5)): folder.classes[c] for r, c in zip(folder.x, folder.y, strict=True)}
+    rows = {
+        tuple(np.round(r, 5)): folder.classes[c] for r, c in zip(folder.x, folder.y, strict=True)
+    }
     for k in range(3):
-        names = {rows[tuple(np.round(r.numpy(), 5))] for r in torch.cat([task.x_support[task.y_support == k], task.x_query[task.y_query == k]])}
+        names = {
+            rows[tuple(np.round(r.numpy(), 5))]
+            for r in torch.cat(
+                [task.x_support[task.y_support == k], task.x_query[task.y_query == k]]
+            )
+        }
         assert len(names) == 1
     support = {tuple(r.tolist()) for r in task.x_support}
     assert not support & {tuple(r.tolist()) for r in task.x_query}
@@ -143,7 +156,12 @@ def test_pool_errors(omniglot_dir):
 )
 def test_episode_invariants_hold_for_any_sizes(omniglot_dir, n_way, k_shot, n_query, seed):
     pool = ImageFolderPool(
-        omniglot_dir, image_size=6, n_way=n_way, k_shot=k_shot, n_query=n_query, split_fractions=(1, 0, 0)
+        omniglot_dir,
+        image_size=6,
+        n_way=n_way,
+        k_shot=k_shot,
+        n_query=n_query,
+        split_fractions=(1, 0, 0),
     )
     task = pool.sample(np.random.default_rng(seed))
     assert np.bincount(task.y_support.numpy(), minlength=n_way).tolist() == [k_shot] * n_way
@@ -158,11 +176,18 @@ def test_protonet_meta_trains_on_folder_episodes(omniglot_dir):
     torch.manual_seed(0)
     train = ImageFolderPool(omniglot_dir, image_size=8, n_way=2, k_shot=1, n_query=3, split="train")
     learner = build_learner(
-        "protonet", net={"kind": "conv4", "image_shape": list(train.image_shape), "c_max": 2, "channels": 8}
+        "protonet",
+        net={"kind": "conv4", "image_shape": list(train.image_shape), "c_max": 2, "channels": 8},
     )
     result = MetaTrainer(
-        learner, train, meta_batch_size=2, device="cpu", tracking=False, progress=False,
-        eval_every=10_000, checkpoint_every=10_000,
+        learner,
+        train,
+        meta_batch_size=2,
+        device="cpu",
+        tracking=False,
+        progress=False,
+        eval_every=10_000,
+        checkpoint_every=10_000,
     ).fit(steps=3)
     assert result is not None
     test = ImageFolderPool(omniglot_dir, image_size=8, n_way=2, k_shot=1, n_query=3, split="test")

@@ -11,12 +11,22 @@ from autometa.tasks.datasets import is_reserved
 
 
 def test_batch_shares_one_shape_and_is_deterministic():
-    prior = InContextPrior(d_max=16, c_max=5, datasets=["sklearn/iris", "sklearn/wine"], n_support_range=(8, 64), n_query=16)
+    prior = InContextPrior(
+        d_max=16,
+        c_max=5,
+        datasets=["sklearn/iris", "sklearn/wine"],
+        n_support_range=(8, 64),
+        n_query=16,
+    )
     a = prior.sample_batch(np.random.default_rng(0), 6)
     b = prior.sample_batch(np.random.default_rng(0), 6)
     assert len({t.x_support.shape[0] for t in a}) == 1
     for s, t in zip(a, b, strict=True):
-        assert s.name == t.name and torch.equal(s.x_support, t.x_support) and torch.equal(s.y_query, t.y_query)
+        assert (
+            s.name == t.name
+            and torch.equal(s.x_support, t.x_support)
+            and torch.equal(s.y_query, t.y_query)
+        )
 
 
 def test_support_sizes_cover_the_log_range():
@@ -30,7 +40,14 @@ def test_support_sizes_cover_the_log_range():
 
 
 def test_mixes_generators_and_tables():
-    prior = InContextPrior(d_max=16, c_max=5, datasets=["sklearn/iris"], dataset_weight=0.5, n_support_range=(8, 16), n_query=8)
+    prior = InContextPrior(
+        d_max=16,
+        c_max=5,
+        datasets=["sklearn/iris"],
+        dataset_weight=0.5,
+        n_support_range=(8, 16),
+        n_query=8,
+    )
     names = {t.name.split("/")[0] for t in prior.sample_batch(np.random.default_rng(1), 40)}
     assert {"synthetic", "sklearn"} <= names
 
@@ -42,7 +59,9 @@ def test_default_tables_are_dev_and_not_held_out():
     prior = InContextPrior(d_max=8, c_max=4)
     assert prior.datasets
     assert not set(prior.datasets) & (set(EVALUATION) | set(PORTFOLIO_TRAIN) | set(EVAL_DATASETS))
-    assert not any(is_reserved(name.split("/", 1)[1]) for name in prior.datasets if name.startswith("keel/"))
+    assert not any(
+        is_reserved(name.split("/", 1)[1]) for name in prior.datasets if name.startswith("keel/")
+    )
 
 
 def test_bad_options_are_refused():
@@ -53,7 +72,14 @@ def test_bad_options_are_refused():
 
 
 def test_irrelevant_features_are_independent_noise():
-    opts = {"d_max": 8, "c_max": 2, "n_range": (200, 200), "kinds": ("gmm",), "categorical_prob": 0.0, "missing_prob": 0.0}
+    opts = {
+        "d_max": 8,
+        "c_max": 2,
+        "n_range": (200, 200),
+        "kinds": ("gmm",),
+        "categorical_prob": 0.0,
+        "missing_prob": 0.0,
+    }
     base = SyntheticPrior(**opts)
     noisy = SyntheticPrior(**opts, irrelevant_prob=1.0)
     # off by default: the default stream is unchanged by the option's existence

@@ -41,7 +41,9 @@ def test_dataset_pool_tasks_are_valid_and_deterministic():
 
 
 def test_many_classes_and_features_are_subsampled():
-    pool = DatasetPool(["letter"], d_max=8, c_max=4, n_support_range=(32, 32), n_query=16, max_features=6)
+    pool = DatasetPool(
+        ["letter"], d_max=8, c_max=4, n_support_range=(32, 32), n_query=16, max_features=6
+    )
     seen = set()
     for task in (pool.sample(np.random.default_rng(s)) for s in range(4)):
         _check_task(task, 8, 4)
@@ -89,7 +91,9 @@ def test_from_folder_of_csv_and_parquet(tmp_path):
         path = tmp_path / f"table{i}.{suffix}"
         df.to_csv(path, index=False) if suffix == "csv" else df.to_parquet(path)
     (tmp_path / "notes.txt").write_text("ignored")
-    pool = DatasetPool.from_folder(tmp_path, target="label", d_max=6, n_support_range=(10, 20), n_query=10)
+    pool = DatasetPool.from_folder(
+        tmp_path, target="label", d_max=6, n_support_range=(10, 20), n_query=10
+    )
     assert pool.datasets == ["table0", "table1", "table2"]
     tasks = [pool.sample(np.random.default_rng(s)) for s in range(6)]
     for task in tasks:
@@ -144,11 +148,17 @@ def test_mixture_pool():
 def test_pools_pickle_and_resume_identically(tmp_path):
     import pickle
 
-    pd.DataFrame({"a": np.arange(30.0), "target": [0, 1, 2] * 10}).to_csv(tmp_path / "t.csv", index=False)
+    pd.DataFrame({"a": np.arange(30.0), "target": [0, 1, 2] * 10}).to_csv(
+        tmp_path / "t.csv", index=False
+    )
     pools = [
         DatasetPool(["tae"], d_max=8, n_support_range=(10, 10), n_query=5),
         DatasetPool.from_folder(tmp_path, d_max=8, n_support_range=(10, 10), n_query=5),
-        DatasetPool({"m": (np.arange(40.0).reshape(20, 2), np.arange(20) % 2)}, d_max=8, n_support_range=(6, 6)),
+        DatasetPool(
+            {"m": (np.arange(40.0).reshape(20, 2), np.arange(20) % 2)},
+            d_max=8,
+            n_support_range=(6, 6),
+        ),
         make_pool("synthetic@1,dataset:tae@1", d_max=8),
     ]
     for pool in pools:

@@ -29,12 +29,16 @@ def test_about_half_of_the_tasks_are_binary():
     tasks = draw(SyntheticPriorV2(d_max=8, c_max=10, n_range=(64, 64), n_query=32), 200)
     share = np.mean([t.n_classes == 2 for t in tasks])
     assert 0.45 <= share <= 0.75  # binary_prob=0.5 plus the binary draws of the class range
-    tasks = draw(SyntheticPriorV2(d_max=8, c_max=10, n_range=(64, 64), n_query=32, binary_prob=0.0), 200)
+    tasks = draw(
+        SyntheticPriorV2(d_max=8, c_max=10, n_range=(64, 64), n_query=32, binary_prob=0.0), 200
+    )
     assert np.mean([t.n_classes == 2 for t in tasks]) < 0.25
 
 
 def test_categorical_share_is_drawn_per_task():
-    prior = SyntheticPriorV2(d_max=8, c_max=4, n_range=(32, 32), n_query=16, categorical_share=(0.5, 1.0))
+    prior = SyntheticPriorV2(
+        d_max=8, c_max=4, n_range=(32, 32), n_query=16, categorical_share=(0.5, 1.0)
+    )
     shares = []
     for seed in range(120):
         X, _, categorical, _, _ = prior.generate(seed)
@@ -46,7 +50,12 @@ def test_categorical_share_is_drawn_per_task():
 
 @pytest.mark.parametrize(
     "kind, digest",
-    [("mlp", "1417330b28850d63"), ("scm", "9a0374e70e55fe1d"), ("gmm", "fb570948cadf46dc"), ("tree", "1944ce90e1fec6f0")],
+    [
+        ("mlp", "1417330b28850d63"),
+        ("scm", "9a0374e70e55fe1d"),
+        ("gmm", "fb570948cadf46dc"),
+        ("tree", "1944ce90e1fec6f0"),
+    ],
 )
 def test_the_first_prior_stream_is_unchanged_by_the_hooks(kind, digest):
     """SyntheticPrior draws exactly what it drew before the v2 hooks (digests taken on the code before them)."""
@@ -54,19 +63,29 @@ def test_the_first_prior_stream_is_unchanged_by_the_hooks(kind, digest):
 
     X, y, *_ = SyntheticPrior(d_max=8, c_max=4, n_range=(16, 16), n_query=8, kinds=(kind,), categorical_prob=0.3,
                               missing_prob=0.5).generate(123)  # fmt: skip
-    t = SyntheticPrior(d_max=8, c_max=4, n_range=(16, 16), n_query=8, kinds=(kind,)).task_from_seed(7)
-    blob = np.round(np.nan_to_num(X), 8).tobytes() + y.tobytes() + np.round(np.asarray(t.x_support), 6).tobytes()
+    t = SyntheticPrior(d_max=8, c_max=4, n_range=(16, 16), n_query=8, kinds=(kind,)).task_from_seed(
+        7
+    )
+    blob = (
+        np.round(np.nan_to_num(X), 8).tobytes()
+        + y.tobytes()
+        + np.round(np.asarray(t.x_support), 6).tobytes()
+    )
     assert hashlib.sha256(blob).hexdigest()[:16] == digest
 
 
-@pytest.mark.parametrize("bad", [{"binary_prob": 1.5}, {"categorical_share": (0.5, 0.0)}, {"kinds": ("nope",)}])
+@pytest.mark.parametrize(
+    "bad", [{"binary_prob": 1.5}, {"categorical_share": (0.5, 0.0)}, {"kinds": ("nope",)}]
+)
 def test_bad_options_are_refused(bad):
     with pytest.raises(ValueError):
         SyntheticPriorV2(**bad)
 
 
 def test_in_context_prior_v2_batches_share_one_shape():
-    prior = InContextPriorV2(d_max=16, c_max=4, datasets=[], n_support_range=(8, 32), n_query=8, max_features=8)
+    prior = InContextPriorV2(
+        d_max=16, c_max=4, datasets=[], n_support_range=(8, 32), n_query=8, max_features=8
+    )
     tasks = prior.sample_batch(np.random.default_rng(0), 4)
     assert len({t.x_support.shape for t in tasks}) == 1
     assert all(t.name.startswith("in-context-prior-v2") or "/" in t.name for t in tasks)

@@ -43,7 +43,11 @@ def test_episode_shape_parsing():
 
     assert _episode_shape("letter:20way5shot", "episodic", "", True) == ("letter", 20, 5)
     assert _episode_shape("letter", "episodic", "", True) == ("letter", 5, 1)
-    assert _episode_shape("/data/a:b/omni:3way2shot", "images", "", False) == ("/data/a:b/omni", 3, 2)
+    assert _episode_shape("/data/a:b/omni:3way2shot", "images", "", False) == (
+        "/data/a:b/omni",
+        3,
+        2,
+    )
     assert _episode_shape("/data/a:b", "images", "", False) == ("/data/a:b", 5, 1)
     with pytest.raises(ValueError, match="needs a source"):
         _episode_shape("", "images", "images:/x", False)
@@ -53,13 +57,24 @@ def test_every_listed_pattern_is_understood(tmp_path):
     import pandas as pd
 
     pd.DataFrame({"a": range(20), "target": [0, 1] * 10}).to_csv(tmp_path / "t.csv", index=False)
-    specs = ["synthetic", "keel-dev", "keel-balanced-dev", "keel-imbalanced-dev", "dev",
-             "dataset:tae+wine", "episodic:letter:5way1shot", f"folder:{tmp_path}"]
+    specs = [
+        "synthetic",
+        "keel-dev",
+        "keel-balanced-dev",
+        "keel-imbalanced-dev",
+        "dev",
+        "dataset:tae+wine",
+        "episodic:letter:5way1shot",
+        f"folder:{tmp_path}",
+    ]
     for spec in specs:
         pool = make_pool(spec, d_max=16, c_max=5)
         assert isinstance(pool, TaskPool) and pool.d_max == 16
     assert make_pool("sklearn", split="all").datasets == [
-        "sklearn/breast_cancer", "sklearn/digits", "sklearn/iris", "sklearn/wine"
+        "sklearn/breast_cancer",
+        "sklearn/digits",
+        "sklearn/iris",
+        "sklearn/wine",
     ]
 
 
@@ -81,7 +96,14 @@ def test_images_spec_builds_an_image_folder_pool(tmp_path):
 
 
 def test_options_reach_the_pools_that_accept_them():
-    mix = make_pool("synthetic,dataset:tae", d_max=8, c_max=3, n_range=(16, 20), n_support_range=(10, 12), n_query=7)
+    mix = make_pool(
+        "synthetic,dataset:tae",
+        d_max=8,
+        c_max=3,
+        n_range=(16, 20),
+        n_support_range=(10, 12),
+        n_query=7,
+    )
     synth, real = mix.pools
     assert synth.n_range == (16, 20) and synth.n_query == 7
     assert real.n_support_range == (10, 12) and real.n_query == 7

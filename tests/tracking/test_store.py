@@ -31,7 +31,9 @@ def test_run_logs_params_metrics_artifacts(tracking_uri, tmp_path):
     ax.plot([1, 2, 3])
     art = tmp_path / "note.txt"
     art.write_text("hello")
-    with start_run("exp-a", run_name="r1", params={"algo": "maml", "net": {"hidden": [64, 64]}}) as run:
+    with start_run(
+        "exp-a", run_name="r1", params={"algo": "maml", "net": {"hidden": [64, 64]}}
+    ) as run:
         for step in range(3):
             run.log_metrics({"meta_train/loss": 1.0 / (step + 1), "bad": float("nan")}, step=step)
         run.log_dict({"a": 1}, "config.json")

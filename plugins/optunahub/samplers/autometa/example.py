@@ -24,7 +24,9 @@ def objective(trial: optuna.Trial, shift: float) -> float:
 def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     registry_root = Path(__file__).resolve().parents[2]  # plugins/optunahub
-    module = optunahub.load_local_module(package="samplers/autometa", registry_root=str(registry_root))
+    module = optunahub.load_local_module(
+        package="samplers/autometa", registry_root=str(registry_root)
+    )
 
     # 1. A past study on a related task (in practice: optuna.load_study from your storage).
     past = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
