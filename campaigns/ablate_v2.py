@@ -2,7 +2,8 @@
 
 Each variant is the ``--preset in-context-v2`` campaign with one change, trained in its own
 folder under ``campaigns/``; the learning curves (held-out AUC against CPU-hours) are compared
-at equal CPU-hours. Run: ``python campaigns/ablate_v2.py VARIANT --hours H`` (resumes).
+at equal CPU-hours. Run: ``python campaigns/ablate_v2.py VARIANT --cpu-hours 0.5`` (resumes; ``--hours H`` bounds
+the wall-clock time of one session).
 """
 
 from __future__ import annotations
@@ -28,4 +29,6 @@ if __name__ == "__main__":
     args = parser.parse_args()
     config = CAMPAIGN_PRESETS["in-context-v2"]()
     VARIANTS[args.variant](config)
-    InContextCampaign(f"campaigns/in-context-v2-{args.variant}", **config).run(hours=args.hours)
+    InContextCampaign(f"campaigns/in-context-v2-{args.variant}", **config).run(
+        hours=args.hours, cpu_hours=args.cpu_hours
+    )

@@ -448,9 +448,18 @@ class InContextCampaign:
 
     # ------------------------------------------------------------------ the loop
     def run(
-        self, *, hours: float | None = None, steps: int | None = None, log: Any = None
+        self,
+        *,
+        hours: float | None = None,
+        steps: int | None = None,
+        cpu_hours: float | None = None,
+        log: Any = None,
     ) -> list[dict[str, float]]:
-        """Train until ``steps`` total steps or ``hours`` more wall-clock hours, whichever first.
+        """Train until ``steps`` total steps, ``hours`` more wall-clock hours or a curve past
+        ``cpu_hours`` CPU-hours in all, whichever comes first.
+
+        ``cpu_hours`` stops after the first evaluation beyond that total, so a comparison at
+        that budget has the curve on both sides of it.
 
         Continues from ``last.pt`` (exact) or else ``resume.pt`` (compact) when present.
 
@@ -461,9 +470,10 @@ class InContextCampaign:
         """
         if self.cooldown is not None:  # a cool-down ends at its window's end
             steps = self.cooldown[1] if steps is None else min(int(steps), self.cooldown[1])
-        if hours is None and steps is None:
+        if hours is None and steps is None and cpu_hours is None:
             raise ValueError(
-                "Give steps= (total outer steps) or hours= (wall-clock budget of this session)."
+                "Give steps= (total outer steps), hours= (wall-clock budget of this session) "
+                "or cpu_hours= (total CPU-hours of the curve)."
             )
         log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -474,6 +484,9 @@ class InContextCampaign:
                 f"campaign: continuing from the compact state {resume} (16-bit weights and moments)"
             )
         curve = self.curve()
+        if cpu_hours is not None and curve and curve[-1]["cpu_hours"] > float(cpu_hours):
+            log(f"campaign: the curve is already past {cpu_hours} CPU-hours; nothing to do")
+            return curve
         cpu_base = curve[-1]["cpu_hours"] if curve else 0.0
         wall_base = curve[-1]["wall_hours"] if curve else 0.0
         deadline = None if hours is None else time.monotonic() + float(hours) * 3600.0
@@ -527,6 +540,8 @@ class InContextCampaign:
                             for k, v in entry.items()
                         )
                     )
+                    if cpu_hours is not None and entry["cpu_hours"] > float(cpu_hours):
+                        return True
                     return deadline is not None and time.monotonic() >= deadline
 
                 if steps is None or done < int(steps):

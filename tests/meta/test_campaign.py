@@ -94,6 +94,17 @@ def test_run_needs_a_budget(tmp_path):
         InContextCampaign(tmp_path, **TINY).run()
 
 
+def test_cpu_hour_budget_stops_after_the_first_evaluation_past_it(tmp_path):
+    camp = InContextCampaign(tmp_path / "cpu", **TINY)
+    curve = camp.run(steps=3)
+    budget = curve[-1]["cpu_hours"] * 1.5  # past step 3, reached within a few more chunks
+    curve = InContextCampaign(tmp_path / "cpu", **TINY).run(cpu_hours=budget, steps=300)
+    assert curve[-1]["cpu_hours"] > budget >= curve[-2]["cpu_hours"]
+    assert curve[-1]["step"] < 300
+    again = InContextCampaign(tmp_path / "cpu", **TINY).run(cpu_hours=budget)
+    assert again == curve  # nothing left to do: no step is taken
+
+
 def test_held_out_auc_is_deterministic():
     from autometa.meta import InContextLearner
 
