@@ -14,5 +14,6 @@ BENCHMARKS: dict[str, str] = {
     "classifier": "autometa.bench.classifier",
     "regressor": "autometa.bench.regressor",
     "in-context": "autometa.bench.in_context",
+    "in-context-step": "autometa.bench.in_context_step",
     "costs": "autometa.bench.costs",
 }

@@ -52,3 +52,26 @@ def test_the_docs_cost_figures_are_the_committed_benchmark():
         assert f"{at[key]:.4f} s" in doc, key
     assert f"{cost['summary']['icl:v2-step400_predict_growth@support=512']:.4f}x" in doc
     assert at[("icl:v2-step400", 512, 512)] > at[("icl", 512, 512)]  # the prose says v2 costs more
+
+
+def test_the_docs_step_figures_are_the_committed_benchmark():
+    step = json.loads((ROOT / "docs" / "results" / "in_context_step.json").read_text())
+    at = {(r["preset"], r["dtype"], r["support"]): r for r in step["rows"]}
+    summary = step["summary"]
+    doc = " ".join((ROOT / "docs" / "in_context.md").read_text().split())
+    v1, v2 = "in-context", "in-context-v2"
+    figures = [
+        f"takes {at[(v2, 'fp32', 128)]['step_cpu_s']:.4f} CPU-s in fp32 against {at[(v1, 'fp32', 128)]['step_cpu_s']:.4f} for v1",
+        f"at 256 rows {at[(v2, 'fp32', 256)]['step_cpu_s']:.4f} against {at[(v1, 'fp32', 256)]['step_cpu_s']:.4f}",
+        f"the v2 step takes {at[(v2, 'bf16', 128)]['step_cpu_s']:.4f} CPU-s at 128 rows ({summary[f'{v2}_bf16_over_fp32@support=128']:.4f}x fp32)",
+        f"{at[(v2, 'bf16', 256)]['step_cpu_s']:.4f} at 256 ({summary[f'{v2}_bf16_over_fp32@support=256']:.4f}x)",
+        f"are {at[(v2, 'fp32', 128)]['saved_mb']:.2f} MB for v2 at 128 training rows and {at[(v2, 'fp32', 256)]['saved_mb']:.2f} MB at 256",
+        f"against {at[(v1, 'fp32', 128)]['saved_mb']:.2f} and {at[(v1, 'fp32', 256)]['saved_mb']:.2f} MB for v1",
+        f"{summary[f'{v2}_mflop_per_query_row@support=512']:.2f} MFLOP per row",
+        f"against {summary[f'{v1}_mflop_per_query_row@support=512']:.2f} for v1",
+    ]  # fmt: skip
+    for figure in figures:
+        assert figure in doc, figure
+    # what the prose concludes from them
+    assert summary[f"{v2}_bf16_over_fp32@support=128"] > 1  # bf16 is slower on this CPU
+    assert at[(v2, "fp32", 128)]["saved_mb"] > 10 * at[(v1, "fp32", 128)]["saved_mb"]
