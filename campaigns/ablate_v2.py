@@ -24,7 +24,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("variant", choices=sorted(VARIANTS))
     parser.add_argument(
-        "--hours", type=float, required=True, help="wall-clock budget of this session"
+        "--hours", type=float, default=None, help="wall-clock budget of this session"
+    )
+    parser.add_argument(
+        "--cpu-hours",
+        type=float,
+        default=None,
+        help="stop after the first evaluation past this many CPU-hours in all (the comparison budget)",
     )
     args = parser.parse_args()
     config = CAMPAIGN_PRESETS["in-context-v2"]()
