@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from autometa._version import __version__
 from autometa.tracking import start_run
 
@@ -87,6 +89,53 @@ def held_out_protocol(
     if args.quick:
         sizes, datasets, n_seeds = sizes[:1], datasets[:2], 1
     return sizes, datasets, n_seeds
+
+
+def held_out_params(
+    args: argparse.Namespace,
+    sizes: list[int],
+    datasets: list[str],
+    n_seeds: int,
+    estimators: list[str],
+) -> dict[str, Any]:
+    """The ``params`` of a held-out benchmark's result (what :func:`held_out_protocol` chose)."""
+    return {
+        "sizes": sizes,
+        "datasets": datasets,
+        "seeds": n_seeds,
+        "max_test": args.max_test,
+        "estimators": estimators,
+        "threads": args.threads,
+    }
+
+
+def hindsight_peer(
+    records: Sequence[dict[str, Any]], peers: Sequence[str], metric: str, also: Sequence[str] = ()
+) -> dict[int, list[dict[str, float]]]:
+    """``{n_train: [per data set, the best peer's mean metrics]}``, the peer picked with hindsight.
+
+    For each (data set, ``n_train``) on which every peer ran, the peer with the highest mean
+    ``metric`` over the seeds is chosen after seeing the test results; its means of ``metric``
+    and of the ``also`` metrics are kept. Empty with fewer than two peers.
+    """
+    if len(peers) < 2:
+        return {}
+    cells: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = {}
+    for r in records:
+        if r["estimator"] in peers:
+            cells.setdefault((r["dataset"], r["n_train"]), {}).setdefault(
+                r["estimator"], []
+            ).append(r)
+    out: dict[int, list[dict[str, float]]] = {}
+    for n in sorted({n for _, n in cells}):
+        best = []
+        for (_, nn), c in cells.items():
+            if nn == n and set(c) == set(peers):
+                top = max(c, key=lambda e: np.mean([r[metric] for r in c[e]]))
+                best.append({m: np.mean([r[m] for r in c[top]]) for m in (metric, *also)})
+        if best:
+            out[n] = best
+    return out
 
 
 def complete_cells(

@@ -46,7 +46,9 @@ from autometa.bench._common import (
     CellRecords,
     cell_ranks,
     complete_cells,
+    held_out_params,
     held_out_protocol,
+    hindsight_peer,
 )
 from autometa.bench.classifier import linear_preprocessing, tree_preprocessing
 from autometa.tasks._cells import Cell, held_out_cells
@@ -206,27 +208,11 @@ def run_cells(estimators, datasets, sizes, n_seeds, max_test, done, sink) -> Non
 
 def hindsight_rows(records: list[dict[str, Any]], peers: list[str]) -> list[dict[str, Any]]:
     """Per size: the mean over tables of the best peer's mean R² (picked after seeing the test results)."""
-    if len(peers) < 2:
-        return []
-    cells: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = {}
-    for r in records:
-        if r["estimator"] in peers:
-            cells.setdefault((r["dataset"], r["n_train"]), {}).setdefault(
-                r["estimator"], []
-            ).append(r)
     out = []
-    for n in sorted({n for _, n in cells}):
-        best = []
-        for (_, nn), c in cells.items():
-            if nn == n and set(c) == set(peers):
-                top = max(c, key=lambda e: np.mean([r["r2"] for r in c[e]]))
-                best.append(
-                    (np.mean([r["r2"] for r in c[top]]), np.mean([r["nrmse"] for r in c[top]]))
-                )
-        if best:
-            out.append({"n_train": n, "estimator": HINDSIGHT, "r2": float(np.mean([b[0] for b in best])),
-                        "nrmse": float(np.mean([b[1] for b in best])), "crps": float("nan"), "cover80": float("nan"),
-                        "median_time_s": float("nan"), "mean_rank": float("nan"), "cells": len(best)})  # fmt: skip
+    for n, best in hindsight_peer(records, peers, "r2", also=("nrmse",)).items():
+        out.append({"n_train": n, "estimator": HINDSIGHT, "r2": float(np.mean([b["r2"] for b in best])),
+                    "nrmse": float(np.mean([b["nrmse"] for b in best])), "crps": float("nan"), "cover80": float("nan"),
+                    "median_time_s": float("nan"), "mean_rank": float("nan"), "cells": len(best)})  # fmt: skip
     return out
 
 
@@ -306,14 +292,7 @@ def compute(args: argparse.Namespace) -> BenchResult:
             "cells",
         ],  # fmt: skip
         key_columns=["n_train", "estimator"],
-        params={
-            "sizes": sizes,
-            "datasets": datasets,
-            "seeds": n_seeds,
-            "max_test": args.max_test,
-            "estimators": estimators,
-            "threads": args.threads,
-        },  # fmt: skip
+        params=held_out_params(args, sizes, datasets, n_seeds, estimators),
         summary=summary,
         notes=[
             "evaluation tables: dev regression tables held out of the regressor's meta-training and blend fitting",
