@@ -13,3 +13,24 @@ def test_sha256_and_commit(tmp_path):
     assert sha256_file(path) == hashlib.sha256(b"autometa").hexdigest()
     commit = git_commit()
     assert commit is None or (len(commit) == 40 and int(commit, 16) >= 0)
+
+
+def test_write_card_records_name_file_hash_and_facts(tmp_path):
+    import json
+
+    import numpy as np
+
+    from autometa._provenance import recipe_command, write_card
+    from autometa.meta._integrity import recorded_hashes
+
+    shipped = tmp_path / "thing.json"
+    shipped.write_text('{"weights": [1, 2]}')
+    facts = {"command": recipe_command("autometa.x", ["--out", "a b"]), "score": np.float64(0.5),
+             "sizes": np.arange(2)}  # fmt: skip
+    card = write_card(tmp_path / "thing_model_card.json", shipped, facts, name="a thing")
+    on_disk = json.loads((tmp_path / "thing_model_card.json").read_text())
+    assert list(on_disk)[:3] == ["name", "file", "sha256"] and on_disk == {**card, "sizes": [0, 1]}
+    assert on_disk["sha256"] == hashlib.sha256(shipped.read_bytes()).hexdigest()
+    assert on_disk["command"] == "python -m autometa.x --out 'a b'" and on_disk["score"] == 0.5
+    # the integrity check reads the hash from the card just written
+    assert recorded_hashes(tmp_path)["thing.json"] == (on_disk["sha256"], "thing_model_card.json")

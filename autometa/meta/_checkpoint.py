@@ -432,43 +432,37 @@ def compact_payload(payload: Mapping[str, Any], history_tail: int = 200) -> dict
     same task stream with the weights and moments rounded to 16 bits (about a third of the
     size of the full file).
     """
-    out = dict(payload)
-    out["state_dict"] = {
-        k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()
-    }
-    training = dict(payload["training"])
-    optimizer = dict(training["optimizer"])
-    optimizer["state"] = {
-        key: {k: (v.to(torch.bfloat16) if k in _COMPACT_MOMENTS else v) for k, v in state.items()}
-        for key, state in optimizer["state"].items()
-    }
-    training["optimizer"] = optimizer
+    out = _cast_payload(payload, torch.float16, torch.bfloat16)
+    training = out["training"]
     training["history"] = json.dumps(json.loads(training["history"])[-int(history_tail) :])
-    if training.get("averaged") is not None:  # a moving average of the weights: fp16 as well
-        training["averaged"] = {
-            k: v.half() if v.is_floating_point() else v for k, v in training["averaged"].items()
-        }
-    out["training"] = training
     return out
 
 
 def expand_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The inverse of :func:`compact_payload`: weights and moments back in float32."""
+    return _cast_payload(payload, torch.float32, torch.float32)
+
+
+def _cast_payload(
+    payload: Mapping[str, Any], weights: torch.dtype, moments: torch.dtype
+) -> dict[str, Any]:
+    """A copy of a training payload with its float weights (and averaged weights) cast to
+    ``weights`` and the optimizer's moments (:data:`_COMPACT_MOMENTS`) to ``moments``."""
+
+    def cast(tensors: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v.to(weights) if v.is_floating_point() else v for k, v in tensors.items()}
+
     out = dict(payload)
-    out["state_dict"] = {
-        k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()
-    }
+    out["state_dict"] = cast(payload["state_dict"])
     training = dict(payload["training"])
     optimizer = dict(training["optimizer"])
     optimizer["state"] = {
-        key: {k: (v.float() if k in _COMPACT_MOMENTS else v) for k, v in state.items()}
+        key: {k: (v.to(moments) if k in _COMPACT_MOMENTS else v) for k, v in state.items()}
         for key, state in optimizer["state"].items()
     }
     training["optimizer"] = optimizer
-    if training.get("averaged") is not None:
-        training["averaged"] = {
-            k: v.float() if v.is_floating_point() else v for k, v in training["averaged"].items()
-        }
+    if training.get("averaged") is not None:  # a moving average of the weights
+        training["averaged"] = cast(training["averaged"])
     out["training"] = training
     return out
 

@@ -13,13 +13,13 @@ affected (their own ``"content_sha256"`` is checked by
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from autometa._provenance import sha256_file
 from autometa.meta._checkpoint import content_hash
 
 __all__ = ["SHIPPED_DIR", "file_sha256", "recorded_hashes", "verify_payload", "verify_shipped"]
@@ -28,13 +28,8 @@ __all__ = ["SHIPPED_DIR", "file_sha256", "recorded_hashes", "verify_payload", "v
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 (hex) of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+#: SHA-256 (hex) of a file's bytes (the same function every model card is written with)
+file_sha256 = sha256_file
 
 
 def _records(card: Any) -> Iterator[tuple[str, str]]:
