@@ -432,10 +432,12 @@ class HyperNetMAML(HyperNet):
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
-            "inner_steps": self.inner_steps,
-            "inner_lr": self.inner_lr,
-            "inner_rule": self.inner_rule,
-            "learn_inner_lr": self.learn_inner_lr,
-            "first_order": self.first_order,
-            "inner_params": self.inner_params,
+            **self.attributes(
+                "inner_steps",
+                "inner_lr",
+                "inner_rule",
+                "learn_inner_lr",
+                "first_order",
+                "inner_params",
+            ),
         }

@@ -236,15 +236,9 @@ class InContextLearner(MetaLearner):
         nn.init.normal_(self.label.weight, std=1.0 / math.sqrt(width))
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            "d_max": self.d_max,
-            "c_max": self.c_max,
-            "width": self.width,
-            "depth": self.depth,
-            "heads": self.heads,
-            "mlp_ratio": self.mlp_ratio,
-            "slot_shuffle": self.slot_shuffle,
-        }
+        return self.attributes(
+            "d_max", "c_max", "width", "depth", "heads", "mlp_ratio", "slot_shuffle"
+        )
 
     def _check(self, batch: TaskBatch) -> None:
         check_batch(self, batch)
@@ -280,8 +274,6 @@ class InContextLearner(MetaLearner):
     def predict(self, fast: InContextState, x: Tensor, batch: TaskBatch) -> Tensor:
         """Masked logits ``[T, n, c_max]`` for rows ``x`` given the support state."""
         logits = self.head(self.features(fast, x, batch))
-        if logits.shape[-1] != batch.c_max:
-            logits = logits[..., : batch.c_max]
         return masked_predict(logits, batch)
 
     def meta_loss(self, batch: TaskBatch) -> tuple[Tensor, dict[str, float]]:
