@@ -163,6 +163,35 @@ def cell_ranks(
     return ranks
 
 
+def mean_rows(
+    complete: dict[tuple[str, int, int], dict[str, dict[str, Any]]],
+    ranked_by: str,
+    sizes: Sequence[int],
+    estimators: Sequence[str],
+    metrics: Sequence[str],
+    optional: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """One summary row per (``n_train``, estimator) over the ``complete`` cells.
+
+    A row holds the mean of each of ``metrics`` (and of the ``optional`` ones, NaN where a
+    record lacks them), the median ``time_s``, the mean rank by ``ranked_by`` (see
+    :func:`cell_ranks`) and the number of cells; sizes without cells get no row.
+    """
+    ranks = cell_ranks(complete, ranked_by)
+    rows = []
+    for n in sizes:
+        for e in estimators:
+            rs = [c[e] for (_, nn, _), c in complete.items() if nn == n]
+            if not rs:
+                continue
+            rows.append({"n_train": n, "estimator": e,
+                         **{m: float(np.mean([r[m] for r in rs])) for m in metrics},
+                         **{m: float(np.mean([r.get(m, np.nan) for r in rs])) for m in optional},
+                         "median_time_s": float(np.median([r["time_s"] for r in rs])),
+                         "mean_rank": float(np.mean(ranks[(e, n)])), "cells": len(rs)})  # fmt: skip
+    return rows
+
+
 class CellRecords:
     """The per-cell records of a held-out benchmark: reused from earlier runs, appended as cells finish.
 

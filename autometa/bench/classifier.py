@@ -35,11 +35,11 @@ from autometa._metrics import mean_ovr_auc
 from autometa.bench._common import (
     BenchResult,
     CellRecords,
-    cell_ranks,
     complete_cells,
     held_out_params,
     held_out_protocol,
     hindsight_peer,
+    mean_rows,
 )
 from autometa.tasks._cells import Cell, held_out_cells
 
@@ -360,26 +360,8 @@ def summarize(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Mean metrics, median time and mean AUC rank per (estimator, n_train)."""
     complete = complete_cells(records, estimators)  # only cells where every estimator ran
-    ranks = cell_ranks(complete, "roc_auc")
-    rows = []
     sizes = sorted({r["n_train"] for r in records})
-    for n in sizes:
-        for e in estimators:
-            rs = [c[e] for (_, nn, _), c in complete.items() if nn == n]
-            if not rs:
-                continue
-            rows.append(
-                {
-                    "n_train": n,
-                    "estimator": e,
-                    "roc_auc": float(np.mean([r["roc_auc"] for r in rs])),
-                    "log_loss": float(np.mean([r["log_loss"] for r in rs])),
-                    "accuracy": float(np.mean([r["accuracy"] for r in rs])),
-                    "median_time_s": float(np.median([r["time_s"] for r in rs])),
-                    "mean_rank": float(np.mean(ranks[(e, n)])),
-                    "cells": len(rs),
-                }
-            )
+    rows = mean_rows(complete, "roc_auc", sizes, estimators, ("roc_auc", "log_loss", "accuracy"))
     rows += hindsight_rows(records, [e for e in estimators if e in PEERS])
     summary: dict[str, Any] = {}
     for n in sizes:

@@ -44,11 +44,11 @@ import numpy as np
 from autometa.bench._common import (
     BenchResult,
     CellRecords,
-    cell_ranks,
     complete_cells,
     held_out_params,
     held_out_protocol,
     hindsight_peer,
+    mean_rows,
 )
 from autometa.bench.classifier import linear_preprocessing, tree_preprocessing
 from autometa.tasks._cells import Cell, held_out_cells
@@ -221,17 +221,9 @@ def summarize(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Mean metrics, median time and mean R² rank per (estimator, n_train), plus the hindsight row."""
     complete = complete_cells(records, estimators)
-    ranks = cell_ranks(complete, "r2")
-    rows = []
     sizes = sorted({n for _, n, _ in complete})
-    for n in sizes:
-        for e in estimators:
-            rs = [c[e] for (_, nn, _), c in complete.items() if nn == n]
-            rows.append({"n_train": n, "estimator": e, **{m: float(np.mean([r[m] for r in rs]))
-                         for m in ("r2", "nrmse", "crps", "cover80")},
-                         "width80_cv": float(np.mean([r.get("width80_cv", np.nan) for r in rs])),
-                         "median_time_s": float(np.median([r["time_s"] for r in rs])),
-                         "mean_rank": float(np.mean(ranks[(e, n)])), "cells": len(rs)})  # fmt: skip
+    rows = mean_rows(complete, "r2", sizes, estimators, ("r2", "nrmse", "crps", "cover80"),
+                     optional=("width80_cv",))  # fmt: skip
     rows += hindsight_rows([r for r in records if (r["dataset"], r["n_train"], r["seed"]) in complete],
                            [e for e in estimators if e in PEERS])  # fmt: skip
     summary: dict[str, Any] = {}
