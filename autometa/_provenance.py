@@ -80,41 +80,51 @@ def recipe_command(module: str, argv: Sequence[str] | None) -> str:
 
 def write_card(
     card: str | os.PathLike[str],
-    shipped: str | os.PathLike[str],
+    shipped: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     facts: dict[str, Any],
     *,
     name: str | None = None,
     indent: int = 1,
     sort_keys: bool = False,
 ) -> dict[str, Any]:
-    """Write the model card of the file ``shipped`` to ``card`` (JSON) and return it.
+    """Write the model card of the shipped file(s) ``shipped`` to ``card`` (JSON) and return it.
 
-    The card is ``{"name": name}`` (when given), the file's name and SHA-256
-    (:func:`file_facts`), then the recipe's ``facts`` (data, compute, metrics, command).
+    For one file the card is ``{"name": name}`` (when given), the file's name and SHA-256
+    (:func:`file_facts`), then the recipe's ``facts`` (data, compute, metrics, command). For a
+    sequence of files (one card for several, as ``model_card.json`` for the classifier's
+    stages) it is the name, the ``facts``, then ``"sha256"``: ``{file name: SHA-256}`` of those
+    that exist.
 
     Parameters
     ----------
     card : path
         Where the card goes (next to the shipped file by convention, ``*model_card*.json``:
         :func:`autometa.meta._integrity.verify_shipped` checks the hashes of such cards).
-    shipped : path
-        The shipped file, already written.
+    shipped : path or sequence of paths
+        The shipped file(s), already written.
     facts : dict
-        The recipe's facts: JSON values (NumPy numbers and arrays are written as plain ones).
+        The recipe's facts: JSON values (NumPy numbers and arrays are written as plain ones,
+        anything else JSON cannot write as its ``str``).
     name : str, optional
         A title for the card.
     indent, sort_keys
         JSON layout (each card keeps the layout it was first shipped with).
     """
-    out = {**({"name": name} if name is not None else {}), **file_facts(shipped), **facts}
+    head = {"name": name} if name is not None else {}
+    if isinstance(shipped, (str, os.PathLike)):
+        out = {**head, **file_facts(shipped), **facts}
+    else:
+        hashes = {Path(p).name: sha256_file(p) for p in shipped if Path(p).is_file()}
+        out = {**head, **facts, "sha256": hashes}
     text = json.dumps(out, indent=indent, sort_keys=sort_keys, default=_plain)
     Path(card).write_text(text + "\n")
     return out
 
 
 def _plain(value: Any) -> Any:
-    """NumPy scalars and arrays as plain Python numbers and lists (for ``json.dumps``)."""
+    """NumPy scalars and arrays as plain Python numbers and lists, anything else as its ``str``
+    (for ``json.dumps``)."""
     for attr in ("tolist", "item"):
         if callable(getattr(value, attr, None)):
             return getattr(value, attr)()
-    raise TypeError(f"A model card holds only JSON values; got {type(value).__name__}.")
+    return str(value)

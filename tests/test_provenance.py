@@ -34,3 +34,20 @@ def test_write_card_records_name_file_hash_and_facts(tmp_path):
     assert on_disk["command"] == "python -m autometa.x --out 'a b'" and on_disk["score"] == 0.5
     # the integrity check reads the hash from the card just written
     assert recorded_hashes(tmp_path)["thing.json"] == (on_disk["sha256"], "thing_model_card.json")
+
+
+def test_write_card_for_several_files_records_a_hash_map_last(tmp_path):
+    import json
+
+    from autometa._provenance import write_card
+    from autometa.meta._integrity import recorded_hashes
+
+    a, b = tmp_path / "a.pt", tmp_path / "b.json"
+    a.write_bytes(b"weights")
+    b.write_text("{}")
+    write_card(tmp_path / "model_card.json", [a, b, tmp_path / "missing.pt"], {"commands": {}})
+    card = json.loads((tmp_path / "model_card.json").read_text())
+    assert list(card) == ["commands", "sha256"]
+    assert card["sha256"] == {"a.pt": hashlib.sha256(b"weights").hexdigest(),
+                              "b.json": hashlib.sha256(b"{}").hexdigest()}  # fmt: skip
+    assert set(recorded_hashes(tmp_path)) == {"a.pt", "b.json"}
