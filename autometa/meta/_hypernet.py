@@ -272,11 +272,7 @@ class HyperNet(EmbeddingLearner):
         return {
             "net": dict(self.net_config),
             "encoder": self.encoder_kind,
-            "width": self.width,
-            "depth": self.depth,
-            "heads": self.heads,
-            "film": self.film,
-            "proto_residual": self.proto_residual,
+            **self.attributes("width", "depth", "heads", "film", "proto_residual"),
             "episode_batch_norm": self.episode_batch_norm,
         }
 

@@ -180,9 +180,7 @@ class GradientLearner(MetaLearner):
     def get_config(self) -> dict[str, Any]:
         return {
             "net": dict(self.net_config),
-            "inner_steps": self.inner_steps,
-            "inner_lr": self.inner_lr,
-            "first_order": self.first_order,
+            **self.attributes("inner_steps", "inner_lr", "first_order"),
         }
 
     def _check_batch(self, batch: TaskBatch) -> None:
@@ -310,11 +308,7 @@ class _FirstOrderLearner(GradientLearner):
         super().__init__(net, inner_steps=inner_steps, inner_lr=inner_lr, first_order=True)
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            "net": dict(self.net_config),
-            "inner_steps": self.inner_steps,
-            "inner_lr": self.inner_lr,
-        }
+        return {"net": dict(self.net_config), **self.attributes("inner_steps", "inner_lr")}
 
 
 @register_learner("fomaml")
