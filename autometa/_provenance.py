@@ -24,6 +24,7 @@ __all__ = [
     "git_commit",
     "learner_facts",
     "recipe_command",
+    "record_hash",
     "sha256_file",
     "write_card",
 ]
@@ -119,6 +120,32 @@ def write_card(
     text = json.dumps(out, indent=indent, sort_keys=sort_keys, default=_plain)
     Path(card).write_text(text + "\n")
     return out
+
+
+def record_hash(card: str | os.PathLike[str], shipped: str | os.PathLike[str]) -> str:
+    """Write the current SHA-256 of ``shipped`` into the existing card that records it; return it.
+
+    For a file whose card is shared with others (``model_card.json``'s ``"sha256"`` map) and
+    that its own recipe rewrites, such as ``classifier_combiner.json``. The card keeps its other
+    content (JSON with ``indent=1``).
+
+    Raises
+    ------
+    ValueError
+        When ``card`` records no hash for that file.
+    """
+    data = json.loads(Path(card).read_text())
+    name = Path(shipped).name
+    if data.get("file") == name:
+        data["sha256"] = sha = sha256_file(shipped)
+    elif isinstance(data.get("sha256"), dict) and name in data["sha256"]:
+        data["sha256"][name] = sha = sha256_file(shipped)
+    else:
+        raise ValueError(
+            f"The model card {card} records no SHA-256 for {name}; write it with write_card."
+        )
+    Path(card).write_text(json.dumps(data, indent=1, default=_plain) + "\n")
+    return sha
 
 
 def _plain(value: Any) -> Any:

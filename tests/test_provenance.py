@@ -51,3 +51,28 @@ def test_write_card_for_several_files_records_a_hash_map_last(tmp_path):
     assert card["sha256"] == {"a.pt": hashlib.sha256(b"weights").hexdigest(),
                               "b.json": hashlib.sha256(b"{}").hexdigest()}  # fmt: skip
     assert set(recorded_hashes(tmp_path)) == {"a.pt", "b.json"}
+
+
+def test_record_hash_updates_the_card_that_records_the_file(tmp_path):
+    import json
+
+    import pytest
+
+    from autometa._provenance import record_hash, write_card
+
+    a, b = tmp_path / "a.pt", tmp_path / "b.json"
+    a.write_bytes(b"1")
+    b.write_text("{}")
+    write_card(tmp_path / "model_card.json", [a, b], {"name": "two files"})
+    write_card(tmp_path / "a_model_card.json", a, {})
+    a.write_bytes(b"2")
+    assert record_hash(tmp_path / "model_card.json", a) == hashlib.sha256(b"2").hexdigest()
+    record_hash(tmp_path / "a_model_card.json", a)
+    shared = json.loads((tmp_path / "model_card.json").read_text())
+    assert (
+        shared["sha256"]["a.pt"]
+        == json.loads((tmp_path / "a_model_card.json").read_text())["sha256"]
+    )
+    assert shared["name"] == "two files"
+    with pytest.raises(ValueError, match="records no SHA-256 for c.pt"):
+        record_hash(tmp_path / "model_card.json", tmp_path / "c.pt")

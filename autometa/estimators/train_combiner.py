@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from autometa._metrics import mean_ovr_auc
-from autometa._provenance import recipe_command, sha256_file
+from autometa._provenance import recipe_command, record_hash, sha256_file
 from autometa._record_log import RecordLog
 from autometa.estimators import _classifier
 from autometa.estimators._base import FOLDS, ROUNDS
@@ -147,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
                  "minutes": round((time.time() - t0) / 60, 1)},
     }  # fmt: skip
     args.out.write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    if args.out.resolve() == COMBINER_FILE.resolve():  # the shipped file: its card's hash follows
+        record_hash(COMBINER_FILE.with_name("model_card.json"), COMBINER_FILE)
     print(json.dumps(payload, indent=1, default=float))
     return 0
 
