@@ -19,6 +19,7 @@ For each campaign preset (``--presets``, default the v1 and v2 recipes) and numb
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import tempfile
 import time
@@ -96,8 +97,6 @@ def _batch(learner: Any, n_tasks: int, support: int, query: int, seed: int) -> A
 
 
 def _autocast(dtype: str) -> Any:
-    import contextlib
-
     import torch
 
     if dtype == "fp32":
