@@ -74,3 +74,12 @@ def table_input_tags(tags: Any) -> Any:
     tags.input_tags.string = True
     tags.input_tags.categorical = True
     return tags
+
+
+def check_not_empty(shape: tuple[int, ...]) -> None:
+    """Raise scikit-learn's errors for a table of ``shape`` without rows or without columns."""
+    for axis, what in ((0, "sample(s)"), (1, "feature(s)")):
+        if shape[axis] == 0:
+            raise ValueError(
+                f"Found array with 0 {what} (shape={shape}) while a minimum of 1 is required."
+            )

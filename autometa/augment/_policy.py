@@ -495,12 +495,24 @@ def save_policy(
     policy: _PolicyBase, path: str | Path, metadata: Mapping[str, Any] | None = None
 ) -> Path:
     """Save a policy (config + weights + JSON-able metadata) to ``path`` atomically."""
+    return save_module(path, _FORMAT, policy, metadata, config=policy.get_config())
+
+
+def save_module(
+    path: str | Path,
+    fmt: str,
+    module: nn.Module,
+    metadata: Mapping[str, Any] | None,
+    **fields: Any,
+) -> Path:
+    """Save ``{format, **fields, state_dict, metadata}`` of ``module`` to ``path`` atomically
+    (a temporary file next to it, then a rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
-        "format": _FORMAT,
-        "config": policy.get_config(),
-        "state_dict": {k: v.detach().cpu() for k, v in policy.state_dict().items()},
+        "format": fmt,
+        **fields,
+        "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
         "metadata": dict(metadata or {}),
     }
     tmp = path.with_name(path.name + ".tmp")

@@ -16,7 +16,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_random_state
 
 from autometa._threads import limit_threads
-from autometa._utils import table_input_tags
+from autometa._utils import check_not_empty, table_input_tags
 from autometa.augment._ops import OPS, check_magnitude
 from autometa.augment._policy import AugmentationPolicy, _PolicyBase, load_policy
 
@@ -252,14 +252,7 @@ class MetaAugmenter(BaseEstimator):
             y_arr = y_arr.ravel()
         if y_arr.ndim != 1:
             raise ValueError(f"y must be 1-dimensional; got shape {y_arr.shape}.")
-        if frame.shape[0] == 0:
-            raise ValueError(
-                f"Found array with 0 sample(s) (shape={frame.shape}) while a minimum of 1 is required."
-            )
-        if frame.shape[1] == 0:
-            raise ValueError(
-                f"Found array with 0 feature(s) (shape={frame.shape}) while a minimum of 1 is required."
-            )
+        check_not_empty(frame.shape)
         if len(y_arr) != frame.shape[0]:
             raise ValueError(f"X has {frame.shape[0]} rows but y has {len(y_arr)} labels.")
         if pd.isna(pd.Series(y_arr)).any():

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -36,11 +34,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from autometa._provenance import git_commit, sha256_file
+from autometa._provenance import file_facts, git_commit, recipe_command, write_card
 from autometa._version import __version__
 from autometa.augment._data import RESERVED_SETS, KeelTaskSource
 from autometa.augment._learner import AugmentedLearner, train_policy
-from autometa.augment._policy import AugmentationPolicy, UniformPolicy, save_policy
+from autometa.augment._policy import AugmentationPolicy, UniformPolicy, save_module, save_policy
 from autometa.meta._base import build_learner
 from autometa.meta._integrity import verify_payload, verify_shipped
 from autometa.tasks import roles
@@ -66,19 +64,9 @@ def save_companion_learner(
     learner: Any, path: str | Path, metadata: dict[str, Any] | None = None
 ) -> Path:
     """Save a meta-learner as ``{format, algo, config, state_dict, metadata}``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "format": LEARNER_FORMAT,
-        "algo": learner.algo,
-        "config": learner.get_config(),
-        "state_dict": {k: v.detach().cpu() for k, v in learner.state_dict().items()},
-        "metadata": dict(metadata or {}),
-    }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return path
+    return save_module(
+        path, LEARNER_FORMAT, learner, metadata, algo=learner.algo, config=learner.get_config()
+    )
 
 
 def load_companion_learner(path: str | Path) -> Any:
@@ -168,9 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run both phases and write the policy, companion learner and model card."""
     args = _parser().parse_args(argv)
     torch.set_num_threads(args.threads)
-    command = "python -m autometa.augment.train " + " ".join(
-        shlex.quote(a) for a in (argv or sys.argv[1:])
-    )
+    command = recipe_command("autometa.augment.train", argv)
     out = Path(args.out)
     learner_out = (
         Path(args.learner_out) if args.learner_out else out.with_name("augment_learner.pt")
@@ -298,14 +284,9 @@ def main(argv: list[str] | None = None) -> int:
             "learner_file": learner_out.name,
         }
         save_policy(policy, out, metadata)
-        sha = sha256_file(out)
-        card = {
-            "name": "autometa default augmentation policy",
-            "file": out.name,
-            "sha256": sha,
+        facts = {
             "companion_learner": {
-                "file": learner_out.name,
-                "sha256": sha256_file(learner_out),
+                **file_facts(learner_out),
                 "algo": learner.algo,
                 "config": learner.get_config(),
                 "meta_training_steps": learner_steps_done,
@@ -341,10 +322,12 @@ def main(argv: list[str] | None = None) -> int:
             "torch": torch.__version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        card_out.write_text(json.dumps(card, indent=2) + "\n")
+        card = write_card(
+            card_out, out, facts, name="autometa default augmentation policy", indent=2
+        )
         run.log_artifact(str(out), artifact_path="checkpoints")
         run.log_artifact(str(card_out), artifact_path="checkpoints")
-        print(f"wrote {out} (sha256 {sha[:12]}), {learner_out}, {card_out}", flush=True)
+        print(f"wrote {out} (sha256 {card['sha256'][:12]}), {learner_out}, {card_out}", flush=True)
     return 0
 
 

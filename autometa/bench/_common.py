@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from autometa._version import __version__
 from autometa.tracking import start_run
 
@@ -89,6 +91,53 @@ def held_out_protocol(
     return sizes, datasets, n_seeds
 
 
+def held_out_params(
+    args: argparse.Namespace,
+    sizes: list[int],
+    datasets: list[str],
+    n_seeds: int,
+    estimators: list[str],
+) -> dict[str, Any]:
+    """The ``params`` of a held-out benchmark's result (what :func:`held_out_protocol` chose)."""
+    return {
+        "sizes": sizes,
+        "datasets": datasets,
+        "seeds": n_seeds,
+        "max_test": args.max_test,
+        "estimators": estimators,
+        "threads": args.threads,
+    }
+
+
+def hindsight_peer(
+    records: Sequence[dict[str, Any]], peers: Sequence[str], metric: str, also: Sequence[str] = ()
+) -> dict[int, list[dict[str, float]]]:
+    """``{n_train: [per data set, the best peer's mean metrics]}``, the peer picked with hindsight.
+
+    For each (data set, ``n_train``) on which every peer ran, the peer with the highest mean
+    ``metric`` over the seeds is chosen after seeing the test results; its means of ``metric``
+    and of the ``also`` metrics are kept. Empty with fewer than two peers.
+    """
+    if len(peers) < 2:
+        return {}
+    cells: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = {}
+    for r in records:
+        if r["estimator"] in peers:
+            cells.setdefault((r["dataset"], r["n_train"]), {}).setdefault(
+                r["estimator"], []
+            ).append(r)
+    out: dict[int, list[dict[str, float]]] = {}
+    for n in sorted({n for _, n in cells}):
+        best = []
+        for (_, nn), c in cells.items():
+            if nn == n and set(c) == set(peers):
+                top = max(c, key=lambda e: np.mean([r[metric] for r in c[e]]))
+                best.append({m: np.mean([r[m] for r in c[top]]) for m in (metric, *also)})
+        if best:
+            out[n] = best
+    return out
+
+
 def complete_cells(
     records: Sequence[dict[str, Any]], estimators: Sequence[str]
 ) -> dict[tuple[str, int, int], dict[str, dict[str, Any]]]:
@@ -112,6 +161,35 @@ def cell_ranks(
         for e, v in zip(names, rankdata([-cell[e][metric] for e in names]), strict=True):
             ranks.setdefault((e, n), []).append(float(v))
     return ranks
+
+
+def mean_rows(
+    complete: dict[tuple[str, int, int], dict[str, dict[str, Any]]],
+    ranked_by: str,
+    sizes: Sequence[int],
+    estimators: Sequence[str],
+    metrics: Sequence[str],
+    optional: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """One summary row per (``n_train``, estimator) over the ``complete`` cells.
+
+    A row holds the mean of each of ``metrics`` (and of the ``optional`` ones, NaN where a
+    record lacks them), the median ``time_s``, the mean rank by ``ranked_by`` (see
+    :func:`cell_ranks`) and the number of cells; sizes without cells get no row.
+    """
+    ranks = cell_ranks(complete, ranked_by)
+    rows = []
+    for n in sizes:
+        for e in estimators:
+            rs = [c[e] for (_, nn, _), c in complete.items() if nn == n]
+            if not rs:
+                continue
+            rows.append({"n_train": n, "estimator": e,
+                         **{m: float(np.mean([r[m] for r in rs])) for m in metrics},
+                         **{m: float(np.mean([r.get(m, np.nan) for r in rs])) for m in optional},
+                         "median_time_s": float(np.median([r["time_s"] for r in rs])),
+                         "mean_rank": float(np.mean(ranks[(e, n)])), "cells": len(rs)})  # fmt: skip
+    return rows
 
 
 class CellRecords:

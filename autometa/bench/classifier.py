@@ -35,9 +35,11 @@ from autometa._metrics import mean_ovr_auc
 from autometa.bench._common import (
     BenchResult,
     CellRecords,
-    cell_ranks,
     complete_cells,
+    held_out_params,
     held_out_protocol,
+    hindsight_peer,
+    mean_rows,
 )
 from autometa.tasks._cells import Cell, held_out_cells
 
@@ -345,25 +347,11 @@ def hindsight_rows(records: list[dict[str, Any]], peers: list[str]) -> list[dict
     chosen after seeing the test results; the row holds the mean over data sets of that
     peer's AUC (a bar no single peer reaches, and no user can pick without the test set).
     """
-    if len(peers) < 2:
-        return []
-    cells: dict[tuple[str, int], dict[str, list[float]]] = {}
-    for r in records:
-        if r["estimator"] in peers:
-            cells.setdefault((r["dataset"], r["n_train"]), {}).setdefault(
-                r["estimator"], []
-            ).append(r["roc_auc"])
     out = []
-    for n in sorted({n for _, n in cells}):
-        best = [
-            max(np.mean(v) for v in c.values())
-            for (_, nn), c in cells.items()
-            if nn == n and set(c) == set(peers)
-        ]
-        if best:
-            out.append({"n_train": n, "estimator": HINDSIGHT, "roc_auc": float(np.mean(best)), "log_loss": float("nan"),
-                        "accuracy": float("nan"), "median_time_s": float("nan"), "mean_rank": float("nan"),
-                        "cells": len(best)})  # fmt: skip
+    for n, best in hindsight_peer(records, peers, "roc_auc").items():
+        out.append({"n_train": n, "estimator": HINDSIGHT, "roc_auc": float(np.mean([b["roc_auc"] for b in best])),
+                    "log_loss": float("nan"), "accuracy": float("nan"), "median_time_s": float("nan"),
+                    "mean_rank": float("nan"), "cells": len(best)})  # fmt: skip
     return out
 
 
@@ -372,26 +360,8 @@ def summarize(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Mean metrics, median time and mean AUC rank per (estimator, n_train)."""
     complete = complete_cells(records, estimators)  # only cells where every estimator ran
-    ranks = cell_ranks(complete, "roc_auc")
-    rows = []
     sizes = sorted({r["n_train"] for r in records})
-    for n in sizes:
-        for e in estimators:
-            rs = [c[e] for (_, nn, _), c in complete.items() if nn == n]
-            if not rs:
-                continue
-            rows.append(
-                {
-                    "n_train": n,
-                    "estimator": e,
-                    "roc_auc": float(np.mean([r["roc_auc"] for r in rs])),
-                    "log_loss": float(np.mean([r["log_loss"] for r in rs])),
-                    "accuracy": float(np.mean([r["accuracy"] for r in rs])),
-                    "median_time_s": float(np.median([r["time_s"] for r in rs])),
-                    "mean_rank": float(np.mean(ranks[(e, n)])),
-                    "cells": len(rs),
-                }
-            )
+    rows = mean_rows(complete, "roc_auc", sizes, estimators, ("roc_auc", "log_loss", "accuracy"))
     rows += hindsight_rows(records, [e for e in estimators if e in PEERS])
     summary: dict[str, Any] = {}
     for n in sizes:
@@ -452,14 +422,7 @@ def compute(args: argparse.Namespace) -> BenchResult:
             "cells",
         ],
         key_columns=["n_train", "estimator"],
-        params={
-            "sizes": sizes,
-            "datasets": datasets,
-            "seeds": n_seeds,
-            "max_test": args.max_test,
-            "estimators": all_estimators,
-            "threads": args.threads,
-        },  # fmt: skip
+        params=held_out_params(args, sizes, datasets, n_seeds, all_estimators),
         summary=summary,
         notes=[
             "evaluation data sets are dev sets held out of the checkpoint's meta-training and of the portfolio",

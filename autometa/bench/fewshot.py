@@ -20,6 +20,8 @@ import sys
 import time
 from typing import Any
 
+import numpy as np
+
 from autometa.bench._common import BenchResult
 
 DESCRIPTION = __doc__
@@ -68,7 +70,6 @@ def evaluate_episodes(
     learner: Any, pool: Any, n_episodes: int, seed: int, chunk: int = 100, device: Any = "cpu"
 ) -> Any:
     """Per-episode query accuracy of ``learner`` on ``n_episodes`` episodes drawn from ``seed``."""
-    import numpy as np
     import torch
 
     from autometa.functional import masked_accuracy

@@ -44,9 +44,11 @@ import numpy as np
 from autometa.bench._common import (
     BenchResult,
     CellRecords,
-    cell_ranks,
     complete_cells,
+    held_out_params,
     held_out_protocol,
+    hindsight_peer,
+    mean_rows,
 )
 from autometa.bench.classifier import linear_preprocessing, tree_preprocessing
 from autometa.tasks._cells import Cell, held_out_cells
@@ -206,27 +208,11 @@ def run_cells(estimators, datasets, sizes, n_seeds, max_test, done, sink) -> Non
 
 def hindsight_rows(records: list[dict[str, Any]], peers: list[str]) -> list[dict[str, Any]]:
     """Per size: the mean over tables of the best peer's mean R² (picked after seeing the test results)."""
-    if len(peers) < 2:
-        return []
-    cells: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = {}
-    for r in records:
-        if r["estimator"] in peers:
-            cells.setdefault((r["dataset"], r["n_train"]), {}).setdefault(
-                r["estimator"], []
-            ).append(r)
     out = []
-    for n in sorted({n for _, n in cells}):
-        best = []
-        for (_, nn), c in cells.items():
-            if nn == n and set(c) == set(peers):
-                top = max(c, key=lambda e: np.mean([r["r2"] for r in c[e]]))
-                best.append(
-                    (np.mean([r["r2"] for r in c[top]]), np.mean([r["nrmse"] for r in c[top]]))
-                )
-        if best:
-            out.append({"n_train": n, "estimator": HINDSIGHT, "r2": float(np.mean([b[0] for b in best])),
-                        "nrmse": float(np.mean([b[1] for b in best])), "crps": float("nan"), "cover80": float("nan"),
-                        "median_time_s": float("nan"), "mean_rank": float("nan"), "cells": len(best)})  # fmt: skip
+    for n, best in hindsight_peer(records, peers, "r2", also=("nrmse",)).items():
+        out.append({"n_train": n, "estimator": HINDSIGHT, "r2": float(np.mean([b["r2"] for b in best])),
+                    "nrmse": float(np.mean([b["nrmse"] for b in best])), "crps": float("nan"), "cover80": float("nan"),
+                    "median_time_s": float("nan"), "mean_rank": float("nan"), "cells": len(best)})  # fmt: skip
     return out
 
 
@@ -235,17 +221,9 @@ def summarize(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Mean metrics, median time and mean R² rank per (estimator, n_train), plus the hindsight row."""
     complete = complete_cells(records, estimators)
-    ranks = cell_ranks(complete, "r2")
-    rows = []
     sizes = sorted({n for _, n, _ in complete})
-    for n in sizes:
-        for e in estimators:
-            rs = [c[e] for (_, nn, _), c in complete.items() if nn == n]
-            rows.append({"n_train": n, "estimator": e, **{m: float(np.mean([r[m] for r in rs]))
-                         for m in ("r2", "nrmse", "crps", "cover80")},
-                         "width80_cv": float(np.mean([r.get("width80_cv", np.nan) for r in rs])),
-                         "median_time_s": float(np.median([r["time_s"] for r in rs])),
-                         "mean_rank": float(np.mean(ranks[(e, n)])), "cells": len(rs)})  # fmt: skip
+    rows = mean_rows(complete, "r2", sizes, estimators, ("r2", "nrmse", "crps", "cover80"),
+                     optional=("width80_cv",))  # fmt: skip
     rows += hindsight_rows([r for r in records if (r["dataset"], r["n_train"], r["seed"]) in complete],
                            [e for e in estimators if e in PEERS])  # fmt: skip
     summary: dict[str, Any] = {}
@@ -306,14 +284,7 @@ def compute(args: argparse.Namespace) -> BenchResult:
             "cells",
         ],  # fmt: skip
         key_columns=["n_train", "estimator"],
-        params={
-            "sizes": sizes,
-            "datasets": datasets,
-            "seeds": n_seeds,
-            "max_test": args.max_test,
-            "estimators": estimators,
-            "threads": args.threads,
-        },  # fmt: skip
+        params=held_out_params(args, sizes, datasets, n_seeds, estimators),
         summary=summary,
         notes=[
             "evaluation tables: dev regression tables held out of the regressor's meta-training and blend fitting",

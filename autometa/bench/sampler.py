@@ -229,6 +229,26 @@ def _run_study(
     return regrets, times, cpu
 
 
+def _keep_study(
+    rec: dict[str, Any],
+    records: list[dict[str, Any]],
+    path: str | None,
+    elapsed: float,
+    checkpoints: list[int],
+    widths: tuple[int, int],
+) -> None:
+    """Add a finished study's record (and append it to the ``--records`` file); print its regrets."""
+    records.append(rec)
+    if path:
+        with open(path, "a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+    print(
+        f"[{elapsed:7.1f}s] seed={rec['seed']} {rec['dataset']:{widths[0]}s} {rec['sampler']:{widths[1]}s} "
+        + " ".join(f"@{c}={rec['regret'][c - 1]:.4f}" for c in checkpoints),
+        flush=True,
+    )
+
+
 def compute(args: argparse.Namespace) -> BenchResult:
     import optuna
 
@@ -311,14 +331,8 @@ def compute(args: argparse.Namespace) -> BenchResult:
                     "seconds": times,
                     "cpu_seconds": cpu,
                 }
-                records.append(rec)
-                if args.records:
-                    with open(args.records, "a") as fh:
-                        fh.write(json.dumps(rec) + "\n")
-                print(
-                    f"[{time.perf_counter() - start:7.1f}s] seed={seed} {held:18s} {sname:7s} "
-                    + " ".join(f"@{c}={regrets[c - 1]:.4f}" for c in checkpoints),
-                    flush=True,
+                _keep_study(
+                    rec, records, args.records, time.perf_counter() - start, checkpoints, (18, 7)
                 )
     return summarize(
         records,
@@ -572,14 +586,8 @@ def compute_no_source(args: argparse.Namespace) -> BenchResult:
                     "regret": regrets,
                     "seconds": times,
                 }
-                records.append(rec)
-                if args.records:
-                    with open(args.records, "a") as fh:
-                        fh.write(json.dumps(rec) + "\n")
-                print(
-                    f"[{time.perf_counter() - start:7.1f}s] seed={seed} {label:22s} {sname:9s} "
-                    + " ".join(f"@{c}={regrets[c - 1]:.4f}" for c in checkpoints),
-                    flush=True,
+                _keep_study(
+                    rec, records, args.records, time.perf_counter() - start, checkpoints, (22, 9)
                 )
     result = summarize(
         records,

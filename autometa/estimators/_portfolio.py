@@ -161,8 +161,8 @@ class Portfolio:
             {"kind": "uniform"},
         )
 
-    def prior(self, z: np.ndarray, available: list[str]) -> dict[str, float]:
-        """Like :meth:`weights` but without dropping light members (the combiner's starting point)."""
+    def _softmax(self, z: np.ndarray, available: list[str]) -> tuple[list[int], np.ndarray]:
+        """Indices of the ``available`` members and their softmax weights for meta-features ``z``."""
         idx = [i for i, m in enumerate(self.members) if m in available]
         if not idx:
             raise ValueError(
@@ -171,19 +171,16 @@ class Portfolio:
         zs = np.nan_to_num((np.asarray(z, dtype=float) - self.mean) / self.scale, nan=0.0)
         logits = self.intercept[idx] + self.coef[idx] @ zs
         w = np.exp(logits - logits.max())
-        return {self.members[i]: float(wi) for i, wi in zip(idx, w / w.sum(), strict=True)}
+        return idx, w / w.sum()
+
+    def prior(self, z: np.ndarray, available: list[str]) -> dict[str, float]:
+        """Like :meth:`weights` but without dropping light members (the combiner's starting point)."""
+        idx, w = self._softmax(z, available)
+        return {self.members[i]: float(wi) for i, wi in zip(idx, w, strict=True)}
 
     def weights(self, z: np.ndarray, available: list[str]) -> dict[str, float]:
         """Weights of the ``available`` members for meta-features ``z`` (sum to one)."""
-        idx = [i for i, m in enumerate(self.members) if m in available]
-        if not idx:
-            raise ValueError(
-                f"None of the members {available} is in this portfolio ({self.members})."
-            )
-        zs = np.nan_to_num((np.asarray(z, dtype=float) - self.mean) / self.scale, nan=0.0)
-        logits = self.intercept[idx] + self.coef[idx] @ zs
-        w = np.exp(logits - logits.max())
-        w /= w.sum()
+        idx, w = self._softmax(z, available)
         keep = w >= self.min_weight
         if not keep.any():
             keep[np.argmax(w)] = True

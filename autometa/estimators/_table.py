@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import validate_data
 
-from autometa._utils import time_seconds
+from autometa._utils import check_not_empty, time_seconds
 
 __all__ = ["TableSpec", "informative_columns", "to_frame", "validate_frame"]
 
@@ -280,14 +280,7 @@ def validate_frame(estimator: Any, X: Any, *, reset: bool) -> pd.DataFrame:
                 "(rename them, e.g. X.columns = [...])."
             )
         validate_data(estimator, X, reset=reset, skip_check_array=True)
-        if X.shape[0] == 0:
-            raise ValueError(
-                f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
-            )
-        if X.shape[1] == 0:
-            raise ValueError(
-                f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
-            )
+        check_not_empty(X.shape)
         df = X.reset_index(drop=True)
     else:
         arr = validate_data(estimator, X, dtype=None, ensure_all_finite=False, reset=reset)

@@ -18,10 +18,8 @@ table: the choice leans toward the prior (conservative).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
-import pickle
 import sys
 import time
 import warnings
@@ -31,6 +29,8 @@ from typing import Any
 import numpy as np
 
 from autometa._metrics import mean_ovr_auc
+from autometa._provenance import recipe_command, record_hash, sha256_file
+from autometa._record_log import RecordLog
 from autometa.estimators import _classifier
 from autometa.estimators._base import FOLDS, ROUNDS
 from autometa.estimators._combiner import greedy_selection, log_loss
@@ -52,25 +52,17 @@ def _tables(k: int) -> list[str]:
 
 def collect(path: Path, tables: list[str], seeds: int, log: Any = print) -> list[dict[str, Any]]:
     """Per task: members' out-of-fold and test probabilities, prior weights, labels (appended to ``path``)."""
-    done = {}
-    if path.is_file():
-        with path.open("rb") as f:
-            while True:
-                try:
-                    r = pickle.load(f)
-                except EOFError:
-                    break
-                done[(r["dataset"], r["n"], r["seed"])] = r
+    store = RecordLog(path)
     _classifier._OOF_ALWAYS = True
     try:
-        with path.open("ab") as f:
+        with store:
             for name in tables:
                 X, y = load_dev_dataset(name)
                 for n in SIZES:
                     if len(y) < n + 100:
                         continue
                     for seed in range(seeds):
-                        if (name, n, seed) in done:
+                        if (name, n, seed) in store:
                             continue
                         t0 = time.perf_counter()
                         rows = np.random.default_rng([seed, n, 11]).permutation(len(y))
@@ -88,13 +80,11 @@ def collect(path: Path, tables: list[str], seeds: int, log: Any = print) -> list
                                "y": np.searchsorted(clf.classes_, y[te[keep]]), "oof": clf.oof_predictions_,
                                "proba": proba, "prior": clf.prior_weights_,
                                "seconds": time.perf_counter() - t0}  # fmt: skip
-                        pickle.dump(rec, f)
-                        f.flush()
-                        done[(name, n, seed)] = rec
+                        store.add(rec)
                         log(f"task {name} n={n} seed={seed}: {rec['seconds']:.1f} s")
     finally:
         _classifier._OOF_ALWAYS = False
-    return list(done.values())
+    return list(store.done.values())
 
 
 def _score(t: dict[str, Any], w: dict[str, float]) -> tuple[float, float]:
@@ -152,12 +142,13 @@ def main(argv: list[str] | None = None) -> int:
         "format": "autometa.classifier-combiner", "n0": report["n0"] if math.isfinite(report["n0"]) else None,
         "folds": FOLDS, "rounds": ROUNDS,
         "info": {"data_sets": tables, "sizes": list(SIZES), "seeds": args.seeds, **report,
-                 "portfolio_sha256": hashlib.sha256(portfolio.read_bytes()).hexdigest(),
-                 "command": "python -m autometa.estimators.train_combiner "
-                 + " ".join(argv if argv is not None else sys.argv[1:]),
+                 "portfolio_sha256": sha256_file(portfolio),
+                 "command": recipe_command("autometa.estimators.train_combiner", argv),
                  "minutes": round((time.time() - t0) / 60, 1)},
     }  # fmt: skip
     args.out.write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    if args.out.resolve() == COMBINER_FILE.resolve():  # the shipped file: its card's hash follows
+        record_hash(COMBINER_FILE.with_name("model_card.json"), COMBINER_FILE)
     print(json.dumps(payload, indent=1, default=float))
     return 0
 

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from autometa._metrics import mean_ovr_auc
-from autometa._provenance import git_commit, sha256_file
+from autometa._provenance import git_commit, write_card
 from autometa.augment import AugmentedLearner
 from autometa.estimators import AutoMetaClassifier, Portfolio, fit_portfolio
 from autometa.estimators._dev_data import (
@@ -429,10 +429,10 @@ def write_model_card(
         "classifier_hypernet.pt",
         "classifier_portfolio.json",
         "classifier_in_context.pt",
+        "classifier_combiner.json",  # written by train_combiner; its hash is kept here
     )
-    files = [CHECKPOINT_DIR / f for f in names]
-    card["sha256"] = {p.name: sha256_file(p) for p in files if p.is_file()}
-    path.write_text(json.dumps(card, indent=1, default=str))
+    facts = {k: v for k, v in card.items() if k != "sha256"}  # written again, last
+    write_card(path, [CHECKPOINT_DIR / f for f in names], facts)
     return path
 
 

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autometa._provenance import learner_card
+from autometa._provenance import learner_facts, recipe_command, write_card
 from autometa.estimators._context import FitContext
 from autometa.estimators._maml_regression_member import (
     MAML_REGRESSOR_CHECKPOINT,
@@ -91,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     path = save_meta_learner(
         learner, args.out, metadata={"source": "train_maml_regressor", "steps": args.steps}
     )
-    card = {
-        **learner_card(learner, path),
+    facts = {
+        **learner_facts(learner),
         "data": {
             "synthetic": {"generator": "autometa.tasks.RegressionPrior"},
             "dev_tables": list(prior.datasets),
@@ -108,17 +107,14 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_hours": round(cpu_hours, 3),
             "wall_minutes": round(minutes, 1),
             "machine": f"{os.cpu_count()}-core CPU ({platform.machine()}), one torch thread; no GPU",
-            "command": "python -m autometa.estimators.train_maml_regressor "
-            + " ".join(argv if argv is not None else sys.argv[1:]),
+            "command": recipe_command("autometa.estimators.train_maml_regressor", argv),
         },  # fmt: skip
         "held_out_r2": {
             "meta_trained": maml_member_r2(learner),
             "untrained": maml_member_r2(untrained),
         },
     }
-    CARD.with_name(Path(args.out).stem + "_model_card.json").write_text(
-        json.dumps(card, indent=1) + "\n"
-    )
+    card = write_card(CARD.with_name(Path(args.out).stem + "_model_card.json"), path, facts)
     print(json.dumps(card["held_out_r2"], indent=1))
     return 0
 

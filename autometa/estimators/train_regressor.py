@@ -25,7 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import pickle
+import os
+import platform
 import sys
 import time
 import warnings
@@ -37,6 +38,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from autometa._provenance import git_commit, recipe_command, write_card
+from autometa._record_log import RecordLog
 from autometa.estimators._combiner import greedy_selection, squared_error
 from autometa.estimators._portfolio import Portfolio, fit_portfolio
 from autometa.estimators._regression_meta import REGRESSION_META_FEATURES
@@ -247,19 +250,11 @@ def collect_prior_tasks(
     predictions (transformed units, clipped to the target bounds), both targets, the task's
     meta-features and the blend's out-of-fold residual scale.
     """
-    done = {}
-    if path.is_file():
-        with path.open("rb") as f:
-            while True:
-                try:
-                    r = pickle.load(f)
-                except EOFError:
-                    break
-                done[(r["dataset"], r["n"], r["seed"])] = r
+    store = RecordLog(path)
     plan = _task_plan(seeds, synthetic)
-    with path.open("ab") as f:
+    with store:
         for name, n, seed in plan:
-            if (name, n, seed) in done:
+            if (name, n, seed) in store:
                 continue
             t0 = time.perf_counter()
             if name == "synthetic":
@@ -280,11 +275,9 @@ def collect_prior_tasks(
                 "meta": reg.meta_features_, "oob_sd": reg.oob_std_,
                 "seconds": time.perf_counter() - t0,
             }  # fmt: skip
-            pickle.dump(record, f)
-            f.flush()
-            done[(name, n, seed)] = record
+            store.add(record)
             log(f"task {name} n={n} seed={seed}: {record['seconds']:.1f} s")
-    return [done[k] for k in map(tuple, plan) if k in done]
+    return [store.done[k] for k in map(tuple, plan) if k in store]
 
 
 def _group(t: dict[str, Any]) -> str:
@@ -437,6 +430,19 @@ def fit_spread_a_only(
     return {"a": round(float(a), 3), **spread_score(items, float(a), 0.0)}
 
 
+#: what the model card says about the data and the algorithm (the rest it reads from the run)
+CARD_NOT_USED = (
+    "roles.REGRESSOR_TRAIN (the in-context member was meta-trained on them), "
+    "roles.REGRESSOR_EVALUATION, every reserved table"
+)
+CARD_ALGORITHM = (
+    "per task: every member fitted, 3-fold out-of-fold predictions on the training rows, test "
+    "predictions; prior = softmax(intercept + coef @ meta-features) minimizing the blend's "
+    "normalized MSE (fit_portfolio objective='mse', L2 {l2:g}); n0, spread (a, b) and margin "
+    "chosen with the prior refitted leaving the scored table (or synthetic half) out"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m autometa.estimators.train_regressor", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -466,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         "the per-row spread model and the target margin, learned across dev regression tasks",
         "data_sets": list(prior_tables()), "synthetic_tasks_per_size": args.synthetic, "sizes": list(PRIOR_SIZES),
         "seeds": args.seeds, "tasks": len(tasks), "l2": args.l2, **{k: v for k, v in report.items() if k != "members"},
-        "command": "python -m autometa.estimators.train_regressor " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": recipe_command("autometa.estimators.train_regressor", argv),
         "minutes": round((time.time() - t0) / 60, 1),
     }  # fmt: skip
     payload = {
@@ -476,6 +482,15 @@ def main(argv: list[str] | None = None) -> int:
         "target_margin": report["target_margin"], "info": info,
     }  # fmt: skip
     args.out.write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    write_card(args.out.with_name(args.out.stem + "_model_card.json"), args.out, {
+        "data": {"dev_tables": info["data_sets"], "synthetic_tasks_per_size": args.synthetic, "sizes": info["sizes"],
+                 "seeds_per_table_and_size": args.seeds, "tasks": len(tasks), "not_used": CARD_NOT_USED},
+        "algorithm": CARD_ALGORITHM.format(l2=args.l2), "command": info["command"],
+        "metrics": {"leave_one_table_out_nmse": report["leave_one_table_out"], "n0_scores": report["n0_scores"],
+                    "spread_fit": report["spread_fit"], "spread_constant": report["spread_constant"]},
+        "code_version": {"git_commit": git_commit()}, "minutes": info["minutes"],
+        "machine": f"{os.cpu_count()}-core CPU ({platform.machine()}), no GPU",
+    }, name="autometa regressor prior, combiner and spread")  # fmt: skip
     print(json.dumps(info, indent=1, default=float))
     return 0
 

@@ -141,6 +141,10 @@ class MetaLearner(nn.Module, abc.ABC):
         loss, acc = query_loss_and_accuracy(logits, batch)
         return loss, {"loss": float(loss.detach()), "accuracy": float(acc)}
 
+    def attributes(self, *names: str) -> dict[str, Any]:
+        """``{name: self.name}`` for ``names``: a ``get_config`` of arguments stored as they came."""
+        return {name: getattr(self, name) for name in names}
+
     @torch.no_grad()
     def evaluate(self, batch: TaskBatch) -> dict[str, float]:
         """Query loss and accuracy after adaptation (gradients inside adaptation still flow)."""
@@ -163,7 +167,12 @@ def query_loss_and_accuracy(logits: Tensor, batch: TaskBatch) -> tuple[Tensor, T
 
 
 def masked_predict(logits: Tensor, batch: TaskBatch) -> Tensor:
-    """Apply each task's class mask to batched logits ``[T, n, C]``."""
+    """Apply each task's class mask to batched logits ``[T, n, C]``.
+
+    Logits wider than the batch's class axis (a learner built for more classes) are cut to it.
+    """
+    if logits.shape[-1] != batch.c_max:
+        logits = logits[..., : batch.c_max]
     return torch.vmap(mask_logits)(logits, batch.class_mask)
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autometa._provenance import learner_card
+from autometa._provenance import learner_facts, write_card
 from autometa.meta._base import LEARNERS, ensure_registered
 from autometa.meta._checkpoint import (
     COMPACT_FILE,
@@ -75,33 +75,41 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
     # v2: per-cell learner, Muon + AdamW at 1e-3, EMA of the weights; smaller tasks (the per-cell
     # cost grows with rows x context rows x columns); IN_CONTEXT_TRAIN holds none of the content
     # audit's leaks (roles.CONTENT_LEAKS)
-    "in-context-v2": lambda: {
-        "task": "classification",
-        "algo": "in-context-v2",
-        "learner_config": {
-            "width": 96,
-            "depth": 3,
-            "heads": 4,
-            "mlp_ratio": 2,
-            "thinking_rows": 16,
-        },
-        "prior_config": {
+    "in-context-v2": lambda: _v2_recipe(
+        "classification",
+        prior_config={
             "n_support_range": (4, 256),
             "n_query": 64,
             "max_features": 24,
             "datasets": list(IN_CONTEXT_TRAIN),
         },
-        "optimizer": "muon",
-        "lr": 1e-3,
-        "warmup_steps": 100,
-        "grad_clip": 2.0,
-        "ema_decay": 0.995,
-        "chunk_steps": 200,
-    },
+    ),
     # the regression learner on the v2 backbone (same recipe; the regression prior's tasks)
-    "in-context-regression-v2": lambda: {
-        "task": "regression",
-        "algo": "in-context-regression-v2",
+    "in-context-regression-v2": lambda: _v2_recipe("regression"),
+    # the same recipe at GPU scale: a larger model and batch, tasks up to 1,024 rows, bf16 on CUDA
+    # (device="auto"); one run of minutes writes its checkpoint and curve like any campaign
+    "in-context-v2-gpu": lambda: _v2_recipe(
+        "classification",
+        learner_config={"width": 192, "depth": 6, "heads": 6, "mlp_ratio": 2, "thinking_rows": 24},
+        prior_config={
+            "n_support_range": (4, 1024),
+            "n_query": 128,
+            "max_features": 48,
+            "datasets": list(IN_CONTEXT_TRAIN),
+        },
+        meta_batch_size=32,
+        ema_decay=0.99,
+        chunk_steps=250,
+    ),
+}
+
+
+def _v2_recipe(task: str, **changes: Any) -> dict[str, Any]:
+    """The v2 campaign recipe for ``task`` ("classification" or "regression"), with ``changes``."""
+    algo = "in-context-v2" if task == "classification" else "in-context-regression-v2"
+    return {
+        "task": task,
+        "algo": algo,
         "learner_config": {
             "width": 96,
             "depth": 3,
@@ -115,34 +123,8 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
         "grad_clip": 2.0,
         "ema_decay": 0.995,
         "chunk_steps": 200,
-    },
-    # the same recipe at GPU scale: a larger model and batch, tasks up to 1,024 rows, bf16 on CUDA
-    # (device="auto"); one run of minutes writes its checkpoint and curve like any campaign
-    "in-context-v2-gpu": lambda: {
-        "task": "classification",
-        "algo": "in-context-v2",
-        "learner_config": {
-            "width": 192,
-            "depth": 6,
-            "heads": 6,
-            "mlp_ratio": 2,
-            "thinking_rows": 24,
-        },
-        "prior_config": {
-            "n_support_range": (4, 1024),
-            "n_query": 128,
-            "max_features": 48,
-            "datasets": list(IN_CONTEXT_TRAIN),
-        },
-        "meta_batch_size": 32,
-        "optimizer": "muon",
-        "lr": 1e-3,
-        "warmup_steps": 100,
-        "grad_clip": 2.0,
-        "ema_decay": 0.99,
-        "chunk_steps": 250,
-    },
-}
+        **changes,
+    }
 
 
 class InContextCampaign:
@@ -586,8 +568,8 @@ def export_in_context(
         checkpoint,
         metadata={"campaign_step": int(curve[-1]["step"]), "source": "in-context campaign"},
     )
-    info = {
-        **learner_card(learner, path),
+    facts = {
+        **learner_facts(learner),
         "data": {
             "synthetic": {
                 "generator": f"autometa.tasks.{type(prior.synthetic_for(prior.n_support_range[0])).__name__}",
@@ -627,8 +609,7 @@ def export_in_context(
         "peers_on_the_same_splits": references or {},
         **(extra or {}),
     }
-    Path(card).write_text(json.dumps(info, indent=1) + "\n")
-    return info
+    return write_card(card, path, facts)
 
 
 def plot_curve(

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import tempfile
@@ -53,6 +52,7 @@ from autometa.meta._base import (
     learner_dims,  # noqa: F401  (its home before autometa.meta._base; older callers import it here)
     predict_proba,  # noqa: F401  (the predictor that models logged by earlier releases name)
 )
+from autometa.meta._integrity import content_hash, verify_shipped
 from autometa.tracking import download_model_file, is_mlflow_uri
 from autometa.tracking._learner_model import ARTIFACT_NAME as _ARTIFACT_NAME
 from autometa.tracking._learner_model import legacy_pyfunc_class
@@ -91,41 +91,6 @@ LAST_FILE, BEST_FILE, COMPACT_FILE, CURVE_FILE = (
 )
 #: optimizer moments stored as bf16 in a compact file (Adam/AdamW's first and second moments)
 _COMPACT_MOMENTS = ("exp_avg", "exp_avg_sq")
-
-
-def content_hash(payload: Mapping[str, Any]) -> str:
-    """SHA-256 (hex) of a checkpoint payload, its ``"content_sha256"`` field excluded.
-
-    Covers every tensor's dtype, shape and bytes and every key, string and number, in a
-    canonical order, so the same content hashes the same on any device and in any process.
-    """
-    h = hashlib.sha256()
-    _feed(h, {k: v for k, v in payload.items() if k != "content_sha256"})
-    return h.hexdigest()
-
-
-def _feed(h: Any, obj: Any) -> None:
-    if isinstance(obj, torch.Tensor):
-        t = obj.detach().cpu().contiguous()
-        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
-        if t.numel():
-            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    elif isinstance(obj, Mapping):
-        h.update(f"D{len(obj)}".encode())
-        for k in sorted(obj, key=lambda k: (type(k).__name__, str(k))):
-            _feed(h, k)
-            _feed(h, obj[k])
-    elif isinstance(obj, (list, tuple)):
-        h.update(f"L{len(obj)}".encode())
-        for v in obj:
-            _feed(h, v)
-    elif isinstance(obj, (bytes, bytearray)):
-        h.update(b"B%d" % len(obj))
-        h.update(bytes(obj))
-    else:
-        text = repr(obj).encode()
-        h.update(f"S{type(obj).__name__}{len(text)}".encode())
-        h.update(text)
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
@@ -341,8 +306,6 @@ def read_torch_file(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
         or a shipped file (``autometa/checkpoints``) differs from the SHA-256 its model card
         records (:func:`autometa.meta._integrity.verify_shipped`).
     """
-    from autometa.meta._integrity import verify_shipped  # it imports this module: a cycle
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint at {path}.")
@@ -432,43 +395,37 @@ def compact_payload(payload: Mapping[str, Any], history_tail: int = 200) -> dict
     same task stream with the weights and moments rounded to 16 bits (about a third of the
     size of the full file).
     """
-    out = dict(payload)
-    out["state_dict"] = {
-        k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()
-    }
-    training = dict(payload["training"])
-    optimizer = dict(training["optimizer"])
-    optimizer["state"] = {
-        key: {k: (v.to(torch.bfloat16) if k in _COMPACT_MOMENTS else v) for k, v in state.items()}
-        for key, state in optimizer["state"].items()
-    }
-    training["optimizer"] = optimizer
+    out = _cast_payload(payload, torch.float16, torch.bfloat16)
+    training = out["training"]
     training["history"] = json.dumps(json.loads(training["history"])[-int(history_tail) :])
-    if training.get("averaged") is not None:  # a moving average of the weights: fp16 as well
-        training["averaged"] = {
-            k: v.half() if v.is_floating_point() else v for k, v in training["averaged"].items()
-        }
-    out["training"] = training
     return out
 
 
 def expand_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The inverse of :func:`compact_payload`: weights and moments back in float32."""
+    return _cast_payload(payload, torch.float32, torch.float32)
+
+
+def _cast_payload(
+    payload: Mapping[str, Any], weights: torch.dtype, moments: torch.dtype
+) -> dict[str, Any]:
+    """A copy of a training payload with its float weights (and averaged weights) cast to
+    ``weights`` and the optimizer's moments (:data:`_COMPACT_MOMENTS`) to ``moments``."""
+
+    def cast(tensors: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v.to(weights) if v.is_floating_point() else v for k, v in tensors.items()}
+
     out = dict(payload)
-    out["state_dict"] = {
-        k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()
-    }
+    out["state_dict"] = cast(payload["state_dict"])
     training = dict(payload["training"])
     optimizer = dict(training["optimizer"])
     optimizer["state"] = {
-        key: {k: (v.float() if k in _COMPACT_MOMENTS else v) for k, v in state.items()}
+        key: {k: (v.to(moments) if k in _COMPACT_MOMENTS else v) for k, v in state.items()}
         for key, state in optimizer["state"].items()
     }
     training["optimizer"] = optimizer
-    if training.get("averaged") is not None:
-        training["averaged"] = {
-            k: v.float() if v.is_floating_point() else v for k, v in training["averaged"].items()
-        }
+    if training.get("averaged") is not None:  # a moving average of the weights
+        training["averaged"] = cast(training["averaged"])
     out["training"] = training
     return out
 

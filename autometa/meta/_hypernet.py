@@ -272,11 +272,7 @@ class HyperNet(EmbeddingLearner):
         return {
             "net": dict(self.net_config),
             "encoder": self.encoder_kind,
-            "width": self.width,
-            "depth": self.depth,
-            "heads": self.heads,
-            "film": self.film,
-            "proto_residual": self.proto_residual,
+            **self.attributes("width", "depth", "heads", "film", "proto_residual"),
             "episode_batch_norm": self.episode_batch_norm,
         }
 
@@ -432,10 +428,12 @@ class HyperNetMAML(HyperNet):
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
-            "inner_steps": self.inner_steps,
-            "inner_lr": self.inner_lr,
-            "inner_rule": self.inner_rule,
-            "learn_inner_lr": self.learn_inner_lr,
-            "first_order": self.first_order,
-            "inner_params": self.inner_params,
+            **self.attributes(
+                "inner_steps",
+                "inner_lr",
+                "inner_rule",
+                "learn_inner_lr",
+                "first_order",
+                "inner_params",
+            ),
         }

@@ -44,6 +44,7 @@ Invariances and limits
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -61,8 +62,10 @@ __all__ = [
     "InContextState",
     "check_batch",
     "check_dims",
+    "check_row_width",
     "in_context_proba",
     "permute_slots",
+    "placement_logits",
 ]
 
 
@@ -233,15 +236,9 @@ class InContextLearner(MetaLearner):
         nn.init.normal_(self.label.weight, std=1.0 / math.sqrt(width))
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            "d_max": self.d_max,
-            "c_max": self.c_max,
-            "width": self.width,
-            "depth": self.depth,
-            "heads": self.heads,
-            "mlp_ratio": self.mlp_ratio,
-            "slot_shuffle": self.slot_shuffle,
-        }
+        return self.attributes(
+            "d_max", "c_max", "width", "depth", "heads", "mlp_ratio", "slot_shuffle"
+        )
 
     def _check(self, batch: TaskBatch) -> None:
         check_batch(self, batch)
@@ -277,8 +274,6 @@ class InContextLearner(MetaLearner):
     def predict(self, fast: InContextState, x: Tensor, batch: TaskBatch) -> Tensor:
         """Masked logits ``[T, n, c_max]`` for rows ``x`` given the support state."""
         logits = self.head(self.features(fast, x, batch))
-        if logits.shape[-1] != batch.c_max:
-            logits = logits[..., : batch.c_max]
         return masked_predict(logits, batch)
 
     def meta_loss(self, batch: TaskBatch) -> tuple[Tensor, dict[str, float]]:
@@ -335,9 +330,7 @@ def in_context_proba(
             n_codes=max(int(n_members), 2 * math.ceil(n_classes / learner.c_max) + 2), seed=seed,
             max_support=max_support, query_chunk=query_chunk,
         )  # fmt: skip
-    D = learner.d_max
-    if x_support.shape[-1] != D:
-        raise ValueError(f"Rows must be encoded with d_max={D}; got width {x_support.shape[-1]}.")
+    D = check_row_width(learner, x_support)
     was_training = learner.training
     learner.eval()
     gen = torch.Generator().manual_seed(int(seed))
@@ -371,15 +364,45 @@ def in_context_proba(
     try:
         state = learner.adapt(batch)
         out = torch.zeros(x_query.shape[0], n_classes)
-        for lo in range(0, x_query.shape[0], int(query_chunk)):
-            xq = x_query[lo : lo + int(query_chunk)]
-            xq = torch.stack([xq[:, slots] for slots, _ in perms])
-            proba = torch.softmax(learner.predict(state, xq, batch).float(), dim=-1)
+        slots_all = [slots for slots, _ in perms]
+        for chunk, logits in placement_logits(
+            learner, state, batch, x_query, slots_all, query_chunk
+        ):
+            proba = torch.softmax(logits.float(), dim=-1)
             for m, (_, labels) in enumerate(perms):
-                out[lo : lo + xq.shape[1]] += proba[m][:, labels]
+                out[chunk] += proba[m][:, labels]
     finally:
         learner.train(was_training)
     return out / len(perms)
+
+
+def check_row_width(learner: Any, x: Tensor) -> int:
+    """The learner's ``d_max``, after checking that rows ``x`` are encoded with that width."""
+    d = int(learner.d_max)
+    if x.shape[-1] != d:
+        raise ValueError(f"Rows must be encoded with d_max={d}; got width {x.shape[-1]}.")
+    return d
+
+
+def placement_logits(
+    learner: Any,
+    state: Any,
+    batch: TaskBatch,
+    x_query: Tensor,
+    slots: list[Tensor],
+    query_chunk: int,
+) -> Iterator[tuple[slice, Tensor]]:
+    """The learner's outputs for query rows under each feature placement, chunk by chunk.
+
+    ``batch`` holds one task per placement ``m`` (its features in input slots ``slots[m]``)
+    and ``state`` is the learner's ``adapt`` of it. Yields ``(rows, outputs)``: the slice of
+    query rows of the chunk (at most ``query_chunk`` rows) and ``outputs[m]``, the outputs for
+    those rows placed like member ``m``.
+    """
+    for lo in range(0, x_query.shape[0], int(query_chunk)):
+        xq = x_query[lo : lo + int(query_chunk)]
+        xq = torch.stack([xq[:, s] for s in slots])
+        yield slice(lo, lo + xq.shape[1]), learner.predict(state, xq, batch)
 
 
 def _output_code_proba(

@@ -28,7 +28,13 @@ from torch import Tensor, nn
 
 from autometa.functional._bar import bar_borders, bar_mean, bar_nll
 from autometa.meta._base import register_learner
-from autometa.meta._in_context import InContextLearner, check_batch, permute_slots
+from autometa.meta._in_context import (
+    InContextLearner,
+    check_batch,
+    check_row_width,
+    permute_slots,
+    placement_logits,
+)
 from autometa.tasks._encoder import standardize_targets
 from autometa.tasks._task import TaskBatch
 
@@ -179,9 +185,7 @@ def in_context_regression_distribution(
     borders : ndarray (n_bins + 1,), float64
         The bins' borders in the units of ``y_support``.
     """
-    D = learner.d_max
-    if x_support.shape[-1] != D:
-        raise ValueError(f"Rows must be encoded with d_max={D}; got width {x_support.shape[-1]}.")
+    D = check_row_width(learner, x_support)
     zs, center, scale = standardize_targets(np.asarray(y_support, dtype=np.float64))
     z = torch.from_numpy(zs.astype(np.float32))
     was_training = learner.training
@@ -207,11 +211,10 @@ def in_context_regression_distribution(
     try:
         state = learner.adapt(batch)
         out = torch.zeros(x_query.shape[0], learner.n_bins, dtype=torch.float64)
-        for lo in range(0, x_query.shape[0], int(query_chunk)):
-            xq = x_query[lo : lo + int(query_chunk)]
-            xq = torch.stack([xq[:, slots] for slots in slots_all])
-            probs = torch.softmax(learner.predict(state, xq, batch).double(), dim=-1)
-            out[lo : lo + xq.shape[1]] = probs.mean(0)
+        for chunk, logits in placement_logits(
+            learner, state, batch, x_query, slots_all, query_chunk
+        ):
+            out[chunk] = torch.softmax(logits.double(), dim=-1).mean(0)
     finally:
         learner.train(was_training)
     borders = center + scale * learner.borders.double().numpy()

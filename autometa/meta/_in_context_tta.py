@@ -130,6 +130,4 @@ class InContextTTA(MetaLearner):
         with torch.no_grad():
             h = self.base.features(fast.context, x, batch)
         logits = torch.vmap(_head)(fast.head, h, batch.feature_mask)
-        if logits.shape[-1] != batch.c_max:
-            logits = logits[..., : batch.c_max]
         return masked_predict(logits, batch)

@@ -352,8 +352,6 @@ class InContextV2(MetaLearner):
     def predict(self, fast: InContextV2State, x: Tensor, batch: TaskBatch) -> Tensor:
         """Masked logits ``(T, n, c_max)`` for rows ``x`` given the context state."""
         logits = self.head(self.features(fast, x, batch))
-        if logits.shape[-1] != batch.c_max:
-            logits = logits[..., : batch.c_max]
         return masked_predict(logits, batch)
 
     def meta_loss(self, batch: TaskBatch) -> tuple[Tensor, dict[str, float]]:

@@ -20,21 +20,61 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from autometa.meta._checkpoint import content_hash
+import torch
 
-__all__ = ["SHIPPED_DIR", "file_sha256", "recorded_hashes", "verify_payload", "verify_shipped"]
+from autometa._provenance import sha256_file
+
+__all__ = [
+    "SHIPPED_DIR",
+    "content_hash",
+    "file_sha256",
+    "recorded_hashes",
+    "verify_payload",
+    "verify_shipped",
+]
+
+
+def content_hash(payload: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of a checkpoint payload, its ``"content_sha256"`` field excluded.
+
+    Covers every tensor's dtype, shape and bytes and every key, string and number, in a
+    canonical order, so the same content hashes the same on any device and in any process.
+    """
+    h = hashlib.sha256()
+    _feed(h, {k: v for k, v in payload.items() if k != "content_sha256"})
+    return h.hexdigest()
+
+
+def _feed(h: Any, obj: Any) -> None:
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, Mapping):
+        h.update(f"D{len(obj)}".encode())
+        for k in sorted(obj, key=lambda k: (type(k).__name__, str(k))):
+            _feed(h, k)
+            _feed(h, obj[k])
+    elif isinstance(obj, (list, tuple)):
+        h.update(f"L{len(obj)}".encode())
+        for v in obj:
+            _feed(h, v)
+    elif isinstance(obj, (bytes, bytearray)):
+        h.update(b"B%d" % len(obj))
+        h.update(bytes(obj))
+    else:
+        text = repr(obj).encode()
+        h.update(f"S{type(obj).__name__}{len(text)}".encode())
+        h.update(text)
+
 
 #: the folder of the shipped weights and their model cards
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 (hex) of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+#: SHA-256 (hex) of a file's bytes (the same function every model card is written with)
+file_sha256 = sha256_file
 
 
 def _records(card: Any) -> Iterator[tuple[str, str]]:

@@ -158,8 +158,12 @@ class GradientLearner(MetaLearner):
         self.net = build_base_net(net)
         self.d_max = int(self.net.d_max)
         self.c_max = int(self.net.c_max)
+        self.check_net()
 
     # --- the parts subclasses change -------------------------------------------------
+    def check_net(self) -> None:
+        """Raise ``ValueError`` if the base net cannot serve this learner (any net can here)."""
+
     def update_rule(self) -> UpdateRule:
         """The inner-loop step (plain SGD with ``inner_lr`` here)."""
         return SGD(self.inner_lr)
@@ -176,9 +180,7 @@ class GradientLearner(MetaLearner):
     def get_config(self) -> dict[str, Any]:
         return {
             "net": dict(self.net_config),
-            "inner_steps": self.inner_steps,
-            "inner_lr": self.inner_lr,
-            "first_order": self.first_order,
+            **self.attributes("inner_steps", "inner_lr", "first_order"),
         }
 
     def _check_batch(self, batch: TaskBatch) -> None:
@@ -299,23 +301,23 @@ class MAML(GradientLearner):
     """
 
 
-@register_learner("fomaml")
-class FOMAML(GradientLearner):
-    """First-order MAML: the inner gradients are treated as constants (detached).
-
-    The meta-gradient is then the query-loss gradient at the fast weights, which costs one
-    backward pass instead of a backward through the whole unrolled inner loop.
-    """
+class _FirstOrderLearner(GradientLearner):
+    """A learner that is first order by construction (``first_order`` is not a parameter)."""
 
     def __init__(self, net: Mapping[str, Any], inner_steps: int = 5, inner_lr: float = 0.4) -> None:
         super().__init__(net, inner_steps=inner_steps, inner_lr=inner_lr, first_order=True)
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            "net": dict(self.net_config),
-            "inner_steps": self.inner_steps,
-            "inner_lr": self.inner_lr,
-        }
+        return {"net": dict(self.net_config), **self.attributes("inner_steps", "inner_lr")}
+
+
+@register_learner("fomaml")
+class FOMAML(_FirstOrderLearner):
+    """First-order MAML: the inner gradients are treated as constants (detached).
+
+    The meta-gradient is then the query-loss gradient at the fast weights, which costs one
+    backward pass instead of a backward through the whole unrolled inner loop.
+    """
 
 
 def _mangle(name: str) -> str:
@@ -356,24 +358,16 @@ class ANIL(GradientLearner):
     The base net must have a ``head`` submodule (``MaskedMLP`` and ``Conv4`` do).
     """
 
-    def __init__(
-        self,
-        net: Mapping[str, Any],
-        inner_steps: int = 5,
-        inner_lr: float = 0.4,
-        first_order: bool = False,
-    ) -> None:
-        super().__init__(net, inner_steps=inner_steps, inner_lr=inner_lr, first_order=first_order)
+    def check_net(self) -> None:
         head = getattr(self.net, "head", None)
         if not isinstance(head, nn.Module) or not any(True for _ in head.parameters()):
             raise ValueError(
                 f"ANIL adapts only the head, but the base net {type(self.net).__name__} has no `head` "
                 "submodule with parameters; use a net kind that has one (e.g. 'mlp' or 'conv4') or MAML."
             )
-        self._head_names = [k for k, _ in self.net.named_parameters() if k.startswith("head.")]
 
     def params_to_adapt(self) -> list[str]:
-        return list(self._head_names)
+        return [k for k, _ in self.net.named_parameters() if k.startswith("head.")]
 
     def adapt(
         self, batch: TaskBatch, steps: int | None = None, inference: bool = False
@@ -410,7 +404,7 @@ class ANIL(GradientLearner):
 
 
 @register_learner("reptile")
-class Reptile(GradientLearner):
+class Reptile(_FirstOrderLearner):
     """Reptile (Nichol et al. 2018), trained through the same ``meta_loss`` interface.
 
     The inner loop runs plain SGD on each support set without building a graph. The
@@ -424,16 +418,6 @@ class Reptile(GradientLearner):
     (Adam, as in the Reptile paper's few-shot runs, rescales it per coordinate). The
     metrics report the query loss and accuracy after adaptation, like the other learners.
     """
-
-    def __init__(self, net: Mapping[str, Any], inner_steps: int = 5, inner_lr: float = 0.4) -> None:
-        super().__init__(net, inner_steps=inner_steps, inner_lr=inner_lr, first_order=True)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "net": dict(self.net_config),
-            "inner_steps": self.inner_steps,
-            "inner_lr": self.inner_lr,
-        }
 
     def meta_loss(self, batch: TaskBatch) -> tuple[Tensor, dict[str, float]]:
         init = self.init_params()

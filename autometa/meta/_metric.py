@@ -125,6 +125,25 @@ def check_batch_width(batch: TaskBatch, c_max: int, owner: str) -> None:
         )
 
 
+def scoring_mlp(
+    in_width: int, hidden: list[int] | tuple[int, ...], name: str, owner: str
+) -> tuple[list[int], nn.Sequential]:
+    """The validated hidden widths and an MLP ``in_width -> *hidden -> 1`` (ReLU between)."""
+    checked = [check_int_at_least(h, f"{name} entries", owner) for h in hidden]
+    widths = [in_width, *checked]
+    layers: list[nn.Module] = []
+    for a, b in zip(widths[:-1], widths[1:], strict=True):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    layers.append(nn.Linear(widths[-1], 1))
+    return checked, nn.Sequential(*layers)
+
+
+def _with_query(fast: dict[str, Tensor], query: Tensor | None) -> dict[str, Tensor]:
+    if query is not None:
+        fast["query_embedding"] = query
+    return fast
+
+
 class EmbeddingLearner(MetaLearner):
     """Shared plumbing: base-net config, the embedding net and per-task embedding."""
 
@@ -172,10 +191,19 @@ class EmbeddingLearner(MetaLearner):
         embeddings when the episode is embedded together (``episode_batch_norm``)."""
         check_batch_width(batch, self.c_max, type(self).__name__)
         emb, query = self.episode_embeddings(batch)
-        fast = {"prototypes": class_means(emb, support_onehot(batch))}
-        if query is not None:
-            fast["query_embedding"] = query
-        return fast
+        return _with_query({"prototypes": class_means(emb, support_onehot(batch))}, query)
+
+    def support_state(
+        self, batch: TaskBatch, context: nn.Module | None = None
+    ) -> dict[str, Tensor]:
+        """Support embeddings (passed through ``context.support`` when given), one-hot labels
+        and row mask, plus the query embeddings when the episode is embedded together."""
+        check_batch_width(batch, self.c_max, type(self).__name__)
+        g, query = self.episode_embeddings(batch)
+        if context is not None:
+            g = context.support(g, batch.support_mask)
+        fast = {"support": g, "onehot": support_onehot(batch), "mask": batch.support_mask}
+        return _with_query(fast, query)
 
     def _masked(self, logits: Tensor, batch: TaskBatch) -> Tensor:
         return vmap(mask_logits)(logits, batch.class_mask)
@@ -304,11 +332,8 @@ class MatchingNet(EmbeddingLearner):
 
     Parameters
     ----------
-    net : dict
-        Base-net config; its ``.features`` is the embedding.
-    episode_batch_norm : bool, default=False
-        Embed a task's support and query rows in one pass, sharing batch-norm statistics
-        (conv-4 only; see the module docstring).
+    net, episode_batch_norm
+        As for :class:`ProtoNet`.
     fce : {"none", "attention", "lstm"}, default="none"
         Full-context embeddings. ``"lstm"``: the paper's bidirectional LSTM over the support
         set and attention-LSTM for queries (depends on support order); ``"attention"``: a
@@ -354,14 +379,7 @@ class MatchingNet(EmbeddingLearner):
 
     def adapt(self, batch: TaskBatch) -> dict[str, Tensor]:
         """Support embeddings (full-context when enabled), one-hot labels and row mask."""
-        check_batch_width(batch, self.c_max, "MatchingNet")
-        g, query = self.episode_embeddings(batch)
-        if self.context is not None:
-            g = self.context.support(g, batch.support_mask)
-        fast = {"support": g, "onehot": support_onehot(batch), "mask": batch.support_mask}
-        if query is not None:
-            fast["query_embedding"] = query
-        return fast
+        return self.support_state(batch, self.context)
 
     def predict(self, fast: dict[str, Tensor], x: Tensor, batch: TaskBatch) -> Tensor:
         f = self.row_embeddings(fast, x, batch)
@@ -403,11 +421,8 @@ class RelationNet(EmbeddingLearner):
 
     Parameters
     ----------
-    net : dict
-        Base-net config; its ``.features`` is the embedding.
-    episode_batch_norm : bool, default=False
-        Embed a task's support and query rows in one pass, sharing batch-norm statistics
-        (conv-4 only; see the module docstring).
+    net, episode_batch_norm
+        As for :class:`ProtoNet`.
     relation_hidden : list of int, default=[64]
         Hidden widths of the relation module.
     loss : {"ce", "mse"}, default="ce"
@@ -424,17 +439,10 @@ class RelationNet(EmbeddingLearner):
         episode_batch_norm: bool = False,
     ) -> None:
         super().__init__(net, episode_batch_norm)
-        hidden = [
-            check_int_at_least(h, "relation_hidden entries", "RelationNet") for h in relation_hidden
-        ]
-        self.relation_hidden = hidden
+        self.relation_hidden, self.relation = scoring_mlp(
+            2 * self.embedding_dim, relation_hidden, "relation_hidden", "RelationNet"
+        )
         self.loss = check_choice(loss, "loss", ("ce", "mse"), "RelationNet")
-        widths = [2 * self.embedding_dim, *hidden]
-        layers: list[nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:], strict=True):
-            layers += [nn.Linear(a, b), nn.ReLU()]
-        layers.append(nn.Linear(widths[-1], 1))
-        self.relation = nn.Sequential(*layers)
 
     def adapt(self, batch: TaskBatch) -> dict[str, Tensor]:
         """``{"prototypes": [T, C, E]}``."""
@@ -488,11 +496,8 @@ class SiameseNet(EmbeddingLearner):
 
     Parameters
     ----------
-    net : dict
-        Base-net config; its ``.features`` is the embedding.
-    episode_batch_norm : bool, default=False
-        Embed a task's support and query rows in one pass, sharing batch-norm statistics
-        (conv-4 only; see the module docstring).
+    net, episode_batch_norm
+        As for :class:`ProtoNet`.
     verifier_hidden : list of int, default=[]
         Hidden widths of the verification head (empty: the paper's weighted L1 distance).
     loss : {"pairwise", "ce"}, default="pairwise"
@@ -511,26 +516,14 @@ class SiameseNet(EmbeddingLearner):
         episode_batch_norm: bool = False,
     ) -> None:
         super().__init__(net, episode_batch_norm)
-        hidden = [
-            check_int_at_least(h, "verifier_hidden entries", "SiameseNet") for h in verifier_hidden
-        ]
-        self.verifier_hidden = hidden
+        self.verifier_hidden, self.verifier = scoring_mlp(
+            self.embedding_dim, verifier_hidden, "verifier_hidden", "SiameseNet"
+        )
         self.loss = check_choice(loss, "loss", ("pairwise", "ce"), "SiameseNet")
-        widths = [self.embedding_dim, *hidden]
-        layers: list[nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:], strict=True):
-            layers += [nn.Linear(a, b), nn.ReLU()]
-        layers.append(nn.Linear(widths[-1], 1))
-        self.verifier = nn.Sequential(*layers)
 
     def adapt(self, batch: TaskBatch) -> dict[str, Tensor]:
         """Support embeddings, one-hot labels and row mask."""
-        check_batch_width(batch, self.c_max, "SiameseNet")
-        emb, query = self.episode_embeddings(batch)
-        fast = {"support": emb, "onehot": support_onehot(batch), "mask": batch.support_mask}
-        if query is not None:
-            fast["query_embedding"] = query
-        return fast
+        return self.support_state(batch)
 
     def verification_logits(self, fast: dict[str, Tensor], x: Tensor, batch: TaskBatch) -> Tensor:
         """Same-class logits ``[T, n, S]`` of every (row, support row) pair."""

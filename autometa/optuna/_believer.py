@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from autometa.optuna._gp import GP, expected_improvement
 
-__all__ = ["pick_with_believer"]
+__all__ = ["pick_believing", "pick_with_believer"]
 
 
 def pick_with_believer(
@@ -44,15 +46,39 @@ def pick_with_believer(
     -------
     int
     """
+
+    def believe(pick: int, mean: np.ndarray) -> None:
+        nonlocal gp, x_feat, resid
+        x_feat = np.concatenate([x_feat, feats[pick : pick + 1]], axis=0)
+        resid = np.concatenate([resid, mean[pick : pick + 1]])
+        gp = GP(gp.lengthscale, gp.noise).fit(x_feat, resid)
+
+    return pick_believing(lambda: gp.predict(feats), believe, best, available, pending, base_mean)
+
+
+def pick_believing(
+    predict: Callable[[], tuple[np.ndarray, np.ndarray]],
+    believe: Callable[[int, np.ndarray], None],
+    best: float,
+    available: np.ndarray,
+    pending: int,
+    offset: np.ndarray | None = None,
+) -> int:
+    """The kriging-believer loop of any surrogate: the EI maximizer after ``pending`` picks.
+
+    ``predict()`` gives the surrogate's mean and standard deviation at the candidates (the
+    mean plus ``offset``, when given, is what EI reads); each of ``pending`` trials takes the
+    EI maximizer among the ``available`` candidates (switched off in ``available``) and
+    ``believe(pick, mean)`` adds it to the surrogate at its predicted mean. Returns the index
+    of the next maximizer, this trial's pick.
+    """
     pick = 0
     for i in range(pending + 1):
-        mean, std = gp.predict(feats)
-        ei = expected_improvement(base_mean + mean, std, best)
+        mean, std = predict()
+        ei = expected_improvement(mean if offset is None else offset + mean, std, best)
         ei[~available] = -np.inf
         pick = int(np.argmax(ei))
         if i < pending:
             available[pick] = False
-            x_feat = np.concatenate([x_feat, feats[pick : pick + 1]], axis=0)
-            resid = np.concatenate([resid, mean[pick : pick + 1]])
-            gp = GP(gp.lengthscale, gp.noise).fit(x_feat, resid)
+            believe(pick, mean)
     return pick

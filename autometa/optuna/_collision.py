@@ -21,6 +21,8 @@ from typing import Any
 
 import optuna
 
+from autometa.optuna._pool import suggest_hpobench
+
 __all__ = ["COLLISIONS", "HELD_OUT_COLLISIONS", "CollisionObjective", "collision_objective"]
 
 _CURVE_STEPS = 10
@@ -131,18 +133,9 @@ def _batch_lr_ridge_loss(p: dict[str, Any]) -> float:
     return 0.3 * ridge**2 + 0.01 * (lb - 10.0) ** 2
 
 
-def _mlp5(t: optuna.Trial) -> dict[str, Any]:
-    # The archive's own five names and ranges, the optimum in a corner the archive dislikes.
-    return {
-        "alpha": t.suggest_float("alpha", 1e-8, 1.0, log=True),
-        "batch_size": t.suggest_int("batch_size", 4, 256, log=True),
-        "depth": t.suggest_int("depth", 1, 3),
-        "learning_rate_init": t.suggest_float("learning_rate_init", 1e-5, 1.0, log=True),
-        "width": t.suggest_int("width", 16, 1024, log=True),
-    }
-
-
 def _mlp5_loss(p: dict[str, Any]) -> float:
+    # The archive's own five names and ranges (suggest_hpobench), the optimum in a corner the
+    # archive dislikes.
     return (
         0.03 * (_lg(p["alpha"]) + 0.5) ** 2
         + 0.02 * (math.log2(p["batch_size"]) - 7.5) ** 2
@@ -159,7 +152,7 @@ COLLISIONS: dict[str, CollisionObjective] = {
         CollisionObjective("depth_alpha_batch", _depth_alpha_batch, _depth_alpha_batch_loss),
         CollisionObjective("lri_width_depth", _lri_width_depth, _lri_width_depth_loss),
         CollisionObjective("batch_lr_ridge", _batch_lr_ridge, _batch_lr_ridge_loss),
-        CollisionObjective("mlp5", _mlp5, _mlp5_loss),
+        CollisionObjective("mlp5", suggest_hpobench, _mlp5_loss),
     )
 }
 

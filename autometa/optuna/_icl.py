@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import ndtri
 
-from autometa.optuna._gp import expected_improvement
+from autometa.optuna._believer import pick_believing
 
 if TYPE_CHECKING:
     from autometa.optuna._space import NormalizedSpace
@@ -318,15 +318,13 @@ def pick_with_icl(
     available = np.array([k not in taken for k in keys(space.features_from_internal(cand))])
     if not available.any():
         available[:] = True
-    best = float(z.min())
-    pick = 0
-    for i in range(pending + 1):
-        mean, std = surrogate.predict(ctx_x, ctx_z, cand_u)
-        ei = expected_improvement(mean, std, best)
-        ei[~available] = -np.inf
-        pick = int(np.argmax(ei))
-        if i < pending:
-            available[pick] = False
-            ctx_x = np.concatenate([ctx_x, cand_u[pick : pick + 1]], axis=0)
-            ctx_z = np.concatenate([ctx_z, mean[pick : pick + 1]])
-    return pick
+
+    def believe(pick: int, mean: np.ndarray) -> None:
+        nonlocal ctx_x, ctx_z
+        ctx_x = np.concatenate([ctx_x, cand_u[pick : pick + 1]], axis=0)
+        ctx_z = np.concatenate([ctx_z, mean[pick : pick + 1]])
+
+    def predict() -> tuple[np.ndarray, np.ndarray]:
+        return surrogate.predict(ctx_x, ctx_z, cand_u)
+
+    return pick_believing(predict, believe, float(z.min()), available, pending)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from autometa._provenance import git_commit, recipe_command, write_card
 from autometa.optuna._pool import HPOBENCH_DATASETS
 from autometa.optuna._train import lodo_regret, train_meta_knowledge
 from autometa.tracking import start_run
@@ -62,17 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seeds=[0] if args.quick else [0, 1, 2],
             )
         )
-    command = "python -m autometa.optuna.train " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
+    command = recipe_command("autometa.optuna.train", argv)
     knowledge.metadata["command"] = command
     knowledge.metadata["metrics"] = metrics
     out = Path(args.out)
-    sha = knowledge.save(out)
-    card = {
-        "name": "autometa MetaSampler meta-knowledge",
-        "file": out.name,
-        "sha256": sha,
+    knowledge.save(out)
+    facts = {
+        "code_version": {"git_commit": git_commit()},
         "size_bytes": out.stat().st_size,
         "algorithm": (
             "Meta-learned GP hyperparameters (max mean marginal likelihood over pool tasks), "
@@ -95,9 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "optimistic: `autometa bench sampler` re-trains per fold for the honest number",
         },
     }
-    (out.parent / MODEL_CARD_NAME).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    card = write_card(out.parent / MODEL_CARD_NAME, out, facts, name="autometa MetaSampler meta-knowledge",
+                      indent=2, sort_keys=True)  # fmt: skip
     print(json.dumps(metrics, indent=2, sort_keys=True))
-    print(f"wrote {out} (sha256 {sha[:12]}) and {out.parent / MODEL_CARD_NAME}")
+    print(f"wrote {out} (sha256 {card['sha256'][:12]}) and {out.parent / MODEL_CARD_NAME}")
 
     with start_run(
         experiment="autometa-meta-train",

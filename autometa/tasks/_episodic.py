@@ -31,11 +31,10 @@ import torch
 
 from autometa.tasks import datasets as _datasets
 from autometa.tasks._encoder import TabularEncoder, sort_key
-from autometa.tasks._task import Task
+from autometa.tasks._task import SeededPool, Task
 
 __all__ = ["EpisodicPool"]
 
-_MAX_SEED = 2**63 - 1
 _SPLITS = ("train", "val", "test")
 # registry name -> (image shape, pixel maximum)
 _IMAGES: dict[str, tuple[tuple[int, int, int], float]] = {
@@ -53,7 +52,7 @@ def _split_sizes(n: int, fractions: Sequence[float]) -> list[int]:
     return sizes.tolist()
 
 
-class EpisodicPool:
+class EpisodicPool(SeededPool):
     """Few-shot episodes from a many-class data set, with class-disjoint splits.
 
     Parameters
@@ -206,10 +205,6 @@ class EpisodicPool:
             f"EpisodicPool(name={self.name!r}, n_way={self.n_way}, k_shot={self.k_shot}, "
             f"n_query={self.n_query}, classes={len(self._classes)})"
         )
-
-    def sample(self, rng: np.random.Generator) -> Task:
-        """Draw one episode; consumes exactly one integer from ``rng``."""
-        return self.task_from_seed(int(rng.integers(_MAX_SEED)))
 
     def task_from_seed(self, seed: int) -> Task:
         """The episode whose provenance ``seed`` is ``seed`` (what :meth:`sample` returns)."""

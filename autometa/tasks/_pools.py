@@ -25,11 +25,10 @@ import pandas as pd
 from autometa.tasks import datasets as _datasets
 from autometa.tasks._encoder import CATEGORICAL, Columns, encode_task, sort_key
 from autometa.tasks._split import stratified_sample, support_query_split
-from autometa.tasks._task import Task, TaskPool
+from autometa.tasks._task import SeededPool, Task, TaskPool
 
 __all__ = ["DatasetPool", "MixturePool"]
 
-_MAX_SEED = 2**63 - 1
 _GROUPS = {
     "keel-dev": "keel",
     "keel-balanced-dev": "keel-balanced",
@@ -114,7 +113,7 @@ def _check_range(name: str, value: Sequence[int]) -> tuple[int, int]:
     return int(value[0]), int(value[1])
 
 
-class DatasetPool:
+class DatasetPool(SeededPool):
     """Tasks drawn from real tables: the bundled registry, in-memory frames, or a folder of files.
 
     Parameters
@@ -295,10 +294,6 @@ class DatasetPool:
         for name in self._loaders:
             self.prepared(name)
         return self
-
-    def sample(self, rng: np.random.Generator) -> Task:
-        """Draw one task; consumes exactly one integer from ``rng``."""
-        return self.task_from_seed(int(rng.integers(_MAX_SEED)))
 
     def task_from_seed(self, seed: int) -> Task:
         """The task whose provenance ``seed`` is ``seed`` (what :meth:`sample` returns)."""

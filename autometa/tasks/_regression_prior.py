@@ -51,17 +51,16 @@ from autometa.tasks._random_functions import (
     standardize,
 )
 from autometa.tasks._synthetic import corrupt_features
-from autometa.tasks._task import Task
+from autometa.tasks._task import MAX_SEED, SeededPool, Task
 from autometa.tasks.datasets import load_dev_table
 from autometa.tasks.roles import REGRESSOR_TRAIN
 
 __all__ = ["InContextRegressionPrior", "RegressionPrior", "RegressionTablePool"]
 
 KINDS: tuple[str, ...] = ("mlp", "scm", "tree", "linear", "smooth")
-_MAX_SEED = 2**63 - 1
 
 
-class RegressionPrior:
+class RegressionPrior(SeededPool):
     """Random regression tasks (see the module docstring for the generators).
 
     Implements the :class:`~autometa.tasks.TaskPool` protocol; each task is a deterministic
@@ -150,10 +149,6 @@ class RegressionPrior:
 
     def __repr__(self) -> str:
         return f"RegressionPrior(d_max={self.d_max}, n_range={self.n_range}, d_range={self.d_range}, kinds={self.kinds})"
-
-    def sample(self, rng: np.random.Generator) -> Task:
-        """Draw one task; consumes exactly one integer from ``rng``."""
-        return self.task_from_seed(int(rng.integers(_MAX_SEED)))
 
     def task_from_seed(self, seed: int) -> Task:
         """The task that :meth:`sample` returns when it draws ``seed``."""
@@ -298,7 +293,7 @@ class RegressionTablePool:
 
     def sample(self, rng: np.random.Generator) -> Task:
         """Draw one task from a uniformly chosen table."""
-        seed = int(rng.integers(_MAX_SEED))
+        seed = int(rng.integers(MAX_SEED))
         r = np.random.default_rng(seed)
         name = self.names[int(r.integers(len(self.names)))]
         X, y = self.tables[name]

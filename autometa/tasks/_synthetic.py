@@ -33,13 +33,12 @@ import numpy as np
 from autometa.tasks._encoder import encode_task
 from autometa.tasks._random_functions import correlated_inputs, random_mlp, random_scm
 from autometa.tasks._split import support_query_split
-from autometa.tasks._task import Task
+from autometa.tasks._task import SeededPool, Task
 
 __all__ = ["SyntheticPrior", "corrupt_features"]
 
 _KINDS = ("mlp", "scm", "gmm", "tree")
 _DEFAULT_KINDS = ("mlp", "scm", "gmm")
-_MAX_SEED = 2**63 - 1
 
 
 def corrupt_features(
@@ -117,7 +116,7 @@ def _argmax_with_shares(scores: np.ndarray, p: np.ndarray, iters: int = 8) -> np
     return y
 
 
-class SyntheticPrior:
+class SyntheticPrior(SeededPool):
     """Random classification tasks from random-MLP, structural-causal-model and Gaussian-mixture generators.
 
     Implements the :class:`~autometa.tasks.TaskPool` protocol. Every number of a task is
@@ -228,10 +227,6 @@ class SyntheticPrior:
         )
 
     # ------------------------------------------------------------------ public
-    def sample(self, rng: np.random.Generator) -> Task:
-        """Draw one task; consumes exactly one integer from ``rng``."""
-        return self.task_from_seed(int(rng.integers(_MAX_SEED)))
-
     def task_from_seed(self, seed: int) -> Task:
         """The task whose provenance ``seed`` is ``seed`` (what :meth:`sample` returns)."""
         rng = np.random.default_rng(seed)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["Task", "TaskBatch", "TaskPool", "collate_tasks"]
+__all__ = ["MAX_SEED", "SeededPool", "Task", "TaskBatch", "TaskPool", "collate_tasks"]
 
 
 @dataclass(frozen=True)
@@ -295,6 +295,27 @@ def collate_tasks(tasks: list[Task], c_max: int | None = None) -> TaskBatch:
         n_classes=n_classes,
         names=[t.name for t in tasks],
     )
+
+
+#: seeds are drawn below this bound (numpy's ``integers`` on int64)
+MAX_SEED = 2**63 - 1
+
+
+class SeededPool:
+    """Base of the pools whose every task is regenerated from one integer, its provenance seed.
+
+    :meth:`sample` consumes exactly one integer from ``rng`` and returns
+    :meth:`task_from_seed` of it, so a stream of tasks is a stream of seeds and any task of a
+    stream can be drawn again alone.
+    """
+
+    def sample(self, rng: np.random.Generator) -> Task:
+        """Draw one task; consumes exactly one integer from ``rng``."""
+        return self.task_from_seed(int(rng.integers(MAX_SEED)))
+
+    def task_from_seed(self, seed: int) -> Task:
+        """The task that :meth:`sample` returns when it draws ``seed``."""
+        raise NotImplementedError
 
 
 @runtime_checkable

@@ -26,6 +26,7 @@ from __future__ import annotations
 import copyreg
 import os
 import pickle
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -295,13 +296,11 @@ def log_model(
         raise ValueError(
             f"Cannot log the model: the MLflow tracking server is unreachable ({unreachable})."
         )
-    import autometa.mlflow as flavor_module
-
     with quiet_mlflow(), bounded_http():
         return Model.log(
             artifact_path=None,
             name=name,
-            flavor=flavor_module,
+            flavor=sys.modules[__name__],  # MLflow calls its save_model (defined here)
             flavor_name=FLAVOR_NAME,
             registered_model_name=registered_model_name,
             estimator=estimator,

@@ -13,15 +13,16 @@ costs about two seconds instead of MLflow's minutes of backoff.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from autometa._version import __version__
 from autometa.tracking._probe import bounded_http, probe
@@ -35,6 +36,8 @@ __all__ = [
     "start_run",
     "tracking_disabled_by_env",
 ]
+
+_Method = TypeVar("_Method", bound=Callable[..., None])
 
 _ENV_DISABLE = "AUTOMETA_TRACKING"
 
@@ -91,6 +94,28 @@ class _BoundedClient:
         return call
 
 
+def _tracked(what: str) -> Callable[[_Method], _Method]:
+    """Make a logging method a no-op on an untracked run and turn its failure into one warning.
+
+    A failure (any exception: tracking must never kill work) warns once, naming ``what`` the
+    method was doing, and stops tracking for the run (see ``_fail``).
+    """
+
+    def wrap(method: _Method) -> _Method:
+        @functools.wraps(method)
+        def guarded(self: Any, *args: Any, **kwargs: Any) -> None:
+            if not self.enabled:
+                return
+            try:
+                method(self, *args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - tracking must never kill work
+                self._fail(what, exc)
+
+        return guarded  # type: ignore[return-value]
+
+    return wrap
+
+
 class TrackedRun:
     """A handle on one MLflow run whose methods warn instead of raising.
 
@@ -119,79 +144,54 @@ class TrackedRun:
             self._warned = True
         self.run_id = None
 
+    @_tracked("logging parameters")
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Log (nested) parameters; values are stringified, long values truncated."""
-        if not self.enabled:
-            return
         from mlflow.entities import Param
 
-        try:
-            items = [Param(k, str(v)[:6000]) for k, v in _flatten(params).items()]
-            for i in range(0, len(items), 100):
-                self._client.log_batch(self.run_id, params=items[i : i + 100])
-        except Exception as exc:  # noqa: BLE001 - tracking must never kill work
-            self._fail("logging parameters", exc)
+        items = [Param(k, str(v)[:6000]) for k, v in _flatten(params).items()]
+        for i in range(0, len(items), 100):
+            self._client.log_batch(self.run_id, params=items[i : i + 100])
 
+    @_tracked("setting tags")
     def set_tags(self, tags: Mapping[str, Any]) -> None:
-        if not self.enabled:
-            return
         from mlflow.entities import RunTag
 
-        try:
-            self._client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
-        except Exception as exc:  # noqa: BLE001
-            self._fail("setting tags", exc)
+        self._client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
+    @_tracked("logging metrics")
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Log numeric metrics (non-finite and non-numeric values are skipped)."""
-        if not self.enabled:
-            return
-
         from mlflow.entities import Metric
 
-        try:
-            ts = int(time.time() * 1000)
-            items = []
-            for k, v in metrics.items():
-                try:
-                    fv = float(v)
-                except (TypeError, ValueError):
-                    continue
-                if math.isfinite(fv):
-                    items.append(Metric(k.replace("@", "_at_"), fv, ts, int(step or 0)))
-            if items:
-                self._client.log_batch(self.run_id, metrics=items)
-        except Exception as exc:  # noqa: BLE001
-            self._fail("logging metrics", exc)
+        ts = int(time.time() * 1000)
+        items = []
+        for k, v in metrics.items():
+            try:
+                fv = float(v)
+            except (TypeError, ValueError):
+                continue
+            if math.isfinite(fv):
+                items.append(Metric(k.replace("@", "_at_"), fv, ts, int(step or 0)))
+        if items:
+            self._client.log_batch(self.run_id, metrics=items)
 
+    @_tracked("logging an artifact")
     def log_artifact(self, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-        if not self.enabled:
-            return
-        try:
-            self._client.log_artifact(self.run_id, str(path), artifact_path)
-        except Exception as exc:  # noqa: BLE001
-            self._fail("logging an artifact", exc)
+        self._client.log_artifact(self.run_id, str(path), artifact_path)
 
+    @_tracked("logging a dictionary")
     def log_dict(self, data: Any, name: str) -> None:
         """Log a JSON-serializable object as the artifact ``name`` (e.g. ``"results.json"``)."""
-        if not self.enabled:
-            return
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                p = Path(tmp) / Path(name).name
-                p.write_text(json.dumps(data, indent=2, default=str))
-                parent = str(Path(name).parent)
-                self._client.log_artifact(self.run_id, str(p), None if parent == "." else parent)
-        except Exception as exc:  # noqa: BLE001
-            self._fail("logging a dictionary", exc)
+        with tempfile.TemporaryDirectory() as tmp:
+            p = Path(tmp) / Path(name).name
+            p.write_text(json.dumps(data, indent=2, default=str))
+            parent = str(Path(name).parent)
+            self._client.log_artifact(self.run_id, str(p), None if parent == "." else parent)
 
+    @_tracked("logging text")
     def log_text(self, text: str, name: str) -> None:
-        if not self.enabled:
-            return
-        try:
-            self._client.log_text(self.run_id, text, name)
-        except Exception as exc:  # noqa: BLE001
-            self._fail("logging text", exc)
+        self._client.log_text(self.run_id, text, name)
 
     def supersede(self, previous_run_id: str, *, mark_killed: bool = True) -> None:
         """Link this run to ``previous_run_id``, the run it resumes.
@@ -214,14 +214,10 @@ class TrackedRun:
                 stacklevel=2,
             )
 
+    @_tracked("logging a figure")
     def log_figure(self, figure: Any, name: str) -> None:
         """Log a matplotlib figure as an image artifact ``name`` (e.g. ``"learning_curve.png"``)."""
-        if not self.enabled:
-            return
-        try:
-            self._client.log_figure(self.run_id, figure, name)
-        except Exception as exc:  # noqa: BLE001
-            self._fail("logging a figure", exc)
+        self._client.log_figure(self.run_id, figure, name)
 
 
 def _get_or_create_experiment(client: Any, name: str, uri: str) -> str:
