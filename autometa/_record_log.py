@@ -29,13 +29,18 @@ class RecordLog:
         self.done: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._file: IO[bytes] | None = None
         if self.path.is_file():
+            good = 0  # bytes of whole records: a run killed mid-write leaves a partial last one
             with self.path.open("rb") as f:
                 while True:
                     try:
                         record = pickle.load(f)
-                    except EOFError:
+                    except (EOFError, pickle.UnpicklingError, ValueError):
                         break
                     self.done[self.key(record)] = record
+                    good = f.tell()
+            if good < self.path.stat().st_size:
+                with self.path.open("r+b") as f:
+                    f.truncate(good)  # drop the partial record; its task is collected again
 
     @staticmethod
     def key(record: dict[str, Any]) -> tuple[Any, ...]:
