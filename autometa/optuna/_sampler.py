@@ -29,7 +29,7 @@ from autometa.optuna._icl import ICLSurrogate, pick_with_icl
 from autometa.optuna._knowledge import MetaKnowledge, TuningTask, task_from_study
 from autometa.optuna._space import NormalizedSpace
 from autometa.optuna._storage import compatible_studies
-from autometa.optuna._trust import PRIOR_RELEVANCE, compatibility, relevance
+from autometa.optuna._trust import PRIOR_RELEVANCE, compatibility, relevance, trust
 
 if TYPE_CHECKING:
     from optuna.study import Study
@@ -57,6 +57,7 @@ _NOISE_CENTRE = 1e-3
 _NOISE_BOUNDS = (1e-6, 1e-2)
 _NOISE_PRIOR_SD = 1.4  # log-normal prior width on the noise level
 _MAX_HYPER_POINTS = 64  # the study GP's hyperparameters are fitted on at most this many trials
+_STUDY_LENGTHSCALE = 0.25  # study GP: centre of the length-scale prior, per sqrt(n_features)
 
 
 @dataclass
@@ -90,6 +91,7 @@ class _SpaceState:
     cand_task_means: np.ndarray  # [n_tasks, n_candidates]
     cand_task_ranks: np.ndarray  # [n_tasks, n_candidates], percentile in [0, 1)
     cand_from_tasks: np.ndarray  # [n_candidates] bool: an evaluated configuration of some task
+    cand_owner: np.ndarray  # [n_candidates] int: the task whose configuration it is, -1 if none
     cand_index: dict[bytes, int]  # feature key -> candidate index
     extra: OrderedDict[bytes, np.ndarray] = field(default_factory=OrderedDict)  # other points
 
@@ -379,7 +381,16 @@ class MetaSampler(BaseSampler):
         rng = self._trial_rng(trial, salt=salt)
         if self._n_finished(study) >= self._n_startup_trials:
             return self._tpe_independent(study, trial, param_name, param_distribution, rng)
-        u = rng.random((1, 1))
+        # Stratified: the k-th earlier trial that has this parameter got the k-th point of a van
+        # der Corput sequence under a random shift keyed by (seed, parameter), so a conditional
+        # parameter drawn a few times spreads over its range instead of clumping.
+        k = sum(
+            param_name in t.params
+            for t in study.get_trials(deepcopy=False)
+            if t.number < trial.number
+        )
+        shift = float(np.random.default_rng([self._base_seed or 0, salt]).random())
+        u = np.array([[(_van_der_corput(k) + shift) % 1.0]])
         space = NormalizedSpace({param_name: param_distribution})
         return space.params_from_internal(space.internal_from_unit(u)[0])[param_name]
 
@@ -443,25 +454,10 @@ class MetaSampler(BaseSampler):
             if key in self._plans:
                 return self._plans[key]
         plan: dict[str, Any] = {}
-        tasks = self._all_tasks()
-        if tasks and trial.number < 4 * self._n_startup_trials:
-            # As in the relative space: an archived task must share at least half of the
-            # parameters the study has shown so far (a lone ``depth`` of another model says
-            # little); the first trial, which has shown nothing yet, may start from the archive.
-            seen = {
-                n
-                for t in study.get_trials(deepcopy=False)
-                if t.number != trial.number
-                for n in t.params
-            }
-            if seen:
-                n_sources = len(self._source_tasks)
-                need = math.ceil(_MIN_ARCHIVE_COVERAGE * len(seen))
-                tasks = [
-                    t
-                    for i, t in enumerate(tasks)
-                    if i < n_sources or len(seen & set(t.distributions)) >= need
-                ]
+        # Only source studies plan parameters outside the relative space: an archived task is not
+        # trusted before the study's own trials confirm it (autometa/optuna/_trust.py), and at
+        # that point the relative space covers the parameters it knows.
+        tasks = list(self._source_tasks)
         if tasks and trial.number < 4 * self._n_startup_trials:
             n_complete = len(
                 study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
@@ -507,6 +503,9 @@ class MetaSampler(BaseSampler):
                 self._base_seed = int(self._rng.rng.randint(0, 2**31 - 1))
             base = self._base_seed
         rng = np.random.default_rng([base, 7919, space.dim])
+        # Drawn first, so that without tasks (or with the archive's candidates masked) the
+        # candidates are those of MetaSampler(knowledge=None).
+        rand = space.internal_from_unit(rng.random((_N_FIXED_RANDOM, space.dim)))
         models: list[_TaskModel] = []
         task_points: list[np.ndarray] = []
         exact: list[dict[bytes, float]] = []
@@ -524,14 +523,16 @@ class MetaSampler(BaseSampler):
                 models.append(model)
                 task_points.append(pts)
                 exact.append(values)
-        rand = space.internal_from_unit(rng.random((_N_FIXED_RANDOM, space.dim)))
-        n_task_pts = sum(len(p) for p in task_points)
-        cand = np.concatenate([*task_points, rand], axis=0) if task_points else rand
+        n_rand = rand.shape[0]
+        owner = np.concatenate(
+            [np.full(n_rand, -1)] + [np.full(len(p), t) for t, p in enumerate(task_points)]
+        )
+        cand = np.concatenate([rand, *task_points], axis=0) if task_points else rand
         feats = space.features_from_internal(cand)
         _, keep = np.unique(np.round(feats, 9), axis=0, return_index=True)
         keep.sort()
-        cand, feats = cand[keep], feats[keep]
-        from_tasks = keep < n_task_pts
+        cand, feats, owner = cand[keep], feats[keep], owner[keep]
+        from_tasks = owner >= 0
         if models:
             means = np.stack([m.predict(cand) for m in models])
             # Where a task evaluated a candidate, trust the evaluation over the surrogate.
@@ -547,7 +548,7 @@ class MetaSampler(BaseSampler):
             means = np.zeros((0, cand.shape[0]))
             ranks = np.zeros((0, cand.shape[0]))
         index = {k: i for i, k in enumerate(_row_keys(feats, as_list=True))}
-        return _SpaceState(space, models, cand, feats, means, ranks, from_tasks, index)
+        return _SpaceState(space, models, cand, feats, means, ranks, from_tasks, owner, index)
 
     def _fit_task(
         self, task: TuningTask, space: NormalizedSpace, rng: np.random.Generator, min_cols: int = 1
@@ -668,15 +669,16 @@ class MetaSampler(BaseSampler):
         """
         if self._source_tasks:
             return True
-        _, trust = self._task_weights(state.tasks, state.task_means(obs_x), obs_y)
-        return math.ceil((k + 1) * trust - 1e-9) > math.ceil(k * trust - 1e-9)
+        _, t_all, _ = self._task_weights(state.tasks, state.task_means(obs_x), obs_y)
+        return math.ceil((k + 1) * t_all - 1e-9) > math.ceil(k * t_all - 1e-9)
 
     # -- initial design ---------------------------------------------------------------------
     @staticmethod
     def _task_weights(
         tasks: Sequence[_TaskModel], task_means_obs: np.ndarray, obs_y: np.ndarray
-    ) -> tuple[np.ndarray, float]:
-        """Task weights (summing to 1) and the trust ``T`` in ``[0, 1]`` of the tasks' prediction.
+    ) -> tuple[np.ndarray, float, bool]:
+        """Task weights (summing to 1), the trust ``T`` in ``[0, 1]`` of the tasks' prediction, and
+        whether any archived task has a positive trust.
 
         A task's similarity is an evidence prior times ``exp(4 * tau)``, with ``tau`` Kendall's
         rank correlation between the task's surrogate and the study's results (from 3
@@ -694,16 +696,19 @@ class MetaSampler(BaseSampler):
         if n_obs >= 3:
             taus = np.array([kendall_tau(m[finite], obs_y[finite]) for m in task_means_obs])
             prior = prior * np.exp(_SIMILARITY_TEMPERATURE * taus)
-        trust = np.array(
+        trusts = np.array(
             [
-                relevance(float(tau), n_obs, PRIOR_RELEVANCE * t.compat) if t.archived else 1.0
+                trust(relevance(float(tau), n_obs, PRIOR_RELEVANCE * t.compat))
+                if t.archived
+                else 1.0
                 for t, tau in zip(tasks, taus, strict=True)
             ]
         )
         base = prior / prior.sum()
-        weights = base * trust
+        weights = base * trusts
         total = float(weights.sum())
-        return (weights / total if total > 0 else base), float(total)
+        archive_on = bool(any(t.archived and w > 0 for t, w in zip(tasks, trusts, strict=True)))
+        return (weights / total if total > 0 else base), float(total), archive_on
 
     def _portfolio_step(
         self,
@@ -725,14 +730,19 @@ class MetaSampler(BaseSampler):
                 ]
             )
             best = pct.min(axis=1)
-            weights, _ = self._task_weights(state.tasks, means_chosen[:, : obs_x.shape[0]], obs_y)
+            weights, _, _ = self._task_weights(
+                state.tasks, means_chosen[:, : obs_x.shape[0]], obs_y
+            )
         else:
             best = np.ones(len(state.tasks))
-            weights, _ = self._task_weights(state.tasks, np.zeros((len(state.tasks), 0)), obs_y[:0])
+            weights, _, _ = self._task_weights(
+                state.tasks, np.zeros((len(state.tasks), 0)), obs_y[:0]
+            )
         taken = _row_keys(state.space.features_from_internal(chosen)) if chosen.shape[0] else set()
         available = np.array([k not in taken for k in _row_keys(state.cand_features, as_list=True)])
-        if (available & state.cand_from_tasks).any():
-            available &= state.cand_from_tasks  # propose configurations some task has evaluated
+        tasks_ok = state.cand_from_tasks & (np.append(weights, 0.0)[state.cand_owner] > 0)
+        if (available & tasks_ok).any():
+            available &= tasks_ok  # propose configurations some trusted task has evaluated
         ranks = state.cand_task_ranks
         pick = 0
         for _ in range(pending + 1):
@@ -753,45 +763,30 @@ class MetaSampler(BaseSampler):
         pending: int,
         rng: np.random.Generator,
     ) -> np.ndarray:
-        design = self._knowledge.design(space.dim) if self._knowledge is not None else None
+        """The next point of the space-filling design (:func:`space_filling_design`).
+
+        Design points already taken (by a finished, running or pending trial) are skipped. Once
+        all are taken (a space of few categorical values), the design point whose configuration
+        was taken least often is repeated, so categorical choices stay balanced.
+        """
         with self._lock:
             base = self._base_seed or 0
-        if design is None:
-            m = int(math.ceil(math.log2(4 * self._n_startup_trials)))
-            design = qmc.Sobol(space.dim, scramble=True, seed=base).random_base2(m)
-        else:
-            # The learned design, under a random symmetry of the cube keyed by the seed (the
-            # parameters permuted, some reflected): the landscapes it was learned on look alike
-            # under these, but a fixed objective that one orientation misses is no longer
-            # missed by every seed (docs/sampler.md gives the measurements).
-            sym = np.random.default_rng([base, 104729, space.dim])
-            design = np.asarray(design, dtype=float)[:, sym.permutation(space.dim)]
-            flip = sym.random(space.dim) < 0.5
-            design[:, flip] = 1.0 - design[:, flip]
-            # Categorical parameters: every choice equally often, in a seeded order (the learned
-            # design's interior points would otherwise favour the middle choices).
-            for j, name in enumerate(space.names):
-                dist = space.distributions[name]
-                if isinstance(dist, CategoricalDistribution):
-                    n_c = len(dist.choices)
-                    order = np.concatenate(
-                        [sym.permutation(n_c) for _ in range(-(-len(design) // n_c))]
-                    )
-                    design[:, j] = (order[: len(design)] + 0.5) / n_c
+        design = space_filling_design(space, 4 * self._n_startup_trials, base)
         pts = space.internal_from_unit(design)
+        keys = _row_keys(space.features_from_internal(pts), as_list=True)
         chosen = np.concatenate([obs_x, run_x], axis=0)
-        taken = _row_keys(space.features_from_internal(chosen)) if chosen.shape[0] else set()
-        skip = pending
-        for key, x in zip(
-            _row_keys(space.features_from_internal(pts), as_list=True), pts, strict=True
-        ):
-            if key in taken:
-                continue
-            if skip == 0:
-                return x
-            skip -= 1
-            taken.add(key)
-        return space.internal_from_unit(rng.random((1, space.dim)))[0]
+        chosen_keys = _row_keys(space.features_from_internal(chosen), as_list=True)
+        counts: dict[bytes, int] = {}
+        for k in chosen_keys:
+            counts[k] = counts.get(k, 0) + 1
+        for _ in range(pending + 1):
+            # the first design point whose configuration was taken least often
+            j = min(range(len(keys)), key=lambda i: (counts.get(keys[i], 0), i))
+            counts[keys[j]] = counts.get(keys[j], 0) + 1
+        if counts[keys[j]] > 1 and len(set(keys)) >= len(keys) // 2:
+            # a continuous space whose design is used up: a fresh random point
+            return space.internal_from_unit(rng.random((1, space.dim)))[0]
+        return pts[j]
 
     # -- Bayesian optimization ------------------------------------------------------------------
     def _bo_step(
@@ -821,9 +816,11 @@ class MetaSampler(BaseSampler):
         cand = np.concatenate([state.cand_internal, new], axis=0)
         feats = np.concatenate([state.cand_features, space.features_from_internal(new)], axis=0)
         # Prior mean from similarity-weighted task surrogates.
+        archive_masked = False
         if state.tasks:
             obs_means = state.task_means(obs_x)
-            w, trust = self._task_weights(state.tasks, obs_means, obs_y)
+            w, t_all, archive_on = self._task_weights(state.tasks, obs_means, obs_y)
+            archive_masked = not archive_on
             active = w > 1e-3 / len(w)
             new_means = state.task_means(new, active)
             prior_c = w @ np.concatenate([state.cand_task_means, new_means], axis=1)
@@ -835,7 +832,7 @@ class MetaSampler(BaseSampler):
                 if vo > 1e-12
                 else 0.0
             )
-            a *= trust  # an archive the study does not confirm fades out of the prior mean
+            a *= t_all  # an archive the study does not confirm fades out of the prior mean
             b = float(np.mean(z - a * prior_o))
         else:
             prior_c = np.zeros(cand.shape[0])
@@ -856,6 +853,10 @@ class MetaSampler(BaseSampler):
             resid = np.concatenate([resid, lie])
             gp = GP(gp.lengthscale, gp.noise).fit(x_feat, resid)
         available = np.array([k not in taken for k in _row_keys(feats, as_list=True)])
+        if archive_masked:
+            # No archived task is trusted yet: its configurations are not candidates either.
+            n_fixed = state.cand_owner.shape[0]
+            available[:n_fixed] &= state.cand_owner < 0
         if not available.any():
             available[:] = True
         pick = pick_with_believer(
@@ -886,8 +887,12 @@ class MetaSampler(BaseSampler):
         data, so a proposal stays a function of the history alone. The GP with these
         hyperparameters is then fitted to ``x``, ``y`` (the windowed residuals).
         """
-        base = self._lengthscale(space)
-        noise0 = self._noise()
+        # The prior centre is the untuned default, with or without knowledge: the meta-learned
+        # length scale (0.23 x sqrt(n_features)) is within this prior's width of it, and with the
+        # same study GP a study that confirms no knowledge is tuned exactly as with
+        # knowledge=None (docs/sampler.md, "Name collisions").
+        base = _STUDY_LENGTHSCALE * math.sqrt(max(space.n_features, 1))
+        noise0 = _NOISE_CENTRE
         n = obs_y.shape[0]
         if n < 3:
             return GP(base, noise0).fit(x, y)
@@ -937,6 +942,54 @@ class MetaSampler(BaseSampler):
                 best_gp, best_lml = gp, lml
         assert best_gp is not None
         return best_gp
+
+
+def _van_der_corput(k: int) -> float:
+    """The ``k``-th point (from 0) of the base-2 van der Corput sequence."""
+    out, denom = 0.0, 1.0
+    while k:
+        denom *= 2.0
+        k, bit = divmod(k, 2)
+        out += bit / denom
+    return out
+
+
+def space_filling_design(space: NormalizedSpace, n: int, seed: int) -> np.ndarray:
+    """Space-filling initial design in the unit cube, ``[m, space.dim]`` with ``m >= n``.
+
+    A scrambled Sobol sequence (seeded) for the numerical parameters. The categorical ones
+    jointly take the combinations of their choices in a seeded random order, each combination
+    once before any repeats (so two categorical parameters with 4 and 3 choices see 10 different
+    pairs in 10 trials, where independent draws see about 7); beyond 4,096 combinations each
+    categorical parameter cycles through its choices in its own seeded order instead.
+    """
+    m = int(math.ceil(math.log2(max(n, 2))))
+    design = qmc.Sobol(space.dim, scramble=True, seed=seed).random_base2(m)
+    cats = [
+        j
+        for j, name in enumerate(space.names)
+        if isinstance(space.distributions[name], CategoricalDistribution)
+    ]
+    if not cats:
+        return design
+    sizes = [len(space.distributions[space.names[j]].choices) for j in cats]  # type: ignore[attr-defined]
+    rng = np.random.default_rng([seed, 104729, space.dim])
+    n_pts = design.shape[0]
+    if math.prod(sizes) <= 4096:
+        total = math.prod(sizes)
+        combos = np.concatenate([rng.permutation(total) for _ in range(-(-n_pts // total))])
+        idx = np.stack(np.unravel_index(combos[:n_pts], sizes), axis=1)
+    else:
+        idx = np.stack(
+            [
+                np.concatenate([rng.permutation(c) for _ in range(-(-n_pts // c))])[:n_pts]
+                for c in sizes
+            ],
+            axis=1,
+        )
+    for col, (j, c) in enumerate(zip(cats, sizes, strict=True)):
+        design[:, j] = (idx[:, col] + 0.5) / c
+    return design
 
 
 _CONTROLLER: Any = None

@@ -16,6 +16,12 @@ sceptical prior by the study's own trials:
 Trust moves smoothly: each trial that the task mis-ranks lowers it a little, and a task that
 ranks the study's trials no better than chance loses almost all weight within a few tens of
 trials, whatever its names.
+
+**An archived task acts only once the study favours it** (:func:`trust`): its weight is
+``max(0, 2 p - 1)`` for the posterior ``p`` above, zero while the odds are against it (always
+at the sceptical prior, so before the study's own trials confirm a task it proposes nothing,
+contributes no candidates and no prior mean) and rising smoothly to 1 as the evidence grows.
+Without a trusted task MetaSampler proposes exactly what ``MetaSampler(knowledge=None)`` does.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from collections.abc import Mapping
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 
-__all__ = ["PRIOR_RELEVANCE", "TAU_RELEVANT", "compatibility", "relevance"]
+__all__ = ["PRIOR_RELEVANCE", "TAU_RELEVANT", "compatibility", "relevance", "trust"]
 
 PRIOR_RELEVANCE = 0.25  # prior probability that a fully compatible archived task predicts the study
 TAU_RELEVANT = 0.3  # Kendall tau expected between a predictive task and the study
@@ -105,3 +111,12 @@ def relevance(tau: float, n: int, prior: float) -> float:
     log_bf = (tau * TAU_RELEVANT - 0.5 * TAU_RELEVANT**2) / var
     logit = math.log(prior / (1.0 - prior)) + log_bf
     return 1.0 / (1.0 + math.exp(-min(max(logit, -50.0), 50.0)))
+
+
+def trust(posterior: float) -> float:
+    """Weight of an archived task given its posterior relevance: ``max(0, 2 p - 1)``.
+
+    Zero while the posterior odds do not favour the task (``p <= 0.5``), 1 at certainty, linear
+    in between; so a task starts to act only once the study's own trials have confirmed it.
+    """
+    return float(min(1.0, max(0.0, 2.0 * float(posterior) - 1.0)))
