@@ -673,9 +673,8 @@ class MetaSampler(BaseSampler):
         return math.ceil((k + 1) * t_all - 1e-9) > math.ceil(k * t_all - 1e-9)
 
     # -- initial design ---------------------------------------------------------------------
-    @staticmethod
     def _task_weights(
-        tasks: Sequence[_TaskModel], task_means_obs: np.ndarray, obs_y: np.ndarray
+        self, tasks: Sequence[_TaskModel], task_means_obs: np.ndarray, obs_y: np.ndarray
     ) -> tuple[np.ndarray, float, bool]:
         """Task weights (summing to 1), the trust ``T`` in ``[0, 1]`` of the tasks' prediction, and
         whether any archived task has a positive trust.
@@ -684,11 +683,15 @@ class MetaSampler(BaseSampler):
         rank correlation between the task's surrogate and the study's results (from 3
         observations on). A source study is trusted; an archived task is weighted by its
         relevance (:func:`~autometa.optuna._trust.relevance`: a sceptical prior scaled by how well
-        its space fits the study's, updated by ``tau``). ``T`` is the similarity-weighted mean of
+        its space fits the study's, updated by ``tau``). Without source studies that relevance
+        only counts once the study favours the task (:func:`~autometa.optuna._trust.trust`:
+        zero at odds against, so an unconfirmed archive does nothing); with source studies, which
+        vouch for the kind of study, it is used as it is. ``T`` is the similarity-weighted mean of
         the tasks' trusts (1 with source studies only); it scales the tasks' prior mean in the
         Bayesian-optimization phase and sets the share of the archive's picks in the initial
         design.
         """
+        gate = trust if not self._source_tasks else float
         prior = np.array([t.n_points / (t.n_points + _EVIDENCE_POINTS) for t in tasks])
         finite = np.isfinite(obs_y)
         n_obs = int(finite.sum())
@@ -698,7 +701,7 @@ class MetaSampler(BaseSampler):
             prior = prior * np.exp(_SIMILARITY_TEMPERATURE * taus)
         trusts = np.array(
             [
-                trust(relevance(float(tau), n_obs, PRIOR_RELEVANCE * t.compat))
+                gate(relevance(float(tau), n_obs, PRIOR_RELEVANCE * t.compat))
                 if t.archived
                 else 1.0
                 for t, tau in zip(tasks, taus, strict=True)
