@@ -699,12 +699,19 @@ class MetaSampler(BaseSampler):
         if n_obs >= 3:
             taus = np.array([kendall_tau(m[finite], obs_y[finite]) for m in task_means_obs])
             prior = prior * np.exp(_SIMILARITY_TEMPERATURE * taus)
+        ev_taus, n_ev = taus, n_obs
+        if not self._source_tasks and n_obs >= 6:
+            # Without sources, an archived task must rank the study's better half: a task that
+            # only tells good from bad regions (as a shared name often does) but not where the
+            # optimum lies would pull the search to its own optimum.
+            y = obs_y[finite]
+            top = np.argsort(y, kind="stable")[: n_obs // 2]
+            ev_taus = np.array([kendall_tau(m[finite][top], y[top]) for m in task_means_obs])
+            n_ev = len(top)
         trusts = np.array(
             [
-                gate(relevance(float(tau), n_obs, PRIOR_RELEVANCE * t.compat))
-                if t.archived
-                else 1.0
-                for t, tau in zip(tasks, taus, strict=True)
+                gate(relevance(float(tau), n_ev, PRIOR_RELEVANCE * t.compat)) if t.archived else 1.0
+                for t, tau in zip(tasks, ev_taus, strict=True)
             ]
         )
         base = prior / prior.sum()
