@@ -126,24 +126,24 @@ class _SpaceState:
 class MetaSampler(BaseSampler):
     """A meta-learned sampler that warm-starts new studies.
 
-    The first ``n_startup_trials`` configurations come from a *meta-learned initial design*:
+    The first ``n_startup_trials`` configurations come from an initial design:
 
-    * when past tasks share parameters with the study (``source_studies``, or tasks archived
-      in the meta-knowledge whose parameters match by name), a greedy portfolio over those
-      tasks: each new point minimizes the similarity-weighted regret, across tasks, of the set
-      proposed so far (tasks are re-weighted by the rank correlation between their surrogate
-      and the study's results as trials complete). A task archived in the meta-knowledge is
-      trusted by behaviour, not by name (:mod:`autometa.optuna._trust`): from a sceptical prior
-      scaled by how well its ranges and types fit the study's, its trust follows how well it
-      ranks the study's trials and sets the share of its picks among space-filling ones;
-    * otherwise, the meta-learned design for the space's dimension (a portfolio of points in
-      the unit cube built to minimize regret across synthetic tuning landscapes: basins,
-      plateaus, sweet spots, irrelevant dimensions), or a scrambled Sobol design where the
-      knowledge has none.
+    * when trusted past tasks share parameters with the study (``source_studies``, or tasks
+      archived in the meta-knowledge whose parameters match by name and which the study's own
+      trials have confirmed), a greedy portfolio over those tasks: each new point minimizes the
+      similarity-weighted regret, across tasks, of the set proposed so far (tasks are
+      re-weighted by the rank correlation between their surrogate and the study's results as
+      trials complete). A task archived in the meta-knowledge is trusted by behaviour, not by
+      name (:mod:`autometa.optuna._trust`): without source studies it acts only once the
+      posterior odds, from a sceptical prior scaled by how well its ranges and types fit the
+      study's, favour it; until then the sampler proposes exactly what
+      ``MetaSampler(knowledge=None)`` proposes;
+    * otherwise, a space-filling design (:func:`space_filling_design`: scrambled Sobol for the
+      numerical parameters, every combination of categorical choices once before repeats).
 
     Later trials maximize expected improvement under a Gaussian process whose prior mean is
-    the similarity-weighted combination of the task surrogates (times the archive's trust) and
-    which has one length scale per parameter, fitted to the study around the meta-learned one.
+    the similarity-weighted combination of the trusted task surrogates and which has one
+    length scale per parameter, fitted to the study.
 
     Parameters
     ----------
@@ -154,7 +154,7 @@ class MetaSampler(BaseSampler):
     knowledge : MetaKnowledge, path, ``"default"`` or None, default="default"
         The meta-knowledge: ``"default"`` is the one shipped with autometa (trained with
         ``python -m autometa.optuna.train``), a path loads a file written by that command,
-        ``None`` uses none (Sobol design, GP with untuned priors).
+        ``None`` uses none (no archive; the design and the study GP are the same either way).
     n_startup_trials : int, default=10
         Number of configurations taken from the initial design.
     independent_sampler : optuna.samplers.BaseSampler, optional

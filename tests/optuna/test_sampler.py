@@ -191,8 +191,10 @@ def test_bad_arguments(kwargs: dict, error: type, match: str) -> None:
         MetaSampler(**kwargs)
 
 
-def test_archived_tasks_drive_the_first_trial() -> None:
-    # A task archived under matching parameter names decides the very first configuration.
+def test_a_source_study_drives_the_first_trial_an_archived_task_does_not() -> None:
+    # A source study under matching parameter names decides the very first configuration. The
+    # same results archived in the meta-knowledge do not: an archived task is not trusted before
+    # the study's own trials favour it, so the first trial is that of knowledge=None.
     rng = np.random.default_rng(0)
     xs = rng.uniform(-5, 5, size=60)
     task = TuningTask(
@@ -201,10 +203,24 @@ def test_archived_tasks_drive_the_first_trial() -> None:
         [{"x": float(x)} for x in xs],
         list((xs - 2.0) ** 2),
     )
-    k = MetaKnowledge(tasks=[task])
-    study = optuna.create_study(sampler=MetaSampler(knowledge=k, seed=0))
-    study.optimize(lambda t: (t.suggest_float("x", -5, 5) - 2.0) ** 2, n_trials=1)
-    assert abs(study.trials[0].params["x"] - 2.0) < 0.5
+    source = optuna.create_study()
+    for x in xs:
+        source.add_trial(
+            optuna.trial.create_trial(
+                params={"x": float(x)},
+                distributions={"x": FloatDistribution(-5, 5)},
+                value=float((x - 2.0) ** 2),
+            )
+        )
+
+    def first(sampler: MetaSampler) -> float:
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(lambda t: (t.suggest_float("x", -5, 5) - 2.0) ** 2, n_trials=1)
+        return study.trials[0].params["x"]
+
+    assert abs(first(MetaSampler([source], knowledge=None, seed=0)) - 2.0) < 0.5
+    archived = first(MetaSampler(knowledge=MetaKnowledge(tasks=[task]), seed=0))
+    assert archived == first(MetaSampler(knowledge=None, seed=0))
 
 
 def test_study_gp_fits_a_length_scale_per_parameter() -> None:
