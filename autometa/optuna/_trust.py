@@ -17,11 +17,13 @@ Trust moves smoothly: each trial that the task mis-ranks lowers it a little, and
 ranks the study's trials no better than chance loses almost all weight within a few tens of
 trials, whatever its names.
 
-**An archived task acts only once the study favours it** (:func:`trust`): its weight is
+**Without source studies an archived task acts only once the study favours it** (:func:`trust`,
+with the tau taken on the study's better half of trials from 6 trials on): its weight is
 ``max(0, 2 p - 1)`` for the posterior ``p`` above, zero while the odds are against it (always
 at the sceptical prior, so before the study's own trials confirm a task it proposes nothing,
 contributes no candidates and no prior mean) and rising smoothly to 1 as the evidence grows.
 Without a trusted task MetaSampler proposes exactly what ``MetaSampler(knowledge=None)`` does.
+With source studies (which vouch for the kind of study) the posterior itself is the weight.
 """
 
 from __future__ import annotations
