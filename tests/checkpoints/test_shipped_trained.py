@@ -2,9 +2,9 @@
 
 Each is rebuilt the way its training command built it (same config, same torch seed), so a
 tensor that never received a gradient would be equal to its rebuilt initialization. This is a
-weak check (one optimizer step passes it); the classifier's neural members have a quality test
-instead (``test_shipped_quality.py``: each beats its untrained self on validation tables), and
-docs/data.md says that the augmentation files have none yet.
+weak check (one optimizer step passes it); the quality tests are ``test_shipped_quality.py``
+(the classifier's neural members) and ``test_augment_quality.py`` (the augmentation policy with
+its companion learner): each beats its untrained self on validation tables.
 """
 
 from __future__ import annotations
