@@ -138,7 +138,6 @@ TRAINED_BEFORE_AUDIT: tuple[str, ...] = (
     "classifier_hypernet.pt",
     "classifier_in_context.pt",
     "regressor_in_context.pt",
-    "regressor_maml.pt",
     "regressor_portfolio.json",
 )
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # this checkout's autometa, not another installed copy
 CHECKPOINTS = ROOT / "autometa" / "checkpoints"
 OUT = ROOT / "docs" / "results" / "augment_policy_quality.json"
 TASKS_PER_BATCH = 8
