@@ -132,8 +132,6 @@ KEPT_EVALUATION_OVERLAPS: dict[str, str] = {
 #: :data:`CONTENT_LEAKS` table; their model cards record those lists. They keep whatever they
 #: learnt from those rows until retrained on the lists below (docs/data.md).
 TRAINED_BEFORE_AUDIT: tuple[str, ...] = (
-    "augment_learner.pt",
-    "augment_policy.pt",
     "classifier_default.pt",
     "classifier_hypernet.pt",
     "classifier_in_context.pt",
