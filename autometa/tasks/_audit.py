@@ -69,6 +69,14 @@ _MIN_CONTAINMENT = 0.5  # a column pairs with one that holds at least half of it
 _INDEX_MAX_COLUMNS = 25  # a token present in more dev columns than this is not distinctive
 _CANDIDATE_MIN_HITS = 3
 _CANDIDATE_MIN_SHARE = 0.2
+_CODE_MAX_LEVELS = (
+    32  # a column with at most this many distinct values is a code (levels, ratings, flags)
+)
+_HIST_MIN_SIMILARITY = 0.9  # two code columns pair when their value shares agree this much (1 - TV)
+_HIST_CANDIDATE_L1 = (
+    0.2  # the index's looser bound on the same distance (sorted shares, relabel-free)
+)
+_DROP_ONE_MAX_PAIRS = 12  # the multiset match also tries leaving out one pair up to this many pairs
 
 
 def _numeric_tokens(values: np.ndarray) -> np.ndarray:
@@ -195,6 +203,60 @@ class TableTokens:
         return tuple(out)
 
     @functools.cached_property
+    def codes(self) -> tuple[bool, ...]:
+        """Columns of 2 to 32 distinct values (category levels, ratings, integer codes, flags)."""
+        return tuple(2 <= len(u) <= _CODE_MAX_LEVELS for u in self.uniques)
+
+    @functools.cached_property
+    def shares(self) -> tuple[tuple[np.ndarray, np.ndarray] | None, ...]:
+        """Per code column: its distinct tokens and the share of the rows holding each (else None)."""
+        out: list[tuple[np.ndarray, np.ndarray] | None] = []
+        for c, is_code in zip(self.columns, self.codes, strict=True):
+            if not is_code:
+                out.append(None)
+                continue
+            values, counts = np.unique(c, return_counts=True)
+            out.append((values, counts / max(len(c), 1)))
+        return tuple(out)
+
+    @functools.cached_property
+    def sorted_shares(self) -> tuple[np.ndarray | None, ...]:
+        """Per code column: its value shares sorted largest first, padded to 33 (kept by any relabelling)."""
+        out: list[np.ndarray | None] = []
+        for sh in self.shares:
+            if sh is None:
+                out.append(None)
+                continue
+            v = np.zeros(_CODE_MAX_LEVELS + 1)
+            top = np.sort(sh[1])[::-1][: _CODE_MAX_LEVELS + 1]
+            v[: len(top)] = top
+            out.append(v)
+        return tuple(out)
+
+    @functools.cached_property
+    def relabelled(self) -> TableTokens:
+        """Code columns recoded by frequency (most frequent value 0, then 1, ...; ties by token).
+
+        A copy whose categories were renamed (``"male"`` -> ``1``, ``"yes"`` -> ``"Y"``) or
+        whose codes were shifted or standardized has the same relabelled code columns; the other
+        columns are kept as they are (they take no part in :func:`_code_pairs` of this view).
+        """
+        cols = []
+        for c, sh in zip(self.columns, self.shares, strict=True):
+            if sh is None:
+                cols.append(c)
+                continue
+            values, share = sh
+            order = np.lexsort((values, -share))  # most frequent first, ties by token
+            rank = np.empty(len(values), np.int64)
+            rank[order] = np.arange(len(values))
+            new = rank[np.searchsorted(values, c)]
+            cols.append(np.where(c == _NAN, _NAN, new))
+        return TableTokens(
+            columns=tuple(cols), n_rows=self.n_rows, values=self.values, is_ranked=True
+        )
+
+    @functools.cached_property
     def uniques(self) -> tuple[np.ndarray, ...]:
         """Sorted distinct non-missing tokens of each column."""
         return tuple(np.unique(c[c != _NAN]) for c in self.columns)
@@ -315,7 +377,127 @@ def shared_rows(
     ]
     pairs = _one_to_one(offers, q)
     by_rank = _judge(q.ranked, r.ranked, pairs) if pairs else by_value
-    return max(by_value, by_rank, key=lambda o: (o[0].rows_shared, o[0].columns_matched))
+    # codes: tables made of small codes (ratings, levels, flags) carry too few bits per cell for
+    # the passes above; their code columns pair by the shares of their values (as written, and
+    # relabelled by frequency) and whole rows are matched as multisets against a shuffled control
+    by_code = [by_value]
+    if sum(q.codes) >= 4 and sum(r.codes) >= 4:
+        by_code += [
+            _judge_codes(a, b, _code_pairs(a, b, by_place))
+            for a, b in ((q, r), (q.relabelled, r.relabelled))
+            for by_place in (False, True)
+        ]
+    return max(by_value, by_rank, *by_code, key=lambda o: (o[0].rows_shared, o[0].columns_matched))
+
+
+def _code_pairs(
+    q: TableTokens, r: TableTokens, by_place: bool = False
+) -> list[tuple[int, int, int]]:
+    """Code columns of ``q`` paired one to one with the code columns of ``r`` whose values occur
+    in nearly the same shares (``1 - total variation >= 0.9``), most similar first; with
+    ``by_place``, among the columns within 0.05 of a column's best (look-alike items of one
+    questionnaire) the one at the nearest relative position first."""
+    offers: list[tuple[float, int, int]] = []
+    for j, a in enumerate(q.shares):
+        if a is None:
+            continue
+        sims: list[tuple[float, int]] = []
+        for i, b in enumerate(r.shares):
+            if b is None or abs(len(b[0]) - len(a[0])) > max(2, len(a[0]) // 4):
+                continue
+            _, ia, ib = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
+            sim = float(np.minimum(a[1][ia], b[1][ib]).sum())
+            if sim >= _HIST_MIN_SIMILARITY:
+                sims.append((sim, i))
+        if not sims:
+            continue
+        best = max(sim for sim, _ in sims)
+        for sim, i in sims:
+            if not by_place:
+                offers.append((sim, j, i))
+            elif sim >= best - 0.05:
+                offers.append((1.0 - abs(j / len(q.columns) - i / len(r.columns)), j, i))
+    return _one_to_one(offers, q)
+
+
+def _multiset_found(qk: np.ndarray, rk: np.ndarray) -> np.ndarray:
+    """Rows of ``qk`` (row hashes) met in ``rk``, each row of ``rk`` used once (a multiset intersection)."""
+    occurrence = pd.Series(qk).groupby(qk).cumcount().to_numpy()
+    available = pd.Series(rk).value_counts().reindex(qk).fillna(0).to_numpy()
+    return occurrence < available
+
+
+def _judge_codes(
+    q: TableTokens, r: TableTokens, pairs: list[tuple[int, int, int]]
+) -> tuple[Overlap, np.ndarray]:
+    """Rows of ``q`` equal, on every paired code column, to a row of ``r`` (each used once).
+
+    Reports at least 1% of ``q``'s rows and at least five (this pass looks for copies of whole
+    tables of codes; a few rows that agree on many near-constant codes are not one). At least
+    four pairs covering half of ``q``'s columns; with five to twelve pairs each pair
+    is also left out once (one wrongly paired column cannot hide a copy). A match counts only
+    when its rows and its distinct rows both exceed five times (plus one) what the same match
+    gives after each paired column of ``q`` is shuffled on its own (three shuffles, the most
+    kept): unrelated tables of small codes meet common rows (all ones, all zeros) by chance,
+    not hundreds of distinct ones. And ``q``'s rows seen once must be met in ``r`` more than
+    three times (plus one) as often as a sample of their population would meet them (two
+    samples of one population, e.g. two surveys with the same questions, share common rows
+    that the shuffles do not produce).
+    """
+    none = Overlap(0, q.n_rows, 0, 0, len(pairs), len(q.columns)), np.zeros(q.n_rows, dtype=bool)
+    if len(pairs) < 4 or len(pairs) < 0.5 * len(q.columns):
+        return none
+    subsets = [pairs]
+    if 5 <= len(pairs) <= _DROP_ONE_MAX_PAIRS:
+        subsets += [[p for p in pairs if p is not drop] for drop in pairs]
+    full = q.rows(range(len(q.columns)))
+    n_distinct = len(np.unique(full))
+    best = none
+    for sub in subsets:
+        qcols, rcols = [p[0] for p in sub], [p[1] for p in sub]
+        qk, rk = q.rows(qcols), r.rows(rcols)
+        found = _multiset_found(qk, rk)
+        shared = int(found.sum())
+        if shared <= best[0].rows_shared:
+            continue
+        chance = chance_distinct = 0
+        rng = np.random.default_rng(0)
+        for _ in range(3):
+            shuffled = dataclasses.replace(
+                q,
+                columns=tuple(
+                    rng.permutation(c) if j in qcols else c for j, c in enumerate(q.columns)
+                ),
+            )
+            sk = shuffled.rows(qcols)
+            hit = _multiset_found(sk, rk)
+            chance = max(chance, int(hit.sum()))
+            chance_distinct = max(chance_distinct, len(np.unique(sk[hit])))
+        distinct = len(np.unique(qk[found]))
+        # rows met once in q are met in r far more often than an independent sample of q's
+        # population of r's size would meet them (Good-Turing: q's once-seen rows carry a
+        # probability mass of about 2 * [rows seen twice] / n): two surveys of one population
+        # share their common answers, a copy shares its rare ones too
+        keys, counts = np.unique(qk, return_counts=True)
+        rare = int(np.isin(keys[counts == 1], rk).sum())
+        expected = 2.0 * int((counts == 2).sum()) / len(qk) * len(rk)
+        if (
+            shared >= max(5, LEAK_THRESHOLD * q.n_rows)  # a whole-table pass: no stray rows
+            and shared > 5 * chance + 1
+            and distinct > 5 * chance_distinct + 1
+            and rare > 3 * expected + 1
+        ):
+            o = Overlap(
+                shared,
+                q.n_rows,
+                len(np.unique(full[found])),
+                n_distinct,
+                len(pairs),
+                len(q.columns),
+                chance,
+            )
+            best = o, found
+    return best
 
 
 def _one_to_one(offers: list[tuple[float, int, int]], q: TableTokens) -> list[tuple[int, int, int]]:
@@ -561,6 +743,16 @@ class _Index:
             ):
                 if num and inf:
                     self.by_profile.setdefault(prof, set()).add(name)
+        # code columns by their sorted value shares (tables of small codes, relabelled or not)
+        vecs, self.code_owner = [], []
+        self.code_need: dict[str, float] = {}
+        for name, table in tables.items():
+            own = [v for v in table.sorted_shares if v is not None]
+            if len(own) >= 4:
+                vecs += own
+                self.code_owner += [name] * len(own)
+                self.code_need[name] = max(4.0, 0.5 * len(table.columns))
+        self.code_vecs = np.array(vecs) if vecs else np.zeros((0, _CODE_MAX_LEVELS + 1))
 
     def candidates(self, ref: TableTokens) -> set[str]:
         """Dev tables with a column sharing enough distinctive tokens with a column of ``ref``."""
@@ -582,6 +774,15 @@ class _Index:
         for num, inf, prof in zip(ref.numeric, ref.informative, ref.profiles, strict=True):
             if num and inf:
                 out |= self.by_profile.get(prof, set())
+        ref_vecs = [v for v in ref.sorted_shares if v is not None]
+        if len(ref_vecs) >= 4 and len(self.code_vecs):
+            close = np.zeros(len(self.code_vecs), dtype=bool)
+            for v in ref_vecs:
+                close |= np.abs(self.code_vecs - v).sum(axis=1) <= _HIST_CANDIDATE_L1
+            hits: dict[str, int] = {}
+            for name in np.asarray(self.code_owner, dtype=object)[close]:
+                hits[name] = hits.get(name, 0) + 1
+            out |= {name for name, h in hits.items() if h >= self.code_need[name]}
         return out
 
 

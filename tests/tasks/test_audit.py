@@ -61,6 +61,55 @@ def test_a_partial_copy_counts_only_the_shared_rows():
     assert o.rows_shared == 30 and o.rows == 100
 
 
+def _questionnaire(seed: int, n: int = 600, items: int = 8) -> pd.DataFrame:
+    """Answers 1-5 to items driven by one latent trait (each item its own loading and offset)."""
+    rng = np.random.default_rng(seed)
+    loading = np.linspace(0.8, 1.6, items)
+    offset = np.linspace(-0.6, 0.6, items)
+    x = rng.normal(size=(n, 1)) * loading + offset + 0.8 * rng.normal(size=(n, items))
+    return pd.DataFrame(np.clip(np.round(x + 3), 1, 5).astype(int)).add_prefix("q")
+
+
+def test_a_table_of_small_integer_codes_is_found_in_its_copy():
+    """KEEL wisconsin against MASS.biopsy: every column a 1-10 rating, a few rows dropped,
+    the label recoded (2/4 -> benign/malignant), an id column added."""
+    rng = np.random.default_rng(5)
+    severity = rng.gamma(1.0, 2.0, size=(700, 1))
+    scores = np.clip(np.round(1 + severity * rng.uniform(0.3, 1.5, size=(700, 9))), 1, 10)
+    reference = pd.DataFrame(scores.astype(int)).add_prefix("V")
+    reference["class"] = np.where(reference.mean(axis=1) > 3, "malignant", "benign")
+    reference.insert(0, "ID", rng.permutation(10**6)[:700])
+    copy = reference.drop(columns="ID").iloc[16:].sample(frac=1.0, random_state=0)
+    copy["class"] = np.where(copy["class"] == "benign", 2, 4)
+    o = _audit.overlap(copy, reference)
+    assert (o.rows_shared, o.rows) == (684, 684)
+
+
+def test_a_table_with_every_category_renamed_is_found():
+    """AER.Affairs against Ecdat.Fair, but with every level renamed and the columns reordered."""
+    rng = np.random.default_rng(6)
+    levels = {"a": 2, "b": 9, "c": 8, "d": 2, "e": 5, "f": 7, "g": 7, "h": 5, "i": 6}
+    reference = pd.DataFrame(
+        {c: rng.choice([f"{c}{k}" for k in range(n)], 601, p=rng.dirichlet(np.ones(n)))
+         for c, n in levels.items()}
+    )  # fmt: skip
+    copy = reference.iloc[:, ::-1].copy()
+    for c in copy.columns:  # every level renamed: strings to numbers
+        codes = {v: i * 7 + 3 for i, v in enumerate(sorted(copy[c].unique(), reverse=True))}
+        copy[c] = copy[c].map(codes)
+    o = _audit.overlap(copy, reference)
+    assert o.rows_shared == 601
+
+
+def test_two_samples_of_one_questionnaire_share_no_rows_but_a_copy_is_found():
+    """Common answer patterns (all 3s) occur in any two samples; only a copy shares rare ones."""
+    a, b = _questionnaire(1), _questionnaire(2)
+    assert _audit.overlap(a, b).rows_shared == 0
+    half = b.copy()
+    half.iloc[:300] = a.iloc[:300].to_numpy()
+    assert 300 <= _audit.overlap(a, half).rows_shared <= 360  # the copied rows, and common ones
+
+
 def _assert_lists_clean(leaking) -> None:
     """No training/validation list holds a leaking table; an evaluation list only a kept one."""
     for role, names in roles.TRAINING.items():
