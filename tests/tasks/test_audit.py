@@ -176,3 +176,27 @@ def test_the_list_check_fails_when_a_list_holds_a_leaking_table():
     with pytest.raises(AssertionError):
         _assert_lists_clean({name: ["keel/australian"]})
     _assert_lists_clean({"keel/crx": ["keel/australian"]})  # crx is in no list any more
+
+
+def test_the_audit_command_fails_on_a_pool_leak_but_not_on_a_kept_evaluation_overlap(
+    monkeypatch, capsys
+):
+    from autometa.cli import main
+
+    def verdict(dev: str) -> dict:
+        return {
+            "dev": dev,
+            "reference": "keel/australian",
+            "rows_shared": 9,
+            "rows": 9,
+            "share": 1.0,
+        }
+
+    monkeypatch.setattr(_audit, "reference_tables", lambda rdatasets=True: iter(()))
+    kept = sorted(roles.KEPT_EVALUATION_OVERLAPS)[0]
+    monkeypatch.setattr(_audit, "audit", lambda dev, refs: [verdict(kept)])
+    assert main(["audit", "--quick"]) == 0
+    pool = roles.CLASSIFIER_PORTFOLIO_TRAIN[0]
+    monkeypatch.setattr(_audit, "audit", lambda dev, refs: [verdict(pool)])
+    assert main(["audit", "--quick"]) == 1
+    assert pool in capsys.readouterr().err
