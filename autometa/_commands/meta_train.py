@@ -253,6 +253,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument(
         "--seed", type=int, default=0, help="seed of the task stream and initialization (default 0)"
     )
+    t.add_argument(
+        "--task-workers",
+        type=int,
+        choices=(0, 1),
+        default=0,
+        help="1: draw the tasks in a worker process ahead of the training step (the same task stream "
+        "bit for bit, so a run may switch it at a resume; its CPU time counts in a campaign's CPU-hours)",
+    )
     c = parser.add_argument_group("validation, checkpoints, tracking")
     c.add_argument(
         "--eval-every", type=_positive_int, default=100, help="steps between meta-validations"
@@ -495,6 +503,7 @@ def _run_campaign(args: argparse.Namespace) -> int:
         seed=args.seed,
         tracking=not args.no_mlflow,
         device=args.device,
+        task_workers=args.task_workers,
     )
     if cooling:
         campaign = campaign.cooldown_branch(args.cooldown_steps, args.cooldown_dir)
@@ -694,6 +703,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         amp=args.amp,
         seed=args.seed,
+        task_workers=args.task_workers,
         progress=not args.no_progress,
         optimizer=OptimizerConfig(args.optimizer, lr=args.lr, grad_clip=args.grad_clip),
         schedule=ScheduleConfig(args.lr_schedule, warmup_steps=args.warmup_steps),
