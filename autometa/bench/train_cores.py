@@ -1,9 +1,10 @@
 """``autometa bench train-cores``: how a meta-training step uses two cores.
 
 Trains a campaign preset's learner on its prior (default ``in-context-v2``, CPU) for
-``--steps`` outer steps after ``--warmup`` untimed ones, once per setting of torch threads and
-task workers (``--settings``, e.g. ``1x0,2x0,1x1`` = 1 thread/0 workers, 2 threads/0 workers,
-1 thread/1 worker), each from the same fresh weights and seed. For every setting it reports
+``--steps`` outer steps after ``--warmup`` untimed ones in the same run (so the task worker's
+start, a few CPU-seconds of imports once per run, is not in the per-step numbers), ``--repeats`` times per setting of
+torch threads and task workers (``--settings``, e.g. ``1x0,2x0,1x1`` = 1 thread/0 workers, 2 threads/0 workers,
+1 thread/1 worker), each from the same fresh weights and seed. For every setting it reports (median over repeats)
 CPU seconds per step (this process's ``time.process_time()``, all its threads, plus the task
 worker's own CPU time, see :attr:`MetaTrainer.worker_cpu_seconds`) and wall seconds per step.
 The settings run one after another on whatever else the machine is doing, so wall times
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import statistics
 import tempfile
 import time
 from typing import Any
@@ -35,6 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=2, help="untimed outer steps first")
     parser.add_argument(
         "--settings", default="1x0,2x0,1x1", help="comma-separated THREADSxWORKERS settings to time"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="rounds over the settings (interleaved, so that a change of the machine's load hits "
+        "every setting alike); the median per setting is reported",
     )
     parser.add_argument("--seed", type=int, default=0)
 
@@ -65,24 +74,28 @@ def _time_setting(
     import torch
 
     from autometa.meta._campaign import CAMPAIGN_PRESETS, InContextCampaign
+    from autometa.meta._trainer_config import CheckpointConfig
 
     config = CAMPAIGN_PRESETS[preset]()
-    config.update(device="cpu", tracking=False, seed=seed, task_workers=workers, chunk_steps=10**9)
+    config.update(device="cpu", tracking=False, seed=seed, task_workers=workers)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         with tempfile.TemporaryDirectory() as folder:
             trainer = InContextCampaign(folder, **config).build_trainer()
-            trainer.fit(warmup)
-            cpu0, worker0, wall0 = (
-                time.process_time(),
-                trainer.worker_cpu_seconds,
-                time.perf_counter(),
-            )
-            trainer.fit(warmup + steps)
-            wall = time.perf_counter() - wall0
-            worker = trainer.worker_cpu_seconds - worker0
-            cpu = time.process_time() - cpu0 + worker
+            # one fit, timed from the end of the warm-up (the worker has started by then) to the end;
+            # the hook runs every `warmup` steps and nothing is written
+            trainer.checkpoints = CheckpointConfig(None, every=warmup)
+            start: list[float] = []
+
+            def mark(t: Any) -> None:
+                if not start:
+                    start.extend((time.process_time(), t.worker_cpu_seconds, time.perf_counter()))
+
+            trainer.fit(warmup + steps, on_checkpoint=mark)
+            wall = time.perf_counter() - start[2]
+            worker = trainer.worker_cpu_seconds - start[1]
+            cpu = time.process_time() - start[0] + worker
     finally:
         torch.set_num_threads(before)
     return {
@@ -100,7 +113,20 @@ def compute(args: argparse.Namespace) -> BenchResult:
     settings = _settings(args.settings)
     steps, warmup = (3, 1) if args.quick else (int(args.steps), int(args.warmup))
     load_before = os.getloadavg()
-    rows = [_time_setting(args.preset, t, w, steps, warmup, int(args.seed)) for t, w in settings]
+    repeats = max(1, int(args.repeats))
+    rounds = [
+        [_time_setting(args.preset, t, w, steps, warmup, int(args.seed)) for t, w in settings]
+        for _ in range(repeats)
+    ]
+    rows = []
+    for i in range(len(settings)):
+        runs = [r[i] for r in rounds]
+        row = dict(runs[0])
+        for key in ("cpu_s_per_step", "worker_cpu_s_per_step", "wall_s_per_step"):
+            row[key] = statistics.median(r[key] for r in runs)
+            row[f"{key}_each"] = [r[key] for r in runs]
+        row["weights"] = runs[0]["weights"] if len({r["weights"] for r in runs}) == 1 else "differ"
+        rows.append(row)
     summary: dict[str, Any] = {}
     for threads in sorted({r["threads"] for r in rows}):
         digests = {r["weights"] for r in rows if r["threads"] == threads}
@@ -124,6 +150,7 @@ def compute(args: argparse.Namespace) -> BenchResult:
             "preset": args.preset,
             "steps": steps,
             "warmup": warmup,
+            "repeats": repeats,
             "seed": int(args.seed),
             "settings": [f"{t}x{w}" for t, w in settings],
             "cpus": os.cpu_count(),

@@ -18,13 +18,16 @@ replay the first one's draws. Task generation is a small share of a training ste
 in-context learners (about 2% for the v2 preset, see ``docs/in_context.md``), which one worker
 hides entirely.
 
-Each batch also carries the worker's own CPU time so far (``time.process_time()`` of the
-worker process); :attr:`TaskPrefetcher.cpu_seconds` adds it up, so CPU-hours reported for a
+The worker is a fresh process (``forkserver``, else ``spawn``), so the pool must pickle; it
+starts once per :meth:`MetaTrainer.fit` (a few CPU-seconds of imports, counted). Each batch
+also carries the worker's own CPU time so far (``time.process_time()`` of the worker process,
+imports included); :attr:`TaskPrefetcher.cpu_seconds` adds it up, so CPU-hours reported for a
 run include the worker's share.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -39,6 +42,10 @@ __all__ = ["TaskPrefetcher", "check_task_workers", "draw_batch"]
 
 #: batches the worker keeps ready ahead of the training step
 PREFETCH = 2
+#: a fresh process, not a fork of the trainer: a forked child shares the trainer's heap (GBs in a
+#: campaign), so every page the trainer writes afterwards is copied (measured: twice the system
+#: time per step, and up to twice the memory)
+_START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 def draw_batch(pool: Any, rng: np.random.Generator, n_tasks: int, c_max: int) -> TaskBatch:
@@ -120,6 +127,7 @@ class TaskPrefetcher:
             # the loader's base seed comes from this generator, not torch's global one, which
             # would otherwise advance and change the training's own random draws
             generator=torch.Generator().manual_seed(0),
+            multiprocessing_context=_START_METHOD,
         )
         self._it: Any = None
         self._reported = 0.0

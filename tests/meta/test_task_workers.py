@@ -11,34 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from autometa.meta import MetaTrainer
+from autometa.meta import MetaTrainer, _campaign
 from autometa.meta._campaign import InContextCampaign
 from autometa.meta._checkpoint import load_checkpoint
 from autometa.meta._task_stream import TaskPrefetcher, draw_batch
 from autometa.meta._trainer_config import CheckpointConfig, OptimizerConfig, ValidationConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _trainer_helpers import BlobPool, LinearMAML  # noqa: E402
+from _trainer_helpers import BlobPool, LinearMAML, SpinPool, SpinPrior  # noqa: E402
 from test_campaign import _v2  # noqa: E402
-
-
-def _spin(seconds: float) -> None:
-    """Burn ``seconds`` of this process's CPU time."""
-    t0 = time.process_time()
-    while time.process_time() - t0 < seconds:
-        pass
-
-
-class SpinPool(BlobPool):
-    """BlobPool whose every task costs a known CPU time to draw."""
-
-    def __init__(self, seconds: float, **kw) -> None:
-        super().__init__(**kw)
-        self.seconds = seconds
-
-    def sample(self, rng):
-        _spin(self.seconds)
-        return super().sample(rng)
 
 
 def _trainer(tmp_path: Path | None = None, pool=None, **kw) -> MetaTrainer:
@@ -127,20 +108,7 @@ def test_campaign_with_a_worker_is_the_same_run_and_counts_the_worker_cpu(tmp_pa
     assert json.loads((tmp_path / "b" / "curve.json").read_text())["curve"][-1]["step"] == 6
 
     # CPU-hours include the worker's: its batches cost 0.5 s of CPU each, spent in the worker
-    build_prior = InContextCampaign.build_prior
-
-    def slow_prior(self, learner):
-        prior = build_prior(self, learner)
-        draw = prior.sample_batch
-
-        def sample_batch(rng, n_tasks):
-            _spin(0.5)
-            return draw(rng, n_tasks)
-
-        prior.sample_batch = sample_batch
-        return prior
-
-    monkeypatch.setattr(InContextCampaign, "build_prior", slow_prior)
+    monkeypatch.setattr(_campaign, "InContextPrior", SpinPrior)
     t0 = time.process_time()
     curve = InContextCampaign(tmp_path / "c", task_workers=1, **config).run(steps=3)
     here = time.process_time() - t0  # everything this process spent, evaluation included
@@ -163,3 +131,40 @@ def test_cli_passes_task_workers_to_the_campaign(tmp_path, monkeypatch):
     assert meta_train._run_campaign(args) == 0
     assert seen["workers"] == 1
     assert InContextCampaign(tmp_path, task_workers=1).build_trainer().task_workers == 1
+
+
+def test_train_cores_settings_are_parsed_and_checked():
+    from autometa.bench.train_cores import _settings
+
+    assert _settings("1x0, 2x0,1x1") == [(1, 0), (2, 0), (1, 1)]
+    with pytest.raises(ValueError, match="THREADSxWORKERS"):
+        _settings("2")
+
+
+def test_the_both_cores_table_quotes_each_setting_s_own_measurement():
+    """docs/in_context.md "Both cores": each row's numbers are its own setting's in the results JSON."""
+    root = Path(__file__).resolve().parents[2]
+    payload = json.loads((root / "docs/results/in_context_v2_workers.json").read_text())
+    by_setting = {r["setting"]: r for r in payload["rows"]}
+    text = (root / "docs/in_context.md").read_text()
+    lines = text.split("<!-- results: docs/results/in_context_v2_workers.json -->", 1)[
+        1
+    ].splitlines()
+    rows = []
+    for line in lines[1:]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+    body = rows[2:]
+    assert {r[0] for r in body} == set(by_setting)
+    base = payload["rows"][0]
+    for name, cpu, worker, wall, speedup in body:
+        row = by_setting[name]
+        assert (
+            cpu == f"{row['cpu_s_per_step']:.3f}"
+            and worker == f"{row['worker_cpu_s_per_step']:.3f}"
+        )
+        assert wall == f"{row['wall_s_per_step']:.2f}"
+        assert speedup == (
+            "—" if row is base else f"{base['wall_s_per_step'] / row['wall_s_per_step']:.2f}x"
+        )
