@@ -31,6 +31,7 @@ PINNED_DOCS = (
     "docs/classifier.md",
     "docs/regressor.md",
     "docs/sampler.md",
+    "docs/in_context.md",
 )
 
 

@@ -147,6 +147,13 @@ def test_the_both_cores_table_quotes_each_setting_s_own_measurement():
     payload = json.loads((root / "docs/results/in_context_v2_workers.json").read_text())
     by_setting = {r["setting"]: r for r in payload["rows"]}
     text = (root / "docs/in_context.md").read_text()
+    params = payload["params"]
+    load = f"(load average {params['load_average_1min_before']} before,\n{params['load_average_1min_after']} after)"
+    assert load in text
+    assert (
+        f"--steps {params['steps']} --warmup {params['warmup']} --repeats {params['repeats']}"
+        in text
+    )
     lines = text.split("<!-- results: docs/results/in_context_v2_workers.json -->", 1)[
         1
     ].splitlines()
