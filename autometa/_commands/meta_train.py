@@ -703,7 +703,6 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         amp=args.amp,
         seed=args.seed,
-        task_workers=args.task_workers,
         progress=not args.no_progress,
         optimizer=OptimizerConfig(args.optimizer, lr=args.lr, grad_clip=args.grad_clip),
         schedule=ScheduleConfig(args.lr_schedule, warmup_steps=args.warmup_steps),
@@ -720,6 +719,7 @@ def run(args: argparse.Namespace) -> int:
             val_pool, every=args.eval_every, tasks=args.val_tasks, patience=args.patience
         ),
     )
+    trainer.task_workers = args.task_workers
     resume = args.resume if args.resume is True or args.resume is False else Path(args.resume)
     finished = False
     try:

@@ -263,12 +263,11 @@ class InContextCampaign:
             torch.manual_seed(self.seed)  # the initial weights depend on the seed only
             learner = self.learner_class(**self.learner_config)
         prior = self.build_prior(learner)
-        return MetaTrainer(
+        trainer = MetaTrainer(
             learner,
             prior,
             meta_batch_size=self.meta_batch_size,
             seed=self.seed,
-            task_workers=self.task_workers,
             device=self.device,
             progress=False,
             optimizer=OptimizerConfig(
@@ -282,6 +281,8 @@ class InContextCampaign:
             checkpoints=CheckpointConfig(self.directory, every=self.chunk_steps, compact=True),
             tracking=False,
         )
+        trainer.task_workers = self.task_workers
+        return trainer
 
     @property
     def learner_class(self) -> type:

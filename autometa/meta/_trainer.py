@@ -168,12 +168,6 @@ class MetaTrainer:
     seed : int
         Seeds the task stream (a :class:`numpy.random.Generator` the trainer owns), the
         validation tasks and, at the start of a fresh run, torch's generator.
-    task_workers : {0, 1}
-        1: draw the task batches in a worker process ahead of the training step
-        (:mod:`~autometa.meta._task_stream`), so the training process does not wait for them.
-        The stream, and the generator state a checkpoint stores, are the same as with 0 (bit
-        for bit), so it may change between a run and its resume. The worker's CPU time is
-        :attr:`worker_cpu_seconds`.
     progress : bool
         Show a tqdm bar (loss, tasks/s) on rank 0 when stderr is a terminal; otherwise (a
         log file, CI) print a plain progress line with the time left every 30 s.
@@ -206,6 +200,14 @@ class MetaTrainer:
         One entry per outer step (see :class:`TrainResult`).
     device : torch.device
         Where the learner trains.
+    task_workers : {0, 1}
+        Set before :meth:`fit` (default 0; not a constructor argument, which keeps the grouped
+        settings to twelve). 1: draw the task batches in a worker process ahead of the
+        training step (:mod:`~autometa.meta._task_stream`), so the training process does not
+        wait for them.
+        The stream, and the generator state a checkpoint stores, are the same as with 0 (bit
+        for bit), so it may change between a run and its resume. The worker's CPU time is
+        :attr:`worker_cpu_seconds`.
 
     Examples
     --------
@@ -229,7 +231,6 @@ class MetaTrainer:
         device: str | torch.device = "auto",
         amp: str | bool | None = "auto",
         seed: int = 0,
-        task_workers: int = 0,
         progress: bool = True,
         optimizer: OptimizerConfig | str = "adam",
         schedule: ScheduleConfig | None = None,
@@ -248,7 +249,7 @@ class MetaTrainer:
         self.meta_batch_size = meta_batch_size
         self.amp = amp
         self.seed = seed
-        self.task_workers = check_task_workers(task_workers)
+        self.task_workers = 0
         self.progress = progress
         self.optimizer: OptimizerConfig = groups["optimizer"]
         self.schedule: ScheduleConfig = groups["schedule"]
@@ -413,7 +414,7 @@ class MetaTrainer:
     @contextlib.contextmanager
     def _task_stream(self) -> Any:
         """While ``fit`` runs, draw the batches in a worker process ahead of the step (``task_workers=1``)."""
-        if self.task_workers == 0:
+        if check_task_workers(self.task_workers) == 0:
             yield
             return
         with TaskPrefetcher(self.pool, self._rng, self.meta_batch_size, self.c_max) as prefetcher:

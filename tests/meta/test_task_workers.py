@@ -22,13 +22,15 @@ from _trainer_helpers import BlobPool, LinearMAML, SpinPool, SpinPrior  # noqa: 
 from test_campaign import _v2  # noqa: E402
 
 
-def _trainer(tmp_path: Path | None = None, pool=None, **kw) -> MetaTrainer:
+def _trainer(tmp_path: Path | None = None, pool=None, task_workers: int = 0, **kw) -> MetaTrainer:
     kw.setdefault("meta_batch_size", 4)
     if tmp_path is not None:
         kw["checkpoints"] = CheckpointConfig(tmp_path, every=kw.pop("every", 100))
-    return MetaTrainer(LinearMAML(), pool or BlobPool(), optimizer=OptimizerConfig(lr=0.05),
-                       validation=ValidationConfig(BlobPool(name="val"), every=5, tasks=8),
-                       tracking=False, progress=False, seed=3, **kw)  # fmt: skip
+    trainer = MetaTrainer(LinearMAML(), pool or BlobPool(), optimizer=OptimizerConfig(lr=0.05),
+                          validation=ValidationConfig(BlobPool(name="val"), every=5, tasks=8),
+                          tracking=False, progress=False, seed=3, **kw)  # fmt: skip
+    trainer.task_workers = task_workers
+    return trainer
 
 
 def _equal_batches(a, b) -> None:
@@ -86,11 +88,13 @@ def test_worker_cpu_time_is_counted():
     )
 
 
-def test_bad_task_workers_are_refused():
+def test_bad_task_workers_are_refused(tmp_path):
     with pytest.raises(ValueError, match="task_workers=2.*sequential"):
-        _trainer(task_workers=2)
+        _trainer(task_workers=2).fit(1)
     with pytest.raises(ValueError, match="0 or 1"):
-        _trainer(task_workers=-1)
+        _trainer(task_workers=-1).fit(1)
+    with pytest.raises(ValueError, match="0 or 1"):
+        InContextCampaign(tmp_path, task_workers=True)
 
 
 def test_campaign_with_a_worker_is_the_same_run_and_counts_the_worker_cpu(tmp_path, monkeypatch):
