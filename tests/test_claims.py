@@ -34,6 +34,7 @@ PINNED_DOCS = (
     "docs/classifier.md",
     "docs/regressor.md",
     "docs/sampler.md",
+    "docs/in_context.md",
 )
 
 

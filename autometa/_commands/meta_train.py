@@ -253,6 +253,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument(
         "--seed", type=int, default=0, help="seed of the task stream and initialization (default 0)"
     )
+    t.add_argument(
+        "--task-workers",
+        type=int,
+        choices=(0, 1),
+        default=0,
+        help="1: draw the tasks in a worker process ahead of the training step (the same task stream "
+        "bit for bit, so a run may switch it at a resume; its CPU time counts in a campaign's CPU-hours)",
+    )
     c = parser.add_argument_group("validation, checkpoints, tracking")
     c.add_argument(
         "--eval-every", type=_positive_int, default=100, help="steps between meta-validations"
@@ -495,6 +503,7 @@ def _run_campaign(args: argparse.Namespace) -> int:
         seed=args.seed,
         tracking=not args.no_mlflow,
         device=args.device,
+        task_workers=args.task_workers,
     )
     if cooling:
         campaign = campaign.cooldown_branch(args.cooldown_steps, args.cooldown_dir)
@@ -710,6 +719,7 @@ def run(args: argparse.Namespace) -> int:
             val_pool, every=args.eval_every, tasks=args.val_tasks, patience=args.patience
         ),
     )
+    trainer.task_workers = args.task_workers
     resume = args.resume if args.resume is True or args.resume is False else Path(args.resume)
     finished = False
     try:

@@ -16,4 +16,5 @@ BENCHMARKS: dict[str, str] = {
     "in-context": "autometa.bench.in_context",
     "in-context-step": "autometa.bench.in_context_step",
     "costs": "autometa.bench.costs",
+    "train-cores": "autometa.bench.train_cores",
 }

@@ -66,6 +66,7 @@ from autometa.meta._mlflow_model import log_meta_learner
 from autometa.meta._plots import learning_curve_figure
 from autometa.meta._progress import progress_bar
 from autometa.meta._schedule import AMP_CHOICES, autocast, lr_at, make_optimizer, resolve_amp
+from autometa.meta._task_stream import TaskPrefetcher, check_task_workers, draw_batch
 from autometa.meta._trainer_config import (
     CheckpointConfig,
     OptimizerConfig,
@@ -199,6 +200,14 @@ class MetaTrainer:
         One entry per outer step (see :class:`TrainResult`).
     device : torch.device
         Where the learner trains.
+    task_workers : {0, 1}
+        Set before :meth:`fit` (default 0; not a constructor argument, which keeps the grouped
+        settings to twelve). 1: draw the task batches in a worker process ahead of the
+        training step (:mod:`~autometa.meta._task_stream`), so the training process does not
+        wait for them.
+        The stream, and the generator state a checkpoint stores, are the same as with 0 (bit
+        for bit), so it may change between a run and its resume. The worker's CPU time is
+        :attr:`worker_cpu_seconds`.
 
     Examples
     --------
@@ -240,6 +249,7 @@ class MetaTrainer:
         self.meta_batch_size = meta_batch_size
         self.amp = amp
         self.seed = seed
+        self.task_workers = 0
         self.progress = progress
         self.optimizer: OptimizerConfig = groups["optimizer"]
         self.schedule: ScheduleConfig = groups["schedule"]
@@ -269,6 +279,8 @@ class MetaTrainer:
         self._amp_dtype: torch.dtype | None = None
         self._val_cache: list[TaskBatch] | None = None
         self._rank, self._world = 0, 1
+        self._prefetcher: TaskPrefetcher | None = None
+        self._worker_cpu = 0.0
 
     # ------------------------------------------------------------------ validation
     def _validate(self) -> None:
@@ -395,13 +407,33 @@ class MetaTrainer:
 
     # ------------------------------------------------------------------ one step
     def _sample_batch(self) -> TaskBatch:
-        # a pool that draws a whole batch at once (one shape per batch, no padding) says so
-        sample_batch = getattr(self.pool, "sample_batch", None)
-        if callable(sample_batch):
-            tasks = list(sample_batch(self._rng, self.meta_batch_size))
-        else:
-            tasks = [self.pool.sample(self._rng) for _ in range(self.meta_batch_size)]
-        return collate_tasks(tasks, c_max=self.c_max)
+        if self._prefetcher is not None:
+            return self._prefetcher.next()
+        return draw_batch(self.pool, self._rng, self.meta_batch_size, self.c_max)
+
+    @contextlib.contextmanager
+    def _task_stream(self) -> Any:
+        """While ``fit`` runs, draw the batches in a worker process ahead of the step (``task_workers=1``)."""
+        if check_task_workers(self.task_workers) == 0:
+            yield
+            return
+        with TaskPrefetcher(self.pool, self._rng, self.meta_batch_size, self.c_max) as prefetcher:
+            self._prefetcher = prefetcher
+            try:
+                yield
+            finally:
+                self._prefetcher = None
+                self._worker_cpu += prefetcher.cpu_seconds
+
+    @property
+    def worker_cpu_seconds(self) -> float:
+        """CPU seconds the task worker process spent on the batches this trainer has taken so far.
+
+        0 with ``task_workers=0``. A run's CPU time is the training process's
+        ``time.process_time()`` plus this.
+        """
+        live = self._prefetcher.cpu_seconds if self._prefetcher is not None else 0.0
+        return self._worker_cpu + live
 
     def _all_reduce_sum(self, values: list[torch.Tensor]) -> None:
         _dist.all_reduce_sum(values, self._world)
@@ -761,7 +793,7 @@ class MetaTrainer:
                     if self.progress and is_main and self._world == 1
                     else None
                 )
-            with self._progress_bar(steps, val_probe_s) as bar:
+            with self._progress_bar(steps, val_probe_s) as bar, self._task_stream():
                 self._loop(steps, run, bar, last_path, best_path, is_main, on_checkpoint)
             curve = None
             if is_main and (ckpt_dir is not None or run.enabled):

@@ -8,6 +8,7 @@ that a whole meta-training run takes well under a second on one CPU thread.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -16,9 +17,10 @@ from torch import Tensor, nn
 
 from autometa.functional._losses import masked_cross_entropy
 from autometa.meta._base import LEARNERS, MetaLearner, masked_predict, register_learner
+from autometa.tasks import InContextPrior
 from autometa.tasks._task import Task, TaskBatch
 
-__all__ = ["BlobPool", "LinearMAML"]
+__all__ = ["BlobPool", "LinearMAML", "SpinPool", "SpinPrior", "spin"]
 
 
 class LinearMAML(MetaLearner):
@@ -119,3 +121,31 @@ class BlobPool:
         mask = torch.zeros(self.d_max, dtype=torch.bool)
         mask[:d] = True
         return Task(xs, ys, xq, yq, mask, n_classes, name=self.name)
+
+
+# pools that cost a known CPU time to draw from (here, so that a task worker process can unpickle them)
+def spin(seconds: float) -> None:
+    """Burn ``seconds`` of this process's CPU time."""
+    t0 = time.process_time()
+    while time.process_time() - t0 < seconds:
+        pass
+
+
+class SpinPrior(InContextPrior):
+    """InContextPrior whose every batch costs 0.5 s of CPU to draw (picklable, for the worker)."""
+
+    def sample_batch(self, rng, n_tasks):
+        spin(0.5)
+        return super().sample_batch(rng, n_tasks)
+
+
+class SpinPool(BlobPool):
+    """BlobPool whose every task costs a known CPU time to draw."""
+
+    def __init__(self, seconds: float, **kw) -> None:
+        super().__init__(**kw)
+        self.seconds = seconds
+
+    def sample(self, rng):
+        spin(self.seconds)
+        return super().sample(rng)
