@@ -93,10 +93,37 @@ def compare_campaigns(
     return out
 
 
+def _difference_table(
+    result: dict[str, Any], reference: str, names: Sequence[str], keys: Sequence[str]
+) -> list[str]:
+    sizes = "/".join(k.split("@", 1)[1] for k in keys)
+    budgets = result["budgets"]
+    base = result["campaigns"][reference]["at"]
+    lines = [
+        "",
+        f"Difference to {reference} at the same CPU-hours (positive: better):",
+        "",
+        "| campaign | " + " | ".join(f"ΔAUC@{sizes} at {b:g} CPU-h" for b in budgets) + " |",
+        "|---" * (1 + len(budgets)) + "|",
+    ]
+    for name in names:
+        cells = []
+        for b in budgets:
+            at, ref = result["campaigns"][name]["at"][f"{b:g}"], base[f"{b:g}"]
+            if at is None or ref is None:
+                cells.append("—")
+            else:
+                cells.append(" / ".join(f"{at[k] - ref[k]:+.4f}" for k in keys))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown_table(
     result: dict[str, Any], keys: Sequence[str] = ("auc@32", "auc@128", "auc@512")
 ) -> str:
-    """The comparison of :func:`compare_campaigns` as a markdown table (one row per campaign)."""
+    """The comparison of :func:`compare_campaigns` as markdown: a table with one row per campaign,
+    then the same cells as differences to the first campaign (the reference) and, from the third
+    campaign on, to the second (the recipe each variant changes once)."""
     sizes = "/".join(k.split("@", 1)[1] for k in keys)
     budgets = result["budgets"]
     lines = [
@@ -111,4 +138,11 @@ def markdown_table(
             at = entry["at"][f"{b:g}"]
             cells.append("—" if at is None else " / ".join(f"{at[k]:.4f}" for k in keys))
         lines.append(f"| {name} | {entry['cpu_hours']:.2f} | " + " | ".join(cells) + " |")
+    names = list(result["campaigns"])
+    # differences at the same budget: every campaign against the first (the reference), then
+    # the variants (third campaign on) against the second (the recipe they each change once)
+    if len(names) >= 2:
+        lines += _difference_table(result, names[0], names[1:], keys)
+    if len(names) >= 3:
+        lines += _difference_table(result, names[1], names[2:], keys)
     return "\n".join(lines)

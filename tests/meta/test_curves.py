@@ -23,6 +23,19 @@ def test_curve_at_refuses_a_budget_the_curve_has_not_reached_or_no_point_inside(
     assert curve_at(CURVE, 0.35, ["auc@32"], span=0.1) is None  # nothing in (0.315, 0.35]
 
 
+def test_markdown_table_gives_differences_to_the_first_campaign_where_both_have_a_score():
+    result = {
+        "budgets": [0.5, 1.0],
+        "campaigns": {
+            "base": {"cpu_hours": 2.0, "at": {"0.5": {"auc@32": 0.70}, "1": {"auc@32": 0.75}}},
+            "new": {"cpu_hours": 0.6, "at": {"0.5": {"auc@32": 0.72}, "1": None}},
+        },
+    }
+    text = markdown_table(result, keys=("auc@32",))
+    assert "| new | 0.60 | 0.7200 | — |" in text
+    assert "| new | +0.0200 | — |" in text.split("Difference to base")[1]
+
+
 def test_the_committed_comparison_is_what_the_committed_curves_give():
     results = ROOT / "docs" / "results" / "in_context_v2.json"
     committed = json.loads(results.read_text())
