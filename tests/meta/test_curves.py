@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,30 @@ def test_the_docs_step_figures_are_the_committed_benchmark():
     # what the prose concludes from them
     assert summary[f"{v2}_bf16_over_fp32@support=128"] > 1  # bf16 is slower on this CPU
     assert at[(v2, "fp32", 128)]["saved_mb"] > 10 * at[(v1, "fp32", 128)]["saved_mb"]
+
+
+def test_the_docs_reading_of_the_comparison_is_what_the_committed_comparison_says():
+    committed = json.loads((ROOT / "docs" / "results" / "in_context_v2.json").read_text())
+    doc = (ROOT / "docs" / "in_context.md").read_text()
+    reading = " ".join(doc.split("**Reading it**")[1].split("**Cost on this CPU**")[0].split())
+    table = markdown_table(committed).replace("-", "−")
+    keys = ("auc@32", "auc@128", "auc@512")
+    # every triple of differences quoted is a cell of the generated difference tables
+    triples = re.findall(r"[−+]\d\.\d{4} / [−+]\d\.\d{4} / [−+]\d\.\d{4}", reading)
+    assert len(triples) == 5
+    for triple in triples:
+        assert triple in table, triple
+    camps = committed["campaigns"]
+
+    def diff(name, reference, budget):
+        at, ref = camps[name]["at"][budget], camps[reference]["at"][budget]
+        return [at[k] - ref[k] for k in keys]
+
+    v1, v2 = "v1 (row tokens, AdamW; shipped recipe)", "v2 (per-cell, Muon, EMA)"
+    d = diff(v2, v1, "1")  # "ahead at 128 and 512 training rows and level at 32"
+    assert d[1] > 0 and d[2] > 0 and abs(d[0]) < 0.005
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "v2 learner overtook v1 at 128 and 512 training rows by 1 CPU-hour" in readme
+    assert max(diff("v2 + prior v2", v2, "0.5")) <= 0.001  # "no gain"
+    d = diff("v2, no thinking rows", v2, "0.5")  # "costs most at 32 and little at 128"
+    assert d[0] < 0 and d[0] == min(d) and abs(d[1]) < 0.002
