@@ -50,7 +50,51 @@ def regressor_portfolio() -> tuple[str, dict[str, object]]:
     }
 
 
-SCORERS = {"regressor_maml": regressor_maml, "regressor_portfolio": regressor_portfolio}
+def _shipped_quality():
+    """``docs/results/shipped_quality.py`` as a module (one copy of the comparison)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "shipped_quality", Path(__file__).with_name("shipped_quality.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _classifier_member(index: int) -> tuple[str, dict[str, object]]:
+    """ROC-AUC of ``AutoMetaClassifier(members=[member])`` with the shipped learner, on
+    ``shipped_quality.TABLES`` (meta-validation tables: never the members' meta-training, never
+    evaluation), 32 training rows, 3 seeds: the cells of ``shipped_quality.py``."""
+    q = _shipped_quality()
+    member, file, _kind = q.MEMBERS[index]
+    path = q.CHECKPOINTS / file
+    scores = q.aucs(member, path)
+    return str(path), {
+        "tables": list(q.TABLES),
+        "n_train": q.N_TRAIN,
+        "seeds": q.N_SEEDS,
+        "roc_auc": round(float(scores.mean()), 4),
+        "roc_auc_per_cell": [round(float(s), 4) for s in scores],
+    }
+
+
+def classifier_default() -> tuple[str, dict[str, object]]:
+    """The ``neural`` member's file (``classifier_default.pt``): see :func:`_classifier_member`."""
+    return _classifier_member(0)
+
+
+def classifier_hypernet() -> tuple[str, dict[str, object]]:
+    """The ``hypernet`` member's file (``classifier_hypernet.pt``): see :func:`_classifier_member`."""
+    return _classifier_member(1)
+
+
+SCORERS = {
+    "regressor_maml": regressor_maml,
+    "regressor_portfolio": regressor_portfolio,
+    "classifier_default": classifier_default,
+    "classifier_hypernet": classifier_hypernet,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
