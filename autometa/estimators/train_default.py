@@ -171,7 +171,21 @@ def train_neural(
             for h in result.history if "meta_val/loss" in h
         ],
         "mlflow_run_id": result.run_id,
+        "data": stage_data(),
     }  # fmt: skip
+
+
+def stage_data() -> dict[str, list[str]]:
+    """The data sets a neural stage meta-trains and meta-validates on (:func:`make_pools`).
+
+    Recorded in each stage's own facts in the model card, so that a card whose two neural files
+    were trained at different times (one retrained after a change of the lists) says which
+    lists each file saw; the card's shared ``data`` block is the current lists.
+    """
+    return {
+        "meta_train": ["synthetic (SyntheticPrior: mlp/scm/gmm, 50% of tasks)", *NEURAL_TRAIN],
+        "meta_validation": list(PORTFOLIO_TRAIN),
+    }
 
 
 def strip_policy(src: Path, dst: Path) -> Path:
@@ -401,6 +415,7 @@ def write_model_card(
         {
             "name": "autometa classifier default",
             "files": {
+                **card.get("files", {}),  # entries written by others (the combiner's)
                 "classifier_default.pt": "neural member: meta-learned initialization + Meta-LSTM optimizer (no augmentation policy)",
                 "classifier_hypernet.pt": "hypernet member: set encoder that modulates the learned initialization, Meta-LSTM steps, augmentation policy",
                 "classifier_portfolio.json": "meta-learned combination weights over model families "
@@ -409,6 +424,7 @@ def write_model_card(
                 "in_context_model_card.json (data, compute, learning curve)",
             },
             "data": {
+                **card.get("data", {}),
                 "neural_meta_train": [
                     "synthetic (SyntheticPrior: mlp/scm/gmm, 50% of tasks)",
                     *NEURAL_TRAIN,
@@ -431,6 +447,9 @@ def write_model_card(
         "classifier_in_context.pt",
         "classifier_combiner.json",  # written by train_combiner; its hash is kept here
     )
+    for f in card.get("size_bytes", {}):  # kept current for the files it lists
+        if (CHECKPOINT_DIR / f).is_file():
+            card["size_bytes"][f] = (CHECKPOINT_DIR / f).stat().st_size
     facts = {k: v for k, v in card.items() if k != "sha256"}  # written again, last
     write_card(path, [CHECKPOINT_DIR / f for f in names], facts)
     return path

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # this checkout's autometa, not another installed copy
 CHECKPOINTS = ROOT / "autometa" / "checkpoints"
 TABLES = ("keel/banana", "keel/titanic", "keel/twonorm")
 N_TRAIN, N_SEEDS = 32, 3

@@ -54,6 +54,9 @@ def test_classifier_model_card_training_data_is_disjoint_from_evaluation():
         data["neural_meta_val_and_portfolio_train"],
         "classifier meta-validation/portfolio (model card)",
     )
+    for stage in ("neural", "hypernet"):
+        if "data" in card.get(stage, {}):  # each neural file's own lists (see _stage_tables)
+            _assert_clean(_stage_tables(card, stage, set()), f"{stage} stage lists (model card)")
     portfolio = json.loads((CHECKPOINTS / "classifier_portfolio.json").read_text())
     _assert_clean(portfolio["info"]["data_sets"], "classifier_portfolio.json data sets")
     assert _current(meta_train) == set(roles.CLASSIFIER_NEURAL_TRAIN)
@@ -88,6 +91,17 @@ def test_in_context_model_card_training_data_is_disjoint_from_evaluation():
     )
 
 
+def _stage_tables(card: dict, stage: str, shared: set[str]) -> set[str]:
+    """A neural stage's own lists (``card[stage]["data"]``, written since the two neural files
+    can be trained at different times), else the card's shared lists."""
+    data = card.get(stage, {}).get("data")
+    if data is None:
+        return shared
+    return {n for n in data["meta_train"] if not n.startswith("synthetic")} | set(
+        data["meta_validation"]
+    )
+
+
 def _card_tables() -> dict[str, set[str]]:
     """Every dev table that shaped each shipped file, by its model card: what it was trained on,
     and what a choice of it (a snapshot, an early stop, a weight) was made on.
@@ -96,7 +110,8 @@ def _card_tables() -> dict[str, set[str]]:
     meta-validation sets (``keel_meta_validation``) are read by ``autometa.augment.train`` after
     both phases, to write the card's ``metrics`` (no snapshot, no stop, no choice), and the MAML
     regression member's ``held_out_for_the_scores`` likewise."""
-    cls = json.loads((CHECKPOINTS / "model_card.json").read_text())["data"]
+    card = json.loads((CHECKPOINTS / "model_card.json").read_text())
+    cls = card["data"]
     neural = {n for n in cls["neural_meta_train"] if not n.startswith("synthetic")}
     aug = json.loads((CHECKPOINTS / "augment_model_card.json").read_text())["data"]
     icl = json.loads((CHECKPOINTS / "in_context_model_card.json").read_text())["data"]
@@ -106,8 +121,13 @@ def _card_tables() -> dict[str, set[str]]:
         "data_sets"
     ]
     out = {
-        "classifier_default.pt": neural | set(cls["neural_meta_val_and_portfolio_train"]),
-        "classifier_hypernet.pt": neural | set(cls["neural_meta_val_and_portfolio_train"]),
+        file: _stage_tables(card, stage, neural | set(cls["neural_meta_val_and_portfolio_train"]))
+        for file, stage in (
+            ("classifier_default.pt", "neural"),
+            ("classifier_hypernet.pt", "hypernet"),
+        )
+    }
+    out |= {
         "classifier_portfolio.json": set(portfolio),
         "regressor_portfolio.json": set(
             json.loads((CHECKPOINTS / "regressor_portfolio.json").read_text())["info"]["data_sets"]
