@@ -140,12 +140,10 @@ KEPT_EVALUATION_OVERLAPS: dict[str, str] = {
 #: Shipped files meta-trained (or fitted) before the content audit on lists that still held a
 #: :data:`CONTENT_LEAKS` table; their model cards record those lists. They keep whatever they
 #: learnt from those rows until retrained on the lists below (docs/data.md, "Re-fitted after the
-#: audit": ``regressor_maml.pt``, ``regressor_portfolio.json`` and ``classifier_hypernet.pt``
-#: were re-fitted; ``classifier_default.pt``'s retrain did not fit the time it was given; the
-#: augmentation files were never trained on a dropped table; the in-context learners' retrain
-#: path is the in-context v2 campaign).
+#: audit": ``regressor_maml.pt``, ``regressor_portfolio.json``, ``classifier_default.pt`` and
+#: ``classifier_hypernet.pt`` were re-fitted; the augmentation files were never trained on a
+#: dropped table; the in-context learners' retrain path is the in-context v2 campaign).
 TRAINED_BEFORE_AUDIT: tuple[str, ...] = (
-    "classifier_default.pt",
     "classifier_in_context.pt",
     "regressor_in_context.pt",
 )

@@ -5,9 +5,12 @@
 the learners' inference mode (issue 11, B.1). One entry, ``neural_300_rows``, was stored again
 when the estimator's own stratified subsampler was replaced by the one in
 :mod:`autometa.tasks._split` (that changes which 256 rows each view adapts on above 256 rows;
-every other entry is bit-identical across that change). One entry, ``hypernet``, was stored
-again when ``classifier_hypernet.pt`` was retrained after the content audit (docs/data.md; the
-other entries kept: regenerated, they moved by at most 1.3e-7). Regenerate only on purpose:
+every other entry is bit-identical across that change). The entries of the shipped files
+(``neural_64_rows``, ``neural_300_rows``, ``hypernet``, ``meta_lstm_augmented``,
+``meta_lstm_plain``) were stored again when ``classifier_default.pt`` and
+``classifier_hypernet.pt`` were retrained after the content audit (docs/data.md); ``metasgd``,
+``maml`` and ``anil`` (untrained small learners) are kept, bit-identical when regenerated.
+Regenerate only on purpose:
 ``python tests/estimators/test_neural_stored.py``.
 """
 
