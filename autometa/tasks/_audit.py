@@ -324,6 +324,22 @@ class Overlap:
         return self.rows_shared / self.rows if self.rows else 0.0
 
 
+def _found(
+    q: TableTokens, found: np.ndarray, full: np.ndarray, n_distinct: int, n_pairs: int, chance: int
+) -> tuple[Overlap, np.ndarray]:
+    """The overlap of the dev table ``q`` whose rows ``found`` (a mask) appear in the reference."""
+    overlap = Overlap(
+        int(found.sum()),
+        q.n_rows,
+        len(np.unique(full[found])),
+        n_distinct,
+        n_pairs,
+        len(q.columns),
+        chance,
+    )
+    return overlap, found
+
+
 def _containment(a: np.ndarray, b: np.ndarray) -> float:
     if len(a) == 0:
         return 0.0
@@ -496,16 +512,7 @@ def _judge_codes(
             and distinct > 5 * chance_distinct + 1
             and rare > 3 * expected + 1
         ):
-            o = Overlap(
-                shared,
-                q.n_rows,
-                len(np.unique(full[found])),
-                n_distinct,
-                len(pairs),
-                len(q.columns),
-                chance,
-            )
-            best = o, found
+            best = _found(q, found, full, n_distinct, len(pairs), chance)
     return best
 
 
@@ -577,16 +584,7 @@ def _judge(
         return Overlap(0, q.n_rows, 0, n_distinct, len(pairs), len(q.columns), chance), np.zeros(
             q.n_rows, bool
         )
-    o = Overlap(
-        shared,
-        q.n_rows,
-        len(np.unique(full[found])),
-        n_distinct,
-        len(pairs),
-        len(q.columns),
-        chance,
-    )
-    return o, found
+    return _found(q, found, full, n_distinct, len(pairs), chance)
 
 
 def _nudge(tokens: np.ndarray, ranked: bool) -> np.ndarray:
