@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from autometa._heap import HeapGuard
 from autometa._utils import resolve_device
 from autometa.meta import _dist, _run_state
 from autometa.meta._checkpoint import (
@@ -281,6 +282,7 @@ class MetaTrainer:
         self._rank, self._world = 0, 1
         self._prefetcher: TaskPrefetcher | None = None
         self._worker_cpu = 0.0
+        self._heap = HeapGuard()  # a CPU run's fragmented heap is trimmed past a limit
 
     # ------------------------------------------------------------------ validation
     def _validate(self) -> None:
@@ -912,6 +914,8 @@ class MetaTrainer:
             batch = self._sample_batch()
             metrics = self._train_step(batch)
             self._step += 1
+            if self._device is not None and self._device.type == "cpu":
+                self._heap()
             elapsed = time.perf_counter() - t0
             entry: dict[str, float] = {"step": self._step}
             entry.update({f"meta_train/{k}": v for k, v in metrics.items()})

@@ -392,3 +392,13 @@ def test_crash_and_resume_with_cosine_schedule(tmp_path):
         assert torch.equal(a, b), k
     with pytest.warns(RuntimeWarning, match="cosine schedule spans 8 steps, this fit 9"):
         make_trainer(tmp_path, **kw).fit(9, resume=True)
+
+
+def test_cpu_training_passes_every_step_to_the_heap_guard(monkeypatch):
+    # a CPU run's fragmented heap grew to 16 GB without it (autometa/_heap.py)
+    from autometa._heap import HeapGuard
+
+    calls = []
+    monkeypatch.setattr(HeapGuard, "__call__", lambda self: calls.append(1) or False)
+    make_trainer(device="cpu").fit(3)
+    assert len(calls) == 3
