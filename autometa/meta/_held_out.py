@@ -39,6 +39,7 @@ def held_out_auc(
     seeds: Sequence[int] = (0,),
     n_test: int = 500,
     n_members: int = 4,
+    max_support: int = 1024,
 ) -> dict[str, float]:
     """Mean ROC-AUC (macro one-vs-rest) of ``learner`` on stratified samples of dev tables.
 
@@ -49,7 +50,8 @@ def held_out_auc(
     fitted on the training rows, probabilities from
     :func:`~autometa.meta._in_context.in_context_proba`. Returns ``{"auc@n": mean}`` per size.
     ``learner`` may also be a callable ``make() -> scikit-learn classifier`` (a peer on the
-    same splits, fitted on the same encoded rows).
+    same splits, fitted on the same encoded rows). ``n_members`` and ``max_support`` are
+    :func:`~autometa.meta._in_context.in_context_proba`'s.
     """
     is_learner = hasattr(learner, "d_max")  # else a factory of a scikit-learn peer
     d_max, c_max = (learner.d_max, learner.c_max) if is_learner else (64, 10)
@@ -68,7 +70,7 @@ def held_out_auc(
         if is_learner:
             proba = in_context_proba(
                 learner, torch.from_numpy(xs), torch.from_numpy(ys), torch.from_numpy(xq),
-                torch.from_numpy(fm), k, n_members=n_members, seed=0,
+                torch.from_numpy(fm), k, n_members=n_members, seed=0, max_support=max_support,
             ).numpy()  # fmt: skip
         else:
             est = learner().fit(xs[:, fm], ys)
