@@ -549,6 +549,21 @@ def cooldown_directory(directory: str | os.PathLike[str]) -> Path:
     return directory.with_name(directory.name + _COOLDOWN_SUFFIX)
 
 
+def _optimizer_text(campaign: InContextCampaign) -> str:
+    """How the campaign's outer optimizer ran, for the model card (without the schedule's end)."""
+    name = {
+        "adamw": "AdamW",
+        "muon": "Muon on the blocks' weight matrices with AdamW on the rest (one rate, match_rms_adamw)",
+    }.get(campaign.optimizer, campaign.optimizer)
+    text = (
+        f"{name} lr={campaign.lr} weight_decay={campaign.weight_decay} warmup={campaign.warmup_steps} "
+        f"grad_clip={campaign.grad_clip}"
+    )
+    if campaign.ema_decay is not None:
+        text += f"; shipped weights: exponential moving average, decay {campaign.ema_decay}"
+    return text
+
+
 def export_in_context(
     campaign: InContextCampaign,
     checkpoint: str | os.PathLike[str],
@@ -600,8 +615,7 @@ def export_in_context(
         "training": {
             "steps": int(curve[-1]["step"]),
             "meta_batch_size": campaign.meta_batch_size,
-            "optimizer": f"AdamW lr={campaign.lr} weight_decay={campaign.weight_decay} warmup={campaign.warmup_steps} "
-            f"grad_clip={campaign.grad_clip}"
+            "optimizer": _optimizer_text(campaign)
             + (
                 f"; constant rate to step {campaign.cooldown[0]}, then linear decay to 0 at step {campaign.cooldown[1]}"
                 if campaign.cooldown is not None

@@ -250,6 +250,9 @@ def test_v2_export_writes_a_card_naming_its_prior(tmp_path):
     assert "tree_scm" in info["data"]["synthetic"]["kinds"]
     assert info["data"]["reserved_data_sets_used"] == []
     assert load_meta_learner(tmp_path / "v2.pt").algo == "in-context-v2"
+    # the card says how it was trained: Muon + AdamW, and the averaged weights are what ships
+    optimizer = info["training"]["optimizer"]
+    assert optimizer.startswith("Muon") and "AdamW" in optimizer and "moving average" in optimizer
 
 
 def test_recipe_round_trip_train_score_export_load(tmp_path):
