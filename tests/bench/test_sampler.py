@@ -122,26 +122,16 @@ def test_per_problem_summary_counts_wins() -> None:
     assert out["meta<=(random&tpe)@10"] == "1/2 problems"
 
 
-def test_no_source_mode_runs_on_a_family() -> None:
+def _no_source(samplers: str, *extra: str):
+    """``bench sampler --no-source`` on one synthetic family, one seed, 12 trials."""
     from autometa.bench.sampler import compute
 
-    res = compute(
-        _parse(
-            [
-                "--no-source",
-                "--datasets",
-                "none",
-                "--families",
-                "plateaus",
-                "--seeds",
-                "1",
-                "--n-trials",
-                "12",
-                "--samplers",
-                "meta,random",
-            ]
-        )
-    )
+    argv = ["--no-source", "--datasets", "none", "--families", "plateaus", "--seeds", "1"]
+    return compute(_parse([*argv, "--n-trials", "12", "--samplers", samplers, *extra]))
+
+
+def test_no_source_mode_runs_on_a_family() -> None:
+    res = _no_source("meta,random")
     assert res.params["mode"] == "no-source"
     assert {r["sampler"] for r in res.rows} == {"meta", "random"}
     assert "regret@10/synthetic/plateaus" in res.summary
@@ -149,29 +139,10 @@ def test_no_source_mode_runs_on_a_family() -> None:
 
 def test_no_source_mode_reads_a_saved_surrogate(tmp_path) -> None:
     pytest.importorskip("torch")
-    from autometa.bench.sampler import compute
     from autometa.optuna._icl import train_icl_surrogate
 
     path = train_icl_surrogate(steps=5, batch=4, width=16, layers=1, seed=0).save(tmp_path / "s.pt")
-    res = compute(
-        _parse(
-            [
-                "--no-source",
-                "--datasets",
-                "none",
-                "--families",
-                "plateaus",
-                "--seeds",
-                "1",
-                "--n-trials",
-                "12",
-                "--samplers",
-                "meta-icl",
-                "--icl-surrogate",
-                str(path),
-            ]
-        )
-    )
+    res = _no_source("meta-icl", "--icl-surrogate", str(path))
     assert res.summary["icl/steps"] == 5  # the saved one, not a freshly trained one (default 1500)
 
 

@@ -2,7 +2,8 @@
 
 ``LinearMAML`` is second-order MAML on a linear classifier (a few SGD steps on the
 support set with :func:`torch.func.grad`, vmapped over tasks); ``BlobPool`` draws
-Gaussian-blob classification tasks from the generator it is given. Both are small enough
+Gaussian-blob classification tasks from the generator it is given; ``NewClassesPool`` draws
+few-shot tasks with fresh class centres each task (the hypernetwork and metric learners' tests). Both are small enough
 that a whole meta-training run takes well under a second on one CPU thread.
 """
 
@@ -149,3 +150,52 @@ class SpinPool(BlobPool):
     def sample(self, rng):
         spin(self.seconds)
         return super().sample(rng)
+
+
+class NewClassesPool:
+    """Few-shot Gaussian tasks with fresh class centres each task (class-disjoint by design).
+
+    2..c_max classes, 3..d_max features, ``k`` support and ``q`` query rows per class.
+    """
+
+    def __init__(
+        self, d_max: int = 8, c_max: int = 5, k: int = 3, q: int = 4, n_way: int | None = None
+    ) -> None:
+        self.d_max, self.c_max, self.k, self.q, self.n_way = d_max, c_max, k, q, n_way
+        self.name = "new-classes"
+
+    def sample(self, rng: np.random.Generator) -> Task:
+        c = self.n_way or int(rng.integers(2, self.c_max + 1))
+        d = int(rng.integers(3, self.d_max + 1))
+        centres = 2.0 * rng.normal(size=(c, d))
+
+        def rows(per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
+            y = np.repeat(np.arange(c), per_class)
+            x = np.zeros((len(y), self.d_max), dtype=np.float32)
+            x[:, :d] = centres[y] + rng.normal(size=(len(y), d))
+            return torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+
+        xs, ys = rows(self.k)
+        xq, yq = rows(self.q)
+        mask = torch.zeros(self.d_max, dtype=torch.bool)
+        mask[:d] = True
+        return Task(xs, ys, xq, yq, mask, c, name=self.name)
+
+
+def flat_image_batch() -> TaskBatch:
+    """Two 3-way tasks of 4x4 images flattened to 16 columns (6 support, 3 query rows), seeded."""
+    from autometa.tasks import collate_tasks
+
+    g = torch.Generator().manual_seed(0)
+    tasks = [
+        Task(
+            torch.rand(6, 16, generator=g),
+            torch.arange(3).repeat(2),
+            torch.rand(3, 16, generator=g),
+            torch.arange(3),
+            torch.ones(16, dtype=torch.bool),
+            3,
+        )
+        for _ in range(2)
+    ]
+    return collate_tasks(tasks)

@@ -3,7 +3,9 @@ from __future__ import annotations
 import copy
 import gc
 import json
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,6 +14,9 @@ from torch import nn
 from autometa.functional import NETS
 from autometa.meta import ANIL, MAML, MetaSGD, Reptile, build_learner
 from autometa.tasks import Task, collate_tasks
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _trainer_helpers import flat_image_batch  # noqa: E402
 
 NET = {"kind": "mlp", "d_max": 8, "c_max": 4, "hidden": [32, 32]}
 ALGOS = ["maml", "fomaml", "metasgd", "anil", "reptile"]
@@ -239,19 +244,7 @@ def test_conv4_maml_with_matching_d_max():
         },
         inner_steps=1,
     )
-    g = torch.Generator().manual_seed(0)
-    tasks = [
-        Task(
-            torch.rand(6, 16, generator=g),
-            torch.arange(3).repeat(2),
-            torch.rand(3, 16, generator=g),
-            torch.arange(3),
-            torch.ones(16, dtype=torch.bool),
-            3,
-        )
-        for _ in range(2)
-    ]
-    loss, _ = learner.meta_loss(collate_tasks(tasks))
+    loss, _ = learner.meta_loss(flat_image_batch())
     loss.backward()
     assert torch.isfinite(loss)
 

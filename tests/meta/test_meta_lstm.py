@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +12,9 @@ from autometa.functional import SGD, MaskedMLP, Support, adapt, adapt_loop
 from autometa.meta import MetaLSTM, MetaLSTMRule, build_learner
 from autometa.meta._meta_lstm import preprocess_gradient
 from autometa.tasks import Task, collate_tasks
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _trainer_helpers import flat_image_batch  # noqa: E402
 
 NET = {"kind": "mlp", "d_max": 8, "c_max": 4, "hidden": [16]}
 
@@ -137,19 +142,7 @@ def test_meta_lstm_with_conv4_base_net():
         inner_steps=1,
         hidden_size=4,
     )
-    g = torch.Generator().manual_seed(0)
-    tasks = [
-        Task(
-            torch.rand(6, 16, generator=g),
-            torch.arange(3).repeat(2),
-            torch.rand(3, 16, generator=g),
-            torch.arange(3),
-            torch.ones(16, dtype=torch.bool),
-            3,
-        )
-        for _ in range(2)
-    ]
-    loss, _ = learner.meta_loss(collate_tasks(tasks))
+    loss, _ = learner.meta_loss(flat_image_batch())
     loss.backward()
     assert learner.rule.b_i.grad is not None
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +13,9 @@ import torch.nn.functional as F
 from autometa.meta import MetaTrainer, build_learner, load_meta_learner, save_meta_learner
 from autometa.meta._metric import MatchingNet, ProtoNet, RelationNet, SiameseNet
 from autometa.tasks import Task, collate_tasks
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _trainer_helpers import NewClassesPool  # noqa: E402
 
 MLP = {"kind": "mlp", "d_max": 8, "c_max": 5, "hidden": [32, 32]}
 CONV = {"kind": "conv4", "image_shape": [1, 8, 8], "c_max": 5, "channels": 8}
@@ -25,36 +31,6 @@ ALL = [
     ("siamese", {"loss": "ce", "verifier_hidden": [16]}),
 ]
 IDS = [f"{a}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for a, kw in ALL]
-
-
-class NewClassesPool:
-    """Few-shot Gaussian tasks with fresh class centres each task (class-disjoint by design).
-
-    2..c_max classes, 3..d_max features, ``k`` support and ``q`` query rows per class.
-    """
-
-    def __init__(
-        self, d_max: int = 8, c_max: int = 5, k: int = 3, q: int = 4, n_way: int | None = None
-    ) -> None:
-        self.d_max, self.c_max, self.k, self.q, self.n_way = d_max, c_max, k, q, n_way
-        self.name = "new-classes"
-
-    def sample(self, rng: np.random.Generator) -> Task:
-        c = self.n_way or int(rng.integers(2, self.c_max + 1))
-        d = int(rng.integers(3, self.d_max + 1))
-        centres = 2.0 * rng.normal(size=(c, d))
-
-        def rows(per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
-            y = np.repeat(np.arange(c), per_class)
-            x = np.zeros((len(y), self.d_max), dtype=np.float32)
-            x[:, :d] = centres[y] + rng.normal(size=(len(y), d))
-            return torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-
-        xs, ys = rows(self.k)
-        xq, yq = rows(self.q)
-        mask = torch.zeros(self.d_max, dtype=torch.bool)
-        mask[:d] = True
-        return Task(xs, ys, xq, yq, mask, c, name=self.name)
 
 
 def _batch(n_tasks: int = 3, seed: int = 0, **kw):
