@@ -1,6 +1,7 @@
 """Is a v2 snapshot a better ``icl`` member than the shipped v1, and at what cost?
 
-Scores the shipped v1 learner and the v2 campaign's current weights (its moving average) on
+Scores the shipped v1 learner and the v2 campaign's current weights (its moving average, and
+``v2raw``: the same run's raw weights, i.e. the no-averaging ablation at equal CPU time) on
 the campaign's validation tables (``IN_CONTEXT_VALIDATION``, the learning curve's cells) with
 several ensemble sizes and support caps, and times ``in_context_proba`` at 512 training rows and
 2,000 rows to classify (one thread, process CPU seconds, median of 3). Writes
@@ -24,6 +25,7 @@ import torch
 from autometa.bench._common import _environment as environment
 from autometa.estimators._in_context_member import load_in_context_learner
 from autometa.meta._campaign import CAMPAIGN_PRESETS, InContextCampaign
+from autometa.meta._checkpoint import load_checkpoint
 from autometa.meta._held_out import EVAL_DATASETS, held_out_auc
 from autometa.meta._in_context import in_context_proba
 
@@ -33,9 +35,12 @@ DEFAULT = "v1:4:1024,v2:4:1024,v2:1:1024,v2:2:256,v2:1:256,v2:1:128"
 
 
 def _v2(directory: Path):
+    """The campaign's scored learner (the moving average), its raw weights, and its curve's last entry."""
     campaign = InContextCampaign(directory, tracking=False, **CAMPAIGN_PRESETS["in-context-v2"]())
     learner, curve = campaign.snapshot()
-    return learner, curve[-1]
+    raw = campaign.learner_class(**learner.get_config())
+    raw.load_state_dict(load_checkpoint(directory / "last.pt")["state_dict"])
+    return learner, raw.eval(), curve[-1]
 
 
 def _cost(learner, n_members: int, max_support: int, repeats: int = 3) -> float:
@@ -68,8 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     learners = {"v1": (load_in_context_learner("default"), None)}
-    v2, entry = _v2(args.campaign)
+    v2, raw, entry = _v2(args.campaign)
     learners["v2"] = (v2, entry)
+    learners["v2raw"] = (
+        raw,
+        entry,
+    )  # the same run's weights without averaging (no-averaging ablation)
     rows = []
     for spec in args.configs.split(","):
         name, m, s = spec.split(":")

@@ -36,6 +36,9 @@ _SCRIPT = textwrap.dedent(
     with open(f"{{out}}.rank{{rank}}.json", "w") as fh:
         json.dump({{"history": result.history, "world": trainer._world}}, fh)
     if torch.distributed.is_initialized():
+        # leave together: a rank that tears gloo down while the other still holds its
+        # connections makes that one abort (as autometa/_commands/meta_train.py does)
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     """
 )
