@@ -6,6 +6,12 @@ Run from the repository root, once before and once after re-fitting a file::
     OMP_NUM_THREADS=1 python -m autometa.estimators.train_maml_regressor --steps 3000
     OMP_NUM_THREADS=1 python docs/results/retrain_after_audit.py regressor_maml --label after
 
+A retrain that is scored but not shipped (``regressor_in_context`` from a campaign folder) goes
+under a label of its own::
+
+    python docs/results/retrain_after_audit.py regressor_in_context --label short-retrain \
+        --campaign campaigns/in-context-regression-audited-cooldown
+
 Each run scores the shipped file as it is now on the *cleaned* validation list of
 :mod:`autometa.tasks.roles` (the list the re-fitted file was chosen on; never an evaluation
 table) and writes the numbers under ``[file][label]`` of ``retrain_after_audit.json``, with the
@@ -36,6 +42,43 @@ def regressor_maml() -> tuple[str, dict[str, object]]:
 
     scores = maml_member_r2(load_maml_regressor())
     return str(MAML_REGRESSOR_CHECKPOINT), {"tables": list(roles.REGRESSOR_VALIDATION), **scores}
+
+
+def regressor_in_context(campaign: str | None = None) -> tuple[str, dict[str, object]]:
+    """Mean R² and 80% coverage of the in-context regression learner alone on
+    roles.REGRESSOR_VALIDATION (seeds 0-4, 32 and 128 rows: ``held_out_r2``, the measure of the
+    campaign's curve): the shipped file, or with ``campaign`` a retrain campaign's current
+    snapshot (``InContextCampaign.snapshot``) that is not shipped."""
+    from autometa.estimators._shipped import load_learner, shipped_path
+    from autometa.meta._held_out import held_out_r2
+    from autometa.tasks import roles
+
+    where: dict[str, object] = {}
+    if campaign is None:
+        learner, path = (
+            load_learner("default", "regressor_in_context"),
+            shipped_path("regressor_in_context"),
+        )
+    else:
+        from autometa.meta._campaign import CAMPAIGN_PRESETS, InContextCampaign
+
+        run = InContextCampaign(
+            campaign, tracking=False, **CAMPAIGN_PRESETS["in-context-regression"]()
+        )
+        learner, curve = run.snapshot(timeout=60)
+        path = Path(campaign) / "resume.pt"
+        where = {
+            "campaign": campaign,
+            "step": int(curve[-1]["step"]),
+            "cpu_hours": round(float(curve[-1]["cpu_hours"]), 3),
+        }
+    scores = held_out_r2(learner, seeds=range(5))
+    return str(path), {
+        **where,
+        "tables": list(roles.REGRESSOR_VALIDATION),
+        "seeds": 5,
+        **{k: round(float(v), 4) for k, v in scores.items()},
+    }
 
 
 def regressor_portfolio() -> tuple[str, dict[str, object]]:
@@ -91,6 +134,7 @@ def classifier_hypernet() -> tuple[str, dict[str, object]]:
 
 SCORERS = {
     "regressor_maml": regressor_maml,
+    "regressor_in_context": regressor_in_context,
     "regressor_portfolio": regressor_portfolio,
     "classifier_default": classifier_default,
     "classifier_hypernet": classifier_hypernet,
@@ -102,9 +146,19 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("file", choices=sorted(SCORERS))
-    p.add_argument("--label", choices=("before", "after"), required=True)
+    p.add_argument(
+        "--label",
+        required=True,
+        help="before | after (the shipped file), or a name for a scored candidate (with --campaign)",
+    )
+    p.add_argument(
+        "--campaign", default=None, help="regressor_in_context: score this campaign's snapshot"
+    )
     args = p.parse_args(argv)
-    path, scores = SCORERS[args.file]()
+    if args.campaign is not None and args.file != "regressor_in_context":
+        p.error("--campaign applies to regressor_in_context only")
+    scorer = SCORERS[args.file]
+    path, scores = scorer(args.campaign) if args.campaign else scorer()
     payload = json.loads(OUT.read_text()) if OUT.is_file() else {}
     payload["name"] = "retrain_after_audit"
     payload["command"] = "python docs/results/retrain_after_audit.py FILE --label before|after"
