@@ -8,6 +8,7 @@ several ensemble sizes and support caps, and times ``in_context_proba`` at 512 t
 ``docs/results/in_context_v2_member.json``::
 
     OMP_NUM_THREADS=1 python campaigns/v2_member.py [--configs v1:4:1024,v2:1:256,...]
+    python campaigns/v2_member.py --export runs/v2_candidate.pt   # a checkpoint for the estimators
 """
 
 from __future__ import annotations
@@ -43,6 +44,30 @@ def _v2(directory: Path):
     return learner, raw.eval(), curve[-1]
 
 
+def export_averaged(directory: Path, path: Path) -> int:
+    """Save the moving average of ``directory/last.pt`` as a learner checkpoint; return its step.
+
+    The file is what ``AutoMetaClassifier(in_context_learner=path)`` and ``autometa bench
+    classifier --in-context-learner path`` read (a candidate, not the shipped member).
+    """
+    from autometa.meta._checkpoint import save_meta_learner
+
+    campaign = InContextCampaign(directory, tracking=False, **CAMPAIGN_PRESETS["in-context-v2"]())
+    payload = load_checkpoint(directory / "last.pt")
+    learner = campaign.learner_class(**json.loads(payload["config"]))
+    averaged = payload["training"]["averaged"]
+    learner.load_state_dict(
+        {k[len("module.") :]: v for k, v in averaged.items() if k.startswith("module.")}
+    )
+    step = int(payload["training"]["step"])
+    save_meta_learner(
+        learner.eval(),
+        path,
+        metadata={"campaign_step": step, "source": f"{directory} (moving average), a candidate"},
+    )
+    return step
+
+
 def _cost(learner, n_members: int, max_support: int, repeats: int = 3) -> float:
     """CPU seconds of one in_context_proba call: 512 training rows, 2,000 rows, 20 columns, 2 classes."""
     rng = np.random.default_rng(0)
@@ -70,7 +95,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--campaign", type=Path, default=ROOT / "campaigns" / "in-context-v2")
     parser.add_argument("--json", type=Path, default=OUT)
+    parser.add_argument(
+        "--export",
+        type=Path,
+        default=None,
+        help="only save the campaign's moving average (last.pt) as a learner checkpoint here",
+    )
     args = parser.parse_args(argv)
+    if args.export is not None:
+        step = export_averaged(args.campaign, args.export)
+        print(f"saved the step-{step} moving average to {args.export}", file=sys.stderr)
+        return 0
     torch.set_num_threads(1)
     learners = {"v1": (load_in_context_learner("default"), None)}
     v2, raw, entry = _v2(args.campaign)

@@ -107,6 +107,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core CPU)"
     )
+    parser.add_argument(
+        "--in-context-learner",
+        metavar="PATH",
+        default=None,
+        help="every AutoMetaClassifier variant of the run reads this in-context checkpoint "
+        "instead of the shipped one (a candidate snapshot; compare on validation tables)",
+    )
+    parser.add_argument(
+        "--n-ensemble",
+        type=int,
+        default=None,
+        help="every AutoMetaClassifier variant of the run uses this n_ensemble (default: theirs)",
+    )
     parser.add_argument("--ablation-checkpoint", default=ABLATION_CHECKPOINT,
                         help=f"Meta-LSTM learner trained without augmentation, for am_plus_metalstm "
                              f"(made by `{ABLATION_COMMAND}`)")  # fmt: skip
@@ -194,9 +207,16 @@ def _ablation_checkpoint(path: str) -> str:
 
 
 def make_estimator(
-    name: str, X: Any, seed: int, ablation_checkpoint: str = ABLATION_CHECKPOINT
+    name: str,
+    X: Any,
+    seed: int,
+    ablation_checkpoint: str = ABLATION_CHECKPOINT,
+    overrides: dict[str, Any] | None = None,
 ) -> Any:
     """A fresh estimator (with its preprocessing) for one benchmark cell.
+
+    ``overrides`` are ``AutoMetaClassifier`` parameters set on every AutoMetaClassifier variant
+    (``--in-context-learner``, ``--n-ensemble``); the peers ignore them.
 
     ``am_icl_only`` is the in-context member alone; ``am_with_neural`` the default members plus
     the opt-in Meta-LSTM and hypernetwork members (the shipped portfolio has no weights for
@@ -210,6 +230,32 @@ def make_estimator(
     ablations: the meta-learned portfolio weights alone, and greedy ensemble selection on
     out-of-fold predictions alone (``blend="prior"`` / ``"evidence"``).
     """
+    from autometa.estimators import AutoMetaClassifier
+
+    est = _make_estimator(name, X, seed, ablation_checkpoint)
+    if overrides and isinstance(est, AutoMetaClassifier):
+        est.set_params(**overrides)
+    return est
+
+
+def autometa_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``AutoMetaClassifier`` parameters the command line sets on every variant."""
+    out: dict[str, Any] = {}
+    if getattr(args, "in_context_learner", None):
+        path = Path(args.in_context_learner)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"--in-context-learner {path}: no such checkpoint; export a campaign snapshot "
+                "with `autometa meta-train --preset ... --ship` or save_meta_learner first."
+            )
+        out["in_context_learner"] = str(path)
+    if getattr(args, "n_ensemble", None) is not None:
+        out["n_ensemble"] = int(args.n_ensemble)
+    return out
+
+
+def _make_estimator(name: str, X: Any, seed: int, ablation_checkpoint: str) -> Any:
+    """:func:`make_estimator` before the overrides."""
     from sklearn.pipeline import make_pipeline
 
     from autometa.estimators import AutoMetaClassifier
@@ -324,13 +370,14 @@ def run_cells(
     done: set[tuple[str, str, int, int]],
     sink: Callable[[dict[str, Any]], None],
     ablation_checkpoint: str = ABLATION_CHECKPOINT,
+    overrides: dict[str, Any] | None = None,
 ) -> None:
     for name, n, seed, Xtr, ytr, Xte, yte in _cells(datasets, sizes, n_seeds, max_test):
         classes = np.unique(ytr)
         for est_name in estimators:
             if (est_name, name, n, seed) in done:
                 continue
-            est = make_estimator(est_name, Xtr, seed, ablation_checkpoint)
+            est = make_estimator(est_name, Xtr, seed, ablation_checkpoint, overrides)
             proba, elapsed = fit_predict_timed(est, Xtr, ytr, Xte)
             est_classes = np.asarray(getattr(est, "classes_", classes))
             full = np.zeros((len(yte), len(classes)))
@@ -400,10 +447,11 @@ def compute(args: argparse.Namespace) -> BenchResult:
         return (f"{rec['estimator']:>22} {rec['dataset']:>20} n={rec['n_train']:<4} seed={rec['seed']} "
                 f"auc={rec['roc_auc']:.4f} t={rec['time_s']:.2f}s")  # fmt: skip
 
+    overrides = autometa_overrides(args)
     with CellRecords(args.reuse, args.raw, describe) as store:
         if not getattr(args, "report_only", False):
             run_cells(estimators, datasets, sizes, n_seeds, int(args.max_test), store.done, store.add,
-                      getattr(args, "ablation_checkpoint", ABLATION_CHECKPOINT))  # fmt: skip
+                      getattr(args, "ablation_checkpoint", ABLATION_CHECKPOINT), overrides)  # fmt: skip
     all_estimators = list(dict.fromkeys([*estimators, *(r["estimator"] for r in store.records)]))
     if args.estimators:  # report exactly the requested estimators (reused files may hold more)
         all_estimators = estimators
@@ -422,7 +470,10 @@ def compute(args: argparse.Namespace) -> BenchResult:
             "cells",
         ],
         key_columns=["n_train", "estimator"],
-        params=held_out_params(args, sizes, datasets, n_seeds, all_estimators),
+        params={
+            **held_out_params(args, sizes, datasets, n_seeds, all_estimators),
+            **({"autometa_overrides": overrides} if overrides else {}),
+        },
         summary=summary,
         notes=[
             "evaluation data sets are dev sets held out of the checkpoint's meta-training and of the portfolio",

@@ -120,3 +120,28 @@ def test_quick_run_reports_and_reuses_cells(tmp_path):
     assert len(raw.read_text().splitlines()) == 2
     again = bench.compute(argparse.Namespace(**{**vars(args), "raw": None, "reuse": [str(raw)]}))
     assert [r["roc_auc"] for r in again.rows] == [r["roc_auc"] for r in result.rows]
+
+
+def test_overrides_reach_every_autometaclassifier_variant_and_no_peer(tmp_path):
+    import pandas as pd
+
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]})
+    ckpt = tmp_path / "candidate.pt"
+    ckpt.write_bytes(
+        b""
+    )  # existence is what the command line checks; the estimator reads it at fit
+    args = argparse.Namespace(in_context_learner=str(ckpt), n_ensemble=1)
+    overrides = bench.autometa_overrides(args)
+    assert overrides == {"in_context_learner": str(ckpt), "n_ensemble": 1}
+    for name in ("autometa", "am_icl_only", "am_uniform"):
+        est = bench.make_estimator(name, X, 0, overrides=overrides)
+        assert est.get_params()["in_context_learner"] == str(ckpt)
+        assert est.get_params()["n_ensemble"] == 1
+    assert bench.make_estimator("autometa", X, 0).get_params()["n_ensemble"] == 4  # none given
+    rf = bench.make_estimator("rf300", X, 0, overrides=overrides)
+    assert "in_context_learner" not in rf.get_params()
+    assert (
+        bench.autometa_overrides(argparse.Namespace(in_context_learner=None, n_ensemble=None)) == {}
+    )
+    with pytest.raises(FileNotFoundError, match="--in-context-learner"):
+        bench.autometa_overrides(argparse.Namespace(in_context_learner=str(tmp_path / "no.pt")))
