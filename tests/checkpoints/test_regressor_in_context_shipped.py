@@ -131,3 +131,36 @@ def test_the_short_audited_retrain_is_below_the_shipped_file_and_not_shipped():
     assert curve[-1]["step"] == short["step"] == 20000
     assert round(curve[-1]["r2@32"], 4) == short["r2@32"]  # the curve's measure, the same number
     assert "regressor_in_context.pt" in roles.TRAINED_BEFORE_AUDIT
+
+
+def test_the_docs_learning_curve_table_is_the_cards_curve():
+    """docs/regressor.md's "Learning curve of the shipped learner": each step row is that step
+    of the card's curve, the peer rows its peers, and the last row the shipped step."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "regressor.md").read_text()
+    section = doc.split("## Learning curve of the shipped learner")[1].split("\n## ")[0]
+    rows = [
+        [c.strip().replace("**", "") for c in line.strip().strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("| ") and not line.startswith("| step")
+    ]
+    info = card()
+    curve = {c["step"]: c for c in info["learning_curve"]}
+    peers = {"RandomForest(300)": "rf300", "RidgeCV": "ridge"}
+    steps = []
+    for row in rows:
+        m = re.match(r"([\d,]+)", row[0])
+        if m:
+            step = int(m.group(1).replace(",", ""))
+            steps.append(step)
+            c = curve[step]
+            assert row[1] == f"{c['cpu_hours']:.2f}", row
+            assert row[2:4] == [f"{c['r2@32']:.4f}", f"{c['r2@128']:.4f}"], row
+            assert row[4:6] == [f"{c['cover80@32']:.3f}", f"{c['cover80@128']:.3f}"], row
+        else:
+            p = info["peers_on_the_same_splits"][peers[row[0].split(",")[0]]]
+            assert row[2:4] == [f"{p['r2@32']:.4f}", f"{p['r2@128']:.4f}"], row
+    assert steps and steps[-1] == info["training"]["steps"]
+    assert len(steps) >= 5
