@@ -182,7 +182,7 @@ def test_the_v2_candidate_inside_the_estimator_is_below_v1_as_the_docs_say():
     """docs/in_context.md: one v2 pass is below v1's four at every size, alone and in the blend."""
     runs = {
         v: json.loads((ROOT / "docs" / "results" / f"icl_candidate_{v}.json").read_text())
-        for v in ("v1", "v2")
+        for v in ("v1", "v2", "v2_m4")
     }
     assert "autometa_overrides" not in runs["v1"]["params"]
     assert runs["v2"]["params"]["autometa_overrides"] == {
@@ -190,6 +190,8 @@ def test_the_v2_candidate_inside_the_estimator_is_below_v1_as_the_docs_say():
         "n_ensemble": 1,
     }
     assert runs["v1"]["params"]["datasets"] == runs["v2"]["params"]["datasets"]
+    assert runs["v2_m4"]["params"]["autometa_overrides"]["n_ensemble"] == 4
+    assert runs["v1"]["params"]["datasets"] == runs["v2_m4"]["params"]["datasets"]
 
     def at(v, estimator, n, key="roc_auc"):
         rows = runs[v]["rows"]
@@ -199,6 +201,7 @@ def test_the_v2_candidate_inside_the_estimator_is_below_v1_as_the_docs_say():
     for estimator in ("autometa", "am_icl_only"):
         for n in (32, 128, 512):
             assert at("v2", estimator, n) < at("v1", estimator, n), (estimator, n)
+            assert at("v2_m4", estimator, n) < at("v1", estimator, n), (estimator, n)
             slower.append(
                 at("v2", estimator, n, "median_time_s") / at("v1", estimator, n, "median_time_s")
             )
@@ -208,3 +211,4 @@ def test_the_v2_candidate_inside_the_estimator_is_below_v1_as_the_docs_say():
         "the one-pass v2 member is below v1's four passes at every size, alone and inside the blend"
         in doc
     )
+    assert "with four passes too" in doc and "it is still below v1 at every size" in doc
