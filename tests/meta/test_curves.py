@@ -100,7 +100,7 @@ def test_the_docs_reading_of_the_comparison_is_what_the_committed_comparison_say
     keys = ("auc@32", "auc@128", "auc@512")
     # every triple of differences quoted is a cell of the generated difference tables
     triples = re.findall(r"[−+]\d\.\d{4} / [−+]\d\.\d{4} / [−+]\d\.\d{4}", reading)
-    assert len(triples) == 7
+    assert len(triples) == 9
     for triple in triples:
         assert triple in table, triple
     camps = committed["campaigns"]
@@ -125,6 +125,8 @@ def test_the_docs_reading_of_the_comparison_is_what_the_committed_comparison_say
     )
     assert "at 1.7x its predict time" in readme  # test_the_docs_v2_member_table... pins the 1.7x
     assert max(diff("v2 + prior v2", v2, "0.5")) <= 0.001  # "no gain"
+    adamw = "v2, AdamW instead of Muon"  # "ahead at 0.25 and behind at 0.5 at every size"
+    assert min(diff(adamw, v2, "0.25")) > 0 and max(diff(adamw, v2, "0.5")) < 0
     d = diff("v2, no feature grouping", v2, "0.5")  # "worse at every size, most at 512"
     assert max(d) < 0 and d[2] == min(d)
     d = diff("v2, no thinking rows", v2, "0.5")  # "costs most at 32 and little at 128"
