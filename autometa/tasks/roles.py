@@ -115,9 +115,9 @@ CONTENT_LEAKS: frozenset[str] = frozenset(
 #: learnt from those rows until retrained on the lists below (docs/data.md, "Re-fitted after the
 #: audit": ``regressor_maml.pt``, ``regressor_portfolio.json``, ``classifier_default.pt`` and
 #: ``classifier_hypernet.pt`` were re-fitted; the augmentation files were never trained on a
-#: dropped table; ``regressor_in_context.pt`` is being retrained with its own recipe in
-#: ``campaigns/in-context-regression-audited``; ``classifier_in_context.pt``'s retrain path is the
-#: in-context v2 campaign).
+#: dropped table; ``regressor_in_context.pt`` was retrained with its own recipe in
+#: ``campaigns/in-context-regression-audited-cooldown-50k``, scored below it and is not shipped
+#: yet; ``classifier_in_context.pt``'s retrain path is the in-context v2 campaign).
 TRAINED_BEFORE_AUDIT: tuple[str, ...] = (
     "classifier_in_context.pt",
     "regressor_in_context.pt",
