@@ -137,7 +137,11 @@ def test_every_marked_json_exists_and_was_written_by_a_command():
             for path in paths:
                 payload = json.loads((ROOT / path).read_text())
                 assert path.startswith(("docs/results/", "autometa/")), path
-                command = payload.get("command") or payload.get("training", {}).get("command")
+                command = (
+                    payload.get("command")
+                    or payload.get("training", {}).get("command")
+                    or payload.get("info", {}).get("command")  # a fitted file's own record
+                )
                 assert payload.get("name") or command, f"{path} does not say what produced it"
 
 

@@ -204,7 +204,9 @@ class CellRecords:
     Parameters
     ----------
     reuse : sequence of path-like
-        JSON-lines files of earlier runs.
+        JSON-lines files of earlier runs. A cell held by several of them is taken from the last
+        file that holds it (so ``--reuse peers.jsonl --reuse before.jsonl`` reports the second
+        file's cells of an estimator both files hold).
     raw : path-like, optional
         Where new records are appended.
     describe : callable
@@ -217,14 +219,22 @@ class CellRecords:
         raw: str | Path | None,
         describe: Callable[[dict[str, Any]], str],
     ) -> None:
-        self.records: list[dict[str, Any]] = [
-            json.loads(line)
-            for path in reuse
-            for line in Path(path).read_text().splitlines()
-            if line.strip()
-        ]
+        cells: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for path in reuse:
+            for line in Path(path).read_text().splitlines():
+                if line.strip():
+                    record = json.loads(line)
+                    key = (
+                        record["estimator"],
+                        record["dataset"],
+                        record["n_train"],
+                        record["seed"],
+                    )
+                    cells.pop(key, None)  # the later file's record, in the later file's order
+                    cells[key] = record
+        self.records: list[dict[str, Any]] = list(cells.values())
         #: ``(estimator, dataset, n_train, seed)`` of every reused record
-        self.done = {(r["estimator"], r["dataset"], r["n_train"], r["seed"]) for r in self.records}
+        self.done = set(cells)
         self._raw_path, self._describe = raw, describe
         self._raw: Any = None
 

@@ -113,15 +113,11 @@ CONTENT_LEAKS: frozenset[str] = frozenset(
 #: Shipped files meta-trained (or fitted) before the content audit on lists that still held a
 #: :data:`CONTENT_LEAKS` table; their model cards record those lists. They keep whatever they
 #: learnt from those rows until retrained on the lists below (docs/data.md, "Re-fitted after the
-#: audit": ``regressor_maml.pt``, ``regressor_portfolio.json``, ``classifier_default.pt`` and
-#: ``classifier_hypernet.pt`` were re-fitted; the augmentation files were never trained on a
-#: dropped table; ``regressor_in_context.pt`` was retrained with its own recipe in
-#: ``campaigns/in-context-regression-audited-cooldown-50k``, scored below it and is not shipped
-#: yet; ``classifier_in_context.pt``'s retrain path is the in-context v2 campaign).
-TRAINED_BEFORE_AUDIT: tuple[str, ...] = (
-    "classifier_in_context.pt",
-    "regressor_in_context.pt",
-)
+#: audit": ``regressor_maml.pt``, ``regressor_portfolio.json``, ``classifier_default.pt``,
+#: ``classifier_hypernet.pt`` and ``regressor_in_context.pt`` were re-fitted or retrained; the
+#: augmentation files were never trained on a dropped table; ``classifier_in_context.pt``'s
+#: retrain path is the in-context v2 campaign).
+TRAINED_BEFORE_AUDIT: tuple[str, ...] = ("classifier_in_context.pt",)
 
 
 def _clean(names: tuple[str, ...]) -> tuple[str, ...]:

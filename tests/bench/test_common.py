@@ -62,3 +62,18 @@ def test_cell_records_reuse_append_and_select(tmp_path, capsys):
         ("a", 1),
     ]
     assert store.select([32], ["a"], 1) == [old]
+
+
+def test_cell_records_a_later_reuse_file_replaces_a_cell(tmp_path):
+    """A cell two --reuse files hold is counted once, from the last file (the "before" report)."""
+    import json
+
+    from autometa.bench._common import CellRecords
+
+    cell = {"estimator": "am", "dataset": "a", "n_train": 32, "seed": 0}
+    (tmp_path / "new.jsonl").write_text(json.dumps({**cell, "r2": 0.5}) + "\n")
+    (tmp_path / "old.jsonl").write_text(json.dumps({**cell, "r2": 0.4}) + "\n")
+    with CellRecords([tmp_path / "new.jsonl", tmp_path / "old.jsonl"], None, str) as store:
+        assert store.records == [{**cell, "r2": 0.4}]
+    with CellRecords([tmp_path / "old.jsonl", tmp_path / "new.jsonl"], None, str) as store:
+        assert store.records == [{**cell, "r2": 0.5}]
