@@ -14,6 +14,15 @@ For every body row whose first cell is a training size, each decimal number of t
 must equal, at the number of decimals written, a number of the JSON rows of that size (or of the
 JSON's ``summary`` entries for that size); for other rows, any number of the JSON. A number typed
 into the prose table that the benchmark did not produce fails the test.
+
+The same marker directly above a *paragraph* (the lines up to the next blank line) pins its
+prose: each decimal number in it must be a number of the JSON at the decimals written (a number
+followed by ``%`` is read as a percentage of a JSON number, ``77.7%`` = ``0.777``).
+
+A table of decimal numbers in a pinned document that no results file backs says so with
+``<!-- historical: why it cannot be re-computed -->`` directly above it (for example, measured on
+tables since dropped, with no cells committed); ``test_every_numeric_table_is_pinned_or_historical``
+fails on a table with neither marker.
 """
 
 from __future__ import annotations
@@ -46,14 +55,50 @@ def _tables(text: str) -> Iterator[tuple[list[str], list[list[str]]]]:
         if not m:
             continue
         j = i + 1
-        while j < len(lines) and not lines[j].lstrip().startswith("|"):
+        while j < len(lines) and not lines[j].strip():
             j += 1
+        if j == len(lines) or not lines[j].lstrip().startswith("|"):
+            continue  # a marked paragraph (_paragraphs)
         rows = []
         while j < len(lines) and lines[j].lstrip().startswith("|"):
             rows.append([c.strip() for c in lines[j].strip().strip("|").split("|")])
             j += 1
         body = [r for r in rows[2:] if r]  # header and separator dropped
         yield m.group(1).split(), body
+
+
+def _paragraphs(text: str) -> Iterator[tuple[list[str], str]]:
+    """(JSON paths, text) of every marked prose paragraph in ``text``."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        m = MARKER.search(line)
+        if not m or i + 1 >= len(lines) or not lines[i + 1].strip():
+            continue
+        if lines[i + 1].lstrip().startswith("|"):
+            continue  # a table
+        j = i + 1
+        while j < len(lines) and lines[j].strip():
+            j += 1
+        yield m.group(1).split(), "\n".join(lines[i + 1 : j])
+
+
+PERCENT = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)%")
+
+
+def _prose_mismatches(text: str) -> list[str]:
+    bad = []
+    for paths, paragraph in _paragraphs(text):
+        values = [v for path in paths for v in _leaves(json.loads((ROOT / path).read_text()))]
+        plain = PERCENT.sub(" ", paragraph.replace("**", ""))
+        for number in DECIMAL.findall(plain):
+            decimals = len(number.split(".")[1])
+            if not any(f"{v:.{decimals}f}" == number for v in values):
+                bad.append(f"{' '.join(paths)}: {number} in {paragraph[:60]!r}... is in no result")
+        for number in PERCENT.findall(paragraph.replace("**", "")):
+            decimals = len(number.split(".")[1]) if "." in number else 0
+            if not any(f"{100 * v:.{decimals}f}" == number for v in values):
+                bad.append(f"{' '.join(paths)}: {number}% in {paragraph[:60]!r}... is in no result")
+    return bad
 
 
 def _leaves(obj) -> Iterator[float]:
@@ -103,6 +148,64 @@ def _mismatches(text: str) -> list[str]:
 def test_every_number_of_a_pinned_table_is_in_its_results_json(doc):
     text = (ROOT / doc).read_text()
     assert not _mismatches(text), "\n".join(_mismatches(text))
+
+
+@pytest.mark.parametrize("doc", PINNED_DOCS)
+def test_every_number_of_a_pinned_paragraph_is_in_its_results_json(doc):
+    text = (ROOT / doc).read_text()
+    assert not _prose_mismatches(text), "\n".join(_prose_mismatches(text))
+
+
+HISTORICAL = re.compile(r"<!--\s*historical:\s*\S.*?-->")
+
+
+def _numeric_tables_without_a_marker(text: str) -> list[str]:
+    """The first line of each table holding a decimal number with no results or historical
+    marker in the three lines above it."""
+    lines, out, i = text.splitlines(), [], 0
+    fenced = False
+    while i < len(lines):
+        if lines[i].lstrip().startswith("```"):
+            fenced = not fenced
+        if fenced or not lines[i].lstrip().startswith("|"):
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and lines[j].lstrip().startswith("|"):
+            j += 1
+        body = "\n".join(lines[i + 2 : j]).replace("**", "")
+        above = [line for line in lines[max(0, i - 3) : i] if line.strip()]
+        marked = bool(above) and bool(MARKER.search(above[-1]) or HISTORICAL.search(above[-1]))
+        if DECIMAL.search(body) and not marked:
+            out.append(lines[i][:80])
+        i = j
+    return out
+
+
+#: documents whose tables of numbers are all pinned to a results file or marked historical
+FULLY_PINNED_DOCS: tuple[str, ...] = ("README.md", "docs/regressor.md")
+
+
+@pytest.mark.parametrize("doc", FULLY_PINNED_DOCS)
+def test_every_numeric_table_is_pinned_or_historical(doc):
+    missing = _numeric_tables_without_a_marker((ROOT / doc).read_text())
+    assert not missing, f"{doc}: tables with neither marker: {missing}"
+
+
+def test_the_prose_check_and_the_table_rule_can_fail():
+    text = (
+        "<!-- results: docs/results/regressor_blend.json -->\n"
+        "AutoMetaRegressor scores {r2:.4f} and covers {cover:.1f}% of the targets.\n"
+    )
+    blend = json.loads((ROOT / "docs/results/regressor_blend.json").read_text())
+    row = next(r for r in blend["rows"] if (r["n_train"], r["estimator"]) == (32, "autometa"))
+    good = text.format(r2=row["r2"], cover=100 * row["cover80"])
+    assert not _prose_mismatches(good)
+    assert _prose_mismatches(text.format(r2=row["r2"] + 0.0001, cover=100 * row["cover80"]))
+    assert _prose_mismatches(text.format(r2=row["r2"], cover=100 * row["cover80"] + 0.3))
+    table = "| a | b |\n|---|---|\n| x | 0.5 |\n"
+    assert _numeric_tables_without_a_marker("text\n\n" + table)
+    assert not _numeric_tables_without_a_marker("<!-- historical: run lost -->\n" + table)
 
 
 #: README results tables not pinned yet, by the first words of their header, and why. Each entry
