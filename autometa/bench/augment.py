@@ -117,6 +117,7 @@ def _meta_arms(learner, policies: dict[str, Any], X, y, train, test, seed: int) 
     import torch
 
     from autometa.augment._learner import AugmentedLearner
+    from autometa.augment._policy import AugmentationPolicy
     from autometa.tasks._encoder import encode_task
     from autometa.tasks._task import collate_tasks
 
@@ -140,7 +141,25 @@ def _meta_arms(learner, policies: dict[str, Any], X, y, train, test, seed: int) 
             logits = model.predict(fast, batch.x_query, batch)[0, :, :k]
         proba = torch.softmax(logits, -1).numpy()
         out[f"maml+{name}"] = mean_ovr_auc(task.y_query.numpy(), proba)
+    learned = policies.get("learned")
+    if isinstance(learned, AugmentationPolicy):
+        out["learned_p_identity"] = _p_identity(learned, batch)
     return out
+
+
+def _p_identity(policy, batch) -> float:
+    """The policy's probability of ``identity`` on this support set (its conditional shift applied)."""
+    import torch
+    import torch.nn.functional as F
+
+    from autometa.augment._policy import task_statistics
+
+    mask = batch.support_mask
+    y = F.one_hot(batch.y_support.long().clamp_min(0), batch.class_mask.shape[-1])
+    y = y.to(batch.x_support.dtype) * mask.unsqueeze(-1).to(batch.x_support.dtype)
+    with torch.no_grad():
+        stats = task_statistics(y, mask, batch.feature_mask)
+    return float(policy.describe(stats)["identity"]["probability"])
 
 
 def _estimator_arms(
@@ -207,6 +226,9 @@ def _estimator_arms(
         for arm, model in arms.items():
             model.fit(Xtr, y_idx)
             out[arm] = mean_ovr_auc(y_test, model.predict_proba(Xte))
+        # rows MetaAugmenter appended per training row (copies of a parent are dropped)
+        augmenter = arms[f"{name}+metaaug"].steps[0][1]
+        out[f"{name}_metaaug_rows_added"] = (len(augmenter.ops_) - len(y_idx)) / len(y_idx)
     return out
 
 
@@ -290,10 +312,26 @@ def compute(args: argparse.Namespace) -> BenchResult:
             )
             if a == "maml+learned" and b in ("maml+none", "maml+uniform"):
                 summary[f"learned_beats_{b.split('+')[1]}@{n_train}"] = bool(lo > 0)
+        # what the learned policy does on these tasks (mean over the (data set, seed) pairs)
+        if all("learned_p_identity" in r for r in recs):
+            summary[f"learned_p_identity@{n_train}"] = float(
+                np.mean([r["learned_p_identity"] for r in recs])
+            )
+        if not args.skip_estimators:
+            for ds in sets:
+                added = [r["lr_metaaug_rows_added"] for r in recs if r["set"] == ds]
+                if added:
+                    summary[f"metaaug_rows_added_per_row/{ds}@{n_train}"] = float(np.mean(added))
+            summary[f"metaaug_rows_added_per_row@{n_train}"] = float(
+                np.mean([r["lr_metaaug_rows_added"] for r in recs])
+            )
     notes = [
         "diff = mean paired AUC difference a - b over (data set, seed) pairs; CI: Student t, 95%.",
         f"policy: {policy_path.name} (sha256 of the file in its model card); learner: {learner_path.name}.",
         "hgb at n_train=32 cannot split (min_samples_leaf=20): its AUC is 0.5 unless rows are added.",
+        "learned_p_identity: the learned policy's probability of the identity op on the training "
+        "rows (its per-task shift applied); metaaug_rows_added_per_row: rows MetaAugmenter "
+        "appended (in front of lr) per training row, exact copies dropped.",
     ]
     return BenchResult(
         name="augment",
@@ -316,7 +354,7 @@ def compute(args: argparse.Namespace) -> BenchResult:
             "n_augment": n_aug,
             "inner_steps": int(learner.inner_steps),
             "hand_policy": str(HAND_POLICY),
-            "policy": str(policy_path),
+            "policy": args.policy if args.policy == "default" else str(policy_path),
         },
         summary={**summary, "seconds": round(time.monotonic() - t0, 1)},
         notes=notes,
