@@ -86,8 +86,13 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
             "datasets": list(IN_CONTEXT_TRAIN),
         },
     ),
-    # the regression learner on the v2 backbone (same recipe; the regression prior's tasks)
-    "in-context-regression-v2": lambda: _v2_recipe("regression"),
+    # the regression learner on the v2 backbone (same recipe, and the classification v2's task
+    # sizes: with the regression prior's defaults, up to 608 rows x 64 columns of cell tokens, a
+    # step cost about 5x as much and a first 200-step chunk did not finish in 25 CPU-minutes)
+    "in-context-regression-v2": lambda: _v2_recipe(
+        "regression",
+        prior_config={"n_support_range": (4, 256), "n_query": 64, "max_features": 24},
+    ),
     # the same recipe at GPU scale: a larger model and batch, tasks up to 1,024 rows, bf16 on CUDA
     # (device="auto"); one run of minutes writes its checkpoint and curve like any campaign
     "in-context-v2-gpu": lambda: _v2_recipe(

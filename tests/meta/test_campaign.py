@@ -303,3 +303,14 @@ def test_regression_v2_preset_trains_and_scores_r2(tmp_path):
     assert "r2@32" in curve[-1] and "cover80@32" in curve[-1]
     learner, _ = camp.snapshot()
     assert learner.algo == "in-context-regression-v2"
+
+
+def test_the_v2_presets_draw_tasks_of_the_same_size():
+    """The regression v2 preset uses the classification v2's task sizes: the regression prior's
+    defaults (up to 512 + 96 rows x 64 columns of cell tokens) made a step about 5x as costly."""
+    from autometa.meta._campaign import CAMPAIGN_PRESETS
+
+    cls = CAMPAIGN_PRESETS["in-context-v2"]()["prior_config"]
+    reg = CAMPAIGN_PRESETS["in-context-regression-v2"]()["prior_config"]
+    for key in ("n_support_range", "n_query", "max_features"):
+        assert reg[key] == cls[key], key
