@@ -190,6 +190,7 @@ FULLY_PINNED_DOCS: tuple[str, ...] = (
     "docs/augment.md",
     "docs/data.md",
     "docs/sampler.md",
+    "docs/classifier.md",
 )
 
 

@@ -10,13 +10,15 @@ metrics, the table and the fitted classifier as an MLflow model) to the default 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from autometa.bench._common import format_table
+from autometa.bench._common import BenchResult, format_table
 from autometa.bench.classifier import (
     classification_metrics,
     fit_predict_timed,
@@ -33,6 +35,7 @@ EPILOG = """examples:
   autometa demo
   autometa demo --dataset keel/phoneme --n-train 32 --seed 1
   autometa demo --no-mlflow
+  autometa demo --no-mlflow --json docs/results/demo.json   # the table docs/classifier.md quotes
 """
 
 
@@ -45,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-mlflow", action="store_true", help="do not log the run")
     parser.add_argument(
         "--no-model", action="store_true", help="log metrics only, not the fitted model"
+    )
+    parser.add_argument(
+        "--json", metavar="PATH", help="also write the table and weights as JSON to PATH"
     )
 
 
@@ -128,9 +134,14 @@ def run(args: argparse.Namespace) -> int:
     best = max(rows, key=lambda r: r["roc_auc"])
     verdict = "wins" if best["model"] == "AutoMetaClassifier" else f"loses to {best['model']}"
     print(f"On this split AutoMetaClassifier {verdict} by ROC-AUC.")
+    params = {"dataset": name, "n_train": len(ytr), "n_test": len(yte), "seed": args.seed}
+    if args.json:
+        command = (
+            f"autometa demo --dataset {args.dataset} --n-train {args.n_train} --seed {args.seed}"
+        )
+        _write_json(args.json, rows, {**params, "command": command}, clf.weights_)
 
     if not args.no_mlflow:
-        params = {"dataset": name, "n_train": len(ytr), "n_test": len(yte), "seed": args.seed}
         with start_run(
             experiment="autometa-demo", run_name=f"demo-{name.replace('/', '-')}", params=params
         ) as run:
@@ -146,6 +157,24 @@ def run(args: argparse.Namespace) -> int:
                       f"  mlflow ui --backend-store-uri {run.tracking_uri}")  # fmt: skip
     print(f"(demo took {time.perf_counter() - t_start:.1f} s)")
     return 0
+
+
+def _write_json(
+    path: str, rows: list[dict[str, Any]], params: dict[str, Any], weights: dict[str, float]
+) -> None:
+    """The demo's table as a results file (the layout of ``autometa bench --json``)."""
+    result = BenchResult(
+        name="demo",
+        rows=rows,
+        columns=["model", "roc_auc", "log_loss", "accuracy", "fit_predict_s"],
+        key_columns=["model"],
+        params=params,
+        summary={"weights": {k: float(v) for k, v in weights.items()}},
+    )
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n")
+    print(f"wrote {out}")
 
 
 def _log_model(clf: Any, example: Any, run_id: str, tracking_uri: str | None) -> None:
