@@ -191,6 +191,7 @@ FULLY_PINNED_DOCS: tuple[str, ...] = (
     "docs/data.md",
     "docs/sampler.md",
     "docs/classifier.md",
+    "docs/in_context.md",
 )
 
 
@@ -247,6 +248,10 @@ def test_every_marked_json_exists_and_was_written_by_a_command():
         for paths, _ in _tables((ROOT / doc).read_text()):
             for path in paths:
                 payload = json.loads((ROOT / path).read_text())
+                if path.startswith("campaigns/"):
+                    # a campaign's learning curve, written by ``autometa meta-train`` as it trains
+                    assert path.endswith("/curve.json") and payload.get("curve"), path
+                    continue
                 assert path.startswith(("docs/results/", "autometa/")), path
                 command = (
                     payload.get("command")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["compare_campaigns", "curve_at", "load_curve", "markdown_table"]
+__all__ = ["compare_campaigns", "curve_at", "differences", "load_curve", "markdown_table"]
 
 
 def load_curve(directory: str | os.PathLike[str]) -> list[dict[str, float]]:
@@ -93,40 +93,57 @@ def compare_campaigns(
     return out
 
 
-def _difference_table(
-    result: dict[str, Any], reference: str, names: Sequence[str], keys: Sequence[str]
-) -> list[str]:
-    sizes = "/".join(k.split("@", 1)[1] for k in keys)
-    budgets = result["budgets"]
-    base = result["campaigns"][reference]["at"]
-    lines = [
-        "",
-        f"Difference to {reference} at the same CPU-hours (positive: better):",
-        "",
-        "| campaign | " + " | ".join(f"ΔAUC@{sizes} at {b:g} CPU-h" for b in budgets) + " |",
-        "|---" * (1 + len(budgets)) + "|",
-    ]
-    for name in names:
-        cells = []
-        for b in budgets:
-            at, ref = result["campaigns"][name]["at"][f"{b:g}"], base[f"{b:g}"]
-            if at is None or ref is None:
-                cells.append("—")
-            else:
-                cells.append(" / ".join(f"{at[k] - ref[k]:+.4f}" for k in keys))
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return lines
+def _pairs(names: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """(reference, compared campaigns): every campaign against the first (the reference), then
+    the variants (third campaign on) against the second (the recipe they each change once)."""
+    out = []
+    if len(names) >= 2:
+        out.append((names[0], list(names[1:])))
+    if len(names) >= 3:
+        out.append((names[1], list(names[2:])))
+    return out
+
+
+def differences(
+    result: dict[str, Any], keys: Sequence[str] = ("auc@32", "auc@128", "auc@512")
+) -> dict[str, dict[str, dict[str, dict[str, float] | None]]]:
+    """The comparison's differences at equal CPU-hours, as the tables of :func:`markdown_table`
+    show them: ``{reference: {campaign: {str(budget): {key: campaign - reference} or None}}}``
+    (None where either has no score at that budget)."""
+    camps = result["campaigns"]
+    out: dict[str, dict[str, dict[str, dict[str, float] | None]]] = {}
+    for reference, names in _pairs(list(camps)):
+        base = camps[reference]["at"]
+        out[reference] = {}
+        for name in names:
+            cells: dict[str, dict[str, float] | None] = {}
+            for b in result["budgets"]:
+                at, ref = camps[name]["at"][f"{b:g}"], base[f"{b:g}"]
+                cells[f"{b:g}"] = (
+                    None if at is None or ref is None else {k: at[k] - ref[k] for k in keys}
+                )
+            out[reference][name] = cells
+    return out
+
+
+def _marker(source: str | None) -> list[str]:
+    """The ``<!-- results: ... -->`` line that pins a table to its JSON (``tests/test_claims.py``)."""
+    return [] if source is None else [f"<!-- results: {source} -->"]
 
 
 def markdown_table(
-    result: dict[str, Any], keys: Sequence[str] = ("auc@32", "auc@128", "auc@512")
+    result: dict[str, Any],
+    keys: Sequence[str] = ("auc@32", "auc@128", "auc@512"),
+    source: str | None = None,
 ) -> str:
     """The comparison of :func:`compare_campaigns` as markdown: a table with one row per campaign,
-    then the same cells as differences to the first campaign (the reference) and, from the third
-    campaign on, to the second (the recipe each variant changes once)."""
+    then the same cells as differences (:func:`differences`) to the first campaign (the
+    reference) and, from the third campaign on, to the second (the recipe each variant changes
+    once). With ``source`` (the path of the results JSON holding ``result`` and its
+    ``differences``), each table is preceded by a results marker naming it."""
     sizes = "/".join(k.split("@", 1)[1] for k in keys)
     budgets = result["budgets"]
-    lines = [
+    lines = _marker(source) + [
         "| campaign | CPU-hours reached | "
         + " | ".join(f"AUC@{sizes} at {b:g} CPU-h" for b in budgets)
         + " |"
@@ -138,11 +155,18 @@ def markdown_table(
             at = entry["at"][f"{b:g}"]
             cells.append("—" if at is None else " / ".join(f"{at[k]:.4f}" for k in keys))
         lines.append(f"| {name} | {entry['cpu_hours']:.2f} | " + " | ".join(cells) + " |")
-    names = list(result["campaigns"])
-    # differences at the same budget: every campaign against the first (the reference), then
-    # the variants (third campaign on) against the second (the recipe they each change once)
-    if len(names) >= 2:
-        lines += _difference_table(result, names[0], names[1:], keys)
-    if len(names) >= 3:
-        lines += _difference_table(result, names[1], names[2:], keys)
+    for reference, rows in differences(result, keys).items():
+        lines += [
+            "",
+            f"Difference to {reference} at the same CPU-hours (positive: better):",
+            "",
+            *_marker(source),
+            "| campaign | " + " | ".join(f"ΔAUC@{sizes} at {b:g} CPU-h" for b in budgets) + " |",
+            "|---" * (1 + len(budgets)) + "|",
+        ]
+        for name, at in rows.items():
+            cells = [
+                "—" if d is None else " / ".join(f"{d[k]:+.4f}" for k in keys) for d in at.values()
+            ]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
