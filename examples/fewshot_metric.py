@@ -12,12 +12,17 @@ the held-out meta-test classes (mean accuracy with a 95% confidence interval,
   (32 channels, a 2x2x32 embedding): with all four blocks the 2x2 poolings shrink an 8x8
   image to a single pixel after the third block (pass ``--net`` to try it).
 
-Usage (CPU, a few minutes per learner; results are appended to ``--out`` as JSON lines)::
+Usage (CPU, a few minutes per learner; ``--json`` writes the invocation's results with the
+benchmarks' JSON writer, ``--out`` appends one JSON line per result)::
 
-    python examples/fewshot_metric.py --dataset letter --steps 1000 --out fewshot_letter.jsonl
-    python examples/fewshot_metric.py --dataset digits --steps 250 --out fewshot_digits.jsonl
+    python examples/fewshot_metric.py --dataset letter --steps 1000 --json fewshot_letter.json
+    python examples/fewshot_metric.py --dataset digits --steps 250 --json fewshot_digits.json
     python examples/fewshot_metric.py --dataset letter --algos raw-centroid --out fewshot_letter.jsonl
-    python examples/fewshot_metric.py --table fewshot_letter.jsonl fewshot_digits.jsonl
+    python examples/fewshot_metric.py --table fewshot_letter.json fewshot_digits.json
+
+``--table`` prints the markdown table (accuracy in %, ± the 95% half-width) of ``--json`` files
+or ``--out`` JSON-lines files; every number it prints is a field (``accuracy_pct``,
+``ci95_pct``) of those files.
 """
 
 from __future__ import annotations
@@ -25,12 +30,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from autometa.bench._common import BenchResult, report
 from autometa.functional import masked_accuracy
 from autometa.meta import MetaTrainer, OptimizerConfig, build_learner
 from autometa.tasks import EpisodicPool, collate_tasks
@@ -88,6 +96,27 @@ def raw_centroid_accuracies(pool, n_episodes: int, seed: int) -> np.ndarray:
     return np.asarray(accs)
 
 
+def _scores(accs: np.ndarray) -> dict:
+    """Mean accuracy and 95% half-width, as fractions and as the percentages the table prints."""
+    accuracy = float(accs.mean())
+    ci95 = float(1.96 * accs.std(ddof=1) / math.sqrt(len(accs)))
+    return {
+        "accuracy": accuracy,
+        "ci95": ci95,
+        "accuracy_pct": 100 * accuracy,
+        "ci95_pct": 100 * ci95,
+        "episodes": len(accs),
+    }
+
+
+def _read_rows(path: str) -> list[dict]:
+    """Rows of a ``--json`` results file or of an ``--out`` JSON-lines file."""
+    text = Path(path).read_text()
+    if path.endswith(".json"):
+        return json.loads(text)["rows"]
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def run_one(dataset: str, algo: str, k_shot: int, args: argparse.Namespace) -> dict:
     pool_kw, net = DATASETS[dataset]
     if args.net:
@@ -100,9 +129,7 @@ def run_one(dataset: str, algo: str, k_shot: int, args: argparse.Namespace) -> d
             "dataset": dataset,
             "algo": algo,
             "k_shot": k_shot,
-            "accuracy": float(accs.mean()),
-            "ci95": float(1.96 * accs.std(ddof=1) / math.sqrt(len(accs))),
-            "episodes": len(accs),
+            **_scores(accs),
         }
     torch.manual_seed(args.seed)
     extra = {"episode_batch_norm": True} if args.episode_batch_norm and algo in ALGOS else {}
@@ -125,9 +152,7 @@ def run_one(dataset: str, algo: str, k_shot: int, args: argparse.Namespace) -> d
         "dataset": dataset,
         "algo": algo,
         "k_shot": k_shot,
-        "accuracy": float(accs.mean()),
-        "ci95": float(1.96 * accs.std(ddof=1) / math.sqrt(len(accs))),
-        "episodes": len(accs),
+        **_scores(accs),
         "steps": args.steps,
         "meta_batch": args.meta_batch,
         "train_seconds": round(train_s, 1),
@@ -138,9 +163,7 @@ def run_one(dataset: str, algo: str, k_shot: int, args: argparse.Namespace) -> d
 
 
 def print_table(paths: list[str]) -> None:
-    rows = [
-        json.loads(line) for p in paths for line in Path(p).read_text().splitlines() if line.strip()
-    ]
+    rows = [row for p in paths for row in _read_rows(p)]
     cols = sorted(
         {(r["dataset"], r["k_shot"]) for r in rows}, key=lambda c: (c[0] != "letter", c[0], c[1])
     )
@@ -154,7 +177,7 @@ def print_table(paths: list[str]) -> None:
         vals = []
         for d, k in cols:
             r = cell.get((algo, d, k))
-            vals.append(f"{100 * r['accuracy']:.1f} ± {100 * r['ci95']:.1f}" if r else "n/a")
+            vals.append(f"{r['accuracy_pct']:.1f} ± {r['ci95_pct']:.1f}" if r else "n/a")
         print(f"| {NAMES.get(algo, algo)} | " + " | ".join(vals) + " |")
 
 
@@ -183,6 +206,12 @@ def main() -> None:
     )
     parser.add_argument("--out", default=None, help="append one JSON line per (learner, shot)")
     parser.add_argument(
+        "--json",
+        metavar="PATH",
+        default=None,
+        help="write this invocation's results (and its command) as JSON to PATH",
+    )
+    parser.add_argument(
         "--table", nargs="+", default=None, help="print the markdown table of JSON-lines files"
     )
     args = parser.parse_args()
@@ -190,9 +219,11 @@ def main() -> None:
         print_table(args.table)
         return
     torch.set_num_threads(args.threads)
+    rows = []
     for k in args.shots:
         for algo in args.algos:
             row = run_one(args.dataset, algo, k, args)
+            rows.append(row)
             print(
                 f"{args.dataset} 5-way {k}-shot {algo:14s} {100 * row['accuracy']:.1f} ± {100 * row['ci95']:.1f} "
                 f"({row.get('train_seconds', 0)} s)",
@@ -201,6 +232,17 @@ def main() -> None:
             if args.out:
                 with open(args.out, "a") as fh:
                     fh.write(json.dumps(row) + "\n")
+    if args.json:
+        params = {k: v for k, v in vars(args).items() if k not in ("table", "out", "json")}
+        params["command"] = shlex.join(["python", "examples/fewshot_metric.py", *sys.argv[1:]])
+        result = BenchResult(
+            name="fewshot_metric",
+            rows=rows,
+            columns=["dataset", "algo", "k_shot", "accuracy_pct", "ci95_pct", "episodes"],
+            key_columns=["dataset", "algo", "k_shot"],
+            params=params,
+        )
+        report(result, argparse.Namespace(json=args.json, no_mlflow=not args.track))
 
 
 if __name__ == "__main__":
