@@ -50,6 +50,7 @@ PINNED_DOCS = (
     "docs/tasks.md",
     "docs/architecture.md",
     "docs/benchmarks.md",
+    "docs/engine.md",
 )
 
 
@@ -204,6 +205,7 @@ FULLY_PINNED_DOCS: tuple[str, ...] = (
     "docs/tasks.md",
     "docs/architecture.md",
     "docs/benchmarks.md",
+    "docs/engine.md",
 )
 
 

@@ -22,6 +22,8 @@ def test_speed_bench_quick_mode_reports_speedup_and_matching_losses():
     ]
     ref, ours = result.rows
     assert ours["speedup"] == pytest.approx(ref["s_per_iter"] / ours["s_per_iter"])
+    assert ours["cpu_speedup"] == pytest.approx(ref["cpu_s_per_iter"] / ours["cpu_s_per_iter"])
+    assert ours["cpu_s_per_iter"] > 0
     assert ours["tasks_per_s"] > 0 and ours["peak_mem_mb"] >= 0
     # same learner, same episodes: both implementations compute the same meta-loss
     assert ours["first_loss"] == pytest.approx(ref["first_loss"], rel=1e-5)
