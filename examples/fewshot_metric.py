@@ -162,15 +162,17 @@ def run_one(dataset: str, algo: str, k_shot: int, args: argparse.Namespace) -> d
     }
 
 
-def print_table(paths: list[str]) -> None:
+def markdown_table(paths: list[str]) -> str:
+    """The markdown table (accuracy in %, ± the 95% half-width) of ``--json`` / ``--out`` files."""
     rows = [row for p in paths for row in _read_rows(p)]
     cols = sorted(
         {(r["dataset"], r["k_shot"]) for r in rows}, key=lambda c: (c[0] != "letter", c[0], c[1])
     )
     cell = {(r["algo"], r["dataset"], r["k_shot"]): r for r in rows}
-    header = "| learner | " + " | ".join(f"{d} 5-way {k}-shot" for d, k in cols) + " |"
-    print(header)
-    print("|" + "---|" * (len(cols) + 1))
+    lines = [
+        "| learner | " + " | ".join(f"{d} 5-way {k}-shot" for d, k in cols) + " |",
+        "|" + "---|" * (len(cols) + 1),
+    ]
     for algo in [*ALGOS, "maml", "raw-centroid"]:
         if not any((algo, d, k) in cell for d, k in cols):
             continue
@@ -178,7 +180,8 @@ def print_table(paths: list[str]) -> None:
         for d, k in cols:
             r = cell.get((algo, d, k))
             vals.append(f"{r['accuracy_pct']:.1f} ± {r['ci95_pct']:.1f}" if r else "n/a")
-        print(f"| {NAMES.get(algo, algo)} | " + " | ".join(vals) + " |")
+        lines.append(f"| {NAMES.get(algo, algo)} | " + " | ".join(vals) + " |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -216,7 +219,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.table:
-        print_table(args.table)
+        print(markdown_table(args.table))
         return
     torch.set_num_threads(args.threads)
     rows = []

@@ -51,6 +51,7 @@ PINNED_DOCS = (
     "docs/architecture.md",
     "docs/benchmarks.md",
     "docs/engine.md",
+    "docs/hypernet_metric.md",
 )
 
 
@@ -206,6 +207,7 @@ FULLY_PINNED_DOCS: tuple[str, ...] = (
     "docs/architecture.md",
     "docs/benchmarks.md",
     "docs/engine.md",
+    "docs/hypernet_metric.md",
 )
 
 
@@ -312,3 +314,18 @@ def test_a_table_of_several_results_files_is_checked_against_all_of_them():
     head = "| n_train | a | b |\n|---|---|---|\n"
     assert not _mismatches(text + head + f"| 32 | {r2:.4f} | {cpu:.4f} s |\n")
     assert _mismatches(text + head + f"| 32 | {r2:.4f} | {cpu + 0.0001:.4f} s |\n")
+
+
+def test_the_hypernet_metric_table_is_the_one_its_script_writes():
+    """docs/hypernet_metric.md's results table is ``examples/fewshot_metric.py --table`` of its
+    committed JSON files, not typed."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "fewshot_metric", ROOT / "examples/fewshot_metric.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    paths = ["docs/results/fewshot_metric_letter.json", "docs/results/fewshot_metric_digits.json"]
+    table = module.markdown_table([str(ROOT / p) for p in paths])
+    assert table in (ROOT / "docs/hypernet_metric.md").read_text()
