@@ -76,10 +76,12 @@ def test_workers_share_one_study(kind: str, tmp_path: Path) -> None:
         assert t.value == pytest.approx(expected)
     # Workers with the same seed still propose different configurations. Without a lock in the
     # storage, two workers can read the study in the same instant before either has written its
-    # parameters, so an occasional repeat cannot be excluded (CI saw one in 18 trials once); the
-    # constant liar keeps it rare, where sampling blind to running trials repeats whole batches.
+    # parameters, so a repeat cannot be excluded (CI saw one in 18 trials once, and three on a
+    # machine loaded by two training jobs); the constant liar keeps repeats few, where sampling
+    # blind to running trials repeats whole batches: every worker the same sequence, so only
+    # TRIALS_PER_WORKER distinct configurations in all.
     configs = {(round(t.params["x"], 9), t.params["k"], t.params["c"]) for t in trials}
-    assert len(configs) >= n - 2
+    assert len(configs) >= 2 * n // 3 > TRIALS_PER_WORKER
 
 
 def _pruned_objective(trial: optuna.Trial) -> float:
