@@ -142,10 +142,12 @@ def markdown_table(
     once). With ``source`` (the path of the results JSON holding ``result`` and its
     ``differences``), each table is preceded by a results marker naming it."""
     sizes = "/".join(k.split("@", 1)[1] for k in keys)
+    prefix = keys[0].split("@", 1)[0]
+    metric = {"auc": "AUC", "r2": "R²"}.get(prefix, prefix)
     budgets = result["budgets"]
     lines = _marker(source) + [
         "| campaign | CPU-hours reached | "
-        + " | ".join(f"AUC@{sizes} at {b:g} CPU-h" for b in budgets)
+        + " | ".join(f"{metric}@{sizes} at {b:g} CPU-h" for b in budgets)
         + " |"
     ]
     lines.append("|---" * (2 + len(budgets)) + "|")
@@ -161,7 +163,9 @@ def markdown_table(
             f"Difference to {reference} at the same CPU-hours (positive: better):",
             "",
             *_marker(source),
-            "| campaign | " + " | ".join(f"ΔAUC@{sizes} at {b:g} CPU-h" for b in budgets) + " |",
+            "| campaign | "
+            + " | ".join(f"Δ{metric}@{sizes} at {b:g} CPU-h" for b in budgets)
+            + " |",
             "|---" * (1 + len(budgets)) + "|",
         ]
         for name, at in rows.items():

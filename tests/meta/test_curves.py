@@ -225,3 +225,30 @@ def test_the_v2_candidate_inside_the_estimator_is_below_v1_as_the_docs_say():
         in doc
     )
     assert "with four passes too" in doc and "it is still below v1 at every size" in doc
+
+
+def test_the_committed_regression_comparison_is_what_the_committed_curves_give():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "compare_regression_v2", ROOT / "campaigns" / "compare_regression_v2.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    results = ROOT / "docs" / "results" / "in_context_regression_v2.json"
+    committed = json.loads(results.read_text())
+    until = {name: entry["until_step"] for name, entry in committed["campaigns"].items()}
+    import os
+
+    cwd = os.getcwd()
+    try:
+        os.chdir(ROOT)  # the script's campaign folders are relative to the repository root
+        again = module.compare(until=until)
+    finally:
+        os.chdir(cwd)
+    assert again["campaigns"] == committed["campaigns"]
+    assert again["differences"] == committed["differences"]
+    doc = (ROOT / "docs" / "in_context.md").read_text()
+    inside = doc.split(module.BEGIN)[1].split(module.END)[0]
+    table = markdown_table(committed, keys=module.KEYS, source=str(module.RESULTS))
+    assert inside.strip() == table.strip()
