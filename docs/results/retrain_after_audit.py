@@ -44,39 +44,61 @@ def regressor_maml() -> tuple[str, dict[str, object]]:
     return str(MAML_REGRESSOR_CHECKPOINT), {"tables": list(roles.REGRESSOR_VALIDATION), **scores}
 
 
+def _in_context_learner(
+    kind: str, preset: str, campaign: str | None
+) -> tuple[object, str, dict[str, object]]:
+    """The shipped learner ``kind`` (``campaign`` None), or a campaign's current snapshot
+    (``InContextCampaign.snapshot``, not shipped); its path; where it stands in its campaign."""
+    from autometa.estimators._shipped import load_learner, shipped_path
+
+    if campaign is None:
+        return load_learner("default", kind), str(shipped_path(kind)), {}
+    from autometa.meta._campaign import CAMPAIGN_PRESETS, InContextCampaign
+
+    run = InContextCampaign(campaign, tracking=False, **CAMPAIGN_PRESETS[preset]())
+    learner, curve = run.snapshot(timeout=60)
+    where = {
+        "campaign": campaign,
+        "step": int(curve[-1]["step"]),
+        "cpu_hours": round(float(curve[-1]["cpu_hours"]), 3),
+    }
+    return learner, str(Path(campaign) / "resume.pt"), where
+
+
 def regressor_in_context(campaign: str | None = None) -> tuple[str, dict[str, object]]:
     """Mean R² and 80% coverage of the in-context regression learner alone on
     roles.REGRESSOR_VALIDATION (seeds 0-4, 32 and 128 rows: ``held_out_r2``, the measure of the
     campaign's curve): the shipped file, or with ``campaign`` a retrain campaign's current
-    snapshot (``InContextCampaign.snapshot``) that is not shipped."""
-    from autometa.estimators._shipped import load_learner, shipped_path
+    snapshot that is not shipped."""
     from autometa.meta._held_out import held_out_r2
     from autometa.tasks import roles
 
-    where: dict[str, object] = {}
-    if campaign is None:
-        learner, path = (
-            load_learner("default", "regressor_in_context"),
-            shipped_path("regressor_in_context"),
-        )
-    else:
-        from autometa.meta._campaign import CAMPAIGN_PRESETS, InContextCampaign
-
-        run = InContextCampaign(
-            campaign, tracking=False, **CAMPAIGN_PRESETS["in-context-regression"]()
-        )
-        learner, curve = run.snapshot(timeout=60)
-        path = Path(campaign) / "resume.pt"
-        where = {
-            "campaign": campaign,
-            "step": int(curve[-1]["step"]),
-            "cpu_hours": round(float(curve[-1]["cpu_hours"]), 3),
-        }
+    learner, path, where = _in_context_learner(
+        "regressor_in_context", "in-context-regression", campaign
+    )
     scores = held_out_r2(learner, seeds=range(5))
-    return str(path), {
+    return path, {
         **where,
         "tables": list(roles.REGRESSOR_VALIDATION),
         "seeds": 5,
+        **{k: round(float(v), 4) for k, v in scores.items()},
+    }
+
+
+def classifier_in_context(campaign: str | None = None) -> tuple[str, dict[str, object]]:
+    """Mean ROC-AUC of the in-context classification learner alone on the campaign's held-out
+    tables (``autometa.meta._held_out.EVAL_DATASETS``: dev tables never trained on, never
+    evaluation), seeds 0-2 (the campaign's curve reads seed 0 only), 32 / 128 / 512 rows
+    (``held_out_auc``, the measure of the campaign's curve): the shipped file, or with
+    ``campaign`` a campaign's current snapshot that is not shipped."""
+    from autometa.meta._held_out import EVAL_DATASETS, held_out_auc
+
+    learner, path, where = _in_context_learner("classifier_in_context", "in-context", campaign)
+    scores = held_out_auc(learner, seeds=range(3))
+    return path, {
+        **where,
+        "tables": list(EVAL_DATASETS),
+        "seeds": 3,
         **{k: round(float(v), 4) for k, v in scores.items()},
     }
 
@@ -90,6 +112,39 @@ def regressor_portfolio() -> tuple[str, dict[str, object]]:
         "tables": info["data_sets"],
         "tasks": info["tasks"],
         "leave_one_table_out_nmse": info["leave_one_table_out"],
+    }
+
+
+def classifier_portfolio() -> tuple[str, dict[str, object]]:
+    """The portfolio's held-out scores as its training run reported them (``model_card.json``
+    ``portfolio``: leave-data-set-family-out on the portfolio pool, never evaluation tables)."""
+    from autometa.estimators._shipped import shipped_path
+
+    path = shipped_path("classifier_portfolio")
+    card = json.loads(path.with_name("model_card.json").read_text())["portfolio"]
+    scores = card["held_out_scores"]
+    return str(path), {
+        "tasks": card["n_tasks"],
+        "held_out_families": card["held_out_families"],
+        "held_out_tasks": int(scores["n_tasks"]),
+        **{k: round(float(scores[f"auc/{k}"]), 4) for k in ("learned", "uniform", "icl")},
+    }
+
+
+def classifier_combiner() -> tuple[str, dict[str, object]]:
+    """The combiner's chosen ``n0`` and its held-out ROC-AUC as ``train_combiner`` reported them
+    (tasks cut from ``roles.CLASSIFIER_PORTFOLIO_TRAIN`` tables)."""
+    from autometa.estimators.train_combiner import COMBINER_FILE
+
+    payload = json.loads(Path(COMBINER_FILE).read_text())
+    info = payload["info"]
+    key = "inf" if payload["n0"] is None else f"{float(payload['n0']):g}"
+    return str(COMBINER_FILE), {
+        "tables": info["data_sets"],
+        "tasks": info["tasks"],
+        "n0": payload["n0"],
+        "roc_auc": round(float(info["auc_by_n0"][key]), 4),
+        "roc_auc_prior_only": round(float(info["auc_by_n0"]["inf"]), 4),
     }
 
 
@@ -135,10 +190,15 @@ def classifier_hypernet() -> tuple[str, dict[str, object]]:
 SCORERS = {
     "regressor_maml": regressor_maml,
     "regressor_in_context": regressor_in_context,
+    "classifier_in_context": classifier_in_context,
+    "classifier_portfolio": classifier_portfolio,
+    "classifier_combiner": classifier_combiner,
     "regressor_portfolio": regressor_portfolio,
     "classifier_default": classifier_default,
     "classifier_hypernet": classifier_hypernet,
 }
+
+CAMPAIGN_SCORERS = ("regressor_in_context", "classifier_in_context")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,11 +212,13 @@ def main(argv: list[str] | None = None) -> int:
         help="before | after (the shipped file), or a name for a scored candidate (with --campaign)",
     )
     p.add_argument(
-        "--campaign", default=None, help="regressor_in_context: score this campaign's snapshot"
+        "--campaign",
+        default=None,
+        help="regressor_in_context / classifier_in_context: score this campaign's snapshot",
     )
     args = p.parse_args(argv)
-    if args.campaign is not None and args.file != "regressor_in_context":
-        p.error("--campaign applies to regressor_in_context only")
+    if args.campaign is not None and args.file not in CAMPAIGN_SCORERS:
+        p.error(f"--campaign applies to {' and '.join(CAMPAIGN_SCORERS)} only")
     scorer = SCORERS[args.file]
     path, scores = scorer(args.campaign) if args.campaign else scorer()
     payload = json.loads(OUT.read_text()) if OUT.is_file() else {}
