@@ -155,7 +155,9 @@ def test_later_cooldown_did_not_beat_the_shipped_snapshot():
     constant-rate curve was nearly flat from step 72,000 to 148,500, and the campaign's compute adds up."""
     root = Path(__file__).resolve().parents[2] / "campaigns"
     later = json.loads((root / "in-context-cooldown-136k" / "curve.json").read_text())["curve"][-8:]
-    shipped = json.loads((root / "in-context-cooldown-72k" / "curve.json").read_text())["curve"][-8:]
+    shipped = json.loads((root / "in-context-cooldown-72k" / "curve.json").read_text())["curve"][
+        -8:
+    ]
     assert later[-1]["step"] == 148000 and shipped[-1]["step"] == 84000
 
     def mean(points, size):
