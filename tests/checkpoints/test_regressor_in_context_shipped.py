@@ -174,3 +174,23 @@ def test_the_docs_learning_curve_table_is_the_cards_curve():
             assert row[2:4] == [f"{p['r2@32']:.4f}", f"{p['r2@128']:.4f}"], row
     assert steps and steps[-1] == info["training"]["steps"]
     assert len(steps) >= 5
+
+
+def test_the_linear_probe_is_the_shipped_learners_and_recomputes():
+    """docs/regressor.md's linear probe (docs/results/linear_probe.py) was run on the shipped
+    learner, re-running it gives the committed numbers, and what the prose reads off it holds."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "docs/results/linear_probe.py"
+    spec = importlib.util.spec_from_file_location("linear_probe", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    committed = json.loads(module.OUT.read_text())
+    shipped = hashlib.sha256(IN_CONTEXT_REGRESSOR_CHECKPOINT.read_bytes()).hexdigest()
+    assert committed["learner_sha256"] == shipped, "re-run docs/results/linear_probe.py"
+    rows = module.probe()
+    assert rows == committed["rows"]
+    for row in rows:
+        assert row["ridge"] > row["rank_gauss"]  # below RidgeCV everywhere
+        assert row["z_score"] > row["rank_gauss"]  # the spacing of the values helps everywhere
