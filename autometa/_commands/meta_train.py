@@ -43,6 +43,7 @@ PRESET_DIRS = {
     "in-context-v2": Path("campaigns") / "in-context-v2",
     "in-context-v2-gpu": Path("campaigns") / "in-context-v2-gpu",
     "in-context-regression-v2": Path("campaigns") / "in-context-regression-v2",
+    "in-context-regression-spacing": Path("campaigns") / "in-context-regression-spacing",
 }
 
 
@@ -123,7 +124,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "'in-context-regression' does the same for the regression learner (default campaigns/in-context-regression); "
         "'in-context-v2' for the per-cell learner v2 (Muon, weight averaging; default campaigns/in-context-v2); "
         "'in-context-v2-gpu' the same recipe at GPU scale (bf16 on CUDA); 'in-context-regression-v2' the "
-        "regression learner on the v2 backbone",
+        "regression learner on the v2 backbone; 'in-context-regression-spacing' the v1 regression recipe reading "
+        "z-score columns beside rank-Gauss, on a prior with skewed inputs",
     )
     g.add_argument(
         "--ship",
@@ -496,7 +498,6 @@ def _run_campaign(args: argparse.Namespace) -> int:
         )
     if cooling and args.cooldown_steps < 1:
         raise ValueError(f"--cooldown-steps must be a positive integer; got {args.cooldown_steps}.")
-    regression = args.preset == "in-context-regression"
     campaign = InContextCampaign(
         default_checkpoint_dir(args),
         **CAMPAIGN_PRESETS[args.preset](),
@@ -514,8 +515,8 @@ def _run_campaign(args: argparse.Namespace) -> int:
     if args.steps is not None or args.hours is not None or cooling:
         campaign.run(steps=args.steps, hours=args.hours)
     if args.ship:
-        if regression:
-            _ship_regression_campaign(campaign)
+        if campaign.task == "regression":
+            _ship_regression_campaign(campaign, args.preset)
         else:
             _ship_campaign(campaign, tta_steps=args.tta_steps)
     return 0
@@ -550,7 +551,7 @@ def _machine(campaign: Any) -> str:
     return f"{os.cpu_count()}-core CPU ({platform.machine()}), one torch thread, shared with other jobs; {where}"
 
 
-def _ship_regression_campaign(campaign: Any) -> None:
+def _ship_regression_campaign(campaign: Any, preset: str = "in-context-regression") -> None:
     """Write the regression campaign's learner and model card into the package's checkpoints folder."""
 
     from sklearn.ensemble import RandomForestRegressor
@@ -580,7 +581,7 @@ def _ship_regression_campaign(campaign: Any) -> None:
         IN_CONTEXT_REGRESSOR_CHECKPOINT.with_name("regressor_in_context_model_card.json"),
         learner=learner,
         curve=curve,
-        command=_campaign_command(campaign, "in-context-regression", "--ship"),
+        command=_campaign_command(campaign, preset, "--ship"),
         machine=_machine(campaign),
         references=references,
     )

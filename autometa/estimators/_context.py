@@ -110,7 +110,9 @@ class EncodedRowsMember:
 
     def _fit_encoder(self, context: FitContext) -> tuple[np.ndarray, np.ndarray]:
         """Fit ``encoder_`` on the training rows; their encoding ``(n, d_max)`` and feature mask."""
-        self.encoder_ = TabularEncoder(d_max=self.learner.d_max, c_max=2).fit(context.ordered)
+        self.encoder_ = TabularEncoder(
+            d_max=self.learner.d_max, c_max=2, spacing=getattr(self.learner, "spacing", False)
+        ).fit(context.ordered)
         return self.encoder_.transform(context.ordered)
 
     def encode(self, rows: FitContext | np.ndarray) -> np.ndarray:

@@ -113,7 +113,8 @@ def held_out_r2(
             np.asarray(y_train, dtype=np.float64),
             np.asarray(y_test, dtype=np.float64),
         )
-        enc = TabularEncoder(d_max=d_max, c_max=2).fit(X_train)
+        enc = TabularEncoder(d_max=d_max, c_max=2, spacing=getattr(learner, "spacing", False))
+        enc = enc.fit(X_train)
         xs, fm = enc.transform(X_train)
         xq, _ = enc.transform(X_test)
         if is_learner:

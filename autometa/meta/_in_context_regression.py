@@ -69,11 +69,28 @@ def bar_query_scores(learner: Any, batch: TaskBatch) -> tuple[Tensor, Tensor]:
 class BarRegression:
     """What both in-context regression learners share: the bar head's loss, evaluation and checks.
 
-    A learner mixing this in has ``head``, ``borders``, ``features(fast, x, batch)`` and a
-    ``_shuffles_slots`` flag (shuffle column placements in training).
+    A learner mixing this in has ``head``, ``features(fast, x, batch)`` and a
+    ``_shuffles_slots`` flag (shuffle column placements in training), and calls
+    :meth:`_init_bars` in its constructor.
     """
 
     _shuffles_slots: bool
+    #: the rows it reads carry the encoder's z-score columns (``TabularEncoder(spacing=True)``)
+    spacing: bool = False
+
+    def _init_bars(self, n_bins: int, spacing: bool) -> None:
+        """Check and keep ``n_bins`` (its bin borders as a buffer) and ``spacing``."""
+        if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 2:
+            raise ValueError(f"n_bins must be an int of at least 2; got {n_bins!r}.")
+        self.n_bins = n_bins
+        self.spacing = bool(spacing)
+        self.register_buffer("borders", bar_borders(n_bins), persistent=False)  # type: ignore[attr-defined]
+
+    def _bar_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        """``config`` without ``c_max``, with ``n_bins`` (and ``spacing`` when set: the configs
+        of learners trained before the option stay as they were)."""
+        config = {k: v for k, v in config.items() if k != "c_max"}
+        return {**config, "n_bins": self.n_bins, **({"spacing": True} if self.spacing else {})}
 
     def _check(self, batch: TaskBatch) -> None:
         check_batch(self, batch, regression=True)
@@ -106,6 +123,10 @@ class InContextRegressionLearner(BarRegression, InContextLearner):
         As for :class:`~autometa.meta.InContextLearner`.
     n_bins : int, default=64
         Bins of the predictive distribution over the standardized target.
+    spacing : bool, default=False
+        The learner reads rows with the encoder's z-score columns
+        (``TabularEncoder(spacing=True)``): its prior encodes tasks so, and the member and the
+        held-out scores encode rows so. It changes no layer.
 
     Examples
     --------
@@ -127,20 +148,16 @@ class InContextRegressionLearner(BarRegression, InContextLearner):
         mlp_ratio: int = 2,
         n_bins: int = 64,
         slot_shuffle: bool = True,
+        spacing: bool = False,
     ) -> None:
         super().__init__(d_max=d_max, c_max=2, width=width, depth=depth, heads=heads, mlp_ratio=mlp_ratio,
                          slot_shuffle=slot_shuffle)  # fmt: skip
-        if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 2:
-            raise ValueError(f"n_bins must be an int of at least 2; got {n_bins!r}.")
-        self.n_bins = n_bins
+        self._init_bars(n_bins, spacing)
         self.label = nn.Linear(1, width)  # the target's embedding replaces the class embedding
         self.head = nn.Linear(width, n_bins)
-        self.register_buffer("borders", bar_borders(n_bins), persistent=False)
 
     def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        del config["c_max"]
-        return {**config, "n_bins": self.n_bins}
+        return self._bar_config(super().get_config())
 
     def _label_tokens(self, y_support: Tensor) -> Tensor:
         z = y_support.to(self.label.weight.dtype).clamp(-TARGET_CLIP, TARGET_CLIP)

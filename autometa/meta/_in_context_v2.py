@@ -43,7 +43,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from autometa.functional._bar import bar_borders
 from autometa.meta._base import MetaLearner, masked_predict, register_learner
 from autometa.meta._in_context import check_batch, check_dims, permute_slots
 from autometa.meta._in_context_regression import TARGET_CLIP, BarRegression
@@ -380,6 +379,8 @@ class InContextRegressionV2(BarRegression, InContextV2):
         Bins of the predictive distribution.
     augment : bool, default=True
         In training mode, shuffle column placements per task.
+    spacing : bool, default=False
+        As for :class:`~autometa.meta.InContextRegressionLearner`.
     """
 
     def __init__(
@@ -393,21 +394,17 @@ class InContextRegressionV2(BarRegression, InContextV2):
         group_offsets: tuple[int, ...] | list[int] = (0, 1, 3, 7),
         n_bins: int = 64,
         augment: bool = True,
+        spacing: bool = False,
     ) -> None:
         super().__init__(d_max=d_max, c_max=2, width=width, depth=depth, heads=heads, mlp_ratio=mlp_ratio,
                          thinking_rows=thinking_rows, group_offsets=group_offsets, augment=augment)  # fmt: skip
-        if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 2:
-            raise ValueError(f"n_bins must be an int of at least 2; got {n_bins!r}.")
-        self.n_bins = n_bins
+        self._init_bars(n_bins, spacing)
         self.label = nn.Linear(1, width)  # the standardized target's embedding
         self.unknown = nn.Parameter(torch.zeros(width))
         self.head = nn.Linear(2 * width, n_bins)
-        self.register_buffer("borders", bar_borders(n_bins), persistent=False)
 
     def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        del config["c_max"]
-        return {**config, "n_bins": self.n_bins}
+        return self._bar_config(super().get_config())
 
     def _target_tokens(self, y: Tensor | None, T: int, n: int, device: torch.device) -> Tensor:
         if y is None:

@@ -20,6 +20,13 @@ Behaviour (also in ``docs/tasks.md``):
   normalization. If room remains below ``d_max`` after the real features, a 0/1
   missing-indicator column is appended for each selected column that had missing values in
   the training rows (in column order, as many as fit).
+* **Spacing columns** (``spacing=True``, off by default): rank-Gauss keeps each column's order
+  and throws away the spacing of its values, on which a linear target depends. With room left
+  below ``d_max`` after the real features and the missing indicators, each selected numeric
+  column also gets a robust z-score column: the value minus the training rows' median, over
+  their interquartile range / 1.349 (their standard deviation where the quartiles meet),
+  clipped to [-3, 3]; missing values 0. The map is affine up to the clip, so a target linear
+  in a column stays linear in its spacing column.
 * **Constant columns** (and all-missing columns) encode to exactly 0.
 * **More than ``d_max`` columns**: the ``d_max`` columns with the largest univariate score
   are kept, ties broken by the lower column index, and kept in their original order. With
@@ -31,6 +38,7 @@ Behaviour (also in ``docs/tasks.md``):
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +56,8 @@ __all__ = ["TabularEncoder", "encode_regression_task", "encode_task", "standardi
 
 NUMERIC = 0
 CATEGORICAL = 1
+#: z-scores of the spacing columns are clipped to [-SPACING_CLIP, SPACING_CLIP]
+SPACING_CLIP = 3.0
 
 
 def sort_key(value: Any) -> tuple[int, float, str]:
@@ -203,7 +213,7 @@ class Columns:
 class _ColumnCodec:
     """Fitted state of one column: category codes (if categorical) and rank-Gauss knots."""
 
-    __slots__ = ("kind", "categories", "knots", "values", "had_missing")
+    __slots__ = ("kind", "categories", "knots", "values", "had_missing", "mean", "scale")
 
     def __init__(self, kind: int) -> None:
         self.kind = kind
@@ -211,6 +221,8 @@ class _ColumnCodec:
         self.knots = np.empty(0)
         self.values = np.empty(0)
         self.had_missing = False
+        self.mean = 0.0
+        self.scale = 0.0  # 0: no spacing column (categorical or constant)
 
 
 class TabularEncoder(TransformerMixin, BaseEstimator):
@@ -234,6 +246,10 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         columns to be categorical (the others are decided automatically).
     missing_indicators : bool, default=True
         Append 0/1 missing-value indicators, space permitting.
+    spacing : bool, default=False
+        After the indicators, append a clipped z-score column per selected numeric column,
+        space permitting (see the module docstring). A learner meta-trained on such rows must
+        be given them at predict time too; its checkpoint says so.
     max_knots : int, default=1001
         Largest number of quantile knots stored per column.
     subsample : int, default=100_000
@@ -256,8 +272,10 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         Which input columns were treated as categorical.
     indicator_features_ : ndarray of int
         Input column indices that received a missing-value indicator column.
+    spacing_features_ : ndarray of int
+        Input column indices that received a z-score column (empty unless ``spacing``).
     n_features_out_ : int
-        Number of unmasked output columns (``selected_features_`` plus indicators).
+        Number of unmasked output columns (``selected_features_``, indicators, spacing columns).
     feature_mask_ : ndarray of bool of shape (d_max,)
         True for the first ``n_features_out_`` output columns.
 
@@ -281,6 +299,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         *,
         categorical_features: str | Sequence[Any] | np.ndarray = "auto",
         missing_indicators: bool = True,
+        spacing: bool = False,
         max_knots: int = 1001,
         subsample: int = 100_000,
         random_state: int | None = 0,
@@ -289,6 +308,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         self.c_max = c_max
         self.categorical_features = categorical_features
         self.missing_indicators = missing_indicators
+        self.spacing = spacing
         self.max_knots = max_knots
         self.subsample = subsample
         self.random_state = random_state
@@ -535,6 +555,27 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             codec.knots, codec.values = knots, values
 
     @staticmethod
+    def _fit_spacing(V: np.ndarray, codecs: list[_ColumnCodec]) -> None:
+        """Robust center and scale of every numeric column (NaN ignored) for its z-scores: the
+        median, and the interquartile range over 1.349 (the standard deviation of a normal
+        column; the standard deviation itself where the quartiles meet)."""
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+            q25, median, q75 = np.nanpercentile(V, [25.0, 50.0, 75.0], axis=0)
+            std = np.nanstd(V, axis=0)
+        iqr = (q75 - q25) / 1.349
+        scale = np.where(iqr > 1e-12, iqr, std)
+        for j, codec in enumerate(codecs):
+            if codec.kind == NUMERIC and np.isfinite(scale[j]) and scale[j] > 1e-12:
+                codec.mean, codec.scale = float(median[j]), float(scale[j])
+
+    @staticmethod
+    def _z_score(values: np.ndarray, codec: _ColumnCodec) -> np.ndarray:
+        out = np.clip((values - codec.mean) / codec.scale, -SPACING_CLIP, SPACING_CLIP)
+        out[np.isnan(values)] = 0.0
+        return out
+
+    @staticmethod
     def _normalize(values: np.ndarray, codec: _ColumnCodec) -> np.ndarray:
         out = np.interp(values, codec.knots, codec.values)
         out[np.isnan(values)] = 0.0
@@ -557,8 +598,9 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         self._fit(X, y)
         return self
 
-    def _fit(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Fit; return the normalized training matrix ``[n, n_features_in_]`` (NaN -> 0) and its missing mask."""
+    def _fit(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fit; return the normalized training matrix ``[n, n_features_in_]`` (NaN -> 0), its
+        missing mask and the raw training values (categories as codes)."""
         self._check_params()
         cols = Columns(X)
         for attr in ("classes_", "_class_index", "feature_names_in_"):
@@ -584,6 +626,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
                     codec.categories = self._fit_categories(cols, j, rows)
                 V[:, j] = self._column_values(cols, j, codec)
         self._fit_all_knots(V if rows is None else V[rows], codecs)
+        if self.spacing:
+            self._fit_spacing(V if rows is None else V[rows], codecs)
         is_nan = np.isnan(V)
         normalized = np.zeros(V.shape)
         for j, codec in enumerate(codecs):
@@ -602,9 +646,14 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         missing = is_nan.any(axis=0)
         with_missing = selected[missing[selected]] if self.missing_indicators else selected[:0]
         self.indicator_features_ = with_missing[: max(room, 0)].astype(np.int64)
-        self.n_features_out_ = int(selected.size + self.indicator_features_.size)
+        room -= self.indicator_features_.size
+        spaced = selected[[codecs[j].scale > 0 for j in selected]] if self.spacing else selected[:0]
+        self.spacing_features_ = spaced[: max(room, 0)].astype(np.int64)
+        self.n_features_out_ = int(
+            selected.size + self.indicator_features_.size + self.spacing_features_.size
+        )
         self.feature_mask_ = np.arange(self.d_max) < self.n_features_out_
-        return normalized, is_nan
+        return normalized, is_nan, V
 
     def _scores(self, z: np.ndarray, y: np.ndarray | None) -> np.ndarray:
         total = ((z - z.mean(axis=0)) ** 2).sum(axis=0)
@@ -663,22 +712,29 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         out = np.zeros((cols.n_samples, self.d_max), dtype=np.float32)
         k = self.selected_features_.size
         indicator_pos = {int(j): k + i for i, j in enumerate(self.indicator_features_)}
+        k += self.indicator_features_.size
+        spaced = getattr(self, "spacing_features_", ())  # encoders pickled before the option
+        spacing_pos = {int(j): k + i for i, j in enumerate(spaced)}
         for pos, j in enumerate(self.selected_features_.tolist()):
             codec = self._codecs[j]
             values = self._column_values(cols, j, codec)
             out[:, pos] = self._normalize(values, codec)
             if j in indicator_pos:
                 out[:, indicator_pos[j]] = np.isnan(values)
+            if j in spacing_pos:
+                out[:, spacing_pos[j]] = self._z_score(values, codec)
         return out, self.feature_mask_.copy()
 
     def fit_transform(self, X: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Equivalent to ``fit(X, y).transform(X)``, computed in one pass."""
-        normalized, missing = self._fit(X, y)
+        normalized, missing, V = self._fit(X, y)
         out = np.zeros((normalized.shape[0], self.d_max), dtype=np.float32)
         k = self.selected_features_.size
         out[:, :k] = normalized[:, self.selected_features_]
         m = self.indicator_features_.size
         out[:, k : k + m] = missing[:, self.indicator_features_]
+        for i, j in enumerate(self.spacing_features_.tolist()):
+            out[:, k + m + i] = self._z_score(V[:, j], self._codecs[j])
         return out, self.feature_mask_.copy()
 
     def get_feature_names_out(self) -> np.ndarray:
@@ -688,6 +744,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         label = (lambda j: str(names[j])) if names is not None else (lambda j: f"x{j}")
         out = [label(j) for j in self.selected_features_]
         out += [f"{label(j)}__missing" for j in self.indicator_features_]
+        out += [f"{label(j)}__z" for j in getattr(self, "spacing_features_", [])]
         return np.asarray(out, dtype=object)
 
 
@@ -785,12 +842,13 @@ def encode_regression_task(
     name: str = "unnamed",
     seed: int | None = None,
     random_state: int | None = 0,
+    spacing: bool = False,
 ) -> Task:
     """Fit a :class:`TabularEncoder` on the support rows and build a regression :class:`Task`.
 
     The features are encoded exactly as for classification (the encoder is fitted without
     labels, so above ``d_max`` columns it keeps the ones with the largest variance of their
-    normalized values); the targets are standardized by the support set's mean and standard
+    normalized values; ``spacing`` appends the encoder's z-score columns); the targets are standardized by the support set's mean and standard
     deviation (:func:`standardize_targets`) and stored as float32 with ``n_classes = 1``.
 
     Raises
@@ -806,8 +864,9 @@ def encode_regression_task(
         if not np.all(np.isfinite(np.asarray(y, dtype=np.float64))):
             raise ValueError(f"{part} holds NaN or infinite targets; drop those rows first.")
     enc = TabularEncoder(
-        d_max, 2, categorical_features=categorical_features, random_state=random_state
-    )
+        d_max, 2, categorical_features=categorical_features, random_state=random_state,
+        spacing=spacing,
+    )  # fmt: skip
     xs, mask = enc.fit_transform(X_support)
     xq, _ = enc.transform(X_query)
     zs, zq, _, _ = standardize_targets(y_support, y_query)

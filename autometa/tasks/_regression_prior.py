@@ -20,7 +20,10 @@ the support set; :func:`~autometa.tasks._encoder.encode_regression_task`). Funct
     Random Fourier features (a draw from an approximate Gaussian process) with a random
     length scale.
 
-Then the noise: Gaussian with a signal-to-noise ratio drawn log-uniformly, heavy-tailed
+With probability ``skewed_prob`` (0 unless asked for) a task first warps a random share of its
+inputs to skewed or bounded marginals (log-normal, zero-inflated, uniform) before the function
+reads them, so the target depends on the warped values themselves, as a price depends on a
+right-skewed income. Then the noise: Gaussian with a signal-to-noise ratio drawn log-uniformly, heavy-tailed
 (Student-t: outliers) with probability ``outlier_prob``, heteroscedastic (its scale varies
 with the inputs) with probability ``heteroscedastic_prob``; the target is made skewed
 (exponentiated: positive, right-skewed, like prices and counts) with probability
@@ -55,7 +58,7 @@ from autometa.tasks._task import MAX_SEED, SeededPool, Task
 from autometa.tasks.datasets import load_dev_table
 from autometa.tasks.roles import REGRESSOR_TRAIN
 
-__all__ = ["InContextRegressionPrior", "RegressionPrior", "RegressionTablePool"]
+__all__ = ["InContextRegressionPrior", "RegressionPrior", "RegressionTablePool", "warp_marginals"]
 
 KINDS: tuple[str, ...] = ("mlp", "scm", "tree", "linear", "smooth")
 
@@ -85,6 +88,10 @@ class RegressionPrior(SeededPool):
         (exponentiated) target.
     categorical_prob, missing_prob, irrelevant_prob : float
         Passed to :func:`~autometa.tasks._synthetic.corrupt_features`.
+    skewed_prob : float, default=0.0
+        Probability that a task's inputs get skewed or bounded marginals (:func:`warp_marginals`).
+    spacing : bool, default=False
+        Encode with the encoder's z-score columns (``TabularEncoder(spacing=True)``).
     name : str, default="regression"
 
     Examples
@@ -113,6 +120,8 @@ class RegressionPrior(SeededPool):
         categorical_prob: float = 0.2,
         missing_prob: float = 0.2,
         irrelevant_prob: float = 0.3,
+        skewed_prob: float = 0.0,
+        spacing: bool = False,
         name: str = "regression",
     ) -> None:
         lo, hi = (int(v) for v in n_range)
@@ -126,7 +135,8 @@ class RegressionPrior(SeededPool):
             raise ValueError(f"snr_range must satisfy 0 < low <= high; got {snr_range!r}.")
         for pname, p in (("outlier_prob", outlier_prob), ("heteroscedastic_prob", heteroscedastic_prob),
                          ("skew_prob", skew_prob), ("categorical_prob", categorical_prob),
-                         ("missing_prob", missing_prob), ("irrelevant_prob", irrelevant_prob)):  # fmt: skip
+                         ("missing_prob", missing_prob), ("irrelevant_prob", irrelevant_prob),
+                         ("skewed_prob", skewed_prob)):  # fmt: skip
             if not 0.0 <= float(p) <= 1.0:
                 raise ValueError(f"{pname} must be in [0, 1]; got {p!r}.")
         self.d_max = int(d_max)
@@ -140,6 +150,8 @@ class RegressionPrior(SeededPool):
             float(heteroscedastic_prob),
         )
         self.skew_prob = float(skew_prob)
+        self.skewed_prob = float(skewed_prob)
+        self.spacing = bool(spacing)
         self.corruption = {
             "irrelevant_prob": float(irrelevant_prob),
             "categorical_prob": float(categorical_prob),
@@ -155,7 +167,7 @@ class RegressionPrior(SeededPool):
         X, y, categorical, kind, n_support = self.generate(seed)
         return encode_regression_task(
             X[:n_support], y[:n_support], X[n_support:], y[n_support:], d_max=self.d_max,
-            categorical_features=categorical, name=f"{self.name}/{kind}", seed=seed,
+            categorical_features=categorical, name=f"{self.name}/{kind}", seed=seed, spacing=self.spacing,
         )  # fmt: skip
 
     def generate(self, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, int]:
@@ -167,6 +179,10 @@ class RegressionPrior(SeededPool):
         d = int(rng.integers(min(self.d_range[0], d_hi), d_hi + 1))
         kind = self.kinds[int(rng.integers(len(self.kinds)))]
         X = correlated_inputs(rng, n, d)
+        if (
+            self.skewed_prob > 0 and rng.random() < self.skewed_prob
+        ):  # no draw at 0: old streams stay
+            X = warp_marginals(rng, X)
         signal = standardize(getattr(self, f"_f_{kind}")(rng, X))
         y = signal + self._noise(rng, X, n)
         y = self._shape_target(rng, y)
@@ -251,6 +267,29 @@ class RegressionPrior(SeededPool):
         return np.cos(X @ W + b) @ rng.standard_normal(k)
 
 
+def warp_marginals(rng: np.random.Generator, X: np.ndarray) -> np.ndarray:
+    """``X`` with a random share (30-100%, at least one) of its Gaussian-ish columns warped to
+    skewed or bounded marginals, each column its own: log-normal ``exp(s z)``, zero-inflated
+    (0 below a random quantile, log-normal above) or uniform (the normal CDF)."""
+    from scipy.special import ndtr
+
+    X = X.copy()
+    n, d = X.shape
+    chosen = rng.random(d) < rng.uniform(0.3, 1.0)
+    chosen[int(rng.integers(d))] = True
+    for j in np.flatnonzero(chosen):
+        z = standardize(X[:, j])
+        kind = int(rng.integers(3))
+        if kind == 0:
+            X[:, j] = np.exp(rng.uniform(0.5, 1.5) * z)
+        elif kind == 1:
+            cut = float(np.quantile(z, rng.uniform(0.2, 0.7)))
+            X[:, j] = np.where(z < cut, 0.0, np.exp(rng.uniform(0.5, 1.5) * (z - cut)) - 1.0)
+        else:
+            X[:, j] = ndtr(z)
+    return X
+
+
 class RegressionTablePool:
     """Regression tasks drawn from whole tables (dev tables of the registry, or given frames).
 
@@ -267,6 +306,8 @@ class RegressionTablePool:
     d_max : int, default=64
     n_support_range : (int, int), default=(16, 256)
     n_query : int, default=96
+    spacing : bool, default=False
+        Encode with the encoder's z-score columns.
     """
 
     c_max = 1
@@ -278,8 +319,10 @@ class RegressionTablePool:
         d_max: int = 64,
         n_support_range: tuple[int, int] = (16, 256),
         n_query: int = 96,
+        spacing: bool = False,
     ) -> None:
         self.d_max = int(d_max)
+        self.spacing = bool(spacing)
         self.n_support_range = tuple(int(v) for v in n_support_range)
         self.n_query = int(n_query)
         if isinstance(datasets, dict):
@@ -312,6 +355,7 @@ class RegressionTablePool:
             d_max=self.d_max,
             name=name,
             seed=seed,
+            spacing=self.spacing,
         )
 
 
@@ -347,7 +391,8 @@ class InContextRegressionPrior(InContextPrior):
     **prior_options
         Passed to :class:`RegressionPrior` (``snr_range``, ``outlier_prob``,
         ``heteroscedastic_prob``, ``skew_prob``, ``categorical_prob``, ``missing_prob``,
-        ``irrelevant_prob``, ``kinds``).
+        ``irrelevant_prob``, ``kinds``, ``skewed_prob``, ``spacing``; ``spacing`` reaches the
+        table pool too).
 
     Examples
     --------
@@ -390,7 +435,9 @@ class InContextRegressionPrior(InContextPrior):
         return REGRESSOR_TRAIN
 
     def _table_pool(self, datasets: Sequence[str]) -> RegressionTablePool:
-        return RegressionTablePool(datasets, d_max=self.d_max)
+        return RegressionTablePool(
+            datasets, d_max=self.d_max, spacing=self.regression_options.get("spacing", False)
+        )
 
     def synthetic_for(self, n_support: int) -> RegressionPrior:
         return RegressionPrior(

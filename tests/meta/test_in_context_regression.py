@@ -122,3 +122,23 @@ def test_quantiles_of_the_distribution_are_monotone():
     logits = learner.predict(learner.adapt(batch), batch.x_query, batch)
     q = bar_quantiles(torch.softmax(logits, -1), learner.borders, torch.tensor([0.1, 0.5, 0.9]))
     assert torch.all(q[..., 1:] >= q[..., :-1])
+
+
+def test_spacing_is_part_of_the_config_and_reaches_the_encoders(tmp_path):
+    """A learner with ``spacing=True`` says so in its config (kept through a checkpoint), and the
+    member and the held-out scores encode rows with the z-score columns it was trained on."""
+    from autometa.estimators._context import FitContext
+    from autometa.estimators._in_context_regression_member import InContextRegressionMember
+
+    assert "spacing" not in small().get_config()  # configs of learners before the option
+    learner = small(spacing=True)
+    assert learner.get_config()["spacing"] is True
+    loaded = load_meta_learner(save_meta_learner(learner, tmp_path / "s.pt"))
+    assert loaded.spacing is True
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    X, y = pd.DataFrame(rng.lognormal(size=(40, 3))), rng.normal(size=40)
+    member = InContextRegressionMember(loaded).fit(FitContext(X), y, seed=0)
+    assert member.encoder_.spacing_features_.tolist() == [0, 1, 2]
+    assert np.isfinite(member.predict(FitContext(X))).all()

@@ -339,3 +339,33 @@ def test_categories_fitted_on_strings_accept_numbers_at_transform():
     )
     x, _ = enc.transform(np.array([[1.0], [2.0]]))
     assert np.all(x == 0.0)  # unseen categories
+
+
+def test_spacing_columns_are_affine_in_the_values_and_come_last():
+    """``spacing=True`` appends, space permitting, a clipped robust z-score per numeric column
+    after the missing indicators; off by default, the encoding is unchanged."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {"skewed": rng.lognormal(size=40), "cat": rng.choice(["a", "b"], 40), "flat": 3.0}
+    )
+    X.loc[0, "skewed"] = np.nan
+    plain, _ = TabularEncoder(d_max=8).fit_transform(X)
+    enc = TabularEncoder(d_max=8, spacing=True)
+    x, mask = enc.fit_transform(X)
+    assert np.array_equal(x[:, :4], plain[:, :4])  # 3 columns and one indicator, as before
+    assert enc.spacing_features_.tolist() == [0]  # numeric and not constant only
+    assert enc.get_feature_names_out().tolist() == [
+        "skewed",
+        "cat",
+        "flat",
+        "skewed__missing",
+        "skewed__z",
+    ]
+    assert mask.tolist() == [True] * 5 + [False] * 3
+    assert np.array_equal(enc.transform(X)[0], x)
+    z, values = x[1:, 4], X["skewed"].to_numpy()[1:]
+    inside = np.abs(z) < 3.0
+    slope = np.polyfit(values[inside], z[inside], 1)  # affine up to the clip
+    assert np.allclose(np.polyval(slope, values[inside]), z[inside], atol=1e-5)
+    assert x[0, 4] == 0.0 and np.abs(z).max() <= 3.0
+    assert TabularEncoder(d_max=4, spacing=True).fit(X).spacing_features_.size == 0  # no room

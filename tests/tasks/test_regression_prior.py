@@ -100,3 +100,28 @@ def test_collate_refuses_mixed_task_kinds():
     cls = SyntheticPrior(d_max=8, c_max=3).sample(np.random.default_rng(0))
     with pytest.raises(ValueError, match="cannot mix"):
         collate_tasks([reg, cls])
+
+
+def test_skewed_inputs_and_spacing_columns_only_when_asked():
+    """``skewed_prob=0`` (the default) draws exactly the tasks it drew before the option;
+    ``skewed_prob=1`` warps inputs to skewed or bounded marginals; ``spacing`` adds z-score columns."""
+    from scipy.stats import skew
+
+    from autometa.tasks._regression_prior import warp_marginals
+
+    base = RegressionPrior(d_max=16, d_range=(4, 4), missing_prob=0.0, categorical_prob=0.0,
+                           irrelevant_prob=0.0)  # fmt: skip
+    same = RegressionPrior(d_max=16, d_range=(4, 4), missing_prob=0.0, categorical_prob=0.0,
+                           irrelevant_prob=0.0, skewed_prob=0.0)  # fmt: skip
+    assert torch.equal(base.task_from_seed(5).x_support, same.task_from_seed(5).x_support)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((500, 6))
+    W = warp_marginals(np.random.default_rng(1), X)
+    warped = [j for j in range(6) if not np.allclose(W[:, j], X[:, j])]
+    assert warped and all(abs(skew(W[:, j])) > 0.5 or W[:, j].min() >= 0 for j in warped)
+    spaced = RegressionPrior(d_max=16, d_range=(4, 4), missing_prob=0.0, categorical_prob=0.0,
+                             irrelevant_prob=0.0, skewed_prob=1.0, spacing=True)  # fmt: skip
+    task = spaced.task_from_seed(5)
+    assert int(task.feature_mask.sum()) == 8  # 4 columns and their z-scores
+    with pytest.raises(ValueError, match="skewed_prob"):
+        RegressionPrior(skewed_prob=2.0)
