@@ -1,6 +1,7 @@
-"""Compare the in-context regression learners v1 and v2 at equal CPU time.
+"""Compare the in-context regression campaigns at equal CPU time: v1, v2, and v1 reading the
+encoder's z-score columns on a prior with skewed inputs (``--preset in-context-regression-spacing``).
 
-Run from the repository root: ``python campaigns/compare_regression_v2.py``. It reads the two
+Run from the repository root: ``python campaigns/compare_regression_v2.py``. It reads the
 campaigns' committed ``curve.json`` (held-out R² on ``roles.REGRESSOR_VALIDATION``, 5 seeds, 32
 and 128 training rows: the same tables, seeds and measure for both) and writes
 ``docs/results/in_context_regression_v2.json`` and the table between the markers of
@@ -17,6 +18,7 @@ from autometa.meta._curves import compare_campaigns, differences, markdown_table
 CAMPAIGNS = {
     "v1 (row tokens, AdamW; the shipped recipe, constant-rate run)": "campaigns/in-context-regression-audited",
     "v2 (per-cell, Muon, EMA)": "campaigns/in-context-regression-v2",
+    "v1 + z-score columns, skewed inputs": "campaigns/in-context-regression-spacing",
 }
 BUDGETS = (0.1, 0.25, 0.5, 1.0)
 KEYS = ("r2@32", "r2@128")

@@ -16,7 +16,10 @@ Gaussian, log-normal or zero-inflated exponential, ``n`` training rows and 500 t
   rank-Gauss gives away.
 
 Run from the repository root: ``OMP_NUM_THREADS=1 python docs/results/linear_probe.py``
-(about a minute); it writes ``docs/results/linear_probe.json``.
+(seconds); it writes ``docs/results/linear_probe.json``. ``--campaign DIR`` scores a regression
+campaign's current snapshot instead (``--preset`` names its recipe; a learner trained with the
+encoder's z-score columns reads them here too) and records it under ``campaigns[DIR]``, next to
+the shipped rows.
 """
 
 from __future__ import annotations
@@ -75,15 +78,18 @@ def learner_r2(learner, xs, y, xq, yq, mask) -> float:
     return float(r2_score(yq, pred))
 
 
-def probe() -> list[dict[str, object]]:
-    """One row per (marginal, size): mean R² of each reader over the tasks."""
+def probe(learner=None) -> list[dict[str, object]]:
+    """One row per (marginal, size): mean R² of each reader over the tasks (``learner``: the
+    shipped regression learner by default)."""
     from sklearn.linear_model import RidgeCV
     from sklearn.metrics import r2_score
 
     from autometa.estimators._shipped import load_learner
     from autometa.tasks import TabularEncoder
 
-    learner = load_learner("default", "regressor_in_context")
+    if learner is None:
+        learner = load_learner("default", "regressor_in_context")
+    spacing = getattr(learner, "spacing", False)
     rows = []
     for marginal in MARGINALS:
         for n in SIZES:
@@ -92,7 +98,7 @@ def probe() -> list[dict[str, object]]:
                 X, y, Xq, yq = linear_task(seed, n, marginal)
                 ridge = RidgeCV(alphas=(0.1, 1.0, 10.0, 100.0)).fit(X, y)
                 scores["ridge"].append(float(r2_score(yq, ridge.predict(Xq))))
-                enc = TabularEncoder(d_max=learner.d_max, c_max=2).fit(X)
+                enc = TabularEncoder(d_max=learner.d_max, c_max=2, spacing=spacing).fit(X)
                 (xs, mask), (xq, _) = enc.transform(X), enc.transform(Xq)
                 scores["rank_gauss"].append(learner_r2(learner, xs, y, xq, yq, mask))
                 zs, zq = z_score(X, X, learner.d_max), z_score(X, Xq, learner.d_max)
@@ -105,10 +111,34 @@ def probe() -> list[dict[str, object]]:
     return rows
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     from autometa._provenance import sha256_file
     from autometa.estimators._shipped import shipped_path
 
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--campaign", default=None, help="score this regression campaign's snapshot"
+    )
+    parser.add_argument("--preset", default="in-context-regression", help="the campaign's preset")
+    args = parser.parse_args(argv)
+    if args.campaign is not None:
+        from autometa.meta._campaign import CAMPAIGN_PRESETS, InContextCampaign
+
+        preset = CAMPAIGN_PRESETS[args.preset]()
+        run = InContextCampaign(args.campaign, **{**preset, "tracking": False})
+        learner, curve = run.snapshot(timeout=60)
+        payload = json.loads(OUT.read_text())
+        payload.setdefault("campaigns", {})[args.campaign] = {
+            "preset": args.preset,
+            "step": int(curve[-1]["step"]),
+            "cpu_hours": round(float(curve[-1]["cpu_hours"]), 3),
+            "spacing": bool(getattr(learner, "spacing", False)),
+            "rows": probe(learner),
+        }
+        OUT.write_text(json.dumps(payload, indent=1) + "\n")
+        return 0
     payload = {
         "name": "linear_probe",
         "command": "OMP_NUM_THREADS=1 python docs/results/linear_probe.py",
@@ -119,6 +149,9 @@ def main() -> int:
         ],
         "rows": probe(),
     }
+    before = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    if "campaigns" in before:  # snapshots scored earlier stay
+        payload["campaigns"] = before["campaigns"]
     OUT.write_text(json.dumps(payload, indent=1) + "\n")
     return 0
 
