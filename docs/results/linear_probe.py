@@ -8,12 +8,13 @@ Gaussian, log-normal or zero-inflated exponential, ``n`` training rows and 500 t
 8 tasks per cell. It scores
 
 * RidgeCV (alphas 0.1-100) on the raw columns;
-* the shipped learner reading the rows as ``AutoMetaRegressor`` encodes them
+* ``member``: the shipped learner reading the rows as ``AutoMetaRegressor`` encodes them for it
   (:class:`~autometa.tasks.TabularEncoder`: each column through its empirical CDF, then the
-  normal quantile: "rank-Gauss");
-* the same learner reading each column standardized by the training rows' mean and standard
-  deviation, clipped to [-3, 3] ("z-score"): a map that keeps the spacing of the values, which
-  rank-Gauss gives away.
+  normal quantile, "rank-Gauss"; a learner trained with ``spacing`` also gets the encoder's
+  z-score columns);
+* ``z_only``: the same learner reading each column standardized by the training rows' mean and
+  standard deviation, clipped to [-3, 3], instead: a map that keeps the spacing of the values,
+  which rank-Gauss gives away.
 
 Run from the repository root: ``OMP_NUM_THREADS=1 python docs/results/linear_probe.py``
 (seconds); it writes ``docs/results/linear_probe.json``. ``--campaign DIR`` scores a regression
@@ -93,16 +94,16 @@ def probe(learner=None) -> list[dict[str, object]]:
     rows = []
     for marginal in MARGINALS:
         for n in SIZES:
-            scores: dict[str, list[float]] = {"ridge": [], "rank_gauss": [], "z_score": []}
+            scores: dict[str, list[float]] = {"ridge": [], "member": [], "z_only": []}
             for seed in range(TASKS):
                 X, y, Xq, yq = linear_task(seed, n, marginal)
                 ridge = RidgeCV(alphas=(0.1, 1.0, 10.0, 100.0)).fit(X, y)
                 scores["ridge"].append(float(r2_score(yq, ridge.predict(Xq))))
                 enc = TabularEncoder(d_max=learner.d_max, c_max=2, spacing=spacing).fit(X)
                 (xs, mask), (xq, _) = enc.transform(X), enc.transform(Xq)
-                scores["rank_gauss"].append(learner_r2(learner, xs, y, xq, yq, mask))
+                scores["member"].append(learner_r2(learner, xs, y, xq, yq, mask))
                 zs, zq = z_score(X, X, learner.d_max), z_score(X, Xq, learner.d_max)
-                scores["z_score"].append(learner_r2(learner, zs, y, zq, yq, mask))
+                scores["z_only"].append(learner_r2(learner, zs, y, zq, yq, mask))
             rows.append(
                 {"marginal": marginal, "n_train": n, "tasks": TASKS}
                 | {k: round(float(np.mean(v)), 4) for k, v in scores.items()}
