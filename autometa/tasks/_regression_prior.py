@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr
 
 from autometa.tasks._encoder import encode_regression_task
 from autometa.tasks._in_context_prior import InContextPrior
@@ -271,8 +272,6 @@ def warp_marginals(rng: np.random.Generator, X: np.ndarray) -> np.ndarray:
     """``X`` with a random share (30-100%, at least one) of its Gaussian-ish columns warped to
     skewed or bounded marginals, each column its own: log-normal ``exp(s z)``, zero-inflated
     (0 below a random quantile, log-normal above) or uniform (the normal CDF)."""
-    from scipy.special import ndtr
-
     X = X.copy()
     n, d = X.shape
     chosen = rng.random(d) < rng.uniform(0.3, 1.0)
