@@ -26,6 +26,7 @@ __all__ = [
     "recipe_command",
     "record_hash",
     "sha256_file",
+    "sync_hash",
     "write_card",
 ]
 
@@ -120,6 +121,27 @@ def write_card(
     text = json.dumps(out, indent=indent, sort_keys=sort_keys, default=_plain)
     Path(card).write_text(text + "\n")
     return out
+
+
+def sync_hash(shipped: str | os.PathLike[str]) -> list[str]:
+    """Write the current SHA-256 of ``shipped`` into every model card beside it
+    (``*model_card*.json``) that records one for it at its top level; return those cards' names.
+
+    A file can be named in two cards (``classifier_in_context.pt`` in its own card and in
+    ``model_card.json``'s ``"sha256"`` map); loading refuses cards that disagree, so whatever
+    rewrites the file calls this after writing its own card.
+    """
+    shipped = Path(shipped)
+    synced = []
+    for card in sorted(shipped.parent.glob("*model_card*.json")):
+        data = json.loads(card.read_text())
+        recorded = data.get("sha256")
+        if data.get("file") == shipped.name or (
+            isinstance(recorded, dict) and shipped.name in recorded
+        ):
+            record_hash(card, shipped)
+            synced.append(card.name)
+    return synced
 
 
 def record_hash(card: str | os.PathLike[str], shipped: str | os.PathLike[str]) -> str:

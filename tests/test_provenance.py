@@ -53,12 +53,9 @@ def test_write_card_for_several_files_records_a_hash_map_last(tmp_path):
     assert set(recorded_hashes(tmp_path)) == {"a.pt", "b.json"}
 
 
-def test_record_hash_updates_the_card_that_records_the_file(tmp_path):
-    import json
-
-    import pytest
-
-    from autometa._provenance import record_hash, write_card
+def _file_in_two_cards(tmp_path):
+    """``a.pt`` recorded in its own card and in a shared ``model_card.json``, then rewritten."""
+    from autometa._provenance import write_card
 
     a, b = tmp_path / "a.pt", tmp_path / "b.json"
     a.write_bytes(b"1")
@@ -66,6 +63,17 @@ def test_record_hash_updates_the_card_that_records_the_file(tmp_path):
     write_card(tmp_path / "model_card.json", [a, b], {"name": "two files"})
     write_card(tmp_path / "a_model_card.json", a, {})
     a.write_bytes(b"2")
+    return a
+
+
+def test_record_hash_updates_the_card_that_records_the_file(tmp_path):
+    import json
+
+    import pytest
+
+    from autometa._provenance import record_hash
+
+    a = _file_in_two_cards(tmp_path)
     assert record_hash(tmp_path / "model_card.json", a) == hashlib.sha256(b"2").hexdigest()
     record_hash(tmp_path / "a_model_card.json", a)
     shared = json.loads((tmp_path / "model_card.json").read_text())
@@ -76,3 +84,21 @@ def test_record_hash_updates_the_card_that_records_the_file(tmp_path):
     assert shared["name"] == "two files"
     with pytest.raises(ValueError, match="records no SHA-256 for c.pt"):
         record_hash(tmp_path / "model_card.json", tmp_path / "c.pt")
+
+
+def test_sync_hash_updates_every_card_that_names_the_file(tmp_path):
+    """A file named in its own card and in a shared card: rewriting it and its own card, then
+    ``sync_hash``, leaves no card stale (``recorded_hashes`` would refuse a disagreement, and
+    loading the file with it: the first ship of the retrained ``classifier_in_context.pt`` did)."""
+    import pytest
+
+    from autometa._provenance import sync_hash, write_card
+    from autometa.meta._integrity import recorded_hashes
+
+    a = _file_in_two_cards(tmp_path)
+    write_card(tmp_path / "a_model_card.json", a, {})  # what an export writes
+    with pytest.raises(ValueError, match="different SHA-256s for a.pt"):
+        recorded_hashes(tmp_path)
+    assert sync_hash(a) == ["a_model_card.json", "model_card.json"]
+    assert recorded_hashes(tmp_path)["a.pt"][0] == hashlib.sha256(b"2").hexdigest()
+    assert sync_hash(tmp_path / "elsewhere.pt") == []

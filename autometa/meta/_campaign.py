@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autometa._provenance import learner_facts, write_card
+from autometa._provenance import learner_facts, sync_hash, write_card
 from autometa.meta._base import LEARNERS, ensure_registered
 from autometa.meta._checkpoint import (
     COMPACT_FILE,
@@ -652,7 +652,9 @@ def export_in_context(
         "peers_on_the_same_splits": references or {},
         **(extra or {}),
     }
-    return write_card(card, path, facts)
+    written = write_card(card, path, facts)
+    sync_hash(path)  # another card naming the file (model_card.json) must not go stale
+    return written
 
 
 def plot_curve(

@@ -111,13 +111,13 @@ CONTENT_LEAKS: frozenset[str] = frozenset(
 )
 
 #: Shipped files meta-trained (or fitted) before the content audit on lists that still held a
-#: :data:`CONTENT_LEAKS` table; their model cards record those lists. They keep whatever they
-#: learnt from those rows until retrained on the lists below (docs/data.md, "Re-fitted after the
-#: audit": ``regressor_maml.pt``, ``regressor_portfolio.json``, ``classifier_default.pt``,
-#: ``classifier_hypernet.pt`` and ``regressor_in_context.pt`` were re-fitted or retrained; the
-#: augmentation files were never trained on a dropped table; ``classifier_in_context.pt``'s
-#: retrain path is the in-context v2 campaign).
-TRAINED_BEFORE_AUDIT: tuple[str, ...] = ("classifier_in_context.pt",)
+#: :data:`CONTENT_LEAKS` table; their model cards would record those lists. None is left
+#: (docs/data.md, "Re-fitted after the audit": ``regressor_maml.pt``, ``regressor_portfolio.json``,
+#: ``classifier_default.pt``, ``classifier_hypernet.pt``, ``regressor_in_context.pt`` and
+#: ``classifier_in_context.pt`` were re-fitted or retrained on the cleaned lists; the
+#: augmentation files were never trained on a dropped table). ``tests/tasks/test_roles.py``
+#: checks this against every model card.
+TRAINED_BEFORE_AUDIT: tuple[str, ...] = ()
 
 
 def _clean(names: tuple[str, ...]) -> tuple[str, ...]:

@@ -86,3 +86,38 @@ def test_classifier_numbers_match_the_results(doc):
         assert f"{rows[(n, 'autometa')]['roc_auc']:.4f}" in text
         assert f"{rows[(n, 'am_prior')]['roc_auc']:.4f}" in text
         assert f"+{summary[f'auc_margin_vs_hindsight_peer@{n}']:.4f}" in text
+
+
+def test_classifier_goals_as_docs_classifier_md_states_them():
+    """docs/classifier.md: issue 10's goal (+0.02 over the best single peer at 32 rows, +0.015 at
+    128) missed at 32 and met at 128; issue 23's target (at least the hindsight peer at 128 and
+    512, within 0.005 at 32) now missed at 128 only, where the files of before the retrain met it."""
+    _, now = _rows("classifier.json")
+    _, before = _rows("classifier_before_audit_retrain.json")
+    assert now["auc_margin_vs_best_other@32"] < 0.02
+    assert now["auc_margin_vs_best_other@128"] >= 0.015
+    assert now["auc_margin_vs_hindsight_peer@32"] > -0.005
+    assert now["auc_margin_vs_hindsight_peer@128"] < 0 <= now["auc_margin_vs_hindsight_peer@512"]
+    assert before["auc_margin_vs_hindsight_peer@128"] >= 0
+    assert (
+        before["auc_margin_vs_hindsight_peer@512"] >= 0
+        and before["auc_margin_vs_hindsight_peer@32"] > -0.005
+    )
+
+
+def test_the_in_context_member_alone_as_docs_classifier_md_states():
+    """docs/classifier.md: the member alone is above RandomForest(300) and below the default blend
+    at every size; issue 22's target (RF + 0.02 at 32 and 128, RF + 0.01 at 512) met at 512 only."""
+    rows, _ = _rows("classifier_icl.json")
+    auc = {
+        (n, e): rows[(n, e)]["roc_auc"]
+        for n in (32, 128, 512)
+        for e in ("am_icl_only", "rf300", "autometa")
+    }
+    for n in (32, 128, 512):
+        assert auc[(n, "rf300")] < auc[(n, "am_icl_only")] < auc[(n, "autometa")]
+    met = {
+        n: auc[(n, "am_icl_only")] >= auc[(n, "rf300")] + (0.01 if n == 512 else 0.02)
+        for n in (32, 128, 512)
+    }
+    assert met == {32: False, 128: False, 512: True}

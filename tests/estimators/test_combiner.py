@@ -124,3 +124,18 @@ def test_shipped_classifier_combiner_is_carded_and_chosen_by_its_analysis():
     assert auc[f"{shipped['n0']:g}"] == max(
         v for k, v in auc.items() if k[0].isdigit() or k == "inf"
     )
+
+
+def test_classifier_combiner_reading_in_the_docs_holds():
+    """docs/classifier.md: the evidence alone loses to the prior at 32 and 128 rows and wins at
+    512; prior + evidence beats the prior alone at every size."""
+    import json
+
+    from autometa.estimators._shipped import shipped_path
+
+    shipped = json.loads(shipped_path("classifier_combiner").read_text())
+    n0 = f"{shipped['n0']:g}"
+    by_size = shipped["info"]["auc_by_size"]
+    assert by_size["32"]["0"] < by_size["32"]["inf"] and by_size["128"]["0"] < by_size["128"]["inf"]
+    assert by_size["512"]["0"] > by_size["512"]["inf"]
+    assert all(v[n0] > v["inf"] for v in by_size.values())
