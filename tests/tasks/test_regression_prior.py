@@ -118,7 +118,14 @@ def test_skewed_inputs_and_spacing_columns_only_when_asked():
     X = rng.standard_normal((500, 6))
     W = warp_marginals(np.random.default_rng(1), X)
     warped = [j for j in range(6) if not np.allclose(W[:, j], X[:, j])]
-    assert warped and all(abs(skew(W[:, j])) > 0.5 or W[:, j].min() >= 0 for j in warped)
+    assert warped and all(abs(skew(X[:, j])) < 0.5 for j in range(6))  # Gaussian before
+    kinds = {"skewed": 0, "bounded": 0}
+    for j in warped:
+        if abs(skew(W[:, j])) > 0.5:
+            kinds["skewed"] += 1
+        elif 0.0 <= W[:, j].min() and W[:, j].max() <= 1.0:
+            kinds["bounded"] += 1
+    assert sum(kinds.values()) == len(warped)  # every warped column is skewed or in [0, 1]
     spaced = RegressionPrior(d_max=16, d_range=(4, 4), missing_prob=0.0, categorical_prob=0.0,
                              irrelevant_prob=0.0, skewed_prob=1.0, spacing=True)  # fmt: skip
     task = spaced.task_from_seed(5)
