@@ -9,6 +9,8 @@ several ensemble sizes and support caps, and times ``in_context_proba`` at 512 t
 
     OMP_NUM_THREADS=1 python campaigns/v2_member.py [--configs v1:4:1024,v2:1:256,...]
     python campaigns/v2_member.py --export runs/v2_candidate.pt   # a checkpoint for the estimators
+    python campaigns/v2_member.py --export runs/regv2.pt --preset in-context-regression-v2 \
+        --campaign campaigns/in-context-regression-v2-cooldown           # the regressor's candidate
 """
 
 from __future__ import annotations
@@ -44,26 +46,24 @@ def _v2(directory: Path):
     return learner, raw.eval(), curve[-1]
 
 
-def export_averaged(directory: Path, path: Path) -> int:
-    """Save the moving average of ``directory/last.pt`` as a learner checkpoint; return its step.
+def export_averaged(directory: Path, path: Path, preset: str = "in-context-v2") -> int:
+    """Save the scored learner of ``directory/last.pt`` (its moving average, where the recipe
+    keeps one) as a learner checkpoint; return its step.
 
-    The file is what ``AutoMetaClassifier(in_context_learner=path)`` and ``autometa bench
-    classifier --in-context-learner path`` read (a candidate, not the shipped member).
+    The file is what ``AutoMetaClassifier(in_context_learner=path)`` (or ``AutoMetaRegressor``
+    for a regression preset) and ``autometa bench classifier|regressor --in-context-learner
+    path`` read (a candidate, not the shipped member). A cool-down branch names its preset's
+    directory; its stored cool-down window is read from the folder.
     """
     from autometa.meta._checkpoint import save_meta_learner
 
-    campaign = InContextCampaign(directory, tracking=False, **CAMPAIGN_PRESETS["in-context-v2"]())
-    payload = load_checkpoint(directory / "last.pt")
-    learner = campaign.learner_class(**json.loads(payload["config"]))
-    averaged = payload["training"]["averaged"]
-    learner.load_state_dict(
-        {k[len("module.") :]: v for k, v in averaged.items() if k.startswith("module.")}
-    )
-    step = int(payload["training"]["step"])
+    campaign = InContextCampaign(directory, tracking=False, **CAMPAIGN_PRESETS[preset]())
+    learner, curve = campaign.snapshot()
+    step = int(curve[-1]["step"])
     save_meta_learner(
-        learner.eval(),
+        learner,
         path,
-        metadata={"campaign_step": step, "source": f"{directory} (moving average), a candidate"},
+        metadata={"campaign_step": step, "source": f"{directory} (scored weights), a candidate"},
     )
     return step
 
@@ -101,9 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="only save the campaign's moving average (last.pt) as a learner checkpoint here",
     )
+    parser.add_argument(
+        "--preset",
+        default="in-context-v2",
+        help="the campaign's preset, for --export (e.g. in-context-regression-v2)",
+    )
     args = parser.parse_args(argv)
     if args.export is not None:
-        step = export_averaged(args.campaign, args.export)
+        step = export_averaged(args.campaign, args.export, args.preset)
         print(f"saved the step-{step} moving average to {args.export}", file=sys.stderr)
         return 0
     torch.set_num_threads(1)

@@ -295,6 +295,49 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--experiment", default="autometa-bench", help="MLflow experiment name")
 
 
+def add_learner_arguments(parser: argparse.ArgumentParser, estimator: str) -> None:
+    """``--in-context-learner`` and ``--n-ensemble``: a candidate learner for every ``estimator`` variant."""
+    parser.add_argument(
+        "--in-context-learner",
+        metavar="PATH",
+        default=None,
+        help=f"every {estimator} variant of the run reads this in-context checkpoint "
+        "instead of the shipped one (a candidate snapshot; compare on validation tables)",
+    )
+    parser.add_argument(
+        "--n-ensemble",
+        type=int,
+        default=None,
+        help=f"every {estimator} variant of the run uses this n_ensemble (default: theirs)",
+    )
+
+
+def autometa_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The estimator parameters :func:`add_learner_arguments`' options set on every autometa variant.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``--in-context-learner`` names no file.
+    ValueError
+        When ``--n-ensemble`` is below 1.
+    """
+    out: dict[str, Any] = {}
+    if getattr(args, "in_context_learner", None):
+        path = Path(args.in_context_learner)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"--in-context-learner {path}: no such checkpoint; export a campaign snapshot "
+                "with `autometa meta-train --preset ... --ship` or save_meta_learner first."
+            )
+        out["in_context_learner"] = str(path)
+    if getattr(args, "n_ensemble", None) is not None:
+        if int(args.n_ensemble) < 1:
+            raise ValueError(f"--n-ensemble must be at least 1; got {args.n_ensemble}.")
+        out["n_ensemble"] = int(args.n_ensemble)
+    return out
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, bool) or v is None:
         return str(v)

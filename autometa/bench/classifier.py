@@ -35,6 +35,8 @@ from autometa._metrics import mean_ovr_auc
 from autometa.bench._common import (
     BenchResult,
     CellRecords,
+    add_learner_arguments,
+    autometa_overrides,
     complete_cells,
     held_out_params,
     held_out_protocol,
@@ -107,19 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core CPU)"
     )
-    parser.add_argument(
-        "--in-context-learner",
-        metavar="PATH",
-        default=None,
-        help="every AutoMetaClassifier variant of the run reads this in-context checkpoint "
-        "instead of the shipped one (a candidate snapshot; compare on validation tables)",
-    )
-    parser.add_argument(
-        "--n-ensemble",
-        type=int,
-        default=None,
-        help="every AutoMetaClassifier variant of the run uses this n_ensemble (default: theirs)",
-    )
+    add_learner_arguments(parser, "AutoMetaClassifier")
     parser.add_argument("--ablation-checkpoint", default=ABLATION_CHECKPOINT,
                         help=f"Meta-LSTM learner trained without augmentation, for am_plus_metalstm "
                              f"(made by `{ABLATION_COMMAND}`)")  # fmt: skip
@@ -236,22 +226,6 @@ def make_estimator(
     if overrides and isinstance(est, AutoMetaClassifier):
         est.set_params(**overrides)
     return est
-
-
-def autometa_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``AutoMetaClassifier`` parameters the command line sets on every variant."""
-    out: dict[str, Any] = {}
-    if getattr(args, "in_context_learner", None):
-        path = Path(args.in_context_learner)
-        if not path.exists():
-            raise FileNotFoundError(
-                f"--in-context-learner {path}: no such checkpoint; export a campaign snapshot "
-                "with `autometa meta-train --preset ... --ship` or save_meta_learner first."
-            )
-        out["in_context_learner"] = str(path)
-    if getattr(args, "n_ensemble", None) is not None:
-        out["n_ensemble"] = int(args.n_ensemble)
-    return out
 
 
 def _make_estimator(name: str, X: Any, seed: int, ablation_checkpoint: str) -> Any:

@@ -44,6 +44,8 @@ import numpy as np
 from autometa.bench._common import (
     BenchResult,
     CellRecords,
+    add_learner_arguments,
+    autometa_overrides,
     complete_cells,
     held_out_params,
     held_out_protocol,
@@ -82,6 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core CPU)"
     )
+    add_learner_arguments(parser, "AutoMetaRegressor")
 
 
 class GaussianPeer:
@@ -118,14 +121,20 @@ def _standardized_svr() -> Any:
     return TransformedTargetRegressor(SVR(), transformer=StandardScaler())
 
 
-def make_estimator(name: str, X: Any, seed: int) -> Any:
-    """The estimator behind a bench name (peers get their spread wrapper)."""
+def make_estimator(name: str, X: Any, seed: int, overrides: dict[str, Any] | None = None) -> Any:
+    """The estimator behind a bench name (peers get their spread wrapper).
+
+    ``overrides`` (``--in-context-learner``, ``--n-ensemble``) are set on every
+    ``AutoMetaRegressor`` variant, except where the variant itself leaves the learner out
+    (``am_no_icl``, ``am_classical``); the peers ignore them.
+    """
     from sklearn.pipeline import make_pipeline
 
     if name == "autometa" or name in ABLATION:
         from autometa import AutoMetaRegressor
 
-        return AutoMetaRegressor(random_state=seed, n_jobs=1, **ABLATION.get(name, {}))
+        params = {**(overrides or {}), **ABLATION.get(name, {})}
+        return AutoMetaRegressor(random_state=seed, n_jobs=1, **params)
     n = len(X)
     if name == "ridge":
         from sklearn.linear_model import RidgeCV
@@ -187,12 +196,12 @@ def _cells(datasets: list[str], sizes: list[int], n_seeds: int, max_test: int) -
                           seeds_outer=True)  # fmt: skip
 
 
-def run_cells(estimators, datasets, sizes, n_seeds, max_test, done, sink) -> None:
+def run_cells(estimators, datasets, sizes, n_seeds, max_test, done, sink, overrides=None) -> None:
     for name, n, seed, Xtr, ytr, Xte, yte in _cells(datasets, sizes, n_seeds, max_test):
         for est_name in estimators:
             if (est_name, name, n, seed) in done:
                 continue
-            est = make_estimator(est_name, Xtr, seed)
+            est = make_estimator(est_name, Xtr, seed, overrides)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 t0 = time.perf_counter()
@@ -265,8 +274,10 @@ def compute(args: argparse.Namespace) -> BenchResult:
         return (f"{rec['estimator']:>12} {rec['dataset']:>30} n={rec['n_train']:<4} seed={rec['seed']} "
                 f"r2={rec['r2']:.4f} t={rec['time_s']:.2f}s")  # fmt: skip
 
+    overrides = autometa_overrides(args)
     with CellRecords(args.reuse, args.raw, describe) as store:
-        run_cells(estimators, datasets, sizes, n_seeds, int(args.max_test), store.done, store.add)
+        run_cells(estimators, datasets, sizes, n_seeds, int(args.max_test), store.done, store.add,
+                  overrides)  # fmt: skip
     rows, summary = summarize(store.select(sizes, datasets, n_seeds), estimators)
     return BenchResult(
         name="regressor",
@@ -284,7 +295,10 @@ def compute(args: argparse.Namespace) -> BenchResult:
             "cells",
         ],  # fmt: skip
         key_columns=["n_train", "estimator"],
-        params=held_out_params(args, sizes, datasets, n_seeds, estimators),
+        params={
+            **held_out_params(args, sizes, datasets, n_seeds, estimators),
+            **({"autometa_overrides": overrides} if overrides else {}),
+        },
         summary=summary,
         notes=[
             "evaluation tables: dev regression tables held out of the regressor's meta-training and blend fitting",

@@ -83,3 +83,34 @@ def test_cli_help_names_the_protocol(capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "--sizes" in out and "crps" in out and "hindsight" in out
+
+
+def test_a_candidate_learner_reaches_every_variant_that_keeps_the_member(tmp_path):
+    import pandas as pd
+
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]})
+    ckpt = tmp_path / "candidate.pt"
+    ckpt.write_bytes(b"")  # the command line checks existence; the estimator reads it at fit
+    overrides = bench.autometa_overrides(
+        argparse.Namespace(in_context_learner=str(ckpt), n_ensemble=2)
+    )
+    assert overrides == {"in_context_learner": str(ckpt), "n_ensemble": 2}
+    for name in ("autometa", "am_icl_only", "am_uniform"):
+        params = bench.make_estimator(name, X, 0, overrides).get_params()
+        assert params["in_context_learner"] == str(ckpt) and params["n_ensemble"] == 2
+    # the variants that leave the member out still leave it out
+    assert bench.make_estimator("am_no_icl", X, 0, overrides).in_context_learner is None
+    assert bench.make_estimator("autometa", X, 0).get_params()["in_context_learner"] == "default"
+    ridge = bench.make_estimator("ridge", X, 0, overrides)
+    assert "in_context_learner" not in ridge.make().get_params()
+    with pytest.raises(ValueError, match="--n-ensemble"):
+        bench.autometa_overrides(argparse.Namespace(in_context_learner=None, n_ensemble=0))
+
+
+def test_the_cli_takes_a_candidate_learner(capsys):
+    from autometa.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["bench", "regressor", "--help"])
+    out = capsys.readouterr().out
+    assert "--in-context-learner" in out and "--n-ensemble" in out
