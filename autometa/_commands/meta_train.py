@@ -44,6 +44,7 @@ PRESET_DIRS = {
     "in-context-v2-gpu": Path("campaigns") / "in-context-v2-gpu",
     "in-context-regression-v2": Path("campaigns") / "in-context-regression-v2",
     "in-context-regression-spacing": Path("campaigns") / "in-context-regression-spacing",
+    "in-context-regression-v2-linear": Path("campaigns") / "in-context-regression-v2-linear",
 }
 
 
@@ -125,7 +126,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "'in-context-v2' for the per-cell learner v2 (Muon, weight averaging; default campaigns/in-context-v2); "
         "'in-context-v2-gpu' the same recipe at GPU scale (bf16 on CUDA); 'in-context-regression-v2' the "
         "regression learner on the v2 backbone; 'in-context-regression-spacing' the v1 regression recipe reading "
-        "z-score columns beside rank-Gauss, on a prior with skewed inputs",
+        "z-score columns beside rank-Gauss, on a prior with skewed inputs; 'in-context-regression-v2-linear' "
+        "the regression v2 recipe with linear functions in half the synthetic tasks (branch it from "
+        "campaigns/in-context-regression-v2 with --checkpoint-dir and --cooldown-steps)",
     )
     g.add_argument(
         "--ship",

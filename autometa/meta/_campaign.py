@@ -70,6 +70,9 @@ __all__ = [
 
 _COOLDOWN_SUFFIX = "-cooldown"
 
+#: synthetic function kinds of ``--preset in-context-regression-v2-linear``: linear in half the tasks
+LINEAR_HEAVY_KINDS: tuple[str, ...] = ("mlp", "scm", "tree", "smooth", *("linear",) * 4)
+
 #: campaign settings of ``autometa meta-train --preset NAME`` (callables so that nothing loads at import)
 CAMPAIGN_PRESETS: dict[str, Any] = {
     "in-context": lambda: {"task": "classification"},
@@ -100,6 +103,19 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
     "in-context-regression-v2": lambda: _v2_recipe(
         "regression",
         prior_config={"n_support_range": (4, 256), "n_query": 64, "max_features": 24},
+    ),
+    # the same with half the synthetic tasks linear (a kind named four times of eight, instead of
+    # one of five): the linear probe (docs/results/linear_probe.py) finds the regression learners
+    # below RidgeCV on plain linear tasks; run as a branch of the v2 campaign, e.g. a cool-down
+    # (--checkpoint-dir campaigns/in-context-regression-v2 --cooldown-steps N --cooldown-dir ...)
+    "in-context-regression-v2-linear": lambda: _v2_recipe(
+        "regression",
+        prior_config={
+            "n_support_range": (4, 256),
+            "n_query": 64,
+            "max_features": 24,
+            "kinds": list(LINEAR_HEAVY_KINDS),
+        },
     ),
     # the same recipe at GPU scale: a larger model and batch, tasks up to 1,024 rows, bf16 on CUDA
     # (device="auto"); one run of minutes writes its checkpoint and curve like any campaign

@@ -82,6 +82,8 @@ class RegressionPrior(SeededPool):
     d_range : (int, int), default=(1, 32)
         Range of the number of raw features (clipped to ``d_max``).
     kinds : sequence of str, default=all of :data:`KINDS`
+        The function families a task draws from, uniformly over the sequence: a kind named
+        twice is drawn twice as often.
     snr_range : (float, float), default=(0.02, 1.5)
         Range (log-uniform) of the noise standard deviation relative to the signal's.
     outlier_prob, heteroscedastic_prob, skew_prob : float

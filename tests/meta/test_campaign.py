@@ -332,3 +332,24 @@ def test_spacing_preset_trains_a_learner_that_reads_z_score_columns(tmp_path):
     assert learner.spacing and "r2@32" in curve[-1]
     prior = camp.build_prior(learner)
     assert prior.synthetic_for(16).spacing and prior.synthetic_for(16).skewed_prob == 0.5
+
+
+def test_linear_preset_draws_linear_functions_in_half_the_synthetic_tasks():
+    """``--preset in-context-regression-v2-linear``: the v2 regression recipe whose synthetic tasks
+    are linear half the time (a kind named four times of eight); nothing else differs."""
+    from autometa.meta._campaign import CAMPAIGN_PRESETS, LINEAR_HEAVY_KINDS
+    from autometa.tasks import RegressionPrior
+
+    base = CAMPAIGN_PRESETS["in-context-regression-v2"]()
+    linear = CAMPAIGN_PRESETS["in-context-regression-v2-linear"]()
+    assert {k: v for k, v in linear.items() if k != "prior_config"} == {
+        k: v for k, v in base.items() if k != "prior_config"
+    }
+    assert {k: v for k, v in linear["prior_config"].items() if k != "kinds"} == base["prior_config"]
+    import numpy as np
+
+    prior = RegressionPrior(d_max=8, n_range=(8, 16), kinds=LINEAR_HEAVY_KINDS)
+    rng = np.random.default_rng(0)
+    kinds = [prior.sample(rng).name.rsplit("/", 1)[1] for _ in range(600)]
+    assert abs(kinds.count("linear") / 600 - 0.5) < 0.06
+    assert set(kinds) == set(RegressionPrior(d_max=8).kinds)  # every kind stays in
