@@ -20,7 +20,7 @@ CAMPAIGNS = {
     "v2 (per-cell, Muon, EMA)": "campaigns/in-context-regression-v2",
     "v1 + z-score columns, skewed inputs": "campaigns/in-context-regression-spacing",
 }
-BUDGETS = (0.1, 0.25, 0.5, 1.0)
+BUDGETS = (0.1, 0.25, 0.5, 1.0, 2.0)
 KEYS = ("r2@32", "r2@128")
 RESULTS = Path("docs/results/in_context_regression_v2.json")
 DOC = Path("docs/in_context.md")

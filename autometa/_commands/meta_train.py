@@ -534,6 +534,8 @@ def _campaign_command(campaign: Any, preset: str, ship: str) -> str:
                 f"(resumed across sessions), then --checkpoint-dir {campaign.directory} {ship}")  # fmt: skip
     start, end = campaign.cooldown
     base = campaign.origin
+    base_preset = _stored_preset(base) or preset  # a branch may train on another preset's prior
+    switch = "" if base_preset == preset else f" --preset {preset}"
     default_branch = cooldown_directory(base)
     branch = (
         ""
@@ -541,10 +543,26 @@ def _campaign_command(campaign: Any, preset: str, ship: str) -> str:
         else f" --cooldown-dir {campaign.directory}"
     )
     return (
-        f"autometa meta-train --preset {preset} --hours H --checkpoint-dir {base} (resumed across sessions, "
-        f"to step {start}), then --checkpoint-dir {base} --cooldown-steps {end - start}{branch} "
-        f"(branch {campaign.directory}), then --checkpoint-dir {campaign.directory} {ship}"
+        f"autometa meta-train --preset {base_preset} --hours H --checkpoint-dir {base} (resumed across sessions, "
+        f"to step {start}), then{switch} --checkpoint-dir {base} --cooldown-steps {end - start}{branch} "
+        f"(branch {campaign.directory}), then{switch} --checkpoint-dir {campaign.directory} {ship}"
     )
+
+
+def _stored_preset(directory: Any) -> str | None:
+    """The preset whose recipe the campaign in ``directory`` records (its ``curve.json``), if any."""
+    from autometa.meta._campaign import CAMPAIGN_PRESETS
+
+    path = Path(directory) / "curve.json"
+    if not path.is_file():
+        return None
+    stored = json.loads(path.read_text())
+    keys = ("task", "algo", "learner_config", "prior_config")
+    for name, make in CAMPAIGN_PRESETS.items():
+        recipe = json.loads(json.dumps(make()))  # tuples as the JSON stores them
+        if all(recipe.get(k, {} if k.endswith("config") else None) == stored.get(k) for k in keys):
+            return name
+    return None
 
 
 def _machine(campaign: Any) -> str:

@@ -82,9 +82,24 @@ def held_out_protocol(
     args: argparse.Namespace, default_datasets: Sequence[str]
 ) -> tuple[list[int], list[str], int]:
     """``(sizes, datasets, n_seeds)`` of a held-out benchmark from its ``--sizes``, ``--datasets``,
-    ``--seeds`` (default 5) and ``--quick`` (first size, two tables, one seed)."""
+    ``--seeds`` (default 5) and ``--quick`` (first size, two tables, one seed).
+
+    Raises
+    ------
+    ValueError
+        When ``--datasets`` names a table reserved by content (``roles.CONTENT_LEAKS``).
+    """
+    from autometa.tasks.roles import CONTENT_LEAKS
+
     sizes = [int(s) for s in str(args.sizes).split(",") if s]
     datasets = str(args.datasets).split(",") if args.datasets else list(default_datasets)
+    leaking = [d for d in datasets if d in CONTENT_LEAKS]
+    if leaking:
+        raise ValueError(
+            f"--datasets {','.join(leaking)}: these dev tables share rows with reserved tables "
+            "(autometa.tasks.roles.CONTENT_LEAKS, found by the content audit), so they are reserved "
+            "by content and no benchmark reads them; drop them from --datasets."
+        )
     n_seeds = int(args.seeds or 5)
     if args.quick:
         sizes, datasets, n_seeds = sizes[:1], datasets[:2], 1

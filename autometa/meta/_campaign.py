@@ -645,6 +645,7 @@ def export_in_context(
             "n_query": prior.n_query,
             "held_out_for_the_learning_curve": list(campaign.eval_datasets),
             "reserved_data_sets_used": [],
+            **_origin_prior(campaign),
         },  # fmt: skip
         "training": {
             "steps": int(curve[-1]["step"]),
@@ -671,6 +672,28 @@ def export_in_context(
     written = write_card(card, path, facts)
     sync_hash(path)  # another card naming the file (model_card.json) must not go stale
     return written
+
+
+def _origin_prior(campaign: InContextCampaign) -> dict[str, Any]:
+    """A branch trained on another prior than its origin: ``{"before_the_branch": ...}`` naming the
+    origin, the step the branch started from, and the origin's prior settings; else nothing."""
+    if not campaign.branched_from or campaign.cooldown is None:
+        return {}
+    path = Path(campaign.branched_from) / "curve.json"
+    if not path.is_file():
+        return {}
+    stored = json.loads(path.read_text()).get("prior_config") or {}
+    if stored == json.loads(json.dumps(campaign.prior_config)):
+        return {}
+    return {
+        "before_the_branch": {
+            "campaign": str(campaign.branched_from),
+            "steps": int(campaign.cooldown[0]),
+            "prior_config": stored,
+            "note": "the steps up to the branch drew tasks with these prior settings; the "
+            "synthetic settings above are the branch's",
+        }
+    }
 
 
 def plot_curve(

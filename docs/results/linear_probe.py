@@ -20,7 +20,8 @@ Run from the repository root: ``OMP_NUM_THREADS=1 python docs/results/linear_pro
 (seconds); it writes ``docs/results/linear_probe.json``. ``--campaign DIR`` scores a regression
 campaign's current snapshot instead (``--preset`` names its recipe; a learner trained with the
 encoder's z-score columns reads them here too) and records it under ``campaigns[DIR]``, next to
-the shipped rows.
+the shipped rows. ``--checkpoint FILE --label NAME`` scores a learner file (an earlier shipped
+one, kept by its sha256) and records it under ``files[NAME]``.
 """
 
 from __future__ import annotations
@@ -123,7 +124,25 @@ def main(argv: list[str] | None = None) -> int:
         "--campaign", default=None, help="score this regression campaign's snapshot"
     )
     parser.add_argument("--preset", default="in-context-regression", help="the campaign's preset")
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        help="score this learner file instead and record it under files[--label] (with its sha256)",
+    )
+    parser.add_argument("--label", default=None, help="the name --checkpoint is recorded under")
     args = parser.parse_args(argv)
+    if args.checkpoint is not None:
+        from autometa.estimators._shipped import load_learner
+
+        if not args.label:
+            parser.error("--checkpoint needs --label")
+        payload = json.loads(OUT.read_text())
+        payload.setdefault("files", {})[args.label] = {
+            "sha256": sha256_file(args.checkpoint),
+            "rows": probe(load_learner(args.checkpoint, "regressor_in_context")),
+        }
+        OUT.write_text(json.dumps(payload, indent=1) + "\n")
+        return 0
     if args.campaign is not None:
         from autometa.meta._campaign import CAMPAIGN_PRESETS, InContextCampaign
 
@@ -151,8 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         "rows": probe(),
     }
     before = json.loads(OUT.read_text()) if OUT.is_file() else {}
-    if "campaigns" in before:  # snapshots scored earlier stay
-        payload["campaigns"] = before["campaigns"]
+    for key in ("campaigns", "files"):  # snapshots and files scored earlier stay
+        if key in before:
+            payload[key] = before[key]
     OUT.write_text(json.dumps(payload, indent=1) + "\n")
     return 0
 

