@@ -213,7 +213,15 @@ def test_the_prose_check_and_the_table_rule_can_fail():
     good = text.format(r2=row["r2"], cover=100 * row["cover80"])
     assert not _prose_mismatches(good)
     assert _prose_mismatches(text.format(r2=row["r2"] + 0.0001, cover=100 * row["cover80"]))
-    assert _prose_mismatches(text.format(r2=row["r2"], cover=100 * row["cover80"] + 0.3))
+    quoted = {  # every share the file holds, as a percentage with one decimal
+        f"{100 * v:.1f}" for r in blend["rows"] for v in r.values() if isinstance(v, float)
+    }
+    stale = next(
+        c
+        for c in (100 * row["cover80"] + d for d in (0.3, 0.7, 1.1, 1.9))
+        if f"{c:.1f}" not in quoted
+    )
+    assert _prose_mismatches(text.format(r2=row["r2"], cover=stale))
     table = "| a | b |\n|---|---|\n| x | 0.5 |\n"
     assert _numeric_tables_without_a_marker("text\n\n" + table)
     assert not _numeric_tables_without_a_marker("<!-- historical: run lost -->\n" + table)

@@ -117,7 +117,7 @@ class AutoMetaEstimator(RefuseSkops, BaseEstimator):
     _parameter_constraints: ClassVar[dict] = {
         "members": [StrOptions({"auto"}), list, tuple],
         "blend": [StrOptions({"learned", "prior", "evidence", "uniform"})],
-        "n_ensemble": [Interval(Integral, 1, None, closed="left")],
+        "n_ensemble": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "max_samples": [Interval(Integral, 2, None, closed="left")],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
@@ -366,6 +366,16 @@ class AutoMetaEstimator(RefuseSkops, BaseEstimator):
             )
             return shipped, False
         return shipped, True
+
+    def _passes(self, learner: Any, light: bool = False) -> int:
+        """Feature placements a meta-learned member reads the task with: ``n_ensemble``, or for
+        ``"auto"`` the learner's own ``inference_passes`` (4 when it names none); at most
+        :data:`OOF_ENSEMBLE` for the ``light`` out-of-fold variant."""
+        if self.n_ensemble == "auto":
+            n = int(getattr(learner, "inference_passes", 4))
+        else:
+            n = int(self.n_ensemble)
+        return min(n, OOF_ENSEMBLE) if light else n
 
     # ------------------------------------------------------------------ subclass hooks
     def _check_target(self, y: Any, n_rows: int) -> np.ndarray:

@@ -18,7 +18,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
 from autometa._threads import limit_threads
-from autometa.estimators._base import LEARNER_SOURCE, OOF_ENSEMBLE, AutoMetaEstimator, MemberSpec
+from autometa.estimators._base import LEARNER_SOURCE, AutoMetaEstimator, MemberSpec
 from autometa.estimators._combiner import log_loss
 from autometa.estimators._context import FitContext
 from autometa.estimators._in_context_member import (
@@ -137,10 +137,12 @@ class AutoMetaClassifier(ClassifierMixin, AutoMetaEstimator):
         (``classifier_combiner.json``, :mod:`autometa.estimators._combiner`); ``"prior"`` uses
         the portfolio weights alone, ``"evidence"`` the selection alone from equal weights,
         ``"uniform"`` averages the allowed members equally (the ablations).
-    n_ensemble : int, default=4
+    n_ensemble : int or "auto", default=4
         Number of views of each meta-learned member (each with its own column placement,
         label permutation and, for the neural members, augmentation draw and, above 256 rows,
         row subsample). The in-context member's predict time grows linearly with it.
+        ``"auto"``: the learner's own ``inference_passes`` (1 for a per-cell v2 learner, 4
+        otherwise).
     augment : bool, default=True
         Adapt the neural members on rows augmented by their meta-learned policy (when their
         checkpoint has one). ``False`` adapts on the real rows only (an ablation).
@@ -347,7 +349,7 @@ class AutoMetaClassifier(ClassifierMixin, AutoMetaEstimator):
         return portfolio.weights(z, members)
 
     def _make_member(self, name: str, learner: Any, light: bool = False) -> Any:
-        views = min(self.n_ensemble, OOF_ENSEMBLE) if light else self.n_ensemble
+        views = self._passes(learner, light)
         if name == "icl":
             return InContextMember(learner, n_members=views, steps=self.adapt_steps)
         if name in NEURAL_MEMBERS:

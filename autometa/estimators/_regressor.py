@@ -18,7 +18,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from autometa._threads import limit_threads
-from autometa.estimators._base import LEARNER_SOURCE, OOF_ENSEMBLE, AutoMetaEstimator, MemberSpec
+from autometa.estimators._base import LEARNER_SOURCE, AutoMetaEstimator, MemberSpec
 from autometa.estimators._bounds import TARGET_MARGIN, InputBounds, TargetBounds
 from autometa.estimators._combiner import squared_error
 from autometa.estimators._context import FitContext
@@ -118,7 +118,8 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
       meta-trained on a prior of synthetic regression functions and dev tables that reads the
       training rows with their targets and returns, for every new row, a full predictive
       distribution in one forward pass (nothing is fitted per task); an ensemble of
-      ``n_ensemble`` feature placements. Left out when no checkpoint ships.
+      ``n_ensemble`` feature placements (one for the shipped learner). Left out when no
+      checkpoint ships.
     * ``"maml"``: a 2x64 MLP whose initialization was meta-learned by MAML on the same task
       prior (``regressor_maml.pt``), adapted to the training rows by 5 gradient steps.
       Left out when no checkpoint ships.
@@ -176,8 +177,11 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
         Gaussian with the random forest's out-of-bag residual scale, the same for every row.
     extrapolate : bool, default=False
         Lift the bounds on inputs and predictions (and the warning).
-    n_ensemble : int, default=4
-        Feature placements of the in-context member.
+    n_ensemble : int or "auto", default="auto"
+        Feature placements (forward passes) of the in-context member. ``"auto"``: the learner's
+        own ``inference_passes``: 1 for the shipped per-cell learner (v2), whose single pass
+        scored as well as four on the validation tables at a quarter of the predict cost
+        ([regressor.md](regressor.md)), 4 for a row-token (v1) learner.
     max_samples : int, default=10000
         Larger training sets are randomly subsampled (with a warning).
     random_state : int, RandomState instance or None, default=None
@@ -256,7 +260,7 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
         blend: str = "learned",
         spread: str = "auto",
         extrapolate: bool = False,
-        n_ensemble: int = 4,
+        n_ensemble: int | str = "auto",
         max_samples: int = 10_000,
         random_state: int | np.random.RandomState | None = None,
         n_jobs: int | None = None,
@@ -334,8 +338,7 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
 
     def _make_member(self, name: str, learner: Any, light: bool = False) -> Any:
         if name == "icl":
-            n_members = min(self.n_ensemble, OOF_ENSEMBLE) if light else self.n_ensemble
-            return InContextRegressionMember(learner, n_members=n_members)
+            return InContextRegressionMember(learner, n_members=self._passes(learner, light))
         if name == "maml":
             return MAMLRegressionMember(learner)
         return ClassicalMember(REGRESSION_MEMBERS[name], light=light)

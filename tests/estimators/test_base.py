@@ -55,6 +55,7 @@ def test_both_estimators_share_the_base_and_its_parameters():
     [
         ({"blend": "vote"}, InvalidParameterError, "'blend' parameter"),
         ({"n_ensemble": 0}, InvalidParameterError, "'n_ensemble' parameter"),
+        ({"n_ensemble": "many"}, InvalidParameterError, "'n_ensemble' parameter"),
         ({"max_samples": 1}, InvalidParameterError, "'max_samples' parameter"),
         ({"n_jobs": "two"}, InvalidParameterError, "'n_jobs' parameter"),
         ({"members": "all"}, InvalidParameterError, "'members' parameter"),

@@ -220,3 +220,18 @@ def test_maml_member_adapts_to_the_training_rows(mixed):
         "maml"
         not in AutoMetaRegressor(maml_learner=None, in_context_learner=None).fit(X, y).members_
     )
+
+
+def test_auto_passes_are_the_learners_own(mixed):
+    """``n_ensemble="auto"`` (the regressor's default) reads the shipped v2 learner in one pass and
+    a v1 learner in four; an explicit number wins; the out-of-fold variant takes one."""
+    X, y = mixed
+    reg = AutoMetaRegressor(members=["icl"], random_state=0).fit(X, y)
+    assert reg.get_params()["n_ensemble"] == "auto"
+    shipped = load_shipped("regressor_in_context")
+    assert shipped.inference_passes == 1 and reg._passes(shipped) == 1
+    v1 = InContextRegressionLearner(d_max=8)
+    assert not hasattr(v1, "inference_passes") and reg._passes(v1) == 4
+    assert AutoMetaRegressor(n_ensemble=3)._passes(shipped) == 3
+    assert AutoMetaRegressor(n_ensemble=3)._passes(shipped, light=True) == 1
+    assert reg.members_["icl"].n_members == 1  # what the fitted member reads
