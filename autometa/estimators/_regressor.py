@@ -180,8 +180,8 @@ class AutoMetaRegressor(RegressorMixin, AutoMetaEstimator):
     n_ensemble : int or "auto", default="auto"
         Feature placements (forward passes) of the in-context member. ``"auto"``: the learner's
         own ``inference_passes``: 1 for the shipped per-cell learner (v2), whose single pass
-        scored as well as four on the validation tables at a quarter of the predict cost
-        (``docs/regressor.md``), 4 for a row-token (v1) learner.
+        scored as well as four on the validation tables (``docs/regressor.md``; predict cost
+        is linear in the passes), 4 for a row-token (v1) learner.
     max_samples : int, default=10000
         Larger training sets are randomly subsampled (with a warning).
     random_state : int, RandomState instance or None, default=None
