@@ -330,3 +330,35 @@ def test_the_preset_learner_has_the_documented_size():
     assert (config["width"], config["depth"], config["thinking_rows"]) == (96, 3, 16)
     n = sum(p.numel() for p in InContextV2(**config).parameters())
     assert round(n / 1e6, 2) == 0.28
+
+
+@pytest.mark.parametrize("n_support", [1, 1024])
+def test_regression_v2_contract_sizes_support_order_and_query_independence(n_support):
+    """The regression head on the v2 backbone (the shipped regressor's member): 1 and 1,024
+    support rows give proper distributions; support-row order changes nothing; a query row's
+    distribution does not depend on the other query rows."""
+    from autometa.meta import InContextRegressionV2
+    from autometa.meta._in_context_regression import in_context_regression_distribution
+
+    torch.manual_seed(0)
+    learner = InContextRegressionV2(d_max=D, width=32, depth=2, thinking_rows=4, n_bins=16).eval()
+    rng = np.random.default_rng(0)
+    xs = torch.from_numpy(rng.normal(size=(n_support, D)).astype(np.float32))
+    ys = rng.normal(size=n_support) * 3.0 + 1.0
+    xq = torch.from_numpy(rng.normal(size=(6, D)).astype(np.float32))
+    fm = torch.ones(D, dtype=torch.bool)
+
+    def dist(x_support, y_support, x_query):
+        with torch.no_grad():
+            return in_context_regression_distribution(
+                learner, x_support, y_support, x_query, fm, n_members=2
+            )
+
+    probs, borders = dist(xs, ys, xq)
+    assert probs.shape == (6, 16) and np.isfinite(probs).all() and np.allclose(probs.sum(1), 1.0)
+    assert borders.shape == (17,) and np.all(np.diff(borders) > 0)
+    order = rng.permutation(n_support)
+    shuffled, _ = dist(xs[order], ys[order], xq)
+    np.testing.assert_allclose(shuffled, probs, atol=1e-5)
+    alone, _ = dist(xs, ys, xq[2:3])
+    np.testing.assert_allclose(alone, probs[2:3], atol=1e-5)
