@@ -70,6 +70,9 @@ __all__ = [
 
 _COOLDOWN_SUFFIX = "-cooldown"
 
+#: task sizes of the v2 campaigns on the CPU (the per-cell cost grows with rows x context rows x columns)
+V2_TASK_SIZES: dict[str, Any] = {"n_support_range": (4, 256), "n_query": 64, "max_features": 24}
+
 #: synthetic function kinds of ``--preset in-context-regression-v2-linear``: linear in half the tasks
 LINEAR_HEAVY_KINDS: tuple[str, ...] = ("mlp", "scm", "tree", "smooth", *("linear",) * 4)
 
@@ -90,19 +93,14 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
     # audit's leaks (roles.CONTENT_LEAKS)
     "in-context-v2": lambda: _v2_recipe(
         "classification",
-        prior_config={
-            "n_support_range": (4, 256),
-            "n_query": 64,
-            "max_features": 24,
-            "datasets": list(IN_CONTEXT_TRAIN),
-        },
+        prior_config={**V2_TASK_SIZES, "datasets": list(IN_CONTEXT_TRAIN)},
     ),
     # the regression learner on the v2 backbone (same recipe, and the classification v2's task
     # sizes: with the regression prior's defaults, up to 608 rows x 64 columns of cell tokens, a
     # step cost about 5x as much and a first 200-step chunk did not finish in 25 CPU-minutes)
     "in-context-regression-v2": lambda: _v2_recipe(
         "regression",
-        prior_config={"n_support_range": (4, 256), "n_query": 64, "max_features": 24},
+        prior_config=dict(V2_TASK_SIZES),
     ),
     # the same with half the synthetic tasks linear (a kind named four times of eight, instead of
     # one of five): the linear probe (docs/results/linear_probe.py) finds the regression learners
@@ -110,12 +108,7 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
     # (--checkpoint-dir campaigns/in-context-regression-v2 --cooldown-steps N --cooldown-dir ...)
     "in-context-regression-v2-linear": lambda: _v2_recipe(
         "regression",
-        prior_config={
-            "n_support_range": (4, 256),
-            "n_query": 64,
-            "max_features": 24,
-            "kinds": list(LINEAR_HEAVY_KINDS),
-        },
+        prior_config={**V2_TASK_SIZES, "kinds": list(LINEAR_HEAVY_KINDS)},
     ),
     # the same recipe at GPU scale: a larger model and batch, tasks up to 1,024 rows, bf16 on CUDA
     # (device="auto"); one run of minutes writes its checkpoint and curve like any campaign
