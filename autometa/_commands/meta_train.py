@@ -45,6 +45,7 @@ PRESET_DIRS = {
     "in-context-regression-v2": Path("campaigns") / "in-context-regression-v2",
     "in-context-regression-spacing": Path("campaigns") / "in-context-regression-spacing",
     "in-context-regression-v2-linear": Path("campaigns") / "in-context-regression-v2-linear",
+    "in-context-regression-v2-ridge": Path("campaigns") / "in-context-regression-v2-ridge",
 }
 
 
@@ -128,7 +129,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "regression learner on the v2 backbone; 'in-context-regression-spacing' the v1 regression recipe reading "
         "z-score columns beside rank-Gauss, on a prior with skewed inputs; 'in-context-regression-v2-linear' "
         "the regression v2 recipe with linear functions in half the synthetic tasks (branch it from "
-        "campaigns/in-context-regression-v2 with --checkpoint-dir and --cooldown-steps)",
+        "campaigns/in-context-regression-v2 with --checkpoint-dir and --cooldown-steps); "
+        "'in-context-regression-v2-ridge' the regression v2 learner with a ridge read-in (start it with "
+        "--grow-from campaigns/in-context-regression-v2)",
     )
     g.add_argument(
         "--ship",
@@ -157,6 +160,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="with --cooldown-steps: the branch's directory instead of <checkpoint-dir>-cooldown (for a "
         "second cool-down from a later step of the same constant-rate run)",
+    )
+    g.add_argument(
+        "--grow-from",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="--preset in-context-*: start the preset's campaign (in --checkpoint-dir) from the committed "
+        "state of the campaign in DIR, whose recipe it shares except for the learner's configuration; the "
+        "parameters the preset's learner adds start at their initial values (a read-in at zero), everything "
+        "else continues DIR's run. Ignored once the campaign has a curve of its own.",
     )
     g.add_argument(
         "--hours",
@@ -509,6 +522,10 @@ def _run_campaign(args: argparse.Namespace) -> int:
         device=args.device,
         task_workers=args.task_workers,
     )
+    if args.grow_from is not None:
+        if cooling:
+            raise ValueError("--grow-from and --cooldown-steps start different branches; give one.")
+        campaign = campaign.grow_from(args.grow_from)
     if cooling:
         campaign = campaign.cooldown_branch(args.cooldown_steps, args.cooldown_dir)
         print(

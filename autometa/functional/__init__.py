@@ -14,9 +14,12 @@ from autometa.functional._adapt import (
 from autometa.functional._bar import bar_borders, bar_mean, bar_nll, bar_quantiles, bar_variance
 from autometa.functional._losses import mask_logits, masked_accuracy, masked_cross_entropy
 from autometa.functional._nets import NETS, Conv4, MaskedMLP, build_net
+from autometa.functional._ridge import RIDGE_PENALTIES, RidgeFit, ridge_fit, ridge_predict
 
 __all__ = [
     "NETS",
+    "RIDGE_PENALTIES",
+    "RidgeFit",
     "SGD",
     "Conv4",
     "MaskedMLP",
@@ -36,5 +39,7 @@ __all__ = [
     "mask_logits",
     "masked_accuracy",
     "masked_cross_entropy",
+    "ridge_fit",
+    "ridge_predict",
     "support_from_batch",
 ]

@@ -110,6 +110,15 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
         "regression",
         prior_config={**V2_TASK_SIZES, "kinds": list(LINEAR_HEAVY_KINDS)},
     ),
+    # the regression v2 recipe with a ridge read-in: each row's target token adds an embedding
+    # of a closed-form ridge fit's prediction (InContextRegressionV2(ridge_readin=True)); grown
+    # from the v2 campaign's state (--grow-from campaigns/in-context-regression-v2), so it
+    # compares with that campaign continued at equal CPU time
+    "in-context-regression-v2-ridge": lambda: _v2_recipe(
+        "regression",
+        learner_config={**V2_LEARNER, "ridge_readin": True},
+        prior_config=dict(V2_TASK_SIZES),
+    ),
     # the same recipe at GPU scale: a larger model and batch, tasks up to 1,024 rows, bf16 on CUDA
     # (device="auto"); one run of minutes writes its checkpoint and curve like any campaign
     "in-context-v2-gpu": lambda: _v2_recipe(
@@ -128,19 +137,23 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
 }
 
 
+#: the v2 learner's size on the CPU
+V2_LEARNER: dict[str, Any] = {
+    "width": 96,
+    "depth": 3,
+    "heads": 4,
+    "mlp_ratio": 2,
+    "thinking_rows": 16,
+}
+
+
 def _v2_recipe(task: str, **changes: Any) -> dict[str, Any]:
     """The v2 campaign recipe for ``task`` ("classification" or "regression"), with ``changes``."""
     algo = "in-context-v2" if task == "classification" else "in-context-regression-v2"
     return {
         "task": task,
         "algo": algo,
-        "learner_config": {
-            "width": 96,
-            "depth": 3,
-            "heads": 4,
-            "mlp_ratio": 2,
-            "thinking_rows": 16,
-        },
+        "learner_config": dict(V2_LEARNER),
         "optimizer": "muon",
         "lr": 1e-3,
         "warmup_steps": 100,
@@ -264,6 +277,7 @@ class InContextCampaign:
         self.ema_decay = None if ema_decay is None else float(ema_decay)
         self.task_workers = check_task_workers(task_workers)
         self.branched_from: str | None = None
+        self.grown_at: int | None = None  # the step a grown branch (grow_from) started at
         self.devices: list[
             str
         ] = []  # every device the campaign has trained on, in order of first use
@@ -273,6 +287,7 @@ class InContextCampaign:
             if self.cooldown is None and stored is not None:
                 self.cooldown = (int(stored[0]), int(stored[1]))
             self.branched_from = meta.get("branched_from")
+            self.grown_at = meta.get("grown_at")
             self.devices = list(meta.get("devices") or [])
         if self.chunk_steps < 1:
             raise ValueError(f"chunk_steps must be a positive int; got {chunk_steps!r}.")
@@ -394,8 +409,9 @@ class InContextCampaign:
                 )
             time.sleep(5.0)
 
-    def _write_curve(self, curve: list[dict[str, float]]) -> None:
-        meta = {
+    def _recipe(self) -> dict[str, Any]:
+        """What the campaign trains with, as its ``curve.json`` records it."""
+        return {
             "task": self.task,
             "algo": self.algo,
             "optimizer": self.optimizer,
@@ -406,12 +422,18 @@ class InContextCampaign:
                 "meta_batch_size": self.meta_batch_size, "lr": self.lr, "warmup_steps": self.warmup_steps,
                 "grad_clip": self.grad_clip, "weight_decay": self.weight_decay, "seed": self.seed,
             },
+        }  # fmt: skip
+
+    def _write_curve(self, curve: list[dict[str, float]]) -> None:
+        meta = {
+            **self._recipe(),
             "eval_datasets": list(self.eval_datasets),
             "cooldown": list(self.cooldown) if self.cooldown is not None else None,
             "branched_from": self.branched_from,
+            **({"grown_at": self.grown_at} if self.grown_at is not None else {}),
             "devices": self.devices,
             "curve": curve,
-        }  # fmt: skip
+        }
         tmp = self.curve_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(meta, indent=1))
         os.replace(tmp, self.curve_path)
@@ -446,10 +468,19 @@ class InContextCampaign:
             return branch
         if isinstance(steps, bool) or int(steps) < 1:
             raise ValueError(f"the cool-down needs a positive number of steps; got {steps!r}.")
+        start, curve = self._copy_state(target, "cool down")
+        branch = InContextCampaign(target, cooldown=(start, start + int(steps)), **kwargs)
+        branch.branched_from = str(self.directory)
+        branch.devices = list(self.devices)
+        branch._write_curve(curve)
+        return branch
+
+    def _copy_state(self, target: Path, what: str) -> tuple[int, list[dict[str, float]]]:
+        """Copy this campaign's committed state (``resume.pt``) into ``target``; its step and curve."""
         curve, compact = self.curve(), self.directory / COMPACT_FILE
         if not curve or not compact.is_file():
             raise ValueError(
-                f"{self.directory} has no campaign state (resume.pt and curve.json) to cool down."
+                f"{self.directory} has no campaign state (resume.pt and curve.json) to {what}."
             )
         start = int(load_checkpoint(compact)["training"]["step"])
         if start != int(curve[-1]["step"]):
@@ -459,11 +490,46 @@ class InContextCampaign:
             )
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(compact, target / COMPACT_FILE)
-        branch = InContextCampaign(target, cooldown=(start, start + int(steps)), **kwargs)
-        branch.branched_from = str(self.directory)
-        branch.devices = list(self.devices)
-        branch._write_curve(curve)
-        return branch
+        return start, curve
+
+    def grow_from(self, origin: str | os.PathLike[str]) -> InContextCampaign:
+        """Start this campaign from ``origin``'s committed state, its learner grown by new parameters.
+
+        This campaign's recipe must be ``origin``'s except for the learner's configuration,
+        which may add parameters (``ridge_readin``, say): they start at their initial values and
+        with no optimizer state, and everything else continues ``origin``'s run (weights,
+        moments, moving average, step, task stream, CPU-hours of the curve). So the branch and
+        ``origin`` continued at constant rate compare at equal CPU time. ``origin`` is left as
+        it is. A campaign that already holds a curve just continues (calling this again is
+        harmless).
+
+        Returns
+        -------
+        InContextCampaign
+            This campaign.
+        """
+        if self.curve_path.is_file():
+            return self
+        source = Path(origin)
+        path = source / "curve.json"
+        if not path.is_file():
+            raise ValueError(f"{source} holds no campaign (curve.json) to grow from.")
+        stored = json.loads(path.read_text())
+        mine = json.loads(json.dumps(self._recipe()))
+        theirs = {k: stored.get(k) for k in mine}
+        differ = sorted(k for k in mine if k != "learner_config" and mine[k] != theirs[k])
+        if differ:
+            raise ValueError(
+                f"{source} was trained with another recipe ({', '.join(differ)} differ); a grown "
+                "branch changes only the learner's configuration."
+            )
+        base = InContextCampaign(source, task=self.task, tracking=False)
+        start, curve = base._copy_state(self.directory, "grow")
+        self.branched_from = str(source)
+        self.grown_at = start
+        self.devices = list(base.devices)
+        self._write_curve(curve)
+        return self
 
     # ------------------------------------------------------------------ the loop
     def run(
@@ -510,7 +576,9 @@ class InContextCampaign:
         wall_base = curve[-1]["wall_hours"] if curve else 0.0
         deadline = None if hours is None else time.monotonic() + float(hours) * 3600.0
         cpu0, wall0 = time.process_time(), time.monotonic()
-        done = trainer.load_state(resume) if resume is not None else 0
+        done = (
+            trainer.load_state(resume, grow=self.grown_at is not None) if resume is not None else 0
+        )
         name = "in-context" if self.task == "classification" else "in-context-regression"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)

@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from autometa.functional._ridge import ridge_fit, ridge_predict
 from autometa.meta._base import MetaLearner, masked_predict, register_learner
 from autometa.meta._in_context import check_batch, check_dims, permute_slots
 from autometa.meta._in_context_regression import TARGET_CLIP, BarRegression
@@ -64,6 +65,10 @@ class InContextV2State(NamedTuple):
         The active input slots of each task, in order (the cells the model reads).
     column_mask : Tensor (T, F), bool
         True for real columns (tasks with fewer than ``F`` active columns are padded).
+    readin : object, optional
+        What the learner fitted on the support rows for its query rows' read-in
+        (:class:`InContextRegressionV2` with ``ridge_readin``: a
+        :class:`~autometa.functional.RidgeFit`); None otherwise.
     """
 
     keys: list[Tensor]
@@ -71,6 +76,7 @@ class InContextV2State(NamedTuple):
     context_mask: Tensor
     columns: Tensor
     column_mask: Tensor
+    readin: Any = None
 
 
 class _RMSNorm(nn.Module):
@@ -310,10 +316,28 @@ class InContextV2(MetaLearner):
             y = torch.full((T, n), self.c_max, dtype=torch.long, device=device)
         return self.label(y)
 
-    def _rows(self, x: Tensor, y: Tensor | None, columns: Tensor, column_mask: Tensor) -> Tensor:
-        """Tokens ``(T, n, F + 1, w)``: cells plus the target token."""
+    def _rows(
+        self,
+        x: Tensor,
+        y: Tensor | None,
+        columns: Tensor,
+        column_mask: Tensor,
+        extra: Tensor | None = None,
+    ) -> Tensor:
+        """Tokens ``(T, n, F + 1, w)``: cells plus the target token (plus ``extra``, a read-in)."""
         target = self._target_tokens(y, x.shape[0], x.shape[1], x.device)
+        if extra is not None:
+            target = target + extra
         return torch.cat([self._cells(x, columns, column_mask), target[:, :, None, :]], dim=2)
+
+    def _support_readin(self, batch: TaskBatch) -> tuple[Any, Tensor | None]:
+        """What the learner fits on the support rows for a read-in, and the support rows'
+        target-token addition ``(T, S, w)``; ``(None, None)``: no read-in (this class)."""
+        return None, None
+
+    def _query_readin(self, fit: Any, x: Tensor, batch: TaskBatch) -> Tensor | None:
+        """The target-token addition ``(T, n, w)`` of rows ``x`` from the support fit ``fit``."""
+        return None
 
     # ------------------------------------------------------------------ the interface
     def adapt(self, batch: TaskBatch) -> InContextV2State:
@@ -321,7 +345,8 @@ class InContextV2(MetaLearner):
         self._check(batch)
         columns, column_mask = self._columns(batch.feature_mask)
         T = batch.n_tasks
-        h = self._rows(batch.x_support, batch.y_support, columns, column_mask)
+        readin, extra = self._support_readin(batch)
+        h = self._rows(batch.x_support, batch.y_support, columns, column_mask, extra)
         if self.thinking_rows:
             think = self.think[None, :, None, :].expand(T, -1, h.shape[2], -1)
             h = torch.cat([think, h], dim=1)
@@ -342,12 +367,13 @@ class InContextV2(MetaLearner):
             keys.append(k)
             values.append(v)
             h = block.mlp_step(block.column_attention(h, k, v, context_mask))
-        return InContextV2State(keys, values, context_mask, columns, column_mask)
+        return InContextV2State(keys, values, context_mask, columns, column_mask, readin)
 
     def features(self, fast: InContextV2State, x: Tensor, batch: TaskBatch) -> Tensor:
         """The head's input ``(T, n, 2 * width)`` for rows ``x`` given the context state."""
         T = x.shape[0]
-        h = self._rows(x, None, fast.columns, fast.column_mask)
+        extra = self._query_readin(fast.readin, x, batch)
+        h = self._rows(x, None, fast.columns, fast.column_mask, extra)
         token_mask = torch.cat(
             [fast.column_mask, torch.ones(T, 1, dtype=torch.bool, device=x.device)], dim=1
         )
@@ -391,6 +417,14 @@ class InContextRegressionV2(BarRegression, InContextV2):
         In training mode, shuffle column placements per task.
     spacing : bool, default=False
         As for :class:`~autometa.meta.InContextRegressionLearner`.
+    ridge_readin : bool, default=False
+        Read a closed-form ridge fit of the support rows as an input: ``adapt`` fits ridge
+        regression on the encoded support rows (:func:`~autometa.functional.ridge_fit`, the
+        penalty chosen per task by leave-one-out error), and each row's target token adds a
+        learned embedding of its ridge prediction (a support row's leave-one-out prediction,
+        so that it is distributed as a query row's is). The embedding starts at zero, so a
+        learner branched from one without the read-in starts as that learner. It gives the
+        transformer the linear fit that plain linear tasks need (``docs/regressor.md``).
     """
 
     def __init__(
@@ -405,6 +439,7 @@ class InContextRegressionV2(BarRegression, InContextV2):
         n_bins: int = 64,
         augment: bool = True,
         spacing: bool = False,
+        ridge_readin: bool = False,
     ) -> None:
         super().__init__(d_max=d_max, c_max=2, width=width, depth=depth, heads=heads, mlp_ratio=mlp_ratio,
                          thinking_rows=thinking_rows, group_offsets=group_offsets, augment=augment)  # fmt: skip
@@ -412,9 +447,33 @@ class InContextRegressionV2(BarRegression, InContextV2):
         self.label = nn.Linear(1, width)  # the standardized target's embedding
         self.unknown = nn.Parameter(torch.zeros(width))
         self.head = nn.Linear(2 * width, n_bins)
+        self.ridge_readin = bool(ridge_readin)
+        if self.ridge_readin:
+            self.ridge_in = nn.Linear(1, width)
+            nn.init.zeros_(self.ridge_in.weight)
+            nn.init.zeros_(self.ridge_in.bias)
 
     def get_config(self) -> dict[str, Any]:
-        return self._bar_config(super().get_config())
+        config = self._bar_config(super().get_config())
+        # learners trained before the option keep their config as it was
+        return {**config, "ridge_readin": True} if self.ridge_readin else config
+
+    def _ridge_token(self, prediction: Tensor) -> Tensor:
+        z = prediction.to(self.ridge_in.weight.dtype).clamp(-TARGET_CLIP, TARGET_CLIP)
+        return self.ridge_in(z.unsqueeze(-1))
+
+    def _support_readin(self, batch: TaskBatch) -> tuple[Any, Tensor | None]:
+        if not self.ridge_readin:
+            return None, None
+        fit, loo = ridge_fit(
+            batch.x_support, batch.y_support.float(), batch.support_mask, batch.feature_mask
+        )
+        return fit, self._ridge_token(loo)
+
+    def _query_readin(self, fit: Any, x: Tensor, batch: TaskBatch) -> Tensor | None:
+        if fit is None:
+            return None
+        return self._ridge_token(ridge_predict(fit, x, batch.feature_mask))
 
     def _target_tokens(self, y: Tensor | None, T: int, n: int, device: torch.device) -> Tensor:
         if y is None:

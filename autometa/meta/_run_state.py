@@ -22,6 +22,8 @@ from autometa.meta._checkpoint import to_json
 
 __all__ = [
     "check_resumable",
+    "grow_payload",
+    "optimizer_names",
     "module_generator_states",
     "restore_module_generators",
     "restore_rngs",
@@ -151,4 +153,100 @@ def check_resumable(
         k: (stored_trainer.get(k), v)
         for k, v in trainer_config.items()
         if k != "checkpoint_every" and stored_trainer.get(k) != v
+    }
+
+
+def optimizer_names(learner: Any, optimizer: Any) -> list[str]:
+    """The names of ``learner``'s parameters in the order ``optimizer`` numbers them."""
+    names = {id(p): n for n, p in learner.named_parameters()}
+    return [names[id(p)] for g in optimizer.param_groups for p in g["params"]]
+
+
+def grow_payload(
+    payload: Mapping[str, Any],
+    path: Any,
+    learner: Any,
+    optimizer: Any,
+    old_learner: Any,
+    old_optimizer: Any,
+) -> dict[str, Any]:
+    """``payload`` (a training checkpoint) made into a checkpoint of ``learner``, which has new parameters.
+
+    ``learner`` must have every parameter and buffer the checkpoint's learner has, with the
+    same shapes, and may have more (an input added to an architecture, say). Those keep
+    ``learner``'s current values and start with an empty optimizer state; everything else
+    (weights, optimizer moments, the moving average, step, RNG states, history) is the
+    checkpoint's, so the grown run continues the old one with the new parameters added.
+
+    Parameters
+    ----------
+    payload : mapping
+        A full (expanded) training checkpoint.
+    path : path-like
+        Where it came from (for messages).
+    learner : MetaLearner
+        The learner to continue with (its configuration may add parameters).
+    optimizer : optimizer
+        ``learner``'s optimizer.
+    old_learner, old_optimizer
+        A learner of the checkpoint's configuration and the same kind of optimizer over it (its
+        parameter order numbers the checkpoint's optimizer state).
+
+    Returns
+    -------
+    dict
+        The payload for ``learner`` (its ``config`` is ``learner``'s).
+
+    Raises
+    ------
+    ValueError
+        If the checkpoint holds a parameter ``learner`` lacks or one of another shape, or was
+        written for another algorithm.
+    """
+    training = payload.get("training")
+    if training is None or payload["algo"] != learner.algo:
+        check_resumable(payload, path, learner, {})  # raises the usual, clear error
+    old_sd = payload["state_dict"]
+    own = learner.state_dict()
+    missing = sorted(k for k in old_sd if k not in own)
+    reshaped = sorted(
+        k for k in old_sd if k in own and tuple(old_sd[k].shape) != tuple(own[k].shape)
+    )
+    if missing or reshaped:
+        raise ValueError(
+            f"{path} cannot be grown into this learner: it lacks {missing or 'nothing'} and has other "
+            f"shapes for {reshaped or 'nothing'}; a grown learner may only add parameters."
+        )
+    added = [k for k in own if k not in old_sd]
+    state_dict = {k: (old_sd[k] if k in old_sd else own[k].detach().cpu().clone()) for k in own}
+    # the optimizer: each old parameter keeps its state under its new number
+    stored = training["optimizer"]
+    old_names = optimizer_names(old_learner, old_optimizer)
+    new_names = optimizer_names(learner, optimizer)
+    index = {n: i for i, n in enumerate(old_names)}
+    state = {
+        j: stored["state"][index[n]]
+        for j, n in enumerate(new_names)
+        if n in index and index[n] in stored["state"]
+    }
+    fresh_groups = optimizer.state_dict()["param_groups"]
+    if len(fresh_groups) != len(stored["param_groups"]):
+        raise ValueError(f"{path}: the optimizer has another number of parameter groups.")
+    groups = [
+        {**old, "params": new["params"]}
+        for old, new in zip(stored["param_groups"], fresh_groups, strict=True)
+    ]
+    grown_optimizer = {**stored, "state": state, "param_groups": groups}
+    grown_training = {**training, "optimizer": grown_optimizer}
+    averaged = training.get("averaged")
+    if averaged is not None:
+        grown_training["averaged"] = {
+            **averaged,
+            **{f"module.{k}": state_dict[k] for k in added},
+        }
+    return {
+        **payload,
+        "state_dict": state_dict,
+        "config": to_json(learner.get_config(), "learner config"),
+        "training": grown_training,
     }

@@ -62,6 +62,7 @@ from autometa.meta._checkpoint import (
     load_meta_learner,
     make_payload,
     resume_file,
+    to_json,
 )
 from autometa.meta._mlflow_model import log_meta_learner
 from autometa.meta._plots import learning_curve_figure
@@ -634,15 +635,29 @@ class MetaTrainer:
             raise FileNotFoundError(f"Cannot resume: no checkpoint at {path}.")
         return path
 
-    def load_state(self, path: str | os.PathLike[str]) -> int:
+    def load_state(self, path: str | os.PathLike[str], *, grow: bool = False) -> int:
         """Restore learner, optimizer, RNGs and history from a training checkpoint; return its step.
 
         A compact file (``resume.pt``, see :class:`~autometa.meta._trainer_config.CheckpointConfig`)
-        is expanded to float32 first.
+        is expanded to float32 first. ``grow=True`` also accepts a checkpoint of a learner
+        configured with fewer parameters (:func:`~autometa.meta._run_state.grow_payload`): the
+        learner's extra parameters keep their initial values and start with no optimizer state.
         """
         payload = load_checkpoint(path, map_location="cpu")
         if Path(path).name == COMPACT_FILE:
             payload = expand_payload(payload)
+        if self._device is None:
+            self._setup()
+        own_config = json.loads(to_json(self.learner.get_config(), "learner config"))
+        if grow and json.loads(payload.get("config") or "null") != own_config:
+            old = type(self.learner)(**json.loads(payload["config"]))
+            opt = self.optimizer
+            matrices = getattr(old, "matrix_parameters", None)
+            old_opt = make_optimizer(
+                opt.name, [p for p in old.parameters() if p.requires_grad], lr=opt.lr,
+                weight_decay=opt.weight_decay, matrices=matrices() if matrices is not None else None,
+            )  # fmt: skip
+            payload = _run_state.grow_payload(payload, path, self.learner, self._opt, old, old_opt)
         diff = _run_state.check_resumable(payload, path, self.learner, self.config())
         if diff:
             warnings.warn(
@@ -652,8 +667,6 @@ class MetaTrainer:
                 stacklevel=3,
             )
         training = payload["training"]
-        if self._device is None:
-            self._setup()
         assert self._opt is not None
         self.learner.load_state_dict(payload["state_dict"])
         self._opt.load_state_dict(training["optimizer"])

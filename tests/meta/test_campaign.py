@@ -413,3 +413,79 @@ def test_linear_preset_draws_linear_functions_in_half_the_synthetic_tasks():
     kinds = [prior.sample(rng).name.rsplit("/", 1)[1] for _ in range(600)]
     assert abs(kinds.count("linear") / 600 - 0.5) < 0.06
     assert set(kinds) == set(RegressionPrior(d_max=8).kinds)  # every kind stays in
+
+
+TINY_REGRESSION_V2 = {
+    "task": "regression",
+    "algo": "in-context-regression-v2",
+    "optimizer": "muon",
+    "ema_decay": 0.9,
+    "prior_config": {"datasets": ["sklearn/diabetes"], "n_support_range": (8, 24), "n_query": 16},
+    "chunk_steps": 3,
+    "eval_datasets": ("sklearn/diabetes",),
+    "eval_sizes": (32,),
+    "eval_seeds": (0,),
+    "tracking": False,
+}
+TINY_V2_LEARNER = {"d_max": 8, "width": 16, "depth": 1, "heads": 2, "thinking_rows": 2}
+
+
+def test_grown_branch_adds_the_ridge_readin_and_continues_the_run(tmp_path):
+    base = InContextCampaign(
+        tmp_path / "base", learner_config=TINY_V2_LEARNER, **TINY_REGRESSION_V2
+    )
+    base.run(steps=6)
+    before = load_checkpoint(tmp_path / "base" / "resume.pt")
+    grown = InContextCampaign(
+        tmp_path / "ridge",
+        learner_config={**TINY_V2_LEARNER, "ridge_readin": True},
+        **TINY_REGRESSION_V2,
+    ).grow_from(tmp_path / "base")
+    assert grown.grown_at == 6 and grown.branched_from == str(tmp_path / "base")
+    trainer = grown.build_trainer()
+    assert trainer.load_state(tmp_path / "ridge" / "resume.pt", grow=True) == 6
+    # the old weights and moments carry over; the read-in starts at zero, so the learner is the old one
+    old = {k: v.float() for k, v in before["state_dict"].items()}
+    own = trainer.learner.state_dict()
+    assert all(torch.equal(own[k], old[k]) for k in old)
+    assert not own["ridge_in.weight"].any() and not own["ridge_in.bias"].any()
+    state = trainer._opt.state_dict()["state"]
+    assert len(state) == len(
+        before["training"]["optimizer"]["state"]
+    )  # the new parameter: none yet
+    curve = grown.run(steps=9)
+    assert [c["step"] for c in curve] == [3, 6, 9]
+    assert curve[-1]["cpu_hours"] > curve[1]["cpu_hours"]  # the CPU-hours go on from the base
+    after = load_checkpoint(tmp_path / "ridge" / "resume.pt")
+    assert after["state_dict"]["ridge_in.weight"].abs().sum() > 0  # it learned to read the fit
+    assert json.loads(after["config"])["ridge_readin"] is True
+    # the base is untouched, and a second call continues instead of copying again
+    assert torch.equal(
+        load_checkpoint(tmp_path / "base" / "resume.pt")["state_dict"]["head.weight"],
+        before["state_dict"]["head.weight"],
+    )
+    again = InContextCampaign(
+        tmp_path / "ridge",
+        learner_config={**TINY_V2_LEARNER, "ridge_readin": True},
+        **TINY_REGRESSION_V2,
+    ).grow_from(tmp_path / "base")
+    assert [c["step"] for c in again.run(steps=12)] == [3, 6, 9, 12]
+
+
+def test_grown_branch_refuses_another_recipe(tmp_path):
+    base = InContextCampaign(
+        tmp_path / "base", learner_config=TINY_V2_LEARNER, **TINY_REGRESSION_V2
+    )
+    base.run(steps=3)
+    other = InContextCampaign(
+        tmp_path / "x",
+        learner_config={**TINY_V2_LEARNER, "ridge_readin": True},
+        **{**TINY_REGRESSION_V2, "lr": 1e-2},
+    )
+    with pytest.raises(ValueError, match="another recipe"):
+        other.grow_from(tmp_path / "base")
+    shrunk = InContextCampaign(
+        tmp_path / "y", learner_config={**TINY_V2_LEARNER, "width": 8}, **TINY_REGRESSION_V2
+    ).grow_from(tmp_path / "base")
+    with pytest.raises(ValueError, match="may only add parameters"):
+        shrunk.run(steps=6)

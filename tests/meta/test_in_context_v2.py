@@ -362,3 +362,79 @@ def test_regression_v2_contract_sizes_support_order_and_query_independence(n_sup
     np.testing.assert_allclose(shuffled, probs, atol=1e-5)
     alone, _ = dist(xs, ys, xq[2:3])
     np.testing.assert_allclose(alone, probs[2:3], atol=1e-5)
+
+
+def _ridge_learner(**kw):
+    from autometa.meta import InContextRegressionV2
+
+    torch.manual_seed(0)
+    return InContextRegressionV2(d_max=D, width=32, depth=2, thinking_rows=4, n_bins=16, **kw)
+
+
+def test_ridge_readin_starts_as_the_learner_without_it_and_round_trips(tmp_path):
+    from autometa.tasks import RegressionPrior
+
+    plain, grown = _ridge_learner().eval(), _ridge_learner(ridge_readin=True).eval()
+    assert grown.get_config()["ridge_readin"] is True and "ridge_readin" not in plain.get_config()
+    grown.load_state_dict({**grown.state_dict(), **plain.state_dict()})
+    batch = collate_tasks(
+        [RegressionPrior(d_max=D, n_range=(24, 24), n_query=8).sample(np.random.default_rng(3))]
+    )
+    torch.testing.assert_close(
+        logits_of(grown, batch), logits_of(plain, batch)
+    )  # the read-in starts at zero
+    with torch.no_grad():
+        grown.ridge_in.weight.normal_()
+    changed = logits_of(grown, batch)
+    assert not torch.allclose(changed, logits_of(plain, batch))  # ... and is read once it is not
+    save_meta_learner(grown, tmp_path / "g.pt")
+    torch.testing.assert_close(
+        logits_of(load_meta_learner(tmp_path / "g.pt").eval(), batch), changed
+    )
+
+
+@pytest.mark.parametrize("n_support", [1, 1024])
+def test_ridge_readin_contract_sizes_support_order_and_query_independence(n_support):
+    from autometa.meta._in_context_regression import in_context_regression_distribution
+
+    learner = _ridge_learner(ridge_readin=True).eval()
+    with torch.no_grad():
+        learner.ridge_in.weight.normal_()
+    rng = np.random.default_rng(0)
+    xs = torch.from_numpy(rng.normal(size=(n_support, D)).astype(np.float32))
+    ys = xs[:, 0].numpy() * 2.0 + rng.normal(size=n_support)
+    xq = torch.from_numpy(rng.normal(size=(6, D)).astype(np.float32))
+    fm = torch.ones(D, dtype=torch.bool)
+    fm[-2:] = False
+
+    def dist(x_support, y_support, x_query):
+        with torch.no_grad():
+            return in_context_regression_distribution(
+                learner, x_support, y_support, x_query, fm, n_members=2
+            )[0]
+
+    probs = dist(xs, ys, xq)
+    assert np.isfinite(probs).all() and np.allclose(probs.sum(1), 1.0)
+    order = rng.permutation(n_support)
+    np.testing.assert_allclose(dist(xs[order], ys[order], xq), probs, atol=1e-5)
+    np.testing.assert_allclose(dist(xs, ys, xq[2:3]), probs[2:3], atol=1e-5)
+    garbage = xs.clone()
+    garbage[:, ~fm] = 77.0  # masked columns are read by neither the cells nor the ridge fit
+    np.testing.assert_allclose(dist(garbage, ys, xq), probs, atol=1e-5)
+
+
+def test_ridge_readin_learns_linear_tasks_faster_than_the_same_learner_without_it():
+    """Same seed, steps and tasks: the read-in must beat its absence on held-out linear tasks
+    (it fails if the read-in is not wired into training or prediction)."""
+    from autometa.tasks import RegressionPrior
+
+    prior = RegressionPrior(d_max=D, n_range=(16, 32), n_query=16, kinds=("linear",))
+    held = collate_tasks([prior.sample(np.random.default_rng(500 + i)) for i in range(24)])
+    scores = {}
+    for readin in (False, True):
+        learner = _ridge_learner(ridge_readin=readin)
+        MetaTrainer(learner, prior, meta_batch_size=4, optimizer=OptimizerConfig("muon", lr=2e-3), device="cpu",
+                    seed=0, tracking=False, progress=False).fit(60)  # fmt: skip
+        learner.eval()
+        scores[readin] = learner.evaluate(held)["mse"]
+    assert scores[True] < 0.8 * scores[False], scores

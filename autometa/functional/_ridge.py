@@ -1,0 +1,103 @@
+"""Closed-form ridge regression per task, its penalty chosen by leave-one-out error.
+
+:func:`ridge_fit` solves ridge regression for every task of a batch at once (one SVD per
+task), picks each task's penalty from a grid by the exact leave-one-out error (the hat
+matrix's diagonal), and returns the fit together with every support row's leave-one-out
+prediction; :func:`ridge_predict` applies the fit to other rows. The regression learners
+read these predictions as an input (``ridge_readin``): a support row gets its leave-one-out
+prediction, so that it is distributed like a query row's.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+__all__ = ["RIDGE_PENALTIES", "RidgeFit", "ridge_fit", "ridge_predict"]
+
+#: the penalty grid of :func:`ridge_fit` (the columns it reads are roughly unit-variance)
+RIDGE_PENALTIES: tuple[float, ...] = (0.1, 1.0, 3.0, 10.0, 30.0, 100.0, 1000.0)
+
+
+class RidgeFit(NamedTuple):
+    """Per-task ridge fits: ``prediction = (x - x_mean) @ coef + y_mean``.
+
+    Attributes
+    ----------
+    coef : Tensor (T, D)
+    x_mean : Tensor (T, D)
+    y_mean : Tensor (T,)
+    penalty : Tensor (T,)
+        The chosen penalty of each task.
+    """
+
+    coef: Tensor
+    x_mean: Tensor
+    y_mean: Tensor
+    penalty: Tensor
+
+
+@torch.no_grad()
+def ridge_fit(
+    x: Tensor,
+    y: Tensor,
+    row_mask: Tensor,
+    feature_mask: Tensor,
+    penalties: tuple[float, ...] = RIDGE_PENALTIES,
+) -> tuple[RidgeFit, Tensor]:
+    """Ridge regression of ``y`` on ``x`` for each task, with an intercept.
+
+    Parameters
+    ----------
+    x : Tensor (T, S, D)
+        Support rows; padded rows and columns are ignored.
+    y : Tensor (T, S)
+        Targets (float).
+    row_mask : Tensor (T, S), bool
+        True for real rows.
+    feature_mask : Tensor (T, D), bool
+        True for real columns.
+    penalties : tuple of float
+        The grid each task's penalty is chosen from by leave-one-out squared error.
+
+    Returns
+    -------
+    fit : RidgeFit
+    loo : Tensor (T, S)
+        Each support row's leave-one-out prediction under its task's chosen penalty (0 on
+        padded rows).
+    """
+    dtype = torch.float64  # the SVD and the leverages in double precision: exact and stable
+    w = row_mask.to(dtype)
+    xd = x.to(dtype) * feature_mask.to(dtype)[:, None, :]
+    yd = y.to(dtype) * w
+    n = w.sum(1).clamp(min=1.0)
+    x_mean = (xd * w[..., None]).sum(1) / n[:, None]
+    y_mean = yd.sum(1) / n
+    xc = (xd - x_mean[:, None, :]) * w[..., None]
+    yc = (yd - y_mean[:, None]) * w
+    u, s, vh = torch.linalg.svd(xc, full_matrices=False)  # (T, S, k), (T, k), (T, k, D)
+    uty = (u * yc[..., None]).sum(1)  # (T, k)
+    lam = torch.tensor(penalties, dtype=dtype, device=x.device)  # (P,)
+    shrink = s[:, None, :] ** 2 / (s[:, None, :] ** 2 + lam[None, :, None])  # (T, P, k)
+    fitted = torch.einsum("tsk,tpk->tps", u, shrink * uty[:, None, :])  # (T, P, S)
+    leverage = torch.einsum("tsk,tpk->tps", u**2, shrink)  # (T, P, S)
+    # each row's own intercept share (1 / n) counts toward its leverage too
+    leverage = (leverage + w[:, None, :] / n[:, None, None]).clamp(max=1.0 - 1e-6)
+    residual = (yc[:, None, :] - fitted) / (1.0 - leverage)  # leave-one-out residuals
+    press = ((residual**2) * w[:, None, :]).sum(-1)  # (T, P)
+    best = press.argmin(1)  # (T,)
+    rows = torch.arange(x.shape[0], device=x.device)
+    loo = (yd - residual[rows, best] * w) * w
+    scale = s / (s**2 + lam[best][:, None])  # (T, k)
+    coef = torch.einsum("tkd,tk->td", vh, scale * uty)
+    fit = RidgeFit(coef.to(x.dtype), x_mean.to(x.dtype), y_mean.to(x.dtype), lam[best].to(x.dtype))
+    return fit, loo.to(x.dtype)
+
+
+def ridge_predict(fit: RidgeFit, x: Tensor, feature_mask: Tensor) -> Tensor:
+    """Predictions ``(T, n)`` of :func:`ridge_fit`'s fits for rows ``x`` (T, n, D)."""
+    xm = x * feature_mask.to(x.dtype)[:, None, :]
+    return torch.einsum("tnd,td->tn", xm - fit.x_mean[:, None, :], fit.coef) + fit.y_mean[:, None]
