@@ -237,6 +237,31 @@ def _get_or_create_experiment(client: Any, name: str, uri: str) -> str:
 
 
 @contextlib.contextmanager
+def _sqlite_store_lock(uri: str) -> Iterator[None]:
+    """Hold an exclusive OS file lock (``<database>.lock``) while a local SQLite store is opened.
+
+    MLflow creates a new store's tables when a client first touches it; two processes doing
+    that at once (two campaigns started together, say) race, and the loser fails with "table
+    ... already exists". Other stores, and systems without ``fcntl``, run unlocked.
+    """
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    database = Path(uri[len("sqlite:///") :])
+    fd = os.open(database.with_name(database.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+@contextlib.contextmanager
 def start_run(
     experiment: str = "autometa",
     run_name: str | None = None,
@@ -283,7 +308,9 @@ def start_run(
             Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         from mlflow.tracking import MlflowClient
 
-        with quiet_mlflow():  # a new store logs its table creation at INFO
+        # a new store logs its table creation at INFO; processes that open a new SQLite store
+        # at once would each create its tables (and all but one fail): they take turns
+        with quiet_mlflow(), _sqlite_store_lock(uri):
             client = _BoundedClient(MlflowClient(tracking_uri=uri))
             exp_id = _get_or_create_experiment(client, experiment, uri)
         all_tags = {"autometa.version": _version()}

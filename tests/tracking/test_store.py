@@ -95,3 +95,39 @@ def test_disabled_run_is_noop(monkeypatch, tmp_path):
     with start_run("exp", enabled=False) as run:
         assert not run.enabled
     assert not Path(tmp_path / "mlruns").exists()
+
+
+_RACER = """
+import sys, time, warnings
+warnings.simplefilter("error")  # a TrackingWarning (a failed store creation) fails the process
+from autometa.tracking import start_run
+start = float(sys.argv[2])
+while time.time() < start:  # all processes open the new store at the same moment
+    pass
+with start_run("race", tracking_uri=sys.argv[1]) as run:
+    assert run.enabled
+    run.log_metrics({"m": 1.0})
+"""
+
+
+def test_processes_opening_a_new_sqlite_store_at_once_all_track(tmp_path):
+    """Two campaigns started together each open the new mlruns database; without the store
+    lock one of them lost the race ("table ... already exists") and ran untracked."""
+    import subprocess
+    import sys
+    import time
+
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    start = time.time() + 8.0  # time for the interpreters to import mlflow first
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _RACER, uri, str(start)], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], errors
+    from mlflow.tracking import MlflowClient
+
+    exp = MlflowClient(tracking_uri=uri).get_experiment_by_name("race")
+    assert len(MlflowClient(tracking_uri=uri).search_runs([exp.experiment_id])) == 3
