@@ -26,9 +26,9 @@ class RidgeFit(NamedTuple):
 
     Attributes
     ----------
-    coef : Tensor (T, D)
+    coef : Tensor (T, D) or (T, D, K)
     x_mean : Tensor (T, D)
-    y_mean : Tensor (T,)
+    y_mean : Tensor (T,) or (T, K)
     penalty : Tensor (T,)
         The chosen penalty of each task.
     """
@@ -53,8 +53,9 @@ def ridge_fit(
     ----------
     x : Tensor (T, S, D)
         Support rows; padded rows and columns are ignored.
-    y : Tensor (T, S)
-        Targets (float).
+    y : Tensor (T, S) or (T, S, K)
+        Targets (float); with ``K`` outputs (a one-hot label, say) each is fitted, sharing the
+        penalty, which minimizes their summed leave-one-out error.
     row_mask : Tensor (T, S), bool
         True for real rows.
     feature_mask : Tensor (T, D), bool
@@ -65,39 +66,44 @@ def ridge_fit(
     Returns
     -------
     fit : RidgeFit
-    loo : Tensor (T, S)
+    loo : Tensor (T, S) or (T, S, K)
         Each support row's leave-one-out prediction under its task's chosen penalty (0 on
         padded rows).
     """
     dtype = torch.float64  # the SVD and the leverages in double precision: exact and stable
+    single = y.ndim == 2
     w = row_mask.to(dtype)
     xd = x.to(dtype) * feature_mask.to(dtype)[:, None, :]
-    yd = y.to(dtype) * w
+    yd = (y[..., None] if single else y).to(dtype) * w[..., None]  # (T, S, K)
     n = w.sum(1).clamp(min=1.0)
     x_mean = (xd * w[..., None]).sum(1) / n[:, None]
-    y_mean = yd.sum(1) / n
+    y_mean = yd.sum(1) / n[:, None]  # (T, K)
     xc = (xd - x_mean[:, None, :]) * w[..., None]
-    yc = (yd - y_mean[:, None]) * w
+    yc = (yd - y_mean[:, None, :]) * w[..., None]
     u, s, vh = torch.linalg.svd(xc, full_matrices=False)  # (T, S, k), (T, k), (T, k, D)
-    uty = (u * yc[..., None]).sum(1)  # (T, k)
+    uty = torch.einsum("tsk,tso->tko", u, yc)  # (T, k, K)
     lam = torch.tensor(penalties, dtype=dtype, device=x.device)  # (P,)
     shrink = s[:, None, :] ** 2 / (s[:, None, :] ** 2 + lam[None, :, None])  # (T, P, k)
-    fitted = torch.einsum("tsk,tpk->tps", u, shrink * uty[:, None, :])  # (T, P, S)
+    fitted = torch.einsum("tsk,tpk,tko->tpso", u, shrink, uty)  # (T, P, S, K)
     leverage = torch.einsum("tsk,tpk->tps", u**2, shrink)  # (T, P, S)
     # each row's own intercept share (1 / n) counts toward its leverage too
     leverage = (leverage + w[:, None, :] / n[:, None, None]).clamp(max=1.0 - 1e-6)
-    residual = (yc[:, None, :] - fitted) / (1.0 - leverage)  # leave-one-out residuals
-    press = ((residual**2) * w[:, None, :]).sum(-1)  # (T, P)
+    residual = (yc[:, None] - fitted) / (1.0 - leverage[..., None])  # leave-one-out residuals
+    press = ((residual**2) * w[:, None, :, None]).sum((-1, -2))  # (T, P)
     best = press.argmin(1)  # (T,)
     rows = torch.arange(x.shape[0], device=x.device)
-    loo = (yd - residual[rows, best] * w) * w
+    loo = (yd - residual[rows, best] * w[..., None]) * w[..., None]
     scale = s / (s**2 + lam[best][:, None])  # (T, k)
-    coef = torch.einsum("tkd,tk->td", vh, scale * uty)
+    coef = torch.einsum("tkd,tk,tko->tdo", vh, scale, uty)  # (T, D, K)
+    if single:
+        coef, y_mean, loo = coef[..., 0], y_mean[..., 0], loo[..., 0]
     fit = RidgeFit(coef.to(x.dtype), x_mean.to(x.dtype), y_mean.to(x.dtype), lam[best].to(x.dtype))
     return fit, loo.to(x.dtype)
 
 
 def ridge_predict(fit: RidgeFit, x: Tensor, feature_mask: Tensor) -> Tensor:
-    """Predictions ``(T, n)`` of :func:`ridge_fit`'s fits for rows ``x`` (T, n, D)."""
-    xm = x * feature_mask.to(x.dtype)[:, None, :]
-    return torch.einsum("tnd,td->tn", xm - fit.x_mean[:, None, :], fit.coef) + fit.y_mean[:, None]
+    """Predictions ``(T, n)`` (or ``(T, n, K)``) of :func:`ridge_fit`'s fits for rows ``x`` (T, n, D)."""
+    xm = (x * feature_mask.to(x.dtype)[:, None, :]) - fit.x_mean[:, None, :]
+    if fit.coef.ndim == 3:
+        return torch.einsum("tnd,tdo->tno", xm, fit.coef) + fit.y_mean[:, None, :]
+    return torch.einsum("tnd,td->tn", xm, fit.coef) + fit.y_mean[:, None]

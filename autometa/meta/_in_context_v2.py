@@ -205,6 +205,14 @@ class InContextV2(MetaLearner):
         task's column count). ``(0,)`` turns feature grouping off.
     augment : bool, default=True
         In training mode, shuffle column placements and permute labels per task.
+    ridge_readin : bool, default=False
+        Read a closed-form linear classifier of the support rows as an input: ``adapt`` fits
+        ridge regression of the one-hot labels on the encoded support rows
+        (:func:`~autometa.functional.ridge_fit`, penalty by leave-one-out error), and each row's
+        target token adds its class scores mapped through the label embeddings, times a learned
+        gate (a support row's leave-one-out scores, so that they are distributed as a query
+        row's are). The gate starts at zero, so a learner grown from one without the read-in
+        starts as that learner.
 
     Attributes
     ----------
@@ -238,6 +246,7 @@ class InContextV2(MetaLearner):
         thinking_rows: int = 16,
         group_offsets: tuple[int, ...] | list[int] = (0, 1, 3, 7),
         augment: bool = True,
+        ridge_readin: bool = False,
     ) -> None:
         super().__init__()
         check_dims(
@@ -269,12 +278,17 @@ class InContextV2(MetaLearner):
         self.head_norm = _RMSNorm(2 * width)
         self.head = nn.Linear(2 * width, c_max)
         nn.init.normal_(self.label.weight, std=0.02)
+        self.ridge_readin = bool(ridge_readin)
+        if self.ridge_readin:
+            self.ridge_gate = nn.Parameter(torch.zeros(width))
 
     def get_config(self) -> dict[str, Any]:
         return {
             "d_max": self.d_max, "c_max": self.c_max, "width": self.width, "depth": self.depth,
             "heads": self.heads, "mlp_ratio": self.mlp_ratio, "thinking_rows": self.thinking_rows,
             "group_offsets": list(self.group_offsets), "augment": self.augment,
+            # learners trained before the option keep their config as it was
+            **({"ridge_readin": True} if self.ridge_readin else {}),
         }  # fmt: skip
 
     def matrix_parameters(self) -> list[nn.Parameter]:
@@ -331,13 +345,24 @@ class InContextV2(MetaLearner):
         return torch.cat([self._cells(x, columns, column_mask), target[:, :, None, :]], dim=2)
 
     def _support_readin(self, batch: TaskBatch) -> tuple[Any, Tensor | None]:
-        """What the learner fits on the support rows for a read-in, and the support rows'
-        target-token addition ``(T, S, w)``; ``(None, None)``: no read-in (this class)."""
-        return None, None
+        """What the learner fits on the support rows for its read-in, and the support rows'
+        target-token addition ``(T, S, w)``; ``(None, None)`` without ``ridge_readin``."""
+        if not self.ridge_readin:
+            return None, None
+        onehot = F.one_hot(batch.y_support, self.c_max).to(batch.x_support.dtype)
+        fit, loo = ridge_fit(batch.x_support, onehot, batch.support_mask, batch.feature_mask)
+        return fit, self._score_token(loo)
 
     def _query_readin(self, fit: Any, x: Tensor, batch: TaskBatch) -> Tensor | None:
         """The target-token addition ``(T, n, w)`` of rows ``x`` from the support fit ``fit``."""
-        return None
+        if fit is None:
+            return None
+        return self._score_token(ridge_predict(fit, x, batch.feature_mask))
+
+    def _score_token(self, scores: Tensor) -> Tensor:
+        """Class scores ``(T, n, c_max)`` as a target-token addition: through the label embeddings, gated."""
+        scores = scores.to(self.ridge_gate.dtype).clamp(-2.0, 2.0)
+        return self.ridge_gate * (scores @ self.label.weight[: self.c_max])
 
     # ------------------------------------------------------------------ the interface
     def adapt(self, batch: TaskBatch) -> InContextV2State:

@@ -94,3 +94,14 @@ def test_one_or_two_rows_give_finite_predictions(n_rows):
     assert torch.isfinite(
         ridge_predict(fit, torch.randn(1, 3, 4), torch.ones(1, 4, dtype=torch.bool))
     ).all()
+
+
+def test_several_outputs_are_fitted_each_as_alone_at_the_shared_penalty():
+    x, y, rows, cols = _tasks()
+    y2 = torch.stack([y, -2.0 * y + 1.0], dim=-1)  # two outputs: the second a scaled copy
+    fit, loo = ridge_fit(x, y2, rows, cols, penalties=(3.0,))
+    one, loo1 = ridge_fit(x, y, rows, cols, penalties=(3.0,))
+    torch.testing.assert_close(loo[..., 0], loo1)
+    torch.testing.assert_close(loo[..., 1], (-2.0 * loo1 + 1.0) * rows, atol=1e-5, rtol=1e-5)
+    q = torch.randn(3, 4, x.shape[2])
+    torch.testing.assert_close(ridge_predict(fit, q, cols)[..., 0], ridge_predict(one, q, cols))

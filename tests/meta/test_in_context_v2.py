@@ -438,3 +438,41 @@ def test_ridge_readin_learns_linear_tasks_faster_than_the_same_learner_without_i
         learner.eval()
         scores[readin] = learner.evaluate(held)["mse"]
     assert scores[True] < 0.8 * scores[False], scores
+
+
+def test_classifier_ridge_readin_starts_as_the_learner_without_it_and_keeps_the_contract(tmp_path):
+    from dataclasses import replace
+
+    plain = small().eval()
+    torch.manual_seed(0)
+    grown = InContextV2(
+        d_max=D, c_max=C, width=32, depth=2, thinking_rows=4, ridge_readin=True
+    ).eval()
+    assert grown.get_config()["ridge_readin"] is True and "ridge_readin" not in plain.get_config()
+    grown.load_state_dict({**grown.state_dict(), **plain.state_dict()})
+    batch = batch_of(n_tasks=2)
+    torch.testing.assert_close(
+        logits_of(grown, batch), logits_of(plain, batch)
+    )  # the gate starts at zero
+    with torch.no_grad():
+        grown.ridge_gate.normal_(std=20.0)
+    ref = logits_of(grown, batch)
+    assert not torch.allclose(
+        ref, logits_of(plain, batch), atol=1e-4
+    )  # ... and is read once it is not
+    perm = torch.randperm(batch.x_support.shape[1], generator=torch.Generator().manual_seed(1))
+    shuffled = replace(batch, x_support=batch.x_support[:, perm], y_support=batch.y_support[:, perm],
+                       support_mask=batch.support_mask[:, perm])  # fmt: skip
+    torch.testing.assert_close(logits_of(grown, shuffled), ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        logits_of(grown, batch, batch.x_query[:, 3:4]), ref[:, 3:4], atol=1e-5, rtol=1e-5
+    )
+    noisy = batch.x_support.clone()
+    padding = ~batch.feature_mask[:, None, :].expand_as(noisy)
+    noisy[padding] = 123.0  # padding columns reach neither the cells nor the fit
+    if padding.any():
+        torch.testing.assert_close(
+            logits_of(grown, replace(batch, x_support=noisy)), ref, atol=1e-5, rtol=1e-5
+        )
+    save_meta_learner(grown, tmp_path / "c.pt")
+    torch.testing.assert_close(logits_of(load_meta_learner(tmp_path / "c.pt").eval(), batch), ref)
