@@ -46,6 +46,7 @@ PRESET_DIRS = {
     "in-context-regression-spacing": Path("campaigns") / "in-context-regression-spacing",
     "in-context-regression-v2-linear": Path("campaigns") / "in-context-regression-v2-linear",
     "in-context-regression-v2-ridge": Path("campaigns") / "in-context-regression-v2-ridge",
+    "in-context-v2-ridge": Path("campaigns") / "in-context-v2-ridge",
 }
 
 
@@ -131,7 +132,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the regression v2 recipe with linear functions in half the synthetic tasks (branch it from "
         "campaigns/in-context-regression-v2 with --checkpoint-dir and --cooldown-steps); "
         "'in-context-regression-v2-ridge' the regression v2 learner with a ridge read-in (start it with "
-        "--grow-from campaigns/in-context-regression-v2)",
+        "--grow-from campaigns/in-context-regression-v2); 'in-context-v2-ridge' the same for the classifier "
+        "(--grow-from campaigns/in-context-v2)",
     )
     g.add_argument(
         "--ship",
@@ -547,6 +549,8 @@ def _campaign_command(campaign: Any, preset: str, ship: str) -> str:
     from autometa.meta._campaign import cooldown_directory
 
     if campaign.cooldown is None:
+        if campaign.grown_at is not None:
+            return f"{_grown_history(campaign.directory, preset)}, then --checkpoint-dir {campaign.directory} {ship}"
         return (f"autometa meta-train --preset {preset} --hours H --checkpoint-dir {campaign.directory} "
                 f"(resumed across sessions), then --checkpoint-dir {campaign.directory} {ship}")  # fmt: skip
     start, end = campaign.cooldown
@@ -559,10 +563,34 @@ def _campaign_command(campaign: Any, preset: str, ship: str) -> str:
         if Path(campaign.directory) == default_branch
         else f" --cooldown-dir {campaign.directory}"
     )
+    history = (
+        _grown_history(base, base_preset, until=start)
+        if _stored(base).get("grown_at") is not None
+        else f"autometa meta-train --preset {base_preset} --hours H --checkpoint-dir {base} (resumed across sessions, "
+        f"to step {start})"
+    )
     return (
-        f"autometa meta-train --preset {base_preset} --hours H --checkpoint-dir {base} (resumed across sessions, "
-        f"to step {start}), then{switch} --checkpoint-dir {base} --cooldown-steps {end - start}{branch} "
+        f"{history}, then{switch} --checkpoint-dir {base} --cooldown-steps {end - start}{branch} "
         f"(branch {campaign.directory}), then{switch} --checkpoint-dir {campaign.directory} {ship}"
+    )
+
+
+def _stored(directory: Any) -> dict[str, Any]:
+    """The ``curve.json`` of the campaign in ``directory`` ({} where there is none)."""
+    path = Path(directory) / "curve.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _grown_history(directory: Any, preset: str, until: int | None = None) -> str:
+    """How a grown branch (``--grow-from``) in ``directory`` was trained, to step ``until``."""
+    stored = _stored(directory)
+    origin, start = stored["branched_from"], stored["grown_at"]
+    origin_preset = _stored_preset(origin) or preset
+    to = "" if until is None else f", to step {until}"
+    return (
+        f"autometa meta-train --preset {origin_preset} --hours H --checkpoint-dir {origin} (resumed across "
+        f"sessions, to step {start}), then --preset {preset} --checkpoint-dir {directory} --grow-from {origin} "
+        f"--hours H (resumed across sessions{to})"
     )
 
 

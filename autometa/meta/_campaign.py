@@ -119,6 +119,13 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
         learner_config={**V2_LEARNER, "ridge_readin": True},
         prior_config=dict(V2_TASK_SIZES),
     ),
+    # the classification v2 recipe with a ridge read-in (InContextV2(ridge_readin=True)): grown
+    # from the v2 campaign's state (--grow-from campaigns/in-context-v2)
+    "in-context-v2-ridge": lambda: _v2_recipe(
+        "classification",
+        learner_config={**V2_LEARNER, "ridge_readin": True},
+        prior_config={**V2_TASK_SIZES, "datasets": list(IN_CONTEXT_TRAIN)},
+    ),
     # the same recipe at GPU scale: a larger model and batch, tasks up to 1,024 rows, bf16 on CUDA
     # (device="auto"); one run of minutes writes its checkpoint and curve like any campaign
     "in-context-v2-gpu": lambda: _v2_recipe(

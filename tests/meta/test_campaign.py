@@ -489,3 +489,35 @@ def test_grown_branch_refuses_another_recipe(tmp_path):
     ).grow_from(tmp_path / "base")
     with pytest.raises(ValueError, match="may only add parameters"):
         shrunk.run(steps=6)
+
+
+def test_the_card_command_of_a_grown_branch_and_of_its_cooldown(tmp_path):
+    from autometa._commands.meta_train import _campaign_command
+
+    base = InContextCampaign(
+        tmp_path / "base", learner_config=TINY_V2_LEARNER, **TINY_REGRESSION_V2
+    )
+    base.run(steps=3)
+    grown = InContextCampaign(
+        tmp_path / "ridge",
+        learner_config={**TINY_V2_LEARNER, "ridge_readin": True},
+        **TINY_REGRESSION_V2,
+    ).grow_from(tmp_path / "base")
+    grown.run(steps=6)
+    cmd = _campaign_command(grown, "in-context-regression-v2-ridge", "--ship")
+    assert (
+        f"--checkpoint-dir {tmp_path / 'base'} (resumed across sessions, to step 3), then --preset "
+        f"in-context-regression-v2-ridge --checkpoint-dir {tmp_path / 'ridge'} --grow-from {tmp_path / 'base'}"
+        in cmd
+    )
+    assert cmd.endswith(f"then --checkpoint-dir {tmp_path / 'ridge'} --ship")
+    cool = grown.cooldown_branch(3)
+    cmd = _campaign_command(cool, "in-context-regression-v2-ridge", "--ship")
+    assert (
+        f"--grow-from {tmp_path / 'base'} --hours H (resumed across sessions, to step 6), then "
+        in cmd
+    )
+    assert (
+        f"--checkpoint-dir {tmp_path / 'ridge'} --cooldown-steps 3 (branch {tmp_path / 'ridge-cooldown'})"
+        in cmd
+    )
