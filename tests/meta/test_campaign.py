@@ -430,17 +430,28 @@ TINY_REGRESSION_V2 = {
 TINY_V2_LEARNER = {"d_max": 8, "width": 16, "depth": 1, "heads": 2, "thinking_rows": 2}
 
 
-def test_grown_branch_adds_the_ridge_readin_and_continues_the_run(tmp_path):
+def _base(tmp_path, steps: int) -> InContextCampaign:
+    """A tiny v2 regression campaign in ``tmp_path / "base"``, run to ``steps``."""
     base = InContextCampaign(
         tmp_path / "base", learner_config=TINY_V2_LEARNER, **TINY_REGRESSION_V2
     )
-    base.run(steps=6)
-    before = load_checkpoint(tmp_path / "base" / "resume.pt")
-    grown = InContextCampaign(
+    base.run(steps=steps)
+    return base
+
+
+def _grown(tmp_path) -> InContextCampaign:
+    """The ridge read-in grown from ``_base`` into ``tmp_path / "ridge"``."""
+    return InContextCampaign(
         tmp_path / "ridge",
         learner_config={**TINY_V2_LEARNER, "ridge_readin": True},
         **TINY_REGRESSION_V2,
     ).grow_from(tmp_path / "base")
+
+
+def test_grown_branch_adds_the_ridge_readin_and_continues_the_run(tmp_path):
+    _base(tmp_path, 6)
+    before = load_checkpoint(tmp_path / "base" / "resume.pt")
+    grown = _grown(tmp_path)
     assert grown.grown_at == 6 and grown.branched_from == str(tmp_path / "base")
     trainer = grown.build_trainer()
     assert trainer.load_state(tmp_path / "ridge" / "resume.pt", grow=True) == 6
@@ -464,19 +475,12 @@ def test_grown_branch_adds_the_ridge_readin_and_continues_the_run(tmp_path):
         load_checkpoint(tmp_path / "base" / "resume.pt")["state_dict"]["head.weight"],
         before["state_dict"]["head.weight"],
     )
-    again = InContextCampaign(
-        tmp_path / "ridge",
-        learner_config={**TINY_V2_LEARNER, "ridge_readin": True},
-        **TINY_REGRESSION_V2,
-    ).grow_from(tmp_path / "base")
+    again = _grown(tmp_path)
     assert [c["step"] for c in again.run(steps=12)] == [3, 6, 9, 12]
 
 
 def test_grown_branch_refuses_another_recipe(tmp_path):
-    base = InContextCampaign(
-        tmp_path / "base", learner_config=TINY_V2_LEARNER, **TINY_REGRESSION_V2
-    )
-    base.run(steps=3)
+    _base(tmp_path, 3)
     other = InContextCampaign(
         tmp_path / "x",
         learner_config={**TINY_V2_LEARNER, "ridge_readin": True},
@@ -494,15 +498,8 @@ def test_grown_branch_refuses_another_recipe(tmp_path):
 def test_the_card_command_of_a_grown_branch_and_of_its_cooldown(tmp_path):
     from autometa._commands.meta_train import _campaign_command
 
-    base = InContextCampaign(
-        tmp_path / "base", learner_config=TINY_V2_LEARNER, **TINY_REGRESSION_V2
-    )
-    base.run(steps=3)
-    grown = InContextCampaign(
-        tmp_path / "ridge",
-        learner_config={**TINY_V2_LEARNER, "ridge_readin": True},
-        **TINY_REGRESSION_V2,
-    ).grow_from(tmp_path / "base")
+    _base(tmp_path, 3)
+    grown = _grown(tmp_path)
     grown.run(steps=6)
     cmd = _campaign_command(grown, "in-context-regression-v2-ridge", "--ship")
     assert (
