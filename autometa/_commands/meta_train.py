@@ -47,6 +47,8 @@ PRESET_DIRS = {
     "in-context-regression-v2-linear": Path("campaigns") / "in-context-regression-v2-linear",
     "in-context-regression-v2-ridge": Path("campaigns") / "in-context-regression-v2-ridge",
     "in-context-v2-ridge": Path("campaigns") / "in-context-v2-ridge",
+    "in-context-regression-v2-expert": Path("campaigns") / "in-context-regression-v2-expert",
+    "in-context-v2-expert": Path("campaigns") / "in-context-v2-expert",
 }
 
 
@@ -133,7 +135,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "campaigns/in-context-regression-v2 with --checkpoint-dir and --cooldown-steps); "
         "'in-context-regression-v2-ridge' the regression v2 learner with a ridge read-in (start it with "
         "--grow-from campaigns/in-context-regression-v2); 'in-context-v2-ridge' the same for the classifier "
-        "(--grow-from campaigns/in-context-v2)",
+        "(--grow-from campaigns/in-context-v2); 'in-context-regression-v2-expert' / 'in-context-v2-expert' add the "
+        "ridge expert on the logits (--grow-from the -ridge campaigns)",
     )
     g.add_argument(
         "--ship",

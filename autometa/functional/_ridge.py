@@ -31,12 +31,16 @@ class RidgeFit(NamedTuple):
     y_mean : Tensor (T,) or (T, K)
     penalty : Tensor (T,)
         The chosen penalty of each task.
+    loo_rmse : Tensor (T,) or (T, K)
+        The root mean squared leave-one-out error at that penalty (how far a prediction
+        typically is from the target).
     """
 
     coef: Tensor
     x_mean: Tensor
     y_mean: Tensor
     penalty: Tensor
+    loo_rmse: Tensor
 
 
 @torch.no_grad()
@@ -95,9 +99,10 @@ def ridge_fit(
     loo = (yd - residual[rows, best] * w[..., None]) * w[..., None]
     scale = s / (s**2 + lam[best][:, None])  # (T, k)
     coef = torch.einsum("tkd,tk,tko->tdo", vh, scale, uty)  # (T, D, K)
+    rmse = (((residual[rows, best] ** 2) * w[..., None]).sum(1) / n[:, None]).sqrt()  # (T, K)
     if single:
-        coef, y_mean, loo = coef[..., 0], y_mean[..., 0], loo[..., 0]
-    fit = RidgeFit(coef.to(x.dtype), x_mean.to(x.dtype), y_mean.to(x.dtype), lam[best].to(x.dtype))
+        coef, y_mean, loo, rmse = coef[..., 0], y_mean[..., 0], loo[..., 0], rmse[..., 0]
+    fit = RidgeFit(*(t.to(x.dtype) for t in (coef, x_mean, y_mean, lam[best], rmse)))
     return fit, loo.to(x.dtype)
 
 

@@ -126,6 +126,19 @@ CAMPAIGN_PRESETS: dict[str, Any] = {
         learner_config={**V2_LEARNER, "ridge_readin": True},
         prior_config={**V2_TASK_SIZES, "datasets": list(IN_CONTEXT_TRAIN)},
     ),
+    # both read-ins plus the ridge expert (ridge_expert=True: a product of the learner's
+    # distribution and one centred on the ridge prediction, gated by the row's features); grown
+    # from the read-in branches (--grow-from campaigns/in-context-(regression-)v2-ridge)
+    "in-context-regression-v2-expert": lambda: _v2_recipe(
+        "regression",
+        learner_config={**V2_LEARNER, "ridge_readin": True, "ridge_expert": True},
+        prior_config=dict(V2_TASK_SIZES),
+    ),
+    "in-context-v2-expert": lambda: _v2_recipe(
+        "classification",
+        learner_config={**V2_LEARNER, "ridge_readin": True, "ridge_expert": True},
+        prior_config={**V2_TASK_SIZES, "datasets": list(IN_CONTEXT_TRAIN)},
+    ),
     # the same recipe at GPU scale: a larger model and batch, tasks up to 1,024 rows, bf16 on CUDA
     # (device="auto"); one run of minutes writes its checkpoint and curve like any campaign
     "in-context-v2-gpu": lambda: _v2_recipe(

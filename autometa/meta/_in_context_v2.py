@@ -213,6 +213,10 @@ class InContextV2(MetaLearner):
         gate (a support row's leave-one-out scores, so that they are distributed as a query
         row's are). The gate starts at zero, so a learner grown from one without the read-in
         starts as that learner.
+    ridge_expert : bool, default=False
+        With ``ridge_readin``: also add each query row's ridge class scores to its logits,
+        times a weight the learner reads off the row's features (a linear gate that starts at
+        zero): the features decide how far to trust the linear fit.
 
     Attributes
     ----------
@@ -247,6 +251,7 @@ class InContextV2(MetaLearner):
         group_offsets: tuple[int, ...] | list[int] = (0, 1, 3, 7),
         augment: bool = True,
         ridge_readin: bool = False,
+        ridge_expert: bool = False,
     ) -> None:
         super().__init__()
         check_dims(
@@ -281,6 +286,15 @@ class InContextV2(MetaLearner):
         self.ridge_readin = bool(ridge_readin)
         if self.ridge_readin:
             self.ridge_gate = nn.Parameter(torch.zeros(width))
+        if ridge_expert and not ridge_readin:
+            raise ValueError(
+                "ridge_expert reads the ridge fit of ridge_readin; set ridge_readin=True too."
+            )
+        self.ridge_expert = bool(ridge_expert)
+        if self.ridge_expert:
+            self.expert_gate = nn.Linear(2 * width, 1)
+            nn.init.zeros_(self.expert_gate.weight)
+            nn.init.zeros_(self.expert_gate.bias)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -289,6 +303,7 @@ class InContextV2(MetaLearner):
             "group_offsets": list(self.group_offsets), "augment": self.augment,
             # learners trained before the option keep their config as it was
             **({"ridge_readin": True} if self.ridge_readin else {}),
+            **({"ridge_expert": True} if self.ridge_expert else {}),
         }  # fmt: skip
 
     def matrix_parameters(self) -> list[nn.Parameter]:
@@ -411,7 +426,11 @@ class InContextV2(MetaLearner):
 
     def predict(self, fast: InContextV2State, x: Tensor, batch: TaskBatch) -> Tensor:
         """Masked logits ``(T, n, c_max)`` for rows ``x`` given the context state."""
-        logits = self.head(self.features(fast, x, batch))
+        features = self.features(fast, x, batch)
+        logits = self.head(features)
+        if self.ridge_expert:
+            scores = ridge_predict(fast.readin, x, batch.feature_mask).clamp(-2.0, 2.0)
+            logits = logits + self.expert_gate(features) * scores.to(logits.dtype)
         return masked_predict(logits, batch)
 
     def meta_loss(self, batch: TaskBatch) -> tuple[Tensor, dict[str, float]]:
@@ -450,6 +469,12 @@ class InContextRegressionV2(BarRegression, InContextV2):
         so that it is distributed as a query row's is). The embedding starts at zero, so a
         learner branched from one without the read-in starts as that learner. It gives the
         transformer the linear fit that plain linear tasks need (``docs/regressor.md``).
+    ridge_expert : bool, default=False
+        With ``ridge_readin``: also multiply each query row's predictive density by a Gaussian
+        centred on its ridge prediction, whose width is the ridge fit's leave-one-out error,
+        raised to a power the learner reads off the row's features (a linear gate that starts
+        at zero, so a learner grown from one without the expert starts as that learner). A
+        product of experts: the row's features decide how far to trust the linear fit.
     """
 
     def __init__(
@@ -465,7 +490,12 @@ class InContextRegressionV2(BarRegression, InContextV2):
         augment: bool = True,
         spacing: bool = False,
         ridge_readin: bool = False,
+        ridge_expert: bool = False,
     ) -> None:
+        if ridge_expert and not ridge_readin:
+            raise ValueError(
+                "ridge_expert reads the ridge fit of ridge_readin; set ridge_readin=True too."
+            )
         super().__init__(d_max=d_max, c_max=2, width=width, depth=depth, heads=heads, mlp_ratio=mlp_ratio,
                          thinking_rows=thinking_rows, group_offsets=group_offsets, augment=augment)  # fmt: skip
         self._init_bars(n_bins, spacing)
@@ -477,11 +507,35 @@ class InContextRegressionV2(BarRegression, InContextV2):
             self.ridge_in = nn.Linear(1, width)
             nn.init.zeros_(self.ridge_in.weight)
             nn.init.zeros_(self.ridge_in.bias)
+        self.ridge_expert = bool(ridge_expert)
+        if (
+            self.ridge_expert
+        ):  # registered last: the grown campaigns' optimizer states keep their order
+            self.expert_gate = nn.Linear(2 * width, 1)
+            nn.init.zeros_(self.expert_gate.weight)
+            nn.init.zeros_(self.expert_gate.bias)
 
     def get_config(self) -> dict[str, Any]:
         config = self._bar_config(super().get_config())
-        # learners trained before the option keep their config as it was
-        return {**config, "ridge_readin": True} if self.ridge_readin else config
+        # learners trained before the options keep their config as it was
+        if self.ridge_readin:
+            config["ridge_readin"] = True
+        if self.ridge_expert:
+            config["ridge_expert"] = True
+        return config
+
+    def predict(self, fast: Any, x: Tensor, batch: TaskBatch) -> Tensor:
+        """Logits ``[T, n, n_bins]`` of the predictive bar distribution of rows ``x``."""
+        features = self.features(fast, x, batch)
+        logits = self.head(features)
+        if not self.ridge_expert:
+            return logits
+        fit = fast.readin
+        z = ridge_predict(fit, x, batch.feature_mask).clamp(-TARGET_CLIP, TARGET_CLIP)  # (T, n)
+        width = fit.loo_rmse.clamp(min=0.1)[:, None, None]  # (T, 1, 1)
+        mids = 0.5 * (self.borders[1:] + self.borders[:-1])  # (n_bins,)
+        log_gauss = (-0.5 * ((mids - z[..., None]) / width) ** 2).clamp(min=-50.0)
+        return logits + self.expert_gate(features) * log_gauss.to(logits.dtype)
 
     def _ridge_token(self, prediction: Tensor) -> Tensor:
         z = prediction.to(self.ridge_in.weight.dtype).clamp(-TARGET_CLIP, TARGET_CLIP)

@@ -105,3 +105,13 @@ def test_several_outputs_are_fitted_each_as_alone_at_the_shared_penalty():
     torch.testing.assert_close(loo[..., 1], (-2.0 * loo1 + 1.0) * rows, atol=1e-5, rtol=1e-5)
     q = torch.randn(3, 4, x.shape[2])
     torch.testing.assert_close(ridge_predict(fit, q, cols)[..., 0], ridge_predict(one, q, cols))
+
+
+def test_loo_rmse_is_the_root_mean_squared_leave_one_out_error():
+    x, y, rows, cols = _tasks()
+    fit, loo = ridge_fit(x, y, rows, cols)
+    for t in range(x.shape[0]):
+        n = int(rows[t].sum())
+        expected = float(((y[t, :n] - loo[t, :n]) ** 2).mean().sqrt())
+        assert float(fit.loo_rmse[t]) == pytest.approx(expected, rel=1e-4)
+    assert float(fit.loo_rmse[0]) < float(fit.loo_rmse[1])  # the linear task is the one fitted well

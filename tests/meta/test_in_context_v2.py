@@ -371,20 +371,23 @@ def _ridge_learner(**kw):
     return InContextRegressionV2(d_max=D, width=32, depth=2, thinking_rows=4, n_bins=16, **kw)
 
 
-def test_ridge_readin_starts_as_the_learner_without_it_and_round_trips(tmp_path):
+@pytest.mark.parametrize("expert", [False, True])
+def test_ridge_readin_starts_as_the_learner_without_it_and_round_trips(tmp_path, expert):
     from autometa.tasks import RegressionPrior
 
-    plain, grown = _ridge_learner().eval(), _ridge_learner(ridge_readin=True).eval()
+    plain = _ridge_learner().eval()
+    grown = _ridge_learner(ridge_readin=True, ridge_expert=expert).eval()
     assert grown.get_config()["ridge_readin"] is True and "ridge_readin" not in plain.get_config()
+    assert grown.get_config().get("ridge_expert", False) is expert
     grown.load_state_dict({**grown.state_dict(), **plain.state_dict()})
     batch = collate_tasks(
         [RegressionPrior(d_max=D, n_range=(24, 24), n_query=8).sample(np.random.default_rng(3))]
     )
     torch.testing.assert_close(
         logits_of(grown, batch), logits_of(plain, batch)
-    )  # the read-in starts at zero
+    )  # the read-in (and the expert's gate) start at zero
     with torch.no_grad():
-        grown.ridge_in.weight.normal_()
+        (grown.expert_gate.bias if expert else grown.ridge_in.weight).normal_()
     changed = logits_of(grown, batch)
     assert not torch.allclose(changed, logits_of(plain, batch))  # ... and is read once it is not
     save_meta_learner(grown, tmp_path / "g.pt")
@@ -397,9 +400,11 @@ def test_ridge_readin_starts_as_the_learner_without_it_and_round_trips(tmp_path)
 def test_ridge_readin_contract_sizes_support_order_and_query_independence(n_support):
     from autometa.meta._in_context_regression import in_context_regression_distribution
 
-    learner = _ridge_learner(ridge_readin=True).eval()
+    learner = _ridge_learner(ridge_readin=True, ridge_expert=True).eval()
     with torch.no_grad():
         learner.ridge_in.weight.normal_()
+        learner.expert_gate.weight.normal_(std=0.1)
+        learner.expert_gate.bias.fill_(1.0)
     rng = np.random.default_rng(0)
     xs = torch.from_numpy(rng.normal(size=(n_support, D)).astype(np.float32))
     ys = xs[:, 0].numpy() * 2.0 + rng.normal(size=n_support)
@@ -421,6 +426,13 @@ def test_ridge_readin_contract_sizes_support_order_and_query_independence(n_supp
     garbage = xs.clone()
     garbage[:, ~fm] = 77.0  # masked columns are read by neither the cells nor the ridge fit
     np.testing.assert_allclose(dist(garbage, ys, xq), probs, atol=1e-5)
+
+
+def test_ridge_expert_needs_the_readin():
+    with pytest.raises(ValueError, match="ridge_readin=True"):
+        _ridge_learner(ridge_expert=True)
+    with pytest.raises(ValueError, match="ridge_readin=True"):
+        InContextV2(d_max=D, c_max=C, width=32, depth=1, ridge_expert=True)
 
 
 def test_ridge_readin_learns_linear_tasks_faster_than_the_same_learner_without_it():
@@ -446,7 +458,7 @@ def test_classifier_ridge_readin_starts_as_the_learner_without_it_and_keeps_the_
     plain = small().eval()
     torch.manual_seed(0)
     grown = InContextV2(
-        d_max=D, c_max=C, width=32, depth=2, thinking_rows=4, ridge_readin=True
+        d_max=D, c_max=C, width=32, depth=2, thinking_rows=4, ridge_readin=True, ridge_expert=True
     ).eval()
     assert grown.get_config()["ridge_readin"] is True and "ridge_readin" not in plain.get_config()
     grown.load_state_dict({**grown.state_dict(), **plain.state_dict()})
@@ -456,6 +468,7 @@ def test_classifier_ridge_readin_starts_as_the_learner_without_it_and_keeps_the_
     )  # the gate starts at zero
     with torch.no_grad():
         grown.ridge_gate.normal_(std=20.0)
+        grown.expert_gate.bias.fill_(2.0)
     ref = logits_of(grown, batch)
     assert not torch.allclose(
         ref, logits_of(plain, batch), atol=1e-4
