@@ -1,12 +1,13 @@
-"""Compare each ridge read-in branch with the campaign it was grown from, at equal CPU time.
+"""Compare each ridge read-in branch with the campaign it was grown from, step for step.
 
 Run from the repository root: ``python campaigns/compare_readin.py``. A grown branch
-(``--grow-from``) continues its origin's run (same weights, moments, task stream and CPU-hours)
-with the read-in added at zero; the origin goes on at constant rate beside it. Both curves are
-read at CPU-hour budgets after the branch point, each budget's score the mean of the
-evaluations in its last ``SPAN`` share (so that the shared history before the branch does not
-enter). Writes ``docs/results/readin.json`` and the tables between the markers of
-``docs/in_context.md`` (``tests/meta/test_curves.py`` recomputes both from the curves).
+(``--grow-from``) continues its origin's run (same weights, moments and task stream, the CPU-hours
+counted on) with the new parameters added at zero, and the origin goes on at constant rate
+beside it: both see the same tasks at the same steps, and a step costs the same (the ridge fit
+is one SVD per task), so comparing them at the same steps compares them at equal CPU time (the
+table shows each one's CPU-hours). Writes ``docs/results/readin.json`` and the tables between
+the markers of ``docs/in_context.md`` (``tests/meta/test_curves.py`` recomputes both from the
+curves).
 """
 
 from __future__ import annotations
@@ -14,59 +15,130 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from autometa.meta._curves import compare_campaigns, differences, markdown_table
+import numpy as np
 
-#: (title, keys, {row name: campaign directory}, budgets): the origin first
+from autometa.meta._curves import load_curve
+
+#: task -> (keys, [(name, branch directory, reference directory)]): each branch against the
+#: campaign it was grown from
 PAIRS = {
     "regression": (
         ("r2@32", "r2@128"),
-        {
-            "v2 regression, constant rate (origin)": "campaigns/in-context-regression-v2",
-            "v2 regression + ridge read-in (grown at step 5,800)": "campaigns/in-context-regression-v2-ridge",
-        },
-        (3.25, 3.5, 3.75, 4.0),
+        [
+            ("+ ridge read-in, against the constant-rate v2 run",
+             "campaigns/in-context-regression-v2-ridge", "campaigns/in-context-regression-v2"),
+            ("+ read-in + ridge expert, against the constant-rate v2 run",
+             "campaigns/in-context-regression-v2-expert", "campaigns/in-context-regression-v2"),
+        ],
     ),
     "classification": (
         ("auc@32", "auc@128", "auc@512"),
-        {
-            "v2, constant rate (origin)": "campaigns/in-context-v2",
-            "v2 + ridge read-in (grown at step 10,800)": "campaigns/in-context-v2-ridge",
-        },
-        (7.25, 7.5, 7.75, 8.0),
+        [
+            ("+ ridge read-in, against the constant-rate v2 run",
+             "campaigns/in-context-v2-ridge", "campaigns/in-context-v2"),
+            ("+ read-in + ridge expert, against the constant-rate v2 run",
+             "campaigns/in-context-v2-expert", "campaigns/in-context-v2"),
+        ],
     ),
-}
-SPAN = 0.04
+}  # fmt: skip
 RESULTS = Path("docs/results/readin.json")
 DOC = Path("docs/in_context.md")
 BEGIN = "<!-- readin-comparison: written by campaigns/compare_readin.py -->"
 END = "<!-- /readin-comparison -->"
 
 
-def compare(until: dict[str, dict[str, int]] | None = None) -> dict:
-    """The comparisons (what the JSON holds), each curve read up to ``until``'s step."""
-    out: dict = {"span": SPAN, "command": "python campaigns/compare_readin.py", "pairs": {}}
-    for task, (keys, campaigns, budgets) in PAIRS.items():
-        result = compare_campaigns(
-            campaigns, budgets, keys=keys, span=SPAN, until=(until or {}).get(task)
-        )
-        result["differences"] = differences(result, keys=keys)
-        out["pairs"][task] = result
+def _grown_at(directory: str) -> int:
+    stored = json.loads((Path(directory) / "curve.json").read_text())
+    return int(stored["grown_at"])
+
+
+def _origin_start(directory: str) -> int:
+    """The step the chain of grown branches ending in ``directory`` left the constant-rate run."""
+    stored = json.loads((Path(directory) / "curve.json").read_text())
+    parent = stored.get("branched_from")
+    if parent and json.loads((Path(parent) / "curve.json").read_text()).get("grown_at") is not None:
+        return _origin_start(parent)
+    return int(stored["grown_at"])
+
+
+def compare(until: dict[str, int] | None = None) -> dict:
+    """The comparison (what the JSON holds): each branch's evaluations after its own branch
+    point, next to its reference's at the same steps; curves read up to ``until[directory]``."""
+    out: dict = {"command": "python campaigns/compare_readin.py", "pairs": {}}
+    for task, (keys, pairs) in PAIRS.items():
+        rows = []
+        for name, branch, reference in pairs:
+            start = _grown_at(branch)
+            curves = {}
+            for d in (branch, reference):
+                curve = load_curve(d)
+                if until is not None and d in until:
+                    curve = [c for c in curve if c["step"] <= int(until[d])]
+                curves[d] = {int(c["step"]): c for c in curve if c["step"] > start}
+            steps = sorted(set(curves[branch]) & set(curves[reference]))
+            at = [
+                {
+                    "step": s,
+                    "branch": {k: curves[branch][s][k] for k in (*keys, "cpu_hours")},
+                    "reference": {k: curves[reference][s][k] for k in (*keys, "cpu_hours")},
+                    "difference": {k: curves[branch][s][k] - curves[reference][s][k] for k in keys},
+                }
+                for s in steps
+            ]
+            mean = (
+                {k: float(np.mean([a["branch"][k] - a["reference"][k] for a in at])) for k in keys}
+                if at
+                else None
+            )
+            rows.append({
+                "name": name, "branch": branch, "reference": reference, "grown_at": start,
+                "left_constant_rate_at": _origin_start(branch),
+                "until_step": {d: max(curves[d], default=start) for d in (branch, reference)},
+                "steps": at, "mean_difference": mean,
+            })  # fmt: skip
+        out["pairs"][task] = {"keys": list(keys), "rows": rows}
     return out
 
 
 def tables(result: dict) -> str:
-    """The markdown of every pair."""
-    parts = []
-    for task, (keys, _, _) in PAIRS.items():
-        parts.append(f"**{task.capitalize()}**\n\n" + markdown_table(result["pairs"][task], keys=keys, source=str(RESULTS)))
-    return "\n\n".join(parts)
+    """The markdown of every pair: one row per common evaluation step, then the mean difference."""
+    parts: list[str] = []
+    for task, pair in result["pairs"].items():
+        keys = pair["keys"]
+        sizes = "/".join(k.split("@", 1)[1] for k in keys)
+        metric = "R²" if keys[0].startswith("r2") else "AUC"
+        parts += [
+            *([""] if parts else []),
+            f"<!-- results: {RESULTS} -->",
+            f"| {task}: branch | step | CPU-hours (branch / reference) | {metric}@{sizes} branch "
+            f"| {metric}@{sizes} reference | Δ{metric}@{sizes} |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in pair["rows"]:
+            for a in row["steps"]:
+                b, r = a["branch"], a["reference"]
+                parts.append(
+                    f"| {row['name']} | {a['step']:,} | {b['cpu_hours']:.2f} / {r['cpu_hours']:.2f} | "
+                    + " / ".join(f"{b[k]:.4f}" for k in keys)
+                    + " | "
+                    + " / ".join(f"{r[k]:.4f}" for k in keys)
+                    + " | "
+                    + " / ".join(f"{a['difference'][k]:+.4f}" for k in keys)
+                    + " |"
+                )
+            if row["mean_difference"] is not None:
+                parts.append(
+                    f"| {row['name']}: mean over its {len(row['steps'])} steps | | | | | "
+                    + " / ".join(f"{row['mean_difference'][k]:+.4f}" for k in keys)
+                    + " |"
+                )
+    return "\n".join(parts)
 
 
 if __name__ == "__main__":
     result = compare()
     RESULTS.write_text(json.dumps(result, indent=1) + "\n")
     text = DOC.read_text()
-    if BEGIN in text:
-        head, rest = text.split(BEGIN)
-        DOC.write_text(head + BEGIN + "\n" + tables(result) + "\n" + END + rest.split(END, 1)[1])
+    head, rest = text.split(BEGIN)
+    DOC.write_text(head + BEGIN + "\n" + tables(result) + "\n" + END + rest.split(END, 1)[1])
     print(tables(result))

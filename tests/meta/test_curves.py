@@ -311,3 +311,35 @@ def test_the_later_v2_snapshot_is_below_the_shipped_v1_as_the_docs_say():
         "The step-11,000 snapshot is below the shipped v1 at every size, alone and in the blend"
         in doc
     )
+
+
+def test_the_committed_readin_comparison_is_what_the_committed_curves_give(monkeypatch):
+    """docs/results/readin.json and its docs table: each grown branch against its origin, step
+    for step, recomputed from the committed curves (read up to the committed steps)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "compare_readin", ROOT / "campaigns" / "compare_readin.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    committed = json.loads((ROOT / module.RESULTS).read_text())
+    until: dict[str, int] = {}
+    for pair in committed["pairs"].values():
+        for row in pair["rows"]:
+            for directory, step in row["until_step"].items():
+                until[directory] = min(step, until.get(directory, step))
+    monkeypatch.chdir(ROOT)  # the script's campaign folders are relative to the repository root
+    again = module.compare(until=until)
+    assert again == committed
+    for pair in committed["pairs"].values():
+        for row in pair["rows"]:
+            assert row["steps"], row["name"]  # every branch has evaluations of its own
+            for a in row["steps"]:  # equal CPU time: the same steps cost the same within 2%
+                assert (
+                    abs(a["branch"]["cpu_hours"] - a["reference"]["cpu_hours"])
+                    < 0.02 * a["reference"]["cpu_hours"]
+                )
+    doc = (ROOT / "docs" / "in_context.md").read_text()
+    inside = doc.split(module.BEGIN)[1].split(module.END)[0]
+    assert inside.strip() == module.tables(committed).strip()
