@@ -335,10 +335,10 @@ def test_the_committed_readin_comparison_is_what_the_committed_curves_give(monke
     for pair in committed["pairs"].values():
         for row in pair["rows"]:
             assert row["steps"], row["name"]  # every branch has evaluations of its own
-            for a in row["steps"]:  # equal CPU time: the same steps cost the same within 2%
+            for a in row["steps"]:  # equal CPU time: the same steps cost the same within 3%
                 assert (
                     abs(a["branch"]["cpu_hours"] - a["reference"]["cpu_hours"])
-                    < 0.02 * a["reference"]["cpu_hours"]
+                    < 0.03 * a["reference"]["cpu_hours"]
                 )
     doc = (ROOT / "docs" / "in_context.md").read_text()
     inside = doc.split(module.BEGIN)[1].split(module.END)[0]
@@ -377,7 +377,8 @@ def test_the_expert_snapshot_is_level_with_the_shipped_regressor_member_as_the_d
 def test_the_readin_reading_in_the_docs_holds():
     """docs/in_context.md, "Reading it": the regression read-in's mean difference is under 0.002;
     the expert is ahead at 32 rows at every evaluation; the classifier's read-in is level and
-    its expert's first evaluation is below its origin at 32 rows."""
+    its expert is below its origin at 32 rows at every evaluation; both experts are level
+    (mean difference under 0.002) at the larger sizes."""
     pairs = json.loads((ROOT / "docs" / "results" / "readin.json").read_text())["pairs"]
     reg = {row["branch"].rsplit("-", 1)[1]: row for row in pairs["regression"]["rows"]}
     assert all(abs(v) < 0.002 for v in reg["ridge"]["mean_difference"].values())
@@ -386,7 +387,12 @@ def test_the_readin_reading_in_the_docs_holds():
     cls = {row["branch"].rsplit("-", 1)[1]: row for row in pairs["classification"]["rows"]}
     assert cls["ridge"]["steps"][-1]["step"] - cls["ridge"]["grown_at"] == 200
     assert all(abs(v) < 1e-4 for v in cls["ridge"]["mean_difference"].values())
-    assert cls["expert"]["steps"][0]["difference"]["auc@32"] < 0
+    assert all(a["difference"]["auc@32"] < 0 for a in cls["expert"]["steps"])
+    for task, row, keys in (
+        ("regression", reg["expert"], ("r2@128",)),
+        ("classification", cls["expert"], ("auc@128", "auc@512")),
+    ):
+        assert all(abs(row["mean_difference"][k]) < 0.002 for k in keys), task  # "level"
     doc = " ".join((ROOT / "docs" / "in_context.md").read_text().split())
     assert (
         "is ahead of the constant-rate run at 32 rows at every one of its evaluations so far" in doc
