@@ -52,15 +52,6 @@ def _grown_at(directory: str) -> int:
     return int(stored["grown_at"])
 
 
-def _origin_start(directory: str) -> int:
-    """The step the chain of grown branches ending in ``directory`` left the constant-rate run."""
-    stored = json.loads((Path(directory) / "curve.json").read_text())
-    parent = stored.get("branched_from")
-    if parent and json.loads((Path(parent) / "curve.json").read_text()).get("grown_at") is not None:
-        return _origin_start(parent)
-    return int(stored["grown_at"])
-
-
 def compare(until: dict[str, int] | None = None) -> dict:
     """The comparison (what the JSON holds): each branch's evaluations after its own branch
     point, next to its reference's at the same steps; curves read up to ``until[directory]``."""
@@ -92,12 +83,15 @@ def compare(until: dict[str, int] | None = None) -> dict:
             )
             rows.append({
                 "name": name, "branch": branch, "reference": reference, "grown_at": start,
-                "left_constant_rate_at": _origin_start(branch),
                 "until_step": {d: max(curves[d], default=start) for d in (branch, reference)},
                 "steps": at, "mean_difference": mean,
             })  # fmt: skip
         out["pairs"][task] = {"keys": list(keys), "rows": rows}
     return out
+
+
+def _signed(x: float) -> str:
+    return f"{(round(x, 4) or 0.0):+.4f}"  # no "-0.0000"
 
 
 def tables(result: dict) -> str:
@@ -123,13 +117,13 @@ def tables(result: dict) -> str:
                     + " | "
                     + " / ".join(f"{r[k]:.4f}" for k in keys)
                     + " | "
-                    + " / ".join(f"{a['difference'][k]:+.4f}" for k in keys)
+                    + " / ".join(_signed(a["difference"][k]) for k in keys)
                     + " |"
                 )
             if row["mean_difference"] is not None:
                 parts.append(
                     f"| {row['name']}: mean over its {len(row['steps'])} steps | | | | | "
-                    + " / ".join(f"{row['mean_difference'][k]:+.4f}" for k in keys)
+                    + " / ".join(_signed(row["mean_difference"][k]) for k in keys)
                     + " |"
                 )
     return "\n".join(parts)

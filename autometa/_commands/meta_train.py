@@ -601,10 +601,9 @@ def _stored_preset(directory: Any) -> str | None:
     """The preset whose recipe the campaign in ``directory`` records (its ``curve.json``), if any."""
     from autometa.meta._campaign import CAMPAIGN_PRESETS
 
-    path = Path(directory) / "curve.json"
-    if not path.is_file():
+    stored = _stored(directory)
+    if not stored:
         return None
-    stored = json.loads(path.read_text())
     keys = ("task", "algo", "learner_config", "prior_config")
     for name, make in CAMPAIGN_PRESETS.items():
         recipe = json.loads(json.dumps(make()))  # tuples as the JSON stores them

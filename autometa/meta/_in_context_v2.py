@@ -66,9 +66,8 @@ class InContextV2State(NamedTuple):
     column_mask : Tensor (T, F), bool
         True for real columns (tasks with fewer than ``F`` active columns are padded).
     readin : object, optional
-        What the learner fitted on the support rows for its query rows' read-in
-        (:class:`InContextRegressionV2` with ``ridge_readin``: a
-        :class:`~autometa.functional.RidgeFit`); None otherwise.
+        What the learner fitted on the support rows for its query rows' read-in (with
+        ``ridge_readin``: a :class:`~autometa.functional.RidgeFit`); None otherwise.
     """
 
     keys: list[Tensor]
@@ -154,6 +153,13 @@ class _Block(nn.Module):
         return h + self.mlp(self.norm_m(h))
 
 
+def _check_ridge_options(ridge_readin: bool, ridge_expert: bool) -> None:
+    if ridge_expert and not ridge_readin:
+        raise ValueError(
+            "ridge_expert reads the ridge fit of ridge_readin; set ridge_readin=True too."
+        )
+
+
 def permute_labels(batch: TaskBatch, generator: torch.Generator | None = None) -> TaskBatch:
     """Relabel each task's classes by a random permutation of its ``n_classes`` labels.
 
@@ -224,7 +230,7 @@ class InContextV2(MetaLearner):
         The feature placements the estimators read a task with when ``n_ensemble="auto"``: 1.
         Each cell token already sees its grouped neighbours, a pass costs about ten times a v1
         pass, and on the regressor's validation tables one pass scored as well as four
-        (``docs/regressor.md``).
+        (``docs/in_context.md``).
 
     Examples
     --------
@@ -283,16 +289,17 @@ class InContextV2(MetaLearner):
         self.head_norm = _RMSNorm(2 * width)
         self.head = nn.Linear(2 * width, c_max)
         nn.init.normal_(self.label.weight, std=0.02)
+        _check_ridge_options(ridge_readin, ridge_expert)
         self.ridge_readin = bool(ridge_readin)
         if self.ridge_readin:
             self.ridge_gate = nn.Parameter(torch.zeros(width))
-        if ridge_expert and not ridge_readin:
-            raise ValueError(
-                "ridge_expert reads the ridge fit of ridge_readin; set ridge_readin=True too."
-            )
+        self._init_expert(ridge_expert)
+
+    def _init_expert(self, ridge_expert: bool) -> None:
+        """Set ``ridge_expert`` and, with it, the expert's gate (registered last, at zero)."""
         self.ridge_expert = bool(ridge_expert)
         if self.ridge_expert:
-            self.expert_gate = nn.Linear(2 * width, 1)
+            self.expert_gate = nn.Linear(2 * self.width, 1)
             nn.init.zeros_(self.expert_gate.weight)
             nn.init.zeros_(self.expert_gate.bias)
 
@@ -468,7 +475,7 @@ class InContextRegressionV2(BarRegression, InContextV2):
         learned embedding of its ridge prediction (a support row's leave-one-out prediction,
         so that it is distributed as a query row's is). The embedding starts at zero, so a
         learner branched from one without the read-in starts as that learner. It gives the
-        transformer the linear fit that plain linear tasks need (``docs/regressor.md``).
+        transformer the linear fit that plain linear tasks need (``docs/in_context.md``).
     ridge_expert : bool, default=False
         With ``ridge_readin``: also multiply each query row's predictive density by a Gaussian
         centred on its ridge prediction, whose width is the ridge fit's leave-one-out error,
@@ -492,10 +499,7 @@ class InContextRegressionV2(BarRegression, InContextV2):
         ridge_readin: bool = False,
         ridge_expert: bool = False,
     ) -> None:
-        if ridge_expert and not ridge_readin:
-            raise ValueError(
-                "ridge_expert reads the ridge fit of ridge_readin; set ridge_readin=True too."
-            )
+        _check_ridge_options(ridge_readin, ridge_expert)
         super().__init__(d_max=d_max, c_max=2, width=width, depth=depth, heads=heads, mlp_ratio=mlp_ratio,
                          thinking_rows=thinking_rows, group_offsets=group_offsets, augment=augment)  # fmt: skip
         self._init_bars(n_bins, spacing)
@@ -507,22 +511,11 @@ class InContextRegressionV2(BarRegression, InContextV2):
             self.ridge_in = nn.Linear(1, width)
             nn.init.zeros_(self.ridge_in.weight)
             nn.init.zeros_(self.ridge_in.bias)
-        self.ridge_expert = bool(ridge_expert)
-        if (
-            self.ridge_expert
-        ):  # registered last: the grown campaigns' optimizer states keep their order
-            self.expert_gate = nn.Linear(2 * width, 1)
-            nn.init.zeros_(self.expert_gate.weight)
-            nn.init.zeros_(self.expert_gate.bias)
+        # after the regression head: the committed campaigns' optimizer states keep their order
+        self._init_expert(ridge_expert)
 
     def get_config(self) -> dict[str, Any]:
-        config = self._bar_config(super().get_config())
-        # learners trained before the options keep their config as it was
-        if self.ridge_readin:
-            config["ridge_readin"] = True
-        if self.ridge_expert:
-            config["ridge_expert"] = True
-        return config
+        return self._bar_config(super().get_config())
 
     def predict(self, fast: Any, x: Tensor, batch: TaskBatch) -> Tensor:
         """Logits ``[T, n, n_bins]`` of the predictive bar distribution of rows ``x``."""

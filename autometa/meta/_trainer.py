@@ -381,15 +381,7 @@ class MetaTrainer:
         self._amp_dtype = resolve_amp(self.amp, self._device)
         self.learner.to(self._device)
         if self._opt is None:
-            params = [p for p in self.learner.parameters() if p.requires_grad]
-            if not params:
-                raise ValueError(f"{type(self.learner).__name__} has no trainable parameters.")
-            opt = self.optimizer
-            matrices = getattr(self.learner, "matrix_parameters", None)
-            self._opt = make_optimizer(
-                opt.name, params, lr=opt.lr, weight_decay=opt.weight_decay,
-                matrices=matrices() if matrices is not None else None,
-            )  # fmt: skip
+            self._opt = self._make_optimizer(self.learner)
         if self.optimizer.ema_decay is not None and self._averaged is None:
             self._averaged = AveragedModel(
                 self.learner,
@@ -400,6 +392,18 @@ class MetaTrainer:
             self._scaler = torch.amp.GradScaler("cuda")
         if self._world > 1:
             _dist.broadcast_parameters(self.learner)  # identical starting weights on every rank
+
+    def _make_optimizer(self, learner: Any) -> Any:
+        """The outer optimizer of this trainer's settings over ``learner``'s trainable parameters."""
+        params = [p for p in learner.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError(f"{type(learner).__name__} has no trainable parameters.")
+        opt = self.optimizer
+        matrices = getattr(learner, "matrix_parameters", None)
+        return make_optimizer(
+            opt.name, params, lr=opt.lr, weight_decay=opt.weight_decay,
+            matrices=matrices() if matrices is not None else None,
+        )  # fmt: skip
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         return autocast(self._amp_dtype)
@@ -651,13 +655,9 @@ class MetaTrainer:
         own_config = json.loads(to_json(self.learner.get_config(), "learner config"))
         if grow and json.loads(payload.get("config") or "null") != own_config:
             old = type(self.learner)(**json.loads(payload["config"]))
-            opt = self.optimizer
-            matrices = getattr(old, "matrix_parameters", None)
-            old_opt = make_optimizer(
-                opt.name, [p for p in old.parameters() if p.requires_grad], lr=opt.lr,
-                weight_decay=opt.weight_decay, matrices=matrices() if matrices is not None else None,
-            )  # fmt: skip
-            payload = _run_state.grow_payload(payload, path, self.learner, self._opt, old, old_opt)
+            payload = _run_state.grow_payload(
+                payload, path, self.learner, self._opt, old, self._make_optimizer(old)
+            )
         diff = _run_state.check_resumable(payload, path, self.learner, self.config())
         if diff:
             warnings.warn(
